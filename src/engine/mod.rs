@@ -1,0 +1,12 @@
+//! The engine: resources, dependency graph, diff, plan and executor. It knows nothing of AWS.
+
+pub mod apply;
+pub mod graph;
+pub mod plan;
+pub mod resource;
+pub mod value;
+
+pub use apply::{apply, ApplyResult, Reporter, Step};
+pub use plan::{plan, Action, AttrChange, Change, Plan, PlanError, Summary};
+pub use resource::{BoxError, Conflict, Kind, Node, Observed, StackRef};
+pub use value::{Attrs, Outputs, Value};

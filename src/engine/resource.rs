@@ -1,0 +1,164 @@
+//! The resource model: what a kind of AWS resource must be able to do for the engine.
+//!
+//! The engine is generic over the client context `C`, so it never sees an AWS SDK type.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use super::value::{Attrs, Outputs, Value};
+use crate::spec::Model;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Which stack a discovery is for. Destroy by `--stack NAME` only knows this much.
+#[derive(Clone, Debug)]
+pub struct StackRef {
+    pub name: String,
+    pub region: String,
+    /// User tags for every created resource (empty when only destroying).
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// One desired resource, lowered from the spec by its kind.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Logical id, unique in the stack, e.g. `vpc`, `subnet.us-east-1a`. Stored in the
+    /// `ballast:resource` tag, so the node is found again after the spec changed.
+    pub id: String,
+    pub kind: &'static str,
+    /// Deterministic physical name (or `Name` tag for EC2).
+    pub name: String,
+    pub attrs: Attrs,
+    /// Attributes that cannot change in place: a change to one of them replaces the resource.
+    pub force_new: &'static [&'static str],
+    /// Attributes whose drift is shown as a note but never reset (e.g. an autoscaled count).
+    pub ignore_drift: Vec<(&'static str, String)>,
+    /// Nodes that must exist first even though no attribute refers to them.
+    pub after: Vec<String>,
+    /// Whether an in-place update changes this node's outputs (a task definition revision does).
+    pub outputs_change_on_update: bool,
+}
+
+impl Node {
+    pub fn new(kind: &'static str, id: impl Into<String>, name: impl Into<String>) -> Self {
+        Node {
+            id: id.into(),
+            kind,
+            name: name.into(),
+            attrs: Attrs::new(),
+            force_new: &[],
+            ignore_drift: Vec::new(),
+            after: Vec::new(),
+            outputs_change_on_update: false,
+        }
+    }
+
+    pub fn attr(mut self, key: &str, v: impl Into<Value>) -> Self {
+        self.attrs.insert(key.to_string(), v.into());
+        self
+    }
+
+    pub fn force_new(mut self, keys: &'static [&'static str]) -> Self {
+        self.force_new = keys;
+        self
+    }
+
+    pub fn after(mut self, id: impl Into<String>) -> Self {
+        self.after.push(id.into());
+        self
+    }
+
+    /// Every node this one depends on: references in attributes plus `after`.
+    pub fn deps(&self) -> Vec<String> {
+        let mut refs = Vec::new();
+        self.attrs.values().for_each(|v| v.refs(&mut refs));
+        let mut deps: Vec<String> = refs.into_iter().map(str::to_string).collect();
+        deps.extend(self.after.iter().cloned());
+        deps.sort();
+        deps.dedup();
+        deps
+    }
+
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.kind, self.id)
+    }
+}
+
+/// A resource as AWS reports it, normalized to the same attribute keys as its `Node`.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub id: String,
+    pub kind: &'static str,
+    /// Resource id or ARN: what delete and update calls need.
+    pub physical_id: String,
+    pub name: String,
+    pub attrs: Attrs,
+    pub outputs: Outputs,
+    /// Carries this stack's ownership tag. Foreign look-alikes are reported, never touched.
+    pub owned: bool,
+}
+
+impl Observed {
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.kind, self.id)
+    }
+}
+
+/// One kind of AWS resource. Implementations live in `src/resources/<kind>.rs`, are listed once
+/// in the registry, and never print: they return values and errors.
+#[async_trait]
+pub trait Kind<C: Sync>: Send + Sync {
+    /// Terraform-style type name, e.g. `aws_vpc`.
+    fn name(&self) -> &'static str;
+
+    /// Kinds whose resources this kind's resources may refer to. Deletion runs in the reverse of
+    /// this order, also for resources no longer in the spec.
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Lower the spec into desired nodes of this kind (none is fine).
+    fn desired(&self, model: &Model) -> Vec<Node>;
+
+    /// Everything of this kind that carries the stack's ownership tag, plus same-named
+    /// resources among `desired` that lack it (returned with `owned: false`).
+    async fn discover(&self, ctx: &C, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError>;
+
+    /// Checks against AWS that validation alone cannot make (e.g. existing subnets span 2 AZs).
+    async fn preflight(&self, _ctx: &C, _model: &Model) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    async fn create(&self, ctx: &C, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError>;
+
+    /// Apply `changed` attributes in place. Returns the (possibly new) outputs.
+    async fn update(
+        &self,
+        ctx: &C,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        current: &Observed,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError>;
+
+    async fn delete(&self, ctx: &C, current: &Observed) -> Result<(), BoxError>;
+}
+
+/// A problem found while planning that stops the plan.
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    pub address: String,
+    pub physical_id: String,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} already exists as {} but does not carry this stack's ownership tag",
+            self.address, self.physical_id
+        )
+    }
+}

@@ -1,0 +1,46 @@
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use ballast::cli::{Cli, Command};
+use ballast::{commands, render};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let g = &cli.global;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = match &cli.command {
+        Command::Validate { file } => commands::validate::run(file, g),
+        Command::Plan { file, output, detailed_exitcode } => {
+            rt.block_on(commands::plan::run(file, *output, *detailed_exitcode, g))
+        }
+        Command::Deploy { file, yes, output } => rt.block_on(commands::deploy::run(file, *yes, *output, g)),
+        Command::Destroy { file, stack, yes } => {
+            rt.block_on(commands::destroy::run(file.as_deref(), stack.as_deref(), *yes, g))
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "ballast", &mut std::io::stdout());
+            Ok(0)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            render::error::report(&e, render::Style::new(g.color));
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "ballast=info",
+        2 => "ballast=debug,aws_smithy_runtime=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BALLAST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

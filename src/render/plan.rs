@@ -1,0 +1,153 @@
+//! The human plan, after Terraform's.
+
+use std::fmt::Write;
+
+use super::Style;
+use crate::engine::{Action, Change, Plan, Value};
+
+/// Why the plan exists: deploy shows removed resources as "no longer in the spec".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Deploy,
+    Destroy,
+}
+
+pub fn render(plan: &Plan, purpose: Purpose, st: Style) -> String {
+    let mut out = String::new();
+    let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let notes: Vec<(&Change, &String)> = plan.changes.iter().flat_map(|c| c.notes.iter().map(move |n| (c, n))).collect();
+    if changes.is_empty() {
+        for (c, n) in &notes {
+            let _ = writeln!(out, "{} {}: {n}", st.dim("note:"), c.address);
+        }
+        let _ = writeln!(
+            out,
+            "{} Stack \"{}\" in {} matches the spec ({} resources).",
+            st.green(&st.bold("No changes.")),
+            plan.stack.name,
+            plan.stack.region,
+            plan.changes.len()
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "ballast will perform the following actions on stack \"{}\" in {}:\n",
+        plan.stack.name, plan.stack.region
+    );
+    let _ = writeln!(
+        out,
+        "Resource actions are indicated with the following symbols:\n{}\n",
+        legend(&changes, st)
+    );
+    for c in &changes {
+        block(&mut out, c, purpose, st);
+    }
+    for (c, n) in &notes {
+        let _ = writeln!(out, "{} {}: {n}", st.dim("note:"), c.address);
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+    }
+    let s = plan.summary();
+    let _ = writeln!(
+        out,
+        "{} {} to add, {} to change, {} to replace, {} to destroy.",
+        st.bold("Plan:"),
+        s.add,
+        s.change,
+        s.replace,
+        s.destroy
+    );
+    out
+}
+
+fn sym(a: Action, st: Style) -> String {
+    match a {
+        Action::Create => st.green("+"),
+        Action::Update => st.yellow("~"),
+        Action::Replace => format!("{}{}", st.red("-"), st.green("/+")),
+        Action::Delete => st.red("-"),
+        Action::NoOp => " ".into(),
+    }
+}
+
+fn legend(changes: &[&Change], st: Style) -> String {
+    let mut lines = Vec::new();
+    for (a, what) in [
+        (Action::Create, "create"),
+        (Action::Update, "update in place"),
+        (Action::Replace, "destroy and then create replacement"),
+        (Action::Delete, "destroy"),
+    ] {
+        if changes.iter().any(|c| c.action == a) {
+            lines.push(format!("  {:>3} {what}", sym(a, st)));
+        }
+    }
+    lines.join("\n")
+}
+
+fn block(out: &mut String, c: &Change, purpose: Purpose, st: Style) {
+    let what = match c.action {
+        Action::Create => "will be created".to_string(),
+        Action::Update => "will be updated in place".to_string(),
+        Action::Replace => "must be replaced".to_string(),
+        Action::Delete if purpose == Purpose::Deploy => {
+            "will be destroyed\n  # (it carries this stack's ownership tag but is no longer in the spec)".to_string()
+        }
+        Action::Delete => "will be destroyed".to_string(),
+        Action::NoOp => return,
+    };
+    let _ = writeln!(out, "  {} {} ({}) {what}", st.bold("#"), st.bold(&c.address), c.name);
+    let pad = if c.action == Action::Replace { "" } else { "  " };
+    let _ = writeln!(out, "{pad}{} resource \"{}\" \"{}\" {{", sym(c.action, st), c.kind, c.id);
+    match c.action {
+        Action::Create => {
+            let w = width(c.after.keys());
+            for (k, v) in &c.after {
+                let _ = writeln!(out, "      {} {k:<w$} = {}", st.green("+"), show(Some(v)));
+            }
+        }
+        Action::Delete => {
+            let attrs = &c.current.as_ref().expect("delete has current").attrs;
+            let w = width(attrs.keys());
+            for (k, v) in attrs {
+                let _ = writeln!(out, "      {} {k:<w$} = {} {}", st.red("-"), show(Some(v)), st.dim("-> null"));
+            }
+        }
+        _ => {
+            let w = width(c.diffs.iter().map(|d| &d.key));
+            for d in &c.diffs {
+                let force = if d.forces_replacement && c.action == Action::Replace {
+                    format!(" {}", st.red("# forces replacement"))
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "      {} {:<w$} = {} -> {}{force}",
+                    st.yellow("~"),
+                    d.key,
+                    show(d.before.as_ref()),
+                    show(d.after.as_ref())
+                );
+            }
+            let unchanged = c.after.len().saturating_sub(c.diffs.len());
+            if unchanged > 0 {
+                let _ = writeln!(out, "        {}", st.dim(&format!("# ({unchanged} unchanged attributes hidden)")));
+            }
+        }
+    }
+    let _ = writeln!(out, "    }}\n");
+}
+
+fn width<'a>(keys: impl Iterator<Item = &'a String>) -> usize {
+    keys.map(|k| k.len()).max().unwrap_or(0)
+}
+
+fn show(v: Option<&Value>) -> String {
+    match v {
+        None => "(known after apply)".into(),
+        Some(v) => v.to_string(),
+    }
+}

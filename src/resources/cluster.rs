@@ -1,0 +1,117 @@
+//! `aws_ecs_cluster`: the ECS cluster, with Container Insights on.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, Tag};
+
+use super::common::{ignore_missing, ownership, tags_for};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::Model;
+
+pub struct Cluster;
+
+pub const KIND: &str = "aws_ecs_cluster";
+
+/// ECS tags for a new resource.
+pub fn ecs_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
+    tags_for(stack, node, false).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+pub fn ecs_owner<'a>(stack: &StackRef, tags: &'a [Tag]) -> super::common::Ownership {
+    ownership(stack, tags.iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))))
+}
+
+#[async_trait]
+impl Kind<Clients> for Cluster {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        vec![Node::new(KIND, "cluster", m.names().cluster()).attr("container_insights", "enabled")]
+    }
+
+    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+        let name = crate::spec::Names::new(&stack.name, &stack.region).cluster();
+        let r = c
+            .ecs
+            .describe_clusters()
+            .clusters(&name)
+            .include(ClusterField::Tags)
+            .include(ClusterField::Settings)
+            .send()
+            .await
+            .ctx(|| format!("describe cluster {name}"))?;
+        let mut out = Vec::new();
+        for cl in r.clusters().iter().filter(|cl| cl.status() == Some("ACTIVE")) {
+            let own = ecs_owner(stack, cl.tags());
+            if !own.owned && desired.is_empty() {
+                continue;
+            }
+            let insights = cl
+                .settings()
+                .iter()
+                .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
+                .and_then(|s| s.value())
+                .unwrap_or("disabled");
+            let arn = cl.cluster_arn().unwrap_or_default().to_string();
+            out.push(Observed {
+                id: "cluster".into(),
+                kind: KIND,
+                name: name.clone(),
+                outputs: Outputs::from([("arn".into(), arn.clone()), ("name".into(), name.clone())]),
+                physical_id: arn,
+                attrs: Attrs::from([("container_insights".into(), Value::str(insights))]),
+                owned: own.owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+        let r = c
+            .ecs
+            .create_cluster()
+            .cluster_name(&node.name)
+            .settings(setting(attrs))
+            .set_tags(Some(ecs_tags(stack, node)))
+            .send()
+            .await
+            .ctx(|| format!("create cluster {}", node.name))?;
+        let arn = r.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default().to_string();
+        Ok(Outputs::from([("arn".into(), arn), ("name".into(), node.name.clone())]))
+    }
+
+    async fn update(&self, c: &Clients, _: &StackRef, node: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+        c.ecs
+            .update_cluster_settings()
+            .cluster(&node.name)
+            .settings(setting(attrs))
+            .send()
+            .await
+            .ctx(|| format!("update settings of cluster {}", node.name))?;
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        // A cluster cannot go while a deleted service is still draining.
+        let r = super::common::retry_in_use(20, || async {
+            c.ecs.delete_cluster().cluster(&cur.physical_id).send().await.ctx(|| format!("delete cluster {}", cur.name))
+        })
+        .await;
+        let r = match r {
+            Err(e) if matches!(e.code(), "ClusterContainsServicesException" | "ClusterContainsTasksException") => {
+                return Err(e.into())
+            }
+            r => r,
+        };
+        ignore_missing(r, AwsError::is_ecs_not_found)
+    }
+}
+
+fn setting(attrs: &Attrs) -> ClusterSetting {
+    ClusterSetting::builder()
+        .name(ClusterSettingName::ContainerInsights)
+        .value(attrs.get("container_insights").and_then(Value::as_str).unwrap_or("enabled"))
+        .build()
+}

@@ -1,0 +1,89 @@
+//! Helpers shared by resource kinds: ownership tags and attribute access.
+
+use std::collections::BTreeMap;
+
+use crate::engine::{Attrs, BoxError, Node, StackRef, Value};
+use crate::spec::names::{TAG_RESOURCE, TAG_STACK};
+
+/// Tags every created resource carries: ownership, logical id, a Name, and the user's tags.
+pub fn tags_for(stack: &StackRef, node: &Node, with_name: bool) -> Vec<(String, String)> {
+    let mut t: Vec<(String, String)> = stack.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    t.push((TAG_STACK.into(), stack.name.clone()));
+    t.push((TAG_RESOURCE.into(), node.id.clone()));
+    if with_name {
+        t.push(("Name".into(), node.name.clone()));
+    }
+    t
+}
+
+/// What a resource's tags say about ownership.
+pub struct Ownership {
+    /// Tagged for this stack.
+    pub owned: bool,
+    /// Its logical id (`ballast:resource`), if any.
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+pub fn ownership<'a>(stack: &StackRef, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Ownership {
+    let map: BTreeMap<&str, &str> = tags.into_iter().collect();
+    Ownership {
+        owned: map.get(TAG_STACK) == Some(&stack.name.as_str()),
+        id: map.get(TAG_RESOURCE).map(|s| s.to_string()),
+        name: map.get("Name").map(|s| s.to_string()),
+    }
+}
+
+pub fn s<'a>(attrs: &'a Attrs, key: &str) -> Result<&'a str, BoxError> {
+    attrs.get(key).and_then(Value::as_str).ok_or_else(|| format!("internal error: attribute {key} is not a string").into())
+}
+
+pub fn i(attrs: &Attrs, key: &str) -> Result<i32, BoxError> {
+    attrs
+        .get(key)
+        .and_then(Value::as_int)
+        .and_then(|v| i32::try_from(v).ok())
+        .ok_or_else(|| format!("internal error: attribute {key} is not a number").into())
+}
+
+pub fn b(attrs: &Attrs, key: &str) -> bool {
+    attrs.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+pub fn strs(attrs: &Attrs, key: &str) -> Vec<String> {
+    attrs
+        .get(key)
+        .map(|v| v.as_list().iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// Retry an operation that fails while dependents are still going away (ENIs of a deleted ALB,
+/// a service draining), for up to `tries` attempts with growing pauses.
+pub async fn retry_in_use<T, F, Fut>(tries: u32, mut f: F) -> Result<T, crate::aws::AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
+{
+    let mut delay = std::time::Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Err(e) if e.is_dependency_violation() && attempt < tries => {
+                tracing::debug!("{e}; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(15));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A delete that found the resource already gone succeeded.
+pub fn ignore_missing<T>(r: Result<T, crate::aws::AwsError>, missing: fn(&crate::aws::AwsError) -> bool) -> Result<(), BoxError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if missing(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

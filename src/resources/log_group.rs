@@ -1,0 +1,93 @@
+//! `aws_cloudwatch_log_group`: where the service's containers log, with a retention.
+
+use async_trait::async_trait;
+
+use super::common::{i, ignore_missing, ownership, tags_for};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::Model;
+
+pub struct LogGroup;
+
+pub const KIND: &str = "aws_cloudwatch_log_group";
+
+#[async_trait]
+impl Kind<Clients> for LogGroup {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        vec![Node::new(KIND, "logs", m.names().log_group()).attr("retention_in_days", m.service.log_retention_days)]
+    }
+
+    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+        let name = crate::spec::Names::new(&stack.name, &stack.region).log_group();
+        let r = c
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(&name)
+            .send()
+            .await
+            .ctx(|| format!("describe log group {name}"))?;
+        let mut out = Vec::new();
+        for g in r.log_groups().iter().filter(|g| g.log_group_name() == Some(name.as_str())) {
+            // `logGroupArn` is the taggable ARN (`arn` ends in `:*`).
+            let arn = g.log_group_arn().map(str::to_string).unwrap_or_else(|| g.arn().unwrap_or_default().trim_end_matches(":*").to_string());
+            let tags = c
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .ctx(|| format!("list tags of log group {name}"))?;
+            let own = ownership(stack, tags.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
+            if !own.owned && desired.is_empty() {
+                continue;
+            }
+            out.push(Observed {
+                id: "logs".into(),
+                kind: KIND,
+                name: name.clone(),
+                outputs: Outputs::from([("name".into(), name.clone()), ("arn".into(), arn)]),
+                physical_id: name.clone(),
+                attrs: Attrs::from([("retention_in_days".into(), Value::from(g.retention_in_days().map(i64::from)))]),
+                owned: own.owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+        c.logs
+            .create_log_group()
+            .log_group_name(&node.name)
+            .set_tags(Some(tags_for(stack, node, false).into_iter().collect()))
+            .send()
+            .await
+            .ctx(|| format!("create log group {}", node.name))?;
+        set_retention(c, &node.name, attrs).await?;
+        Ok(Outputs::from([("name".into(), node.name.clone())]))
+    }
+
+    async fn update(&self, c: &Clients, _: &StackRef, node: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+        set_retention(c, &node.name, attrs).await?;
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        let r = c.logs.delete_log_group().log_group_name(&cur.physical_id).send().await.ctx(|| format!("delete log group {}", cur.name));
+        ignore_missing(r, AwsError::is_logs_not_found)
+    }
+}
+
+async fn set_retention(c: &Clients, name: &str, attrs: &Attrs) -> Result<(), BoxError> {
+    c.logs
+        .put_retention_policy()
+        .log_group_name(name)
+        .retention_in_days(i(attrs, "retention_in_days")?)
+        .send()
+        .await
+        .ctx(|| format!("set retention of log group {name}"))?;
+    Ok(())
+}

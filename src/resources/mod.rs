@@ -1,0 +1,43 @@
+//! One file per AWS resource kind; this registry lists them once.
+//!
+//! The order here is the order kinds are discovered in; execution order comes from the graph.
+
+mod common;
+
+pub mod cluster;
+pub mod execution_role;
+pub mod internet_gateway;
+pub mod listener;
+pub mod load_balancer;
+pub mod log_group;
+pub mod route_table;
+pub mod security_group;
+pub mod service;
+pub mod subnet;
+pub mod target_group;
+pub mod task_definition;
+pub mod vpc;
+
+use crate::aws::Clients;
+use crate::engine::Kind;
+
+pub type DynKind = Box<dyn Kind<Clients>>;
+
+/// Every resource kind ballast manages.
+pub fn registry() -> Vec<DynKind> {
+    vec![
+        Box::new(vpc::Vpc),
+        Box::new(subnet::Subnet),
+        Box::new(internet_gateway::InternetGateway),
+        Box::new(route_table::RouteTable),
+        Box::new(security_group::SecurityGroup),
+        Box::new(load_balancer::LoadBalancer),
+        Box::new(target_group::TargetGroup),
+        Box::new(listener::Listener),
+        Box::new(cluster::Cluster),
+        Box::new(execution_role::ExecutionRole),
+        Box::new(log_group::LogGroup),
+        Box::new(task_definition::TaskDefinition),
+        Box::new(service::Service),
+    ]
+}

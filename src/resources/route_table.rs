@@ -1,0 +1,182 @@
+//! `aws_route_table`: the public route table: a default route to the internet gateway,
+//! associated with every subnet of the stack.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::common::{ignore_missing, s, strs};
+use super::vpc::{name_filter, observe_ec2, stack_filter, tag_spec};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::{Model, NetworkModel};
+
+pub struct RouteTable;
+
+pub const KIND: &str = "aws_route_table";
+
+#[async_trait]
+impl Kind<Clients> for RouteTable {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::vpc::KIND, super::subnet::KIND, super::internet_gateway::KIND]
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let NetworkModel::Create { subnets, .. } = &m.network else { return vec![] };
+        vec![Node::new(KIND, "rt.public", m.names().route_table())
+            .attr("vpc_id", Value::reference("vpc", "id"))
+            .attr("default_route_gateway_id", Value::reference("igw", "id"))
+            .attr("subnet_ids", Value::set(subnets.iter().map(|sn| Value::reference(&super::subnet::id(&sn.az), "id"))))
+            .force_new(&["vpc_id"])]
+    }
+
+    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+        let describe = |f| async move {
+            c.ec2
+                .describe_route_tables()
+                .filters(f)
+                .send()
+                .await
+                .ctx(|| "describe route tables".into())
+                .map(|r| r.route_tables.unwrap_or_default())
+        };
+        let mut found = describe(stack_filter(stack)).await?;
+        if !desired.is_empty() {
+            found.extend(describe(name_filter(desired)).await?);
+        }
+        let mut out: Vec<Observed> = Vec::new();
+        for rt in found {
+            let id = rt.route_table_id().unwrap_or_default().to_string();
+            if out.iter().any(|o| o.physical_id == id) {
+                continue;
+            }
+            let gw = rt
+                .routes()
+                .iter()
+                .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                .and_then(|r| r.gateway_id());
+            let assoc: Vec<&str> = rt.associations().iter().filter_map(|a| a.subnet_id()).collect();
+            let attrs = Attrs::from([
+                ("vpc_id".into(), Value::opt_str(rt.vpc_id())),
+                ("default_route_gateway_id".into(), Value::opt_str(gw)),
+                ("subnet_ids".into(), Value::set(assoc)),
+            ]);
+            let outputs = Outputs::from([("id".into(), id.clone())]);
+            out.extend(observe_ec2(KIND, stack, desired, id, rt.tags(), attrs, outputs));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+        let r = c
+            .ec2
+            .create_route_table()
+            .vpc_id(s(attrs, "vpc_id")?)
+            .tag_specifications(tag_spec(ResourceType::RouteTable, stack, node))
+            .send()
+            .await
+            .ctx(|| format!("create route table {}", node.name))?;
+        let id = r.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
+        let empty = Attrs::new();
+        converge(c, &id, attrs, &empty).await?;
+        Ok(Outputs::from([("id".into(), id)]))
+    }
+
+    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+        converge(c, &cur.physical_id, attrs, &cur.attrs).await?;
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        let rt = c
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(&cur.physical_id)
+            .send()
+            .await
+            .ctx(|| format!("describe route table {}", cur.physical_id));
+        let rt = match rt {
+            Err(e) if e.is_ec2_not_found() => return Ok(()),
+            r => r?,
+        };
+        for a in rt.route_tables().iter().flat_map(|t| t.associations()) {
+            if let (Some(assoc), false) = (a.route_table_association_id(), a.main().unwrap_or(false)) {
+                let r = c
+                    .ec2
+                    .disassociate_route_table()
+                    .association_id(assoc)
+                    .send()
+                    .await
+                    .ctx(|| format!("disassociate route table {}", cur.physical_id));
+                ignore_missing(r, AwsError::is_ec2_not_found)?;
+            }
+        }
+        let r = c
+            .ec2
+            .delete_route_table()
+            .route_table_id(&cur.physical_id)
+            .send()
+            .await
+            .ctx(|| format!("delete route table {}", cur.physical_id));
+        ignore_missing(r, AwsError::is_ec2_not_found)
+    }
+}
+
+/// Make the default route and the subnet associations match `want`, given `have`.
+async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {
+    let gw = s(want, "default_route_gateway_id")?;
+    match have.get("default_route_gateway_id").and_then(Value::as_str) {
+        Some(old) if old == gw => {}
+        Some(_) => {
+            c.ec2
+                .replace_route()
+                .route_table_id(id)
+                .destination_cidr_block("0.0.0.0/0")
+                .gateway_id(gw)
+                .send()
+                .await
+                .ctx(|| format!("replace default route of {id}"))?;
+        }
+        None => {
+            c.ec2
+                .create_route()
+                .route_table_id(id)
+                .destination_cidr_block("0.0.0.0/0")
+                .gateway_id(gw)
+                .send()
+                .await
+                .ctx(|| format!("create default route in {id}"))?;
+        }
+    }
+    let want_subnets = strs(want, "subnet_ids");
+    let have_subnets = strs(have, "subnet_ids");
+    for sn in want_subnets.iter().filter(|s| !have_subnets.contains(s)) {
+        c.ec2
+            .associate_route_table()
+            .route_table_id(id)
+            .subnet_id(sn)
+            .send()
+            .await
+            .ctx(|| format!("associate route table {id} with {sn}"))?;
+    }
+    let extra: Vec<&String> = have_subnets.iter().filter(|s| !want_subnets.contains(s)).collect();
+    if !extra.is_empty() {
+        let rt = c.ec2.describe_route_tables().route_table_ids(id).send().await.ctx(|| format!("describe route table {id}"))?;
+        for a in rt.route_tables().iter().flat_map(|t| t.associations()) {
+            if a.subnet_id().is_some_and(|s| extra.iter().any(|e| e.as_str() == s)) {
+                if let Some(assoc) = a.route_table_association_id() {
+                    c.ec2
+                        .disassociate_route_table()
+                        .association_id(assoc)
+                        .send()
+                        .await
+                        .ctx(|| format!("disassociate {assoc}"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

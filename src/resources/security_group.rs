@@ -1,0 +1,186 @@
+//! `aws_security_group`: the ALB's group (listener ports from the allowed CIDRs) and the
+//! service's group (only the ALB's group, only on the container port).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, UserIdGroupPair};
+
+use super::common::{ignore_missing, s};
+use super::vpc::{name_filter, observe_ec2, stack_filter, tag_spec};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::{Model, NetworkModel};
+use crate::vmap;
+
+pub struct SecurityGroup;
+
+pub const KIND: &str = "aws_security_group";
+
+fn vpc_ref(m: &Model) -> Value {
+    match &m.network {
+        NetworkModel::Create { .. } => Value::reference("vpc", "id"),
+        NetworkModel::Existing { vpc_id, .. } => Value::str(vpc_id),
+    }
+}
+
+fn rule(port: u32, source: impl Into<Value>) -> Value {
+    vmap! { "port" => port, "source" => source.into() }
+}
+
+#[async_trait]
+impl Kind<Clients> for SecurityGroup {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::vpc::KIND]
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let lb = &m.load_balancer;
+        let mut ports = vec![lb.port];
+        if lb.https() {
+            ports.push(80);
+        }
+        let alb_rules = ports.iter().flat_map(|&p| lb.ingress_cidrs.iter().map(move |c| rule(p, c.as_str())));
+        vec![
+            Node::new(KIND, "sg.alb", m.names().alb_sg())
+                .attr("vpc_id", vpc_ref(m))
+                .attr("description", format!("ballast {}: load balancer", m.name))
+                .attr("ingress", Value::set(alb_rules))
+                .force_new(&["vpc_id", "description"]),
+            Node::new(KIND, "sg.service", m.names().service_sg())
+                .attr("vpc_id", vpc_ref(m))
+                .attr("description", format!("ballast {}: service tasks, from the load balancer only", m.name))
+                .attr("ingress", Value::set([rule(m.service.port, Value::reference("sg.alb", "id"))]))
+                .force_new(&["vpc_id", "description"]),
+        ]
+    }
+
+    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+        let describe = |f: Filter| async move {
+            c.ec2
+                .describe_security_groups()
+                .filters(f)
+                .send()
+                .await
+                .ctx(|| "describe security groups".into())
+                .map(|r| r.security_groups.unwrap_or_default())
+        };
+        let mut found = describe(stack_filter(stack)).await?;
+        if !desired.is_empty() {
+            found.extend(describe(name_filter(desired)).await?);
+        }
+        let mut out: Vec<Observed> = Vec::new();
+        for g in found {
+            let id = g.group_id().unwrap_or_default().to_string();
+            if out.iter().any(|o| o.physical_id == id) {
+                continue;
+            }
+            let mut rules = Vec::new();
+            for p in g.ip_permissions() {
+                let from = p.from_port().unwrap_or(-1);
+                let to = p.to_port().unwrap_or(-1);
+                let proto = p.ip_protocol().unwrap_or("-1");
+                let mk = |source: &str| {
+                    let mut m = std::collections::BTreeMap::new();
+                    m.insert("port".to_string(), Value::Int(from.into()));
+                    m.insert("source".to_string(), Value::str(source));
+                    if proto != "tcp" {
+                        m.insert("protocol".to_string(), Value::str(proto));
+                    }
+                    if to != from {
+                        m.insert("to_port".to_string(), Value::Int(to.into()));
+                    }
+                    Value::Map(m)
+                };
+                rules.extend(p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).map(mk));
+                rules.extend(p.user_id_group_pairs().iter().filter_map(|r| r.group_id()).map(mk));
+            }
+            let attrs = Attrs::from([
+                ("vpc_id".into(), Value::opt_str(g.vpc_id())),
+                ("description".into(), Value::opt_str(g.description())),
+                ("ingress".into(), Value::set(rules)),
+            ]);
+            let outputs = Outputs::from([("id".into(), id.clone())]);
+            out.extend(observe_ec2(KIND, stack, desired, id, g.tags(), attrs, outputs));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+        let r = c
+            .ec2
+            .create_security_group()
+            .group_name(&node.name)
+            .description(s(attrs, "description")?)
+            .vpc_id(s(attrs, "vpc_id")?)
+            .tag_specifications(tag_spec(ResourceType::SecurityGroup, stack, node))
+            .send()
+            .await
+            .ctx(|| format!("create security group {}", node.name))?;
+        let id = r.group_id().unwrap_or_default().to_string();
+        converge(c, &id, attrs, &Attrs::new()).await?;
+        Ok(Outputs::from([("id".into(), id)]))
+    }
+
+    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+        converge(c, &cur.physical_id, attrs, &cur.attrs).await?;
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        // Fails while the ALB's or tasks' network interfaces, or another group's rule, still use it.
+        let r = super::common::retry_in_use(30, || async {
+            c.ec2
+                .delete_security_group()
+                .group_id(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("delete security group {}", cur.physical_id))
+        })
+        .await;
+        ignore_missing(r, AwsError::is_ec2_not_found)
+    }
+}
+
+fn permission(rule: &Value) -> IpPermission {
+    let m = rule.as_map().cloned().unwrap_or_default();
+    let from = m.get("port").and_then(Value::as_int).unwrap_or(-1) as i32;
+    let to = m.get("to_port").and_then(Value::as_int).map(|t| t as i32).unwrap_or(from);
+    let proto = m.get("protocol").and_then(Value::as_str).unwrap_or("tcp");
+    let source = m.get("source").and_then(Value::as_str).unwrap_or_default();
+    let p = IpPermission::builder().ip_protocol(proto).from_port(from).to_port(to);
+    if source.starts_with("sg-") {
+        p.user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build()).build()
+    } else {
+        p.ip_ranges(IpRange::builder().cidr_ip(source).build()).build()
+    }
+}
+
+/// Authorize the rules `want` has and `have` lacks; revoke the reverse.
+async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {
+    let want = want.get("ingress").map(Value::as_list).unwrap_or(&[]);
+    let have = have.get("ingress").map(Value::as_list).unwrap_or(&[]);
+    let add: Vec<IpPermission> = want.iter().filter(|r| !have.contains(r)).map(permission).collect();
+    let remove: Vec<IpPermission> = have.iter().filter(|r| !want.contains(r)).map(permission).collect();
+    if !add.is_empty() {
+        c.ec2
+            .authorize_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(add))
+            .send()
+            .await
+            .ctx(|| format!("authorize ingress on security group {id}"))?;
+    }
+    if !remove.is_empty() {
+        c.ec2
+            .revoke_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(remove))
+            .send()
+            .await
+            .ctx(|| format!("revoke ingress on security group {id}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! `aws_subnet`: one public subnet per availability zone (network `create`); for an `existing`
+//! network, checks that the given subnets span at least two AZs.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+
+use super::common::{b, ignore_missing, s};
+use super::vpc::{name_filter, observe_ec2, stack_filter, tag_spec};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::{Model, NetworkModel};
+
+pub struct Subnet;
+
+pub const KIND: &str = "aws_subnet";
+
+pub fn id(az: &str) -> String {
+    format!("subnet.{az}")
+}
+
+#[async_trait]
+impl Kind<Clients> for Subnet {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::vpc::KIND]
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let NetworkModel::Create { subnets, .. } = &m.network else { return vec![] };
+        subnets
+            .iter()
+            .map(|sn| {
+                Node::new(KIND, id(&sn.az), m.names().subnet(&sn.az))
+                    .attr("vpc_id", Value::reference("vpc", "id"))
+                    .attr("cidr_block", sn.cidr.as_str())
+                    .attr("availability_zone", sn.az.as_str())
+                    .attr("map_public_ip_on_launch", true)
+                    .force_new(&["vpc_id", "cidr_block", "availability_zone"])
+            })
+            .collect()
+    }
+
+    async fn preflight(&self, c: &Clients, m: &Model) -> Result<(), BoxError> {
+        let NetworkModel::Existing { vpc_id, subnet_ids } = &m.network else { return Ok(()) };
+        let found = c
+            .ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(subnet_ids.clone()))
+            .send()
+            .await
+            .ctx(|| format!("describe subnets {}", subnet_ids.join(", ")))?;
+        let mut azs = BTreeSet::new();
+        for sn in found.subnets() {
+            if sn.vpc_id() != Some(vpc_id.as_str()) {
+                return Err(format!(
+                    "subnet {} is in {}, not in network.existing.vpc_id {vpc_id}",
+                    sn.subnet_id().unwrap_or("?"),
+                    sn.vpc_id().unwrap_or("?")
+                )
+                .into());
+            }
+            azs.extend(sn.availability_zone().map(str::to_string));
+        }
+        if azs.len() < 2 {
+            return Err(format!(
+                "network.existing.subnet_ids span {} availability zone(s) ({}); an ALB needs at least 2",
+                azs.len(),
+                azs.into_iter().collect::<Vec<_>>().join(", ")
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+        let mut found = c.ec2.describe_subnets().filters(stack_filter(stack)).send().await.ctx(|| "describe subnets".into())?.subnets.unwrap_or_default();
+        if !desired.is_empty() {
+            found.extend(c.ec2.describe_subnets().filters(name_filter(desired)).send().await.ctx(|| "describe subnets".into())?.subnets.unwrap_or_default());
+        }
+        let mut out: Vec<Observed> = Vec::new();
+        for sn in found {
+            let id = sn.subnet_id().unwrap_or_default().to_string();
+            if out.iter().any(|o| o.physical_id == id) {
+                continue;
+            }
+            let attrs = Attrs::from([
+                ("vpc_id".into(), Value::opt_str(sn.vpc_id())),
+                ("cidr_block".into(), Value::opt_str(sn.cidr_block())),
+                ("availability_zone".into(), Value::opt_str(sn.availability_zone())),
+                ("map_public_ip_on_launch".into(), Value::Bool(sn.map_public_ip_on_launch().unwrap_or(false))),
+            ]);
+            let outputs = Outputs::from([("id".into(), id.clone())]);
+            out.extend(observe_ec2(KIND, stack, desired, id, sn.tags(), attrs, outputs));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+        let r = c
+            .ec2
+            .create_subnet()
+            .vpc_id(s(attrs, "vpc_id")?)
+            .cidr_block(s(attrs, "cidr_block")?)
+            .availability_zone(s(attrs, "availability_zone")?)
+            .tag_specifications(tag_spec(ResourceType::Subnet, stack, node))
+            .send()
+            .await
+            .ctx(|| format!("create subnet {}", node.name))?;
+        let id = r.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
+        set_public_ip(c, &id, b(attrs, "map_public_ip_on_launch")).await?;
+        Ok(Outputs::from([("id".into(), id)]))
+    }
+
+    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+        set_public_ip(c, &cur.physical_id, b(attrs, "map_public_ip_on_launch")).await?;
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        let r = super::common::retry_in_use(20, || async {
+            c.ec2.delete_subnet().subnet_id(&cur.physical_id).send().await.ctx(|| format!("delete subnet {}", cur.physical_id))
+        })
+        .await;
+        ignore_missing(r, AwsError::is_ec2_not_found)
+    }
+}
+
+async fn set_public_ip(c: &Clients, id: &str, on: bool) -> Result<(), AwsError> {
+    c.ec2
+        .modify_subnet_attribute()
+        .subnet_id(id)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+        .send()
+        .await
+        .ctx(|| format!("set map-public-ip-on-launch on subnet {id}"))?;
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! `aws_lb_target_group`: IP targets (Fargate tasks) with the ALB health check.
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
+
+use super::common::{i, ignore_missing, ownership, s};
+use super::load_balancer::{arn_suffix, elb_tags, tags_of};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::{Model, NetworkModel};
+
+pub struct TargetGroup;
+
+pub const KIND: &str = "aws_lb_target_group";
+
+const HEALTH: &[&str] = &[
+    "health_check_path",
+    "health_check_interval",
+    "health_check_timeout",
+    "healthy_threshold",
+    "unhealthy_threshold",
+    "matcher",
+];
+
+#[async_trait]
+impl Kind<Clients> for TargetGroup {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::vpc::KIND]
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let hc = &m.load_balancer.health_check;
+        let vpc = match &m.network {
+            NetworkModel::Create { .. } => Value::reference("vpc", "id"),
+            NetworkModel::Existing { vpc_id, .. } => Value::str(vpc_id),
+        };
+        vec![Node::new(KIND, "tg", m.names().target_group())
+            .attr("vpc_id", vpc)
+            .attr("port", m.service.port)
+            .attr("protocol", "HTTP")
+            .attr("target_type", "ip")
+            .attr("health_check_path", hc.path.as_str())
+            .attr("health_check_interval", hc.interval)
+            .attr("health_check_timeout", hc.timeout)
+            .attr("healthy_threshold", hc.healthy_threshold)
+            .attr("unhealthy_threshold", hc.unhealthy_threshold)
+            .attr("matcher", hc.matcher.as_str())
+            .attr("deregistration_delay", m.load_balancer.deregistration_delay)
+            .force_new(&["vpc_id", "port", "protocol", "target_type"])]
+    }
+
+    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+        let name = crate::spec::Names::new(&stack.name, &stack.region).target_group();
+        let r = c.elbv2.describe_target_groups().names(&name).send().await.ctx(|| format!("describe target group {name}"));
+        let tgs = match r {
+            Err(e) if e.is_elbv2_not_found() => return Ok(vec![]),
+            r => r?.target_groups.unwrap_or_default(),
+        };
+        let arns: Vec<String> = tgs.iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect();
+        let tags = tags_of(c, &arns).await?;
+        let mut out = Vec::new();
+        for tg in tgs {
+            let arn = tg.target_group_arn().unwrap_or_default().to_string();
+            let own = ownership(stack, tags.get(&arn).into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
+            if !own.owned && desired.is_empty() {
+                continue;
+            }
+            let ta = c
+                .elbv2
+                .describe_target_group_attributes()
+                .target_group_arn(&arn)
+                .send()
+                .await
+                .ctx(|| format!("describe attributes of target group {name}"))?;
+            let delay = ta
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+                .and_then(|a| a.value())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(300);
+            let int = |v: Option<i32>| Value::from(v.map(i64::from));
+            let attrs = Attrs::from([
+                ("vpc_id".into(), Value::opt_str(tg.vpc_id())),
+                ("port".into(), int(tg.port())),
+                ("protocol".into(), Value::opt_str(tg.protocol().map(|p| p.as_str()))),
+                ("target_type".into(), Value::opt_str(tg.target_type().map(|t| t.as_str()))),
+                ("health_check_path".into(), Value::opt_str(tg.health_check_path())),
+                ("health_check_interval".into(), int(tg.health_check_interval_seconds())),
+                ("health_check_timeout".into(), int(tg.health_check_timeout_seconds())),
+                ("healthy_threshold".into(), int(tg.healthy_threshold_count())),
+                ("unhealthy_threshold".into(), int(tg.unhealthy_threshold_count())),
+                ("matcher".into(), Value::opt_str(tg.matcher().and_then(|m| m.http_code()))),
+                ("deregistration_delay".into(), Value::Int(delay)),
+            ]);
+            out.push(Observed {
+                id: "tg".into(),
+                kind: KIND,
+                name: name.clone(),
+                outputs: outputs(&arn),
+                physical_id: arn,
+                attrs,
+                owned: own.owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+        let r = c
+            .elbv2
+            .create_target_group()
+            .name(&node.name)
+            .vpc_id(s(attrs, "vpc_id")?)
+            .port(i(attrs, "port")?)
+            .protocol(ProtocolEnum::from(s(attrs, "protocol")?))
+            .target_type(TargetTypeEnum::from(s(attrs, "target_type")?))
+            .health_check_enabled(true)
+            .health_check_path(s(attrs, "health_check_path")?)
+            .health_check_interval_seconds(i(attrs, "health_check_interval")?)
+            .health_check_timeout_seconds(i(attrs, "health_check_timeout")?)
+            .healthy_threshold_count(i(attrs, "healthy_threshold")?)
+            .unhealthy_threshold_count(i(attrs, "unhealthy_threshold")?)
+            .matcher(Matcher::builder().http_code(s(attrs, "matcher")?).build())
+            .set_tags(Some(elb_tags(stack, node)))
+            .send()
+            .await
+            .ctx(|| format!("create target group {}", node.name))?;
+        let arn = r.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string();
+        set_delay(c, &arn, attrs).await?;
+        Ok(outputs(&arn))
+    }
+
+    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, changed: &[String]) -> Result<Outputs, BoxError> {
+        let arn = &cur.physical_id;
+        if changed.iter().any(|k| HEALTH.contains(&k.as_str())) {
+            c.elbv2
+                .modify_target_group()
+                .target_group_arn(arn)
+                .health_check_path(s(attrs, "health_check_path")?)
+                .health_check_interval_seconds(i(attrs, "health_check_interval")?)
+                .health_check_timeout_seconds(i(attrs, "health_check_timeout")?)
+                .healthy_threshold_count(i(attrs, "healthy_threshold")?)
+                .unhealthy_threshold_count(i(attrs, "unhealthy_threshold")?)
+                .matcher(Matcher::builder().http_code(s(attrs, "matcher")?).build())
+                .send()
+                .await
+                .ctx(|| format!("modify target group {}", cur.name))?;
+        }
+        if changed.iter().any(|k| k == "deregistration_delay") {
+            set_delay(c, arn, attrs).await?;
+        }
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        // Fails while a listener still forwards to it (ResourceInUse); that goes away shortly.
+        let r = super::common::retry_in_use(20, || async {
+            c.elbv2
+                .delete_target_group()
+                .target_group_arn(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("delete target group {}", cur.name))
+        })
+        .await;
+        ignore_missing(r, AwsError::is_elbv2_not_found)
+    }
+}
+
+fn outputs(arn: &str) -> Outputs {
+    Outputs::from([("arn".into(), arn.to_string()), ("arn_suffix".into(), arn_suffix(arn))])
+}
+
+async fn set_delay(c: &Clients, arn: &str, attrs: &Attrs) -> Result<(), BoxError> {
+    c.elbv2
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .attributes(
+            TargetGroupAttribute::builder()
+                .key("deregistration_delay.timeout_seconds")
+                .value(i(attrs, "deregistration_delay")?.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .ctx(|| format!("set deregistration delay of {arn}"))?;
+    Ok(())
+}

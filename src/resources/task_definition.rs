@@ -1,0 +1,212 @@
+//! `aws_ecs_task_definition`: the Fargate task. Task definitions are immutable: a change
+//! registers a new revision (an in-place update of the family), never a replacement.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
+    PortMapping, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+};
+
+use super::cluster::{ecs_owner, ecs_tags};
+use super::common::{i, s, strs};
+use crate::aws::{Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::Model;
+use crate::vmap;
+
+pub struct TaskDefinition;
+
+pub const KIND: &str = "aws_ecs_task_definition";
+
+/// The one container of the task.
+pub const CONTAINER: &str = "app";
+
+#[async_trait]
+impl Kind<Clients> for TaskDefinition {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::execution_role::KIND, super::log_group::KIND]
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let svc = &m.service;
+        let env: BTreeMap<String, Value> = svc.environment.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect();
+        let health = svc.health_check.as_ref().map(|h| {
+            vmap! {
+                "command" => Value::List(h.command.iter().map(Value::str).collect()),
+                "interval" => h.interval,
+                "timeout" => h.timeout,
+                "retries" => h.retries,
+                "start_period" => h.start_period,
+            }
+        });
+        let mut n = Node::new(KIND, "taskdef", m.names().family())
+            .attr("cpu", svc.cpu)
+            .attr("memory", svc.memory)
+            .attr("image", svc.image.as_str())
+            .attr("container_port", svc.port)
+            .attr("environment", Value::Map(env))
+            .attr("command", svc.command.as_ref().map(|c| Value::List(c.iter().map(Value::str).collect())))
+            .attr("health_check", health)
+            .attr("execution_role_arn", Value::reference("role.execution", "arn"))
+            .attr("log_group", Value::reference("logs", "name"))
+            .attr("log_region", m.region.as_str());
+        n.outputs_change_on_update = true;
+        vec![n]
+    }
+
+    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+        let family = crate::spec::Names::new(&stack.name, &stack.region).family();
+        let r = c
+            .ecs
+            .describe_task_definition()
+            .task_definition(&family)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .ctx(|| format!("describe task definition {family}"));
+        let r = match r {
+            Err(e) if e.is_ecs_not_found() || e.code() == "ClientException" => return Ok(vec![]),
+            r => r?,
+        };
+        let Some(td) = r.task_definition() else { return Ok(vec![]) };
+        if td.status() != Some(&TaskDefinitionStatus::Active) {
+            return Ok(vec![]);
+        }
+        let own = ecs_owner(stack, r.tags());
+        if !own.owned && desired.is_empty() {
+            return Ok(vec![]);
+        }
+        let cd = td.container_definitions().iter().find(|c| c.name() == Some(CONTAINER));
+        let opt = |o: Option<&LogConfiguration>, k: &str| o.and_then(|l| l.options()).and_then(|m| m.get(k)).cloned();
+        let log = cd.and_then(|c| c.log_configuration());
+        let env: BTreeMap<String, Value> = cd
+            .map(|c| c.environment())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|kv| Some((kv.name()?.to_string(), Value::str(kv.value().unwrap_or_default()))))
+            .collect();
+        let health = cd.and_then(|c| c.health_check()).map(|h| {
+            vmap! {
+                "command" => Value::List(h.command().iter().map(Value::str).collect()),
+                "interval" => i64::from(h.interval().unwrap_or(30)),
+                "timeout" => i64::from(h.timeout().unwrap_or(5)),
+                "retries" => i64::from(h.retries().unwrap_or(3)),
+                "start_period" => i64::from(h.start_period().unwrap_or(0)),
+            }
+        });
+        let command = cd.map(|c| c.command()).filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect()));
+        let num = |v: Option<&str>| Value::from(v.and_then(|s| s.parse::<i64>().ok()));
+        let arn = td.task_definition_arn().unwrap_or_default().to_string();
+        let attrs = Attrs::from([
+            ("cpu".into(), num(td.cpu())),
+            ("memory".into(), num(td.memory())),
+            ("image".into(), Value::opt_str(cd.and_then(|c| c.image()))),
+            (
+                "container_port".into(),
+                Value::from(cd.and_then(|c| c.port_mappings().first()).and_then(|p| p.container_port()).map(i64::from)),
+            ),
+            ("environment".into(), Value::Map(env)),
+            ("command".into(), command.into()),
+            ("health_check".into(), health.into()),
+            ("execution_role_arn".into(), Value::opt_str(td.execution_role_arn())),
+            ("log_group".into(), Value::from(opt(log, "awslogs-group"))),
+            ("log_region".into(), Value::from(opt(log, "awslogs-region"))),
+        ]);
+        Ok(vec![Observed {
+            id: "taskdef".into(),
+            kind: KIND,
+            name: family.clone(),
+            outputs: Outputs::from([("arn".into(), arn), ("family".into(), family.clone())]),
+            physical_id: family,
+            attrs,
+            owned: own.owned,
+        }])
+    }
+
+    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+        register(c, stack, node, attrs).await
+    }
+
+    async fn update(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs, _: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+        register(c, stack, node, attrs).await
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        let family = &cur.physical_id;
+        let list = c
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .ctx(|| format!("list task definitions of {family}"))?;
+        let marker = format!(":task-definition/{family}:");
+        for arn in list.task_definition_arns().iter().filter(|a| a.contains(&marker)) {
+            c.ecs.deregister_task_definition().task_definition(arn).send().await.ctx(|| format!("deregister task definition {arn}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Register a revision of the family. The tags come from the node, so a new revision carries
+/// the same ownership as the first.
+async fn register(c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    let mut container = ContainerDefinition::builder()
+        .name(CONTAINER)
+        .image(s(attrs, "image")?)
+        .essential(true)
+        .port_mappings(
+            PortMapping::builder().container_port(i(attrs, "container_port")?).protocol(TransportProtocol::Tcp).build(),
+        )
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", s(attrs, "log_group")?)
+                .options("awslogs-region", s(attrs, "log_region")?)
+                .options("awslogs-stream-prefix", CONTAINER)
+                .build()?,
+        );
+    if let Some(env) = attrs.get("environment").and_then(Value::as_map) {
+        for (k, v) in env {
+            container = container.environment(KeyValuePair::builder().name(k).value(v.as_str().unwrap_or_default()).build());
+        }
+    }
+    if attrs.get("command").is_some_and(|v| !v.is_null()) {
+        container = container.set_command(Some(strs(attrs, "command")));
+    }
+    if let Some(h) = attrs.get("health_check").and_then(Value::as_map) {
+        let n = |k: &str| h.get(k).and_then(Value::as_int).map(|v| v as i32);
+        container = container.health_check(
+            HealthCheck::builder()
+                .set_command(Some(h.get("command").map(Value::as_list).unwrap_or(&[]).iter().filter_map(|v| v.as_str().map(str::to_string)).collect()))
+                .set_interval(n("interval"))
+                .set_timeout(n("timeout"))
+                .set_retries(n("retries"))
+                .set_start_period(n("start_period"))
+                .build()?,
+        );
+    }
+    let r = c
+        .ecs
+        .register_task_definition()
+        .family(&node.name)
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu(i(attrs, "cpu")?.to_string())
+        .memory(i(attrs, "memory")?.to_string())
+        .execution_role_arn(s(attrs, "execution_role_arn")?)
+        .container_definitions(container.build())
+        .set_tags(Some(ecs_tags(stack, node)))
+        .send()
+        .await
+        .ctx(|| format!("register task definition {}", node.name))?;
+    let arn = r.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_string();
+    Ok(Outputs::from([("arn".into(), arn), ("family".into(), node.name.clone())]))
+}

@@ -1,0 +1,12 @@
+//! YAML -> typed spec with source spans -> validated `Model`.
+
+pub mod error;
+pub mod model;
+pub mod names;
+pub mod types;
+pub mod validate;
+
+pub use error::{Issue, SpecError};
+pub use model::*;
+pub use names::Names;
+pub use validate::{load_file, load_str};

@@ -1,0 +1,60 @@
+//! Deterministic physical names. A stack's resources are found again by these names plus the
+//! ownership tags, so there is no state file.
+
+pub const TAG_STACK: &str = "ballast:stack";
+pub const TAG_RESOURCE: &str = "ballast:resource";
+
+/// Longest stack name that keeps `<name>-alb` within the 32 characters ALB and TG names allow.
+pub const MAX_STACK_NAME: usize = 28;
+
+#[derive(Clone, Debug)]
+pub struct Names {
+    pub stack: String,
+    pub region: String,
+}
+
+impl Names {
+    pub fn new(stack: &str, region: &str) -> Self {
+        Names { stack: stack.to_string(), region: region.to_string() }
+    }
+    pub fn vpc(&self) -> String {
+        self.stack.clone()
+    }
+    pub fn subnet(&self, az: &str) -> String {
+        format!("{}-{az}", self.stack)
+    }
+    pub fn igw(&self) -> String {
+        self.stack.clone()
+    }
+    pub fn route_table(&self) -> String {
+        format!("{}-public", self.stack)
+    }
+    pub fn alb_sg(&self) -> String {
+        format!("{}-alb", self.stack)
+    }
+    pub fn service_sg(&self) -> String {
+        format!("{}-service", self.stack)
+    }
+    pub fn alb(&self) -> String {
+        format!("{}-alb", self.stack)
+    }
+    pub fn target_group(&self) -> String {
+        format!("{}-tg", self.stack)
+    }
+    pub fn cluster(&self) -> String {
+        self.stack.clone()
+    }
+    pub fn service(&self) -> String {
+        self.stack.clone()
+    }
+    pub fn family(&self) -> String {
+        self.stack.clone()
+    }
+    /// IAM is global: the region keeps two regional copies of a stack apart.
+    pub fn execution_role(&self) -> String {
+        format!("{}-{}-exec", self.stack, self.region)
+    }
+    pub fn log_group(&self) -> String {
+        format!("/ballast/{}", self.stack)
+    }
+}

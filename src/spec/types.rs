@@ -1,0 +1,124 @@
+//! The stack spec exactly as written in YAML. Every field a rule can reject carries its source
+//! location (`Spanned`), so errors point at `file:line:col`. Defaults are applied in `model.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Stack name: lowercase letters, digits and dashes; prefixes every resource name.
+    pub name: S<String>,
+    /// AWS region; `--region` overrides it.
+    pub region: Option<S<String>>,
+    /// Extra tags put on every resource (ownership tags are added by ballast).
+    #[serde(default)]
+    pub tags: BTreeMap<String, S<String>>,
+    #[serde(default)]
+    pub network: Option<Network>,
+    #[serde(default)]
+    pub load_balancer: LoadBalancer,
+    pub service: Service,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    /// ballast creates a VPC with one public subnet per AZ, an internet gateway and a route table.
+    Create(CreateNetwork),
+    /// Use a VPC and subnets that already exist (they must span at least two AZs).
+    Existing(ExistingNetwork),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNetwork {
+    pub cidr: Option<S<String>>,
+    /// One public subnet per entry; default: two AZs (`<region>a`, `<region>b`) carved from `cidr`.
+    pub subnets: Option<S<Vec<SubnetSpec>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetSpec {
+    pub az: S<String>,
+    pub cidr: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingNetwork {
+    pub vpc_id: S<String>,
+    pub subnet_ids: S<Vec<S<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Listener port; default 443 with a certificate, else 80.
+    pub port: Option<S<u32>>,
+    /// ACM certificate ARN: turns the listener into HTTPS and adds an HTTP->HTTPS redirect on 80.
+    pub certificate_arn: Option<S<String>>,
+    /// Seconds; default 60.
+    pub idle_timeout: Option<S<u32>>,
+    /// Default false.
+    pub deletion_protection: Option<bool>,
+    /// Who may reach the ALB; default 0.0.0.0/0.
+    pub ingress_cidrs: Option<Vec<S<String>>>,
+    /// Seconds the ALB waits for in-flight requests before deregistering a target; default 30.
+    pub deregistration_delay: Option<S<u32>>,
+    #[serde(default)]
+    pub health_check: TargetHealthCheck,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetHealthCheck {
+    pub path: Option<S<String>>,
+    pub interval: Option<S<u32>>,
+    pub timeout: Option<S<u32>>,
+    pub healthy_threshold: Option<S<u32>>,
+    pub unhealthy_threshold: Option<S<u32>>,
+    /// HTTP codes that mean healthy, e.g. `200` or `200-399`; default `200-399`.
+    pub matcher: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub image: S<String>,
+    /// Container port; default 80.
+    pub port: Option<S<u32>>,
+    /// Fargate CPU units; default 256.
+    pub cpu: Option<S<u32>>,
+    /// MiB; default 512.
+    pub memory: Option<S<u32>>,
+    /// Default 2 (one task per AZ).
+    pub desired_count: Option<S<u32>>,
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, S<String>>,
+    /// Container health check (ECS replaces tasks that fail it).
+    pub health_check: Option<ContainerHealthCheck>,
+    /// Seconds ECS ignores failing ALB health checks after a task starts; default 60.
+    pub health_check_grace_period: Option<S<u32>>,
+    /// Default true (public subnets without NAT need it to pull images).
+    pub assign_public_ip: Option<bool>,
+    /// CloudWatch Logs retention in days; default 30.
+    pub log_retention_days: Option<S<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerHealthCheck {
+    /// e.g. `["CMD-SHELL", "curl -f http://localhost/ || exit 1"]`
+    pub command: S<Vec<String>>,
+    pub interval: Option<S<u32>>,
+    pub timeout: Option<S<u32>>,
+    pub retries: Option<S<u32>>,
+    pub start_period: Option<S<u32>>,
+}
