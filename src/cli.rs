@@ -88,7 +88,5 @@ pub enum Command {
         yes: bool,
     },
     /// Print shell completions
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
 }

@@ -9,18 +9,33 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose);
     let g = &cli.global;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = match &cli.command {
         Command::Validate { file } => commands::validate::run(file, g),
-        Command::Plan { file, output, detailed_exitcode } => {
-            rt.block_on(commands::plan::run(file, *output, *detailed_exitcode, g))
+        Command::Plan {
+            file,
+            output,
+            detailed_exitcode,
+        } => rt.block_on(commands::plan::run(file, *output, *detailed_exitcode, g)),
+        Command::Deploy { file, yes, output } => {
+            rt.block_on(commands::deploy::run(file, *yes, *output, g))
         }
-        Command::Deploy { file, yes, output } => rt.block_on(commands::deploy::run(file, *yes, *output, g)),
-        Command::Destroy { file, stack, yes } => {
-            rt.block_on(commands::destroy::run(file.as_deref(), stack.as_deref(), *yes, g))
-        }
+        Command::Destroy { file, stack, yes } => rt.block_on(commands::destroy::run(
+            file.as_deref(),
+            stack.as_deref(),
+            *yes,
+            g,
+        )),
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "ballast", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "ballast",
+                &mut std::io::stdout(),
+            );
             Ok(0)
         }
     };
@@ -42,5 +57,9 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BALLAST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }

@@ -29,7 +29,11 @@ impl std::error::Error for AwsError {}
 
 impl AwsError {
     pub fn new(action: impl Into<String>, message: impl Into<String>) -> Self {
-        AwsError { action: action.into(), code: None, message: message.into() }
+        AwsError {
+            action: action.into(),
+            code: None,
+            message: message.into(),
+        }
     }
 
     pub fn code(&self) -> &str {
@@ -48,8 +52,10 @@ impl AwsError {
     }
 
     pub fn is_ecs_not_found(&self) -> bool {
-        matches!(self.code(), "ClusterNotFoundException" | "ServiceNotFoundException")
-            || (self.code() == "ClientException" && self.message.to_lowercase().contains("not found"))
+        matches!(
+            self.code(),
+            "ClusterNotFoundException" | "ServiceNotFoundException"
+        ) || (self.code() == "ClientException" && self.message.to_lowercase().contains("not found"))
             || (self.code() == "ClientException"
                 && self.message.contains("Unable to describe task definition"))
     }
@@ -64,7 +70,10 @@ impl AwsError {
 
     /// EC2's "still in use" errors, which clear on their own once dependents are gone.
     pub fn is_dependency_violation(&self) -> bool {
-        matches!(self.code(), "DependencyViolation" | "ResourceInUse" | "ResourceInUseException")
+        matches!(
+            self.code(),
+            "DependencyViolation" | "ResourceInUse" | "ResourceInUseException"
+        )
     }
 }
 
@@ -90,7 +99,11 @@ where
                 ),
                 other => (None, DisplayErrorContext(other).to_string()),
             };
-            AwsError { action: action(), code, message }
+            AwsError {
+                action: action(),
+                code,
+                message,
+            }
         })
     }
 }

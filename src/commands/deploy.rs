@@ -20,7 +20,10 @@ pub async fn run(file: &Path, yes: bool, output: Output, g: &Global) -> Result<i
         let t = Instant::now();
         let res = engine::apply(&s.kinds, &s.clients, &plan, &Progress::new(s.style)).await;
         if !res.ok() {
-            return Err(Error::ApplyFailed { failed: res.failed.len(), skipped: res.skipped.len() });
+            return Err(Error::ApplyFailed {
+                failed: res.failed.len(),
+                skipped: res.skipped.len(),
+            });
         }
         let sum = plan.summary();
         super::eprint(&format!(
@@ -46,7 +49,10 @@ fn print_outputs(outputs: &HashMap<String, Outputs>, output: Output, st: crate::
         .filter_map(|o| Some((o.label, outputs.get(o.node)?.get(o.key)?.as_str())))
         .collect();
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&values).expect("outputs serialize")),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&values).expect("outputs serialize")
+        ),
         Output::Human => {
             let w = values.keys().map(|k| k.len()).max().unwrap_or(0);
             let mut s = format!("\n{}\n\n", st.bold("Outputs:"));

@@ -7,12 +7,21 @@ use crate::error::Error;
 use crate::render::plan::{render, Purpose};
 use crate::render::progress::Progress;
 
-pub async fn run(file: Option<&Path>, stack: Option<&str>, yes: bool, g: &Global) -> Result<i32, Error> {
+pub async fn run(
+    file: Option<&Path>,
+    stack: Option<&str>,
+    yes: bool,
+    g: &Global,
+) -> Result<i32, Error> {
     // The spec only names the stack: what gets destroyed is found by ownership tags.
     let stack = match (file, stack) {
         (Some(f), _) => {
             let m = super::load(f, g)?;
-            StackRef { name: m.name, region: m.region, tags: Default::default() }
+            StackRef {
+                name: m.name,
+                region: m.region,
+                tags: Default::default(),
+            }
         }
         (None, Some(name)) => {
             let region = g
@@ -20,8 +29,14 @@ pub async fn run(file: Option<&Path>, stack: Option<&str>, yes: bool, g: &Global
                 .clone()
                 .or_else(|| std::env::var("AWS_REGION").ok())
                 .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-                .ok_or_else(|| Error::Usage("destroy --stack needs --region (or AWS_REGION)".into()))?;
-            StackRef { name: name.to_string(), region, tags: Default::default() }
+                .ok_or_else(|| {
+                    Error::Usage("destroy --stack needs --region (or AWS_REGION)".into())
+                })?;
+            StackRef {
+                name: name.to_string(),
+                region,
+                tags: Default::default(),
+            }
         }
         (None, None) => return Err(Error::Usage("destroy needs FILE or --stack NAME".into())),
     };
@@ -35,12 +50,19 @@ pub async fn run(file: Option<&Path>, stack: Option<&str>, yes: bool, g: &Global
         return Ok(0);
     }
     super::eprint(&render(&plan, Purpose::Destroy, s.style));
-    super::confirm(yes, "destroy", "\nDo you really want to destroy all resources of this stack?")?;
+    super::confirm(
+        yes,
+        "destroy",
+        "\nDo you really want to destroy all resources of this stack?",
+    )?;
     super::eprint("\n");
     let t = Instant::now();
     let res = engine::apply(&s.kinds, &s.clients, &plan, &Progress::new(s.style)).await;
     if !res.ok() {
-        return Err(Error::ApplyFailed { failed: res.failed.len(), skipped: res.skipped.len() });
+        return Err(Error::ApplyFailed {
+            failed: res.failed.len(),
+            skipped: res.skipped.len(),
+        });
     }
     super::eprint(&format!(
         "\n{} {} destroyed in {:.1}s.\n",

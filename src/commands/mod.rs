@@ -35,11 +35,20 @@ pub async fn session(g: &Global, stack: StackRef) -> Session {
         endpoint_url: g.endpoint_url.clone(),
     };
     let clients = aws::connect(&settings).await;
-    Session { kinds: registry(), clients, stack, style: Style::new(g.color) }
+    Session {
+        kinds: registry(),
+        clients,
+        stack,
+        style: Style::new(g.color),
+    }
 }
 
 pub fn stack_ref(m: &Model) -> StackRef {
-    StackRef { name: m.name.clone(), region: m.region.clone(), tags: m.tags.clone() }
+    StackRef {
+        name: m.name.clone(),
+        region: m.region.clone(),
+        tags: m.tags.clone(),
+    }
 }
 
 impl Session {
@@ -57,7 +66,10 @@ pub fn confirm(yes: bool, action: &'static str, question: &str) -> Result<(), Er
         return Err(Error::NeedsConfirmation { action });
     }
     let mut err = std::io::stderr();
-    let _ = write!(err, "{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    let _ = write!(
+        err,
+        "{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
     let _ = err.flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;

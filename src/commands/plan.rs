@@ -2,7 +2,10 @@ use std::path::Path;
 
 use crate::cli::{Global, Output};
 use crate::error::Error;
-use crate::render::{json, plan::{render, Purpose}};
+use crate::render::{
+    json,
+    plan::{render, Purpose},
+};
 
 pub async fn run(file: &Path, output: Output, detailed: bool, g: &Global) -> Result<i32, Error> {
     let model = super::load(file, g)?;
@@ -10,7 +13,10 @@ pub async fn run(file: &Path, output: Output, detailed: bool, g: &Global) -> Res
     let plan = s.plan(Some(&model)).await?;
     match output {
         Output::Human => super::eprint(&render(&plan, Purpose::Deploy, s.style)),
-        Output::Json => println!("{}", serde_json::to_string_pretty(&json::plan(&plan)).expect("plan serializes")),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json::plan(&plan)).expect("plan serializes")
+        ),
     }
     Ok(if detailed && plan.has_changes() { 2 } else { 0 })
 }

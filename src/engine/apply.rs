@@ -51,7 +51,12 @@ impl ApplyResult {
 }
 
 /// Apply a plan.
-pub async fn apply<C: Sync>(kinds: &[Box<dyn Kind<C>>], ctx: &C, plan: &Plan, report: &dyn Reporter) -> ApplyResult {
+pub async fn apply<C: Sync>(
+    kinds: &[Box<dyn Kind<C>>],
+    ctx: &C,
+    plan: &Plan,
+    report: &dyn Reporter,
+) -> ApplyResult {
     let kind_of = |name: &str| kinds.iter().find(|k| k.name() == name).map(|k| k.as_ref());
     let mut result = ApplyResult::default();
 
@@ -67,7 +72,11 @@ pub async fn apply<C: Sync>(kinds: &[Box<dyn Kind<C>>], ctx: &C, plan: &Plan, re
         .map(|c| {
             // c waits for every resource of a kind that (transitively) depends on c's kind.
             (0..deletes.len())
-                .filter(|&j| closure.get(deletes[j].kind).is_some_and(|d| d.contains(c.kind)))
+                .filter(|&j| {
+                    closure
+                        .get(deletes[j].kind)
+                        .is_some_and(|d| d.contains(c.kind))
+                })
                 .filter(|&j| deletes[j].kind != c.kind)
                 .collect()
         })
@@ -115,12 +124,19 @@ pub async fn apply<C: Sync>(kinds: &[Box<dyn Kind<C>>], ctx: &C, plan: &Plan, re
         .iter()
         .filter(|c| matches!(c.action, Action::Create | Action::Replace | Action::Update))
         .collect();
-    let pos: HashMap<&str, usize> = writes.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+    let pos: HashMap<&str, usize> = writes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
     let write_deps: Vec<Vec<usize>> = writes
         .iter()
         .map(|c| {
             let node = c.node.as_ref().expect("writes have a node");
-            node.deps().iter().filter_map(|d| pos.get(d.as_str()).copied()).collect()
+            node.deps()
+                .iter()
+                .filter_map(|d| pos.get(d.as_str()).copied())
+                .collect()
         })
         .collect();
     let outputs = Mutex::new(plan.known_outputs());
@@ -129,7 +145,11 @@ pub async fn apply<C: Sync>(kinds: &[Box<dyn Kind<C>>], ctx: &C, plan: &Plan, re
         let outputs = &outputs;
         let blocked = delete_failed.contains(c.id.as_str());
         async move {
-            let step = if c.action == Action::Update { Step::Update } else { Step::Create };
+            let step = if c.action == Action::Update {
+                Step::Update
+            } else {
+                Step::Create
+            };
             if blocked {
                 let msg = "the old resource could not be deleted".to_string();
                 report.failed(c, step, &msg);
@@ -153,12 +173,19 @@ pub async fn apply<C: Sync>(kinds: &[Box<dyn Kind<C>>], ctx: &C, plan: &Plan, re
             report.started(c, step);
             let t = Instant::now();
             let res = match (step, &c.current) {
-                (Step::Update, Some(cur)) => kind.update(ctx, &plan.stack, node, &attrs, cur, &c.changed_keys()).await,
+                (Step::Update, Some(cur)) => {
+                    kind.update(ctx, &plan.stack, node, &attrs, cur, &c.changed_keys())
+                        .await
+                }
                 _ => kind.create(ctx, &plan.stack, node, &attrs).await,
             };
             match res {
                 Ok(out) => {
-                    let detail = out.get("id").or_else(|| out.get("arn")).cloned().unwrap_or_default();
+                    let detail = out
+                        .get("id")
+                        .or_else(|| out.get("arn"))
+                        .cloned()
+                        .unwrap_or_default();
                     outputs.lock().unwrap().insert(c.id.clone(), out);
                     report.finished(c, step, t.elapsed(), &detail);
                     Ok(())
@@ -181,7 +208,11 @@ pub async fn apply<C: Sync>(kinds: &[Box<dyn Kind<C>>], ctx: &C, plan: &Plan, re
                 }
             }
             Outcome::Skipped(j) => {
-                let step = if c.action == Action::Update { Step::Update } else { Step::Create };
+                let step = if c.action == Action::Update {
+                    Step::Update
+                } else {
+                    Step::Create
+                };
                 report.skipped(c, step, &writes[*j].address);
                 result.skipped.push(c.address.clone());
             }
@@ -192,7 +223,9 @@ pub async fn apply<C: Sync>(kinds: &[Box<dyn Kind<C>>], ctx: &C, plan: &Plan, re
 }
 
 /// For each kind, the set of kinds it depends on, transitively.
-fn kind_closure<C: Sync>(kinds: &[Box<dyn Kind<C>>]) -> HashMap<&'static str, HashSet<&'static str>> {
+fn kind_closure<C: Sync>(
+    kinds: &[Box<dyn Kind<C>>],
+) -> HashMap<&'static str, HashSet<&'static str>> {
     let direct: HashMap<&str, &[&str]> = kinds.iter().map(|k| (k.name(), k.depends_on())).collect();
     let mut out = HashMap::new();
     for k in kinds {

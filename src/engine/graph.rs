@@ -10,7 +10,11 @@ use super::resource::Node;
 
 /// Indices of `nodes` in dependency order (dependencies first). Ties keep input order.
 pub fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, String> {
-    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
     if index.len() != nodes.len() {
         return Err("duplicate node ids in the desired graph".into());
     }
@@ -76,10 +80,12 @@ where
                 if started[i] {
                     continue;
                 }
-                if let Some(&bad) = deps[i]
-                    .iter()
-                    .find(|&&d| matches!(outcome[d], Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))))
-                {
+                if let Some(&bad) = deps[i].iter().find(|&&d| {
+                    matches!(
+                        outcome[d],
+                        Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))
+                    )
+                }) {
                     started[i] = true;
                     outcome[i] = Some(Outcome::Skipped(bad));
                     progressed = true;

@@ -118,7 +118,10 @@ impl Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("resources with this stack's names exist but are not owned by stack \"{stack}\"")]
-    Conflicts { stack: String, conflicts: Vec<Conflict> },
+    Conflicts {
+        stack: String,
+        conflicts: Vec<Conflict>,
+    },
     #[error("failed to read {kind} resources")]
     Read {
         kind: &'static str,
@@ -156,7 +159,10 @@ pub async fn plan<C: Sync>(
         async move {
             k.discover(ctx, stack, &mine)
                 .await
-                .map_err(|source| PlanError::Read { kind: k.name(), source })
+                .map_err(|source| PlanError::Read {
+                    kind: k.name(),
+                    source,
+                })
         }
     }))
     .await?;
@@ -186,7 +192,10 @@ pub async fn plan<C: Sync>(
         });
         if current.is_none() {
             if let Some(f) = foreign.get(&key) {
-                conflicts.push(Conflict { address: node.address(), physical_id: f.physical_id.clone() });
+                conflicts.push(Conflict {
+                    address: node.address(),
+                    physical_id: f.physical_id.clone(),
+                });
             }
         }
         let change = diff(node, current, &known);
@@ -200,7 +209,10 @@ pub async fn plan<C: Sync>(
         changes.push(change);
     }
     if !conflicts.is_empty() {
-        return Err(PlanError::Conflicts { stack: stack.name.clone(), conflicts });
+        return Err(PlanError::Conflicts {
+            stack: stack.name.clone(),
+            conflicts,
+        });
     }
 
     // Owned resources that no desired node claims (removed from the spec, or duplicates left by
@@ -219,8 +231,15 @@ pub async fn plan<C: Sync>(
             current: Some(o),
         });
     }
-    changes.sort_by(|a, b| a.address.cmp(&b.address).then(a.action.symbol().cmp(b.action.symbol())));
-    Ok(Plan { stack: stack.clone(), changes })
+    changes.sort_by(|a, b| {
+        a.address
+            .cmp(&b.address)
+            .then(a.action.symbol().cmp(b.action.symbol()))
+    });
+    Ok(Plan {
+        stack: stack.clone(),
+        changes,
+    })
 }
 
 fn diff(node: &Node, current: Option<Observed>, known: &HashMap<String, Outputs>) -> Change {
@@ -230,7 +249,10 @@ fn diff(node: &Node, current: Option<Observed>, known: &HashMap<String, Outputs>
     let mut notes = Vec::new();
     for (key, want) in &node.attrs {
         let resolved = want.resolve(&lookup);
-        after.insert(key.clone(), resolved.clone().unwrap_or_else(|| want.clone()));
+        after.insert(
+            key.clone(),
+            resolved.clone().unwrap_or_else(|| want.clone()),
+        );
         let Some(cur) = &current else { continue };
         let have = cur.attrs.get(key).cloned().unwrap_or(Value::Null);
         if resolved.as_ref() == Some(&have) {
@@ -289,7 +311,11 @@ mod tests {
             .attr("a", 1i64)
             .attr("b", "s")
             .force_new(&["b"]);
-        let same = diff(&node, Some(observed(&node, node.attrs.clone())), &HashMap::new());
+        let same = diff(
+            &node,
+            Some(observed(&node, node.attrs.clone())),
+            &HashMap::new(),
+        );
         assert_eq!(same.action, Action::NoOp);
 
         let mut attrs = node.attrs.clone();
@@ -301,7 +327,10 @@ mod tests {
         attrs.insert("b".into(), Value::str("t"));
         let rep = diff(&node, Some(observed(&node, attrs)), &HashMap::new());
         assert_eq!(rep.action, Action::Replace);
-        assert!(rep.diffs.iter().any(|d| d.key == "b" && d.forces_replacement));
+        assert!(rep
+            .diffs
+            .iter()
+            .any(|d| d.key == "b" && d.forces_replacement));
     }
 
     #[test]
@@ -309,7 +338,8 @@ mod tests {
         let mut node = Node::new("aws_x", "x", "x")
             .attr("vpc", Value::reference("vpc", "id"))
             .attr("count", 2i64);
-        node.ignore_drift.push(("count", "autoscaling owns it".into()));
+        node.ignore_drift
+            .push(("count", "autoscaling owns it".into()));
         let mut attrs = Attrs::new();
         attrs.insert("vpc".into(), Value::str("vpc-1"));
         attrs.insert("count".into(), Value::Int(5));
@@ -319,7 +349,13 @@ mod tests {
         assert_eq!(c.notes.len(), 1);
 
         let mut known = HashMap::new();
-        known.insert("vpc".to_string(), Outputs::from([("id".to_string(), "vpc-1".to_string())]));
-        assert_eq!(diff(&node, Some(observed(&node, attrs)), &known).action, Action::NoOp);
+        known.insert(
+            "vpc".to_string(),
+            Outputs::from([("id".to_string(), "vpc-1".to_string())]),
+        );
+        assert_eq!(
+            diff(&node, Some(observed(&node, attrs)), &known).action,
+            Action::NoOp
+        );
     }
 }

@@ -123,14 +123,25 @@ pub trait Kind<C: Sync>: Send + Sync {
 
     /// Everything of this kind that carries the stack's ownership tag, plus same-named
     /// resources among `desired` that lack it (returned with `owned: false`).
-    async fn discover(&self, ctx: &C, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError>;
+    async fn discover(
+        &self,
+        ctx: &C,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError>;
 
     /// Checks against AWS that validation alone cannot make (e.g. existing subnets span 2 AZs).
     async fn preflight(&self, _ctx: &C, _model: &Model) -> Result<(), BoxError> {
         Ok(())
     }
 
-    async fn create(&self, ctx: &C, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError>;
+    async fn create(
+        &self,
+        ctx: &C,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError>;
 
     /// Apply `changed` attributes in place. Returns the (possibly new) outputs.
     async fn update(

@@ -256,7 +256,10 @@ mod tests {
 
     #[test]
     fn resolve_replaces_refs_and_sorts_ref_sets() {
-        let v = Value::List(vec![Value::reference("s1", "id"), Value::reference("s2", "id")]);
+        let v = Value::List(vec![
+            Value::reference("s1", "id"),
+            Value::reference("s2", "id"),
+        ]);
         let known = |n: &str, _: &str| Some(if n == "s1" { "z".into() } else { "a".into() });
         assert_eq!(v.resolve(&known), Some(Value::set(["a", "z"])));
         let unknown = |_: &str, _: &str| None;
@@ -267,6 +270,9 @@ mod tests {
     fn display_is_terraform_like() {
         let v = vmap! { "a" => 1i64, "b" => "x" };
         assert_eq!(v.to_string(), "{ a = 1, b = \"x\" }");
-        assert_eq!(Value::reference("vpc", "id").to_string(), "(known after apply)");
+        assert_eq!(
+            Value::reference("vpc", "id").to_string(),
+            "(known after apply)"
+        );
     }
 }

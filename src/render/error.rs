@@ -33,10 +33,16 @@ pub fn format(e: &Error, st: Style) -> String {
 
 /// Every issue of a spec error, rendered with its source line and a caret.
 pub fn spec_errors(e: &SpecError, st: Style) -> String {
-    let mut theme = if st.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let mut theme = if st.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     // A caret under the offending text, as compilers do.
     theme.characters.underline = '^';
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false);
     let mut out = String::new();
     for issue in &e.issues {
         let _ = handler.render_report(&mut out, issue);

@@ -42,7 +42,10 @@ pub fn plan(plan: &Plan) -> JsonPlan<'_> {
         .iter()
         .map(|c| {
             let after = (c.action != Action::Delete).then(|| {
-                c.after.iter().map(|(k, v)| (k.clone(), if v.has_ref() { Value::Null } else { v.clone() })).collect()
+                c.after
+                    .iter()
+                    .map(|(k, v)| (k.clone(), if v.has_ref() { Value::Null } else { v.clone() }))
+                    .collect()
             });
             JsonChange {
                 address: &c.address,
@@ -53,9 +56,19 @@ pub fn plan(plan: &Plan) -> JsonPlan<'_> {
                 physical_id: c.current.as_ref().map(|o| o.physical_id.as_str()),
                 before: c.current.as_ref().map(|o| &o.attrs),
                 after,
-                after_unknown: c.after.iter().filter(|(_, v)| v.has_ref()).map(|(k, _)| k.as_str()).collect(),
+                after_unknown: c
+                    .after
+                    .iter()
+                    .filter(|(_, v)| v.has_ref())
+                    .map(|(k, _)| k.as_str())
+                    .collect(),
                 changed: &c.diffs,
-                replace_because: c.diffs.iter().filter(|d| d.forces_replacement).map(|d| d.key.as_str()).collect(),
+                replace_because: c
+                    .diffs
+                    .iter()
+                    .filter(|d| d.forces_replacement)
+                    .map(|d| d.key.as_str())
+                    .collect(),
                 notes: &c.notes,
             }
         })

@@ -19,7 +19,9 @@ impl Style {
         let color = match choice {
             crate::cli::ColorChoice::Always => true,
             crate::cli::ColorChoice::Never => false,
-            crate::cli::ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            crate::cli::ColorChoice::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         };
         Style { color }
     }

@@ -14,8 +14,16 @@ pub enum Purpose {
 
 pub fn render(plan: &Plan, purpose: Purpose, st: Style) -> String {
     let mut out = String::new();
-    let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
-    let notes: Vec<(&Change, &String)> = plan.changes.iter().flat_map(|c| c.notes.iter().map(move |n| (c, n))).collect();
+    let changes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    let notes: Vec<(&Change, &String)> = plan
+        .changes
+        .iter()
+        .flat_map(|c| c.notes.iter().map(move |n| (c, n)))
+        .collect();
     if changes.is_empty() {
         for (c, n) in &notes {
             let _ = writeln!(out, "{} {}: {n}", st.dim("note:"), c.address);
@@ -98,9 +106,25 @@ fn block(out: &mut String, c: &Change, purpose: Purpose, st: Style) {
         Action::Delete => "will be destroyed".to_string(),
         Action::NoOp => return,
     };
-    let _ = writeln!(out, "  {} {} ({}) {what}", st.bold("#"), st.bold(&c.address), c.name);
-    let pad = if c.action == Action::Replace { "" } else { "  " };
-    let _ = writeln!(out, "{pad}{} resource \"{}\" \"{}\" {{", sym(c.action, st), c.kind, c.id);
+    let _ = writeln!(
+        out,
+        "  {} {} ({}) {what}",
+        st.bold("#"),
+        st.bold(&c.address),
+        c.name
+    );
+    let pad = if c.action == Action::Replace {
+        ""
+    } else {
+        "  "
+    };
+    let _ = writeln!(
+        out,
+        "{pad}{} resource \"{}\" \"{}\" {{",
+        sym(c.action, st),
+        c.kind,
+        c.id
+    );
     match c.action {
         Action::Create => {
             let w = width(c.after.keys());
@@ -112,7 +136,13 @@ fn block(out: &mut String, c: &Change, purpose: Purpose, st: Style) {
             let attrs = &c.current.as_ref().expect("delete has current").attrs;
             let w = width(attrs.keys());
             for (k, v) in attrs {
-                let _ = writeln!(out, "      {} {k:<w$} = {} {}", st.red("-"), show(Some(v)), st.dim("-> null"));
+                let _ = writeln!(
+                    out,
+                    "      {} {k:<w$} = {} {}",
+                    st.red("-"),
+                    show(Some(v)),
+                    st.dim("-> null")
+                );
             }
         }
         _ => {
@@ -134,7 +164,11 @@ fn block(out: &mut String, c: &Change, purpose: Purpose, st: Style) {
             }
             let unchanged = c.after.len().saturating_sub(c.diffs.len());
             if unchanged > 0 {
-                let _ = writeln!(out, "        {}", st.dim(&format!("# ({unchanged} unchanged attributes hidden)")));
+                let _ = writeln!(
+                    out,
+                    "        {}",
+                    st.dim(&format!("# ({unchanged} unchanged attributes hidden)"))
+                );
             }
         }
     }

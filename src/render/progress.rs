@@ -18,7 +18,10 @@ pub struct Progress {
 impl Progress {
     pub fn new(st: Style) -> Self {
         let bars = std::io::stderr().is_terminal().then(|| {
-            (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new()))
+            (
+                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                Mutex::new(HashMap::new()),
+            )
         });
         Progress { st, bars }
     }
@@ -61,17 +64,35 @@ impl Reporter for Progress {
     fn finished(&self, c: &Change, step: Step, elapsed: Duration, detail: &str) {
         self.clear(&c.address);
         let (_, ed) = step.verb();
-        let detail = if detail.is_empty() { String::new() } else { format!(" [{detail}]") };
-        self.line(format!("{}: {} after {:.1}s{detail}", c.address, self.st.green(ed), elapsed.as_secs_f64()));
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" [{detail}]")
+        };
+        self.line(format!(
+            "{}: {} after {:.1}s{detail}",
+            c.address,
+            self.st.green(ed),
+            elapsed.as_secs_f64()
+        ));
     }
 
     fn failed(&self, c: &Change, step: Step, error: &str) {
         self.clear(&c.address);
         let (ing, _) = step.verb();
-        self.line(format!("{}: {} {}: {error}", c.address, self.st.red("failed"), ing.to_lowercase()));
+        self.line(format!(
+            "{}: {} {}: {error}",
+            c.address,
+            self.st.red("failed"),
+            ing.to_lowercase()
+        ));
     }
 
     fn skipped(&self, c: &Change, _step: Step, because: &str) {
-        self.line(format!("{}: {} because {because} failed", c.address, self.st.yellow("skipped")));
+        self.line(format!(
+            "{}: {} because {because} failed",
+            c.address,
+            self.st.yellow("skipped")
+        ));
     }
 }

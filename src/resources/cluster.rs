@@ -14,11 +14,18 @@ pub const KIND: &str = "aws_ecs_cluster";
 
 /// ECS tags for a new resource.
 pub fn ecs_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
-    tags_for(stack, node, false).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags_for(stack, node, false)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 pub fn ecs_owner<'a>(stack: &StackRef, tags: &'a [Tag]) -> super::common::Ownership {
-    ownership(stack, tags.iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))))
+    ownership(
+        stack,
+        tags.iter()
+            .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
+    )
 }
 
 #[async_trait]
@@ -31,7 +38,12 @@ impl Kind<Clients> for Cluster {
         vec![Node::new(KIND, "cluster", m.names().cluster()).attr("container_insights", "enabled")]
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let name = crate::spec::Names::new(&stack.name, &stack.region).cluster();
         let r = c
             .ecs
@@ -43,7 +55,11 @@ impl Kind<Clients> for Cluster {
             .await
             .ctx(|| format!("describe cluster {name}"))?;
         let mut out = Vec::new();
-        for cl in r.clusters().iter().filter(|cl| cl.status() == Some("ACTIVE")) {
+        for cl in r
+            .clusters()
+            .iter()
+            .filter(|cl| cl.status() == Some("ACTIVE"))
+        {
             let own = ecs_owner(stack, cl.tags());
             if !own.owned && desired.is_empty() {
                 continue;
@@ -59,7 +75,10 @@ impl Kind<Clients> for Cluster {
                 id: "cluster".into(),
                 kind: KIND,
                 name: name.clone(),
-                outputs: Outputs::from([("arn".into(), arn.clone()), ("name".into(), name.clone())]),
+                outputs: Outputs::from([
+                    ("arn".into(), arn.clone()),
+                    ("name".into(), name.clone()),
+                ]),
                 physical_id: arn,
                 attrs: Attrs::from([("container_insights".into(), Value::str(insights))]),
                 owned: own.owned,
@@ -68,7 +87,13 @@ impl Kind<Clients> for Cluster {
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let r = c
             .ecs
             .create_cluster()
@@ -78,11 +103,26 @@ impl Kind<Clients> for Cluster {
             .send()
             .await
             .ctx(|| format!("create cluster {}", node.name))?;
-        let arn = r.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default().to_string();
-        Ok(Outputs::from([("arn".into(), arn), ("name".into(), node.name.clone())]))
+        let arn = r
+            .cluster()
+            .and_then(|c| c.cluster_arn())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Outputs::from([
+            ("arn".into(), arn),
+            ("name".into(), node.name.clone()),
+        ]))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, node: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
         c.ecs
             .update_cluster_settings()
             .cluster(&node.name)
@@ -96,11 +136,21 @@ impl Kind<Clients> for Cluster {
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         // A cluster cannot go while a deleted service is still draining.
         let r = super::common::retry_in_use(20, || async {
-            c.ecs.delete_cluster().cluster(&cur.physical_id).send().await.ctx(|| format!("delete cluster {}", cur.name))
+            c.ecs
+                .delete_cluster()
+                .cluster(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("delete cluster {}", cur.name))
         })
         .await;
         let r = match r {
-            Err(e) if matches!(e.code(), "ClusterContainsServicesException" | "ClusterContainsTasksException") => {
+            Err(e)
+                if matches!(
+                    e.code(),
+                    "ClusterContainsServicesException" | "ClusterContainsTasksException"
+                ) =>
+            {
                 return Err(e.into())
             }
             r => r,
@@ -112,6 +162,11 @@ impl Kind<Clients> for Cluster {
 fn setting(attrs: &Attrs) -> ClusterSetting {
     ClusterSetting::builder()
         .name(ClusterSettingName::ContainerInsights)
-        .value(attrs.get("container_insights").and_then(Value::as_str).unwrap_or("enabled"))
+        .value(
+            attrs
+                .get("container_insights")
+                .and_then(Value::as_str)
+                .unwrap_or("enabled"),
+        )
         .build()
 }

@@ -7,7 +7,11 @@ use crate::spec::names::{TAG_RESOURCE, TAG_STACK};
 
 /// Tags every created resource carries: ownership, logical id, a Name, and the user's tags.
 pub fn tags_for(stack: &StackRef, node: &Node, with_name: bool) -> Vec<(String, String)> {
-    let mut t: Vec<(String, String)> = stack.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut t: Vec<(String, String)> = stack
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     t.push((TAG_STACK.into(), stack.name.clone()));
     t.push((TAG_RESOURCE.into(), node.id.clone()));
     if with_name {
@@ -25,7 +29,10 @@ pub struct Ownership {
     pub name: Option<String>,
 }
 
-pub fn ownership<'a>(stack: &StackRef, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Ownership {
+pub fn ownership<'a>(
+    stack: &StackRef,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Ownership {
     let map: BTreeMap<&str, &str> = tags.into_iter().collect();
     Ownership {
         owned: map.get(TAG_STACK) == Some(&stack.name.as_str()),
@@ -35,7 +42,10 @@ pub fn ownership<'a>(stack: &StackRef, tags: impl IntoIterator<Item = (&'a str, 
 }
 
 pub fn s<'a>(attrs: &'a Attrs, key: &str) -> Result<&'a str, BoxError> {
-    attrs.get(key).and_then(Value::as_str).ok_or_else(|| format!("internal error: attribute {key} is not a string").into())
+    attrs
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("internal error: attribute {key} is not a string").into())
 }
 
 pub fn i(attrs: &Attrs, key: &str) -> Result<i32, BoxError> {
@@ -53,7 +63,12 @@ pub fn b(attrs: &Attrs, key: &str) -> bool {
 pub fn strs(attrs: &Attrs, key: &str) -> Vec<String> {
     attrs
         .get(key)
-        .map(|v| v.as_list().iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|v| {
+            v.as_list()
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -80,7 +95,10 @@ where
 }
 
 /// A delete that found the resource already gone succeeded.
-pub fn ignore_missing<T>(r: Result<T, crate::aws::AwsError>, missing: fn(&crate::aws::AwsError) -> bool) -> Result<(), BoxError> {
+pub fn ignore_missing<T>(
+    r: Result<T, crate::aws::AwsError>,
+    missing: fn(&crate::aws::AwsError) -> bool,
+) -> Result<(), BoxError> {
     match r {
         Ok(_) => Ok(()),
         Err(e) if missing(&e) => Ok(()),

@@ -12,14 +12,21 @@ pub struct ExecutionRole;
 
 pub const KIND: &str = "aws_iam_role";
 
-const EXECUTION_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+const EXECUTION_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 /// IAM returns policy documents URL-encoded; compare them as canonical JSON.
 pub fn canonical_policy(doc: &str) -> String {
-    let decoded = if doc.trim_start().starts_with('%') { percent_decode(doc) } else { doc.to_string() };
-    serde_json::from_str::<serde_json::Value>(&decoded).map(|v| v.to_string()).unwrap_or(decoded)
+    let decoded = if doc.trim_start().starts_with('%') {
+        percent_decode(doc)
+    } else {
+        doc.to_string()
+    };
+    serde_json::from_str::<serde_json::Value>(&decoded)
+        .map(|v| v.to_string())
+        .unwrap_or(decoded)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -28,18 +35,16 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    Err(_) => {
-                        out.push(b'%');
-                        i += 1;
-                    }
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
                 }
-            }
+                Err(_) => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
             b'+' => {
                 out.push(b' ');
                 i += 1;
@@ -60,14 +65,27 @@ impl Kind<Clients> for ExecutionRole {
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
-        vec![Node::new(KIND, "role.execution", m.names().execution_role())
-            .attr("assume_role_policy", canonical_policy(TRUST))
-            .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))]
+        vec![
+            Node::new(KIND, "role.execution", m.names().execution_role())
+                .attr("assume_role_policy", canonical_policy(TRUST))
+                .attr("managed_policy_arns", Value::set([EXECUTION_POLICY])),
+        ]
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let name = crate::spec::Names::new(&stack.name, &stack.region).execution_role();
-        let r = c.iam.get_role().role_name(&name).send().await.ctx(|| format!("get role {name}"));
+        let r = c
+            .iam
+            .get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .ctx(|| format!("get role {name}"));
         let role = match r {
             Err(e) if e.is_iam_not_found() => return Ok(vec![]),
             r => match r?.role {
@@ -96,18 +114,31 @@ impl Kind<Clients> for ExecutionRole {
             attrs: Attrs::from([
                 (
                     "assume_role_policy".into(),
-                    Value::str(canonical_policy(role.assume_role_policy_document().unwrap_or_default())),
+                    Value::str(canonical_policy(
+                        role.assume_role_policy_document().unwrap_or_default(),
+                    )),
                 ),
                 (
                     "managed_policy_arns".into(),
-                    Value::set(attached.attached_policies().iter().filter_map(|p| p.policy_arn())),
+                    Value::set(
+                        attached
+                            .attached_policies()
+                            .iter()
+                            .filter_map(|p| p.policy_arn()),
+                    ),
                 ),
             ]),
             owned: own.owned,
         }])
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let tags = tags_for(stack, node, false)
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -116,7 +147,10 @@ impl Kind<Clients> for ExecutionRole {
             .iam
             .create_role()
             .role_name(&node.name)
-            .description(format!("ECS task execution role of ballast stack {}", stack.name))
+            .description(format!(
+                "ECS task execution role of ballast stack {}",
+                stack.name
+            ))
             .assume_role_policy_document(s(attrs, "assume_role_policy")?)
             .set_tags(Some(tags))
             .send()
@@ -124,10 +158,21 @@ impl Kind<Clients> for ExecutionRole {
             .ctx(|| format!("create role {}", node.name))?;
         let arn = r.role().map(|r| r.arn().to_string()).unwrap_or_default();
         attach(c, &node.name, attrs, &Attrs::new()).await?;
-        Ok(Outputs::from([("arn".into(), arn), ("name".into(), node.name.clone())]))
+        Ok(Outputs::from([
+            ("arn".into(), arn),
+            ("name".into(), node.name.clone()),
+        ]))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, node: &Node, attrs: &Attrs, cur: &Observed, changed: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError> {
         if changed.iter().any(|k| k == "assume_role_policy") {
             c.iam
                 .update_assume_role_policy()
@@ -143,10 +188,23 @@ impl Kind<Clients> for ExecutionRole {
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         for arn in strs(&cur.attrs, "managed_policy_arns") {
-            let r = c.iam.detach_role_policy().role_name(&cur.physical_id).policy_arn(&arn).send().await.ctx(|| format!("detach {arn} from role {}", cur.name));
+            let r = c
+                .iam
+                .detach_role_policy()
+                .role_name(&cur.physical_id)
+                .policy_arn(&arn)
+                .send()
+                .await
+                .ctx(|| format!("detach {arn} from role {}", cur.name));
             ignore_missing(r, AwsError::is_iam_not_found)?;
         }
-        let r = c.iam.delete_role().role_name(&cur.physical_id).send().await.ctx(|| format!("delete role {}", cur.name));
+        let r = c
+            .iam
+            .delete_role()
+            .role_name(&cur.physical_id)
+            .send()
+            .await
+            .ctx(|| format!("delete role {}", cur.name));
         ignore_missing(r, AwsError::is_iam_not_found)
     }
 }
@@ -155,10 +213,22 @@ async fn attach(c: &Clients, role: &str, want: &Attrs, have: &Attrs) -> Result<(
     let want = strs(want, "managed_policy_arns");
     let have = strs(have, "managed_policy_arns");
     for arn in want.iter().filter(|a| !have.contains(a)) {
-        c.iam.attach_role_policy().role_name(role).policy_arn(arn).send().await.ctx(|| format!("attach {arn} to role {role}"))?;
+        c.iam
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .ctx(|| format!("attach {arn} to role {role}"))?;
     }
     for arn in have.iter().filter(|a| !want.contains(a)) {
-        c.iam.detach_role_policy().role_name(role).policy_arn(arn).send().await.ctx(|| format!("detach {arn} from role {role}"))?;
+        c.iam
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .ctx(|| format!("detach {arn} from role {role}"))?;
     }
     Ok(())
 }

@@ -26,13 +26,19 @@ impl Kind<Clients> for InternetGateway {
     fn desired(&self, m: &Model) -> Vec<Node> {
         match &m.network {
             NetworkModel::Create { .. } => {
-                vec![Node::new(KIND, "igw", m.names().igw()).attr("vpc_id", Value::reference("vpc", "id"))]
+                vec![Node::new(KIND, "igw", m.names().igw())
+                    .attr("vpc_id", Value::reference("vpc", "id"))]
             }
             NetworkModel::Existing { .. } => vec![],
         }
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let describe = |f| async move {
             c.ec2
                 .describe_internet_gateways()
@@ -55,12 +61,26 @@ impl Kind<Clients> for InternetGateway {
             let vpc = g.attachments().iter().find_map(|a| a.vpc_id());
             let attrs = Attrs::from([("vpc_id".into(), Value::opt_str(vpc))]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
-            out.extend(observe_ec2(KIND, stack, desired, id, g.tags(), attrs, outputs));
+            out.extend(observe_ec2(
+                KIND,
+                stack,
+                desired,
+                id,
+                g.tags(),
+                attrs,
+                outputs,
+            ));
         }
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let r = c
             .ec2
             .create_internet_gateway()
@@ -68,12 +88,24 @@ impl Kind<Clients> for InternetGateway {
             .send()
             .await
             .ctx(|| format!("create internet gateway {}", node.name))?;
-        let id = r.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+        let id = r
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .unwrap_or_default()
+            .to_string();
         attach(c, &id, s(attrs, "vpc_id")?).await?;
         Ok(Outputs::from([("id".into(), id)]))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        _: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
         if let Some(old) = cur.attrs.get("vpc_id").and_then(Value::as_str) {
             detach(c, &cur.physical_id, old).await?;
         }
@@ -83,7 +115,10 @@ impl Kind<Clients> for InternetGateway {
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         if let Some(vpc) = cur.attrs.get("vpc_id").and_then(Value::as_str) {
-            ignore_missing(detach(c, &cur.physical_id, vpc).await, AwsError::is_ec2_not_found)?;
+            ignore_missing(
+                detach(c, &cur.physical_id, vpc).await,
+                AwsError::is_ec2_not_found,
+            )?;
         }
         let r = c
             .ec2

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+    Action, ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig,
+    RedirectActionStatusCodeEnum,
 };
 
 use super::common::{i, ignore_missing, ownership, s};
@@ -36,7 +37,10 @@ impl Kind<Clients> for Listener {
             .attr("load_balancer_arn", Value::reference("alb", "arn"))
             .attr("port", lb.port)
             .attr("protocol", if https { "HTTPS" } else { "HTTP" })
-            .attr("certificate_arn", Value::opt_str(lb.certificate_arn.as_deref()))
+            .attr(
+                "certificate_arn",
+                Value::opt_str(lb.certificate_arn.as_deref()),
+            )
             .attr("ssl_policy", Value::opt_str(https.then_some(SSL_POLICY)))
             .attr("forward_to", Value::reference("tg", "arn"))
             .force_new(&["load_balancer_arn"]);
@@ -54,19 +58,41 @@ impl Kind<Clients> for Listener {
         out
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, _desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        _desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let lb_name = crate::spec::Names::new(&stack.name, &stack.region).alb();
-        let r = c.elbv2.describe_load_balancers().names(&lb_name).send().await.ctx(|| format!("describe load balancer {lb_name}"));
+        let r = c
+            .elbv2
+            .describe_load_balancers()
+            .names(&lb_name)
+            .send()
+            .await
+            .ctx(|| format!("describe load balancer {lb_name}"));
         let lb_arn = match r {
             Err(e) if e.is_elbv2_not_found() => return Ok(vec![]),
-            r => match r?.load_balancers().first().and_then(|l| l.load_balancer_arn()) {
+            r => match r?
+                .load_balancers()
+                .first()
+                .and_then(|l| l.load_balancer_arn())
+            {
                 Some(a) => a.to_string(),
                 None => return Ok(vec![]),
             },
         };
         let lb_owned = {
             let t = tags_of(c, std::slice::from_ref(&lb_arn)).await?;
-            ownership(stack, t.get(&lb_arn).into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))).owned
+            ownership(
+                stack,
+                t.get(&lb_arn)
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .owned
         };
         let listeners = c
             .elbv2
@@ -77,29 +103,59 @@ impl Kind<Clients> for Listener {
             .ctx(|| format!("describe listeners of {lb_name}"))?
             .listeners
             .unwrap_or_default();
-        let arns: Vec<String> = listeners.iter().filter_map(|l| l.listener_arn().map(str::to_string)).collect();
+        let arns: Vec<String> = listeners
+            .iter()
+            .filter_map(|l| l.listener_arn().map(str::to_string))
+            .collect();
         let tags = tags_of(c, &arns).await.unwrap_or_default();
         let mut out = Vec::new();
         for l in listeners {
             let arn = l.listener_arn().unwrap_or_default().to_string();
-            let own = ownership(stack, tags.get(&arn).into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
+            let own = ownership(
+                stack,
+                tags.get(&arn)
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
             let action = l.default_actions().first();
             let redirect = action.and_then(|a| a.redirect_config());
             // Listeners belong to the load balancer: ours if it is ours.
-            let id = own.id.unwrap_or_else(|| if redirect.is_some() { "listener.redirect".into() } else { "listener".into() });
+            let id = own.id.unwrap_or_else(|| {
+                if redirect.is_some() {
+                    "listener.redirect".into()
+                } else {
+                    "listener".into()
+                }
+            });
             let mut attrs = Attrs::from([
                 ("load_balancer_arn".into(), Value::str(&lb_arn)),
                 ("port".into(), Value::from(l.port().map(i64::from))),
-                ("protocol".into(), Value::opt_str(l.protocol().map(|p| p.as_str()))),
+                (
+                    "protocol".into(),
+                    Value::opt_str(l.protocol().map(|p| p.as_str())),
+                ),
             ]);
             if let Some(rc) = redirect {
-                attrs.insert("redirect_to_port".into(), Value::from(rc.port().and_then(|p| p.parse::<i64>().ok())));
+                attrs.insert(
+                    "redirect_to_port".into(),
+                    Value::from(rc.port().and_then(|p| p.parse::<i64>().ok())),
+                );
             } else {
-                attrs.insert("certificate_arn".into(), Value::opt_str(l.certificates().first().and_then(|c| c.certificate_arn())));
+                attrs.insert(
+                    "certificate_arn".into(),
+                    Value::opt_str(l.certificates().first().and_then(|c| c.certificate_arn())),
+                );
                 // A TLS policy means nothing on a plain HTTP listener: normalize it away.
                 let tls = l.protocol() == Some(&ProtocolEnum::Https);
-                attrs.insert("ssl_policy".into(), Value::opt_str(l.ssl_policy().filter(|_| tls)));
-                attrs.insert("forward_to".into(), Value::opt_str(action.and_then(|a| a.target_group_arn())));
+                attrs.insert(
+                    "ssl_policy".into(),
+                    Value::opt_str(l.ssl_policy().filter(|_| tls)),
+                );
+                attrs.insert(
+                    "forward_to".into(),
+                    Value::opt_str(action.and_then(|a| a.target_group_arn())),
+                );
             }
             out.push(Observed {
                 id,
@@ -114,7 +170,13 @@ impl Kind<Clients> for Listener {
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let mut req = c
             .elbv2
             .create_listener()
@@ -129,12 +191,28 @@ impl Kind<Clients> for Listener {
         if let Some(p) = attrs.get("ssl_policy").and_then(Value::as_str) {
             req = req.ssl_policy(p);
         }
-        let r = req.send().await.ctx(|| format!("create listener {}", node.name))?;
-        let arn = r.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default().to_string();
+        let r = req
+            .send()
+            .await
+            .ctx(|| format!("create listener {}", node.name))?;
+        let arn = r
+            .listeners()
+            .first()
+            .and_then(|l| l.listener_arn())
+            .unwrap_or_default()
+            .to_string();
         Ok(Outputs::from([("arn".into(), arn)]))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, node: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
         let mut req = c
             .elbv2
             .modify_listener()
@@ -148,28 +226,41 @@ impl Kind<Clients> for Listener {
         if let Some(p) = attrs.get("ssl_policy").and_then(Value::as_str) {
             req = req.ssl_policy(p);
         }
-        req.send().await.ctx(|| format!("modify listener {}", node.name))?;
+        req.send()
+            .await
+            .ctx(|| format!("modify listener {}", node.name))?;
         Ok(cur.outputs.clone())
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let r = c.elbv2.delete_listener().listener_arn(&cur.physical_id).send().await.ctx(|| format!("delete listener {}", cur.name));
+        let r = c
+            .elbv2
+            .delete_listener()
+            .listener_arn(&cur.physical_id)
+            .send()
+            .await
+            .ctx(|| format!("delete listener {}", cur.name));
         ignore_missing(r, AwsError::is_elbv2_not_found)
     }
 }
 
 fn default_action(attrs: &Attrs) -> Result<Action, BoxError> {
-    Ok(match attrs.get("redirect_to_port").and_then(Value::as_int) {
-        Some(port) => Action::builder()
-            .r#type(ActionTypeEnum::Redirect)
-            .redirect_config(
-                RedirectActionConfig::builder()
-                    .protocol("HTTPS")
-                    .port(port.to_string())
-                    .status_code(RedirectActionStatusCodeEnum::Http301)
-                    .build(),
-            )
-            .build(),
-        None => Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(s(attrs, "forward_to")?).build(),
-    })
+    Ok(
+        match attrs.get("redirect_to_port").and_then(Value::as_int) {
+            Some(port) => Action::builder()
+                .r#type(ActionTypeEnum::Redirect)
+                .redirect_config(
+                    RedirectActionConfig::builder()
+                        .protocol("HTTPS")
+                        .port(port.to_string())
+                        .status_code(RedirectActionStatusCodeEnum::Http301)
+                        .build(),
+                )
+                .build(),
+            None => Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(s(attrs, "forward_to")?)
+                .build(),
+        },
+    )
 }

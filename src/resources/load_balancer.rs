@@ -18,11 +18,17 @@ pub const KIND: &str = "aws_lb";
 
 /// ELBv2 tags for a new resource.
 pub fn elb_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
-    tags_for(stack, node, false).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags_for(stack, node, false)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// Tags of ELBv2 resources, by ARN (DescribeTags takes 20 ARNs per call).
-pub async fn tags_of(c: &Clients, arns: &[String]) -> Result<HashMap<String, Vec<(String, String)>>, AwsError> {
+pub async fn tags_of(
+    c: &Clients,
+    arns: &[String],
+) -> Result<HashMap<String, Vec<(String, String)>>, AwsError> {
     let mut out = HashMap::new();
     for chunk in arns.chunks(20) {
         let r = c
@@ -36,7 +42,12 @@ pub async fn tags_of(c: &Clients, arns: &[String]) -> Result<HashMap<String, Vec
             let tags = d
                 .tags()
                 .iter()
-                .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect();
             out.insert(d.resource_arn().unwrap_or_default().to_string(), tags);
         }
@@ -57,10 +68,14 @@ pub fn arn_suffix(arn: &str) -> String {
 
 pub fn subnet_refs(m: &Model) -> Value {
     match &m.network {
-        NetworkModel::Create { subnets, .. } => {
-            Value::set(subnets.iter().map(|sn| Value::reference(&super::subnet::id(&sn.az), "id")))
+        NetworkModel::Create { subnets, .. } => Value::set(
+            subnets
+                .iter()
+                .map(|sn| Value::reference(&super::subnet::id(&sn.az), "id")),
+        ),
+        NetworkModel::Existing { subnet_ids, .. } => {
+            Value::set(subnet_ids.iter().map(String::as_str))
         }
-        NetworkModel::Existing { subnet_ids, .. } => Value::set(subnet_ids.iter().map(String::as_str)),
     }
 }
 
@@ -71,7 +86,12 @@ impl Kind<Clients> for LoadBalancer {
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
-        &[super::subnet::KIND, super::security_group::KIND, super::route_table::KIND, super::internet_gateway::KIND]
+        &[
+            super::subnet::KIND,
+            super::security_group::KIND,
+            super::route_table::KIND,
+            super::internet_gateway::KIND,
+        ]
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
@@ -79,7 +99,10 @@ impl Kind<Clients> for LoadBalancer {
         let mut n = Node::new(KIND, "alb", m.names().alb())
             .attr("scheme", "internet-facing")
             .attr("subnets", subnet_refs(m))
-            .attr("security_groups", Value::set([Value::reference("sg.alb", "id")]))
+            .attr(
+                "security_groups",
+                Value::set([Value::reference("sg.alb", "id")]),
+            )
             .attr("idle_timeout", lb.idle_timeout)
             .attr("deletion_protection", lb.deletion_protection)
             .force_new(&["scheme"]);
@@ -90,19 +113,39 @@ impl Kind<Clients> for LoadBalancer {
         vec![n]
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let name = crate::spec::Names::new(&stack.name, &stack.region).alb();
-        let r = c.elbv2.describe_load_balancers().names(&name).send().await.ctx(|| format!("describe load balancer {name}"));
+        let r = c
+            .elbv2
+            .describe_load_balancers()
+            .names(&name)
+            .send()
+            .await
+            .ctx(|| format!("describe load balancer {name}"));
         let lbs = match r {
             Err(e) if e.is_elbv2_not_found() => return Ok(vec![]),
             r => r?.load_balancers.unwrap_or_default(),
         };
-        let arns: Vec<String> = lbs.iter().filter_map(|l| l.load_balancer_arn().map(str::to_string)).collect();
+        let arns: Vec<String> = lbs
+            .iter()
+            .filter_map(|l| l.load_balancer_arn().map(str::to_string))
+            .collect();
         let tags = tags_of(c, &arns).await?;
         let mut out = Vec::new();
         for lb in lbs {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            let own = ownership(stack, tags.get(&arn).into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
+            let own = ownership(
+                stack,
+                tags.get(&arn)
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
             if !own.owned && desired.is_empty() {
                 continue;
             }
@@ -113,15 +156,35 @@ impl Kind<Clients> for LoadBalancer {
                 .send()
                 .await
                 .ctx(|| format!("describe attributes of load balancer {name}"))?;
-            let attr = |k: &str| attrs_r.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value()).map(str::to_string);
+            let attr = |k: &str| {
+                attrs_r
+                    .attributes()
+                    .iter()
+                    .find(|a| a.key() == Some(k))
+                    .and_then(|a| a.value())
+                    .map(str::to_string)
+            };
             let dns = lb.dns_name().unwrap_or_default().to_string();
             let attrs = Attrs::from([
-                ("scheme".into(), Value::opt_str(lb.scheme().map(|s| s.as_str()))),
-                ("subnets".into(), Value::set(lb.availability_zones().iter().filter_map(|z| z.subnet_id()))),
-                ("security_groups".into(), Value::set(lb.security_groups().iter().map(String::as_str))),
+                (
+                    "scheme".into(),
+                    Value::opt_str(lb.scheme().map(|s| s.as_str())),
+                ),
+                (
+                    "subnets".into(),
+                    Value::set(lb.availability_zones().iter().filter_map(|z| z.subnet_id())),
+                ),
+                (
+                    "security_groups".into(),
+                    Value::set(lb.security_groups().iter().map(String::as_str)),
+                ),
                 (
                     "idle_timeout".into(),
-                    Value::Int(attr("idle_timeout.timeout_seconds").and_then(|v| v.parse().ok()).unwrap_or(60)),
+                    Value::Int(
+                        attr("idle_timeout.timeout_seconds")
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(60),
+                    ),
                 ),
                 (
                     "deletion_protection".into(),
@@ -141,7 +204,13 @@ impl Kind<Clients> for LoadBalancer {
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let r = c
             .elbv2
             .create_load_balancer()
@@ -155,16 +224,33 @@ impl Kind<Clients> for LoadBalancer {
             .send()
             .await
             .ctx(|| format!("create load balancer {}", node.name))?;
-        let lb = r.load_balancers().first().ok_or("CreateLoadBalancer returned no load balancer")?;
+        let lb = r
+            .load_balancers()
+            .first()
+            .ok_or("CreateLoadBalancer returned no load balancer")?;
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         set_attributes(c, &arn, attrs).await?;
         Ok(outputs(&arn, lb.dns_name().unwrap_or_default()))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, changed: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        _: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError> {
         let arn = &cur.physical_id;
         if changed.iter().any(|k| k == "subnets") {
-            c.elbv2.set_subnets().load_balancer_arn(arn).set_subnets(Some(strs(attrs, "subnets"))).send().await.ctx(|| format!("set subnets of {}", cur.name))?;
+            c.elbv2
+                .set_subnets()
+                .load_balancer_arn(arn)
+                .set_subnets(Some(strs(attrs, "subnets")))
+                .send()
+                .await
+                .ctx(|| format!("set subnets of {}", cur.name))?;
         }
         if changed.iter().any(|k| k == "security_groups") {
             c.elbv2
@@ -175,21 +261,35 @@ impl Kind<Clients> for LoadBalancer {
                 .await
                 .ctx(|| format!("set security groups of {}", cur.name))?;
         }
-        if changed.iter().any(|k| k == "idle_timeout" || k == "deletion_protection") {
+        if changed
+            .iter()
+            .any(|k| k == "idle_timeout" || k == "deletion_protection")
+        {
             set_attributes(c, arn, attrs).await?;
         }
         Ok(cur.outputs.clone())
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        if cur.attrs.get("deletion_protection").and_then(Value::as_bool) == Some(true) {
+        if cur
+            .attrs
+            .get("deletion_protection")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
             return Err(format!(
                 "load balancer {} has deletion protection on; set load_balancer.deletion_protection: false and deploy first",
                 cur.name
             )
             .into());
         }
-        let r = c.elbv2.delete_load_balancer().load_balancer_arn(&cur.physical_id).send().await.ctx(|| format!("delete load balancer {}", cur.name));
+        let r = c
+            .elbv2
+            .delete_load_balancer()
+            .load_balancer_arn(&cur.physical_id)
+            .send()
+            .await
+            .ctx(|| format!("delete load balancer {}", cur.name));
         ignore_missing(r, AwsError::is_elbv2_not_found)
     }
 }
@@ -208,8 +308,14 @@ async fn set_attributes(c: &Clients, arn: &str, attrs: &Attrs) -> Result<(), Box
     c.elbv2
         .modify_load_balancer_attributes()
         .load_balancer_arn(arn)
-        .attributes(kv("idle_timeout.timeout_seconds", i(attrs, "idle_timeout")?.to_string()))
-        .attributes(kv("deletion_protection.enabled", b(attrs, "deletion_protection").to_string()))
+        .attributes(kv(
+            "idle_timeout.timeout_seconds",
+            i(attrs, "idle_timeout")?.to_string(),
+        ))
+        .attributes(kv(
+            "deletion_protection.enabled",
+            b(attrs, "deletion_protection").to_string(),
+        ))
         .send()
         .await
         .ctx(|| format!("set attributes of load balancer {arn}"))?;
@@ -220,7 +326,8 @@ async fn set_attributes(c: &Clients, arn: &str, attrs: &Attrs) -> Result<(), Box
 mod tests {
     #[test]
     fn arn_suffixes_match_cloudwatch_dimensions() {
-        let lb = "arn:aws:elasticloadbalancing:us-east-1:123:loadbalancer/app/web-alb/50dc6c495c0c9188";
+        let lb =
+            "arn:aws:elasticloadbalancing:us-east-1:123:loadbalancer/app/web-alb/50dc6c495c0c9188";
         assert_eq!(super::arn_suffix(lb), "app/web-alb/50dc6c495c0c9188");
         let tg = "arn:aws:elasticloadbalancing:us-east-1:123:targetgroup/web-tg/73e2d6bc24d8a067";
         assert_eq!(super::arn_suffix(tg), "targetgroup/web-tg/73e2d6bc24d8a067");

@@ -18,10 +18,16 @@ impl Kind<Clients> for LogGroup {
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
-        vec![Node::new(KIND, "logs", m.names().log_group()).attr("retention_in_days", m.service.log_retention_days)]
+        vec![Node::new(KIND, "logs", m.names().log_group())
+            .attr("retention_in_days", m.service.log_retention_days)]
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let name = crate::spec::Names::new(&stack.name, &stack.region).log_group();
         let r = c
             .logs
@@ -31,9 +37,18 @@ impl Kind<Clients> for LogGroup {
             .await
             .ctx(|| format!("describe log group {name}"))?;
         let mut out = Vec::new();
-        for g in r.log_groups().iter().filter(|g| g.log_group_name() == Some(name.as_str())) {
+        for g in r
+            .log_groups()
+            .iter()
+            .filter(|g| g.log_group_name() == Some(name.as_str()))
+        {
             // `logGroupArn` is the taggable ARN (`arn` ends in `:*`).
-            let arn = g.log_group_arn().map(str::to_string).unwrap_or_else(|| g.arn().unwrap_or_default().trim_end_matches(":*").to_string());
+            let arn = g.log_group_arn().map(str::to_string).unwrap_or_else(|| {
+                g.arn()
+                    .unwrap_or_default()
+                    .trim_end_matches(":*")
+                    .to_string()
+            });
             let tags = c
                 .logs
                 .list_tags_for_resource()
@@ -41,7 +56,13 @@ impl Kind<Clients> for LogGroup {
                 .send()
                 .await
                 .ctx(|| format!("list tags of log group {name}"))?;
-            let own = ownership(stack, tags.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
+            let own = ownership(
+                stack,
+                tags.tags()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
             if !own.owned && desired.is_empty() {
                 continue;
             }
@@ -51,14 +72,23 @@ impl Kind<Clients> for LogGroup {
                 name: name.clone(),
                 outputs: Outputs::from([("name".into(), name.clone()), ("arn".into(), arn)]),
                 physical_id: name.clone(),
-                attrs: Attrs::from([("retention_in_days".into(), Value::from(g.retention_in_days().map(i64::from)))]),
+                attrs: Attrs::from([(
+                    "retention_in_days".into(),
+                    Value::from(g.retention_in_days().map(i64::from)),
+                )]),
                 owned: own.owned,
             });
         }
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         c.logs
             .create_log_group()
             .log_group_name(&node.name)
@@ -70,13 +100,27 @@ impl Kind<Clients> for LogGroup {
         Ok(Outputs::from([("name".into(), node.name.clone())]))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, node: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
         set_retention(c, &node.name, attrs).await?;
         Ok(cur.outputs.clone())
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let r = c.logs.delete_log_group().log_group_name(&cur.physical_id).send().await.ctx(|| format!("delete log group {}", cur.name));
+        let r = c
+            .logs
+            .delete_log_group()
+            .log_group_name(&cur.physical_id)
+            .send()
+            .await
+            .ctx(|| format!("delete log group {}", cur.name));
         ignore_missing(r, AwsError::is_logs_not_found)
     }
 }

@@ -21,19 +21,37 @@ impl Kind<Clients> for RouteTable {
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
-        &[super::vpc::KIND, super::subnet::KIND, super::internet_gateway::KIND]
+        &[
+            super::vpc::KIND,
+            super::subnet::KIND,
+            super::internet_gateway::KIND,
+        ]
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
-        let NetworkModel::Create { subnets, .. } = &m.network else { return vec![] };
+        let NetworkModel::Create { subnets, .. } = &m.network else {
+            return vec![];
+        };
         vec![Node::new(KIND, "rt.public", m.names().route_table())
             .attr("vpc_id", Value::reference("vpc", "id"))
             .attr("default_route_gateway_id", Value::reference("igw", "id"))
-            .attr("subnet_ids", Value::set(subnets.iter().map(|sn| Value::reference(&super::subnet::id(&sn.az), "id"))))
+            .attr(
+                "subnet_ids",
+                Value::set(
+                    subnets
+                        .iter()
+                        .map(|sn| Value::reference(&super::subnet::id(&sn.az), "id")),
+                ),
+            )
             .force_new(&["vpc_id"])]
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let describe = |f| async move {
             c.ec2
                 .describe_route_tables()
@@ -58,19 +76,37 @@ impl Kind<Clients> for RouteTable {
                 .iter()
                 .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
                 .and_then(|r| r.gateway_id());
-            let assoc: Vec<&str> = rt.associations().iter().filter_map(|a| a.subnet_id()).collect();
+            let assoc: Vec<&str> = rt
+                .associations()
+                .iter()
+                .filter_map(|a| a.subnet_id())
+                .collect();
             let attrs = Attrs::from([
                 ("vpc_id".into(), Value::opt_str(rt.vpc_id())),
                 ("default_route_gateway_id".into(), Value::opt_str(gw)),
                 ("subnet_ids".into(), Value::set(assoc)),
             ]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
-            out.extend(observe_ec2(KIND, stack, desired, id, rt.tags(), attrs, outputs));
+            out.extend(observe_ec2(
+                KIND,
+                stack,
+                desired,
+                id,
+                rt.tags(),
+                attrs,
+                outputs,
+            ));
         }
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let r = c
             .ec2
             .create_route_table()
@@ -79,13 +115,25 @@ impl Kind<Clients> for RouteTable {
             .send()
             .await
             .ctx(|| format!("create route table {}", node.name))?;
-        let id = r.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
+        let id = r
+            .route_table()
+            .and_then(|t| t.route_table_id())
+            .unwrap_or_default()
+            .to_string();
         let empty = Attrs::new();
         converge(c, &id, attrs, &empty).await?;
         Ok(Outputs::from([("id".into(), id)]))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        _: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
         converge(c, &cur.physical_id, attrs, &cur.attrs).await?;
         Ok(cur.outputs.clone())
     }
@@ -103,7 +151,9 @@ impl Kind<Clients> for RouteTable {
             r => r?,
         };
         for a in rt.route_tables().iter().flat_map(|t| t.associations()) {
-            if let (Some(assoc), false) = (a.route_table_association_id(), a.main().unwrap_or(false)) {
+            if let (Some(assoc), false) =
+                (a.route_table_association_id(), a.main().unwrap_or(false))
+            {
                 let r = c
                     .ec2
                     .disassociate_route_table()
@@ -162,11 +212,22 @@ async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(
             .await
             .ctx(|| format!("associate route table {id} with {sn}"))?;
     }
-    let extra: Vec<&String> = have_subnets.iter().filter(|s| !want_subnets.contains(s)).collect();
+    let extra: Vec<&String> = have_subnets
+        .iter()
+        .filter(|s| !want_subnets.contains(s))
+        .collect();
     if !extra.is_empty() {
-        let rt = c.ec2.describe_route_tables().route_table_ids(id).send().await.ctx(|| format!("describe route table {id}"))?;
+        let rt = c
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(id)
+            .send()
+            .await
+            .ctx(|| format!("describe route table {id}"))?;
         for a in rt.route_tables().iter().flat_map(|t| t.associations()) {
-            if a.subnet_id().is_some_and(|s| extra.iter().any(|e| e.as_str() == s)) {
+            if a.subnet_id()
+                .is_some_and(|s| extra.iter().any(|e| e.as_str() == s))
+            {
                 if let Some(assoc) = a.route_table_association_id() {
                     c.ec2
                         .disassociate_route_table()

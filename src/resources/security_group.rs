@@ -42,7 +42,9 @@ impl Kind<Clients> for SecurityGroup {
         if lb.https() {
             ports.push(80);
         }
-        let alb_rules = ports.iter().flat_map(|&p| lb.ingress_cidrs.iter().map(move |c| rule(p, c.as_str())));
+        let alb_rules = ports
+            .iter()
+            .flat_map(|&p| lb.ingress_cidrs.iter().map(move |c| rule(p, c.as_str())));
         vec![
             Node::new(KIND, "sg.alb", m.names().alb_sg())
                 .attr("vpc_id", vpc_ref(m))
@@ -51,13 +53,27 @@ impl Kind<Clients> for SecurityGroup {
                 .force_new(&["vpc_id", "description"]),
             Node::new(KIND, "sg.service", m.names().service_sg())
                 .attr("vpc_id", vpc_ref(m))
-                .attr("description", format!("ballast {}: service tasks, from the load balancer only", m.name))
-                .attr("ingress", Value::set([rule(m.service.port, Value::reference("sg.alb", "id"))]))
+                .attr(
+                    "description",
+                    format!(
+                        "ballast {}: service tasks, from the load balancer only",
+                        m.name
+                    ),
+                )
+                .attr(
+                    "ingress",
+                    Value::set([rule(m.service.port, Value::reference("sg.alb", "id"))]),
+                )
                 .force_new(&["vpc_id", "description"]),
         ]
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let describe = |f: Filter| async move {
             c.ec2
                 .describe_security_groups()
@@ -95,7 +111,12 @@ impl Kind<Clients> for SecurityGroup {
                     Value::Map(m)
                 };
                 rules.extend(p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).map(mk));
-                rules.extend(p.user_id_group_pairs().iter().filter_map(|r| r.group_id()).map(mk));
+                rules.extend(
+                    p.user_id_group_pairs()
+                        .iter()
+                        .filter_map(|r| r.group_id())
+                        .map(mk),
+                );
             }
             let attrs = Attrs::from([
                 ("vpc_id".into(), Value::opt_str(g.vpc_id())),
@@ -103,12 +124,26 @@ impl Kind<Clients> for SecurityGroup {
                 ("ingress".into(), Value::set(rules)),
             ]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
-            out.extend(observe_ec2(KIND, stack, desired, id, g.tags(), attrs, outputs));
+            out.extend(observe_ec2(
+                KIND,
+                stack,
+                desired,
+                id,
+                g.tags(),
+                attrs,
+                outputs,
+            ));
         }
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let r = c
             .ec2
             .create_security_group()
@@ -124,7 +159,15 @@ impl Kind<Clients> for SecurityGroup {
         Ok(Outputs::from([("id".into(), id)]))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        _: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
         converge(c, &cur.physical_id, attrs, &cur.attrs).await?;
         Ok(cur.outputs.clone())
     }
@@ -147,14 +190,23 @@ impl Kind<Clients> for SecurityGroup {
 fn permission(rule: &Value) -> IpPermission {
     let m = rule.as_map().cloned().unwrap_or_default();
     let from = m.get("port").and_then(Value::as_int).unwrap_or(-1) as i32;
-    let to = m.get("to_port").and_then(Value::as_int).map(|t| t as i32).unwrap_or(from);
+    let to = m
+        .get("to_port")
+        .and_then(Value::as_int)
+        .map(|t| t as i32)
+        .unwrap_or(from);
     let proto = m.get("protocol").and_then(Value::as_str).unwrap_or("tcp");
     let source = m.get("source").and_then(Value::as_str).unwrap_or_default();
-    let p = IpPermission::builder().ip_protocol(proto).from_port(from).to_port(to);
+    let p = IpPermission::builder()
+        .ip_protocol(proto)
+        .from_port(from)
+        .to_port(to);
     if source.starts_with("sg-") {
-        p.user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build()).build()
+        p.user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build())
+            .build()
     } else {
-        p.ip_ranges(IpRange::builder().cidr_ip(source).build()).build()
+        p.ip_ranges(IpRange::builder().cidr_ip(source).build())
+            .build()
     }
 }
 
@@ -162,8 +214,16 @@ fn permission(rule: &Value) -> IpPermission {
 async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {
     let want = want.get("ingress").map(Value::as_list).unwrap_or(&[]);
     let have = have.get("ingress").map(Value::as_list).unwrap_or(&[]);
-    let add: Vec<IpPermission> = want.iter().filter(|r| !have.contains(r)).map(permission).collect();
-    let remove: Vec<IpPermission> = have.iter().filter(|r| !want.contains(r)).map(permission).collect();
+    let add: Vec<IpPermission> = want
+        .iter()
+        .filter(|r| !have.contains(r))
+        .map(permission)
+        .collect();
+    let remove: Vec<IpPermission> = have
+        .iter()
+        .filter(|r| !want.contains(r))
+        .map(permission)
+        .collect();
     if !add.is_empty() {
         c.ec2
             .authorize_security_group_ingress()

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, ServiceField,
+    AssignPublicIp, AwsVpcConfiguration, LaunchType, LoadBalancer, NetworkConfiguration,
+    PropagateTags, ServiceField,
 };
 
 use super::cluster::{ecs_owner, ecs_tags};
@@ -47,18 +48,31 @@ impl Kind<Clients> for Service {
             .attr("desired_count", svc.desired_count)
             .attr("launch_type", "FARGATE")
             .attr("subnets", super::load_balancer::subnet_refs(m))
-            .attr("security_groups", Value::set([Value::reference("sg.service", "id")]))
+            .attr(
+                "security_groups",
+                Value::set([Value::reference("sg.service", "id")]),
+            )
             .attr("assign_public_ip", svc.assign_public_ip)
             .attr("target_group_arn", Value::reference("tg", "arn"))
             .attr("container_port", svc.port)
             .attr("health_check_grace_period", svc.health_check_grace_period)
-            .force_new(&["cluster", "launch_type", "target_group_arn", "container_port"])
+            .force_new(&[
+                "cluster",
+                "launch_type",
+                "target_group_arn",
+                "container_port",
+            ])
             // The target group must be attached to the ALB (by the listener) before a service
             // can register targets in it.
             .after("listener")]
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let names = crate::spec::Names::new(&stack.name, &stack.region);
         let (cluster, name) = (names.cluster(), names.service());
         let r = c
@@ -75,30 +89,66 @@ impl Kind<Clients> for Service {
             r => r?,
         };
         let mut out = Vec::new();
-        for svc in r.services().iter().filter(|s| s.status() != Some("INACTIVE")) {
+        for svc in r
+            .services()
+            .iter()
+            .filter(|s| s.status() != Some("INACTIVE"))
+        {
             let own = ecs_owner(stack, svc.tags());
             if !own.owned && desired.is_empty() {
                 continue;
             }
-            let vpc = svc.network_configuration().and_then(|n| n.awsvpc_configuration());
+            let vpc = svc
+                .network_configuration()
+                .and_then(|n| n.awsvpc_configuration());
             let lb = svc.load_balancers().first();
             let arn = svc.service_arn().unwrap_or_default().to_string();
             let attrs = Attrs::from([
                 ("cluster".into(), Value::opt_str(svc.cluster_arn())),
-                ("task_definition".into(), Value::opt_str(svc.task_definition())),
-                ("desired_count".into(), Value::Int(svc.desired_count().into())),
-                ("launch_type".into(), Value::opt_str(svc.launch_type().map(|l| l.as_str()))),
-                ("subnets".into(), Value::set(vpc.map(|v| v.subnets()).unwrap_or_default().iter().map(String::as_str))),
+                (
+                    "task_definition".into(),
+                    Value::opt_str(svc.task_definition()),
+                ),
+                (
+                    "desired_count".into(),
+                    Value::Int(svc.desired_count().into()),
+                ),
+                (
+                    "launch_type".into(),
+                    Value::opt_str(svc.launch_type().map(|l| l.as_str())),
+                ),
+                (
+                    "subnets".into(),
+                    Value::set(
+                        vpc.map(|v| v.subnets())
+                            .unwrap_or_default()
+                            .iter()
+                            .map(String::as_str),
+                    ),
+                ),
                 (
                     "security_groups".into(),
-                    Value::set(vpc.map(|v| v.security_groups()).unwrap_or_default().iter().map(String::as_str)),
+                    Value::set(
+                        vpc.map(|v| v.security_groups())
+                            .unwrap_or_default()
+                            .iter()
+                            .map(String::as_str),
+                    ),
                 ),
                 (
                     "assign_public_ip".into(),
-                    Value::Bool(vpc.and_then(|v| v.assign_public_ip()) == Some(&AssignPublicIp::Enabled)),
+                    Value::Bool(
+                        vpc.and_then(|v| v.assign_public_ip()) == Some(&AssignPublicIp::Enabled),
+                    ),
                 ),
-                ("target_group_arn".into(), Value::opt_str(lb.and_then(|l| l.target_group_arn()))),
-                ("container_port".into(), Value::from(lb.and_then(|l| l.container_port()).map(i64::from))),
+                (
+                    "target_group_arn".into(),
+                    Value::opt_str(lb.and_then(|l| l.target_group_arn())),
+                ),
+                (
+                    "container_port".into(),
+                    Value::from(lb.and_then(|l| l.container_port()).map(i64::from)),
+                ),
                 (
                     "health_check_grace_period".into(),
                     Value::Int(svc.health_check_grace_period_seconds().unwrap_or(0).into()),
@@ -108,7 +158,10 @@ impl Kind<Clients> for Service {
                 id: "service".into(),
                 kind: KIND,
                 name: name.clone(),
-                outputs: Outputs::from([("arn".into(), arn.clone()), ("name".into(), name.clone())]),
+                outputs: Outputs::from([
+                    ("arn".into(), arn.clone()),
+                    ("name".into(), name.clone()),
+                ]),
                 physical_id: arn,
                 attrs,
                 owned: own.owned,
@@ -117,7 +170,13 @@ impl Kind<Clients> for Service {
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let r = c
             .ecs
             .create_service()
@@ -141,13 +200,32 @@ impl Kind<Clients> for Service {
             .send()
             .await
             .ctx(|| format!("create service {}", node.name))?;
-        let arn = r.service().and_then(|s| s.service_arn()).unwrap_or_default().to_string();
-        Ok(Outputs::from([("arn".into(), arn), ("name".into(), node.name.clone())]))
+        let arn = r
+            .service()
+            .and_then(|s| s.service_arn())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Outputs::from([
+            ("arn".into(), arn),
+            ("name".into(), node.name.clone()),
+        ]))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, node: &Node, attrs: &Attrs, cur: &Observed, changed: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError> {
         let has = |k: &str| changed.iter().any(|c| c == k);
-        let mut req = c.ecs.update_service().cluster(s(attrs, "cluster")?).service(&node.name);
+        let mut req = c
+            .ecs
+            .update_service()
+            .cluster(s(attrs, "cluster")?)
+            .service(&node.name);
         if has("task_definition") {
             req = req.task_definition(s(attrs, "task_definition")?);
         }
@@ -160,12 +238,18 @@ impl Kind<Clients> for Service {
         if has("health_check_grace_period") {
             req = req.health_check_grace_period_seconds(i(attrs, "health_check_grace_period")?);
         }
-        req.send().await.ctx(|| format!("update service {}", node.name))?;
+        req.send()
+            .await
+            .ctx(|| format!("update service {}", node.name))?;
         Ok(cur.outputs.clone())
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let cluster = cur.attrs.get("cluster").and_then(Value::as_str).unwrap_or_default();
+        let cluster = cur
+            .attrs
+            .get("cluster")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         // Scale to zero first so tasks drain from the target group instead of being killed.
         let r = c
             .ecs
@@ -196,7 +280,14 @@ async fn wait_inactive(c: &Clients, cluster: &str, arn: &str, name: &str) -> Res
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut pause = Duration::from_millis(500);
     loop {
-        let r = c.ecs.describe_services().cluster(cluster).services(arn).send().await.ctx(|| format!("describe service {name}"));
+        let r = c
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(arn)
+            .send()
+            .await
+            .ctx(|| format!("describe service {name}"));
         let gone = match r {
             Err(e) if e.is_ecs_not_found() => true,
             r => r?.services().iter().all(|s| s.status() == Some("INACTIVE")),
@@ -218,7 +309,11 @@ fn network(attrs: &Attrs) -> Result<NetworkConfiguration, BoxError> {
             AwsVpcConfiguration::builder()
                 .set_subnets(Some(strs(attrs, "subnets")))
                 .set_security_groups(Some(strs(attrs, "security_groups")))
-                .assign_public_ip(if b(attrs, "assign_public_ip") { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled })
+                .assign_public_ip(if b(attrs, "assign_public_ip") {
+                    AssignPublicIp::Enabled
+                } else {
+                    AssignPublicIp::Disabled
+                })
                 .build()?,
         )
         .build())

@@ -31,7 +31,9 @@ impl Kind<Clients> for Subnet {
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
-        let NetworkModel::Create { subnets, .. } = &m.network else { return vec![] };
+        let NetworkModel::Create { subnets, .. } = &m.network else {
+            return vec![];
+        };
         subnets
             .iter()
             .map(|sn| {
@@ -46,7 +48,9 @@ impl Kind<Clients> for Subnet {
     }
 
     async fn preflight(&self, c: &Clients, m: &Model) -> Result<(), BoxError> {
-        let NetworkModel::Existing { vpc_id, subnet_ids } = &m.network else { return Ok(()) };
+        let NetworkModel::Existing { vpc_id, subnet_ids } = &m.network else {
+            return Ok(());
+        };
         let found = c
             .ec2
             .describe_subnets()
@@ -77,10 +81,32 @@ impl Kind<Clients> for Subnet {
         Ok(())
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
-        let mut found = c.ec2.describe_subnets().filters(stack_filter(stack)).send().await.ctx(|| "describe subnets".into())?.subnets.unwrap_or_default();
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
+        let mut found = c
+            .ec2
+            .describe_subnets()
+            .filters(stack_filter(stack))
+            .send()
+            .await
+            .ctx(|| "describe subnets".into())?
+            .subnets
+            .unwrap_or_default();
         if !desired.is_empty() {
-            found.extend(c.ec2.describe_subnets().filters(name_filter(desired)).send().await.ctx(|| "describe subnets".into())?.subnets.unwrap_or_default());
+            found.extend(
+                c.ec2
+                    .describe_subnets()
+                    .filters(name_filter(desired))
+                    .send()
+                    .await
+                    .ctx(|| "describe subnets".into())?
+                    .subnets
+                    .unwrap_or_default(),
+            );
         }
         let mut out: Vec<Observed> = Vec::new();
         for sn in found {
@@ -91,16 +117,36 @@ impl Kind<Clients> for Subnet {
             let attrs = Attrs::from([
                 ("vpc_id".into(), Value::opt_str(sn.vpc_id())),
                 ("cidr_block".into(), Value::opt_str(sn.cidr_block())),
-                ("availability_zone".into(), Value::opt_str(sn.availability_zone())),
-                ("map_public_ip_on_launch".into(), Value::Bool(sn.map_public_ip_on_launch().unwrap_or(false))),
+                (
+                    "availability_zone".into(),
+                    Value::opt_str(sn.availability_zone()),
+                ),
+                (
+                    "map_public_ip_on_launch".into(),
+                    Value::Bool(sn.map_public_ip_on_launch().unwrap_or(false)),
+                ),
             ]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
-            out.extend(observe_ec2(KIND, stack, desired, id, sn.tags(), attrs, outputs));
+            out.extend(observe_ec2(
+                KIND,
+                stack,
+                desired,
+                id,
+                sn.tags(),
+                attrs,
+                outputs,
+            ));
         }
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let r = c
             .ec2
             .create_subnet()
@@ -111,19 +157,36 @@ impl Kind<Clients> for Subnet {
             .send()
             .await
             .ctx(|| format!("create subnet {}", node.name))?;
-        let id = r.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
+        let id = r
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_string();
         set_public_ip(c, &id, b(attrs, "map_public_ip_on_launch")).await?;
         Ok(Outputs::from([("id".into(), id)]))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        _: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
         set_public_ip(c, &cur.physical_id, b(attrs, "map_public_ip_on_launch")).await?;
         Ok(cur.outputs.clone())
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         let r = super::common::retry_in_use(20, || async {
-            c.ec2.delete_subnet().subnet_id(&cur.physical_id).send().await.ctx(|| format!("delete subnet {}", cur.physical_id))
+            c.ec2
+                .delete_subnet()
+                .subnet_id(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("delete subnet {}", cur.physical_id))
         })
         .await;
         ignore_missing(r, AwsError::is_ec2_not_found)

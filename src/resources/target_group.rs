@@ -1,7 +1,9 @@
 //! `aws_lb_target_group`: IP targets (Fargate tasks) with the ALB health check.
 
 use async_trait::async_trait;
-use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
+};
 
 use super::common::{i, ignore_missing, ownership, s};
 use super::load_balancer::{arn_suffix, elb_tags, tags_of};
@@ -53,19 +55,39 @@ impl Kind<Clients> for TargetGroup {
             .force_new(&["vpc_id", "port", "protocol", "target_type"])]
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let name = crate::spec::Names::new(&stack.name, &stack.region).target_group();
-        let r = c.elbv2.describe_target_groups().names(&name).send().await.ctx(|| format!("describe target group {name}"));
+        let r = c
+            .elbv2
+            .describe_target_groups()
+            .names(&name)
+            .send()
+            .await
+            .ctx(|| format!("describe target group {name}"));
         let tgs = match r {
             Err(e) if e.is_elbv2_not_found() => return Ok(vec![]),
             r => r?.target_groups.unwrap_or_default(),
         };
-        let arns: Vec<String> = tgs.iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect();
+        let arns: Vec<String> = tgs
+            .iter()
+            .filter_map(|t| t.target_group_arn().map(str::to_string))
+            .collect();
         let tags = tags_of(c, &arns).await?;
         let mut out = Vec::new();
         for tg in tgs {
             let arn = tg.target_group_arn().unwrap_or_default().to_string();
-            let own = ownership(stack, tags.get(&arn).into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
+            let own = ownership(
+                stack,
+                tags.get(&arn)
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
             if !own.owned && desired.is_empty() {
                 continue;
             }
@@ -87,14 +109,38 @@ impl Kind<Clients> for TargetGroup {
             let attrs = Attrs::from([
                 ("vpc_id".into(), Value::opt_str(tg.vpc_id())),
                 ("port".into(), int(tg.port())),
-                ("protocol".into(), Value::opt_str(tg.protocol().map(|p| p.as_str()))),
-                ("target_type".into(), Value::opt_str(tg.target_type().map(|t| t.as_str()))),
-                ("health_check_path".into(), Value::opt_str(tg.health_check_path())),
-                ("health_check_interval".into(), int(tg.health_check_interval_seconds())),
-                ("health_check_timeout".into(), int(tg.health_check_timeout_seconds())),
-                ("healthy_threshold".into(), int(tg.healthy_threshold_count())),
-                ("unhealthy_threshold".into(), int(tg.unhealthy_threshold_count())),
-                ("matcher".into(), Value::opt_str(tg.matcher().and_then(|m| m.http_code()))),
+                (
+                    "protocol".into(),
+                    Value::opt_str(tg.protocol().map(|p| p.as_str())),
+                ),
+                (
+                    "target_type".into(),
+                    Value::opt_str(tg.target_type().map(|t| t.as_str())),
+                ),
+                (
+                    "health_check_path".into(),
+                    Value::opt_str(tg.health_check_path()),
+                ),
+                (
+                    "health_check_interval".into(),
+                    int(tg.health_check_interval_seconds()),
+                ),
+                (
+                    "health_check_timeout".into(),
+                    int(tg.health_check_timeout_seconds()),
+                ),
+                (
+                    "healthy_threshold".into(),
+                    int(tg.healthy_threshold_count()),
+                ),
+                (
+                    "unhealthy_threshold".into(),
+                    int(tg.unhealthy_threshold_count()),
+                ),
+                (
+                    "matcher".into(),
+                    Value::opt_str(tg.matcher().and_then(|m| m.http_code())),
+                ),
                 ("deregistration_delay".into(), Value::Int(delay)),
             ]);
             out.push(Observed {
@@ -110,7 +156,13 @@ impl Kind<Clients> for TargetGroup {
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let r = c
             .elbv2
             .create_target_group()
@@ -130,12 +182,25 @@ impl Kind<Clients> for TargetGroup {
             .send()
             .await
             .ctx(|| format!("create target group {}", node.name))?;
-        let arn = r.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string();
+        let arn = r
+            .target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .unwrap_or_default()
+            .to_string();
         set_delay(c, &arn, attrs).await?;
         Ok(outputs(&arn))
     }
 
-    async fn update(&self, c: &Clients, _: &StackRef, _: &Node, attrs: &Attrs, cur: &Observed, changed: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        _: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError> {
         let arn = &cur.physical_id;
         if changed.iter().any(|k| HEALTH.contains(&k.as_str())) {
             c.elbv2
@@ -173,7 +238,10 @@ impl Kind<Clients> for TargetGroup {
 }
 
 fn outputs(arn: &str) -> Outputs {
-    Outputs::from([("arn".into(), arn.to_string()), ("arn_suffix".into(), arn_suffix(arn))])
+    Outputs::from([
+        ("arn".into(), arn.to_string()),
+        ("arn_suffix".into(), arn_suffix(arn)),
+    ])
 }
 
 async fn set_delay(c: &Clients, arn: &str, attrs: &Attrs) -> Result<(), BoxError> {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
-    PortMapping, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
+    NetworkMode, PortMapping, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 
 use super::cluster::{ecs_owner, ecs_tags};
@@ -35,7 +35,11 @@ impl Kind<Clients> for TaskDefinition {
 
     fn desired(&self, m: &Model) -> Vec<Node> {
         let svc = &m.service;
-        let env: BTreeMap<String, Value> = svc.environment.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect();
+        let env: BTreeMap<String, Value> = svc
+            .environment
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::str(v)))
+            .collect();
         let health = svc.health_check.as_ref().map(|h| {
             vmap! {
                 "command" => Value::List(h.command.iter().map(Value::str).collect()),
@@ -51,16 +55,29 @@ impl Kind<Clients> for TaskDefinition {
             .attr("image", svc.image.as_str())
             .attr("container_port", svc.port)
             .attr("environment", Value::Map(env))
-            .attr("command", svc.command.as_ref().map(|c| Value::List(c.iter().map(Value::str).collect())))
+            .attr(
+                "command",
+                svc.command
+                    .as_ref()
+                    .map(|c| Value::List(c.iter().map(Value::str).collect())),
+            )
             .attr("health_check", health)
-            .attr("execution_role_arn", Value::reference("role.execution", "arn"))
+            .attr(
+                "execution_role_arn",
+                Value::reference("role.execution", "arn"),
+            )
             .attr("log_group", Value::reference("logs", "name"))
             .attr("log_region", m.region.as_str());
         n.outputs_change_on_update = true;
         vec![n]
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
         let family = crate::spec::Names::new(&stack.name, &stack.region).family();
         let r = c
             .ecs
@@ -74,7 +91,9 @@ impl Kind<Clients> for TaskDefinition {
             Err(e) if e.is_ecs_not_found() || e.code() == "ClientException" => return Ok(vec![]),
             r => r?,
         };
-        let Some(td) = r.task_definition() else { return Ok(vec![]) };
+        let Some(td) = r.task_definition() else {
+            return Ok(vec![]);
+        };
         if td.status() != Some(&TaskDefinitionStatus::Active) {
             return Ok(vec![]);
         }
@@ -82,14 +101,24 @@ impl Kind<Clients> for TaskDefinition {
         if !own.owned && desired.is_empty() {
             return Ok(vec![]);
         }
-        let cd = td.container_definitions().iter().find(|c| c.name() == Some(CONTAINER));
-        let opt = |o: Option<&LogConfiguration>, k: &str| o.and_then(|l| l.options()).and_then(|m| m.get(k)).cloned();
+        let cd = td
+            .container_definitions()
+            .iter()
+            .find(|c| c.name() == Some(CONTAINER));
+        let opt = |o: Option<&LogConfiguration>, k: &str| {
+            o.and_then(|l| l.options()).and_then(|m| m.get(k)).cloned()
+        };
         let log = cd.and_then(|c| c.log_configuration());
         let env: BTreeMap<String, Value> = cd
             .map(|c| c.environment())
             .unwrap_or_default()
             .iter()
-            .filter_map(|kv| Some((kv.name()?.to_string(), Value::str(kv.value().unwrap_or_default()))))
+            .filter_map(|kv| {
+                Some((
+                    kv.name()?.to_string(),
+                    Value::str(kv.value().unwrap_or_default()),
+                ))
+            })
             .collect();
         let health = cd.and_then(|c| c.health_check()).map(|h| {
             vmap! {
@@ -100,7 +129,10 @@ impl Kind<Clients> for TaskDefinition {
                 "start_period" => i64::from(h.start_period().unwrap_or(0)),
             }
         });
-        let command = cd.map(|c| c.command()).filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect()));
+        let command = cd
+            .map(|c| c.command())
+            .filter(|c| !c.is_empty())
+            .map(|c| Value::List(c.iter().map(Value::str).collect()));
         let num = |v: Option<&str>| Value::from(v.and_then(|s| s.parse::<i64>().ok()));
         let arn = td.task_definition_arn().unwrap_or_default().to_string();
         let attrs = Attrs::from([
@@ -109,12 +141,19 @@ impl Kind<Clients> for TaskDefinition {
             ("image".into(), Value::opt_str(cd.and_then(|c| c.image()))),
             (
                 "container_port".into(),
-                Value::from(cd.and_then(|c| c.port_mappings().first()).and_then(|p| p.container_port()).map(i64::from)),
+                Value::from(
+                    cd.and_then(|c| c.port_mappings().first())
+                        .and_then(|p| p.container_port())
+                        .map(i64::from),
+                ),
             ),
             ("environment".into(), Value::Map(env)),
             ("command".into(), command.into()),
             ("health_check".into(), health.into()),
-            ("execution_role_arn".into(), Value::opt_str(td.execution_role_arn())),
+            (
+                "execution_role_arn".into(),
+                Value::opt_str(td.execution_role_arn()),
+            ),
             ("log_group".into(), Value::from(opt(log, "awslogs-group"))),
             ("log_region".into(), Value::from(opt(log, "awslogs-region"))),
         ]);
@@ -129,11 +168,25 @@ impl Kind<Clients> for TaskDefinition {
         }])
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         register(c, stack, node, attrs).await
     }
 
-    async fn update(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs, _: &Observed, _: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        _: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
         register(c, stack, node, attrs).await
     }
 
@@ -148,8 +201,17 @@ impl Kind<Clients> for TaskDefinition {
             .await
             .ctx(|| format!("list task definitions of {family}"))?;
         let marker = format!(":task-definition/{family}:");
-        for arn in list.task_definition_arns().iter().filter(|a| a.contains(&marker)) {
-            c.ecs.deregister_task_definition().task_definition(arn).send().await.ctx(|| format!("deregister task definition {arn}"))?;
+        for arn in list
+            .task_definition_arns()
+            .iter()
+            .filter(|a| a.contains(&marker))
+        {
+            c.ecs
+                .deregister_task_definition()
+                .task_definition(arn)
+                .send()
+                .await
+                .ctx(|| format!("deregister task definition {arn}"))?;
         }
         Ok(())
     }
@@ -157,13 +219,21 @@ impl Kind<Clients> for TaskDefinition {
 
 /// Register a revision of the family. The tags come from the node, so a new revision carries
 /// the same ownership as the first.
-async fn register(c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+async fn register(
+    c: &Clients,
+    stack: &StackRef,
+    node: &Node,
+    attrs: &Attrs,
+) -> Result<Outputs, BoxError> {
     let mut container = ContainerDefinition::builder()
         .name(CONTAINER)
         .image(s(attrs, "image")?)
         .essential(true)
         .port_mappings(
-            PortMapping::builder().container_port(i(attrs, "container_port")?).protocol(TransportProtocol::Tcp).build(),
+            PortMapping::builder()
+                .container_port(i(attrs, "container_port")?)
+                .protocol(TransportProtocol::Tcp)
+                .build(),
         )
         .log_configuration(
             LogConfiguration::builder()
@@ -175,7 +245,12 @@ async fn register(c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> 
         );
     if let Some(env) = attrs.get("environment").and_then(Value::as_map) {
         for (k, v) in env {
-            container = container.environment(KeyValuePair::builder().name(k).value(v.as_str().unwrap_or_default()).build());
+            container = container.environment(
+                KeyValuePair::builder()
+                    .name(k)
+                    .value(v.as_str().unwrap_or_default())
+                    .build(),
+            );
         }
     }
     if attrs.get("command").is_some_and(|v| !v.is_null()) {
@@ -185,7 +260,14 @@ async fn register(c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> 
         let n = |k: &str| h.get(k).and_then(Value::as_int).map(|v| v as i32);
         container = container.health_check(
             HealthCheck::builder()
-                .set_command(Some(h.get("command").map(Value::as_list).unwrap_or(&[]).iter().filter_map(|v| v.as_str().map(str::to_string)).collect()))
+                .set_command(Some(
+                    h.get("command")
+                        .map(Value::as_list)
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
+                ))
                 .set_interval(n("interval"))
                 .set_timeout(n("timeout"))
                 .set_retries(n("retries"))
@@ -207,6 +289,13 @@ async fn register(c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> 
         .send()
         .await
         .ctx(|| format!("register task definition {}", node.name))?;
-    let arn = r.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_string();
-    Ok(Outputs::from([("arn".into(), arn), ("family".into(), node.name.clone())]))
+    let arn = r
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .unwrap_or_default()
+        .to_string();
+    Ok(Outputs::from([
+        ("arn".into(), arn),
+        ("family".into(), node.name.clone()),
+    ]))
 }

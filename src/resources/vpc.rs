@@ -18,17 +18,26 @@ pub fn tag_spec(rt: ResourceType, stack: &StackRef, node: &Node) -> TagSpecifica
     TagSpecification::builder()
         .resource_type(rt)
         .set_tags(Some(
-            tags_for(stack, node, true).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
+            tags_for(stack, node, true)
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
         ))
         .build()
 }
 
 pub fn stack_filter(stack: &StackRef) -> Filter {
-    Filter::builder().name(format!("tag:{TAG_STACK}")).values(&stack.name).build()
+    Filter::builder()
+        .name(format!("tag:{TAG_STACK}"))
+        .values(&stack.name)
+        .build()
 }
 
 pub fn name_filter(desired: &[&Node]) -> Filter {
-    Filter::builder().name("tag:Name").set_values(Some(desired.iter().map(|n| n.name.clone()).collect())).build()
+    Filter::builder()
+        .name("tag:Name")
+        .set_values(Some(desired.iter().map(|n| n.name.clone()).collect()))
+        .build()
 }
 
 /// Turns EC2 resources found by tag (owned) or by Name (look-alikes) into observations.
@@ -41,14 +50,28 @@ pub fn observe_ec2(
     attrs: Attrs,
     outputs: Outputs,
 ) -> Option<Observed> {
-    let own = ownership(stack, tags.iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))));
+    let own = ownership(
+        stack,
+        tags.iter()
+            .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
+    );
     let (id, owned) = if own.owned {
         (own.id.unwrap_or_else(|| physical_id.clone()), true)
     } else {
-        let node = desired.iter().find(|n| Some(&n.name) == own.name.as_ref())?;
+        let node = desired
+            .iter()
+            .find(|n| Some(&n.name) == own.name.as_ref())?;
         (node.id.clone(), false)
     };
-    Some(Observed { id, kind, name: own.name.unwrap_or_default(), physical_id, attrs, outputs, owned })
+    Some(Observed {
+        id,
+        kind,
+        name: own.name.unwrap_or_default(),
+        physical_id,
+        attrs,
+        outputs,
+        owned,
+    })
 }
 
 #[async_trait]
@@ -66,10 +89,32 @@ impl Kind<Clients> for Vpc {
         }
     }
 
-    async fn discover(&self, c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Observed>, BoxError> {
-        let mut found = c.ec2.describe_vpcs().filters(stack_filter(stack)).send().await.ctx(|| "describe VPCs".into())?.vpcs.unwrap_or_default();
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
+        let mut found = c
+            .ec2
+            .describe_vpcs()
+            .filters(stack_filter(stack))
+            .send()
+            .await
+            .ctx(|| "describe VPCs".into())?
+            .vpcs
+            .unwrap_or_default();
         if !desired.is_empty() {
-            found.extend(c.ec2.describe_vpcs().filters(name_filter(desired)).send().await.ctx(|| "describe VPCs".into())?.vpcs.unwrap_or_default());
+            found.extend(
+                c.ec2
+                    .describe_vpcs()
+                    .filters(name_filter(desired))
+                    .send()
+                    .await
+                    .ctx(|| "describe VPCs".into())?
+                    .vpcs
+                    .unwrap_or_default(),
+            );
         }
         let mut out: Vec<Observed> = Vec::new();
         for v in found {
@@ -79,12 +124,26 @@ impl Kind<Clients> for Vpc {
             }
             let attrs = Attrs::from([("cidr_block".into(), Value::opt_str(v.cidr_block()))]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
-            out.extend(observe_ec2(KIND, stack, desired, id, v.tags(), attrs, outputs));
+            out.extend(observe_ec2(
+                KIND,
+                stack,
+                desired,
+                id,
+                v.tags(),
+                attrs,
+                outputs,
+            ));
         }
         Ok(out)
     }
 
-    async fn create(&self, c: &Clients, stack: &StackRef, node: &Node, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
         let vpc = c
             .ec2
             .create_vpc()
@@ -93,7 +152,11 @@ impl Kind<Clients> for Vpc {
             .send()
             .await
             .ctx(|| format!("create VPC {}", node.name))?;
-        let id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+        let id = vpc
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .unwrap_or_default()
+            .to_string();
         c.ec2
             .modify_vpc_attribute()
             .vpc_id(&id)
@@ -104,13 +167,26 @@ impl Kind<Clients> for Vpc {
         Ok(Outputs::from([("id".into(), id)]))
     }
 
-    async fn update(&self, _: &Clients, _: &StackRef, node: &Node, _: &Attrs, _: &Observed, changed: &[String]) -> Result<Outputs, BoxError> {
+    async fn update(
+        &self,
+        _: &Clients,
+        _: &StackRef,
+        node: &Node,
+        _: &Attrs,
+        _: &Observed,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError> {
         Err(format!("{} cannot change {changed:?} in place", node.address()).into())
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         let r = super::common::retry_in_use(20, || async {
-            c.ec2.delete_vpc().vpc_id(&cur.physical_id).send().await.ctx(|| format!("delete VPC {}", cur.physical_id))
+            c.ec2
+                .delete_vpc()
+                .vpc_id(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("delete VPC {}", cur.physical_id))
         })
         .await;
         ignore_missing(r, AwsError::is_ec2_not_found)

@@ -30,16 +30,17 @@ impl Diagnostic for Issue {
         None
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.src)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(std::iter::once(LabeledSpan::new_primary_with_span(
-            Some(self.label.clone()),
-            self.span,
-        ))))
+        Some(Box::new(std::iter::once(
+            LabeledSpan::new_primary_with_span(Some(self.label.clone()), self.span),
+        )))
     }
 }
 
@@ -53,7 +54,12 @@ pub struct SpecError {
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.issues.len();
-        write!(f, "{}: {n} problem{}", self.file, if n == 1 { "" } else { "s" })
+        write!(
+            f,
+            "{}: {n} problem{}",
+            self.file,
+            if n == 1 { "" } else { "s" }
+        )
     }
 }
 
@@ -68,12 +74,28 @@ pub struct Issues {
 
 impl Issues {
     pub fn new(file: &str, text: Arc<String>) -> Self {
-        Issues { src: NamedSource::new(file, text.clone()), text, list: Vec::new() }
+        Issues {
+            src: NamedSource::new(file, text.clone()),
+            text,
+            list: Vec::new(),
+        }
     }
 
-    pub fn push(&mut self, at: &Location, message: impl Into<String>, label: impl Into<String>, help: Option<String>) {
+    pub fn push(
+        &mut self,
+        at: &Location,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: Option<String>,
+    ) {
         let span = span_at(&self.text, at);
-        self.list.push(Issue { message: message.into(), span, label: label.into(), help, src: self.src.clone() });
+        self.list.push(Issue {
+            message: message.into(),
+            span,
+            label: label.into(),
+            help,
+            src: self.src.clone(),
+        });
     }
 
     /// An issue with no better place to point at than the start of the file.
@@ -85,7 +107,10 @@ impl Issues {
         if self.list.is_empty() {
             Ok(())
         } else {
-            Err(SpecError { file: file.to_string(), issues: self.list })
+            Err(SpecError {
+                file: file.to_string(),
+                issues: self.list,
+            })
         }
     }
 }
@@ -99,7 +124,12 @@ pub fn span_at(text: &str, loc: &Location) -> SourceSpan {
     for (i, line) in text.split_inclusive('\n').enumerate() {
         if i + 1 == loc.line() as usize {
             let col = (loc.column() as usize).saturating_sub(1);
-            let start = offset + line.char_indices().nth(col).map(|(b, _)| b).unwrap_or(line.trim_end().len());
+            let start = offset
+                + line
+                    .char_indices()
+                    .nth(col)
+                    .map(|(b, _)| b)
+                    .unwrap_or(line.trim_end().len());
             let rest = &text[start..];
             let len = token_len(rest);
             return SourceSpan::new(start.into(), len);
@@ -140,7 +170,10 @@ fn token_len(rest: &str) -> usize {
 }
 
 /// The closest candidate to `word`, if close enough to be a plausible typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -155,7 +188,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("imgae", ["image", "port", "cpu"]), Some("image"));
+        assert_eq!(
+            did_you_mean("imgae", ["image", "port", "cpu"]),
+            Some("image")
+        );
         assert_eq!(did_you_mean("zzz", ["image", "port"]), None);
     }
 

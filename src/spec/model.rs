@@ -19,8 +19,14 @@ pub struct Model {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkModel {
-    Create { cidr: String, subnets: Vec<SubnetModel> },
-    Existing { vpc_id: String, subnet_ids: Vec<String> },
+    Create {
+        cidr: String,
+        subnets: Vec<SubnetModel>,
+    },
+    Existing {
+        vpc_id: String,
+        subnet_ids: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -88,10 +94,26 @@ pub struct StackOutput {
 }
 
 pub const OUTPUTS: &[StackOutput] = &[
-    StackOutput { label: "alb_dns_name", node: "alb", key: "dns_name" },
-    StackOutput { label: "url", node: "alb", key: "url" },
-    StackOutput { label: "cluster", node: "cluster", key: "name" },
-    StackOutput { label: "service_arn", node: "service", key: "arn" },
+    StackOutput {
+        label: "alb_dns_name",
+        node: "alb",
+        key: "dns_name",
+    },
+    StackOutput {
+        label: "url",
+        node: "alb",
+        key: "url",
+    },
+    StackOutput {
+        label: "cluster",
+        node: "cluster",
+        key: "name",
+    },
+    StackOutput {
+        label: "service_arn",
+        node: "service",
+        key: "arn",
+    },
 ];
 
 impl Model {

@@ -15,7 +15,10 @@ pub struct Names {
 
 impl Names {
     pub fn new(stack: &str, region: &str) -> Self {
-        Names { stack: stack.to_string(), region: region.to_string() }
+        Names {
+            stack: stack.to_string(),
+            region: region.to_string(),
+        }
     }
     pub fn vpc(&self) -> String {
         self.stack.clone()

@@ -13,12 +13,37 @@ use super::types::*;
 
 /// Regions ballast knows by name, for "did you mean".
 const REGIONS: &[&str] = &[
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1",
-    "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
-    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ca-central-1", "ca-west-1",
-    "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1",
-    "eu-south-2", "eu-north-1", "il-central-1", "me-south-1", "me-central-1", "sa-east-1",
-    "us-gov-east-1", "us-gov-west-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "sa-east-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
 ];
 
 /// CloudWatch Logs accepts only these retention periods.
@@ -50,7 +75,10 @@ pub fn load_str(file: &str, text: &str, region: Option<&str>) -> Result<Model, S
         Ok(s) => s,
         Err(e) => {
             push_parse_error(&mut issues, &e);
-            return Err(SpecError { file: file.to_string(), issues: issues.list });
+            return Err(SpecError {
+                file: file.to_string(),
+                issues: issues.list,
+            });
         }
     };
     let model = check(&spec, region, &mut issues);
@@ -59,32 +87,54 @@ pub fn load_str(file: &str, text: &str, region: Option<&str>) -> Result<Model, S
 }
 
 pub fn load_file(path: &str, region: Option<&str>) -> Result<Model, crate::error::Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| crate::error::Error::ReadFile { path: path.to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| crate::error::Error::ReadFile {
+        path: path.to_string(),
+        source,
+    })?;
     Ok(load_str(path, &text, region)?)
 }
 
 fn push_parse_error(issues: &mut Issues, e: &serde_saphyr::Error) {
     let loc = e.location().unwrap_or(Location::UNKNOWN);
     match e.without_snippet() {
-        serde_saphyr::Error::SerdeUnknownField { field, expected, .. } => {
+        serde_saphyr::Error::SerdeUnknownField {
+            field, expected, ..
+        } => {
             let help = match did_you_mean(field, expected.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("expected one of: {}", expected.join(", ")),
             };
-            issues.push(&loc, format!("unknown key `{field}`"), "unknown key", Some(help));
+            issues.push(
+                &loc,
+                format!("unknown key `{field}`"),
+                "unknown key",
+                Some(help),
+            );
         }
-        serde_saphyr::Error::SerdeUnknownVariant { variant, expected, .. } => {
+        serde_saphyr::Error::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
             let help = match did_you_mean(variant, expected.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("expected one of: {}", expected.join(", ")),
             };
-            issues.push(&loc, format!("unknown key `{variant}`"), "unknown key", Some(help));
+            issues.push(
+                &loc,
+                format!("unknown key `{variant}`"),
+                "unknown key",
+                Some(help),
+            );
         }
         serde_saphyr::Error::SerdeMissingField { field, .. } => {
-            issues.push(&loc, format!("missing required key `{field}`"), format!("`{field}` is required here"), None);
+            issues.push(
+                &loc,
+                format!("missing required key `{field}`"),
+                format!("`{field}` is required here"),
+                None,
+            );
         }
-        serde_saphyr::Error::SerdeInvalidType { .. } | serde_saphyr::Error::SerdeInvalidValue { .. } => {
+        serde_saphyr::Error::SerdeInvalidType { .. }
+        | serde_saphyr::Error::SerdeInvalidValue { .. } => {
             let msg = first_line(e);
             issues.push(&loc, msg, "wrong type", None);
         }
@@ -111,7 +161,9 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
     let name = &spec.name.value;
     let name_ok = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-')
         && !name.contains("--");
     if !name_ok {
@@ -142,29 +194,45 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
                 let close = did_you_mean(&r.value, REGIONS.iter().copied());
                 if close.is_some() || !looks_like_region(&r.value) {
                     let help = close.map(|s| format!("did you mean `{s}`?"));
-                    issues.push(&r.referenced, format!("unknown region `{}`", r.value), "unknown region", help);
+                    issues.push(
+                        &r.referenced,
+                        format!("unknown region `{}`", r.value),
+                        "unknown region",
+                        help,
+                    );
                 }
             }
             r.value.clone()
         }
-        (None, None) => match std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")) {
-            Ok(r) => r,
-            Err(_) => {
-                issues.push(
-                    &spec.name.referenced,
-                    "no region: set `region:` in the spec, pass --region, or set AWS_REGION",
-                    "stack has no region",
-                    None,
-                );
-                String::new()
+        (None, None) => {
+            match std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")) {
+                Ok(r) => r,
+                Err(_) => {
+                    issues.push(
+                        &spec.name.referenced,
+                        "no region: set `region:` in the spec, pass --region, or set AWS_REGION",
+                        "stack has no region",
+                        None,
+                    );
+                    String::new()
+                }
             }
-        },
+        }
     };
 
-    let tags = spec.tags.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect::<BTreeMap<_, _>>();
+    let tags = spec
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect::<BTreeMap<_, _>>();
     for (k, v) in &spec.tags {
         if k.starts_with("ballast:") || k.starts_with("aws:") {
-            issues.push(&v.referenced, format!("tag key `{k}` is reserved"), "reserved tag key", None);
+            issues.push(
+                &v.referenced,
+                format!("tag key `{k}` is reserved"),
+                "reserved tag key",
+                None,
+            );
         }
     }
 
@@ -172,15 +240,28 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
     let load_balancer = check_lb(&spec.load_balancer, issues);
     let service = check_service(&spec.service, issues);
 
-    Model { name: name.clone(), region, tags, network, load_balancer, service }
+    Model {
+        name: name.clone(),
+        region,
+        tags,
+        network,
+        load_balancer,
+        service,
+    }
 }
 
 fn looks_like_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn cidr(s: &S<String>, issues: &mut Issues) -> Option<Ipv4Net> {
@@ -212,15 +293,30 @@ fn check_network(net: Option<&Network>, region: &str, issues: &mut Issues) -> Ne
     let create = match net {
         Some(Network::Existing(e)) => {
             if !e.vpc_id.value.starts_with("vpc-") {
-                issues.push(&e.vpc_id.referenced, format!("`{}` is not a VPC id", e.vpc_id.value), "expected vpc-…", None);
+                issues.push(
+                    &e.vpc_id.referenced,
+                    format!("`{}` is not a VPC id", e.vpc_id.value),
+                    "expected vpc-…",
+                    None,
+                );
             }
             let mut seen = HashSet::new();
             for s in &e.subnet_ids.value {
                 if !s.value.starts_with("subnet-") {
-                    issues.push(&s.referenced, format!("`{}` is not a subnet id", s.value), "expected subnet-…", None);
+                    issues.push(
+                        &s.referenced,
+                        format!("`{}` is not a subnet id", s.value),
+                        "expected subnet-…",
+                        None,
+                    );
                 }
                 if !seen.insert(&s.value) {
-                    issues.push(&s.referenced, format!("subnet `{}` is listed twice", s.value), "duplicate", None);
+                    issues.push(
+                        &s.referenced,
+                        format!("subnet `{}` is listed twice", s.value),
+                        "duplicate",
+                        None,
+                    );
                 }
             }
             if e.subnet_ids.value.len() < 2 {
@@ -231,9 +327,13 @@ fn check_network(net: Option<&Network>, region: &str, issues: &mut Issues) -> Ne
                     None,
                 );
             }
-            let mut subnet_ids: Vec<String> = e.subnet_ids.value.iter().map(|s| s.value.clone()).collect();
+            let mut subnet_ids: Vec<String> =
+                e.subnet_ids.value.iter().map(|s| s.value.clone()).collect();
             subnet_ids.sort();
-            return NetworkModel::Existing { vpc_id: e.vpc_id.value.clone(), subnet_ids };
+            return NetworkModel::Existing {
+                vpc_id: e.vpc_id.value.clone(),
+                subnet_ids,
+            };
         }
         Some(Network::Create(c)) => c,
         None => &default,
@@ -244,7 +344,12 @@ fn check_network(net: Option<&Network>, region: &str, issues: &mut Issues) -> Ne
             let net = cidr(c, issues);
             if let Some(n) = net {
                 if !(16..=24).contains(&n.prefix_len()) {
-                    issues.push(&c.referenced, format!("VPC prefix /{} is out of range", n.prefix_len()), "VPC CIDRs must be /16 to /24", None);
+                    issues.push(
+                        &c.referenced,
+                        format!("VPC prefix /{} is out of range", n.prefix_len()),
+                        "VPC CIDRs must be /16 to /24",
+                        None,
+                    );
                 }
             }
             net
@@ -254,13 +359,21 @@ fn check_network(net: Option<&Network>, region: &str, issues: &mut Issues) -> Ne
 
     let subnets = match &create.subnets {
         None => {
-            let Some(vpc) = vpc else { return NetworkModel::Create { cidr: String::new(), subnets: vec![] } };
+            let Some(vpc) = vpc else {
+                return NetworkModel::Create {
+                    cidr: String::new(),
+                    subnets: vec![],
+                };
+            };
             let prefix = (vpc.prefix_len() + 4).min(28);
             vpc.subnets(prefix)
                 .map(|it| {
                     it.take(2)
                         .zip(["a", "b"])
-                        .map(|(net, az)| SubnetModel { az: format!("{region}{az}"), cidr: net.to_string() })
+                        .map(|(net, az)| SubnetModel {
+                            az: format!("{region}{az}"),
+                            cidr: net.to_string(),
+                        })
                         .collect()
                 })
                 .unwrap_or_default()
@@ -271,43 +384,92 @@ fn check_network(net: Option<&Network>, region: &str, issues: &mut Issues) -> Ne
             let mut azs = HashSet::new();
             for s in &list.value {
                 if !s.az.value.starts_with(region) || s.az.value.len() <= region.len() {
-                    let suggestion = s.az.value.chars().last().filter(|c| c.is_ascii_lowercase()).map(|c| format!("{region}{c}"));
+                    let suggestion =
+                        s.az.value
+                            .chars()
+                            .last()
+                            .filter(|c| c.is_ascii_lowercase())
+                            .map(|c| format!("{region}{c}"));
                     issues.push(
                         &s.az.referenced,
-                        format!("availability zone `{}` is not in region {region}", s.az.value),
+                        format!(
+                            "availability zone `{}` is not in region {region}",
+                            s.az.value
+                        ),
                         "wrong availability zone",
                         suggestion.map(|s| format!("did you mean `{s}`?")),
                     );
                 }
                 if !azs.insert(s.az.value.clone()) {
-                    issues.push(&s.az.referenced, format!("two subnets in `{}`", s.az.value), "one subnet per AZ", None);
+                    issues.push(
+                        &s.az.referenced,
+                        format!("two subnets in `{}`", s.az.value),
+                        "one subnet per AZ",
+                        None,
+                    );
                 }
                 if let Some(net) = cidr(&s.cidr, issues) {
                     if let Some(v) = vpc {
                         if !v.contains(&net) {
-                            issues.push(&s.cidr.referenced, format!("subnet {net} is outside the VPC {v}"), "outside the VPC", None);
+                            issues.push(
+                                &s.cidr.referenced,
+                                format!("subnet {net} is outside the VPC {v}"),
+                                "outside the VPC",
+                                None,
+                            );
                         }
                     }
                     if net.prefix_len() > 28 {
-                        issues.push(&s.cidr.referenced, format!("subnet prefix /{} is too small", net.prefix_len()), "subnets must be /16 to /28", None);
+                        issues.push(
+                            &s.cidr.referenced,
+                            format!("subnet prefix /{} is too small", net.prefix_len()),
+                            "subnets must be /16 to /28",
+                            None,
+                        );
                     }
-                    if let Some((other, _)) = nets.iter().find(|(o, _)| o.contains(&net) || net.contains(o)) {
-                        issues.push(&s.cidr.referenced, format!("subnet {net} overlaps {other}"), "overlapping subnet", None);
+                    if let Some((other, _)) = nets
+                        .iter()
+                        .find(|(o, _)| o.contains(&net) || net.contains(o))
+                    {
+                        issues.push(
+                            &s.cidr.referenced,
+                            format!("subnet {net} overlaps {other}"),
+                            "overlapping subnet",
+                            None,
+                        );
                     }
                     nets.push((net, &s.cidr.referenced));
                 }
-                out.push(SubnetModel { az: s.az.value.clone(), cidr: s.cidr.value.clone() });
+                out.push(SubnetModel {
+                    az: s.az.value.clone(),
+                    cidr: s.cidr.value.clone(),
+                });
             }
             if azs.len() < 2 {
-                issues.push(&list.referenced, "an ALB needs subnets in at least two availability zones", "fewer than 2 AZs", None);
+                issues.push(
+                    &list.referenced,
+                    "an ALB needs subnets in at least two availability zones",
+                    "fewer than 2 AZs",
+                    None,
+                );
             }
             out
         }
     };
-    NetworkModel::Create { cidr: vpc.map(|v| v.to_string()).unwrap_or_default(), subnets }
+    NetworkModel::Create {
+        cidr: vpc.map(|v| v.to_string()).unwrap_or_default(),
+        subnets,
+    }
 }
 
-fn range(v: &Option<S<u32>>, default: u32, lo: u32, hi: u32, what: &str, issues: &mut Issues) -> u32 {
+fn range(
+    v: &Option<S<u32>>,
+    default: u32,
+    lo: u32,
+    hi: u32,
+    what: &str,
+    issues: &mut Issues,
+) -> u32 {
     match v {
         None => default,
         Some(s) => {
@@ -327,18 +489,39 @@ fn range(v: &Option<S<u32>>, default: u32, lo: u32, hi: u32, what: &str, issues:
 fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerModel {
     if let Some(arn) = &lb.certificate_arn {
         if !(arn.value.starts_with("arn:aws") && arn.value.contains(":acm:")) {
-            issues.push(&arn.referenced, "certificate_arn is not an ACM certificate ARN", "expected arn:aws:acm:…", None);
+            issues.push(
+                &arn.referenced,
+                "certificate_arn is not an ACM certificate ARN",
+                "expected arn:aws:acm:…",
+                None,
+            );
         }
     }
-    let port_default = if lb.certificate_arn.is_some() { 443 } else { 80 };
+    let port_default = if lb.certificate_arn.is_some() {
+        443
+    } else {
+        80
+    };
     let port = range(&lb.port, port_default, 1, 65535, "port", issues);
     if lb.certificate_arn.is_some() && port == 80 {
         if let Some(p) = &lb.port {
-            issues.push(&p.referenced, "port 80 is kept for the HTTP->HTTPS redirect", "HTTPS listener on port 80", None);
+            issues.push(
+                &p.referenced,
+                "port 80 is kept for the HTTP->HTTPS redirect",
+                "HTTPS listener on port 80",
+                None,
+            );
         }
     }
     let idle_timeout = range(&lb.idle_timeout, 60, 1, 4000, "idle_timeout", issues);
-    let deregistration_delay = range(&lb.deregistration_delay, 30, 0, 3600, "deregistration_delay", issues);
+    let deregistration_delay = range(
+        &lb.deregistration_delay,
+        30,
+        0,
+        3600,
+        "deregistration_delay",
+        issues,
+    );
     let mut ingress_cidrs = Vec::new();
     for c in lb.ingress_cidrs.iter().flatten() {
         if let Some(n) = cidr(c, issues) {
@@ -355,7 +538,12 @@ fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerModel {
     let path = match &hc.path {
         Some(p) => {
             if !p.value.starts_with('/') || p.value.len() > 1024 {
-                issues.push(&p.referenced, format!("health check path `{}` must start with /", p.value), "not a path", None);
+                issues.push(
+                    &p.referenced,
+                    format!("health check path `{}` must start with /", p.value),
+                    "not a path",
+                    None,
+                );
             }
             p.value.clone()
         }
@@ -365,20 +553,41 @@ fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerModel {
     let timeout = range(&hc.timeout, 5, 2, 120, "health check timeout", issues);
     if let Some(t) = &hc.timeout {
         if timeout >= interval {
-            issues.push(&t.referenced, format!("health check timeout {timeout}s must be less than the interval {interval}s"), "timeout >= interval", None);
+            issues.push(
+                &t.referenced,
+                format!(
+                    "health check timeout {timeout}s must be less than the interval {interval}s"
+                ),
+                "timeout >= interval",
+                None,
+            );
         }
     }
     let healthy_threshold = range(&hc.healthy_threshold, 3, 2, 10, "healthy_threshold", issues);
-    let unhealthy_threshold = range(&hc.unhealthy_threshold, 3, 2, 10, "unhealthy_threshold", issues);
+    let unhealthy_threshold = range(
+        &hc.unhealthy_threshold,
+        3,
+        2,
+        10,
+        "unhealthy_threshold",
+        issues,
+    );
     let matcher = match &hc.matcher {
         Some(m) => {
             let ok = m.value.split(',').all(|part| {
                 let codes: Vec<&str> = part.split('-').collect();
                 codes.len() <= 2
-                    && codes.iter().all(|c| c.len() == 3 && c.parse::<u32>().is_ok_and(|n| (200..=499).contains(&n)))
+                    && codes.iter().all(|c| {
+                        c.len() == 3 && c.parse::<u32>().is_ok_and(|n| (200..=499).contains(&n))
+                    })
             });
             if !ok {
-                issues.push(&m.referenced, format!("invalid matcher `{}`", m.value), "expected HTTP codes 200-499", Some("e.g. `200`, `200,302` or `200-399`".into()));
+                issues.push(
+                    &m.referenced,
+                    format!("invalid matcher `{}`", m.value),
+                    "expected HTTP codes 200-499",
+                    Some("e.g. `200`, `200,302` or `200-399`".into()),
+                );
             }
             m.value.clone()
         }
@@ -391,24 +600,50 @@ fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerModel {
         deletion_protection: lb.deletion_protection.unwrap_or(false),
         ingress_cidrs,
         deregistration_delay,
-        health_check: TargetHealthModel { path, interval, timeout, healthy_threshold, unhealthy_threshold, matcher },
+        health_check: TargetHealthModel {
+            path,
+            interval,
+            timeout,
+            healthy_threshold,
+            unhealthy_threshold,
+            matcher,
+        },
     }
 }
 
 fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
     if s.image.value.trim().is_empty() || s.image.value.contains(char::is_whitespace) {
-        issues.push(&s.image.referenced, "invalid image reference", "not an image", None);
+        issues.push(
+            &s.image.referenced,
+            "invalid image reference",
+            "not an image",
+            None,
+        );
     }
     let port = range(&s.port, 80, 1, 65535, "port", issues);
     let cpu = s.cpu.as_ref().map(|c| c.value).unwrap_or(256);
     let memory = s.memory.as_ref().map(|m| m.value).unwrap_or(512);
     match fargate_memory(cpu) {
         None => {
-            let at = s.cpu.as_ref().map(|c| c.referenced).unwrap_or(Location::UNKNOWN);
-            issues.push(&at, format!("Fargate has no {cpu} CPU size"), "not a Fargate CPU size", Some("use 256, 512, 1024, 2048, 4096, 8192 or 16384".into()));
+            let at = s
+                .cpu
+                .as_ref()
+                .map(|c| c.referenced)
+                .unwrap_or(Location::UNKNOWN);
+            issues.push(
+                &at,
+                format!("Fargate has no {cpu} CPU size"),
+                "not a Fargate CPU size",
+                Some("use 256, 512, 1024, 2048, 4096, 8192 or 16384".into()),
+            );
         }
         Some(allowed) if !allowed.contains(&memory) => {
-            let at = s.memory.as_ref().or(s.cpu.as_ref()).map(|m| m.referenced).unwrap_or(Location::UNKNOWN);
+            let at = s
+                .memory
+                .as_ref()
+                .or(s.cpu.as_ref())
+                .map(|m| m.referenced)
+                .unwrap_or(Location::UNKNOWN);
             let lo = allowed.first().unwrap();
             let hi = allowed.last().unwrap();
             let step = allowed.get(1).map(|x| x - lo).unwrap_or(0);
@@ -431,12 +666,19 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
             && !k.starts_with(|c: char| c.is_ascii_digit())
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            issues.push(&v.referenced, format!("invalid environment variable name `{k}`"), "bad variable name", None);
+            issues.push(
+                &v.referenced,
+                format!("invalid environment variable name `{k}`"),
+                "bad variable name",
+                None,
+            );
         }
     }
     let health_check = s.health_check.as_ref().map(|h| {
         let first = h.command.value.first().map(String::as_str).unwrap_or("");
-        if !matches!(first, "CMD" | "CMD-SHELL" | "NONE") || h.command.value.len() < 2 && first != "NONE" {
+        if !matches!(first, "CMD" | "CMD-SHELL" | "NONE")
+            || h.command.value.len() < 2 && first != "NONE"
+        {
             issues.push(
                 &h.command.referenced,
                 "container health check command must start with CMD or CMD-SHELL",
@@ -456,8 +698,19 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         None => 30,
         Some(d) => {
             if !RETENTION_DAYS.contains(&d.value) {
-                let near = RETENTION_DAYS.iter().min_by_key(|x| x.abs_diff(d.value)).unwrap();
-                issues.push(&d.referenced, format!("CloudWatch Logs does not allow {} days of retention", d.value), "not an allowed retention", Some(format!("did you mean {near}?")));
+                let near = RETENTION_DAYS
+                    .iter()
+                    .min_by_key(|x| x.abs_diff(d.value))
+                    .unwrap();
+                issues.push(
+                    &d.referenced,
+                    format!(
+                        "CloudWatch Logs does not allow {} days of retention",
+                        d.value
+                    ),
+                    "not an allowed retention",
+                    Some(format!("did you mean {near}?")),
+                );
             }
             d.value
         }
@@ -469,9 +722,20 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         memory,
         desired_count,
         command: s.command.clone(),
-        environment: s.environment.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+        environment: s
+            .environment
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect(),
         health_check,
-        health_check_grace_period: range(&s.health_check_grace_period, 60, 0, 2_147_483_647, "health_check_grace_period", issues),
+        health_check_grace_period: range(
+            &s.health_check_grace_period,
+            60,
+            0,
+            2_147_483_647,
+            "health_check_grace_period",
+            issues,
+        ),
         assign_public_ip: s.assign_public_ip.unwrap_or(true),
         log_retention_days,
     }

@@ -1,0 +1,815 @@
+//! End-to-end: the binary against the emulator, effects read back with the SDK.
+
+mod common;
+
+use aws_sdk_ec2::types::Filter;
+use common::{web_spec, Env};
+
+fn tagged(stack: &str) -> Filter {
+    Filter::builder()
+        .name("tag:ballast:stack")
+        .values(stack)
+        .build()
+}
+
+fn assert_ok(r: &common::Run, what: &str) {
+    assert_eq!(
+        r.code, 0,
+        "{what} failed\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+}
+
+#[test]
+fn deploy_is_idempotent_and_destroy_is_clean() {
+    let env = Env::new();
+    let (stack, region) = ("it-idem", "us-east-2");
+    env.clean(stack, region);
+    let spec = env.spec("web.yaml", &web_spec(stack, region, ""));
+    let spec = spec.to_str().unwrap();
+
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "cold deploy");
+    assert!(
+        r.stderr
+            .contains("Apply complete! 15 added, 0 changed, 0 replaced, 0 destroyed"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("alb_dns_name"),
+        "outputs are printed: {}",
+        r.stderr
+    );
+
+    // Read AWS back.
+    let c = env.clients(region);
+    env.rt.block_on(async {
+        let vpcs = c
+            .ec2
+            .describe_vpcs()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(vpcs.vpcs().len(), 1);
+        assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
+        let vpc_id = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
+
+        let subnets = c
+            .ec2
+            .describe_subnets()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap();
+        let mut azs: Vec<_> = subnets
+            .subnets()
+            .iter()
+            .map(|s| s.availability_zone().unwrap().to_string())
+            .collect();
+        azs.sort();
+        assert_eq!(
+            azs,
+            ["us-east-2a", "us-east-2b"],
+            "one subnet per AZ in two AZs"
+        );
+        assert!(subnets
+            .subnets()
+            .iter()
+            .all(|s| s.vpc_id() == Some(vpc_id.as_str())));
+
+        let igws = c
+            .ec2
+            .describe_internet_gateways()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(igws.internet_gateways().len(), 1);
+        assert_eq!(
+            igws.internet_gateways()[0].attachments()[0].vpc_id(),
+            Some(vpc_id.as_str())
+        );
+
+        let rts = c
+            .ec2
+            .describe_route_tables()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rts.route_tables().len(), 1);
+        assert_eq!(rts.route_tables()[0].associations().len(), 2);
+
+        let sgs = c
+            .ec2
+            .describe_security_groups()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sgs.security_groups().len(), 2);
+        let alb_sg = sgs
+            .security_groups()
+            .iter()
+            .find(|g| g.group_name() == Some("it-idem-alb"))
+            .unwrap();
+        let svc_sg = sgs
+            .security_groups()
+            .iter()
+            .find(|g| g.group_name() == Some("it-idem-service"))
+            .unwrap();
+        let perms = svc_sg.ip_permissions();
+        assert_eq!(perms.len(), 1, "service SG admits one rule");
+        assert_eq!(perms[0].from_port(), Some(80));
+        assert!(
+            perms[0].ip_ranges().is_empty(),
+            "no CIDR may reach the tasks"
+        );
+        assert_eq!(
+            perms[0].user_id_group_pairs()[0].group_id(),
+            alb_sg.group_id(),
+            "only the ALB's SG"
+        );
+
+        let lb = c
+            .elbv2
+            .describe_load_balancers()
+            .names("it-idem-alb")
+            .send()
+            .await
+            .unwrap();
+        let lb = &lb.load_balancers()[0];
+        assert_eq!(lb.scheme().unwrap().as_str(), "internet-facing");
+        assert_eq!(lb.availability_zones().len(), 2);
+        let tags = c
+            .elbv2
+            .describe_tags()
+            .resource_arns(lb.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let tags = tags.tag_descriptions()[0].tags();
+        assert!(tags
+            .iter()
+            .any(|t| t.key() == Some("ballast:stack") && t.value() == Some(stack)));
+
+        let tg = c
+            .elbv2
+            .describe_target_groups()
+            .names("it-idem-tg")
+            .send()
+            .await
+            .unwrap();
+        let tg = &tg.target_groups()[0];
+        assert_eq!(tg.target_type().unwrap().as_str(), "ip");
+        assert_eq!(tg.health_check_path(), Some("/"));
+        assert_eq!(tg.matcher().and_then(|m| m.http_code()), Some("200-399"));
+
+        let listeners = c
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listeners.listeners().len(), 1);
+        assert_eq!(listeners.listeners()[0].port(), Some(80));
+        assert_eq!(
+            listeners.listeners()[0].default_actions()[0].target_group_arn(),
+            tg.target_group_arn()
+        );
+
+        let svc = c
+            .ecs
+            .describe_services()
+            .cluster(stack)
+            .services(stack)
+            .send()
+            .await
+            .unwrap();
+        let svc = &svc.services()[0];
+        assert_eq!(svc.desired_count(), 2);
+        assert_eq!(svc.launch_type().unwrap().as_str(), "FARGATE");
+        assert_eq!(svc.health_check_grace_period_seconds(), Some(60));
+        assert_eq!(
+            svc.load_balancers()[0].target_group_arn(),
+            tg.target_group_arn()
+        );
+
+        let role = c
+            .iam
+            .get_role()
+            .role_name("it-idem-us-east-2-exec")
+            .send()
+            .await
+            .unwrap();
+        assert!(role
+            .role()
+            .unwrap()
+            .tags()
+            .iter()
+            .any(|t| t.key() == "ballast:stack" && t.value() == stack));
+        let lg = c
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix("/ballast/it-idem")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lg.log_groups()[0].retention_in_days(), Some(30));
+    });
+
+    // Second deploy: no changes and not a single write call.
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "second deploy");
+    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "second deploy wrote: {:?}", s.write_ops);
+        assert!(s.total > 0);
+    }
+
+    let r = env.ballast(&["plan", spec, "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = env.ballast(&["plan", spec, "--output", "json"]);
+    assert_ok(&r, "json plan");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("stdout is JSON only");
+    assert_eq!(v["format_version"], "1.0");
+    assert_eq!(v["has_changes"], false);
+    let changes = v["resource_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 15);
+    assert!(changes.iter().all(|c| c["action"] == "no-op"));
+
+    // Destroy, then destroy again: nothing left, no writes.
+    let r = env.ballast(&["destroy", spec, "--yes"]);
+    assert_ok(&r, "destroy");
+    assert!(
+        r.stderr.contains("Destroy complete! 15 destroyed"),
+        "{}",
+        r.stderr
+    );
+    env.rt.block_on(async {
+        assert!(c
+            .ec2
+            .describe_vpcs()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .is_empty());
+        assert!(c
+            .ec2
+            .describe_subnets()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap()
+            .subnets()
+            .is_empty());
+        assert!(c
+            .ec2
+            .describe_security_groups()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+            .is_empty());
+        assert!(c
+            .elbv2
+            .describe_load_balancers()
+            .names("it-idem-alb")
+            .send()
+            .await
+            .is_err());
+        assert!(c
+            .iam
+            .get_role()
+            .role_name("it-idem-us-east-2-exec")
+            .send()
+            .await
+            .is_err());
+        let cl = c
+            .ecs
+            .describe_clusters()
+            .clusters(stack)
+            .send()
+            .await
+            .unwrap();
+        assert!(cl.clusters().iter().all(|c| c.status() == Some("INACTIVE")));
+    });
+    env.reset();
+    let r = env.ballast(&["destroy", spec, "--yes"]);
+    assert_ok(&r, "second destroy");
+    assert!(r.stderr.contains("Nothing to destroy"), "{}", r.stderr);
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "second destroy wrote: {:?}", s.write_ops);
+    }
+}
+
+#[test]
+fn one_changed_attribute_is_one_update() {
+    let env = Env::new();
+    let (stack, region) = ("it-change", "us-west-1");
+    env.clean(stack, region);
+    let base = web_spec(stack, region, "");
+    let spec = env.spec("web.yaml", &base);
+    let spec = spec.to_str().unwrap();
+    assert_ok(&env.ballast(&["deploy", spec, "--yes"]), "deploy");
+    let c = env.clients(region);
+    let (svc_arn, first_td) = env.rt.block_on(async {
+        let s = c
+            .ecs
+            .describe_services()
+            .cluster(stack)
+            .services(stack)
+            .send()
+            .await
+            .unwrap();
+        (
+            s.services()[0].service_arn().unwrap().to_string(),
+            s.services()[0].task_definition().unwrap().to_string(),
+        )
+    });
+    let revision = |arn: &str| arn.rsplit(':').next().unwrap().parse::<u32>().unwrap();
+
+    // Health check path: one in-place update of the target group.
+    std::fs::write(
+        spec,
+        format!("{base}load_balancer:\n  health_check:\n    path: /healthz\n"),
+    )
+    .unwrap();
+    let r = env.ballast(&["plan", spec, "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "changes -> exit 2\n{}", r.stderr);
+    insta::assert_snapshot!("plan_health_check_path", r.stderr);
+    let r = env.ballast(&["plan", spec, "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let changed: Vec<&serde_json::Value> = v["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["address"], "aws_lb_target_group.tg");
+    assert_eq!(changed[0]["action"], "update");
+    assert_eq!(changed[0]["changed"][0]["key"], "health_check_path");
+    assert_eq!(changed[0]["changed"][0]["before"], "/");
+    assert_eq!(changed[0]["changed"][0]["after"], "/healthz");
+    env.reset();
+    assert_ok(
+        &env.ballast(&["deploy", spec, "--yes"]),
+        "deploy health check",
+    );
+    if let Some(s) = env.stats() {
+        assert_eq!(s.write_ops, ["ModifyTargetGroup"]);
+    }
+    env.rt.block_on(async {
+        let tg = c
+            .elbv2
+            .describe_target_groups()
+            .names("it-change-tg")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tg.target_groups()[0].health_check_path(), Some("/healthz"));
+    });
+
+    // Desired count: one UpdateService.
+    let with_hc = std::fs::read_to_string(spec).unwrap();
+    std::fs::write(
+        spec,
+        with_hc.replace("desired_count: 2", "desired_count: 3"),
+    )
+    .unwrap();
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "deploy desired count");
+    assert!(
+        r.stderr.contains("~ desired_count = 2 -> 3"),
+        "{}",
+        r.stderr
+    );
+    if let Some(s) = env.stats() {
+        assert_eq!(s.write_ops, ["UpdateService"]);
+    }
+
+    // Image: a new task definition revision and an in-place service update, never a replace.
+    let now = std::fs::read_to_string(spec).unwrap();
+    std::fs::write(spec, now.replace("nginx:1.27", "nginx:1.28")).unwrap();
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "deploy image");
+    assert!(
+        r.stderr
+            .contains("Plan: 0 to add, 2 to change, 0 to replace, 0 to destroy."),
+        "{}",
+        r.stderr
+    );
+    if let Some(s) = env.stats() {
+        assert_eq!(s.write_ops, ["RegisterTaskDefinition", "UpdateService"]);
+    }
+    env.rt.block_on(async {
+        let s = c
+            .ecs
+            .describe_services()
+            .cluster(stack)
+            .services(stack)
+            .send()
+            .await
+            .unwrap();
+        let s = &s.services()[0];
+        assert_eq!(
+            s.service_arn(),
+            Some(svc_arn.as_str()),
+            "same service, not a replacement"
+        );
+        let td = s.task_definition().unwrap();
+        assert!(td.contains("task-definition/it-change:"), "{td}");
+        assert_eq!(revision(td), revision(&first_td) + 1, "one new revision");
+        assert_eq!(s.desired_count(), 3);
+    });
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "{:?}", s.write_ops);
+    }
+    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+}
+
+#[test]
+fn resources_removed_from_the_spec_are_destroyed() {
+    let env = Env::new();
+    let (stack, region) = ("it-shrink", "ap-southeast-1");
+    env.clean(stack, region);
+    let three = format!(
+        "{}network:\n  create:\n    cidr: 10.8.0.0/16\n    subnets:\n      - {{az: ap-southeast-1a, cidr: 10.8.0.0/20}}\n      - {{az: ap-southeast-1b, cidr: 10.8.16.0/20}}\n      - {{az: ap-southeast-1c, cidr: 10.8.32.0/20}}\n",
+        web_spec(stack, region, "")
+    );
+    let spec = env.spec("web.yaml", &three);
+    let spec = spec.to_str().unwrap();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "deploy 3 AZs");
+    assert!(r.stderr.contains("16 added"), "{}", r.stderr);
+
+    let two = three
+        .lines()
+        .filter(|l| !l.contains("ap-southeast-1c"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    std::fs::write(spec, two).unwrap();
+    let r = env.ballast(&["plan", spec]);
+    assert_ok(&r, "plan");
+    assert!(
+        r.stderr.contains(
+            "aws_subnet.subnet.ap-southeast-1c (it-shrink-ap-southeast-1c) will be destroyed"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("no longer in the spec"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("0 to add, 3 to change, 0 to replace, 1 to destroy."),
+        "{}",
+        r.stderr
+    );
+    assert_ok(&env.ballast(&["deploy", spec, "--yes"]), "deploy 2 AZs");
+    let c = env.clients(region);
+    env.rt.block_on(async {
+        let subnets = c
+            .ec2
+            .describe_subnets()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(subnets.subnets().len(), 2);
+        let lb = c
+            .elbv2
+            .describe_load_balancers()
+            .names("it-shrink-alb")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lb.load_balancers()[0].availability_zones().len(), 2);
+    });
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
+    assert_ok(
+        &env.ballast(&["destroy", "--stack", stack, "--region", region, "--yes"]),
+        "destroy by name",
+    );
+}
+
+#[test]
+fn foreign_lookalikes_are_never_adopted_changed_or_deleted() {
+    let env = Env::new();
+    let (stack, region) = ("it-foreign", "us-west-2");
+    env.clean(stack, region);
+    let c = env.clients(region);
+    env.rt.block_on(async {
+        c.ecs
+            .create_cluster()
+            .cluster_name(stack)
+            .send()
+            .await
+            .unwrap();
+        c.logs
+            .create_log_group()
+            .log_group_name("/ballast/it-foreign")
+            .send()
+            .await
+            .unwrap();
+    });
+    let spec = env.spec("web.yaml", &web_spec(stack, region, ""));
+    let spec = spec.to_str().unwrap();
+    env.reset();
+    let r = env.ballast(&["plan", spec]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("aws_ecs_cluster.cluster already exists as"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("aws_cloudwatch_log_group.logs already exists as /ballast/it-foreign"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("never adopts, changes or deletes"),
+        "{}",
+        r.stderr
+    );
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = env.ballast(&["destroy", spec, "--yes"]);
+    assert_ok(&r, "destroy");
+    assert!(r.stderr.contains("Nothing to destroy"), "{}", r.stderr);
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "look-alikes were touched: {:?}", s.write_ops);
+    }
+    env.rt.block_on(async {
+        let cl = c
+            .ecs
+            .describe_clusters()
+            .clusters(stack)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cl.clusters()[0].status(), Some("ACTIVE"));
+        c.ecs.delete_cluster().cluster(stack).send().await.unwrap();
+        c.logs
+            .delete_log_group()
+            .log_group_name("/ballast/it-foreign")
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn interrupted_and_failed_deploys_converge_without_duplicates() {
+    let env = Env::new();
+    let (stack, region) = ("it-kill", "eu-west-1");
+    env.clean(stack, region);
+    let spec = env.spec("web.yaml", &web_spec(stack, region, ""));
+    let spec = spec.to_str().unwrap();
+
+    // Kill a slow deploy part-way.
+    env.set_delay(300);
+    let mut child = env
+        .command()
+        .args(["deploy", spec, "--yes"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let finished_early = child.try_wait().unwrap().is_some();
+    child.kill().ok();
+    child.wait().unwrap();
+    env.set_delay(0);
+    assert!(
+        !finished_early,
+        "the deploy should still have been running when killed"
+    );
+
+    // A deploy whose service creation fails leaves the rest in place and says so.
+    if env.shim {
+        env.fault("CreateService", 1, 400, "InvalidParameterException");
+        let r = env.ballast(&["deploy", spec, "--yes"]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("failed to create service it-kill"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("run deploy again to converge"),
+            "{}",
+            r.stderr
+        );
+    }
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "converging deploy");
+    if let Some(s) = env.stats() {
+        assert!(
+            s.write_ops.contains(&"CreateService".to_string()),
+            "{:?}",
+            s.write_ops
+        );
+        assert!(
+            !s.write_ops.contains(&"CreateVpc".to_string()),
+            "no second VPC: {:?}",
+            s.write_ops
+        );
+    }
+    let c = env.clients(region);
+    env.rt.block_on(async {
+        assert_eq!(
+            c.ec2
+                .describe_vpcs()
+                .filters(tagged(stack))
+                .send()
+                .await
+                .unwrap()
+                .vpcs()
+                .len(),
+            1
+        );
+        assert_eq!(
+            c.ec2
+                .describe_subnets()
+                .filters(tagged(stack))
+                .send()
+                .await
+                .unwrap()
+                .subnets()
+                .len(),
+            2
+        );
+        assert_eq!(
+            c.ec2
+                .describe_internet_gateways()
+                .filters(tagged(stack))
+                .send()
+                .await
+                .unwrap()
+                .internet_gateways()
+                .len(),
+            1
+        );
+        assert_eq!(
+            c.ec2
+                .describe_route_tables()
+                .filters(tagged(stack))
+                .send()
+                .await
+                .unwrap()
+                .route_tables()
+                .len(),
+            1
+        );
+        assert_eq!(
+            c.ec2
+                .describe_security_groups()
+                .filters(tagged(stack))
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .len(),
+            2
+        );
+        let svcs = c.ecs.list_services().cluster(stack).send().await.unwrap();
+        assert_eq!(svcs.service_arns().len(), 1);
+    });
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "{:?}", s.write_ops);
+    }
+    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+}
+
+#[test]
+fn without_a_tty_and_without_yes_nothing_is_written() {
+    let env = Env::new();
+    let spec = env.spec("web.yaml", &web_spec("it-notty", "eu-central-1", ""));
+    let r = env.ballast(&["deploy", spec.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("refusing to deploy without confirmation"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("Plan: 15 to add"),
+        "the plan is still shown: {}",
+        r.stderr
+    );
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "{:?}", s.write_ops);
+    }
+}
+
+#[test]
+fn existing_network_is_used_and_checked() {
+    let env = Env::new();
+    let (stack, region) = ("it-existing", "ap-northeast-1");
+    env.clean(stack, region);
+    let c = env.clients(region);
+    let (vpc, a, b, a2) = env.rt.block_on(async {
+        let vpc = c
+            .ec2
+            .create_vpc()
+            .cidr_block("10.9.0.0/16")
+            .send()
+            .await
+            .unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let mk = |cidr: &'static str, az: &'static str| {
+            let c = c.clone();
+            let vpc = vpc.clone();
+            async move {
+                let s = c
+                    .ec2
+                    .create_subnet()
+                    .vpc_id(vpc)
+                    .cidr_block(cidr)
+                    .availability_zone(az)
+                    .send()
+                    .await
+                    .unwrap();
+                s.subnet().unwrap().subnet_id().unwrap().to_string()
+            }
+        };
+        let a = mk("10.9.0.0/24", "ap-northeast-1a").await;
+        let b = mk("10.9.1.0/24", "ap-northeast-1c").await;
+        let a2 = mk("10.9.2.0/24", "ap-northeast-1a").await;
+        (vpc, a, b, a2)
+    });
+    let spec_for = |s1: &str, s2: &str| {
+        format!(
+            "{}network:\n  existing:\n    vpc_id: {vpc}\n    subnet_ids: [{s1}, {s2}]\n",
+            web_spec(stack, region, "")
+        )
+    };
+    let one_az = env.spec("one.yaml", &spec_for(&a, &a2));
+    let r = env.ballast(&["plan", one_az.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("span 1 availability zone"),
+        "{}",
+        r.stderr
+    );
+
+    let two_az = env.spec("two.yaml", &spec_for(&a, &b));
+    let r = env.ballast(&["deploy", two_az.to_str().unwrap(), "--yes"]);
+    assert_ok(&r, "deploy into existing network");
+    assert!(
+        r.stderr.contains("10 added"),
+        "no VPC, subnets, IGW or route table of its own: {}",
+        r.stderr
+    );
+    env.rt.block_on(async {
+        let lb = c
+            .elbv2
+            .describe_load_balancers()
+            .names("it-existing-alb")
+            .send()
+            .await
+            .unwrap();
+        let mut subnets: Vec<_> = lb.load_balancers()[0]
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.subnet_id())
+            .map(str::to_string)
+            .collect();
+        subnets.sort();
+        let mut want = vec![a.clone(), b.clone()];
+        want.sort();
+        assert_eq!(subnets, want);
+    });
+    assert_ok(
+        &env.ballast(&["destroy", two_az.to_str().unwrap(), "--yes"]),
+        "destroy",
+    );
+    env.rt.block_on(async {
+        // The network was not ours: it is still there.
+        let v = c.ec2.describe_vpcs().vpc_ids(&vpc).send().await.unwrap();
+        assert_eq!(v.vpcs().len(), 1);
+    });
+}
