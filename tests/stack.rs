@@ -813,3 +813,27 @@ fn existing_network_is_used_and_checked() {
         assert_eq!(v.vpcs().len(), 1);
     });
 }
+
+#[test]
+fn throttling_is_retried_past_the_sdk_default_of_three_attempts() {
+    let env = Env::new();
+    if !env.shim {
+        return; // fault injection needs the moto shim
+    }
+    let (stack, region) = ("it-throttle", "sa-east-1");
+    env.clean(stack, region);
+    let spec = env.spec("web.yaml", &web_spec(stack, region, ""));
+    let spec = spec.to_str().unwrap();
+    // Four throttled answers in a row: the SDK default (3 attempts) would give up.
+    env.fault("CreateCluster", 4, 400, "ThrottlingException");
+    env.fault("DescribeVpcs", 4, 400, "RequestLimitExceeded");
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "throttled deploy");
+    let s = env.stats().unwrap();
+    assert_eq!(
+        s.write_ops.iter().filter(|o| *o == "CreateCluster").count(),
+        5,
+        "4 throttled + 1 accepted"
+    );
+    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+}

@@ -16,7 +16,10 @@ fn validate(yaml: &str) -> (i32, String) {
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .output()
         .unwrap();
-    (out.status.code().unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 const OK: &str = "name: web\nregion: us-east-1\nservice:\n  image: nginx:1.27\n";
@@ -25,7 +28,10 @@ const OK: &str = "name: web\nregion: us-east-1\nservice:\n  image: nginx:1.27\n"
 fn the_minimal_spec_and_the_examples_are_valid() {
     let (code, err) = validate(OK);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("stack \"web\" in us-east-1, 15 resources"), "{err}");
+    assert!(
+        err.contains("stack \"web\" in us-east-1, 15 resources"),
+        "{err}"
+    );
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/stacks")).unwrap() {
         let path = entry.unwrap().path();
         let (code, err) = validate(&std::fs::read_to_string(&path).unwrap());
@@ -45,17 +51,33 @@ macro_rules! rejects {
     };
 }
 
-rejects!(unknown_key_suggests_the_right_one, "name: web\nregion: us-east-1\nservice:\n  imgae: nginx\n",
-    "unknown key `imgae`", "stack.yaml:4:3", "^^┬^^", "did you mean `image`?");
+rejects!(
+    unknown_key_suggests_the_right_one,
+    "name: web\nregion: us-east-1\nservice:\n  imgae: nginx\n",
+    "unknown key `imgae`",
+    "stack.yaml:4:3",
+    "^^┬^^",
+    "did you mean `image`?"
+);
 
-rejects!(unknown_top_level_key, "name: web\nregion: us-east-1\nloadbalancer: {}\nservice:\n  image: nginx\n",
-    "unknown key `loadbalancer`", "did you mean `load_balancer`?");
+rejects!(
+    unknown_top_level_key,
+    "name: web\nregion: us-east-1\nloadbalancer: {}\nservice:\n  image: nginx\n",
+    "unknown key `loadbalancer`",
+    "did you mean `load_balancer`?"
+);
 
-rejects!(wrong_type, "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  port: eighty\n",
-    "stack.yaml:5:9");
+rejects!(
+    wrong_type,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  port: eighty\n",
+    "stack.yaml:5:9"
+);
 
-rejects!(missing_required_key, "name: web\nregion: us-east-1\nservice:\n  port: 80\n",
-    "missing required key `image`");
+rejects!(
+    missing_required_key,
+    "name: web\nregion: us-east-1\nservice:\n  port: 80\n",
+    "missing required key `image`"
+);
 
 rejects!(invalid_cidrs_and_subnets_outside_the_vpc,
     "name: web\nregion: us-east-1\nnetwork:\n  create:\n    cidr: 10.0.0.0/33\n    subnets:\n      - {az: us-east-1a, cidr: 10.1.0.0/24}\n      - {az: us-east-1b, cidr: 10.0.1.5/24}\nservice:\n  image: nginx\n",
@@ -76,24 +98,46 @@ rejects!(existing_network_needs_two_subnets,
 rejects!(ports_out_of_range, "name: web\nregion: us-east-1\nload_balancer:\n  port: 0\nservice:\n  image: nginx\n  port: 70000\n",
     "port 0 is out of range", "port 70000 is out of range", "must be 1 to 65535");
 
-rejects!(fargate_cpu_memory_pairs, "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  cpu: 256\n  memory: 4096\n",
-    "Fargate does not allow 4096 MiB with 256 CPU", "memory must be one of [512, 1024, 2048]");
+rejects!(
+    fargate_cpu_memory_pairs,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  cpu: 256\n  memory: 4096\n",
+    "Fargate does not allow 4096 MiB with 256 CPU",
+    "memory must be one of [512, 1024, 2048]"
+);
 
-rejects!(fargate_cpu_sizes, "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  cpu: 300\n",
-    "Fargate has no 300 CPU size");
+rejects!(
+    fargate_cpu_sizes,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  cpu: 300\n",
+    "Fargate has no 300 CPU size"
+);
 
-rejects!(names_too_long_for_alb_and_tg, "name: a-very-long-stack-name-for-an-alb\nregion: us-east-1\nservice:\n  image: nginx\n",
-    "`a-very-long-stack-name-for-an-alb-alb` would be 37 characters", "allow 32");
+rejects!(
+    names_too_long_for_alb_and_tg,
+    "name: a-very-long-stack-name-for-an-alb\nregion: us-east-1\nservice:\n  image: nginx\n",
+    "`a-very-long-stack-name-for-an-alb-alb` would be 37 characters",
+    "allow 32"
+);
 
-rejects!(region_typo, "name: web\nregion: us-est-1\nservice:\n  image: nginx\n",
-    "unknown region `us-est-1`", "did you mean `us-east-1`?");
+rejects!(
+    region_typo,
+    "name: web\nregion: us-est-1\nservice:\n  image: nginx\n",
+    "unknown region `us-est-1`",
+    "did you mean `us-east-1`?"
+);
 
 rejects!(health_check_rules,
     "name: web\nregion: us-east-1\nload_balancer:\n  health_check:\n    path: healthz\n    interval: 5\n    timeout: 10\n    matcher: '600'\nservice:\n  image: nginx\n",
     "must start with /", "must be less than the interval", "invalid matcher `600`");
 
-rejects!(log_retention, "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  log_retention_days: 10\n",
-    "does not allow 10 days", "did you mean 7?");
+rejects!(
+    log_retention,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  log_retention_days: 10\n",
+    "does not allow 10 days",
+    "did you mean 7?"
+);
 
-rejects!(bad_stack_name, "name: Web_App\nregion: us-east-1\nservice:\n  image: nginx\n",
-    "invalid stack name `Web_App`");
+rejects!(
+    bad_stack_name,
+    "name: Web_App\nregion: us-east-1\nservice:\n  image: nginx\n",
+    "invalid stack name `Web_App`"
+);

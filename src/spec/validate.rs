@@ -142,8 +142,14 @@ fn push_parse_error(issues: &mut Issues, e: &serde_saphyr::Error) {
             let msg = first_line(e);
             // serde-saphyr says "invalid u32" for `port: eighty`: say what was expected.
             let (msg, label) = match msg.strip_prefix("invalid ") {
-                Some(t) if t.starts_with('u') || t.starts_with('i') => ("wrong type: expected a whole number".to_string(), "not a number"),
-                Some("bool") => ("wrong type: expected true or false".to_string(), "not a boolean"),
+                Some(t) if t.starts_with('u') || t.starts_with('i') => (
+                    "wrong type: expected a whole number".to_string(),
+                    "not a number",
+                ),
+                Some("bool") => (
+                    "wrong type: expected true or false".to_string(),
+                    "not a boolean",
+                ),
                 _ => (msg, "here"),
             };
             issues.push(&loc, msg, label, None);
