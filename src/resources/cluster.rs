@@ -20,7 +20,7 @@ pub fn ecs_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
         .collect()
 }
 
-pub fn ecs_owner<'a>(stack: &StackRef, tags: &'a [Tag]) -> super::common::Ownership {
+pub fn ecs_owner(stack: &StackRef, tags: &[Tag]) -> super::common::Ownership {
     ownership(
         stack,
         tags.iter()

@@ -156,7 +156,7 @@ fn token_len(rest: &str) -> usize {
         Some('[') | Some('{') => line.trim_end().len().max(1),
         _ => {
             let end = line
-                .find(|c: char| c == '#' || c == ',' || c == ']' || c == '}')
+                .find(['#', ',', ']', '}'])
                 .unwrap_or(line.len());
             let tok = line[..end].trim_end();
             // `key: value` on the same line: underline only the key.
