@@ -191,7 +191,17 @@ fn deploy_is_idempotent_and_destroy_is_clean() {
             .unwrap();
         let svc = &svc.services()[0];
         assert_eq!(svc.desired_count(), 2);
-        assert_eq!(svc.launch_type().unwrap().as_str(), "FARGATE");
+        let strategy = svc.capacity_provider_strategy();
+        assert_eq!(strategy.len(), 1, "all on-demand Fargate by default");
+        assert_eq!(strategy[0].capacity_provider(), "FARGATE");
+        let dc = svc.deployment_configuration().unwrap();
+        let cb = dc.deployment_circuit_breaker().unwrap();
+        assert!(
+            cb.enable() && cb.rollback(),
+            "circuit breaker with rollback by default"
+        );
+        assert_eq!(dc.minimum_healthy_percent(), Some(100));
+        assert_eq!(dc.maximum_percent(), Some(200));
         assert_eq!(svc.health_check_grace_period_seconds(), Some(60));
         assert_eq!(
             svc.load_balancers()[0].target_group_arn(),
@@ -835,5 +845,100 @@ fn throttling_is_retried_past_the_sdk_default_of_three_attempts() {
         5,
         "4 throttled + 1 accepted"
     );
+    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+}
+
+#[test]
+fn spot_mix_changes_update_the_service_in_place() {
+    let env = Env::new();
+    let (stack, region) = ("it-spot", "ca-central-1");
+    env.clean(stack, region);
+    let base = web_spec(stack, region, "");
+    let spec = env.spec(
+        "web.yaml",
+        &format!("{base}  capacity:\n    base: 1\n    spot_weight: 1\n"),
+    );
+    let spec = spec.to_str().unwrap();
+    assert_ok(&env.ballast(&["deploy", spec, "--yes"]), "deploy");
+    let c = env.clients(region);
+    let arn = env.rt.block_on(async {
+        let s = c
+            .ecs
+            .describe_services()
+            .cluster(stack)
+            .services(stack)
+            .send()
+            .await
+            .unwrap();
+        let s = &s.services()[0];
+        let mut mix: Vec<_> = s
+            .capacity_provider_strategy()
+            .iter()
+            .map(|i| (i.capacity_provider().to_string(), i.base(), i.weight()))
+            .collect();
+        mix.sort();
+        assert_eq!(
+            mix,
+            [
+                ("FARGATE".to_string(), 1, 1),
+                ("FARGATE_SPOT".to_string(), 0, 1)
+            ]
+        );
+        s.service_arn().unwrap().to_string()
+    });
+
+    std::fs::write(
+        spec,
+        format!("{base}  capacity:\n    base: 2\n    spot_weight: 3\n"),
+    )
+    .unwrap();
+    let r = env.ballast(&["plan", spec]);
+    assert_ok(&r, "plan");
+    assert!(
+        r.stderr
+            .contains("aws_ecs_service.service (it-spot) will be updated in place"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("~ capacity_provider_strategy"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
+        "{}",
+        r.stderr
+    );
+    env.reset();
+    assert_ok(&env.ballast(&["deploy", spec, "--yes"]), "deploy new mix");
+    if let Some(s) = env.stats() {
+        assert_eq!(s.write_ops, ["UpdateService"]);
+    }
+    env.rt.block_on(async {
+        let s = c
+            .ecs
+            .describe_services()
+            .cluster(stack)
+            .services(stack)
+            .send()
+            .await
+            .unwrap();
+        let s = &s.services()[0];
+        assert_eq!(s.service_arn(), Some(arn.as_str()), "same service");
+        let spot = s
+            .capacity_provider_strategy()
+            .iter()
+            .find(|i| i.capacity_provider() == "FARGATE_SPOT")
+            .unwrap();
+        assert_eq!(spot.weight(), 3);
+    });
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "{:?}", s.write_ops);
+    }
     assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
 }

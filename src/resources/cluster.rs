@@ -35,7 +35,12 @@ impl Kind<Clients> for Cluster {
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
-        vec![Node::new(KIND, "cluster", m.names().cluster()).attr("container_insights", "enabled")]
+        vec![Node::new(KIND, "cluster", m.names().cluster())
+            .attr("container_insights", "enabled")
+            .attr(
+                "capacity_providers",
+                Value::set(["FARGATE", "FARGATE_SPOT"]),
+            )]
     }
 
     async fn discover(
@@ -80,7 +85,13 @@ impl Kind<Clients> for Cluster {
                     ("name".into(), name.clone()),
                 ]),
                 physical_id: arn,
-                attrs: Attrs::from([("container_insights".into(), Value::str(insights))]),
+                attrs: Attrs::from([
+                    ("container_insights".into(), Value::str(insights)),
+                    (
+                        "capacity_providers".into(),
+                        Value::set(cl.capacity_providers().iter().map(String::as_str)),
+                    ),
+                ]),
                 owned: own.owned,
             });
         }
@@ -99,6 +110,7 @@ impl Kind<Clients> for Cluster {
             .create_cluster()
             .cluster_name(&node.name)
             .settings(setting(attrs))
+            .set_capacity_providers(Some(super::common::strs(attrs, "capacity_providers")))
             .set_tags(Some(ecs_tags(stack, node)))
             .send()
             .await

@@ -1,12 +1,13 @@
-//! `aws_ecs_service`: the Fargate service behind the ALB. Task definition, count, network and
-//! grace-period changes update it in place; cluster, launch type and load balancer wiring
-//! replace it.
+//! `aws_ecs_service`: the Fargate service behind the ALB. Task definition, count, capacity
+//! mix, rollout settings, network and grace-period changes update it in place; cluster and
+//! load balancer wiring replace it.
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, LaunchType, LoadBalancer, NetworkConfiguration,
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentAlarms,
+    DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer, NetworkConfiguration,
     PropagateTags, ServiceField,
 };
 
@@ -16,6 +17,7 @@ use super::task_definition::CONTAINER;
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
+use crate::vmap;
 
 pub struct Service;
 
@@ -42,11 +44,20 @@ impl Kind<Clients> for Service {
 
     fn desired(&self, m: &Model) -> Vec<Node> {
         let svc = &m.service;
-        vec![Node::new(KIND, "service", m.names().service())
+        let d = &svc.deployment;
+        let deployment = vmap! {
+            "circuit_breaker" => d.circuit_breaker,
+            "rollback" => d.circuit_breaker,
+            "min_healthy_percent" => d.min_healthy_percent,
+            "max_percent" => d.max_percent,
+            "rollback_alarms" => Value::set(d.rollback_alarms.iter().map(String::as_str)),
+        };
+        let mut node = Node::new(KIND, "service", m.names().service())
             .attr("cluster", Value::reference("cluster", "arn"))
             .attr("task_definition", Value::reference("taskdef", "arn"))
             .attr("desired_count", svc.desired_count)
-            .attr("launch_type", "FARGATE")
+            .attr("capacity_provider_strategy", strategy(m))
+            .attr("deployment", deployment)
             .attr("subnets", super::load_balancer::subnet_refs(m))
             .attr(
                 "security_groups",
@@ -56,15 +67,17 @@ impl Kind<Clients> for Service {
             .attr("target_group_arn", Value::reference("tg", "arn"))
             .attr("container_port", svc.port)
             .attr("health_check_grace_period", svc.health_check_grace_period)
-            .force_new(&[
-                "cluster",
-                "launch_type",
-                "target_group_arn",
-                "container_port",
-            ])
+            .force_new(&["cluster", "target_group_arn", "container_port"])
             // The target group must be attached to the ALB (by the listener) before a service
             // can register targets in it.
-            .after("listener")]
+            .after("listener");
+        if let Some(a) = &svc.autoscaling {
+            node.ignore_drift.push((
+                "desired_count",
+                format!("autoscaling owns the desired count ({}..{})", a.min, a.max),
+            ));
+        }
+        vec![node]
     }
 
     async fn discover(
@@ -114,8 +127,12 @@ impl Kind<Clients> for Service {
                     Value::Int(svc.desired_count().into()),
                 ),
                 (
-                    "launch_type".into(),
-                    Value::opt_str(svc.launch_type().map(|l| l.as_str())),
+                    "capacity_provider_strategy".into(),
+                    observed_strategy(svc.capacity_provider_strategy()),
+                ),
+                (
+                    "deployment".into(),
+                    observed_deployment(svc.deployment_configuration()),
                 ),
                 (
                     "subnets".into(),
@@ -184,7 +201,8 @@ impl Kind<Clients> for Service {
             .service_name(&node.name)
             .task_definition(s(attrs, "task_definition")?)
             .desired_count(i(attrs, "desired_count")?)
-            .launch_type(LaunchType::from(s(attrs, "launch_type")?))
+            .set_capacity_provider_strategy(Some(strategy_items(attrs)))
+            .deployment_configuration(deployment_config(attrs))
             .network_configuration(network(attrs)?)
             .load_balancers(
                 LoadBalancer::builder()
@@ -234,6 +252,15 @@ impl Kind<Clients> for Service {
         }
         if NETWORK.iter().any(|k| has(k)) {
             req = req.network_configuration(network(attrs)?);
+        }
+        if has("capacity_provider_strategy") {
+            // A new mix takes effect through a new deployment; the service stays.
+            req = req
+                .set_capacity_provider_strategy(Some(strategy_items(attrs)))
+                .force_new_deployment(true);
+        }
+        if has("deployment") {
+            req = req.deployment_configuration(deployment_config(attrs));
         }
         if has("health_check_grace_period") {
             req = req.health_check_grace_period_seconds(i(attrs, "health_check_grace_period")?);
@@ -301,6 +328,102 @@ async fn wait_inactive(c: &Clients, cluster: &str, arn: &str, name: &str) -> Res
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(10));
     }
+}
+
+/// On-demand Fargate first (`base` tasks), then the on-demand:Spot weights. Without a
+/// `capacity` section: all on-demand Fargate.
+fn strategy(m: &Model) -> Value {
+    let item = |provider: &str, base: u32, weight: u32| vmap! { "provider" => provider, "base" => base, "weight" => weight };
+    let items = match &m.service.capacity {
+        None => vec![item("FARGATE", 0, 1)],
+        Some(c) => {
+            let mut v = vec![item("FARGATE", c.base, c.on_demand_weight)];
+            if c.spot_weight > 0 {
+                v.push(item("FARGATE_SPOT", 0, c.spot_weight));
+            }
+            v
+        }
+    };
+    Value::set(items)
+}
+
+fn observed_strategy(items: &[CapacityProviderStrategyItem]) -> Value {
+    Value::set(items.iter().map(|i| {
+        vmap! { "provider" => i.capacity_provider(), "base" => i64::from(i.base()), "weight" => i64::from(i.weight()) }
+    }))
+}
+
+fn strategy_items(attrs: &Attrs) -> Vec<CapacityProviderStrategyItem> {
+    attrs
+        .get("capacity_provider_strategy")
+        .map(Value::as_list)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Value::as_map)
+        .filter_map(|m| {
+            let n = |k: &str| m.get(k).and_then(Value::as_int).unwrap_or(0) as i32;
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(m.get("provider")?.as_str()?)
+                .base(n("base"))
+                .weight(n("weight"))
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
+fn observed_deployment(d: Option<&DeploymentConfiguration>) -> Value {
+    let cb = d.and_then(|d| d.deployment_circuit_breaker());
+    let alarms = d.and_then(|d| d.alarms()).filter(|a| a.enable());
+    vmap! {
+        "circuit_breaker" => cb.is_some_and(|c| c.enable()),
+        "rollback" => cb.is_some_and(|c| c.rollback()),
+        "min_healthy_percent" => i64::from(d.and_then(|d| d.minimum_healthy_percent()).unwrap_or(100)),
+        "max_percent" => i64::from(d.and_then(|d| d.maximum_percent()).unwrap_or(200)),
+        "rollback_alarms" => Value::set(alarms.map(|a| a.alarm_names()).unwrap_or_default().iter().map(String::as_str)),
+    }
+}
+
+fn deployment_config(attrs: &Attrs) -> DeploymentConfiguration {
+    let d = attrs
+        .get("deployment")
+        .and_then(Value::as_map)
+        .cloned()
+        .unwrap_or_default();
+    let flag = |k: &str| d.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let num = |k: &str, dflt: i32| {
+        d.get(k)
+            .and_then(Value::as_int)
+            .map(|v| v as i32)
+            .unwrap_or(dflt)
+    };
+    let alarms: Vec<String> = d
+        .get("rollback_alarms")
+        .map(Value::as_list)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let mut b = DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(flag("circuit_breaker"))
+                .rollback(flag("rollback"))
+                .build(),
+        )
+        .minimum_healthy_percent(num("min_healthy_percent", 100))
+        .maximum_percent(num("max_percent", 200));
+    if !alarms.is_empty() {
+        b = b.alarms(
+            DeploymentAlarms::builder()
+                .set_alarm_names(Some(alarms))
+                .enable(true)
+                .rollback(true)
+                .build()
+                .expect("alarm names, enable and rollback are set"),
+        );
+    }
+    b.build()
 }
 
 fn network(attrs: &Attrs) -> Result<NetworkConfiguration, BoxError> {

@@ -155,9 +155,7 @@ fn token_len(rest: &str) -> usize {
         }
         Some('[') | Some('{') => line.trim_end().len().max(1),
         _ => {
-            let end = line
-                .find(['#', ',', ']', '}'])
-                .unwrap_or(line.len());
+            let end = line.find(['#', ',', ']', '}']).unwrap_or(line.len());
             let tok = line[..end].trim_end();
             // `key: value` on the same line: underline only the key.
             let tok = match tok.find(": ") {

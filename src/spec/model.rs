@@ -75,6 +75,47 @@ pub struct ServiceModel {
     pub health_check_grace_period: u32,
     pub assign_public_ip: bool,
     pub log_retention_days: u32,
+    pub autoscaling: Option<AutoscalingModel>,
+    pub capacity: Option<CapacityModel>,
+    pub deployment: DeploymentModel,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AutoscalingModel {
+    pub min: u32,
+    pub max: u32,
+    pub cpu: Option<u32>,
+    pub memory: Option<u32>,
+    pub requests_per_target: Option<u32>,
+    pub scale_in_cooldown: u32,
+    pub scale_out_cooldown: u32,
+    pub disable_scale_in: bool,
+    pub schedules: Vec<ScheduleModel>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScheduleModel {
+    pub name: String,
+    /// Normalized AWS schedule expression: `cron(...)`, `rate(...)` or `at(...)`.
+    pub expression: String,
+    pub timezone: String,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CapacityModel {
+    pub base: u32,
+    pub on_demand_weight: u32,
+    pub spot_weight: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DeploymentModel {
+    pub circuit_breaker: bool,
+    pub min_healthy_percent: u32,
+    pub max_percent: u32,
+    pub rollback_alarms: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

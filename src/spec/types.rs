@@ -110,6 +110,70 @@ pub struct Service {
     pub assign_public_ip: Option<bool>,
     /// CloudWatch Logs retention in days; default 30.
     pub log_retention_days: Option<S<u32>>,
+    /// Application Auto Scaling of the desired count.
+    pub autoscaling: Option<Autoscaling>,
+    /// Fargate / Fargate Spot mix; default all on-demand Fargate.
+    pub capacity: Option<Capacity>,
+    /// Rollout safety; default circuit breaker with rollback, 100% min healthy, 200% max.
+    #[serde(default)]
+    pub deployment: Deployment,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    pub min: S<u32>,
+    pub max: S<u32>,
+    /// Target average CPU utilization, percent.
+    pub cpu: Option<S<u32>>,
+    /// Target average memory utilization, percent.
+    pub memory: Option<S<u32>>,
+    /// Target ALB requests per task (per target), per minute.
+    pub requests_per_target: Option<S<u32>>,
+    /// Seconds; default 300.
+    pub scale_in_cooldown: Option<S<u32>>,
+    /// Seconds; default 60.
+    pub scale_out_cooldown: Option<S<u32>>,
+    /// Default false.
+    pub disable_scale_in: Option<bool>,
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub name: S<String>,
+    /// `cron(0 8 ? * MON-FRI *)`, `rate(1 day)` or `at(2026-12-24T18:00:00)`; a bare
+    /// six-field cron expression is wrapped in `cron(...)`.
+    pub cron: S<String>,
+    /// IANA time zone; default UTC.
+    pub timezone: Option<S<String>>,
+    pub min: Option<S<u32>>,
+    pub max: Option<S<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    /// Tasks that always run on on-demand Fargate; default 1.
+    pub base: Option<S<u32>>,
+    /// Relative weight of on-demand Fargate beyond `base`; default 1.
+    pub on_demand_weight: Option<S<u32>>,
+    /// Relative weight of Fargate Spot beyond `base`; default 0.
+    pub spot_weight: Option<S<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// Stop and roll back a deploy whose tasks keep failing; default true.
+    pub circuit_breaker: Option<bool>,
+    pub min_healthy_percent: Option<S<u32>>,
+    pub max_percent: Option<S<u32>>,
+    /// CloudWatch alarm names that roll a deployment back when they fire.
+    #[serde(default)]
+    pub rollback_alarms: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
