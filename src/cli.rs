@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "ballast",
     version,
     about = "Plan and apply a resilient web-service stack on AWS from one YAML file",
-    after_help = "Exit codes: 0 success (plan --detailed-exitcode: no changes), 1 error, 2 plan has changes (with --detailed-exitcode)."
+    after_help = "Exit codes: 0 success (plan --detailed-exitcode: no changes), 1 error, 2 plan has changes (with --detailed-exitcode), 3 deploy rolled back (circuit breaker or alarm), 4 timed out waiting for the rollout, 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -76,6 +76,15 @@ pub enum Command {
         /// `json` writes the outputs to stdout
         #[arg(long, value_enum, default_value_t = Output::Human)]
         output: Output,
+        /// Do not wait for the service rollout to finish
+        #[arg(long)]
+        no_wait: bool,
+        /// How long to wait for the rollout (e.g. 900, 90s, 15m, 1h)
+        #[arg(long, default_value = "15m", value_parser = parse_duration)]
+        wait_timeout: std::time::Duration,
+        /// How often to poll the rollout
+        #[arg(long, default_value = "5s", value_parser = parse_duration, hide = true)]
+        poll_interval: std::time::Duration,
     },
     /// Delete everything the stack owns (found by ownership tags)
     #[command(group = clap::ArgGroup::new("target").required(true).args(["file", "stack"]))]
@@ -89,4 +98,47 @@ pub enum Command {
     },
     /// Print shell completions
     Completions { shell: clap_complete::Shell },
+}
+
+/// `90`, `90s`, `15m`, `1h`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 90s, 15m, 1h)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "ms" => return Ok(std::time::Duration::from_millis(n)),
+        _ => return Err(format!("`{s}` has an unknown unit (use ms, s, m or h)")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(
+            super::parse_duration("90").unwrap(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            super::parse_duration("15m").unwrap(),
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            super::parse_duration("1h").unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            super::parse_duration("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert!(super::parse_duration("soon").is_err());
+    }
 }

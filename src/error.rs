@@ -21,6 +21,21 @@ pub enum Error {
     Cancelled { action: &'static str },
     #[error("{failed} resource(s) failed and {skipped} were skipped; the stack is partly applied (run deploy again to converge)")]
     ApplyFailed { failed: usize, skipped: usize },
+    #[error("deployment {deployment_id} was rolled back: {reason}")]
+    RolledBack {
+        deployment_id: String,
+        reason: String,
+        stopped_tasks: Vec<String>,
+    },
+    #[error("timed out after {waited}s waiting for deployment {deployment_id} ({state}: {running}/{desired} running); it goes on in ECS: follow it with `ballast status {file}`")]
+    WaitTimedOut {
+        deployment_id: String,
+        state: String,
+        running: i32,
+        desired: i32,
+        waited: u64,
+        file: String,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("failed to write output")]
@@ -28,8 +43,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// 3: the rollout was rolled back (circuit breaker or alarm); 4: waiting for it timed out;
+    /// 1: everything else.
     pub fn exit_code(&self) -> i32 {
-        1
+        match self {
+            Error::RolledBack { .. } => 3,
+            Error::WaitTimedOut { .. } => 4,
+            _ => 1,
+        }
     }
 }
 
@@ -46,4 +67,29 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn verdicts_have_distinct_exit_codes() {
+        let rolled_back = Error::RolledBack {
+            deployment_id: "d".into(),
+            reason: "r".into(),
+            stopped_tasks: vec![],
+        };
+        let timed_out = Error::WaitTimedOut {
+            deployment_id: "d".into(),
+            state: "IN_PROGRESS".into(),
+            running: 1,
+            desired: 2,
+            waited: 60,
+            file: "web.yaml".into(),
+        };
+        assert_eq!(rolled_back.exit_code(), 3);
+        assert_eq!(timed_out.exit_code(), 4);
+        assert_eq!(Error::Usage("x".into()).exit_code(), 1);
+    }
 }

@@ -20,8 +20,19 @@ fn main() -> ExitCode {
             output,
             detailed_exitcode,
         } => rt.block_on(commands::plan::run(file, *output, *detailed_exitcode, g)),
-        Command::Deploy { file, yes, output } => {
-            rt.block_on(commands::deploy::run(file, *yes, *output, g))
+        Command::Deploy {
+            file,
+            yes,
+            output,
+            no_wait,
+            wait_timeout,
+            poll_interval,
+        } => {
+            let wait = (!no_wait).then_some(commands::deploy::Wait {
+                timeout: *wait_timeout,
+                poll: *poll_interval,
+            });
+            rt.block_on(commands::deploy::run(file, *yes, *output, wait, g))
         }
         Command::Destroy { file, stack, yes } => rt.block_on(commands::destroy::run(
             file.as_deref(),

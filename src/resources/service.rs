@@ -218,15 +218,8 @@ impl Kind<Clients> for Service {
             .send()
             .await
             .ctx(|| format!("create service {}", node.name))?;
-        let arn = r
-            .service()
-            .and_then(|s| s.service_arn())
-            .unwrap_or_default()
-            .to_string();
-        Ok(Outputs::from([
-            ("arn".into(), arn),
-            ("name".into(), node.name.clone()),
-        ]))
+        let svc = r.service().ok_or("CreateService returned no service")?;
+        Ok(outputs(svc, &node.name))
     }
 
     async fn update(
@@ -265,10 +258,14 @@ impl Kind<Clients> for Service {
         if has("health_check_grace_period") {
             req = req.health_check_grace_period_seconds(i(attrs, "health_check_grace_period")?);
         }
-        req.send()
+        let r = req
+            .send()
             .await
             .ctx(|| format!("update service {}", node.name))?;
-        Ok(cur.outputs.clone())
+        match r.service() {
+            Some(svc) => Ok(outputs(svc, &node.name)),
+            None => Ok(cur.outputs.clone()),
+        }
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
@@ -300,6 +297,25 @@ impl Kind<Clients> for Service {
         ignore_missing(r, AwsError::is_ecs_not_found)?;
         wait_inactive(c, cluster, &cur.physical_id, &cur.name).await
     }
+}
+
+/// `arn`, `name`, `cluster` and the id of the rollout just started (`deployment_id`).
+fn outputs(svc: &aws_sdk_ecs::types::Service, name: &str) -> Outputs {
+    let mut o = Outputs::from([
+        (
+            "arn".into(),
+            svc.service_arn().unwrap_or_default().to_string(),
+        ),
+        ("name".into(), name.to_string()),
+        (
+            "cluster".into(),
+            svc.cluster_arn().unwrap_or_default().to_string(),
+        ),
+    ]);
+    if let Some(id) = super::rollout::primary_deployment(svc) {
+        o.insert("deployment_id".into(), id);
+    }
+    o
 }
 
 /// A deleted service drains before its cluster and target group can go: wait, bounded.
