@@ -942,3 +942,71 @@ fn spot_mix_changes_update_the_service_in_place() {
     }
     assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
 }
+
+#[test]
+fn deploy_waits_for_its_rollout_and_exits_by_verdict() {
+    let env = Env::new();
+    if !env.shim {
+        return; // rollout outcomes are chosen through the moto shim
+    }
+    let (stack, region) = ("it-verdict", "eu-north-1");
+    env.clean(stack, region);
+    let base = web_spec(stack, region, "");
+    let spec = env.spec("web.yaml", &base);
+    let spec = spec.to_str().unwrap();
+
+    let r = env.ballast(&["deploy", spec, "--yes", "--poll-interval", "50ms"]);
+    assert_ok(&r, "deploy");
+    assert!(
+        r.stderr.contains("Waiting for rollout ecs-svc/"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("completed: 2/2 tasks running"),
+        "{}",
+        r.stderr
+    );
+
+    // A rollout the circuit breaker rolls back: exit 3 with the reason.
+    env.set_rollout(
+        "FAILED",
+        "ECS deployment circuit breaker: tasks failed to start.",
+    );
+    std::fs::write(spec, base.replace("nginx:1.27", "nginx:broken")).unwrap();
+    let r = env.ballast(&["deploy", spec, "--yes", "--poll-interval", "50ms"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("was rolled back: ECS deployment circuit breaker: tasks failed to start."),
+        "{}",
+        r.stderr
+    );
+
+    // A rollout that never settles: exit 4 after --wait-timeout, and it says how to follow it.
+    env.set_rollout("IN_PROGRESS", "");
+    std::fs::write(spec, base.replace("nginx:1.27", "nginx:slow")).unwrap();
+    let t = std::time::Instant::now();
+    let r = env.ballast(&[
+        "deploy",
+        spec,
+        "--yes",
+        "--wait-timeout",
+        "1s",
+        "--poll-interval",
+        "100ms",
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("timed out after 1s"), "{}", r.stderr);
+    assert!(r.stderr.contains("ballast status"), "{}", r.stderr);
+    assert!(t.elapsed() < std::time::Duration::from_secs(30));
+
+    // --no-wait returns once the change is made.
+    std::fs::write(spec, base.replace("nginx:1.27", "nginx:later")).unwrap();
+    let r = env.ballast(&["deploy", spec, "--yes", "--no-wait"]);
+    assert_ok(&r, "deploy --no-wait");
+    assert!(!r.stderr.contains("Waiting for rollout"), "{}", r.stderr);
+
+    env.set_rollout("COMPLETED", "");
+    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+}

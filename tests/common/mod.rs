@@ -81,6 +81,7 @@ impl Env {
             .http("GET", "/_shim/health", "")
             .is_some_and(|b| b.trim() == "ok");
         env.set_delay(0);
+        env.set_rollout("COMPLETED", "");
         env.http("DELETE", "/_shim/faults", "");
         env.reset();
         env
@@ -118,6 +119,12 @@ impl Env {
 
     pub fn set_delay(&self, ms: u64) {
         self.http("POST", "/_shim/delay", &format!("{{\"ms\": {ms}}}"));
+    }
+
+    /// How ECS deployments created from now on end (see tests/emulator/README.md).
+    pub fn set_rollout(&self, state: &str, reason: &str) {
+        let body = format!("{{\"state\": \"{state}\", \"reason\": \"{reason}\"}}");
+        self.http("POST", "/_shim/rollout", &body);
     }
 
     /// Make the next `count` calls of `op` fail with `code`.

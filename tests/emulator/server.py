@@ -159,6 +159,14 @@ class Shim:
             with self.lock:
                 self.delay_ms = max(ms, 0)
             return respond_json(start_response, {"ms": self.delay_ms})
+        if name == "rollout" and method == "POST":
+            spec = load_json(environ) or {}
+            state = str(spec.get("state", "COMPLETED"))
+            if state not in ("COMPLETED", "FAILED", "IN_PROGRESS"):
+                return respond(start_response, 400, f"bad rollout state {state}", "text/plain")
+            with self.lock:
+                ROLLOUT["state"], ROLLOUT["reason"] = state, spec.get("reason")
+            return respond_json(start_response, dict(ROLLOUT))
         if name == "faults" and method == "POST":
             try:
                 spec = load_json(environ)
@@ -293,6 +301,12 @@ DEFAULT_DEPLOYMENT_CONFIGURATION = {
 }
 
 
+# How new ECS deployments end (POST /_shim/rollout): moto has no tasks, so a test picks the
+# outcome a real rollout would have reached. COMPLETED (default), FAILED (as after a circuit
+# breaker rollback) or IN_PROGRESS (never settles).
+ROLLOUT = {"state": "COMPLETED", "reason": None}
+
+
 def patch_ecs() -> None:
     from moto.core.utils import utcnow
     from moto.ecs import models
@@ -321,14 +335,17 @@ def patch_ecs() -> None:
             created = now
         else:
             dep_id, created = old["id"], old["createdAt"]
+        state = ROLLOUT["state"] if (new_deployment or old is None) else (old or {}).get("rolloutState", "COMPLETED")
+        settled = state == "COMPLETED"
+        reason = ROLLOUT["reason"] if not settled else None
         svc.deployments = [{
             "id": dep_id,
             "status": "PRIMARY",
             "taskDefinition": svc.task_definition,
             "desiredCount": svc.desired_count,
             "pendingCount": 0,
-            "runningCount": svc.desired_count,
-            "failedTasks": 0,
+            "runningCount": svc.desired_count if settled else 0,
+            "failedTasks": 0 if state != "FAILED" else max(svc.desired_count, 1),
             "createdAt": created,
             "updatedAt": now,
             "capacityProviderStrategy": svc.capacity_provider_strategy,
@@ -336,13 +353,14 @@ def patch_ecs() -> None:
             "platformVersion": svc.platform_version,
             "platformFamily": None if svc.launch_type == "EC2" else "Linux",
             "networkConfiguration": svc.network_configuration or None,
-            "rolloutState": "COMPLETED",
-            "rolloutStateReason": f"ECS deployment {dep_id} completed.",
+            "rolloutState": state,
+            "rolloutStateReason": reason or (f"ECS deployment {dep_id} completed." if settled else f"ECS deployment {dep_id} in progress."),
         }]
         svc.events.insert(0, {
             "id": str(uuid.uuid4()),
             "createdAt": now,
-            "message": f"(service {svc.name}) has reached a steady state.",
+            "message": f"(service {svc.name}) has reached a steady state." if settled
+            else f"(service {svc.name}) deployment {dep_id} {'failed: ' + (reason or 'tasks failed to start') if state == 'FAILED' else 'is in progress'}.",
         })
 
     orig_create = R.create_service
