@@ -96,6 +96,16 @@ pub enum Command {
         #[arg(short, long)]
         yes: bool,
     },
+    /// Show the stack's health: tasks, last rollout, healthy targets per AZ, scaling bounds
+    #[command(group = clap::ArgGroup::new("target").required(true).args(["file", "stack"]))]
+    Status {
+        file: Option<PathBuf>,
+        /// By stack name, without the spec (needs --region or AWS_REGION)
+        #[arg(long)]
+        stack: Option<String>,
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+    },
     /// Print shell completions
     Completions { shell: clap_complete::Shell },
 }

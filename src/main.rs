@@ -40,6 +40,16 @@ fn main() -> ExitCode {
             *yes,
             g,
         )),
+        Command::Status {
+            file,
+            stack,
+            output,
+        } => rt.block_on(commands::status::run(
+            file.as_deref(),
+            stack.as_deref(),
+            *output,
+            g,
+        )),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

@@ -1010,3 +1010,92 @@ fn deploy_waits_for_its_rollout_and_exits_by_verdict() {
     env.set_rollout("COMPLETED", "");
     assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
 }
+
+#[test]
+fn status_shows_tasks_rollout_and_healthy_targets_per_az() {
+    let env = Env::new();
+    let (stack, region) = ("it-status", "ap-south-1");
+    env.clean(stack, region);
+    let spec = env.spec("web.yaml", &web_spec(stack, region, ""));
+    let spec = spec.to_str().unwrap();
+    let r = env.ballast(&["status", spec]);
+    assert_ok(&r, "status before deploy");
+    assert!(r.stderr.contains("Service: not deployed"), "{}", r.stderr);
+    assert_ok(&env.ballast(&["deploy", spec, "--yes"]), "deploy");
+
+    // Register one task IP per AZ, as ECS would.
+    let c = env.clients(region);
+    env.rt.block_on(async {
+        let tg = c
+            .elbv2
+            .describe_target_groups()
+            .names("it-status-tg")
+            .send()
+            .await
+            .unwrap();
+        let arn = tg.target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_string();
+        let subnets = c
+            .ec2
+            .describe_subnets()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap();
+        for sn in subnets.subnets() {
+            let ip = sn.cidr_block().unwrap().replace(".0/20", ".10");
+            c.elbv2
+                .register_targets()
+                .target_group_arn(&arn)
+                .targets(
+                    aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                        .id(ip)
+                        .port(80)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    env.reset();
+    let r = env.ballast(&["status", spec]);
+    assert_ok(&r, "status");
+    assert!(
+        r.stderr
+            .contains("tasks:            2/2 running, 0 pending"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("last deployment:  ecs-svc/"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("COMPLETED"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("scaling:          fixed desired count"),
+        "{}",
+        r.stderr
+    );
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "status only reads: {:?}", s.write_ops);
+    }
+    let r = env.ballast(&[
+        "status", "--stack", stack, "--region", region, "--output", "json",
+    ]);
+    assert_ok(&r, "status json");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let by_az = v["load_balancer"]["by_az"].as_object().unwrap();
+    assert_eq!(
+        by_az.keys().cloned().collect::<Vec<_>>(),
+        ["ap-south-1a", "ap-south-1b"]
+    );
+    for (_, t) in by_az {
+        assert_eq!(t["total"], 1, "{v}");
+    }
+    assert_eq!(v["service"]["deployments"][0]["rollout_state"], "COMPLETED");
+    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+}

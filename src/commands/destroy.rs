@@ -2,7 +2,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::cli::Global;
-use crate::engine::{self, StackRef};
+use crate::engine;
 use crate::error::Error;
 use crate::render::plan::{render, Purpose};
 use crate::render::progress::Progress;
@@ -14,32 +14,7 @@ pub async fn run(
     g: &Global,
 ) -> Result<i32, Error> {
     // The spec only names the stack: what gets destroyed is found by ownership tags.
-    let stack = match (file, stack) {
-        (Some(f), _) => {
-            let m = super::load(f, g)?;
-            StackRef {
-                name: m.name,
-                region: m.region,
-                tags: Default::default(),
-            }
-        }
-        (None, Some(name)) => {
-            let region = g
-                .region
-                .clone()
-                .or_else(|| std::env::var("AWS_REGION").ok())
-                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-                .ok_or_else(|| {
-                    Error::Usage("destroy --stack needs --region (or AWS_REGION)".into())
-                })?;
-            StackRef {
-                name: name.to_string(),
-                region,
-                tags: Default::default(),
-            }
-        }
-        (None, None) => return Err(Error::Usage("destroy needs FILE or --stack NAME".into())),
-    };
+    let stack = super::target(file, stack, g)?;
     let s = super::session(g, stack).await;
     let plan = s.plan(None).await?;
     if !plan.has_changes() {

@@ -3,6 +3,7 @@
 pub mod deploy;
 pub mod destroy;
 pub mod plan;
+pub mod status;
 pub mod validate;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -54,6 +55,34 @@ pub fn stack_ref(m: &Model) -> StackRef {
 impl Session {
     pub async fn plan(&self, model: Option<&Model>) -> Result<Plan, Error> {
         Ok(engine::plan(&self.kinds, &self.clients, &self.stack, model).await?)
+    }
+}
+
+/// The stack a command without a spec acts on: from FILE, or `--stack` plus a region.
+pub fn target(file: Option<&Path>, stack: Option<&str>, g: &Global) -> Result<StackRef, Error> {
+    match (file, stack) {
+        (Some(f), _) => {
+            let m = load(f, g)?;
+            Ok(StackRef {
+                name: m.name,
+                region: m.region,
+                tags: Default::default(),
+            })
+        }
+        (None, Some(name)) => {
+            let region = g
+                .region
+                .clone()
+                .or_else(|| std::env::var("AWS_REGION").ok())
+                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                .ok_or_else(|| Error::Usage("--stack needs --region (or AWS_REGION)".into()))?;
+            Ok(StackRef {
+                name: name.to_string(),
+                region,
+                tags: Default::default(),
+            })
+        }
+        (None, None) => Err(Error::Usage("give a spec FILE or --stack NAME".into())),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod error;
 pub mod json;
 pub mod plan;
 pub mod progress;
+pub mod status;
 
 use std::io::IsTerminal;
 

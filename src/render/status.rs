@@ -1,0 +1,111 @@
+//! `ballast status` for people.
+
+use std::fmt::Write;
+
+use super::Style;
+use crate::resources::status::StackStatus;
+
+pub fn render(s: &StackStatus, st: Style) -> String {
+    let mut out = format!("{} \"{}\" in {}\n\n", st.bold("Stack"), s.stack, s.region);
+    match &s.service {
+        None => out.push_str("Service: not deployed\n"),
+        Some(svc) => {
+            let ok = svc.running >= svc.desired;
+            let tasks = format!("{}/{} running", svc.running, svc.desired);
+            let _ = writeln!(out, "{} {} ({})", st.bold("Service"), svc.name, svc.status);
+            let _ = writeln!(
+                out,
+                "  tasks:            {}, {} pending",
+                if ok {
+                    st.green(&tasks)
+                } else {
+                    st.yellow(&tasks)
+                },
+                svc.pending
+            );
+            let _ = writeln!(out, "  task definition:  {}", svc.task_definition);
+            let cap: Vec<String> = svc
+                .capacity
+                .iter()
+                .map(|c| format!("{} base {} weight {}", c.provider, c.base, c.weight))
+                .collect();
+            if !cap.is_empty() {
+                let _ = writeln!(out, "  capacity:         {}", cap.join(", "));
+            }
+            match svc.deployments.first() {
+                Some(d) => {
+                    let state = match d.rollout_state.as_str() {
+                        "COMPLETED" => st.green(&d.rollout_state),
+                        "FAILED" => st.red(&d.rollout_state),
+                        other => st.yellow(other),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  last deployment:  {} {state}: {}/{} running, {} failed tasks{}",
+                        d.id,
+                        d.running,
+                        d.desired,
+                        d.failed_tasks,
+                        if d.reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" — {}", d.reason)
+                        }
+                    );
+                    if svc.deployments.len() > 1 {
+                        let _ = writeln!(
+                            out,
+                            "                    ({} deployments active)",
+                            svc.deployments.len()
+                        );
+                    }
+                }
+                None => out.push_str("  last deployment:  none\n"),
+            }
+        }
+    }
+    match &s.scaling {
+        Some(sc) => {
+            let _ = writeln!(out, "  scaling:          {}..{} tasks", sc.min, sc.max);
+            for p in &sc.policies {
+                let _ = writeln!(out, "    policy   {p}");
+            }
+            for a in &sc.schedules {
+                let _ = writeln!(out, "    schedule {a}");
+            }
+        }
+        None if s.service.is_some() => {
+            out.push_str("  scaling:          fixed desired count (no autoscaling)\n")
+        }
+        None => {}
+    }
+    out.push('\n');
+    match &s.load_balancer {
+        None => out.push_str("Load balancer: not deployed\n"),
+        Some(lb) => {
+            let _ = writeln!(out, "{} http://{}/", st.bold("Load balancer"), lb.dns_name);
+            out.push_str("  healthy targets per AZ:\n");
+            for (az, t) in &lb.by_az {
+                let counts = format!("{}/{}", t.healthy, t.total);
+                let counts = if t.total > 0 && t.healthy == t.total {
+                    st.green(&counts)
+                } else {
+                    st.yellow(&counts)
+                };
+                let _ = writeln!(out, "    {az:<16} {counts} healthy");
+                for u in &t.unhealthy {
+                    let _ = writeln!(out, "      {}", st.dim(u));
+                }
+            }
+        }
+    }
+    if let Some(svc) = &s.service {
+        if !svc.events.is_empty() {
+            out.push_str("\nRecent events:\n");
+            for e in &svc.events {
+                let _ = writeln!(out, "  {e}");
+            }
+        }
+    }
+    out
+}

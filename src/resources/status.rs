@@ -1,0 +1,327 @@
+//! What `ballast status` shows: the service's tasks and rollouts, healthy targets per AZ and
+//! the current scaling bounds. Read-only; rendering is in `src/render/status.rs`.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::spec::Names;
+
+#[derive(Debug, Default, Serialize)]
+pub struct StackStatus {
+    pub stack: String,
+    pub region: String,
+    pub service: Option<ServiceHealth>,
+    pub load_balancer: Option<TargetHealth>,
+    pub scaling: Option<Scaling>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceHealth {
+    pub name: String,
+    pub status: String,
+    pub running: i32,
+    pub desired: i32,
+    pub pending: i32,
+    pub task_definition: String,
+    pub capacity: Vec<CapacityShare>,
+    /// Newest first; the first is the last deployment.
+    pub deployments: Vec<DeploymentState>,
+    /// Latest service events, newest first.
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CapacityShare {
+    pub provider: String,
+    pub base: i32,
+    pub weight: i32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeploymentState {
+    pub id: String,
+    pub status: String,
+    pub rollout_state: String,
+    pub reason: String,
+    pub running: i32,
+    pub desired: i32,
+    pub failed_tasks: i32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetHealth {
+    pub dns_name: String,
+    /// AZ -> counts; every AZ the service runs in is listed, even with no targets.
+    pub by_az: BTreeMap<String, AzTargets>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct AzTargets {
+    pub healthy: u32,
+    pub total: u32,
+    /// `ip: state (reason)` for targets that are not healthy.
+    pub unhealthy: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Scaling {
+    pub min: i32,
+    pub max: i32,
+    pub policies: Vec<String>,
+    pub schedules: Vec<String>,
+}
+
+pub async fn read(c: &Clients, names: &Names) -> Result<StackStatus, AwsError> {
+    let (cluster, service) = (names.cluster(), names.service());
+    let mut out = StackStatus {
+        stack: names.stack.clone(),
+        region: names.region.clone(),
+        ..Default::default()
+    };
+
+    let r = c
+        .ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service)
+        .send()
+        .await
+        .ctx(|| format!("describe service {service}"));
+    let svc = match r {
+        Err(e) if e.is_ecs_not_found() => None,
+        r => r?
+            .services()
+            .iter()
+            .find(|s| s.status() != Some("INACTIVE"))
+            .cloned(),
+    };
+    let mut subnets: Vec<String> = Vec::new();
+    if let Some(s) = &svc {
+        subnets = s
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .map(|v| v.subnets().to_vec())
+            .unwrap_or_default();
+        out.service = Some(ServiceHealth {
+            name: service.clone(),
+            status: s.status().unwrap_or_default().to_string(),
+            running: s.running_count(),
+            desired: s.desired_count(),
+            pending: s.pending_count(),
+            task_definition: s
+                .task_definition()
+                .unwrap_or_default()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            capacity: s
+                .capacity_provider_strategy()
+                .iter()
+                .map(|i| CapacityShare {
+                    provider: i.capacity_provider().to_string(),
+                    base: i.base(),
+                    weight: i.weight(),
+                })
+                .collect(),
+            deployments: s
+                .deployments()
+                .iter()
+                .map(|d| DeploymentState {
+                    id: d.id().unwrap_or_default().to_string(),
+                    status: d.status().unwrap_or_default().to_string(),
+                    rollout_state: d
+                        .rollout_state()
+                        .map(|r| r.as_str().to_string())
+                        .unwrap_or_default(),
+                    reason: d.rollout_state_reason().unwrap_or_default().to_string(),
+                    running: d.running_count(),
+                    desired: d.desired_count(),
+                    failed_tasks: d.failed_tasks(),
+                })
+                .collect(),
+            events: s
+                .events()
+                .iter()
+                .take(5)
+                .filter_map(|e| e.message().map(str::to_string))
+                .collect(),
+        });
+    }
+
+    out.load_balancer = target_health(c, names, &subnets).await?;
+
+    let resource_id = format!("service/{cluster}/{service}");
+    let targets = c
+        .appscaling
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(&resource_id)
+        .send()
+        .await
+        .ctx(|| format!("describe scalable target {resource_id}"))?;
+    if let Some(t) = targets.scalable_targets().first() {
+        let policies = c
+            .appscaling
+            .describe_scaling_policies()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(&resource_id)
+            .send()
+            .await
+            .ctx(|| format!("describe scaling policies of {resource_id}"))?;
+        let schedules = c
+            .appscaling
+            .describe_scheduled_actions()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(&resource_id)
+            .send()
+            .await
+            .ctx(|| format!("describe scheduled actions of {resource_id}"))?;
+        out.scaling = Some(Scaling {
+            min: t.min_capacity(),
+            max: t.max_capacity(),
+            policies: policies
+                .scaling_policies()
+                .iter()
+                .map(|p| {
+                    let cfg = p.target_tracking_scaling_policy_configuration();
+                    let metric = cfg
+                        .and_then(|c| c.predefined_metric_specification())
+                        .map(|m| m.predefined_metric_type().as_str().to_string())
+                        .unwrap_or_default();
+                    format!(
+                        "{} ({metric} target {})",
+                        p.policy_name(),
+                        cfg.map(|c| c.target_value()).unwrap_or_default()
+                    )
+                })
+                .collect(),
+            schedules: schedules
+                .scheduled_actions()
+                .iter()
+                .map(|a| {
+                    let action = a.scalable_target_action();
+                    let bound =
+                        |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+                    format!(
+                        "{} {} {} -> min {} max {}",
+                        a.scheduled_action_name(),
+                        a.schedule(),
+                        a.timezone().unwrap_or("UTC"),
+                        bound(action.and_then(|x| x.min_capacity())),
+                        bound(action.and_then(|x| x.max_capacity()))
+                    )
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Healthy targets per AZ. A target's AZ comes from DescribeTargetHealth, or else from the
+/// service subnet whose CIDR holds its IP.
+async fn target_health(
+    c: &Clients,
+    names: &Names,
+    subnets: &[String],
+) -> Result<Option<TargetHealth>, AwsError> {
+    let (alb, tg) = (names.alb(), names.target_group());
+    let lb = match c
+        .elbv2
+        .describe_load_balancers()
+        .names(&alb)
+        .send()
+        .await
+        .ctx(|| format!("describe load balancer {alb}"))
+    {
+        Err(e) if e.is_elbv2_not_found() => return Ok(None),
+        r => r?,
+    };
+    let dns_name = lb
+        .load_balancers()
+        .first()
+        .and_then(|l| l.dns_name())
+        .unwrap_or_default()
+        .to_string();
+    let mut by_az: BTreeMap<String, AzTargets> = BTreeMap::new();
+    let mut cidrs: Vec<(Ipv4Net, String)> = Vec::new();
+    if !subnets.is_empty() {
+        let r = c
+            .ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(subnets.to_vec()))
+            .send()
+            .await
+            .ctx(|| "describe service subnets".to_string())?;
+        for s in r.subnets() {
+            if let (Some(cidr), Some(az)) = (
+                s.cidr_block().and_then(|c| c.parse().ok()),
+                s.availability_zone(),
+            ) {
+                cidrs.push((cidr, az.to_string()));
+                by_az.entry(az.to_string()).or_default();
+            }
+        }
+    }
+    let tg_arn = match c
+        .elbv2
+        .describe_target_groups()
+        .names(&tg)
+        .send()
+        .await
+        .ctx(|| format!("describe target group {tg}"))
+    {
+        Err(e) if e.is_elbv2_not_found() => None,
+        r => r?
+            .target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .map(str::to_string),
+    };
+    if let Some(arn) = tg_arn {
+        let health = c
+            .elbv2
+            .describe_target_health()
+            .target_group_arn(&arn)
+            .send()
+            .await
+            .ctx(|| format!("describe target health of {tg}"))?;
+        for d in health.target_health_descriptions() {
+            let ip = d.target().and_then(|t| t.id()).unwrap_or_default();
+            let az = d
+                .target()
+                .and_then(|t| t.availability_zone())
+                .filter(|az| *az != "all")
+                .map(str::to_string)
+                .or_else(|| {
+                    let addr: std::net::Ipv4Addr = ip.parse().ok()?;
+                    cidrs
+                        .iter()
+                        .find(|(n, _)| n.contains(&addr))
+                        .map(|(_, az)| az.clone())
+                })
+                .unwrap_or_else(|| "unknown".into());
+            let entry = by_az.entry(az).or_default();
+            entry.total += 1;
+            let state = d
+                .target_health()
+                .and_then(|h| h.state())
+                .map(|s| s.as_str())
+                .unwrap_or("unknown");
+            if state == "healthy" {
+                entry.healthy += 1;
+            } else {
+                let reason = d
+                    .target_health()
+                    .and_then(|h| h.description())
+                    .unwrap_or_default();
+                entry.unhealthy.push(format!("{ip}: {state} ({reason})"));
+            }
+        }
+    }
+    Ok(Some(TargetHealth { dns_name, by_az }))
+}
