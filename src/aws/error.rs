@@ -68,6 +68,10 @@ impl AwsError {
         self.code() == "ResourceNotFoundException"
     }
 
+    pub fn is_appscaling_not_found(&self) -> bool {
+        self.code() == "ObjectNotFoundException"
+    }
+
     /// EC2's "still in use" errors, which clear on their own once dependents are gone.
     pub fn is_dependency_violation(&self) -> bool {
         matches!(

@@ -29,6 +29,8 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub appscaling: aws_sdk_applicationautoscaling::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
 }
 
 /// Retries tuned for throttling: create/describe storms against ELB and ECS throttle long before
@@ -69,5 +71,7 @@ pub async fn connect(s: &Settings) -> Clients {
         ecs: aws_sdk_ecs::Client::new(&conf),
         iam: aws_sdk_iam::Client::new(&conf),
         logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
+        appscaling: aws_sdk_applicationautoscaling::Client::new(&conf),
+        autoscaling: aws_sdk_autoscaling::Client::new(&conf),
     }
 }

@@ -89,7 +89,13 @@ impl Kind<Clients> for Cluster {
                     ("container_insights".into(), Value::str(insights)),
                     (
                         "capacity_providers".into(),
-                        Value::set(cl.capacity_providers().iter().map(String::as_str)),
+                        // The Fargate ones; the EC2 provider is its own resource.
+                        Value::set(
+                            cl.capacity_providers()
+                                .iter()
+                                .filter(|p| p.starts_with("FARGATE"))
+                                .map(String::as_str),
+                        ),
                     ),
                 ]),
                 owned: own.owned,
@@ -133,15 +139,41 @@ impl Kind<Clients> for Cluster {
         node: &Node,
         attrs: &Attrs,
         cur: &Observed,
-        _: &[String],
+        changed: &[String],
     ) -> Result<Outputs, BoxError> {
-        c.ecs
-            .update_cluster_settings()
-            .cluster(&node.name)
-            .settings(setting(attrs))
-            .send()
-            .await
-            .ctx(|| format!("update settings of cluster {}", node.name))?;
+        if changed.iter().any(|k| k == "capacity_providers") {
+            // Keep providers ballast manages elsewhere (the EC2 one) in the list.
+            let r = c
+                .ecs
+                .describe_clusters()
+                .clusters(&node.name)
+                .send()
+                .await
+                .ctx(|| format!("describe cluster {}", node.name))?;
+            let mut providers = super::common::strs(attrs, "capacity_providers");
+            for p in r.clusters().iter().flat_map(|c| c.capacity_providers()) {
+                if !p.starts_with("FARGATE") && !providers.contains(p) {
+                    providers.push(p.clone());
+                }
+            }
+            c.ecs
+                .put_cluster_capacity_providers()
+                .cluster(&node.name)
+                .set_capacity_providers(Some(providers))
+                .set_default_capacity_provider_strategy(Some(vec![]))
+                .send()
+                .await
+                .ctx(|| format!("set capacity providers of cluster {}", node.name))?;
+        }
+        if changed.iter().any(|k| k == "container_insights") {
+            c.ecs
+                .update_cluster_settings()
+                .cluster(&node.name)
+                .settings(setting(attrs))
+                .send()
+                .await
+                .ctx(|| format!("update settings of cluster {}", node.name))?;
+        }
         Ok(cur.outputs.clone())
     }
 

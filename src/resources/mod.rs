@@ -4,15 +4,23 @@
 
 mod common;
 
+pub mod autoscaling_group;
+pub mod capacity_provider;
 pub mod cluster;
-pub mod execution_role;
+pub mod iam_role;
 pub mod internet_gateway;
+pub mod launch_template;
 pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
+pub mod rollout;
 pub mod route_table;
+pub mod scalable_target;
+pub mod scaling_policy;
+pub mod scheduled_action;
 pub mod security_group;
 pub mod service;
+pub mod status;
 pub mod subnet;
 pub mod target_group;
 pub mod task_definition;
@@ -34,10 +42,16 @@ pub fn registry() -> Vec<DynKind> {
         Box::new(load_balancer::LoadBalancer),
         Box::new(target_group::TargetGroup),
         Box::new(listener::Listener),
+        Box::new(launch_template::LaunchTemplate),
+        Box::new(autoscaling_group::AutoScalingGroup),
         Box::new(cluster::Cluster),
-        Box::new(execution_role::ExecutionRole),
+        Box::new(capacity_provider::CapacityProvider),
+        Box::new(iam_role::IamRole),
         Box::new(log_group::LogGroup),
         Box::new(task_definition::TaskDefinition),
         Box::new(service::Service),
+        Box::new(scalable_target::ScalableTarget),
+        Box::new(scaling_policy::ScalingPolicy),
+        Box::new(scheduled_action::ScheduledAction),
     ]
 }

@@ -71,6 +71,9 @@ impl Kind<Clients> for Service {
             // The target group must be attached to the ALB (by the listener) before a service
             // can register targets in it.
             .after("listener");
+        if svc.ec2_capacity.is_some() {
+            node = node.after("capacity.ec2");
+        }
         if let Some(a) = &svc.autoscaling {
             node.ignore_drift.push((
                 "desired_count",
@@ -347,9 +350,12 @@ async fn wait_inactive(c: &Clients, cluster: &str, arn: &str, name: &str) -> Res
 }
 
 /// On-demand Fargate first (`base` tasks), then the on-demand:Spot weights. Without a
-/// `capacity` section: all on-demand Fargate.
+/// `capacity` section: all on-demand Fargate. With `ec2_capacity`: the stack's EC2 provider.
 fn strategy(m: &Model) -> Value {
     let item = |provider: &str, base: u32, weight: u32| vmap! { "provider" => provider, "base" => base, "weight" => weight };
+    if m.service.ec2_capacity.is_some() {
+        return Value::set([item(&m.names().capacity_provider(), 0, 1)]);
+    }
     let items = match &m.service.capacity {
         None => vec![item("FARGATE", 0, 1)],
         Some(c) => {

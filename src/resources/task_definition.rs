@@ -30,7 +30,7 @@ impl Kind<Clients> for TaskDefinition {
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
-        &[super::execution_role::KIND, super::log_group::KIND]
+        &[super::iam_role::KIND, super::log_group::KIND]
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
@@ -50,6 +50,14 @@ impl Kind<Clients> for TaskDefinition {
             }
         });
         let mut n = Node::new(KIND, "taskdef", m.names().family())
+            .attr(
+                "compatibility",
+                if svc.ec2_capacity.is_some() {
+                    "EC2"
+                } else {
+                    "FARGATE"
+                },
+            )
             .attr("cpu", svc.cpu)
             .attr("memory", svc.memory)
             .attr("image", svc.image.as_str())
@@ -136,6 +144,21 @@ impl Kind<Clients> for TaskDefinition {
         let num = |v: Option<&str>| Value::from(v.and_then(|s| s.parse::<i64>().ok()));
         let arn = td.task_definition_arn().unwrap_or_default().to_string();
         let attrs = Attrs::from([
+            (
+                "compatibility".into(),
+                // A definition registered for EC2 also lists EXTERNAL etc.; ballast asks for one.
+                Value::str(
+                    if td
+                        .requires_compatibilities()
+                        .iter()
+                        .any(|c| c.as_str() == "EC2")
+                    {
+                        "EC2"
+                    } else {
+                        "FARGATE"
+                    },
+                ),
+            ),
             ("cpu".into(), num(td.cpu())),
             ("memory".into(), num(td.memory())),
             ("image".into(), Value::opt_str(cd.and_then(|c| c.image()))),
@@ -279,7 +302,7 @@ async fn register(
         .ecs
         .register_task_definition()
         .family(&node.name)
-        .requires_compatibilities(Compatibility::Fargate)
+        .requires_compatibilities(Compatibility::from(s(attrs, "compatibility")?))
         .network_mode(NetworkMode::Awsvpc)
         .cpu(i(attrs, "cpu")?.to_string())
         .memory(i(attrs, "memory")?.to_string())

@@ -77,6 +77,7 @@ pub struct ServiceModel {
     pub log_retention_days: u32,
     pub autoscaling: Option<AutoscalingModel>,
     pub capacity: Option<CapacityModel>,
+    pub ec2_capacity: Option<Ec2CapacityModel>,
     pub deployment: DeploymentModel,
 }
 
@@ -162,3 +163,18 @@ impl Model {
         Names::new(&self.name, &self.region)
     }
 }
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Ec2CapacityModel {
+    pub instance_type: String,
+    /// An AMI id, or `resolve:ssm:<parameter>` which EC2 resolves at launch.
+    pub image_id: String,
+    pub min: u32,
+    pub max: u32,
+    pub target_capacity: u32,
+    pub managed_termination_protection: bool,
+}
+
+/// The ECS-optimized Amazon Linux 2023 AMI, as EC2 launch templates can resolve it.
+pub const ECS_OPTIMIZED_AMI: &str =
+    "resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";

@@ -57,6 +57,19 @@ impl Names {
     pub fn execution_role(&self) -> String {
         format!("{}-{}-exec", self.stack, self.region)
     }
+    /// The container instances' role and instance profile (`ec2_capacity`).
+    pub fn instance_role(&self) -> String {
+        format!("{}-{}-instance", self.stack, self.region)
+    }
+    pub fn launch_template(&self) -> String {
+        format!("{}-ecs", self.stack)
+    }
+    pub fn autoscaling_group(&self) -> String {
+        format!("{}-ecs", self.stack)
+    }
+    pub fn capacity_provider(&self) -> String {
+        format!("{}-ec2", self.stack)
+    }
     pub fn log_group(&self) -> String {
         format!("/ballast/{}", self.stack)
     }

@@ -114,6 +114,9 @@ pub struct Service {
     pub autoscaling: Option<Autoscaling>,
     /// Fargate / Fargate Spot mix; default all on-demand Fargate.
     pub capacity: Option<Capacity>,
+    /// Run tasks on EC2 instances of an Auto Scaling group (an ECS capacity provider) instead
+    /// of Fargate.
+    pub ec2_capacity: Option<Ec2Capacity>,
     /// Rollout safety; default circuit breaker with rollback, 100% min healthy, 200% max.
     #[serde(default)]
     pub deployment: Deployment,
@@ -185,4 +188,20 @@ pub struct ContainerHealthCheck {
     pub timeout: Option<S<u32>>,
     pub retries: Option<S<u32>>,
     pub start_period: Option<S<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2Capacity {
+    /// e.g. `t3.small`.
+    pub instance_type: S<String>,
+    /// Default: the current ECS-optimized Amazon Linux 2023 AMI (resolved by EC2 through SSM).
+    pub ami: Option<S<String>>,
+    /// Instances in the Auto Scaling group; default 1..4.
+    pub min: Option<S<u32>>,
+    pub max: Option<S<u32>>,
+    /// Managed scaling: how full ECS keeps the group, percent; default 100.
+    pub target_capacity: Option<S<u32>>,
+    /// Keep ECS from terminating instances that run tasks; default true.
+    pub managed_termination_protection: Option<bool>,
 }

@@ -838,7 +838,13 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
     let port = range(&s.port, 80, 1, 65535, "port", issues);
     let cpu = s.cpu.as_ref().map(|c| c.value).unwrap_or(256);
     let memory = s.memory.as_ref().map(|m| m.value).unwrap_or(512);
-    match fargate_memory(cpu) {
+    // EC2 capacity has no Fargate size table: the instance type bounds cpu and memory.
+    let fargate_sizes = if s.ec2_capacity.is_none() {
+        fargate_memory(cpu)
+    } else {
+        Some(vec![memory])
+    };
+    match fargate_sizes {
         None => {
             let at = s
                 .cpu
@@ -934,6 +940,85 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         .autoscaling
         .as_ref()
         .map(|a| check_autoscaling(a, s, desired_count, issues));
+    let ec2_capacity = s.ec2_capacity.as_ref().map(|e| {
+        let it = &e.instance_type;
+        let ok = it.value.split_once('.').is_some_and(|(fam, size)| {
+            !fam.is_empty()
+                && !size.is_empty()
+                && fam
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && size
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+        if !ok {
+            issues.push(
+                &it.referenced,
+                format!("`{}` is not an EC2 instance type", it.value),
+                "e.g. t3.small",
+                None,
+            );
+        }
+        let image_id = match &e.ami {
+            Some(a) => {
+                if !(a.value.starts_with("ami-") || a.value.starts_with("resolve:ssm:")) {
+                    issues.push(
+                        &a.referenced,
+                        format!("`{}` is not an AMI id", a.value),
+                        "expected ami-… or resolve:ssm:…",
+                        None,
+                    );
+                }
+                a.value.clone()
+            }
+            None => ECS_OPTIMIZED_AMI.to_string(),
+        };
+        let min = range(&e.min, 1, 0, 10_000, "min", issues);
+        let max = range(&e.max, 4, 1, 10_000, "max", issues);
+        if min > max {
+            let at = e
+                .min
+                .as_ref()
+                .or(e.max.as_ref())
+                .map(|v| v.referenced)
+                .unwrap_or(it.referenced);
+            issues.push(
+                &at,
+                format!("ec2_capacity min {min} is above max {max}"),
+                "min > max",
+                None,
+            );
+        }
+        if let Some(c) = &s.capacity {
+            let at = c
+                .base
+                .as_ref()
+                .or(c.spot_weight.as_ref())
+                .map(|v| v.referenced)
+                .unwrap_or(it.referenced);
+            issues.push(
+                &at,
+                "`capacity` (Fargate/Spot) and `ec2_capacity` cannot both be set",
+                "choose one",
+                None,
+            );
+        }
+        Ec2CapacityModel {
+            instance_type: it.value.clone(),
+            image_id,
+            min,
+            max,
+            target_capacity: range(&e.target_capacity, 100, 1, 100, "target_capacity", issues),
+            managed_termination_protection: e.managed_termination_protection.unwrap_or(true),
+        }
+    });
+    if s.ec2_capacity.is_some() && s.assign_public_ip == Some(true) {
+        issues.push_top(
+            "assign_public_ip: true does not work for tasks on EC2 capacity (awsvpc)",
+            Some("remove it: the instances have public IPs and pull the images".into()),
+        );
+    }
     let capacity = s.capacity.as_ref().map(|c| {
         let cap = CapacityModel {
             base: range(&c.base, 1, 0, 100_000, "base", issues),
@@ -985,6 +1070,7 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
     ServiceModel {
         autoscaling,
         capacity,
+        ec2_capacity,
         deployment,
         image: s.image.value.clone(),
         port,
@@ -1006,7 +1092,8 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
             "health_check_grace_period",
             issues,
         ),
-        assign_public_ip: s.assign_public_ip.unwrap_or(true),
+        // Tasks on EC2 (awsvpc) cannot get public IPs: the instance pulls images instead.
+        assign_public_ip: s.assign_public_ip.unwrap_or(s.ec2_capacity.is_none()),
         log_retention_days,
     }
 }

@@ -1,0 +1,243 @@
+//! `aws_autoscaling_group`: the EC2 instances behind `ec2_capacity`. ECS managed scaling sets
+//! its desired capacity, so ballast manages only the bounds.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
+
+use super::common::{b, i, ownership, s, strs, tags_for};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::{Model, Names};
+
+pub struct AutoScalingGroup;
+
+pub const KIND: &str = "aws_autoscaling_group";
+
+#[async_trait]
+impl Kind<Clients> for AutoScalingGroup {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::launch_template::KIND, super::subnet::KIND]
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let Some(e) = &m.service.ec2_capacity else {
+            return vec![];
+        };
+        vec![Node::new(KIND, "asg.ecs", m.names().autoscaling_group())
+            .attr("launch_template_id", Value::reference("lt.ecs", "id"))
+            .attr("min_size", e.min)
+            .attr("max_size", e.max)
+            .attr("subnets", super::load_balancer::subnet_refs(m))
+            // ECS managed termination protection needs new instances protected from scale-in.
+            .attr("protect_from_scale_in", e.managed_termination_protection)]
+    }
+
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
+        let name = Names::new(&stack.name, &stack.region).autoscaling_group();
+        let r = c
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&name)
+            .send()
+            .await
+            .ctx(|| format!("describe auto scaling group {name}"))?;
+        let mut out = Vec::new();
+        // A group being deleted is on its way out, not something to adopt or update.
+        for g in r
+            .auto_scaling_groups()
+            .iter()
+            .filter(|g| g.status().is_none())
+        {
+            let own = ownership(
+                stack,
+                g.tags()
+                    .iter()
+                    .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
+            );
+            if !own.owned && desired.is_empty() {
+                continue;
+            }
+            let subnets: Vec<&str> = g
+                .vpc_zone_identifier()
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .collect();
+            let arn = g.auto_scaling_group_arn().unwrap_or_default().to_string();
+            out.push(Observed {
+                id: "asg.ecs".into(),
+                kind: KIND,
+                name: name.clone(),
+                outputs: Outputs::from([("arn".into(), arn), ("name".into(), name.clone())]),
+                physical_id: name.clone(),
+                attrs: Attrs::from([
+                    (
+                        "launch_template_id".into(),
+                        Value::opt_str(g.launch_template().and_then(|l| l.launch_template_id())),
+                    ),
+                    (
+                        "min_size".into(),
+                        Value::Int(g.min_size().unwrap_or_default().into()),
+                    ),
+                    (
+                        "max_size".into(),
+                        Value::Int(g.max_size().unwrap_or_default().into()),
+                    ),
+                    ("subnets".into(), Value::set(subnets)),
+                    (
+                        "protect_from_scale_in".into(),
+                        Value::Bool(g.new_instances_protected_from_scale_in().unwrap_or(false)),
+                    ),
+                ]),
+                owned: own.owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
+        let mut tags: Vec<Tag> = tags_for(stack, node, true)
+            .into_iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .propagate_at_launch(true)
+                    .resource_id(&node.name)
+                    .resource_type("auto-scaling-group")
+                    .build()
+            })
+            .collect();
+        // ECS expects this tag on groups it scales.
+        tags.push(
+            Tag::builder()
+                .key("AmazonECSManaged")
+                .value("true")
+                .propagate_at_launch(true)
+                .resource_id(&node.name)
+                .resource_type("auto-scaling-group")
+                .build(),
+        );
+        c.autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(&node.name)
+            .launch_template(template(attrs)?)
+            .min_size(i(attrs, "min_size")?)
+            .max_size(i(attrs, "max_size")?)
+            .desired_capacity(i(attrs, "min_size")?)
+            .vpc_zone_identifier(strs(attrs, "subnets").join(","))
+            .new_instances_protected_from_scale_in(b(attrs, "protect_from_scale_in"))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .ctx(|| format!("create auto scaling group {}", node.name))?;
+        let r = c
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&node.name)
+            .send()
+            .await
+            .ctx(|| format!("describe auto scaling group {}", node.name))?;
+        let arn = r
+            .auto_scaling_groups()
+            .first()
+            .and_then(|g| g.auto_scaling_group_arn())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Outputs::from([
+            ("arn".into(), arn),
+            ("name".into(), node.name.clone()),
+        ]))
+    }
+
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
+        c.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(&node.name)
+            .launch_template(template(attrs)?)
+            .min_size(i(attrs, "min_size")?)
+            .max_size(i(attrs, "max_size")?)
+            .vpc_zone_identifier(strs(attrs, "subnets").join(","))
+            .new_instances_protected_from_scale_in(b(attrs, "protect_from_scale_in"))
+            .send()
+            .await
+            .ctx(|| format!("update auto scaling group {}", node.name))?;
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        let r = c
+            .autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(&cur.physical_id)
+            .force_delete(true)
+            .send()
+            .await
+            .ctx(|| format!("delete auto scaling group {}", cur.name));
+        match r {
+            Err(e) if is_missing(&e) => return Ok(()),
+            r => r?,
+        };
+        // Instances terminate first; the launch template and subnets are in use until then.
+        let deadline = Instant::now() + Duration::from_secs(900);
+        let mut pause = Duration::from_millis(500);
+        loop {
+            let r = c
+                .autoscaling
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("describe auto scaling group {}", cur.name))?;
+            if r.auto_scaling_groups().is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "auto scaling group {} was still deleting after 15 minutes",
+                    cur.name
+                )
+                .into());
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(15));
+        }
+    }
+}
+
+/// Auto Scaling reports a missing group as a ValidationError.
+fn is_missing(e: &AwsError) -> bool {
+    e.code() == "ValidationError" && e.message.contains("not found")
+}
+
+fn template(attrs: &Attrs) -> Result<LaunchTemplateSpecification, BoxError> {
+    Ok(LaunchTemplateSpecification::builder()
+        .launch_template_id(s(attrs, "launch_template_id")?)
+        .version("$Default")
+        .build())
+}

@@ -1,0 +1,271 @@
+//! `aws_ecs_capacity_provider`: the ECS capacity provider over the `ec2_capacity` Auto Scaling
+//! group (managed scaling, managed termination protection), associated with the cluster.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProviderField, ClusterField,
+    ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection,
+};
+
+use super::cluster::{ecs_owner, ecs_tags};
+use super::common::{b, i, ignore_missing, s};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::{Model, Names};
+
+pub struct CapacityProvider;
+
+pub const KIND: &str = "aws_ecs_capacity_provider";
+
+#[async_trait]
+impl Kind<Clients> for CapacityProvider {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::autoscaling_group::KIND, super::cluster::KIND]
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let Some(e) = &m.service.ec2_capacity else {
+            return vec![];
+        };
+        vec![
+            Node::new(KIND, "capacity.ec2", m.names().capacity_provider())
+                .attr("auto_scaling_group_arn", Value::reference("asg.ecs", "arn"))
+                .attr("target_capacity", e.target_capacity)
+                .attr(
+                    "managed_termination_protection",
+                    e.managed_termination_protection,
+                )
+                .attr("cluster", Value::reference("cluster", "name"))
+                .force_new(&["auto_scaling_group_arn"]),
+        ]
+    }
+
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
+        let names = Names::new(&stack.name, &stack.region);
+        let name = names.capacity_provider();
+        let r = c
+            .ecs
+            .describe_capacity_providers()
+            .capacity_providers(&name)
+            .include(CapacityProviderField::Tags)
+            .send()
+            .await
+            .ctx(|| format!("describe capacity provider {name}"))?;
+        let mut out = Vec::new();
+        for cp in r
+            .capacity_providers()
+            .iter()
+            .filter(|cp| cp.status().map(|s| s.as_str()) == Some("ACTIVE"))
+        {
+            let own = ecs_owner(stack, cp.tags());
+            if !own.owned && desired.is_empty() {
+                continue;
+            }
+            let asg = cp.auto_scaling_group_provider();
+            let cluster = names.cluster();
+            let clusters = c
+                .ecs
+                .describe_clusters()
+                .clusters(&cluster)
+                .include(ClusterField::Settings)
+                .send()
+                .await
+                .ctx(|| format!("describe cluster {cluster}"))?;
+            let associated = clusters
+                .clusters()
+                .iter()
+                .any(|cl| cl.status() == Some("ACTIVE") && cl.capacity_providers().contains(&name));
+            out.push(Observed {
+                id: "capacity.ec2".into(),
+                kind: KIND,
+                name: name.clone(),
+                outputs: Outputs::from([
+                    (
+                        "arn".into(),
+                        cp.capacity_provider_arn().unwrap_or_default().to_string(),
+                    ),
+                    ("name".into(), name.clone()),
+                ]),
+                physical_id: name.clone(),
+                attrs: Attrs::from([
+                    (
+                        "auto_scaling_group_arn".into(),
+                        Value::opt_str(asg.map(|a| a.auto_scaling_group_arn())),
+                    ),
+                    (
+                        "target_capacity".into(),
+                        Value::from(
+                            asg.and_then(|a| a.managed_scaling())
+                                .and_then(|m| m.target_capacity())
+                                .map(i64::from),
+                        ),
+                    ),
+                    (
+                        "managed_termination_protection".into(),
+                        Value::Bool(
+                            asg.and_then(|a| a.managed_termination_protection())
+                                == Some(&ManagedTerminationProtection::Enabled),
+                        ),
+                    ),
+                    (
+                        "cluster".into(),
+                        if associated {
+                            Value::str(cluster)
+                        } else {
+                            Value::Null
+                        },
+                    ),
+                ]),
+                owned: own.owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
+        let r = c
+            .ecs
+            .create_capacity_provider()
+            .name(&node.name)
+            .auto_scaling_group_provider(
+                AutoScalingGroupProvider::builder()
+                    .auto_scaling_group_arn(s(attrs, "auto_scaling_group_arn")?)
+                    .managed_scaling(scaling(attrs)?)
+                    .managed_termination_protection(protection(attrs))
+                    .build()?,
+            )
+            .set_tags(Some(ecs_tags(stack, node)))
+            .send()
+            .await
+            .ctx(|| format!("create capacity provider {}", node.name))?;
+        associate(c, s(attrs, "cluster")?, &node.name, true).await?;
+        let arn = r
+            .capacity_provider()
+            .and_then(|p| p.capacity_provider_arn())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Outputs::from([
+            ("arn".into(), arn),
+            ("name".into(), node.name.clone()),
+        ]))
+    }
+
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError> {
+        if changed
+            .iter()
+            .any(|k| k == "target_capacity" || k == "managed_termination_protection")
+        {
+            c.ecs
+                .update_capacity_provider()
+                .name(&node.name)
+                .auto_scaling_group_provider(
+                    AutoScalingGroupProviderUpdate::builder()
+                        .managed_scaling(scaling(attrs)?)
+                        .managed_termination_protection(protection(attrs))
+                        .build(),
+                )
+                .send()
+                .await
+                .ctx(|| format!("update capacity provider {}", node.name))?;
+        }
+        if changed.iter().any(|k| k == "cluster") {
+            associate(c, s(attrs, "cluster")?, &node.name, true).await?;
+        }
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        if let Some(cluster) = cur.attrs.get("cluster").and_then(Value::as_str) {
+            let r = associate(c, cluster, &cur.physical_id, false).await;
+            ignore_missing(r, AwsError::is_ecs_not_found)?;
+        }
+        let r = super::common::retry_in_use(20, || async {
+            c.ecs
+                .delete_capacity_provider()
+                .capacity_provider(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("delete capacity provider {}", cur.name))
+        })
+        .await;
+        ignore_missing(r, AwsError::is_ecs_not_found)
+    }
+}
+
+fn scaling(attrs: &Attrs) -> Result<ManagedScaling, BoxError> {
+    Ok(ManagedScaling::builder()
+        .status(ManagedScalingStatus::Enabled)
+        .target_capacity(i(attrs, "target_capacity")?)
+        .build())
+}
+
+fn protection(attrs: &Attrs) -> ManagedTerminationProtection {
+    if b(attrs, "managed_termination_protection") {
+        ManagedTerminationProtection::Enabled
+    } else {
+        ManagedTerminationProtection::Disabled
+    }
+}
+
+/// Add or remove `provider` in the cluster's capacity providers, keeping the others
+/// (PutClusterCapacityProviders replaces the whole list).
+pub async fn associate(
+    c: &Clients,
+    cluster: &str,
+    provider: &str,
+    on: bool,
+) -> Result<(), AwsError> {
+    let r = c
+        .ecs
+        .describe_clusters()
+        .clusters(cluster)
+        .send()
+        .await
+        .ctx(|| format!("describe cluster {cluster}"))?;
+    let Some(cl) = r.clusters().iter().find(|c| c.status() == Some("ACTIVE")) else {
+        return Ok(());
+    };
+    let mut providers: Vec<String> = cl
+        .capacity_providers()
+        .iter()
+        .filter(|p| p.as_str() != provider)
+        .cloned()
+        .collect();
+    if on {
+        providers.push(provider.to_string());
+    } else if providers.len() == cl.capacity_providers().len() {
+        return Ok(());
+    }
+    c.ecs
+        .put_cluster_capacity_providers()
+        .cluster(cluster)
+        .set_capacity_providers(Some(providers))
+        .set_default_capacity_provider_strategy(Some(vec![]))
+        .send()
+        .await
+        .ctx(|| format!("set capacity providers of cluster {cluster}"))?;
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! `aws_iam_role`: the task execution role ECS uses to pull images and write logs, and, with
+//! `ec2_capacity`, the container instances' role with its instance profile.
+
+use async_trait::async_trait;
+use aws_sdk_iam::types::Tag;
+
+use super::common::{b, ignore_missing, ownership, s, strs, tags_for};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::{Model, Names};
+
+pub struct IamRole;
+
+pub const KIND: &str = "aws_iam_role";
+
+const EXECUTION_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+const INSTANCE_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
+
+const INSTANCE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// IAM returns policy documents URL-encoded; compare them as canonical JSON.
+pub fn canonical_policy(doc: &str) -> String {
+    let decoded = if doc.trim_start().starts_with('%') {
+        percent_decode(doc)
+    } else {
+        doc.to_string()
+    };
+    serde_json::from_str::<serde_json::Value>(&decoded)
+        .map(|v| v.to_string())
+        .unwrap_or(decoded)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                }
+                Err(_) => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// (logical id, role name) of every role a stack can have.
+fn roles(names: &Names) -> [(&'static str, String); 2] {
+    [
+        ("role.execution", names.execution_role()),
+        ("role.instance", names.instance_role()),
+    ]
+}
+
+#[async_trait]
+impl Kind<Clients> for IamRole {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let mut out = vec![
+            Node::new(KIND, "role.execution", m.names().execution_role())
+                .attr("assume_role_policy", canonical_policy(TRUST))
+                .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
+                .attr("instance_profile", false),
+        ];
+        if m.service.ec2_capacity.is_some() {
+            out.push(
+                Node::new(KIND, "role.instance", m.names().instance_role())
+                    .attr("assume_role_policy", canonical_policy(INSTANCE_TRUST))
+                    .attr("managed_policy_arns", Value::set([INSTANCE_POLICY]))
+                    .attr("instance_profile", true),
+            );
+        }
+        out
+    }
+
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
+        let names = Names::new(&stack.name, &stack.region);
+        let mut out = Vec::new();
+        for (id, name) in roles(&names) {
+            let r = c
+                .iam
+                .get_role()
+                .role_name(&name)
+                .send()
+                .await
+                .ctx(|| format!("get role {name}"));
+            let role = match r {
+                Err(e) if e.is_iam_not_found() => continue,
+                r => match r?.role {
+                    Some(role) => role,
+                    None => continue,
+                },
+            };
+            let own = ownership(stack, role.tags().iter().map(|t| (t.key(), t.value())));
+            if !own.owned && !desired.iter().any(|n| n.id == id) {
+                continue;
+            }
+            let attached = c
+                .iam
+                .list_attached_role_policies()
+                .role_name(&name)
+                .send()
+                .await
+                .ctx(|| format!("list policies of role {name}"))?;
+            let mut outputs = Outputs::from([
+                ("arn".into(), role.arn().to_string()),
+                ("name".into(), name.clone()),
+            ]);
+            let profile = match c
+                .iam
+                .get_instance_profile()
+                .instance_profile_name(&name)
+                .send()
+                .await
+                .ctx(|| format!("get instance profile {name}"))
+            {
+                Err(e) if e.is_iam_not_found() => None,
+                r => r?.instance_profile,
+            };
+            let has_profile = profile
+                .as_ref()
+                .is_some_and(|p| p.roles().iter().any(|r| r.role_name() == name));
+            if let Some(p) = &profile {
+                outputs.insert("instance_profile_arn".into(), p.arn().to_string());
+                outputs.insert("instance_profile_name".into(), name.clone());
+            }
+            out.push(Observed {
+                id: id.into(),
+                kind: KIND,
+                name: name.clone(),
+                outputs,
+                physical_id: name,
+                attrs: Attrs::from([
+                    (
+                        "assume_role_policy".into(),
+                        Value::str(canonical_policy(
+                            role.assume_role_policy_document().unwrap_or_default(),
+                        )),
+                    ),
+                    (
+                        "managed_policy_arns".into(),
+                        Value::set(
+                            attached
+                                .attached_policies()
+                                .iter()
+                                .filter_map(|p| p.policy_arn()),
+                        ),
+                    ),
+                    ("instance_profile".into(), Value::Bool(has_profile)),
+                ]),
+                owned: own.owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
+        let tags = tags_for(stack, node, false)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()?;
+        let r = c
+            .iam
+            .create_role()
+            .role_name(&node.name)
+            .description(format!("ballast stack {}: {}", stack.name, node.id))
+            .assume_role_policy_document(s(attrs, "assume_role_policy")?)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .ctx(|| format!("create role {}", node.name))?;
+        let mut outputs = Outputs::from([
+            (
+                "arn".into(),
+                r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
+            ),
+            ("name".into(), node.name.clone()),
+        ]);
+        attach(c, &node.name, attrs, &Attrs::new()).await?;
+        if b(attrs, "instance_profile") {
+            outputs.extend(ensure_profile(c, &node.name, Some(tags)).await?);
+        }
+        Ok(outputs)
+    }
+
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError> {
+        if changed.iter().any(|k| k == "assume_role_policy") {
+            c.iam
+                .update_assume_role_policy()
+                .role_name(&node.name)
+                .policy_document(s(attrs, "assume_role_policy")?)
+                .send()
+                .await
+                .ctx(|| format!("update trust policy of role {}", node.name))?;
+        }
+        attach(c, &node.name, attrs, &cur.attrs).await?;
+        let mut outputs = cur.outputs.clone();
+        if changed.iter().any(|k| k == "instance_profile") {
+            if b(attrs, "instance_profile") {
+                outputs.extend(ensure_profile(c, &node.name, None).await?);
+            } else {
+                remove_profile(c, &node.name).await?;
+            }
+        }
+        Ok(outputs)
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        remove_profile(c, &cur.physical_id).await?;
+        for arn in strs(&cur.attrs, "managed_policy_arns") {
+            let r = c
+                .iam
+                .detach_role_policy()
+                .role_name(&cur.physical_id)
+                .policy_arn(&arn)
+                .send()
+                .await
+                .ctx(|| format!("detach {arn} from role {}", cur.name));
+            ignore_missing(r, AwsError::is_iam_not_found)?;
+        }
+        let r = c
+            .iam
+            .delete_role()
+            .role_name(&cur.physical_id)
+            .send()
+            .await
+            .ctx(|| format!("delete role {}", cur.name));
+        ignore_missing(r, AwsError::is_iam_not_found)
+    }
+}
+
+/// An instance profile named like the role, holding it (EC2 instances take roles this way).
+async fn ensure_profile(
+    c: &Clients,
+    name: &str,
+    tags: Option<Vec<Tag>>,
+) -> Result<Outputs, BoxError> {
+    let existing = match c
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .ctx(|| format!("get instance profile {name}"))
+    {
+        Err(e) if e.is_iam_not_found() => None,
+        r => r?.instance_profile,
+    };
+    let profile = match existing {
+        Some(p) => p,
+        None => c
+            .iam
+            .create_instance_profile()
+            .instance_profile_name(name)
+            .set_tags(tags)
+            .send()
+            .await
+            .ctx(|| format!("create instance profile {name}"))?
+            .instance_profile
+            .ok_or("CreateInstanceProfile returned no profile")?,
+    };
+    if !profile.roles().iter().any(|r| r.role_name() == name) {
+        c.iam
+            .add_role_to_instance_profile()
+            .instance_profile_name(name)
+            .role_name(name)
+            .send()
+            .await
+            .ctx(|| format!("add role {name} to its instance profile"))?;
+    }
+    Ok(Outputs::from([
+        ("instance_profile_arn".into(), profile.arn().to_string()),
+        ("instance_profile_name".into(), name.to_string()),
+    ]))
+}
+
+async fn remove_profile(c: &Clients, name: &str) -> Result<(), BoxError> {
+    let r = c
+        .iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name(name)
+        .role_name(name)
+        .send()
+        .await
+        .ctx(|| format!("remove role {name} from its instance profile"));
+    ignore_missing(r, AwsError::is_iam_not_found)?;
+    let r = c
+        .iam
+        .delete_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .ctx(|| format!("delete instance profile {name}"));
+    ignore_missing(r, AwsError::is_iam_not_found)
+}
+
+async fn attach(c: &Clients, role: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {
+    let want = strs(want, "managed_policy_arns");
+    let have = strs(have, "managed_policy_arns");
+    for arn in want.iter().filter(|a| !have.contains(a)) {
+        c.iam
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .ctx(|| format!("attach {arn} to role {role}"))?;
+    }
+    for arn in have.iter().filter(|a| !want.contains(a)) {
+        c.iam
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .ctx(|| format!("detach {arn} from role {role}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_encoded_and_plain_policies_compare_equal() {
+        let plain = super::canonical_policy(super::TRUST);
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ecs-tasks.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
+        assert_eq!(super::canonical_policy(encoded), plain);
+    }
+}
