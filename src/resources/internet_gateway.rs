@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
 use super::common::{ignore_missing, s};
-use super::vpc::{name_filter, observe_ec2, stack_filter, tag_spec};
+use super::vpc::{find, observe_ec2, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
@@ -39,25 +39,24 @@ impl Kind<Clients> for InternetGateway {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let describe = |f| async move {
-            c.ec2
-                .describe_internet_gateways()
-                .filters(f)
-                .send()
-                .await
-                .ctx(|| "describe internet gateways".into())
-                .map(|r| r.internet_gateways.unwrap_or_default())
-        };
-        let mut found = describe(stack_filter(stack)).await?;
-        if !desired.is_empty() {
-            found.extend(describe(name_filter(desired)).await?);
-        }
+        let found = find(
+            stack,
+            desired,
+            |x: &aws_sdk_ec2::types::InternetGateway| x.internet_gateway_id(),
+            |f| async move {
+                c.ec2
+                    .describe_internet_gateways()
+                    .filters(f)
+                    .send()
+                    .await
+                    .ctx(|| "describe internet gateways".into())
+                    .map(|r| r.internet_gateways.unwrap_or_default())
+            },
+        )
+        .await?;
         let mut out: Vec<Observed> = Vec::new();
         for g in found {
             let id = g.internet_gateway_id().unwrap_or_default().to_string();
-            if out.iter().any(|o| o.physical_id == id) {
-                continue;
-            }
             let vpc = g.attachments().iter().find_map(|a| a.vpc_id());
             let attrs = Attrs::from([("vpc_id".into(), Value::opt_str(vpc))]);
             let outputs = Outputs::from([("id".into(), id.clone())]);

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
 use super::common::{ignore_missing, s, strs};
-use super::vpc::{name_filter, observe_ec2, stack_filter, tag_spec};
+use super::vpc::{find, observe_ec2, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
@@ -52,25 +52,24 @@ impl Kind<Clients> for RouteTable {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let describe = |f| async move {
-            c.ec2
-                .describe_route_tables()
-                .filters(f)
-                .send()
-                .await
-                .ctx(|| "describe route tables".into())
-                .map(|r| r.route_tables.unwrap_or_default())
-        };
-        let mut found = describe(stack_filter(stack)).await?;
-        if !desired.is_empty() {
-            found.extend(describe(name_filter(desired)).await?);
-        }
+        let found = find(
+            stack,
+            desired,
+            |x: &aws_sdk_ec2::types::RouteTable| x.route_table_id(),
+            |f| async move {
+                c.ec2
+                    .describe_route_tables()
+                    .filters(f)
+                    .send()
+                    .await
+                    .ctx(|| "describe route tables".into())
+                    .map(|r| r.route_tables.unwrap_or_default())
+            },
+        )
+        .await?;
         let mut out: Vec<Observed> = Vec::new();
         for rt in found {
             let id = rt.route_table_id().unwrap_or_default().to_string();
-            if out.iter().any(|o| o.physical_id == id) {
-                continue;
-            }
             let gw = rt
                 .routes()
                 .iter()

@@ -2,10 +2,10 @@
 //! service's group (only the ALB's group, only on the container port).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 
 use super::common::{ignore_missing, s};
-use super::vpc::{name_filter, observe_ec2, stack_filter, tag_spec};
+use super::vpc::{find, observe_ec2, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
@@ -74,25 +74,24 @@ impl Kind<Clients> for SecurityGroup {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let describe = |f: Filter| async move {
-            c.ec2
-                .describe_security_groups()
-                .filters(f)
-                .send()
-                .await
-                .ctx(|| "describe security groups".into())
-                .map(|r| r.security_groups.unwrap_or_default())
-        };
-        let mut found = describe(stack_filter(stack)).await?;
-        if !desired.is_empty() {
-            found.extend(describe(name_filter(desired)).await?);
-        }
+        let found = find(
+            stack,
+            desired,
+            |x: &aws_sdk_ec2::types::SecurityGroup| x.group_id(),
+            |f| async move {
+                c.ec2
+                    .describe_security_groups()
+                    .filters(f)
+                    .send()
+                    .await
+                    .ctx(|| "describe security groups".into())
+                    .map(|r| r.security_groups.unwrap_or_default())
+            },
+        )
+        .await?;
         let mut out: Vec<Observed> = Vec::new();
         for g in found {
             let id = g.group_id().unwrap_or_default().to_string();
-            if out.iter().any(|o| o.physical_id == id) {
-                continue;
-            }
             let mut rules = Vec::new();
             for p in g.ip_permissions() {
                 let from = p.from_port().unwrap_or(-1);

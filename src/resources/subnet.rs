@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::common::{b, ignore_missing, s};
-use super::vpc::{name_filter, observe_ec2, stack_filter, tag_spec};
+use super::vpc::{find, observe_ec2, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
@@ -87,33 +87,24 @@ impl Kind<Clients> for Subnet {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let mut found = c
-            .ec2
-            .describe_subnets()
-            .filters(stack_filter(stack))
-            .send()
-            .await
-            .ctx(|| "describe subnets".into())?
-            .subnets
-            .unwrap_or_default();
-        if !desired.is_empty() {
-            found.extend(
+        let found = find(
+            stack,
+            desired,
+            |x: &aws_sdk_ec2::types::Subnet| x.subnet_id(),
+            |f| async move {
                 c.ec2
                     .describe_subnets()
-                    .filters(name_filter(desired))
+                    .filters(f)
                     .send()
                     .await
-                    .ctx(|| "describe subnets".into())?
-                    .subnets
-                    .unwrap_or_default(),
-            );
-        }
+                    .ctx(|| "describe subnets".into())
+                    .map(|r| r.subnets.unwrap_or_default())
+            },
+        )
+        .await?;
         let mut out: Vec<Observed> = Vec::new();
         for sn in found {
             let id = sn.subnet_id().unwrap_or_default().to_string();
-            if out.iter().any(|o| o.physical_id == id) {
-                continue;
-            }
             let attrs = Attrs::from([
                 ("vpc_id".into(), Value::opt_str(sn.vpc_id())),
                 ("cidr_block".into(), Value::opt_str(sn.cidr_block())),

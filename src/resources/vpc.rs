@@ -40,6 +40,29 @@ pub fn name_filter(desired: &[&Node]) -> Filter {
         .build()
 }
 
+/// EC2 resources of one type that carry the stack's tag, then those named like a desired node
+/// (the look-alikes to refuse), each once.
+pub async fn find<T, F, Fut>(
+    stack: &StackRef,
+    desired: &[&Node],
+    id_of: fn(&T) -> Option<&str>,
+    describe: F,
+) -> Result<Vec<T>, AwsError>
+where
+    F: Fn(Filter) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
+{
+    let mut found = describe(stack_filter(stack)).await?;
+    if !desired.is_empty() {
+        for t in describe(name_filter(desired)).await? {
+            if !found.iter().any(|f| id_of(f) == id_of(&t)) {
+                found.push(t);
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Turns EC2 resources found by tag (owned) or by Name (look-alikes) into observations.
 pub fn observe_ec2(
     kind: &'static str,
@@ -95,33 +118,24 @@ impl Kind<Clients> for Vpc {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let mut found = c
-            .ec2
-            .describe_vpcs()
-            .filters(stack_filter(stack))
-            .send()
-            .await
-            .ctx(|| "describe VPCs".into())?
-            .vpcs
-            .unwrap_or_default();
-        if !desired.is_empty() {
-            found.extend(
+        let found = find(
+            stack,
+            desired,
+            |x: &aws_sdk_ec2::types::Vpc| x.vpc_id(),
+            |f| async move {
                 c.ec2
                     .describe_vpcs()
-                    .filters(name_filter(desired))
+                    .filters(f)
                     .send()
                     .await
-                    .ctx(|| "describe VPCs".into())?
-                    .vpcs
-                    .unwrap_or_default(),
-            );
-        }
+                    .ctx(|| "describe VPCs".into())
+                    .map(|r| r.vpcs.unwrap_or_default())
+            },
+        )
+        .await?;
         let mut out: Vec<Observed> = Vec::new();
         for v in found {
             let id = v.vpc_id().unwrap_or_default().to_string();
-            if out.iter().any(|o| o.physical_id == id) {
-                continue;
-            }
             let attrs = Attrs::from([("cidr_block".into(), Value::opt_str(v.cidr_block()))]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
             out.extend(observe_ec2(
