@@ -1099,3 +1099,82 @@ fn status_shows_tasks_rollout_and_healthy_targets_per_az() {
     assert_eq!(v["service"]["deployments"][0]["rollout_state"], "COMPLETED");
     assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
 }
+
+#[test]
+fn every_example_stack_deploys_idempotently_and_destroys() {
+    let env = Env::new();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3);
+    for f in files {
+        let path = f.to_str().unwrap();
+        let r = env.ballast(&["destroy", path, "--yes"]);
+        assert_ok(&r, "clean up");
+        let r = env.ballast(&["deploy", path, "--yes"]);
+        assert_ok(&r, path);
+        env.reset();
+        let r = env.ballast(&["deploy", path, "--yes"]);
+        assert!(r.stderr.contains("No changes."), "{path}: {}", r.stderr);
+        if let Some(s) = env.stats() {
+            assert_eq!(s.writes, 0, "{path}: {:?}", s.write_ops);
+        }
+        assert_ok(&env.ballast(&["destroy", path, "--yes"]), "destroy");
+    }
+}
+
+#[test]
+fn deploys_never_fight_the_autoscaler() {
+    let env = Env::new();
+    let (stack, region) = ("it-drift", "eu-west-3");
+    env.clean(stack, region);
+    let spec = env.spec(
+        "web.yaml",
+        &web_spec(
+            stack,
+            region,
+            "  autoscaling:\n    min: 2\n    max: 10\n    cpu: 50\n",
+        ),
+    );
+    let spec = spec.to_str().unwrap();
+    assert_ok(&env.ballast(&["deploy", spec, "--yes"]), "deploy");
+    // The autoscaler scaled out.
+    let c = env.clients(region);
+    env.rt.block_on(async {
+        c.ecs
+            .update_service()
+            .cluster(stack)
+            .service(stack)
+            .desired_count(7)
+            .send()
+            .await
+            .unwrap();
+    });
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "deploy after scale-out");
+    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("desired_count is 7 in AWS and is left alone: autoscaling owns the desired count (2..10)"),
+        "{}",
+        r.stderr
+    );
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "{:?}", s.write_ops);
+    }
+    env.rt.block_on(async {
+        let s = c
+            .ecs
+            .describe_services()
+            .cluster(stack)
+            .services(stack)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(s.services()[0].desired_count(), 7, "not reset");
+    });
+    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+}
