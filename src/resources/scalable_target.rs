@@ -1,0 +1,219 @@
+//! `aws_appautoscaling_target`: registers the ECS service's desired count with Application Auto
+//! Scaling, between a min and a max. Policies and scheduled actions attach to it.
+//!
+//! Scaling policies and scheduled actions cannot be tagged: they count as this stack's when they
+//! are attached to a scalable target that carries the stack's tag ([`find`]).
+
+use async_trait::async_trait;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+
+use super::common::{i, ignore_missing, ownership, s, tags_for};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::{Model, Names};
+
+pub struct ScalableTarget;
+
+pub const KIND: &str = "aws_appautoscaling_target";
+pub const ID: &str = "scaling.target";
+
+pub fn namespace() -> ServiceNamespace {
+    ServiceNamespace::Ecs
+}
+
+pub fn dimension() -> ScalableDimension {
+    ScalableDimension::EcsServiceDesiredCount
+}
+
+/// `service/<cluster>/<service>`: how Application Auto Scaling names an ECS service.
+pub fn resource_id(names: &Names) -> String {
+    format!("service/{}/{}", names.cluster(), names.service())
+}
+
+pub fn resource_id_of(stack: &StackRef) -> String {
+    resource_id(&Names::new(&stack.name, &stack.region))
+}
+
+/// The stack's scalable target as AWS has it.
+pub struct Target {
+    pub resource_id: String,
+    pub arn: String,
+    pub min: i32,
+    pub max: i32,
+    /// Carries this stack's ownership tag.
+    pub owned: bool,
+}
+
+/// The scalable target of the stack's ECS service, if one is registered, with its ownership.
+pub async fn find(c: &Clients, stack: &StackRef) -> Result<Option<Target>, BoxError> {
+    let rid = resource_id_of(stack);
+    let r = c
+        .appscaling
+        .describe_scalable_targets()
+        .service_namespace(namespace())
+        .resource_ids(&rid)
+        .scalable_dimension(dimension())
+        .send()
+        .await
+        .ctx(|| format!("describe scalable target {rid}"))?;
+    let Some(t) = r
+        .scalable_targets()
+        .iter()
+        .find(|t| t.resource_id() == rid && t.scalable_dimension() == &dimension())
+    else {
+        return Ok(None);
+    };
+    let arn = t.scalable_target_arn().unwrap_or_default().to_string();
+    let tags = c
+        .appscaling
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .ctx(|| format!("list tags of scalable target {rid}"));
+    let tags = match tags {
+        // Deregistered between the two calls.
+        Err(e) if e.code() == "ResourceNotFoundException" || e.is_appscaling_not_found() => {
+            return Ok(None)
+        }
+        r => r?,
+    };
+    let own = ownership(
+        stack,
+        tags.tags()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    Ok(Some(Target {
+        resource_id: rid,
+        arn,
+        min: t.min_capacity(),
+        max: t.max_capacity(),
+        owned: own.owned,
+    }))
+}
+
+#[async_trait]
+impl Kind<Clients> for ScalableTarget {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::service::KIND]
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let Some(a) = &m.service.autoscaling else {
+            return vec![];
+        };
+        let rid = resource_id(&m.names());
+        vec![Node::new(KIND, ID, rid.clone())
+            .attr("resource_id", rid)
+            // The service must exist before its desired count can be registered, and a replaced
+            // service (unknown name until it exists again) is registered anew.
+            .attr("service", Value::reference("service", "name"))
+            .attr("min_capacity", a.min)
+            .attr("max_capacity", a.max)
+            .force_new(&["resource_id", "service"])]
+    }
+
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
+        let Some(t) = find(c, stack).await? else {
+            return Ok(vec![]);
+        };
+        if !t.owned && desired.is_empty() {
+            return Ok(vec![]);
+        }
+        Ok(vec![Observed {
+            id: ID.into(),
+            kind: KIND,
+            physical_id: t.resource_id.clone(),
+            name: t.resource_id.clone(),
+            attrs: Attrs::from([
+                ("resource_id".into(), Value::str(&t.resource_id)),
+                (
+                    "service".into(),
+                    Value::str(t.resource_id.rsplit('/').next().unwrap_or_default()),
+                ),
+                ("min_capacity".into(), Value::Int(t.min.into())),
+                ("max_capacity".into(), Value::Int(t.max.into())),
+            ]),
+            outputs: outputs(&t.resource_id, &t.arn),
+            owned: t.owned,
+        }])
+    }
+
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
+        let rid = s(attrs, "resource_id")?;
+        let r = c
+            .appscaling
+            .register_scalable_target()
+            .service_namespace(namespace())
+            .resource_id(rid)
+            .scalable_dimension(dimension())
+            .min_capacity(i(attrs, "min_capacity")?)
+            .max_capacity(i(attrs, "max_capacity")?)
+            .set_tags(Some(tags_for(stack, node, false).into_iter().collect()))
+            .send()
+            .await
+            .ctx(|| format!("register scalable target {rid}"))?;
+        Ok(outputs(rid, r.scalable_target_arn().unwrap_or_default()))
+    }
+
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        _: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
+        // Registering again updates min and max in place; tags are left as they are.
+        let rid = s(attrs, "resource_id")?;
+        c.appscaling
+            .register_scalable_target()
+            .service_namespace(namespace())
+            .resource_id(rid)
+            .scalable_dimension(dimension())
+            .min_capacity(i(attrs, "min_capacity")?)
+            .max_capacity(i(attrs, "max_capacity")?)
+            .send()
+            .await
+            .ctx(|| format!("update scalable target {rid}"))?;
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        let r = c
+            .appscaling
+            .deregister_scalable_target()
+            .service_namespace(namespace())
+            .resource_id(&cur.physical_id)
+            .scalable_dimension(dimension())
+            .send()
+            .await
+            .ctx(|| format!("deregister scalable target {}", cur.name));
+        ignore_missing(r, AwsError::is_appscaling_not_found)
+    }
+}
+
+fn outputs(resource_id: &str, arn: &str) -> Outputs {
+    Outputs::from([
+        ("resource_id".into(), resource_id.to_string()),
+        ("arn".into(), arn.to_string()),
+    ])
+}
