@@ -1178,3 +1178,64 @@ fn deploys_never_fight_the_autoscaler() {
     });
     assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
 }
+
+#[test]
+fn replacing_a_target_group_replaces_what_holds_on_to_it() {
+    let env = Env::new();
+    let (stack, region) = ("it-port", "us-east-1");
+    env.clean(stack, region);
+    let base = web_spec(stack, region, "");
+    let spec = env.spec("web.yaml", &base);
+    let spec = spec.to_str().unwrap();
+    assert_ok(&env.ballast(&["deploy", spec, "--yes"]), "deploy");
+
+    // A new container port: the target group's port cannot change in place.
+    std::fs::write(spec, format!("{base}  port: 8080\n")).unwrap();
+    let r = env.ballast(&["plan", spec]);
+    assert_ok(&r, "plan");
+    for replaced in [
+        "aws_lb_target_group.tg (it-port-tg) must be replaced",
+        "aws_lb_listener.listener (it-port-alb:80) must be replaced",
+        "aws_ecs_service.service (it-port) must be replaced",
+    ] {
+        assert!(r.stderr.contains(replaced), "{replaced}\n{}", r.stderr);
+    }
+    assert!(
+        r.stderr
+            .contains("~ port = 80 -> 8080 # forces replacement"),
+        "{}",
+        r.stderr
+    );
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "deploy new port");
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
+    let c = env.clients(region);
+    env.rt.block_on(async {
+        let tg = c
+            .elbv2
+            .describe_target_groups()
+            .names("it-port-tg")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tg.target_groups()[0].port(), Some(8080));
+        let svc = c
+            .ecs
+            .describe_services()
+            .cluster(stack)
+            .services(stack)
+            .send()
+            .await
+            .unwrap();
+        let active: Vec<_> = svc
+            .services()
+            .iter()
+            .filter(|s| s.status() == Some("ACTIVE"))
+            .collect();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].load_balancers()[0].container_port(), Some(8080));
+    });
+    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+}

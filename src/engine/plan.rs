@@ -1,6 +1,6 @@
 //! Planning: read AWS, compare with the desired nodes, decide an action per resource.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::future::try_join_all;
 use serde::Serialize;
@@ -179,6 +179,7 @@ pub async fn plan<C: Sync>(
 
     let mut conflicts = Vec::new();
     let mut known: HashMap<String, Outputs> = HashMap::new();
+    let mut replaced: HashSet<String> = HashSet::new();
     let mut changes = Vec::new();
     for &i in &order {
         let node = &nodes[i];
@@ -198,7 +199,10 @@ pub async fn plan<C: Sync>(
                 });
             }
         }
-        let change = diff(node, current, &known);
+        let change = diff(node, current, &known, &replaced);
+        if change.action == Action::Replace {
+            replaced.insert(node.id.clone());
+        }
         let keeps_outputs = change.action == Action::NoOp
             || (change.action == Action::Update && !node.outputs_change_on_update);
         if keeps_outputs {
@@ -242,7 +246,16 @@ pub async fn plan<C: Sync>(
     })
 }
 
-fn diff(node: &Node, current: Option<Observed>, known: &HashMap<String, Outputs>) -> Change {
+/// `replaced`: nodes already planned for replacement. A resource that refers to one is replaced
+/// too: names are deterministic, so the old resource must be deleted before its successor is
+/// created, and it cannot be deleted while something still uses it (a listener its target
+/// group, a security group rule its source group).
+fn diff(
+    node: &Node,
+    current: Option<Observed>,
+    known: &HashMap<String, Outputs>,
+    replaced: &HashSet<String>,
+) -> Change {
     let lookup = |n: &str, k: &str| known.get(n).and_then(|o| o.get(k)).cloned();
     let mut after = Attrs::new();
     let mut diffs = Vec::new();
@@ -262,11 +275,14 @@ fn diff(node: &Node, current: Option<Observed>, known: &HashMap<String, Outputs>
             notes.push(format!("{key} is {have} in AWS and is left alone: {why}"));
             continue;
         }
+        let mut refs = Vec::new();
+        want.refs(&mut refs);
         diffs.push(AttrChange {
             key: key.clone(),
             before: Some(have),
             after: resolved,
-            forces_replacement: node.force_new.contains(&key.as_str()),
+            forces_replacement: node.force_new.contains(&key.as_str())
+                || refs.iter().any(|r| replaced.contains(*r)),
         });
     }
     let action = match &current {
@@ -315,17 +331,28 @@ mod tests {
             &node,
             Some(observed(&node, node.attrs.clone())),
             &HashMap::new(),
+            &HashSet::new(),
         );
         assert_eq!(same.action, Action::NoOp);
 
         let mut attrs = node.attrs.clone();
         attrs.insert("a".into(), Value::Int(2));
-        let upd = diff(&node, Some(observed(&node, attrs.clone())), &HashMap::new());
+        let upd = diff(
+            &node,
+            Some(observed(&node, attrs.clone())),
+            &HashMap::new(),
+            &HashSet::new(),
+        );
         assert_eq!(upd.action, Action::Update);
         assert_eq!(upd.changed_keys(), vec!["a"]);
 
         attrs.insert("b".into(), Value::str("t"));
-        let rep = diff(&node, Some(observed(&node, attrs)), &HashMap::new());
+        let rep = diff(
+            &node,
+            Some(observed(&node, attrs)),
+            &HashMap::new(),
+            &HashSet::new(),
+        );
         assert_eq!(rep.action, Action::Replace);
         assert!(rep
             .diffs
@@ -343,7 +370,12 @@ mod tests {
         let mut attrs = Attrs::new();
         attrs.insert("vpc".into(), Value::str("vpc-1"));
         attrs.insert("count".into(), Value::Int(5));
-        let c = diff(&node, Some(observed(&node, attrs.clone())), &HashMap::new());
+        let c = diff(
+            &node,
+            Some(observed(&node, attrs.clone())),
+            &HashMap::new(),
+            &HashSet::new(),
+        );
         assert_eq!(c.action, Action::Update);
         assert_eq!(c.diffs[0].after, None);
         assert_eq!(c.notes.len(), 1);
@@ -354,8 +386,31 @@ mod tests {
             Outputs::from([("id".to_string(), "vpc-1".to_string())]),
         );
         assert_eq!(
-            diff(&node, Some(observed(&node, attrs)), &known).action,
+            diff(&node, Some(observed(&node, attrs)), &known, &HashSet::new()).action,
             Action::NoOp
         );
+    }
+
+    #[test]
+    fn referring_to_a_replaced_node_replaces_too() {
+        let node = Node::new("aws_x", "listener", "l").attr("tg", Value::reference("tg", "arn"));
+        let attrs = Attrs::from([("tg".to_string(), Value::str("arn:old"))]);
+        let replaced = HashSet::from(["tg".to_string()]);
+        let c = diff(
+            &node,
+            Some(observed(&node, attrs.clone())),
+            &HashMap::new(),
+            &replaced,
+        );
+        assert_eq!(c.action, Action::Replace);
+        assert!(c.diffs[0].forces_replacement);
+        // Merely unknown (e.g. a new task definition revision): an update.
+        let c = diff(
+            &node,
+            Some(observed(&node, attrs)),
+            &HashMap::new(),
+            &HashSet::new(),
+        );
+        assert_eq!(c.action, Action::Update);
     }
 }
