@@ -36,6 +36,8 @@ pub enum Error {
         waited: u64,
         file: String,
     },
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
     #[error("{0}")]
     Usage(String),
     #[error("failed to write output")]

@@ -105,7 +105,7 @@ async fn follow(
         }
     };
     let verdict = tokio::select! {
-        v = watch.run(&mut on_progress) => v.map_err(|e| Error::Usage(e.to_string()))?,
+        v = watch.run(&mut on_progress) => v?,
         _ = tokio::signal::ctrl_c() => {
             super::eprint(&format!(
                 "\nStopped waiting. Rollout {id} goes on in ECS; follow it with `ballast status {}` \

@@ -15,9 +15,7 @@ pub async fn run(
     let stack = super::target(file, stack, g)?;
     let s = super::session(g, stack).await;
     let names = Names::new(&s.stack.name, &s.stack.region);
-    let st = status::read(&s.clients, &names)
-        .await
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let st = status::read(&s.clients, &names).await?;
     match output {
         Output::Human => super::eprint(&render::status::render(&st, s.style)),
         Output::Json => println!(
