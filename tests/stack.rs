@@ -730,6 +730,8 @@ fn without_a_tty_and_without_yes_nothing_is_written() {
         "the plan is still shown: {}",
         r.stderr
     );
+    // Every default is visible in the plan of a new stack.
+    insta::assert_snapshot!("plan_create_web", r.stderr);
     if let Some(s) = env.stats() {
         assert_eq!(s.writes, 0, "{:?}", s.write_ops);
     }
@@ -1237,5 +1239,103 @@ fn replacing_a_target_group_replaces_what_holds_on_to_it() {
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].load_balancers()[0].container_port(), Some(8080));
     });
+    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+}
+
+#[test]
+fn a_certificate_makes_the_listener_https_with_a_redirect_from_http() {
+    let env = Env::new();
+    let (stack, region) = ("it-tls", "us-east-2");
+    env.clean(stack, region);
+    let conf = env.rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region))
+            .endpoint_url(&env.endpoint)
+            .load(),
+    );
+    let acm = aws_sdk_acm::Client::new(&conf);
+    let cert = env.rt.block_on(async {
+        let r = acm
+            .request_certificate()
+            .domain_name("it-tls.example.com")
+            .send()
+            .await
+            .unwrap();
+        r.certificate_arn().unwrap().to_string()
+    });
+    let spec = env.spec(
+        "tls.yaml",
+        &format!(
+            "{}load_balancer:\n  certificate_arn: {cert}\n",
+            web_spec(stack, region, "")
+        ),
+    );
+    let spec = spec.to_str().unwrap();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert_ok(&r, "deploy https");
+    let c = env.clients(region);
+    env.rt.block_on(async {
+        let lb = c
+            .elbv2
+            .describe_load_balancers()
+            .names("it-tls-alb")
+            .send()
+            .await
+            .unwrap();
+        let arn = lb.load_balancers()[0].load_balancer_arn().unwrap();
+        let ls = c
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        let https = ls
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(443))
+            .expect("443 listener");
+        assert_eq!(https.protocol().unwrap().as_str(), "HTTPS");
+        assert_eq!(
+            https.certificates()[0].certificate_arn(),
+            Some(cert.as_str())
+        );
+        assert_eq!(
+            https.ssl_policy(),
+            Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+        );
+        let http = ls
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(80))
+            .expect("80 listener");
+        let redirect = http.default_actions()[0]
+            .redirect_config()
+            .expect("redirect");
+        assert_eq!(
+            (redirect.protocol(), redirect.port()),
+            (Some("HTTPS"), Some("443"))
+        );
+        let sg = c
+            .ec2
+            .describe_security_groups()
+            .group_names("it-tls-alb")
+            .send()
+            .await;
+        if let Ok(sg) = sg {
+            let ports: Vec<_> = sg.security_groups()[0]
+                .ip_permissions()
+                .iter()
+                .filter_map(|p| p.from_port())
+                .collect();
+            assert!(ports.contains(&80) && ports.contains(&443), "{ports:?}");
+        }
+    });
+    env.reset();
+    let r = env.ballast(&["deploy", spec, "--yes"]);
+    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
+    if let Some(s) = env.stats() {
+        assert_eq!(s.writes, 0, "{:?}", s.write_ops);
+    }
     assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
 }

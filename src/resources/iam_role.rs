@@ -31,8 +31,23 @@ pub fn canonical_policy(doc: &str) -> String {
         doc.to_string()
     };
     serde_json::from_str::<serde_json::Value>(&decoded)
-        .map(|v| v.to_string())
+        .map(|v| sort_keys(v).to_string())
         .unwrap_or(decoded)
+}
+
+/// Keys in sorted order whatever serde_json's map keeps (`preserve_order` may be on).
+fn sort_keys(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+                m.into_iter().map(|(k, v)| (k, sort_keys(v))).collect();
+            serde_json::Value::Object(sorted.into_iter().collect())
+        }
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(sort_keys).collect())
+        }
+        other => other,
+    }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -362,6 +377,14 @@ async fn attach(c: &Clients, role: &str, want: &Attrs, have: &Attrs) -> Result<(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn key_order_does_not_matter() {
+        let a = super::canonical_policy(r#"{"Version":"1","Statement":[{"b":1,"a":2}]}"#);
+        let b = super::canonical_policy(r#"{"Statement":[{"a":2,"b":1}],"Version":"1"}"#);
+        assert_eq!(a, b);
+        assert!(a.starts_with(r#"{"Statement""#));
+    }
+
     #[test]
     fn url_encoded_and_plain_policies_compare_equal() {
         let plain = super::canonical_policy(super::TRUST);
