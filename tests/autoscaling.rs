@@ -4,15 +4,7 @@
 mod common;
 
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
-use common::{web_spec, Env};
-
-fn assert_ok(r: &common::Run, what: &str) {
-    assert_eq!(
-        r.code, 0,
-        "{what} failed\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-}
+use common::{assert_ok, web_spec, Env};
 
 const SCALING: &str = "  autoscaling:
     min: 2

@@ -2,15 +2,7 @@
 
 mod common;
 
-use common::{web_spec, Env};
-
-fn assert_ok(r: &common::Run, what: &str) {
-    assert_eq!(
-        r.code, 0,
-        "{what} failed\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-}
+use common::{assert_ok, web_spec, Env};
 
 fn spec(stack: &str, region: &str, instance_type: &str, max: u32) -> String {
     format!(

@@ -3,21 +3,13 @@
 mod common;
 
 use aws_sdk_ec2::types::Filter;
-use common::{web_spec, Env};
+use common::{assert_ok, web_spec, Env};
 
 fn tagged(stack: &str) -> Filter {
     Filter::builder()
         .name("tag:ballast:stack")
         .values(stack)
         .build()
-}
-
-fn assert_ok(r: &common::Run, what: &str) {
-    assert_eq!(
-        r.code, 0,
-        "{what} failed\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
 }
 
 #[test]

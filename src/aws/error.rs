@@ -72,11 +72,18 @@ impl AwsError {
         self.code() == "ObjectNotFoundException"
     }
 
-    /// EC2's "still in use" errors, which clear on their own once dependents are gone.
+    /// "Still in use" errors that clear on their own once dependents are gone: EC2's
+    /// dependency violations, ELB's resource in use, an ECS cluster with draining services or
+    /// terminating container instances.
     pub fn is_dependency_violation(&self) -> bool {
         matches!(
             self.code(),
-            "DependencyViolation" | "ResourceInUse" | "ResourceInUseException"
+            "DependencyViolation"
+                | "ResourceInUse"
+                | "ResourceInUseException"
+                | "ClusterContainsServicesException"
+                | "ClusterContainsTasksException"
+                | "ClusterContainsContainerInstancesException"
         )
     }
 }

@@ -178,8 +178,9 @@ impl Kind<Clients> for Cluster {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        // A cluster cannot go while a deleted service is still draining.
-        let r = super::common::retry_in_use(20, || async {
+        // A cluster cannot go while a deleted service drains or terminating container
+        // instances are still registered.
+        let r = super::common::retry_in_use(30, || async {
             c.ecs
                 .delete_cluster()
                 .cluster(&cur.physical_id)
@@ -188,17 +189,6 @@ impl Kind<Clients> for Cluster {
                 .ctx(|| format!("delete cluster {}", cur.name))
         })
         .await;
-        let r = match r {
-            Err(e)
-                if matches!(
-                    e.code(),
-                    "ClusterContainsServicesException" | "ClusterContainsTasksException"
-                ) =>
-            {
-                return Err(e.into())
-            }
-            r => r,
-        };
         ignore_missing(r, AwsError::is_ecs_not_found)
     }
 }

@@ -32,7 +32,12 @@ impl Kind<Clients> for LaunchTemplate {
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
-        &[super::iam_role::KIND, super::security_group::KIND]
+        // The user data names the cluster: instances must be gone before it can be deleted.
+        &[
+            super::iam_role::KIND,
+            super::security_group::KIND,
+            super::cluster::KIND,
+        ]
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
@@ -50,7 +55,8 @@ impl Kind<Clients> for LaunchTemplate {
                 "security_groups",
                 Value::set([Value::reference("sg.service", "id")]),
             )
-            .attr("user_data", user_data(&m.names().cluster()))]
+            .attr("user_data", user_data(&m.names().cluster()))
+            .after("cluster")]
     }
 
     async fn discover(

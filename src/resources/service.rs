@@ -34,6 +34,7 @@ impl Kind<Clients> for Service {
     fn depends_on(&self) -> &'static [&'static str] {
         &[
             super::cluster::KIND,
+            super::capacity_provider::KIND,
             super::task_definition::KIND,
             super::listener::KIND,
             super::target_group::KIND,

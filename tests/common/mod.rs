@@ -189,6 +189,15 @@ impl Env {
     }
 }
 
+/// Fails the test with the command's output unless it exited 0.
+pub fn assert_ok(r: &Run, what: &str) {
+    assert_eq!(
+        r.code, 0,
+        "{what} failed\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+}
+
 /// A minimal web stack spec.
 pub fn web_spec(name: &str, region: &str, extra_service: &str) -> String {
     format!(
