@@ -1331,3 +1331,78 @@ fn a_certificate_makes_the_listener_https_with_a_redirect_from_http() {
     }
     assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
 }
+
+#[test]
+fn ctrl_c_while_waiting_leaves_the_rollout_running_and_says_how_to_follow_it() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    if !env.shim {
+        return;
+    }
+    let (stack, region) = ("it-sigint", "us-west-1");
+    env.clean(stack, region);
+    env.set_rollout("IN_PROGRESS", "");
+    let spec = env.spec("web.yaml", &web_spec(stack, region, ""));
+    let mut child = env
+        .command()
+        .args([
+            "deploy",
+            spec.to_str().unwrap(),
+            "--yes",
+            "--poll-interval",
+            "100ms",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = String::new();
+    while !seen.contains("Waiting for rollout") {
+        let line = rx
+            .recv_timeout(deadline - std::time::Instant::now())
+            .expect("deploy starts waiting");
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("Stopped waiting. Rollout ecs-svc/"), "{seen}");
+    assert!(
+        seen.contains("goes on in ECS; follow it with `ballast status"),
+        "{seen}"
+    );
+    // The rollout was left alone: the service is still there, mid-rollout.
+    let c = env.clients(region);
+    env.rt.block_on(async {
+        let s = c
+            .ecs
+            .describe_services()
+            .cluster(stack)
+            .services(stack)
+            .send()
+            .await
+            .unwrap();
+        let d = &s.services()[0].deployments()[0];
+        assert_eq!(d.rollout_state().unwrap().as_str(), "IN_PROGRESS");
+    });
+    env.set_rollout("COMPLETED", "");
+    assert_ok(
+        &env.ballast(&["destroy", spec.to_str().unwrap(), "--yes"]),
+        "destroy",
+    );
+}
