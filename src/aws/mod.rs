@@ -2,6 +2,7 @@
 //! SDK crates.
 
 pub mod error;
+pub mod shared;
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
 pub use error::{AwsError, Ctx};
+pub use shared::Shared;
 
 /// Where and as whom to talk to AWS.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +33,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub appscaling: aws_sdk_applicationautoscaling::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
+    /// Reads shared between kinds during discovery.
+    pub shared: Shared,
 }
 
 /// Retries tuned for throttling: create/describe storms against ELB and ECS throttle long before
@@ -73,5 +77,6 @@ pub async fn connect(s: &Settings) -> Clients {
         logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
         appscaling: aws_sdk_applicationautoscaling::Client::new(&conf),
         autoscaling: aws_sdk_autoscaling::Client::new(&conf),
+        shared: Shared::default(),
     }
 }

@@ -65,35 +65,14 @@ impl Kind<Clients> for Listener {
         _desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
         let lb_name = crate::spec::Names::new(&stack.name, &stack.region).alb();
-        let r = c
-            .elbv2
-            .describe_load_balancers()
-            .names(&lb_name)
-            .send()
-            .await
-            .ctx(|| format!("describe load balancer {lb_name}"));
-        let lb_arn = match r {
-            Err(e) if e.is_elbv2_not_found() => return Ok(vec![]),
-            r => match r?
-                .load_balancers()
-                .first()
-                .and_then(|l| l.load_balancer_arn())
-            {
-                Some(a) => a.to_string(),
-                None => return Ok(vec![]),
-            },
+        let found = super::load_balancer::lookup(c, stack).await?;
+        let Some(lb) = found.as_ref() else {
+            return Ok(vec![]);
         };
-        let lb_owned = {
-            let t = tags_of(c, std::slice::from_ref(&lb_arn)).await?;
-            ownership(
-                stack,
-                t.get(&lb_arn)
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            )
-            .owned
-        };
+        let lb_arn = lb.lb.load_balancer_arn().unwrap_or_default().to_string();
+        // Listeners belong to the load balancer: ours if it is ours.
+        let lb_owned =
+            ownership(stack, lb.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))).owned;
         let listeners = c
             .elbv2
             .describe_listeners()

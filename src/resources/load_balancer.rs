@@ -1,6 +1,7 @@
 //! `aws_lb`: the internet-facing Application Load Balancer across the stack's subnets.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -53,6 +54,39 @@ pub async fn tags_of(
         }
     }
     Ok(out)
+}
+
+/// The stack's ALB as AWS has it, with its tags.
+pub struct FoundLb {
+    pub lb: aws_sdk_elasticloadbalancingv2::types::LoadBalancer,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The stack's ALB, read once per discovery (the load balancer and listener kinds need it).
+pub async fn lookup(c: &Clients, stack: &StackRef) -> Result<Arc<Option<FoundLb>>, AwsError> {
+    c.shared
+        .once("alb", || async {
+            let name = crate::spec::Names::new(&stack.name, &stack.region).alb();
+            let r = c
+                .elbv2
+                .describe_load_balancers()
+                .names(&name)
+                .send()
+                .await
+                .ctx(|| format!("describe load balancer {name}"));
+            let lb = match r {
+                Err(e) if e.is_elbv2_not_found() => return Ok(None),
+                r => r?.load_balancers().first().cloned(),
+            };
+            let Some(lb) = lb else { return Ok(None) };
+            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+            let tags = tags_of(c, std::slice::from_ref(&arn))
+                .await?
+                .remove(&arn)
+                .unwrap_or_default();
+            Ok(Some(FoundLb { lb, tags }))
+        })
+        .await
 }
 
 /// The part of an ELBv2 ARN CloudWatch dimensions use (`app/name/id`, `targetgroup/name/id`).
@@ -120,34 +154,13 @@ impl Kind<Clients> for LoadBalancer {
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
         let name = crate::spec::Names::new(&stack.name, &stack.region).alb();
-        let r = c
-            .elbv2
-            .describe_load_balancers()
-            .names(&name)
-            .send()
-            .await
-            .ctx(|| format!("describe load balancer {name}"));
-        let lbs = match r {
-            Err(e) if e.is_elbv2_not_found() => return Ok(vec![]),
-            r => r?.load_balancers.unwrap_or_default(),
-        };
-        let arns: Vec<String> = lbs
-            .iter()
-            .filter_map(|l| l.load_balancer_arn().map(str::to_string))
-            .collect();
-        let tags = tags_of(c, &arns).await?;
+        let found = lookup(c, stack).await?;
         let mut out = Vec::new();
-        for lb in lbs {
+        if let Some(FoundLb { lb, tags }) = found.as_ref() {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            let own = ownership(
-                stack,
-                tags.get(&arn)
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            );
+            let own = ownership(stack, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             if !own.owned && desired.is_empty() {
-                continue;
+                return Ok(out);
             }
             let attrs_r = c
                 .elbv2

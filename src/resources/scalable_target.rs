@@ -4,6 +4,8 @@
 //! Scaling policies and scheduled actions cannot be tagged: they count as this stack's when they
 //! are attached to a scalable target that carries the stack's tag ([`find`]).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 
@@ -45,7 +47,12 @@ pub struct Target {
 }
 
 /// The scalable target of the stack's ECS service, if one is registered, with its ownership.
-pub async fn find(c: &Clients, stack: &StackRef) -> Result<Option<Target>, BoxError> {
+/// Read once per discovery: the target, policy and scheduled action kinds all need it.
+pub async fn find(c: &Clients, stack: &StackRef) -> Result<Arc<Option<Target>>, BoxError> {
+    c.shared.once("scalable-target", || read(c, stack)).await
+}
+
+async fn read(c: &Clients, stack: &StackRef) -> Result<Option<Target>, BoxError> {
     let rid = resource_id_of(stack);
     let r = c
         .appscaling
@@ -125,7 +132,8 @@ impl Kind<Clients> for ScalableTarget {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let Some(t) = find(c, stack).await? else {
+        let found = find(c, stack).await?;
+        let Some(t) = found.as_ref() else {
             return Ok(vec![]);
         };
         if !t.owned && desired.is_empty() {

@@ -92,13 +92,14 @@ impl Kind<Clients> for ScalingPolicy {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let Some(target) = scalable_target::find(c, stack).await? else {
+        let found = scalable_target::find(c, stack).await?;
+        let Some(target) = found.as_ref() else {
             return Ok(vec![]);
         };
         if !target.owned && desired.is_empty() {
             return Ok(vec![]);
         }
-        let rid = target.resource_id;
+        let rid = target.resource_id.clone();
         let mut policies = Vec::new();
         let mut next: Option<String> = None;
         loop {
