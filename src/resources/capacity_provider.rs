@@ -238,34 +238,12 @@ pub async fn associate(
     provider: &str,
     on: bool,
 ) -> Result<(), AwsError> {
-    let r = c
-        .ecs
-        .describe_clusters()
-        .clusters(cluster)
-        .send()
-        .await
-        .ctx(|| format!("describe cluster {cluster}"))?;
-    let Some(cl) = r.clusters().iter().find(|c| c.status() == Some("ACTIVE")) else {
-        return Ok(());
-    };
-    let mut providers: Vec<String> = cl
-        .capacity_providers()
-        .iter()
-        .filter(|p| p.as_str() != provider)
-        .cloned()
-        .collect();
-    if on {
-        providers.push(provider.to_string());
-    } else if providers.len() == cl.capacity_providers().len() {
-        return Ok(());
-    }
-    c.ecs
-        .put_cluster_capacity_providers()
-        .cluster(cluster)
-        .set_capacity_providers(Some(providers))
-        .set_default_capacity_provider_strategy(Some(vec![]))
-        .send()
-        .await
-        .ctx(|| format!("set capacity providers of cluster {cluster}"))?;
-    Ok(())
+    super::cluster::edit_providers(c, cluster, |current| {
+        let mut list: Vec<String> = current.into_iter().filter(|p| p != provider).collect();
+        if on {
+            list.push(provider.to_string());
+        }
+        list
+    })
+    .await
 }

@@ -142,28 +142,14 @@ impl Kind<Clients> for Cluster {
         changed: &[String],
     ) -> Result<Outputs, BoxError> {
         if changed.iter().any(|k| k == "capacity_providers") {
-            // Keep providers ballast manages elsewhere (the EC2 one) in the list.
-            let r = c
-                .ecs
-                .describe_clusters()
-                .clusters(&node.name)
-                .send()
-                .await
-                .ctx(|| format!("describe cluster {}", node.name))?;
-            let mut providers = super::common::strs(attrs, "capacity_providers");
-            for p in r.clusters().iter().flat_map(|c| c.capacity_providers()) {
-                if !p.starts_with("FARGATE") && !providers.contains(p) {
-                    providers.push(p.clone());
-                }
-            }
-            c.ecs
-                .put_cluster_capacity_providers()
-                .cluster(&node.name)
-                .set_capacity_providers(Some(providers))
-                .set_default_capacity_provider_strategy(Some(vec![]))
-                .send()
-                .await
-                .ctx(|| format!("set capacity providers of cluster {}", node.name))?;
+            // The Fargate ones from the spec; the EC2 provider manages its own membership.
+            let fargate = super::common::strs(attrs, "capacity_providers");
+            edit_providers(c, &node.name, |current| {
+                let mut list = fargate;
+                list.extend(current.into_iter().filter(|p| !p.starts_with("FARGATE")));
+                list
+            })
+            .await?;
         }
         if changed.iter().any(|k| k == "container_insights") {
             c.ecs
@@ -191,6 +177,39 @@ impl Kind<Clients> for Cluster {
         .await;
         ignore_missing(r, AwsError::is_ecs_not_found)
     }
+}
+
+/// Read-modify-write of an active cluster's capacity providers (PutClusterCapacityProviders
+/// replaces the whole list). Does nothing when the cluster is gone or the list is unchanged.
+pub async fn edit_providers(
+    c: &Clients,
+    cluster: &str,
+    edit: impl FnOnce(Vec<String>) -> Vec<String>,
+) -> Result<(), AwsError> {
+    let r = c
+        .ecs
+        .describe_clusters()
+        .clusters(cluster)
+        .send()
+        .await
+        .ctx(|| format!("describe cluster {cluster}"))?;
+    let Some(cl) = r.clusters().iter().find(|c| c.status() == Some("ACTIVE")) else {
+        return Ok(());
+    };
+    let current = cl.capacity_providers().to_vec();
+    let next = edit(current.clone());
+    if next == current {
+        return Ok(());
+    }
+    c.ecs
+        .put_cluster_capacity_providers()
+        .cluster(cluster)
+        .set_capacity_providers(Some(next))
+        .set_default_capacity_provider_strategy(Some(vec![]))
+        .send()
+        .await
+        .ctx(|| format!("set capacity providers of cluster {cluster}"))?;
+    Ok(())
 }
 
 fn setting(attrs: &Attrs) -> ClusterSetting {
