@@ -1,7 +1,7 @@
 //! `aws_autoscaling_group`: the EC2 instances behind `ec2_capacity`. ECS managed scaling sets
 //! its desired capacity, so ballast manages only the bounds.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
@@ -204,9 +204,8 @@ impl Kind<Clients> for AutoScalingGroup {
             r => r?,
         };
         // Instances terminate first; the launch template and subnets are in use until then.
-        let deadline = Instant::now() + Duration::from_secs(900);
-        let mut pause = Duration::from_millis(500);
-        loop {
+        let what = format!("auto scaling group {} was still deleting", cur.name);
+        super::common::wait_until(Duration::from_secs(900), what, || async {
             let r = c
                 .autoscaling
                 .describe_auto_scaling_groups()
@@ -214,19 +213,9 @@ impl Kind<Clients> for AutoScalingGroup {
                 .send()
                 .await
                 .ctx(|| format!("describe auto scaling group {}", cur.name))?;
-            if r.auto_scaling_groups().is_empty() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "auto scaling group {} was still deleting after 15 minutes",
-                    cur.name
-                )
-                .into());
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(15));
-        }
+            Ok(r.auto_scaling_groups().is_empty())
+        })
+        .await
     }
 }
 

@@ -105,3 +105,28 @@ pub fn ignore_missing<T>(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Poll `done` with growing pauses (0.5 s up to 15 s) until it says yes, or fail after
+/// `limit` with "<what> after N minutes".
+pub async fn wait_until<F, Fut>(
+    limit: std::time::Duration,
+    what: String,
+    mut done: F,
+) -> Result<(), BoxError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, crate::aws::AwsError>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    let mut pause = std::time::Duration::from_millis(500);
+    loop {
+        if done().await? {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("{what} after {} minutes", limit.as_secs() / 60).into());
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(15));
+    }
+}

@@ -2,7 +2,7 @@
 //! mix, rollout settings, network and grace-period changes update it in place; cluster and
 //! load balancer wiring replace it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -324,30 +324,26 @@ fn outputs(svc: &aws_sdk_ecs::types::Service, name: &str) -> Outputs {
 
 /// A deleted service drains before its cluster and target group can go: wait, bounded.
 async fn wait_inactive(c: &Clients, cluster: &str, arn: &str, name: &str) -> Result<(), BoxError> {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut pause = Duration::from_millis(500);
-    loop {
-        let r = c
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(arn)
-            .send()
-            .await
-            .ctx(|| format!("describe service {name}"));
-        let gone = match r {
-            Err(e) if e.is_ecs_not_found() => true,
-            r => r?.services().iter().all(|s| s.status() == Some("INACTIVE")),
-        };
-        if gone {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("service {name} was still draining after 10 minutes").into());
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(10));
-    }
+    let limit = Duration::from_secs(600);
+    super::common::wait_until(
+        limit,
+        format!("service {name} was still draining"),
+        || async {
+            let r = c
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .services(arn)
+                .send()
+                .await
+                .ctx(|| format!("describe service {name}"));
+            Ok(match r {
+                Err(e) if e.is_ecs_not_found() => true,
+                r => r?.services().iter().all(|s| s.status() == Some("INACTIVE")),
+            })
+        },
+    )
+    .await
 }
 
 /// On-demand Fargate first (`base` tasks), then the on-demand:Spot weights. Without a
