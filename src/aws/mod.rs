@@ -10,7 +10,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
-pub use error::{AwsError, Ctx};
+pub use error::{AwsError, Ctx, ErrorKind, InUseRetry, IN_USE};
 pub use shared::Shared;
 
 /// Where and as whom to talk to AWS.

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 
 use super::common::{b, i, ownership, s, strs, tags_for};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, Names};
 
@@ -200,7 +200,7 @@ impl Kind<Clients> for AutoScalingGroup {
             .await
             .ctx(|| format!("delete auto scaling group {}", cur.name));
         match r {
-            Err(e) if is_missing(&e) => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             r => r?,
         };
         // Instances terminate first; the launch template and subnets are in use until then.
@@ -217,11 +217,6 @@ impl Kind<Clients> for AutoScalingGroup {
         })
         .await
     }
-}
-
-/// Auto Scaling reports a missing group as a ValidationError.
-fn is_missing(e: &AwsError) -> bool {
-    e.code() == "ValidationError" && e.message.contains("not found")
 }
 
 fn template(attrs: &Attrs) -> Result<LaunchTemplateSpecification, BoxError> {

@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::{
 
 use super::cluster::{ecs_owner, ecs_tags};
 use super::common::{b, i, ignore_missing, s};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, Names};
 
@@ -200,9 +200,9 @@ impl Kind<Clients> for CapacityProvider {
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         if let Some(cluster) = cur.attrs.get("cluster").and_then(Value::as_str) {
             let r = associate(c, cluster, &cur.physical_id, false).await;
-            ignore_missing(r, AwsError::is_ecs_not_found)?;
+            ignore_missing(r)?;
         }
-        let r = super::common::retry_in_use(20, || async {
+        let r = super::common::retry_in_use(IN_USE, || async {
             c.ecs
                 .delete_capacity_provider()
                 .capacity_provider(&cur.physical_id)
@@ -211,7 +211,7 @@ impl Kind<Clients> for CapacityProvider {
                 .ctx(|| format!("delete capacity provider {}", cur.name))
         })
         .await;
-        ignore_missing(r, AwsError::is_ecs_not_found)
+        ignore_missing(r)
     }
 }
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, Tag};
 
 use super::common::{ignore_missing, ownership, tags_for};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
 
@@ -166,7 +166,7 @@ impl Kind<Clients> for Cluster {
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         // A cluster cannot go while a deleted service drains or terminating container
         // instances are still registered.
-        let r = super::common::retry_in_use(30, || async {
+        let r = super::common::retry_in_use(IN_USE, || async {
             c.ecs
                 .delete_cluster()
                 .cluster(&cur.physical_id)
@@ -175,7 +175,7 @@ impl Kind<Clients> for Cluster {
                 .ctx(|| format!("delete cluster {}", cur.name))
         })
         .await;
-        ignore_missing(r, AwsError::is_ecs_not_found)
+        ignore_missing(r)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::aws::{ErrorKind, InUseRetry};
 use crate::engine::{Attrs, BoxError, Node, StackRef, Value};
 use crate::spec::names::{TAG_RESOURCE, TAG_STACK};
 
@@ -72,22 +73,26 @@ pub fn strs(attrs: &Attrs, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Retry an operation that fails while dependents are still going away (ENIs of a deleted ALB,
-/// a service draining), for up to `tries` attempts with growing pauses.
-pub async fn retry_in_use<T, F, Fut>(tries: u32, mut f: F) -> Result<T, crate::aws::AwsError>
+/// Retry an operation while it fails with [`ErrorKind::InUse`] (dependents still going away),
+/// with growing pauses, for as long as the `policy` allows.
+pub async fn retry_in_use<T, F, Fut>(
+    policy: InUseRetry,
+    mut f: F,
+) -> Result<T, crate::aws::AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
 {
-    let mut delay = std::time::Duration::from_millis(500);
-    let mut attempt = 1;
+    let deadline = std::time::Instant::now() + policy.budget;
+    let mut delay = policy.first_pause;
     loop {
         match f().await {
-            Err(e) if e.is_dependency_violation() && attempt < tries => {
+            Err(e)
+                if e.kind() == ErrorKind::InUse && std::time::Instant::now() + delay < deadline =>
+            {
                 tracing::debug!("{e}; retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(15));
-                attempt += 1;
+                delay = (delay * 2).min(policy.max_pause);
             }
             other => return other,
         }
@@ -95,13 +100,10 @@ where
 }
 
 /// A delete that found the resource already gone succeeded.
-pub fn ignore_missing<T>(
-    r: Result<T, crate::aws::AwsError>,
-    missing: fn(&crate::aws::AwsError) -> bool,
-) -> Result<(), BoxError> {
+pub fn ignore_missing<T>(r: Result<T, crate::aws::AwsError>) -> Result<(), BoxError> {
     match r {
         Ok(_) => Ok(()),
-        Err(e) if missing(&e) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 
 use super::common::{b, ignore_missing, ownership, s, strs, tags_for};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, Names};
 
@@ -128,7 +128,7 @@ impl Kind<Clients> for IamRole {
                 .await
                 .ctx(|| format!("get role {name}"));
             let role = match r {
-                Err(e) if e.is_iam_not_found() => continue,
+                Err(e) if e.is_not_found() => continue,
                 r => match r?.role {
                     Some(role) => role,
                     None => continue,
@@ -157,7 +157,7 @@ impl Kind<Clients> for IamRole {
                 .await
                 .ctx(|| format!("get instance profile {name}"))
             {
-                Err(e) if e.is_iam_not_found() => None,
+                Err(e) if e.is_not_found() => None,
                 r => r?.instance_profile,
             };
             let has_profile = profile
@@ -273,7 +273,7 @@ impl Kind<Clients> for IamRole {
                 .send()
                 .await
                 .ctx(|| format!("detach {arn} from role {}", cur.name));
-            ignore_missing(r, AwsError::is_iam_not_found)?;
+            ignore_missing(r)?;
         }
         let r = c
             .iam
@@ -282,7 +282,7 @@ impl Kind<Clients> for IamRole {
             .send()
             .await
             .ctx(|| format!("delete role {}", cur.name));
-        ignore_missing(r, AwsError::is_iam_not_found)
+        ignore_missing(r)
     }
 }
 
@@ -300,7 +300,7 @@ async fn ensure_profile(
         .await
         .ctx(|| format!("get instance profile {name}"))
     {
-        Err(e) if e.is_iam_not_found() => None,
+        Err(e) if e.is_not_found() => None,
         r => r?.instance_profile,
     };
     let profile = match existing {
@@ -340,7 +340,7 @@ async fn remove_profile(c: &Clients, name: &str) -> Result<(), BoxError> {
         .send()
         .await
         .ctx(|| format!("remove role {name} from its instance profile"));
-    ignore_missing(r, AwsError::is_iam_not_found)?;
+    ignore_missing(r)?;
     let r = c
         .iam
         .delete_instance_profile()
@@ -348,7 +348,7 @@ async fn remove_profile(c: &Clients, name: &str) -> Result<(), BoxError> {
         .send()
         .await
         .ctx(|| format!("delete instance profile {name}"));
-    ignore_missing(r, AwsError::is_iam_not_found)
+    ignore_missing(r)
 }
 
 async fn attach(c: &Clients, role: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {

@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::ResourceType;
 
 use super::common::{ignore_missing, s};
 use super::vpc::{find, observe_ec2, tag_spec};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
@@ -114,10 +114,7 @@ impl Kind<Clients> for InternetGateway {
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         if let Some(vpc) = cur.attrs.get("vpc_id").and_then(Value::as_str) {
-            ignore_missing(
-                detach(c, &cur.physical_id, vpc).await,
-                AwsError::is_ec2_not_found,
-            )?;
+            ignore_missing(detach(c, &cur.physical_id, vpc).await)?;
         }
         let r = c
             .ec2
@@ -126,7 +123,7 @@ impl Kind<Clients> for InternetGateway {
             .send()
             .await
             .ctx(|| format!("delete internet gateway {}", cur.physical_id));
-        ignore_missing(r, AwsError::is_ec2_not_found)
+        ignore_missing(r)
     }
 }
 
@@ -143,7 +140,7 @@ async fn attach(c: &Clients, igw: &str, vpc: &str) -> Result<(), AwsError> {
 
 async fn detach(c: &Clients, igw: &str, vpc: &str) -> Result<(), AwsError> {
     // Detaching fails while public IPs (ALB, tasks) are still mapped; they go away shortly.
-    super::common::retry_in_use(20, || async {
+    super::common::retry_in_use(IN_USE, || async {
         c.ec2
             .detach_internet_gateway()
             .internet_gateway_id(igw)

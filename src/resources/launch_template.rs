@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{
 
 use super::common::{ignore_missing, s, strs};
 use super::vpc::{observe_ec2, stack_filter, tag_spec};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
 
@@ -218,7 +218,7 @@ impl Kind<Clients> for LaunchTemplate {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let r = super::common::retry_in_use(20, || async {
+        let r = super::common::retry_in_use(IN_USE, || async {
             c.ec2
                 .delete_launch_template()
                 .launch_template_id(&cur.physical_id)
@@ -227,7 +227,7 @@ impl Kind<Clients> for LaunchTemplate {
                 .ctx(|| format!("delete launch template {}", cur.name))
         })
         .await;
-        ignore_missing(r, AwsError::is_ec2_not_found)
+        ignore_missing(r)
     }
 }
 

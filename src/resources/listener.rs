@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::common::{i, ignore_missing, ownership, s};
 use super::load_balancer::{elb_tags, tags_of};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
 
@@ -219,7 +219,7 @@ impl Kind<Clients> for Listener {
             .send()
             .await
             .ctx(|| format!("delete listener {}", cur.name));
-        ignore_missing(r, AwsError::is_elbv2_not_found)
+        ignore_missing(r)
     }
 }
 

@@ -75,7 +75,7 @@ pub async fn lookup(c: &Clients, stack: &StackRef) -> Result<Arc<Option<FoundLb>
                 .await
                 .ctx(|| format!("describe load balancer {name}"));
             let lb = match r {
-                Err(e) if e.is_elbv2_not_found() => return Ok(None),
+                Err(e) if e.is_not_found() => return Ok(None),
                 r => r?.load_balancers().first().cloned(),
             };
             let Some(lb) = lb else { return Ok(None) };
@@ -303,7 +303,7 @@ impl Kind<Clients> for LoadBalancer {
             .send()
             .await
             .ctx(|| format!("delete load balancer {}", cur.name));
-        ignore_missing(r, AwsError::is_elbv2_not_found)
+        ignore_missing(r)
     }
 }
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::common::{i, ignore_missing, ownership, tags_for};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
 
@@ -121,7 +121,7 @@ impl Kind<Clients> for LogGroup {
             .send()
             .await
             .ctx(|| format!("delete log group {}", cur.name));
-        ignore_missing(r, AwsError::is_logs_not_found)
+        ignore_missing(r)
     }
 }
 

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::ResourceType;
 
 use super::common::{ignore_missing, s, strs};
 use super::vpc::{find, observe_ec2, tag_spec};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
@@ -146,7 +146,7 @@ impl Kind<Clients> for RouteTable {
             .await
             .ctx(|| format!("describe route table {}", cur.physical_id));
         let rt = match rt {
-            Err(e) if e.is_ec2_not_found() => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             r => r?,
         };
         for a in rt.route_tables().iter().flat_map(|t| t.associations()) {
@@ -160,7 +160,7 @@ impl Kind<Clients> for RouteTable {
                     .send()
                     .await
                     .ctx(|| format!("disassociate route table {}", cur.physical_id));
-                ignore_missing(r, AwsError::is_ec2_not_found)?;
+                ignore_missing(r)?;
             }
         }
         let r = c
@@ -170,7 +170,7 @@ impl Kind<Clients> for RouteTable {
             .send()
             .await
             .ctx(|| format!("delete route table {}", cur.physical_id));
-        ignore_missing(r, AwsError::is_ec2_not_found)
+        ignore_missing(r)
     }
 }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 
 use super::common::{i, ignore_missing, ownership, s, tags_for};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, Names};
 
@@ -80,9 +80,7 @@ async fn read(c: &Clients, stack: &StackRef) -> Result<Option<Target>, BoxError>
         .ctx(|| format!("list tags of scalable target {rid}"));
     let tags = match tags {
         // Deregistered between the two calls.
-        Err(e) if e.code() == "ResourceNotFoundException" || e.is_appscaling_not_found() => {
-            return Ok(None)
-        }
+        Err(e) if e.is_not_found() => return Ok(None),
         r => r?,
     };
     let own = ownership(
@@ -215,7 +213,7 @@ impl Kind<Clients> for ScalableTarget {
             .send()
             .await
             .ctx(|| format!("deregister scalable target {}", cur.name));
-        ignore_missing(r, AwsError::is_appscaling_not_found)
+        ignore_missing(r)
     }
 }
 

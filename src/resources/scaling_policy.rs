@@ -12,7 +12,7 @@ use aws_sdk_applicationautoscaling::types::{
 
 use super::common::{b, i, ignore_missing, s};
 use super::scalable_target::{self, dimension, namespace};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
 
@@ -184,7 +184,7 @@ impl Kind<Clients> for ScalingPolicy {
             .send()
             .await
             .ctx(|| format!("delete scaling policy {}", cur.name));
-        ignore_missing(r, AwsError::is_appscaling_not_found)
+        ignore_missing(r)
     }
 }
 

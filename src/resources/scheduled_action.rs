@@ -9,7 +9,7 @@ use aws_sdk_applicationautoscaling::types::{ScalableTargetAction, ScheduledActio
 
 use super::common::{ignore_missing, s};
 use super::scalable_target::{self, dimension, namespace};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
 
@@ -152,7 +152,7 @@ impl Kind<Clients> for ScheduledAction {
             .send()
             .await
             .ctx(|| format!("delete scheduled action {}", cur.name));
-        ignore_missing(r, AwsError::is_appscaling_not_found)
+        ignore_missing(r)
     }
 }
 

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 
 use super::common::{ignore_missing, s};
 use super::vpc::{find, observe_ec2, tag_spec};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 use crate::vmap;
@@ -173,7 +173,7 @@ impl Kind<Clients> for SecurityGroup {
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         // Fails while the ALB's or tasks' network interfaces, or another group's rule, still use it.
-        let r = super::common::retry_in_use(30, || async {
+        let r = super::common::retry_in_use(IN_USE, || async {
             c.ec2
                 .delete_security_group()
                 .group_id(&cur.physical_id)
@@ -182,7 +182,7 @@ impl Kind<Clients> for SecurityGroup {
                 .ctx(|| format!("delete security group {}", cur.physical_id))
         })
         .await;
-        ignore_missing(r, AwsError::is_ec2_not_found)
+        ignore_missing(r)
     }
 }
 

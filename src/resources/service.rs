@@ -14,7 +14,7 @@ use aws_sdk_ecs::types::{
 use super::cluster::{ecs_owner, ecs_tags};
 use super::common::{b, i, ignore_missing, s, strs};
 use super::task_definition::CONTAINER;
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
 use crate::vmap;
@@ -102,7 +102,7 @@ impl Kind<Clients> for Service {
             .await
             .ctx(|| format!("describe service {name}"));
         let r = match r {
-            Err(e) if e.is_ecs_not_found() => return Ok(vec![]),
+            Err(e) if e.is_not_found() => return Ok(vec![]),
             r => r?,
         };
         let mut out = Vec::new();
@@ -288,7 +288,7 @@ impl Kind<Clients> for Service {
             .send()
             .await
             .ctx(|| format!("scale service {} to 0", cur.name));
-        ignore_missing(r, AwsError::is_ecs_not_found)?;
+        ignore_missing(r)?;
         let r = c
             .ecs
             .delete_service()
@@ -298,7 +298,7 @@ impl Kind<Clients> for Service {
             .send()
             .await
             .ctx(|| format!("delete service {}", cur.name));
-        ignore_missing(r, AwsError::is_ecs_not_found)?;
+        ignore_missing(r)?;
         wait_inactive(c, cluster, &cur.physical_id, &cur.name).await
     }
 }
@@ -338,7 +338,7 @@ async fn wait_inactive(c: &Clients, cluster: &str, arn: &str, name: &str) -> Res
                 .await
                 .ctx(|| format!("describe service {name}"));
             Ok(match r {
-                Err(e) if e.is_ecs_not_found() => true,
+                Err(e) if e.is_not_found() => true,
                 r => r?.services().iter().all(|s| s.status() == Some("INACTIVE")),
             })
         },

@@ -92,7 +92,7 @@ pub async fn read(c: &Clients, names: &Names) -> Result<StackStatus, AwsError> {
         .await
         .ctx(|| format!("describe service {service}"));
     let svc = match r {
-        Err(e) if e.is_ecs_not_found() => None,
+        Err(e) if e.is_not_found() => None,
         r => r?
             .services()
             .iter()
@@ -238,7 +238,7 @@ async fn target_health(
         .await
         .ctx(|| format!("describe load balancer {alb}"))
     {
-        Err(e) if e.is_elbv2_not_found() => return Ok(None),
+        Err(e) if e.is_not_found() => return Ok(None),
         r => r?,
     };
     let dns_name = lb
@@ -275,7 +275,7 @@ async fn target_health(
         .await
         .ctx(|| format!("describe target group {tg}"))
     {
-        Err(e) if e.is_elbv2_not_found() => None,
+        Err(e) if e.is_not_found() => None,
         r => r?
             .target_groups()
             .first()

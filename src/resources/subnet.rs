@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::common::{b, ignore_missing, s};
 use super::vpc::{find, observe_ec2, tag_spec};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
@@ -171,7 +171,7 @@ impl Kind<Clients> for Subnet {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let r = super::common::retry_in_use(20, || async {
+        let r = super::common::retry_in_use(IN_USE, || async {
             c.ec2
                 .delete_subnet()
                 .subnet_id(&cur.physical_id)
@@ -180,7 +180,7 @@ impl Kind<Clients> for Subnet {
                 .ctx(|| format!("delete subnet {}", cur.physical_id))
         })
         .await;
-        ignore_missing(r, AwsError::is_ec2_not_found)
+        ignore_missing(r)
     }
 }
 

@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::common::{i, ignore_missing, ownership, s};
 use super::load_balancer::{arn_suffix, elb_tags, tags_of};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
@@ -70,7 +70,7 @@ impl Kind<Clients> for TargetGroup {
             .await
             .ctx(|| format!("describe target group {name}"));
         let tgs = match r {
-            Err(e) if e.is_elbv2_not_found() => return Ok(vec![]),
+            Err(e) if e.is_not_found() => return Ok(vec![]),
             r => r?.target_groups.unwrap_or_default(),
         };
         let arns: Vec<String> = tgs
@@ -224,7 +224,7 @@ impl Kind<Clients> for TargetGroup {
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         // Fails while a listener still forwards to it (ResourceInUse); that goes away shortly.
-        let r = super::common::retry_in_use(20, || async {
+        let r = super::common::retry_in_use(IN_USE, || async {
             c.elbv2
                 .delete_target_group()
                 .target_group_arn(&cur.physical_id)
@@ -233,7 +233,7 @@ impl Kind<Clients> for TargetGroup {
                 .ctx(|| format!("delete target group {}", cur.name))
         })
         .await;
-        ignore_missing(r, AwsError::is_elbv2_not_found)
+        ignore_missing(r)
     }
 }
 

@@ -96,7 +96,7 @@ impl Kind<Clients> for TaskDefinition {
             .await
             .ctx(|| format!("describe task definition {family}"));
         let r = match r {
-            Err(e) if e.is_ecs_not_found() || e.code() == "ClientException" => return Ok(vec![]),
+            Err(e) if e.is_not_found() => return Ok(vec![]),
             r => r?,
         };
         let Some(td) = r.task_definition() else {

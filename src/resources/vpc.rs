@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification};
 
 use super::common::{ignore_missing, ownership, s, tags_for};
-use crate::aws::{AwsError, Clients, Ctx};
+use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::names::TAG_STACK;
 use crate::spec::{Model, NetworkModel};
@@ -194,7 +194,7 @@ impl Kind<Clients> for Vpc {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let r = super::common::retry_in_use(20, || async {
+        let r = super::common::retry_in_use(IN_USE, || async {
             c.ec2
                 .delete_vpc()
                 .vpc_id(&cur.physical_id)
@@ -203,6 +203,6 @@ impl Kind<Clients> for Vpc {
                 .ctx(|| format!("delete VPC {}", cur.physical_id))
         })
         .await;
-        ignore_missing(r, AwsError::is_ec2_not_found)
+        ignore_missing(r)
     }
 }
