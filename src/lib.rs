@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod inspect;
 pub mod render;
 pub mod resources;
 pub mod spec;

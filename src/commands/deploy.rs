@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use crate::cli::{Global, Output};
 use crate::engine::{self, Action, Outputs};
 use crate::error::Error;
+use crate::inspect::rollout::{self, Verdict};
 use crate::render::plan::{render, Purpose};
 use crate::render::progress::Progress;
 use crate::render::Style;
-use crate::resources::rollout::{self, Verdict};
 use crate::spec::OUTPUTS;
 
 /// Waiting for the service rollout after a change to the service.
@@ -54,9 +54,14 @@ pub async fn run(
         t.elapsed().as_secs_f64()
     ));
     let service_changed = plan.changes.iter().any(|c| {
-        c.id == "service" && matches!(c.action, Action::Create | Action::Update | Action::Replace)
+        c.id == crate::resources::service::ID
+            && matches!(c.action, Action::Create | Action::Update | Action::Replace)
     });
-    if let (Some(w), true, Some(svc)) = (wait, service_changed, res.outputs.get("service")) {
+    if let (Some(w), true, Some(svc)) = (
+        wait,
+        service_changed,
+        res.outputs.get(crate::resources::service::ID),
+    ) {
         follow(&s, svc, w, file, s.style).await?;
     }
     print_outputs(&res.outputs, output, s.style);

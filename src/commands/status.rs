@@ -2,8 +2,8 @@ use std::path::Path;
 
 use crate::cli::{Global, Output};
 use crate::error::Error;
+use crate::inspect::status;
 use crate::render;
-use crate::resources::status;
 use crate::spec::Names;
 
 pub async fn run(

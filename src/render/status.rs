@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Style;
-use crate::resources::status::StackStatus;
+use crate::inspect::status::StackStatus;
 
 pub fn render(s: &StackStatus, st: Style) -> String {
     let mut out = format!("{} \"{}\" in {}\n\n", st.bold("Stack"), s.stack, s.region);

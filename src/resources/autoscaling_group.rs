@@ -14,6 +14,8 @@ use crate::spec::{Model, Names};
 pub struct AutoScalingGroup;
 
 pub const KIND: &str = "aws_autoscaling_group";
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "asg.ecs";
 
 #[async_trait]
 impl Kind<Clients> for AutoScalingGroup {
@@ -29,8 +31,11 @@ impl Kind<Clients> for AutoScalingGroup {
         let Some(e) = &m.service.ec2_capacity else {
             return vec![];
         };
-        vec![Node::new(KIND, "asg.ecs", m.names().autoscaling_group())
-            .attr("launch_template_id", Value::reference("lt.ecs", "id"))
+        vec![Node::new(KIND, ID, m.names().autoscaling_group())
+            .attr(
+                "launch_template_id",
+                Value::reference(super::launch_template::ID, "id"),
+            )
             .attr("min_size", e.min)
             .attr("max_size", e.max)
             .attr("subnets", super::load_balancer::subnet_refs(m))
@@ -76,7 +81,7 @@ impl Kind<Clients> for AutoScalingGroup {
                 .collect();
             let arn = g.auto_scaling_group_arn().unwrap_or_default().to_string();
             out.push(Observed {
-                id: "asg.ecs".into(),
+                id: ID.into(),
                 kind: KIND,
                 name: name.clone(),
                 outputs: Outputs::from([("arn".into(), arn), ("name".into(), name.clone())]),

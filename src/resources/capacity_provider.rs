@@ -7,8 +7,8 @@ use aws_sdk_ecs::types::{
     ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection,
 };
 
-use super::cluster::{ecs_owner, ecs_tags};
 use super::common::{b, i, ignore_missing, s};
+use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, Names};
@@ -16,6 +16,8 @@ use crate::spec::{Model, Names};
 pub struct CapacityProvider;
 
 pub const KIND: &str = "aws_ecs_capacity_provider";
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "capacity.ec2";
 
 #[async_trait]
 impl Kind<Clients> for CapacityProvider {
@@ -31,17 +33,18 @@ impl Kind<Clients> for CapacityProvider {
         let Some(e) = &m.service.ec2_capacity else {
             return vec![];
         };
-        vec![
-            Node::new(KIND, "capacity.ec2", m.names().capacity_provider())
-                .attr("auto_scaling_group_arn", Value::reference("asg.ecs", "arn"))
-                .attr("target_capacity", e.target_capacity)
-                .attr(
-                    "managed_termination_protection",
-                    e.managed_termination_protection,
-                )
-                .attr("cluster", Value::reference("cluster", "name"))
-                .force_new(&["auto_scaling_group_arn"]),
-        ]
+        vec![Node::new(KIND, ID, m.names().capacity_provider())
+            .attr(
+                "auto_scaling_group_arn",
+                Value::reference(super::autoscaling_group::ID, "arn"),
+            )
+            .attr("target_capacity", e.target_capacity)
+            .attr(
+                "managed_termination_protection",
+                e.managed_termination_protection,
+            )
+            .attr("cluster", Value::reference(super::cluster::ID, "name"))
+            .force_new(&["auto_scaling_group_arn"])]
     }
 
     async fn discover(
@@ -85,7 +88,7 @@ impl Kind<Clients> for CapacityProvider {
                 .iter()
                 .any(|cl| cl.status() == Some("ACTIVE") && cl.capacity_providers().contains(&name));
             out.push(Observed {
-                id: "capacity.ec2".into(),
+                id: ID.into(),
                 kind: KIND,
                 name: name.clone(),
                 outputs: Outputs::from([
@@ -238,7 +241,7 @@ pub async fn associate(
     provider: &str,
     on: bool,
 ) -> Result<(), AwsError> {
-    super::cluster::edit_providers(c, cluster, |current| {
+    super::ecs::edit_providers(c, cluster, |current| {
         let mut list: Vec<String> = current.into_iter().filter(|p| p != provider).collect();
         if on {
             list.push(provider.to_string());

@@ -1,32 +1,19 @@
 //! `aws_ecs_cluster`: the ECS cluster, with Container Insights on.
 
 use async_trait::async_trait;
-use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, Tag};
+use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
 
-use super::common::{ignore_missing, ownership, tags_for};
-use crate::aws::{AwsError, Clients, Ctx, IN_USE};
+use super::common::ignore_missing;
+use super::ecs::{ecs_owner, ecs_tags, edit_providers};
+use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
 
 pub struct Cluster;
 
 pub const KIND: &str = "aws_ecs_cluster";
-
-/// ECS tags for a new resource.
-pub fn ecs_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
-    tags_for(stack, node, false)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-pub fn ecs_owner(stack: &StackRef, tags: &[Tag]) -> super::common::Ownership {
-    ownership(
-        stack,
-        tags.iter()
-            .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
-    )
-}
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "cluster";
 
 #[async_trait]
 impl Kind<Clients> for Cluster {
@@ -35,7 +22,7 @@ impl Kind<Clients> for Cluster {
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
-        vec![Node::new(KIND, "cluster", m.names().cluster())
+        vec![Node::new(KIND, ID, m.names().cluster())
             .attr("container_insights", "enabled")
             .attr(
                 "capacity_providers",
@@ -77,7 +64,7 @@ impl Kind<Clients> for Cluster {
                 .unwrap_or("disabled");
             let arn = cl.cluster_arn().unwrap_or_default().to_string();
             out.push(Observed {
-                id: "cluster".into(),
+                id: ID.into(),
                 kind: KIND,
                 name: name.clone(),
                 outputs: Outputs::from([
@@ -177,39 +164,6 @@ impl Kind<Clients> for Cluster {
         .await;
         ignore_missing(r)
     }
-}
-
-/// Read-modify-write of an active cluster's capacity providers (PutClusterCapacityProviders
-/// replaces the whole list). Does nothing when the cluster is gone or the list is unchanged.
-pub async fn edit_providers(
-    c: &Clients,
-    cluster: &str,
-    edit: impl FnOnce(Vec<String>) -> Vec<String>,
-) -> Result<(), AwsError> {
-    let r = c
-        .ecs
-        .describe_clusters()
-        .clusters(cluster)
-        .send()
-        .await
-        .ctx(|| format!("describe cluster {cluster}"))?;
-    let Some(cl) = r.clusters().iter().find(|c| c.status() == Some("ACTIVE")) else {
-        return Ok(());
-    };
-    let current = cl.capacity_providers().to_vec();
-    let next = edit(current.clone());
-    if next == current {
-        return Ok(());
-    }
-    c.ecs
-        .put_cluster_capacity_providers()
-        .cluster(cluster)
-        .set_capacity_providers(Some(next))
-        .set_default_capacity_provider_strategy(Some(vec![]))
-        .send()
-        .await
-        .ctx(|| format!("set capacity providers of cluster {cluster}"))?;
-    Ok(())
 }
 
 fn setting(attrs: &Attrs) -> ClusterSetting {

@@ -12,6 +12,9 @@ use crate::spec::{Model, Names};
 pub struct IamRole;
 
 pub const KIND: &str = "aws_iam_role";
+/// Logical ids of the nodes (their `ballast:resource` tags).
+pub const EXECUTION_ID: &str = "role.execution";
+pub const INSTANCE_ID: &str = "role.instance";
 
 const EXECUTION_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
@@ -82,8 +85,8 @@ fn percent_decode(s: &str) -> String {
 /// (logical id, role name) of every role a stack can have.
 fn roles(names: &Names) -> [(&'static str, String); 2] {
     [
-        ("role.execution", names.execution_role()),
-        ("role.instance", names.instance_role()),
+        (EXECUTION_ID, names.execution_role()),
+        (INSTANCE_ID, names.instance_role()),
     ]
 }
 
@@ -94,15 +97,13 @@ impl Kind<Clients> for IamRole {
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
-        let mut out = vec![
-            Node::new(KIND, "role.execution", m.names().execution_role())
-                .attr("assume_role_policy", canonical_policy(TRUST))
-                .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
-                .attr("instance_profile", false),
-        ];
+        let mut out = vec![Node::new(KIND, EXECUTION_ID, m.names().execution_role())
+            .attr("assume_role_policy", canonical_policy(TRUST))
+            .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
+            .attr("instance_profile", false)];
         if m.service.ec2_capacity.is_some() {
             out.push(
-                Node::new(KIND, "role.instance", m.names().instance_role())
+                Node::new(KIND, INSTANCE_ID, m.names().instance_role())
                     .attr("assume_role_policy", canonical_policy(INSTANCE_TRUST))
                     .attr("managed_policy_arns", Value::set([INSTANCE_POLICY]))
                     .attr("instance_profile", true),

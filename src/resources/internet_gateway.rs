@@ -4,14 +4,17 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
 use super::common::{ignore_missing, s};
-use super::vpc::{find, observe_ec2, tag_spec};
+use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
+use aws_sdk_ec2::types::Tag;
 
 pub struct InternetGateway;
 
 pub const KIND: &str = "aws_internet_gateway";
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "igw";
 
 #[async_trait]
 impl Kind<Clients> for InternetGateway {
@@ -26,8 +29,8 @@ impl Kind<Clients> for InternetGateway {
     fn desired(&self, m: &Model) -> Vec<Node> {
         match &m.network {
             NetworkModel::Create { .. } => {
-                vec![Node::new(KIND, "igw", m.names().igw())
-                    .attr("vpc_id", Value::reference("vpc", "id"))]
+                vec![Node::new(KIND, ID, m.names().igw())
+                    .attr("vpc_id", Value::reference(super::vpc::ID, "id"))]
             }
             NetworkModel::Existing { .. } => vec![],
         }
@@ -39,38 +42,26 @@ impl Kind<Clients> for InternetGateway {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let found = find(
-            stack,
-            desired,
-            |x: &aws_sdk_ec2::types::InternetGateway| x.internet_gateway_id(),
-            |f| async move {
-                c.ec2
-                    .describe_internet_gateways()
-                    .filters(f)
-                    .send()
-                    .await
-                    .ctx(|| "describe internet gateways".into())
-                    .map(|r| r.internet_gateways.unwrap_or_default())
-            },
-        )
-        .await?;
-        let mut out: Vec<Observed> = Vec::new();
-        for g in found {
+        let describe = |f| async move {
+            c.ec2
+                .describe_internet_gateways()
+                .filters(f)
+                .send()
+                .await
+                .ctx(|| "describe internet gateways".into())
+                .map(|r| r.internet_gateways.unwrap_or_default())
+        };
+        let read = |g: &aws_sdk_ec2::types::InternetGateway| {
             let id = g.internet_gateway_id().unwrap_or_default().to_string();
             let vpc = g.attachments().iter().find_map(|a| a.vpc_id());
             let attrs = Attrs::from([("vpc_id".into(), Value::opt_str(vpc))]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
-            out.extend(observe_ec2(
-                KIND,
-                stack,
-                desired,
-                id,
-                g.tags(),
-                attrs,
-                outputs,
-            ));
-        }
-        Ok(out)
+            (attrs, outputs)
+        };
+        let id_of: fn(&aws_sdk_ec2::types::InternetGateway) -> Option<&str> =
+            |x| x.internet_gateway_id();
+        let tags_of: fn(&aws_sdk_ec2::types::InternetGateway) -> Vec<Tag> = |x| x.tags().to_vec();
+        Ok(discover(KIND, stack, desired, describe, id_of, tags_of, read).await?)
     }
 
     async fn create(

@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::common::{ignore_missing, s, strs};
-use super::vpc::{observe_ec2, stack_filter, tag_spec};
+use super::ec2::{observe_ec2, stack_filter, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
@@ -19,6 +19,8 @@ use crate::spec::Model;
 pub struct LaunchTemplate;
 
 pub const KIND: &str = "aws_launch_template";
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "lt.ecs";
 
 /// Registers the instance with the stack's cluster.
 pub fn user_data(cluster: &str) -> String {
@@ -44,19 +46,19 @@ impl Kind<Clients> for LaunchTemplate {
         let Some(e) = &m.service.ec2_capacity else {
             return vec![];
         };
-        vec![Node::new(KIND, "lt.ecs", m.names().launch_template())
+        vec![Node::new(KIND, ID, m.names().launch_template())
             .attr("image_id", e.image_id.as_str())
             .attr("instance_type", e.instance_type.as_str())
             .attr(
                 "instance_profile_arn",
-                Value::reference("role.instance", "instance_profile_arn"),
+                Value::reference(super::iam_role::INSTANCE_ID, "instance_profile_arn"),
             )
             .attr(
                 "security_groups",
-                Value::set([Value::reference("sg.service", "id")]),
+                Value::set([Value::reference(super::security_group::SERVICE_ID, "id")]),
             )
             .attr("user_data", user_data(&m.names().cluster()))
-            .after("cluster")]
+            .after(super::cluster::ID)]
     }
 
     async fn discover(

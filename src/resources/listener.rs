@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::common::{i, ignore_missing, ownership, s};
-use super::load_balancer::{elb_tags, tags_of};
+use super::elb::{elb_tags, tags_of};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
@@ -16,6 +16,9 @@ use crate::spec::Model;
 pub struct Listener;
 
 pub const KIND: &str = "aws_lb_listener";
+/// Logical ids of the nodes (their `ballast:resource` tags).
+pub const ID: &str = "listener";
+pub const REDIRECT_ID: &str = "listener.redirect";
 
 /// The TLS policy AWS recommends for ALBs (TLS 1.2 and 1.3).
 const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -33,8 +36,11 @@ impl Kind<Clients> for Listener {
     fn desired(&self, m: &Model) -> Vec<Node> {
         let lb = &m.load_balancer;
         let https = lb.https();
-        let main = Node::new(KIND, "listener", format!("{}:{}", m.names().alb(), lb.port))
-            .attr("load_balancer_arn", Value::reference("alb", "arn"))
+        let main = Node::new(KIND, ID, format!("{}:{}", m.names().alb(), lb.port))
+            .attr(
+                "load_balancer_arn",
+                Value::reference(super::load_balancer::ID, "arn"),
+            )
             .attr("port", lb.port)
             .attr("protocol", if https { "HTTPS" } else { "HTTP" })
             .attr(
@@ -42,13 +48,19 @@ impl Kind<Clients> for Listener {
                 Value::opt_str(lb.certificate_arn.as_deref()),
             )
             .attr("ssl_policy", Value::opt_str(https.then_some(SSL_POLICY)))
-            .attr("forward_to", Value::reference("tg", "arn"))
+            .attr(
+                "forward_to",
+                Value::reference(super::target_group::ID, "arn"),
+            )
             .force_new(&["load_balancer_arn"]);
         let mut out = vec![main];
         if https {
             out.push(
-                Node::new(KIND, "listener.redirect", format!("{}:80", m.names().alb()))
-                    .attr("load_balancer_arn", Value::reference("alb", "arn"))
+                Node::new(KIND, REDIRECT_ID, format!("{}:80", m.names().alb()))
+                    .attr(
+                        "load_balancer_arn",
+                        Value::reference(super::load_balancer::ID, "arn"),
+                    )
                     .attr("port", 80u32)
                     .attr("protocol", "HTTP")
                     .attr("redirect_to_port", lb.port)
@@ -65,7 +77,7 @@ impl Kind<Clients> for Listener {
         _desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
         let lb_name = crate::spec::Names::new(&stack.name, &stack.region).alb();
-        let found = super::load_balancer::lookup(c, stack).await?;
+        let found = super::elb::lookup(c, stack).await?;
         let Some(lb) = found.as_ref() else {
             return Ok(vec![]);
         };
@@ -102,9 +114,9 @@ impl Kind<Clients> for Listener {
             // Listeners belong to the load balancer: ours if it is ours.
             let id = own.id.unwrap_or_else(|| {
                 if redirect.is_some() {
-                    "listener.redirect".into()
+                    REDIRECT_ID.into()
                 } else {
-                    "listener".into()
+                    ID.into()
                 }
             });
             let mut attrs = Attrs::from([

@@ -1,104 +1,21 @@
 //! `aws_lb`: the internet-facing Application Load Balancer across the stack's subnets.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Tag,
+    IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
 };
 
-use super::common::{b, i, ignore_missing, ownership, s, strs, tags_for};
-use crate::aws::{AwsError, Clients, Ctx};
+use super::common::{b, i, ignore_missing, ownership, s, strs};
+use super::elb::{arn_suffix, elb_tags, lookup, FoundLb};
+use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
 pub struct LoadBalancer;
 
 pub const KIND: &str = "aws_lb";
-
-/// ELBv2 tags for a new resource.
-pub fn elb_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
-    tags_for(stack, node, false)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-/// Tags of ELBv2 resources, by ARN (DescribeTags takes 20 ARNs per call).
-pub async fn tags_of(
-    c: &Clients,
-    arns: &[String],
-) -> Result<HashMap<String, Vec<(String, String)>>, AwsError> {
-    let mut out = HashMap::new();
-    for chunk in arns.chunks(20) {
-        let r = c
-            .elbv2
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .ctx(|| "describe load balancer tags".into())?;
-        for d in r.tag_descriptions() {
-            let tags = d
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            out.insert(d.resource_arn().unwrap_or_default().to_string(), tags);
-        }
-    }
-    Ok(out)
-}
-
-/// The stack's ALB as AWS has it, with its tags.
-pub struct FoundLb {
-    pub lb: aws_sdk_elasticloadbalancingv2::types::LoadBalancer,
-    pub tags: Vec<(String, String)>,
-}
-
-/// The stack's ALB, read once per discovery (the load balancer and listener kinds need it).
-pub async fn lookup(c: &Clients, stack: &StackRef) -> Result<Arc<Option<FoundLb>>, AwsError> {
-    c.shared
-        .once("alb", || async {
-            let name = crate::spec::Names::new(&stack.name, &stack.region).alb();
-            let r = c
-                .elbv2
-                .describe_load_balancers()
-                .names(&name)
-                .send()
-                .await
-                .ctx(|| format!("describe load balancer {name}"));
-            let lb = match r {
-                Err(e) if e.is_not_found() => return Ok(None),
-                r => r?.load_balancers().first().cloned(),
-            };
-            let Some(lb) = lb else { return Ok(None) };
-            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            let tags = tags_of(c, std::slice::from_ref(&arn))
-                .await?
-                .remove(&arn)
-                .unwrap_or_default();
-            Ok(Some(FoundLb { lb, tags }))
-        })
-        .await
-}
-
-/// The part of an ELBv2 ARN CloudWatch dimensions use (`app/name/id`, `targetgroup/name/id`).
-pub fn arn_suffix(arn: &str) -> String {
-    if let Some((_, rest)) = arn.split_once(":loadbalancer/") {
-        rest.to_string()
-    } else if let Some((_, rest)) = arn.split_once(":targetgroup/") {
-        format!("targetgroup/{rest}")
-    } else {
-        String::new()
-    }
-}
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "alb";
 
 pub fn subnet_refs(m: &Model) -> Value {
     match &m.network {
@@ -130,19 +47,19 @@ impl Kind<Clients> for LoadBalancer {
 
     fn desired(&self, m: &Model) -> Vec<Node> {
         let lb = &m.load_balancer;
-        let mut n = Node::new(KIND, "alb", m.names().alb())
+        let mut n = Node::new(KIND, ID, m.names().alb())
             .attr("scheme", "internet-facing")
             .attr("subnets", subnet_refs(m))
             .attr(
                 "security_groups",
-                Value::set([Value::reference("sg.alb", "id")]),
+                Value::set([Value::reference(super::security_group::ALB_ID, "id")]),
             )
             .attr("idle_timeout", lb.idle_timeout)
             .attr("deletion_protection", lb.deletion_protection)
             .force_new(&["scheme"]);
         // An internet-facing ALB in a VPC without a route to the internet is unreachable.
         if matches!(m.network, NetworkModel::Create { .. }) {
-            n = n.after("rt.public");
+            n = n.after(super::route_table::ID);
         }
         vec![n]
     }
@@ -205,7 +122,7 @@ impl Kind<Clients> for LoadBalancer {
                 ),
             ]);
             out.push(Observed {
-                id: "alb".into(),
+                id: ID.into(),
                 kind: KIND,
                 name: name.clone(),
                 outputs: outputs(&arn, &dns),

@@ -10,6 +10,8 @@ use crate::spec::Model;
 pub struct LogGroup;
 
 pub const KIND: &str = "aws_cloudwatch_log_group";
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "logs";
 
 #[async_trait]
 impl Kind<Clients> for LogGroup {
@@ -18,7 +20,7 @@ impl Kind<Clients> for LogGroup {
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
-        vec![Node::new(KIND, "logs", m.names().log_group())
+        vec![Node::new(KIND, ID, m.names().log_group())
             .attr("retention_in_days", m.service.log_retention_days)]
     }
 
@@ -67,7 +69,7 @@ impl Kind<Clients> for LogGroup {
                 continue;
             }
             out.push(Observed {
-                id: "logs".into(),
+                id: ID.into(),
                 kind: KIND,
                 name: name.clone(),
                 outputs: Outputs::from([("name".into(), name.clone()), ("arn".into(), arn)]),

@@ -1,8 +1,15 @@
 //! One file per AWS resource kind; this registry lists them once.
 //!
-//! The order here is the order kinds are discovered in; execution order comes from the graph.
+//! Kinds are discovered concurrently, and execution order comes from the dependency graph, so
+//! the order here only sets the order of plan output ties. `ec2`, `elb`, `ecs` and `appscaling`
+//! hold the helpers several kinds of one service share; `common` those of every kind.
 
 mod common;
+
+pub mod appscaling;
+pub mod ec2;
+pub mod ecs;
+pub mod elb;
 
 pub mod autoscaling_group;
 pub mod capacity_provider;
@@ -13,14 +20,12 @@ pub mod launch_template;
 pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
-pub mod rollout;
 pub mod route_table;
 pub mod scalable_target;
 pub mod scaling_policy;
 pub mod scheduled_action;
 pub mod security_group;
 pub mod service;
-pub mod status;
 pub mod subnet;
 pub mod target_group;
 pub mod task_definition;

@@ -5,14 +5,17 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
 use super::common::{ignore_missing, s, strs};
-use super::vpc::{find, observe_ec2, tag_spec};
+use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
+use aws_sdk_ec2::types::Tag;
 
 pub struct RouteTable;
 
 pub const KIND: &str = "aws_route_table";
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "rt.public";
 
 #[async_trait]
 impl Kind<Clients> for RouteTable {
@@ -32,9 +35,12 @@ impl Kind<Clients> for RouteTable {
         let NetworkModel::Create { subnets, .. } = &m.network else {
             return vec![];
         };
-        vec![Node::new(KIND, "rt.public", m.names().route_table())
-            .attr("vpc_id", Value::reference("vpc", "id"))
-            .attr("default_route_gateway_id", Value::reference("igw", "id"))
+        vec![Node::new(KIND, ID, m.names().route_table())
+            .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
+            .attr(
+                "default_route_gateway_id",
+                Value::reference(super::internet_gateway::ID, "id"),
+            )
             .attr(
                 "subnet_ids",
                 Value::set(
@@ -52,23 +58,16 @@ impl Kind<Clients> for RouteTable {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let found = find(
-            stack,
-            desired,
-            |x: &aws_sdk_ec2::types::RouteTable| x.route_table_id(),
-            |f| async move {
-                c.ec2
-                    .describe_route_tables()
-                    .filters(f)
-                    .send()
-                    .await
-                    .ctx(|| "describe route tables".into())
-                    .map(|r| r.route_tables.unwrap_or_default())
-            },
-        )
-        .await?;
-        let mut out: Vec<Observed> = Vec::new();
-        for rt in found {
+        let describe = |f| async move {
+            c.ec2
+                .describe_route_tables()
+                .filters(f)
+                .send()
+                .await
+                .ctx(|| "describe route tables".into())
+                .map(|r| r.route_tables.unwrap_or_default())
+        };
+        let read = |rt: &aws_sdk_ec2::types::RouteTable| {
             let id = rt.route_table_id().unwrap_or_default().to_string();
             let gw = rt
                 .routes()
@@ -86,17 +85,11 @@ impl Kind<Clients> for RouteTable {
                 ("subnet_ids".into(), Value::set(assoc)),
             ]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
-            out.extend(observe_ec2(
-                KIND,
-                stack,
-                desired,
-                id,
-                rt.tags(),
-                attrs,
-                outputs,
-            ));
-        }
-        Ok(out)
+            (attrs, outputs)
+        };
+        let id_of: fn(&aws_sdk_ec2::types::RouteTable) -> Option<&str> = |x| x.route_table_id();
+        let tags_of: fn(&aws_sdk_ec2::types::RouteTable) -> Vec<Tag> = |x| x.tags().to_vec();
+        Ok(discover(KIND, stack, desired, describe, id_of, tags_of, read).await?)
     }
 
     async fn create(

@@ -4,100 +4,18 @@
 //! Scaling policies and scheduled actions cannot be tagged: they count as this stack's when they
 //! are attached to a scalable target that carries the stack's tag ([`find`]).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 
-use super::common::{i, ignore_missing, ownership, s, tags_for};
+use super::appscaling::{dimension, find, namespace, resource_id};
+use super::common::{i, ignore_missing, s, tags_for};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
-use crate::spec::{Model, Names};
+use crate::spec::Model;
 
 pub struct ScalableTarget;
 
 pub const KIND: &str = "aws_appautoscaling_target";
 pub const ID: &str = "scaling.target";
-
-pub fn namespace() -> ServiceNamespace {
-    ServiceNamespace::Ecs
-}
-
-pub fn dimension() -> ScalableDimension {
-    ScalableDimension::EcsServiceDesiredCount
-}
-
-/// `service/<cluster>/<service>`: how Application Auto Scaling names an ECS service.
-pub fn resource_id(names: &Names) -> String {
-    format!("service/{}/{}", names.cluster(), names.service())
-}
-
-pub fn resource_id_of(stack: &StackRef) -> String {
-    resource_id(&Names::new(&stack.name, &stack.region))
-}
-
-/// The stack's scalable target as AWS has it.
-pub struct Target {
-    pub resource_id: String,
-    pub arn: String,
-    pub min: i32,
-    pub max: i32,
-    /// Carries this stack's ownership tag.
-    pub owned: bool,
-}
-
-/// The scalable target of the stack's ECS service, if one is registered, with its ownership.
-/// Read once per discovery: the target, policy and scheduled action kinds all need it.
-pub async fn find(c: &Clients, stack: &StackRef) -> Result<Arc<Option<Target>>, BoxError> {
-    c.shared.once("scalable-target", || read(c, stack)).await
-}
-
-async fn read(c: &Clients, stack: &StackRef) -> Result<Option<Target>, BoxError> {
-    let rid = resource_id_of(stack);
-    let r = c
-        .appscaling
-        .describe_scalable_targets()
-        .service_namespace(namespace())
-        .resource_ids(&rid)
-        .scalable_dimension(dimension())
-        .send()
-        .await
-        .ctx(|| format!("describe scalable target {rid}"))?;
-    let Some(t) = r
-        .scalable_targets()
-        .iter()
-        .find(|t| t.resource_id() == rid && t.scalable_dimension() == &dimension())
-    else {
-        return Ok(None);
-    };
-    let arn = t.scalable_target_arn().unwrap_or_default().to_string();
-    let tags = c
-        .appscaling
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .ctx(|| format!("list tags of scalable target {rid}"));
-    let tags = match tags {
-        // Deregistered between the two calls.
-        Err(e) if e.is_not_found() => return Ok(None),
-        r => r?,
-    };
-    let own = ownership(
-        stack,
-        tags.tags()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-    Ok(Some(Target {
-        resource_id: rid,
-        arn,
-        min: t.min_capacity(),
-        max: t.max_capacity(),
-        owned: own.owned,
-    }))
-}
 
 #[async_trait]
 impl Kind<Clients> for ScalableTarget {
@@ -118,7 +36,7 @@ impl Kind<Clients> for ScalableTarget {
             .attr("resource_id", rid)
             // The service must exist before its desired count can be registered, and a replaced
             // service (unknown name until it exists again) is registered anew.
-            .attr("service", Value::reference("service", "name"))
+            .attr("service", Value::reference(super::service::ID, "name"))
             .attr("min_capacity", a.min)
             .attr("max_capacity", a.max)
             .force_new(&["resource_id", "service"])]

@@ -10,8 +10,9 @@ use aws_sdk_applicationautoscaling::types::{
     TargetTrackingScalingPolicyConfiguration,
 };
 
+use super::appscaling::{attached, dimension, namespace};
 use super::common::{b, i, ignore_missing, s};
-use super::scalable_target::{self, dimension, namespace};
+use super::scalable_target;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
@@ -78,8 +79,14 @@ impl Kind<Clients> for ScalingPolicy {
                     // The resource label is `<alb arn suffix>/<tg arn suffix>`; references are
                     // whole strings, so the two halves are kept apart and joined on apply.
                     n = n
-                        .attr("alb_arn_suffix", Value::reference("alb", "arn_suffix"))
-                        .attr("tg_arn_suffix", Value::reference("tg", "arn_suffix"));
+                        .attr(
+                            "alb_arn_suffix",
+                            Value::reference(super::load_balancer::ID, "arn_suffix"),
+                        )
+                        .attr(
+                            "tg_arn_suffix",
+                            Value::reference(super::target_group::ID, "arn_suffix"),
+                        );
                 }
                 Some(n)
             })
@@ -92,35 +99,31 @@ impl Kind<Clients> for ScalingPolicy {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let found = scalable_target::find(c, stack).await?;
-        let Some(target) = found.as_ref() else {
-            return Ok(vec![]);
-        };
-        if !target.owned && desired.is_empty() {
-            return Ok(vec![]);
-        }
-        let rid = target.resource_id.clone();
-        let mut policies = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
+        let page = |rid: String, next: Option<String>| async move {
             let r = c
                 .appscaling
                 .describe_scaling_policies()
                 .service_namespace(namespace())
                 .resource_id(&rid)
                 .scalable_dimension(dimension())
-                .set_next_token(next.take())
+                .set_next_token(next)
                 .send()
                 .await
                 .ctx(|| format!("describe scaling policies of {rid}"))?;
-            policies.extend(r.scaling_policies().iter().cloned());
-            match r.next_token() {
-                Some(t) if !t.is_empty() => next = Some(t.to_string()),
-                _ => break,
-            }
-        }
+            Ok((
+                r.scaling_policies().to_vec(),
+                r.next_token().map(str::to_string),
+            ))
+        };
+        let Some((found, policies)) = attached(c, stack, desired, page).await? else {
+            return Ok(vec![]);
+        };
+        let Some(target) = found.as_ref() else {
+            return Ok(vec![]);
+        };
+        let rid = &target.resource_id;
         let mut out = Vec::new();
-        for p in policies.iter().filter(|p| p.resource_id() == rid) {
+        for p in policies.iter().filter(|p| p.resource_id() == rid.as_str()) {
             let name = p.policy_name();
             let Some(&(suffix, _)) = POLICIES
                 .iter()
@@ -129,8 +132,7 @@ impl Kind<Clients> for ScalingPolicy {
                 continue;
             };
             let id = format!("scaling.{suffix}");
-            // Under a foreign target only same-named look-alikes matter (as conflicts).
-            if !target.owned && !desired.iter().any(|n| n.id == id) {
+            if !target.claims(&id, desired) {
                 continue;
             }
             out.push(Observed {

@@ -7,8 +7,9 @@
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{ScalableTargetAction, ScheduledAction as AwsAction};
 
+use super::appscaling::{attached, dimension, namespace};
 use super::common::{ignore_missing, s};
-use super::scalable_target::{self, dimension, namespace};
+use super::scalable_target;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
@@ -61,43 +62,38 @@ impl Kind<Clients> for ScheduledAction {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let found = scalable_target::find(c, stack).await?;
-        let Some(target) = found.as_ref() else {
-            return Ok(vec![]);
-        };
-        if !target.owned && desired.is_empty() {
-            return Ok(vec![]);
-        }
-        let rid = target.resource_id.clone();
-        let mut actions = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
+        let page = |rid: String, next: Option<String>| async move {
             let r = c
                 .appscaling
                 .describe_scheduled_actions()
                 .service_namespace(namespace())
                 .resource_id(&rid)
                 .scalable_dimension(dimension())
-                .set_next_token(next.take())
+                .set_next_token(next)
                 .send()
                 .await
                 .ctx(|| format!("describe scheduled actions of {rid}"))?;
-            actions.extend(r.scheduled_actions().iter().cloned());
-            match r.next_token() {
-                Some(t) if !t.is_empty() => next = Some(t.to_string()),
-                _ => break,
-            }
-        }
+            Ok((
+                r.scheduled_actions().to_vec(),
+                r.next_token().map(str::to_string),
+            ))
+        };
+        let Some((found, actions)) = attached(c, stack, desired, page).await? else {
+            return Ok(vec![]);
+        };
+        let Some(target) = found.as_ref() else {
+            return Ok(vec![]);
+        };
+        let rid = &target.resource_id;
         let prefix = format!("{}-", stack.name);
         let mut out = Vec::new();
-        for a in actions.iter().filter(|a| a.resource_id() == rid) {
+        for a in actions.iter().filter(|a| a.resource_id() == rid.as_str()) {
             let name = a.scheduled_action_name();
             let Some(schedule) = name.strip_prefix(&prefix).filter(|s| !s.is_empty()) else {
                 continue;
             };
             let id = format!("schedule.{schedule}");
-            // Under a foreign target only same-named look-alikes matter (as conflicts).
-            if !target.owned && !desired.iter().any(|n| n.id == id) {
+            if !target.claims(&id, desired) {
                 continue;
             }
             out.push(Observed {

@@ -5,19 +5,23 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 
 use super::common::{ignore_missing, s};
-use super::vpc::{find, observe_ec2, tag_spec};
+use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 use crate::vmap;
+use aws_sdk_ec2::types::Tag;
 
 pub struct SecurityGroup;
 
 pub const KIND: &str = "aws_security_group";
+/// Logical ids of the nodes (their `ballast:resource` tags).
+pub const ALB_ID: &str = "sg.alb";
+pub const SERVICE_ID: &str = "sg.service";
 
 fn vpc_ref(m: &Model) -> Value {
     match &m.network {
-        NetworkModel::Create { .. } => Value::reference("vpc", "id"),
+        NetworkModel::Create { .. } => Value::reference(super::vpc::ID, "id"),
         NetworkModel::Existing { vpc_id, .. } => Value::str(vpc_id),
     }
 }
@@ -46,12 +50,12 @@ impl Kind<Clients> for SecurityGroup {
             .iter()
             .flat_map(|&p| lb.ingress_cidrs.iter().map(move |c| rule(p, c.as_str())));
         vec![
-            Node::new(KIND, "sg.alb", m.names().alb_sg())
+            Node::new(KIND, ALB_ID, m.names().alb_sg())
                 .attr("vpc_id", vpc_ref(m))
                 .attr("description", format!("ballast {}: load balancer", m.name))
                 .attr("ingress", Value::set(alb_rules))
                 .force_new(&["vpc_id", "description"]),
-            Node::new(KIND, "sg.service", m.names().service_sg())
+            Node::new(KIND, SERVICE_ID, m.names().service_sg())
                 .attr("vpc_id", vpc_ref(m))
                 .attr(
                     "description",
@@ -62,7 +66,7 @@ impl Kind<Clients> for SecurityGroup {
                 )
                 .attr(
                     "ingress",
-                    Value::set([rule(m.service.port, Value::reference("sg.alb", "id"))]),
+                    Value::set([rule(m.service.port, Value::reference(ALB_ID, "id"))]),
                 )
                 .force_new(&["vpc_id", "description"]),
         ]
@@ -74,23 +78,16 @@ impl Kind<Clients> for SecurityGroup {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let found = find(
-            stack,
-            desired,
-            |x: &aws_sdk_ec2::types::SecurityGroup| x.group_id(),
-            |f| async move {
-                c.ec2
-                    .describe_security_groups()
-                    .filters(f)
-                    .send()
-                    .await
-                    .ctx(|| "describe security groups".into())
-                    .map(|r| r.security_groups.unwrap_or_default())
-            },
-        )
-        .await?;
-        let mut out: Vec<Observed> = Vec::new();
-        for g in found {
+        let describe = |f| async move {
+            c.ec2
+                .describe_security_groups()
+                .filters(f)
+                .send()
+                .await
+                .ctx(|| "describe security groups".into())
+                .map(|r| r.security_groups.unwrap_or_default())
+        };
+        let read = |g: &aws_sdk_ec2::types::SecurityGroup| {
             let id = g.group_id().unwrap_or_default().to_string();
             let mut rules = Vec::new();
             for p in g.ip_permissions() {
@@ -123,17 +120,11 @@ impl Kind<Clients> for SecurityGroup {
                 ("ingress".into(), Value::set(rules)),
             ]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
-            out.extend(observe_ec2(
-                KIND,
-                stack,
-                desired,
-                id,
-                g.tags(),
-                attrs,
-                outputs,
-            ));
-        }
-        Ok(out)
+            (attrs, outputs)
+        };
+        let id_of: fn(&aws_sdk_ec2::types::SecurityGroup) -> Option<&str> = |x| x.group_id();
+        let tags_of: fn(&aws_sdk_ec2::types::SecurityGroup) -> Vec<Tag> = |x| x.tags().to_vec();
+        Ok(discover(KIND, stack, desired, describe, id_of, tags_of, read).await?)
     }
 
     async fn create(

@@ -11,8 +11,8 @@ use aws_sdk_ecs::types::{
     PropagateTags, ServiceField,
 };
 
-use super::cluster::{ecs_owner, ecs_tags};
 use super::common::{b, i, ignore_missing, s, strs};
+use super::ecs::{ecs_owner, ecs_tags};
 use super::task_definition::CONTAINER;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
@@ -22,6 +22,8 @@ use crate::vmap;
 pub struct Service;
 
 pub const KIND: &str = "aws_ecs_service";
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "service";
 
 const NETWORK: &[&str] = &["subnets", "security_groups", "assign_public_ip"];
 
@@ -53,27 +55,33 @@ impl Kind<Clients> for Service {
             "max_percent" => d.max_percent,
             "rollback_alarms" => Value::set(d.rollback_alarms.iter().map(String::as_str)),
         };
-        let mut node = Node::new(KIND, "service", m.names().service())
-            .attr("cluster", Value::reference("cluster", "arn"))
-            .attr("task_definition", Value::reference("taskdef", "arn"))
+        let mut node = Node::new(KIND, ID, m.names().service())
+            .attr("cluster", Value::reference(super::cluster::ID, "arn"))
+            .attr(
+                "task_definition",
+                Value::reference(super::task_definition::ID, "arn"),
+            )
             .attr("desired_count", svc.desired_count)
             .attr("capacity_provider_strategy", strategy(m))
             .attr("deployment", deployment)
             .attr("subnets", super::load_balancer::subnet_refs(m))
             .attr(
                 "security_groups",
-                Value::set([Value::reference("sg.service", "id")]),
+                Value::set([Value::reference(super::security_group::SERVICE_ID, "id")]),
             )
             .attr("assign_public_ip", svc.assign_public_ip)
-            .attr("target_group_arn", Value::reference("tg", "arn"))
+            .attr(
+                "target_group_arn",
+                Value::reference(super::target_group::ID, "arn"),
+            )
             .attr("container_port", svc.port)
             .attr("health_check_grace_period", svc.health_check_grace_period)
             .force_new(&["cluster", "target_group_arn", "container_port"])
             // The target group must be attached to the ALB (by the listener) before a service
             // can register targets in it.
-            .after("listener");
+            .after(super::listener::ID);
         if svc.ec2_capacity.is_some() {
-            node = node.after("capacity.ec2");
+            node = node.after(super::capacity_provider::ID);
         }
         if let Some(a) = &svc.autoscaling {
             node.ignore_drift.push((
@@ -176,7 +184,7 @@ impl Kind<Clients> for Service {
                 ),
             ]);
             out.push(Observed {
-                id: "service".into(),
+                id: ID.into(),
                 kind: KIND,
                 name: name.clone(),
                 outputs: Outputs::from([
@@ -316,7 +324,7 @@ fn outputs(svc: &aws_sdk_ecs::types::Service, name: &str) -> Outputs {
             svc.cluster_arn().unwrap_or_default().to_string(),
         ),
     ]);
-    if let Some(id) = super::rollout::primary_deployment(svc) {
+    if let Some(id) = crate::inspect::rollout::primary_deployment(svc) {
         o.insert("deployment_id".into(), id);
     }
     o

@@ -7,10 +7,11 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::common::{b, ignore_missing, s};
-use super::vpc::{find, observe_ec2, tag_spec};
+use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
+use aws_sdk_ec2::types::Tag;
 
 pub struct Subnet;
 
@@ -38,7 +39,7 @@ impl Kind<Clients> for Subnet {
             .iter()
             .map(|sn| {
                 Node::new(KIND, id(&sn.az), m.names().subnet(&sn.az))
-                    .attr("vpc_id", Value::reference("vpc", "id"))
+                    .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
                     .attr("cidr_block", sn.cidr.as_str())
                     .attr("availability_zone", sn.az.as_str())
                     .attr("map_public_ip_on_launch", true)
@@ -87,23 +88,16 @@ impl Kind<Clients> for Subnet {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let found = find(
-            stack,
-            desired,
-            |x: &aws_sdk_ec2::types::Subnet| x.subnet_id(),
-            |f| async move {
-                c.ec2
-                    .describe_subnets()
-                    .filters(f)
-                    .send()
-                    .await
-                    .ctx(|| "describe subnets".into())
-                    .map(|r| r.subnets.unwrap_or_default())
-            },
-        )
-        .await?;
-        let mut out: Vec<Observed> = Vec::new();
-        for sn in found {
+        let describe = |f| async move {
+            c.ec2
+                .describe_subnets()
+                .filters(f)
+                .send()
+                .await
+                .ctx(|| "describe subnets".into())
+                .map(|r| r.subnets.unwrap_or_default())
+        };
+        let read = |sn: &aws_sdk_ec2::types::Subnet| {
             let id = sn.subnet_id().unwrap_or_default().to_string();
             let attrs = Attrs::from([
                 ("vpc_id".into(), Value::opt_str(sn.vpc_id())),
@@ -118,17 +112,11 @@ impl Kind<Clients> for Subnet {
                 ),
             ]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
-            out.extend(observe_ec2(
-                KIND,
-                stack,
-                desired,
-                id,
-                sn.tags(),
-                attrs,
-                outputs,
-            ));
-        }
-        Ok(out)
+            (attrs, outputs)
+        };
+        let id_of: fn(&aws_sdk_ec2::types::Subnet) -> Option<&str> = |x| x.subnet_id();
+        let tags_of: fn(&aws_sdk_ec2::types::Subnet) -> Vec<Tag> = |x| x.tags().to_vec();
+        Ok(discover(KIND, stack, desired, describe, id_of, tags_of, read).await?)
     }
 
     async fn create(

@@ -6,7 +6,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::common::{i, ignore_missing, ownership, s};
-use super::load_balancer::{arn_suffix, elb_tags, tags_of};
+use super::elb::{arn_suffix, elb_tags, tags_of};
 use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
@@ -14,6 +14,8 @@ use crate::spec::{Model, NetworkModel};
 pub struct TargetGroup;
 
 pub const KIND: &str = "aws_lb_target_group";
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "tg";
 
 const HEALTH: &[&str] = &[
     "health_check_path",
@@ -37,10 +39,10 @@ impl Kind<Clients> for TargetGroup {
     fn desired(&self, m: &Model) -> Vec<Node> {
         let hc = &m.load_balancer.health_check;
         let vpc = match &m.network {
-            NetworkModel::Create { .. } => Value::reference("vpc", "id"),
+            NetworkModel::Create { .. } => Value::reference(super::vpc::ID, "id"),
             NetworkModel::Existing { vpc_id, .. } => Value::str(vpc_id),
         };
-        vec![Node::new(KIND, "tg", m.names().target_group())
+        vec![Node::new(KIND, ID, m.names().target_group())
             .attr("vpc_id", vpc)
             .attr("port", m.service.port)
             .attr("protocol", "HTTP")
@@ -144,7 +146,7 @@ impl Kind<Clients> for TargetGroup {
                 ("deregistration_delay".into(), Value::Int(delay)),
             ]);
             out.push(Observed {
-                id: "tg".into(),
+                id: ID.into(),
                 kind: KIND,
                 name: name.clone(),
                 outputs: outputs(&arn),

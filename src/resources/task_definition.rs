@@ -9,8 +9,8 @@ use aws_sdk_ecs::types::{
     NetworkMode, PortMapping, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 
-use super::cluster::{ecs_owner, ecs_tags};
 use super::common::{i, s, strs};
+use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::Model;
@@ -19,6 +19,8 @@ use crate::vmap;
 pub struct TaskDefinition;
 
 pub const KIND: &str = "aws_ecs_task_definition";
+/// Logical id of the node (its `ballast:resource` tag).
+pub const ID: &str = "taskdef";
 
 /// The one container of the task.
 pub const CONTAINER: &str = "app";
@@ -49,7 +51,7 @@ impl Kind<Clients> for TaskDefinition {
                 "start_period" => h.start_period,
             }
         });
-        let mut n = Node::new(KIND, "taskdef", m.names().family())
+        let mut n = Node::new(KIND, ID, m.names().family())
             .attr(
                 "compatibility",
                 if svc.ec2_capacity.is_some() {
@@ -72,9 +74,9 @@ impl Kind<Clients> for TaskDefinition {
             .attr("health_check", health)
             .attr(
                 "execution_role_arn",
-                Value::reference("role.execution", "arn"),
+                Value::reference(super::iam_role::EXECUTION_ID, "arn"),
             )
-            .attr("log_group", Value::reference("logs", "name"))
+            .attr("log_group", Value::reference(super::log_group::ID, "name"))
             .attr("log_region", m.region.as_str());
         n.outputs_change_on_update = true;
         vec![n]
@@ -181,7 +183,7 @@ impl Kind<Clients> for TaskDefinition {
             ("log_region".into(), Value::from(opt(log, "awslogs-region"))),
         ]);
         Ok(vec![Observed {
-            id: "taskdef".into(),
+            id: ID.into(),
             kind: KIND,
             name: family.clone(),
             outputs: Outputs::from([("arn".into(), arn), ("family".into(), family.clone())]),

@@ -1,0 +1,120 @@
+//! EC2 helpers shared by the EC2 kinds (VPC, subnet, internet gateway, route table, security
+//! group, launch template): tag on create, and one discovery by tag, then by Name.
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+
+use super::common::{ownership, tags_for};
+use crate::aws::AwsError;
+use crate::engine::{Attrs, Node, Observed, Outputs, StackRef};
+use crate::spec::names::TAG_STACK;
+
+/// EC2 tag specification for a new resource.
+pub fn tag_spec(rt: ResourceType, stack: &StackRef, node: &Node) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(rt)
+        .set_tags(Some(
+            tags_for(stack, node, true)
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+pub fn stack_filter(stack: &StackRef) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{TAG_STACK}"))
+        .values(&stack.name)
+        .build()
+}
+
+pub fn name_filter(desired: &[&Node]) -> Filter {
+    Filter::builder()
+        .name("tag:Name")
+        .set_values(Some(desired.iter().map(|n| n.name.clone()).collect()))
+        .build()
+}
+
+/// EC2 resources of one type that carry the stack's tag, then those named like a desired node
+/// (the look-alikes to refuse), each once.
+pub async fn find<T, F, Fut>(
+    stack: &StackRef,
+    desired: &[&Node],
+    id_of: fn(&T) -> Option<&str>,
+    describe: F,
+) -> Result<Vec<T>, AwsError>
+where
+    F: Fn(Filter) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
+{
+    let mut found = describe(stack_filter(stack)).await?;
+    if !desired.is_empty() {
+        for t in describe(name_filter(desired)).await? {
+            if !found.iter().any(|f| id_of(f) == id_of(&t)) {
+                found.push(t);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Turns EC2 resources found by tag (owned) or by Name (look-alikes) into observations.
+pub fn observe_ec2(
+    kind: &'static str,
+    stack: &StackRef,
+    desired: &[&Node],
+    physical_id: String,
+    tags: &[Tag],
+    attrs: Attrs,
+    outputs: Outputs,
+) -> Option<Observed> {
+    let own = ownership(
+        stack,
+        tags.iter()
+            .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
+    );
+    let (id, owned) = if own.owned {
+        (own.id.unwrap_or_else(|| physical_id.clone()), true)
+    } else {
+        let node = desired
+            .iter()
+            .find(|n| Some(&n.name) == own.name.as_ref())?;
+        (node.id.clone(), false)
+    };
+    Some(Observed {
+        id,
+        kind,
+        name: own.name.unwrap_or_default(),
+        physical_id,
+        attrs,
+        outputs,
+        owned,
+    })
+}
+
+/// Discovery of one EC2 resource type: `describe` with a filter, then each resource found by
+/// tag (owned) or by Name (a look-alike) becomes an observation with `read`'s attributes and
+/// outputs.
+pub async fn discover<T, F, Fut>(
+    kind: &'static str,
+    stack: &StackRef,
+    desired: &[&Node],
+    describe: F,
+    id_of: fn(&T) -> Option<&str>,
+    tags_of: fn(&T) -> Vec<Tag>,
+    read: impl Fn(&T) -> (Attrs, Outputs),
+) -> Result<Vec<Observed>, AwsError>
+where
+    F: Fn(Filter) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
+{
+    let found = find(stack, desired, id_of, describe).await?;
+    Ok(found
+        .iter()
+        .filter_map(|t| {
+            let (attrs, outputs) = read(t);
+            let id = id_of(t).unwrap_or_default().to_string();
+            observe_ec2(kind, stack, desired, id, &tags_of(t), attrs, outputs)
+        })
+        .collect())
+}

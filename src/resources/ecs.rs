@@ -1,0 +1,57 @@
+//! ECS helpers shared by the cluster, capacity provider, task definition and service kinds:
+//! tags, ownership, and one read-modify-write of a cluster's capacity providers.
+
+use aws_sdk_ecs::types::Tag;
+
+use super::common::{ownership, tags_for};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Node, StackRef};
+
+/// ECS tags for a new resource.
+pub fn ecs_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
+    tags_for(stack, node, false)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub fn ecs_owner(stack: &StackRef, tags: &[Tag]) -> super::common::Ownership {
+    ownership(
+        stack,
+        tags.iter()
+            .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
+    )
+}
+
+/// Read-modify-write of an active cluster's capacity providers (PutClusterCapacityProviders
+/// replaces the whole list). Does nothing when the cluster is gone or the list is unchanged.
+pub async fn edit_providers(
+    c: &Clients,
+    cluster: &str,
+    edit: impl FnOnce(Vec<String>) -> Vec<String>,
+) -> Result<(), AwsError> {
+    let r = c
+        .ecs
+        .describe_clusters()
+        .clusters(cluster)
+        .send()
+        .await
+        .ctx(|| format!("describe cluster {cluster}"))?;
+    let Some(cl) = r.clusters().iter().find(|c| c.status() == Some("ACTIVE")) else {
+        return Ok(());
+    };
+    let current = cl.capacity_providers().to_vec();
+    let next = edit(current.clone());
+    if next == current {
+        return Ok(());
+    }
+    c.ecs
+        .put_cluster_capacity_providers()
+        .cluster(cluster)
+        .set_capacity_providers(Some(next))
+        .set_default_capacity_provider_strategy(Some(vec![]))
+        .send()
+        .await
+        .ctx(|| format!("set capacity providers of cluster {cluster}"))?;
+    Ok(())
+}
