@@ -826,6 +826,7 @@ pub fn schedule_expression(s: &str) -> Result<String, String> {
     Ok(format!("cron({})", fields.join(" ")))
 }
 
+/// `service:`, one section at a time.
 fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
     if s.image.value.trim().is_empty() || s.image.value.contains(char::is_whitespace) {
         issues.push(
@@ -836,6 +837,63 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         );
     }
     let port = range(&s.port, 80, 1, 65535, "port", issues);
+    let (cpu, memory) = check_task_size(s, issues);
+    let desired_count = range(&s.desired_count, 2, 0, 1000, "desired_count", issues);
+    check_environment(s, issues);
+    let health_check = s
+        .health_check
+        .as_ref()
+        .map(|h| check_container_health(h, issues));
+    let log_retention_days = check_log_retention(s, issues);
+    let autoscaling = s
+        .autoscaling
+        .as_ref()
+        .map(|a| check_autoscaling(a, s, desired_count, issues));
+    let ec2_capacity = s
+        .ec2_capacity
+        .as_ref()
+        .map(|e| check_ec2_capacity(e, s, issues));
+    if s.ec2_capacity.is_some() && s.assign_public_ip == Some(true) {
+        issues.push_top(
+            "assign_public_ip: true does not work for tasks on EC2 capacity (awsvpc)",
+            Some("remove it: the instances have public IPs and pull the images".into()),
+        );
+    }
+    let capacity = s.capacity.as_ref().map(|c| check_capacity(c, issues));
+    let deployment = check_deployment(&s.deployment, issues);
+    ServiceModel {
+        autoscaling,
+        capacity,
+        ec2_capacity,
+        deployment,
+        image: s.image.value.clone(),
+        port,
+        cpu,
+        memory,
+        desired_count,
+        command: s.command.clone(),
+        environment: s
+            .environment
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect(),
+        health_check,
+        health_check_grace_period: range(
+            &s.health_check_grace_period,
+            60,
+            0,
+            2_147_483_647,
+            "health_check_grace_period",
+            issues,
+        ),
+        // Tasks on EC2 (awsvpc) cannot get public IPs: the instance pulls images instead.
+        assign_public_ip: s.assign_public_ip.unwrap_or(s.ec2_capacity.is_none()),
+        log_retention_days,
+    }
+}
+
+/// cpu and memory: a size Fargate offers (EC2 capacity: any).
+fn check_task_size(s: &Service, issues: &mut Issues) -> (u32, u32) {
     let cpu = s.cpu.as_ref().map(|c| c.value).unwrap_or(256);
     let memory = s.memory.as_ref().map(|m| m.value).unwrap_or(512);
     // EC2 capacity has no Fargate size table: the instance type bounds cpu and memory.
@@ -881,7 +939,10 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         }
         _ => {}
     }
-    let desired_count = range(&s.desired_count, 2, 0, 1000, "desired_count", issues);
+    (cpu, memory)
+}
+
+fn check_environment(s: &Service, issues: &mut Issues) {
     for (k, v) in &s.environment {
         let ok = !k.is_empty()
             && !k.starts_with(|c: char| c.is_ascii_digit())
@@ -895,27 +956,31 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
             );
         }
     }
-    let health_check = s.health_check.as_ref().map(|h| {
-        let first = h.command.value.first().map(String::as_str).unwrap_or("");
-        if !matches!(first, "CMD" | "CMD-SHELL" | "NONE")
-            || h.command.value.len() < 2 && first != "NONE"
-        {
-            issues.push(
-                &h.command.referenced,
-                "container health check command must start with CMD or CMD-SHELL",
-                "bad command",
-                Some("e.g. [\"CMD-SHELL\", \"curl -f http://localhost/ || exit 1\"]".into()),
-            );
-        }
-        ContainerHealthModel {
-            command: h.command.value.clone(),
-            interval: range(&h.interval, 30, 5, 300, "interval", issues),
-            timeout: range(&h.timeout, 5, 2, 60, "timeout", issues),
-            retries: range(&h.retries, 3, 1, 10, "retries", issues),
-            start_period: range(&h.start_period, 0, 0, 300, "start_period", issues),
-        }
-    });
-    let log_retention_days = match &s.log_retention_days {
+}
+
+fn check_container_health(h: &ContainerHealthCheck, issues: &mut Issues) -> ContainerHealthModel {
+    let first = h.command.value.first().map(String::as_str).unwrap_or("");
+    if !matches!(first, "CMD" | "CMD-SHELL" | "NONE")
+        || h.command.value.len() < 2 && first != "NONE"
+    {
+        issues.push(
+            &h.command.referenced,
+            "container health check command must start with CMD or CMD-SHELL",
+            "bad command",
+            Some("e.g. [\"CMD-SHELL\", \"curl -f http://localhost/ || exit 1\"]".into()),
+        );
+    }
+    ContainerHealthModel {
+        command: h.command.value.clone(),
+        interval: range(&h.interval, 30, 5, 300, "interval", issues),
+        timeout: range(&h.timeout, 5, 2, 60, "timeout", issues),
+        retries: range(&h.retries, 3, 1, 10, "retries", issues),
+        start_period: range(&h.start_period, 0, 0, 300, "start_period", issues),
+    }
+}
+
+fn check_log_retention(s: &Service, issues: &mut Issues) -> u32 {
+    match &s.log_retention_days {
         None => 30,
         Some(d) => {
             if !RETENTION_DAYS.contains(&d.value) {
@@ -935,113 +1000,107 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
             }
             d.value
         }
-    };
-    let autoscaling = s
-        .autoscaling
-        .as_ref()
-        .map(|a| check_autoscaling(a, s, desired_count, issues));
-    let ec2_capacity = s.ec2_capacity.as_ref().map(|e| {
-        let it = &e.instance_type;
-        let ok = it.value.split_once('.').is_some_and(|(fam, size)| {
-            !fam.is_empty()
-                && !size.is_empty()
-                && fam
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && size
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        });
-        if !ok {
-            issues.push(
-                &it.referenced,
-                format!("`{}` is not an EC2 instance type", it.value),
-                "e.g. t3.small",
-                None,
-            );
-        }
-        let image_id = match &e.ami {
-            Some(a) => {
-                if !(a.value.starts_with("ami-") || a.value.starts_with("resolve:ssm:")) {
-                    issues.push(
-                        &a.referenced,
-                        format!("`{}` is not an AMI id", a.value),
-                        "expected ami-… or resolve:ssm:…",
-                        None,
-                    );
-                }
-                a.value.clone()
-            }
-            None => ECS_OPTIMIZED_AMI.to_string(),
-        };
-        let min = range(&e.min, 1, 0, 10_000, "min", issues);
-        let max = range(&e.max, 4, 1, 10_000, "max", issues);
-        if min > max {
-            let at = e
-                .min
-                .as_ref()
-                .or(e.max.as_ref())
-                .map(|v| v.referenced)
-                .unwrap_or(it.referenced);
-            issues.push(
-                &at,
-                format!("ec2_capacity min {min} is above max {max}"),
-                "min > max",
-                None,
-            );
-        }
-        if let Some(c) = &s.capacity {
-            let at = c
-                .base
-                .as_ref()
-                .or(c.spot_weight.as_ref())
-                .map(|v| v.referenced)
-                .unwrap_or(it.referenced);
-            issues.push(
-                &at,
-                "`capacity` (Fargate/Spot) and `ec2_capacity` cannot both be set",
-                "choose one",
-                None,
-            );
-        }
-        Ec2CapacityModel {
-            instance_type: it.value.clone(),
-            image_id,
-            min,
-            max,
-            target_capacity: range(&e.target_capacity, 100, 1, 100, "target_capacity", issues),
-            managed_termination_protection: e.managed_termination_protection.unwrap_or(true),
-        }
+    }
+}
+
+fn check_ec2_capacity(e: &Ec2Capacity, s: &Service, issues: &mut Issues) -> Ec2CapacityModel {
+    let it = &e.instance_type;
+    let ok = it.value.split_once('.').is_some_and(|(fam, size)| {
+        !fam.is_empty()
+            && !size.is_empty()
+            && fam
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && size
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     });
-    if s.ec2_capacity.is_some() && s.assign_public_ip == Some(true) {
-        issues.push_top(
-            "assign_public_ip: true does not work for tasks on EC2 capacity (awsvpc)",
-            Some("remove it: the instances have public IPs and pull the images".into()),
+    if !ok {
+        issues.push(
+            &it.referenced,
+            format!("`{}` is not an EC2 instance type", it.value),
+            "e.g. t3.small",
+            None,
         );
     }
-    let capacity = s.capacity.as_ref().map(|c| {
-        let cap = CapacityModel {
-            base: range(&c.base, 1, 0, 100_000, "base", issues),
-            on_demand_weight: range(&c.on_demand_weight, 1, 0, 1000, "on_demand_weight", issues),
-            spot_weight: range(&c.spot_weight, 0, 0, 1000, "spot_weight", issues),
-        };
-        if cap.on_demand_weight == 0 && cap.spot_weight == 0 {
-            let at = c
-                .spot_weight
-                .as_ref()
-                .or(c.on_demand_weight.as_ref())
-                .map(|w| w.referenced)
-                .unwrap_or(Location::UNKNOWN);
-            issues.push(
-                &at,
-                "at least one capacity weight must be above 0",
-                "all weights are 0",
-                None,
-            );
+    let image_id = match &e.ami {
+        Some(a) => {
+            if !(a.value.starts_with("ami-") || a.value.starts_with("resolve:ssm:")) {
+                issues.push(
+                    &a.referenced,
+                    format!("`{}` is not an AMI id", a.value),
+                    "expected ami-… or resolve:ssm:…",
+                    None,
+                );
+            }
+            a.value.clone()
         }
-        cap
-    });
-    let d = &s.deployment;
+        None => ECS_OPTIMIZED_AMI.to_string(),
+    };
+    let min = range(&e.min, 1, 0, 10_000, "min", issues);
+    let max = range(&e.max, 4, 1, 10_000, "max", issues);
+    if min > max {
+        let at = e
+            .min
+            .as_ref()
+            .or(e.max.as_ref())
+            .map(|v| v.referenced)
+            .unwrap_or(it.referenced);
+        issues.push(
+            &at,
+            format!("ec2_capacity min {min} is above max {max}"),
+            "min > max",
+            None,
+        );
+    }
+    if let Some(c) = &s.capacity {
+        let at = c
+            .base
+            .as_ref()
+            .or(c.spot_weight.as_ref())
+            .map(|v| v.referenced)
+            .unwrap_or(it.referenced);
+        issues.push(
+            &at,
+            "`capacity` (Fargate/Spot) and `ec2_capacity` cannot both be set",
+            "choose one",
+            None,
+        );
+    }
+    Ec2CapacityModel {
+        instance_type: it.value.clone(),
+        image_id,
+        min,
+        max,
+        target_capacity: range(&e.target_capacity, 100, 1, 100, "target_capacity", issues),
+        managed_termination_protection: e.managed_termination_protection.unwrap_or(true),
+    }
+}
+
+fn check_capacity(c: &Capacity, issues: &mut Issues) -> CapacityModel {
+    let cap = CapacityModel {
+        base: range(&c.base, 1, 0, 100_000, "base", issues),
+        on_demand_weight: range(&c.on_demand_weight, 1, 0, 1000, "on_demand_weight", issues),
+        spot_weight: range(&c.spot_weight, 0, 0, 1000, "spot_weight", issues),
+    };
+    if cap.on_demand_weight == 0 && cap.spot_weight == 0 {
+        let at = c
+            .spot_weight
+            .as_ref()
+            .or(c.on_demand_weight.as_ref())
+            .map(|w| w.referenced)
+            .unwrap_or(Location::UNKNOWN);
+        issues.push(
+            &at,
+            "at least one capacity weight must be above 0",
+            "all weights are 0",
+            None,
+        );
+    }
+    cap
+}
+
+fn check_deployment(d: &Deployment, issues: &mut Issues) -> DeploymentModel {
     let min_healthy_percent = range(
         &d.min_healthy_percent,
         100,
@@ -1061,39 +1120,10 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
             );
         }
     }
-    let deployment = DeploymentModel {
+    DeploymentModel {
         circuit_breaker: d.circuit_breaker.unwrap_or(true),
         min_healthy_percent,
         max_percent,
         rollback_alarms: d.rollback_alarms.iter().map(|a| a.value.clone()).collect(),
-    };
-    ServiceModel {
-        autoscaling,
-        capacity,
-        ec2_capacity,
-        deployment,
-        image: s.image.value.clone(),
-        port,
-        cpu,
-        memory,
-        desired_count,
-        command: s.command.clone(),
-        environment: s
-            .environment
-            .iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect(),
-        health_check,
-        health_check_grace_period: range(
-            &s.health_check_grace_period,
-            60,
-            0,
-            2_147_483_647,
-            "health_check_grace_period",
-            issues,
-        ),
-        // Tasks on EC2 (awsvpc) cannot get public IPs: the instance pulls images instead.
-        assign_public_ip: s.assign_public_ip.unwrap_or(s.ec2_capacity.is_none()),
-        log_retention_days,
     }
 }
