@@ -6,6 +6,9 @@ pub mod plan;
 pub mod resource;
 pub mod value;
 
+#[cfg(test)]
+mod fake;
+
 pub use apply::{apply, ApplyResult, Reporter, Step};
 pub use plan::{plan, Action, AttrChange, Change, Plan, PlanError, Summary};
 pub use resource::{BoxError, Conflict, Kind, Node, Observed, StackRef};
