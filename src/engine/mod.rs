@@ -8,6 +8,8 @@ pub mod value;
 
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod prop_tests;
 
 pub use apply::{apply, ApplyResult, Reporter, Step};
 pub use plan::{plan, Action, AttrChange, Change, Plan, PlanError, Summary};
