@@ -5,10 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::graph::{self, Outcome};
+use super::graph::{self, KindClosure, Outcome};
 use super::plan::{Action, Change, Plan};
 use super::resource::Kind;
-use super::value::Outputs;
+use super::value::{Outputs, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -66,21 +66,7 @@ pub async fn apply<C: Sync>(
         .iter()
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
         .collect();
-    let closure = kind_closure(kinds);
-    let del_deps: Vec<Vec<usize>> = deletes
-        .iter()
-        .map(|c| {
-            // c waits for every resource of a kind that (transitively) depends on c's kind.
-            (0..deletes.len())
-                .filter(|&j| {
-                    closure
-                        .get(deletes[j].kind)
-                        .is_some_and(|d| d.contains(c.kind))
-                })
-                .filter(|&j| deletes[j].kind != c.kind)
-                .collect()
-        })
-        .collect();
+    let del_deps = delete_order(&deletes, &graph::kind_closure(kinds));
     let outcomes = graph::walk(&del_deps, |i| {
         let c = deletes[i];
         async move {
@@ -222,21 +208,237 @@ pub async fn apply<C: Sync>(
     result
 }
 
-/// For each kind, the set of kinds it depends on, transitively.
-fn kind_closure<C: Sync>(
-    kinds: &[Box<dyn Kind<C>>],
-) -> HashMap<&'static str, HashSet<&'static str>> {
-    let direct: HashMap<&str, &[&str]> = kinds.iter().map(|k| (k.name(), k.depends_on())).collect();
-    let mut out = HashMap::new();
-    for k in kinds {
-        let mut seen: HashSet<&'static str> = HashSet::new();
-        let mut stack: Vec<&'static str> = k.depends_on().to_vec();
-        while let Some(d) = stack.pop() {
-            if seen.insert(d) {
-                stack.extend(direct.get(d).copied().unwrap_or(&[]).iter().copied());
+/// The order of the delete phase: `deps[i]` lists the deletes that must be done before
+/// `deletes[i]` starts.
+///
+/// Observed references come first. Resource A is deleted before resource B when a string
+/// anywhere in A's observed attributes (through lists and maps) equals B's physical id or one of
+/// B's output values: A uses B, and AWS refuses to delete B while it is in use
+/// (DependencyViolation, ResourceInUse). This holds between resources of the same kind too (a
+/// security group whose rule names another group goes first), which kind order cannot express.
+/// An observed reference counts only where it agrees with the declared kind order (B's kind is
+/// A's kind or lies in the closure of A's `Kind::depends_on`); one against it is a back-pointer
+/// and is ignored. References that form a cycle (two groups naming each other) are ignored too:
+/// no order satisfies them.
+///
+/// The kind order fills in where inference finds nothing: for each resource B and each kind K
+/// whose closure holds B's kind, B waits for every K resource in the delete set unless some K
+/// resource refers to B, in which case it waits for those referrers only. So a resource nothing
+/// refers to keeps exactly the kind order, and dependencies that no attribute shows (instances
+/// of an Auto Scaling group registered in a cluster, public IPs that keep an internet gateway
+/// attached) keep the order `depends_on` declares for them.
+fn delete_order(deletes: &[&Change], closure: &KindClosure) -> Vec<Vec<usize>> {
+    let n = deletes.len();
+    let depends = |from: &str, on: &str| closure.get(from).is_some_and(|d| d.contains(on));
+    // What each resource is known by, and every string its attributes hold.
+    let handles: Vec<HashSet<&str>> = deletes
+        .iter()
+        .map(|c| {
+            c.current
+                .iter()
+                .flat_map(|o| {
+                    std::iter::once(o.physical_id.as_str())
+                        .chain(o.outputs.values().map(String::as_str))
+                })
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .collect();
+    let mentions: Vec<HashSet<&str>> = deletes
+        .iter()
+        .map(|c| {
+            let mut out = HashSet::new();
+            if let Some(o) = &c.current {
+                o.attrs.values().for_each(|v| strings(v, &mut out));
             }
-        }
-        out.insert(k.name(), seen);
+            out
+        })
+        .collect();
+    // referrers[b]: the resources that refer to b, so go first.
+    let mut referrers: Vec<Vec<usize>> = (0..n)
+        .map(|b| {
+            (0..n)
+                .filter(|&a| a != b)
+                .filter(|&a| {
+                    deletes[a].kind == deletes[b].kind || depends(deletes[a].kind, deletes[b].kind)
+                })
+                .filter(|&a| handles[b].iter().any(|h| mentions[a].contains(h)))
+                .collect()
+        })
+        .collect();
+    // Drop the references that lie on a cycle: b waits for a while a (transitively) waits for b.
+    let on_cycle: Vec<Vec<usize>> = (0..n)
+        .map(|b| {
+            referrers[b]
+                .iter()
+                .copied()
+                .filter(|&a| reaches(&referrers, a, b))
+                .collect()
+        })
+        .collect();
+    for (b, drop) in on_cycle.into_iter().enumerate() {
+        referrers[b].retain(|a| !drop.contains(a));
     }
-    out
+
+    let by_kind_order = |b: usize| -> Vec<usize> {
+        (0..n)
+            .filter(|&j| deletes[j].kind != deletes[b].kind)
+            .filter(|&j| depends(deletes[j].kind, deletes[b].kind))
+            .collect()
+    };
+    let deps: Vec<Vec<usize>> = (0..n)
+        .map(|b| {
+            let referring: HashSet<&str> = referrers[b].iter().map(|&a| deletes[a].kind).collect();
+            let mut d = referrers[b].clone();
+            d.extend(
+                by_kind_order(b)
+                    .into_iter()
+                    .filter(|&j| !referring.contains(deletes[j].kind)),
+            );
+            d.sort_unstable();
+            d.dedup();
+            d
+        })
+        .collect();
+    // With acyclic `depends_on` the edges above cannot form a cycle; if they do anyway, the kind
+    // order alone is what the delete phase always used.
+    if graph::order(&deps).is_some() {
+        deps
+    } else {
+        (0..n).map(by_kind_order).collect()
+    }
+}
+
+/// Whether `from` reaches `to` following `edges[i]` (the resources `i` waits for).
+fn reaches(edges: &[Vec<usize>], from: usize, to: usize) -> bool {
+    let mut seen = vec![false; edges.len()];
+    let mut stack = vec![from];
+    while let Some(i) = stack.pop() {
+        if i == to {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[i], true) {
+            stack.extend(edges[i].iter().copied());
+        }
+    }
+    false
+}
+
+/// Every string inside a value, through lists and maps.
+fn strings<'a>(v: &'a Value, out: &mut HashSet<&'a str>) {
+    match v {
+        Value::Str(s) => {
+            out.insert(s.as_str());
+        }
+        Value::List(items) => items.iter().for_each(|i| strings(i, out)),
+        Value::Map(m) => m.values().for_each(|i| strings(i, out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::resource::Observed;
+    use crate::engine::value::Attrs;
+
+    /// A delete of `kind.id`, known as `pid`, whose attributes hold `mentions`.
+    fn del(kind: &'static str, pid: &str, mentions: &[&str]) -> Change {
+        let attrs: Attrs = mentions
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("a{i}"), Value::str(*m)))
+            .collect();
+        Change {
+            address: format!("{kind}.{pid}"),
+            id: pid.into(),
+            kind,
+            name: pid.into(),
+            action: Action::Delete,
+            node: None,
+            current: Some(Observed {
+                id: pid.into(),
+                kind,
+                physical_id: pid.into(),
+                name: pid.into(),
+                attrs,
+                outputs: Outputs::from([("arn".to_string(), format!("arn:{pid}"))]),
+                owned: true,
+            }),
+            after: Attrs::new(),
+            diffs: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// net <- sg <- app.
+    fn closure() -> KindClosure {
+        KindClosure::from([
+            ("net", HashSet::new()),
+            ("sg", HashSet::from(["net"])),
+            ("app", HashSet::from(["sg", "net"])),
+        ])
+    }
+
+    fn order_of(changes: &[Change]) -> Vec<Vec<usize>> {
+        let refs: Vec<&Change> = changes.iter().collect();
+        delete_order(&refs, &closure())
+    }
+
+    #[test]
+    fn same_kind_references_order_deletes() {
+        // sg2 names sg1 by ARN, sg3 names sg2 by id: sg3, then sg2, then sg1.
+        let d = order_of(&[
+            del("sg", "sg1", &[]),
+            del("sg", "sg2", &["arn:sg1"]),
+            del("sg", "sg3", &["sg2", "unrelated"]),
+        ]);
+        assert_eq!(d, [vec![1], vec![2], vec![]]);
+    }
+
+    #[test]
+    fn the_kind_order_fills_in_per_resource_and_kind() {
+        let d = order_of(&[
+            del("net", "net1", &[]),
+            del("sg", "sg1", &["net1"]),
+            del("sg", "sg2", &[]),
+            del("app", "app1", &["sg1"]),
+            del("app", "app2", &[]),
+        ]);
+        // net1: used by sg1 only among the groups; no app refers to it, so both apps go first.
+        assert_eq!(d[0], [1, 3, 4]);
+        // sg1: used by app1 only, so app2 is not waited for.
+        assert_eq!(d[1], [3]);
+        // sg2: nothing refers to it: every app, as the kind order says.
+        assert_eq!(d[2], [3, 4]);
+        assert_eq!(d[3], Vec::<usize>::new());
+        assert_eq!(d[4], Vec::<usize>::new());
+    }
+
+    #[test]
+    fn nothing_observed_is_exactly_the_kind_order() {
+        let d = order_of(&[
+            del("app", "app1", &[]),
+            del("net", "net1", &[]),
+            del("sg", "sg1", &[]),
+            del("sg", "sg2", &[]),
+        ]);
+        assert_eq!(d, [vec![], vec![0, 2, 3], vec![0], vec![0]]);
+    }
+
+    #[test]
+    fn back_pointers_and_cycles_are_ignored() {
+        let d = order_of(&[
+            // The network's attributes name a group: against the kind order, ignored.
+            del("net", "net1", &["sg1"]),
+            del("sg", "sg1", &["sg2"]),
+            del("sg", "sg2", &["arn:sg1"]),
+            // A resource naming itself.
+            del("app", "app1", &["app1", "arn:app1"]),
+        ]);
+        // The network still waits for every group and app; the groups name each other, so
+        // neither waits for the other, and both wait for the app by kind order.
+        assert_eq!(d, [vec![1, 2, 3], vec![3], vec![3], vec![]]);
+        assert!(graph::order(&d).is_some());
+    }
 }

@@ -1,12 +1,12 @@
 //! Dependency graph helpers and a parallel walk that skips the dependents of failures
 //! (after Terraform's `internal/dag`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use super::resource::Node;
+use super::resource::{Kind, Node};
 
 /// Indices of `nodes` in dependency order (dependencies first). Ties keep input order.
 pub fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, String> {
@@ -30,6 +30,26 @@ pub fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, String> {
         deps.push(d);
     }
     order(&deps).ok_or_else(|| "dependency cycle in the desired graph".to_string())
+}
+
+/// For each kind, the kinds it depends on, transitively.
+pub type KindClosure = HashMap<&'static str, HashSet<&'static str>>;
+
+/// The transitive closure of every kind's `Kind::depends_on`.
+pub fn kind_closure<C: Sync>(kinds: &[Box<dyn Kind<C>>]) -> KindClosure {
+    let direct: HashMap<&str, &[&str]> = kinds.iter().map(|k| (k.name(), k.depends_on())).collect();
+    let mut out = HashMap::new();
+    for k in kinds {
+        let mut seen: HashSet<&'static str> = HashSet::new();
+        let mut stack: Vec<&'static str> = k.depends_on().to_vec();
+        while let Some(d) = stack.pop() {
+            if seen.insert(d) {
+                stack.extend(direct.get(d).copied().unwrap_or(&[]).iter().copied());
+            }
+        }
+        out.insert(k.name(), seen);
+    }
+    out
 }
 
 /// Kahn's algorithm over `deps[i]` = the indices `i` waits for.

@@ -6,6 +6,11 @@ pub mod plan;
 pub mod resource;
 pub mod value;
 
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod prop_tests;
+
 pub use apply::{apply, ApplyResult, Reporter, Step};
 pub use plan::{plan, Action, AttrChange, Change, Plan, PlanError, Summary};
 pub use resource::{BoxError, Conflict, Kind, Node, Observed, StackRef};

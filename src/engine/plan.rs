@@ -146,6 +146,9 @@ pub async fn plan<C: Sync>(
         None => Vec::new(),
     };
     let order = graph::topo_order(&nodes).map_err(PlanError::Internal)?;
+    if cfg!(debug_assertions) {
+        check_declared_deps(&nodes, &graph::kind_closure(kinds)).map_err(PlanError::Internal)?;
+    }
 
     if let Some(m) = model {
         try_join_all(kinds.iter().map(|k| k.preflight(ctx, m)))
@@ -244,6 +247,32 @@ pub async fn plan<C: Sync>(
         stack: stack.clone(),
         changes,
     })
+}
+
+/// Every reference of a node (`Value::Ref` targets and `Node::after`) must point at a node of
+/// its own kind or of a kind in the closure of its kind's `Kind::depends_on`. The delete phase
+/// falls back on the declared kind order wherever observed attributes show nothing, so the
+/// declarations must not drift apart from what nodes refer to. Checked in debug builds (every
+/// test plans through it).
+fn check_declared_deps(nodes: &[Node], closure: &graph::KindClosure) -> Result<(), String> {
+    let kind_of: HashMap<&str, &'static str> =
+        nodes.iter().map(|n| (n.id.as_str(), n.kind)).collect();
+    for n in nodes {
+        for dep in n.deps() {
+            // An unknown node is topo_order's error.
+            let Some(&kind) = kind_of.get(dep.as_str()) else {
+                continue;
+            };
+            if kind != n.kind && !closure.get(n.kind).is_some_and(|c| c.contains(kind)) {
+                return Err(format!(
+                    "{} refers to {kind}.{dep}, but {kind} is not among the kinds {} depends on",
+                    n.address(),
+                    n.kind
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `replaced`: nodes already planned for replacement. A resource that refers to one is replaced

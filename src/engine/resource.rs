@@ -112,8 +112,10 @@ pub trait Kind<C: Sync>: Send + Sync {
     /// Terraform-style type name, e.g. `aws_vpc`.
     fn name(&self) -> &'static str;
 
-    /// Kinds whose resources this kind's resources may refer to. Deletion runs in the reverse of
-    /// this order, also for resources no longer in the spec.
+    /// Kinds whose resources this kind's resources may refer to (debug builds check every
+    /// node's references against it). Deletion follows the references observed between
+    /// resources and falls back on the reverse of this order where they show nothing, also for
+    /// resources no longer in the spec (see `apply::delete_order`).
     fn depends_on(&self) -> &'static [&'static str] {
         &[]
     }

@@ -1,0 +1,722 @@
+//! An in-memory cloud for engine tests: `FakeCloud` is a client context, `FakeKind` a kind over
+//! it. Resources live in a map by physical id; every write is logged; writes can be made to fail.
+//! Like AWS, the fake refuses to delete a resource while another one's attributes still hold its
+//! id or one of its outputs (DependencyViolation), and to create a second resource of a kind
+//! under a name already taken, so a wrong order shows as a failed write.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use async_trait::async_trait;
+
+use super::apply::{apply, ApplyResult, Reporter, Step};
+use super::plan::{plan, Change, Plan, PlanError};
+use super::resource::{BoxError, Kind, Node, Observed, StackRef};
+use super::value::{Attrs, Outputs, Value};
+use crate::spec::Model;
+
+/// A resource as the fake cloud stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource {
+    pub kind: &'static str,
+    /// Logical id (what the `ballast:resource` tag holds).
+    pub id: String,
+    pub name: String,
+    /// The stack whose ownership tag it carries; `None` for a foreign resource.
+    pub owner: Option<String>,
+    pub attrs: Attrs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One write attempt, in the order the engine made them.
+#[derive(Clone, Debug)]
+pub struct Write {
+    pub op: Op,
+    pub kind: &'static str,
+    /// Logical id of the node or resource written.
+    pub id: String,
+    /// For a create, the id it got or would have got.
+    pub physical_id: String,
+    /// The error, for a write that failed.
+    pub error: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    resources: BTreeMap<String, Resource>,
+    log: Vec<Write>,
+    next: u64,
+    /// Fail the write with this index in the log.
+    fail_at: Option<usize>,
+    /// Fail every write to these logical ids.
+    fail_ids: HashSet<String>,
+}
+
+#[derive(Default)]
+pub struct FakeCloud {
+    state: Mutex<State>,
+}
+
+/// The outputs of a fake resource: its id and an ARN.
+pub fn outputs_of(physical_id: &str) -> Outputs {
+    Outputs::from([
+        ("id".to_string(), physical_id.to_string()),
+        ("arn".to_string(), format!("arn:fake:{physical_id}")),
+    ])
+}
+
+/// Every string inside a value, through lists and maps.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Str(s) => out.push(s.clone()),
+        Value::List(items) => items.iter().for_each(|i| strings(i, out)),
+        Value::Map(m) => m.values().for_each(|i| strings(i, out)),
+        _ => {}
+    }
+}
+
+impl FakeCloud {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// Put a resource in place without a write (the state before a test). Returns its physical id.
+    pub fn insert(
+        &self,
+        kind: &'static str,
+        id: &str,
+        name: &str,
+        owner: Option<&str>,
+        attrs: Attrs,
+    ) -> String {
+        let mut st = self.lock();
+        let pid = st.new_id(kind);
+        st.resources.insert(
+            pid.clone(),
+            Resource {
+                kind,
+                id: id.to_string(),
+                name: name.to_string(),
+                owner: owner.map(str::to_string),
+                attrs,
+            },
+        );
+        pid
+    }
+
+    pub fn resources(&self) -> BTreeMap<String, Resource> {
+        self.lock().resources.clone()
+    }
+
+    pub fn get(&self, physical_id: &str) -> Option<Resource> {
+        self.lock().resources.get(physical_id).cloned()
+    }
+
+    /// Resources carrying `stack`'s ownership tag.
+    pub fn owned_by(&self, stack: &str) -> BTreeMap<String, Resource> {
+        self.lock()
+            .resources
+            .iter()
+            .filter(|(_, r)| r.owner.as_deref() == Some(stack))
+            .map(|(p, r)| (p.clone(), r.clone()))
+            .collect()
+    }
+
+    /// Physical ids of the live resources of `stack` with logical id `id`.
+    pub fn find(&self, stack: &str, id: &str) -> Vec<String> {
+        self.owned_by(stack)
+            .into_iter()
+            .filter(|(_, r)| r.id == id)
+            .map(|(p, _)| p)
+            .collect()
+    }
+
+    pub fn log(&self) -> Vec<Write> {
+        self.lock().log.clone()
+    }
+
+    /// Fail the `k`-th write from now on (0 is the next one).
+    pub fn fail_write(&self, k: usize) {
+        let mut st = self.lock();
+        st.fail_at = Some(st.log.len() + k);
+    }
+
+    /// Fail every write to the node or resource with logical id `id`.
+    pub fn fail_writes_to(&self, id: &str) {
+        self.lock().fail_ids.insert(id.to_string());
+    }
+
+    /// Clear the faults. Returns whether a `fail_write` fault was hit.
+    pub fn clear_faults(&self) -> bool {
+        let mut st = self.lock();
+        let hit = st.fail_at.is_some_and(|k| k < st.log.len());
+        st.fail_at = None;
+        st.fail_ids.clear();
+        hit
+    }
+
+    /// What `Kind::discover` reports: everything of `kind` owned by the stack, plus resources of
+    /// `kind` that lack its tag but carry a desired node's name (`owned: false`).
+    pub fn discover(
+        &self,
+        kind: &'static str,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Vec<Observed> {
+        let st = self.lock();
+        let mut out = Vec::new();
+        for (pid, r) in st.resources.iter().filter(|(_, r)| r.kind == kind) {
+            let (id, owned) = if r.owner.as_deref() == Some(stack.name.as_str()) {
+                (r.id.clone(), true)
+            } else if let Some(n) = desired.iter().find(|n| n.name == r.name) {
+                (n.id.clone(), false)
+            } else {
+                continue;
+            };
+            out.push(Observed {
+                id,
+                kind,
+                physical_id: pid.clone(),
+                name: r.name.clone(),
+                attrs: r.attrs.clone(),
+                outputs: outputs_of(pid),
+                owned,
+            });
+        }
+        out
+    }
+
+    pub fn create(
+        &self,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
+        let mut st = self.lock();
+        let taken = st
+            .resources
+            .iter()
+            .find(|(_, r)| r.kind == node.kind && r.name == node.name)
+            .map(|(p, _)| p.clone());
+        let res = match taken {
+            Some(p) => Err(format!("{} {} already exists as {p}", node.kind, node.name)),
+            None => Ok(()),
+        };
+        let pid = st.new_id(node.kind);
+        st.write(Op::Create, node.kind, &node.id, &pid, res)?;
+        st.resources.insert(
+            pid.clone(),
+            Resource {
+                kind: node.kind,
+                id: node.id.clone(),
+                name: node.name.clone(),
+                owner: Some(stack.name.clone()),
+                attrs: attrs.clone(),
+            },
+        );
+        Ok(outputs_of(&pid))
+    }
+
+    /// Sets the `changed` attributes to their values in `attrs`.
+    pub fn update(
+        &self,
+        current: &Observed,
+        attrs: &Attrs,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError> {
+        let mut st = self.lock();
+        let pid = &current.physical_id;
+        let res = if st.resources.contains_key(pid) {
+            Ok(())
+        } else {
+            Err(format!("{} {pid} not found", current.kind))
+        };
+        st.write(Op::Update, current.kind, &current.id, pid, res)?;
+        let r = st.resources.get_mut(pid).expect("checked above");
+        for k in changed {
+            match attrs.get(k) {
+                Some(v) => r.attrs.insert(k.clone(), v.clone()),
+                None => r.attrs.remove(k),
+            };
+        }
+        Ok(outputs_of(pid))
+    }
+
+    /// Deletes; a resource already gone counts as deleted. Refuses while another live resource's
+    /// attributes hold this one's id or outputs.
+    pub fn delete(&self, current: &Observed) -> Result<(), BoxError> {
+        let mut st = self.lock();
+        let pid = &current.physical_id;
+        let handles: HashSet<String> = outputs_of(pid).into_values().collect();
+        let user = st.resources.iter().find(|(p, r)| {
+            let mut s = Vec::new();
+            r.attrs.values().for_each(|v| strings(v, &mut s));
+            *p != pid && s.iter().any(|s| handles.contains(s))
+        });
+        let res = match user {
+            Some((p, r)) => Err(format!(
+                "DependencyViolation: {} {pid} is in use by {} {p} ({})",
+                current.kind, r.kind, r.id
+            )),
+            None => Ok(()),
+        };
+        st.write(Op::Delete, current.kind, &current.id, pid, res)?;
+        st.resources.remove(pid);
+        Ok(())
+    }
+}
+
+impl State {
+    fn new_id(&mut self, kind: &str) -> String {
+        self.next += 1;
+        format!("{}-{:06}", kind.trim_start_matches("fake_"), self.next)
+    }
+
+    /// Log a write attempt; an injected fault fails it before `res` (the outcome of the fake's
+    /// own checks) is looked at.
+    fn write(
+        &mut self,
+        op: Op,
+        kind: &'static str,
+        id: &str,
+        pid: &str,
+        res: Result<(), String>,
+    ) -> Result<(), BoxError> {
+        let n = self.log.len();
+        let res = if self.fail_at == Some(n) || self.fail_ids.contains(id) {
+            Err(format!("injected fault: {op:?} {kind}.{id}"))
+        } else {
+            res
+        };
+        self.log.push(Write {
+            op,
+            kind,
+            id: id.to_string(),
+            physical_id: pid.to_string(),
+            error: res.clone().err(),
+        });
+        res.map_err(Into::into)
+    }
+}
+
+/// A fake kind. It ignores the model: its desired nodes are the ones of its kind in `nodes`.
+pub struct FakeKind {
+    pub name: &'static str,
+    pub depends_on: &'static [&'static str],
+    pub nodes: Vec<Node>,
+}
+
+#[async_trait]
+impl Kind<FakeCloud> for FakeKind {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        self.depends_on
+    }
+
+    fn desired(&self, _model: &Model) -> Vec<Node> {
+        self.nodes
+            .iter()
+            .filter(|n| n.kind == self.name)
+            .cloned()
+            .collect()
+    }
+
+    async fn discover(
+        &self,
+        ctx: &FakeCloud,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
+        Ok(ctx.discover(self.name, stack, desired))
+    }
+
+    async fn create(
+        &self,
+        ctx: &FakeCloud,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
+        ctx.create(stack, node, attrs)
+    }
+
+    async fn update(
+        &self,
+        ctx: &FakeCloud,
+        _stack: &StackRef,
+        _node: &Node,
+        attrs: &Attrs,
+        current: &Observed,
+        changed: &[String],
+    ) -> Result<Outputs, BoxError> {
+        ctx.update(current, attrs, changed)
+    }
+
+    async fn delete(&self, ctx: &FakeCloud, current: &Observed) -> Result<(), BoxError> {
+        ctx.delete(current)
+    }
+}
+
+/// Three fake kinds: `fake_app` depends on `fake_sg`, which depends on `fake_net`.
+pub const NET: &str = "fake_net";
+pub const SG: &str = "fake_sg";
+pub const APP: &str = "fake_app";
+/// In dependency order: a kind may refer to itself and to the kinds before it.
+pub const KINDS: [&str; 3] = [NET, SG, APP];
+
+/// The fake kinds, desiring `nodes`.
+pub fn kinds(nodes: &[Node]) -> Vec<Box<dyn Kind<FakeCloud>>> {
+    let deps: [&'static [&'static str]; 3] = [&[], &[NET], &[SG]];
+    KINDS
+        .iter()
+        .zip(deps)
+        .map(|(&name, depends_on)| {
+            Box::new(FakeKind {
+                name,
+                depends_on,
+                nodes: nodes.to_vec(),
+            }) as Box<dyn Kind<FakeCloud>>
+        })
+        .collect()
+}
+
+pub const STACK: &str = "st";
+
+pub fn stack() -> StackRef {
+    StackRef {
+        name: STACK.into(),
+        region: "us-east-1".into(),
+        tags: BTreeMap::new(),
+    }
+}
+
+/// A valid model for `plan` to pass to `Kind::desired`, which the fake kinds ignore.
+pub fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        crate::spec::load_str("web.yaml", include_str!("../../stacks/web.yaml"), None)
+            .expect("stacks/web.yaml is valid")
+    })
+}
+
+/// Plan `nodes` (`None`: destroy) against the fake cloud.
+pub async fn plan_nodes(cloud: &FakeCloud, nodes: Option<&[Node]>) -> Result<Plan, PlanError> {
+    let kinds = kinds(nodes.unwrap_or_default());
+    plan(&kinds, cloud, &stack(), nodes.map(|_| model())).await
+}
+
+/// Apply a plan of `plan_nodes`.
+pub async fn apply_plan(cloud: &FakeCloud, p: &Plan) -> ApplyResult {
+    apply(&kinds(&[]), cloud, p, &Quiet).await
+}
+
+/// Plan and apply `nodes` (`None`: destroy); the plan must succeed.
+pub async fn converge(cloud: &FakeCloud, nodes: Option<&[Node]>) -> (Plan, ApplyResult) {
+    let p = plan_nodes(cloud, nodes).await.expect("plan");
+    let r = apply_plan(cloud, &p).await;
+    (p, r)
+}
+
+/// A reporter that reports nothing.
+pub struct Quiet;
+
+impl Reporter for Quiet {
+    fn started(&self, _: &Change, _: Step) {}
+    fn finished(&self, _: &Change, _: Step, _: std::time::Duration, _: &str) {}
+    fn failed(&self, _: &Change, _: Step, _: &str) {}
+    fn skipped(&self, _: &Change, _: Step, _: &str) {}
+}
+
+mod tests {
+    use super::*;
+    use crate::engine::plan::Action;
+
+    fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Attrs {
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    fn arn(pid: &str) -> String {
+        outputs_of(pid)["arn"].clone()
+    }
+
+    /// Logical ids of the successful writes of `op`, in order.
+    fn written(cloud: &FakeCloud, op: Op) -> Vec<String> {
+        cloud
+            .log()
+            .into_iter()
+            .filter(|w| w.op == op && w.error.is_none())
+            .map(|w| w.id)
+            .collect()
+    }
+
+    fn action(p: &Plan, id: &str) -> Vec<Action> {
+        p.changes
+            .iter()
+            .filter(|c| c.id == id)
+            .map(|c| c.action)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn destroy_deletes_referrers_before_what_they_use() {
+        let cloud = FakeCloud::new();
+        let net = cloud.insert(NET, "net", "net", Some(STACK), Attrs::new());
+        let a = cloud.insert(
+            SG,
+            "sg.a",
+            "a",
+            Some(STACK),
+            attrs([("vpc", net.clone().into())]),
+        );
+        // A rule of sg.b names sg.a by ARN, deep in a list of maps.
+        let rule = Value::Map(BTreeMap::from([("source".to_string(), arn(&a).into())]));
+        let b = cloud.insert(
+            SG,
+            "sg.b",
+            "b",
+            Some(STACK),
+            attrs([("rules", Value::List(vec![rule]))]),
+        );
+        let m = Value::Map(BTreeMap::from([("group".to_string(), b.clone().into())]));
+        cloud.insert(APP, "app", "app", Some(STACK), attrs([("net", m)]));
+        // The fake refuses a delete in the wrong order.
+        let cur = &cloud.discover(SG, &stack(), &[])[0];
+        assert_eq!(cur.id, "sg.a");
+        assert!(cloud
+            .delete(cur)
+            .unwrap_err()
+            .to_string()
+            .contains("in use"));
+
+        let (p, r) = converge(&cloud, None).await;
+        assert_eq!(p.summary().destroy, 4);
+        assert!(r.ok(), "{:?}", r.failed);
+        assert_eq!(written(&cloud, Op::Delete), ["app", "sg.b", "sg.a", "net"]);
+        assert_eq!(cloud.log().last().map(|w| w.kind), Some(NET));
+        assert!(cloud.owned_by(STACK).is_empty());
+    }
+
+    #[tokio::test]
+    async fn same_kind_referrer_is_deleted_first() {
+        // Two groups of one kind: the kind order says nothing about them.
+        let cloud = FakeCloud::new();
+        let a = cloud.insert(SG, "sg.a", "a", Some(STACK), Attrs::new());
+        cloud.insert(SG, "sg.b", "b", Some(STACK), attrs([("source", a.into())]));
+        let (_, r) = converge(&cloud, None).await;
+        assert!(r.ok(), "{:?}", r.failed);
+        assert_eq!(written(&cloud, Op::Delete), ["sg.b", "sg.a"]);
+        assert!(cloud.log().iter().all(|w| w.error.is_none()));
+    }
+
+    #[tokio::test]
+    async fn failed_create_skips_its_dependents_only() {
+        let nodes = [
+            Node::new(NET, "n", "n"),
+            Node::new(SG, "s", "s").attr("vpc", Value::reference("n", "id")),
+            Node::new(APP, "a", "a").attr("sg", Value::reference("s", "arn")),
+            Node::new(APP, "b", "b").after("other"),
+            Node::new(SG, "other", "other"),
+        ];
+        let cloud = FakeCloud::new();
+        cloud.fail_writes_to("n");
+        let (_, r) = converge(&cloud, Some(&nodes)).await;
+        assert_eq!(r.failed.len(), 1);
+        assert_eq!(r.failed[0].0, "fake_net.n");
+        assert_eq!(r.skipped, ["fake_app.a", "fake_sg.s"]);
+        assert_eq!(written(&cloud, Op::Create), ["other", "b"]);
+        let attempted: Vec<String> = cloud.log().into_iter().map(|w| w.id).collect();
+        assert!(!attempted.contains(&"s".to_string()) && !attempted.contains(&"a".to_string()));
+
+        cloud.clear_faults();
+        let (p, r) = converge(&cloud, Some(&nodes)).await;
+        assert_eq!(p.summary().add, 3);
+        assert!(r.ok(), "{:?}", r.failed);
+        assert!(!plan_nodes(&cloud, Some(&nodes))
+            .await
+            .unwrap()
+            .has_changes());
+    }
+
+    #[tokio::test]
+    async fn failed_delete_skips_what_the_resource_uses() {
+        let cloud = FakeCloud::new();
+        let net = cloud.insert(NET, "net", "net", Some(STACK), Attrs::new());
+        let s1 = cloud.insert(
+            SG,
+            "sg1",
+            "sg1",
+            Some(STACK),
+            attrs([("vpc", net.clone().into())]),
+        );
+        let s2 = cloud.insert(SG, "sg2", "sg2", Some(STACK), attrs([("vpc", net.into())]));
+        cloud.insert(APP, "app1", "app1", Some(STACK), attrs([("sg", s1.into())]));
+        cloud.insert(APP, "app2", "app2", Some(STACK), attrs([("sg", s2.into())]));
+        cloud.fail_writes_to("app1");
+        let (_, r) = converge(&cloud, None).await;
+        assert_eq!(r.failed.len(), 1);
+        assert_eq!(r.failed[0].0, "fake_app.app1");
+        // sg1 waits for app1 only, so sg2 goes; the network waits for what uses it.
+        assert_eq!(r.skipped, ["fake_net.net", "fake_sg.sg1"]);
+        assert_eq!(written(&cloud, Op::Delete), ["app2", "sg2"]);
+        assert!(cloud
+            .log()
+            .iter()
+            .all(|w| w.error.is_none() || w.id == "app1"));
+
+        cloud.clear_faults();
+        let (_, r) = converge(&cloud, None).await;
+        assert!(r.ok(), "{:?}", r.failed);
+        assert!(cloud.owned_by(STACK).is_empty());
+    }
+
+    #[tokio::test]
+    async fn replacing_a_node_replaces_the_nodes_that_refer_to_it() {
+        let nodes = [
+            Node::new(NET, "n", "n")
+                .attr("size", 1i64)
+                .force_new(&["size"]),
+            Node::new(SG, "s", "s").attr("vpc", Value::reference("n", "id")),
+            Node::new(SG, "t", "t").attr("src", Value::set([Value::reference("s", "arn")])),
+            Node::new(APP, "a", "a")
+                .attr("size", 1i64)
+                .attr("sg", Value::reference("t", "id")),
+        ];
+        let cloud = FakeCloud::new();
+        let n = cloud.insert(NET, "n", "n", Some(STACK), attrs([("size", 0i64.into())]));
+        let s = cloud.insert(SG, "s", "s", Some(STACK), attrs([("vpc", n.into())]));
+        let t = cloud.insert(
+            SG,
+            "t",
+            "t",
+            Some(STACK),
+            attrs([("src", Value::set([arn(&s)]))]),
+        );
+        let a = cloud.insert(
+            APP,
+            "a",
+            "a",
+            Some(STACK),
+            attrs([("size", 1i64.into()), ("sg", t.into())]),
+        );
+
+        let (p, r) = converge(&cloud, Some(&nodes)).await;
+        for id in ["n", "s", "t", "a"] {
+            assert_eq!(action(&p, id), [Action::Replace], "{id}");
+        }
+        assert!(r.ok(), "{:?}", r.failed);
+        assert_eq!(written(&cloud, Op::Delete), ["a", "t", "s", "n"]);
+        assert_eq!(written(&cloud, Op::Create), ["n", "s", "t", "a"]);
+        assert!(cloud.get(&a).is_none());
+        let new_t = cloud.find(STACK, "t");
+        let new_a = cloud.get(&cloud.find(STACK, "a")[0]).unwrap();
+        assert_eq!(new_a.attrs["sg"], Value::str(&new_t[0]));
+        assert!(!plan_nodes(&cloud, Some(&nodes))
+            .await
+            .unwrap()
+            .has_changes());
+    }
+
+    #[tokio::test]
+    async fn owned_resources_no_node_claims_are_deleted_and_foreign_ones_left_alone() {
+        let nodes = [Node::new(NET, "n", "n").attr("size", 1i64)];
+        let cloud = FakeCloud::new();
+        let n = cloud.insert(NET, "n", "n", Some(STACK), attrs([("size", 1i64.into())]));
+        // A duplicate left by an interrupted run, a resource removed from the spec that uses the
+        // kept one, and resources of others, one using the orphan.
+        let dup = cloud.insert(NET, "n", "n", Some(STACK), attrs([("size", 1i64.into())]));
+        let old = cloud.insert(
+            SG,
+            "old",
+            "old",
+            Some(STACK),
+            attrs([("vpc", n.clone().into())]),
+        );
+        let theirs = cloud.insert(SG, "x", "x", None, attrs([("vpc", n.clone().into())]));
+        let other = cloud.insert(APP, "y", "y", Some("other"), Attrs::new());
+        let before = cloud.resources();
+
+        let (p, r) = converge(&cloud, Some(&nodes)).await;
+        assert_eq!(action(&p, "n"), [Action::NoOp, Action::Delete]);
+        assert_eq!(action(&p, "old"), [Action::Delete]);
+        assert!(r.ok(), "{:?}", r.failed);
+        let left = cloud.resources();
+        assert_eq!(left.keys().collect::<Vec<_>>(), [&other, &n, &theirs]);
+        assert!(!left.contains_key(&dup) && !left.contains_key(&old));
+        for pid in [&n, &theirs, &other] {
+            assert_eq!(left[pid], before[pid]);
+        }
+        assert!(!plan_nodes(&cloud, Some(&nodes))
+            .await
+            .unwrap()
+            .has_changes());
+    }
+
+    #[tokio::test]
+    async fn a_foreign_look_alike_is_a_conflict_and_nothing_is_written() {
+        let nodes = [
+            Node::new(NET, "n", "n"),
+            Node::new(SG, "s", "s").attr("vpc", Value::reference("n", "id")),
+        ];
+        let cloud = FakeCloud::new();
+        let foreign = cloud.insert(SG, "whatever", "s", None, Attrs::new());
+        cloud.insert(NET, "n", "n", Some("other"), Attrs::new());
+        let before = cloud.resources();
+        match plan_nodes(&cloud, Some(&nodes)).await {
+            Err(PlanError::Conflicts { stack, conflicts }) => {
+                assert_eq!(stack, STACK);
+                let mut found: Vec<(String, String)> = conflicts
+                    .into_iter()
+                    .map(|c| (c.address, c.physical_id))
+                    .collect();
+                found.sort();
+                assert_eq!(found[1], ("fake_sg.s".to_string(), foreign));
+                assert_eq!(found[0].0, "fake_net.n");
+            }
+            other => panic!("expected conflicts, got {other:?}"),
+        }
+        assert!(cloud.log().is_empty());
+        assert_eq!(cloud.resources(), before);
+    }
+
+    #[cfg(debug_assertions)]
+    #[tokio::test]
+    async fn a_reference_outside_the_declared_kinds_is_an_internal_error() {
+        // fake_net declares no dependencies, so it may not refer to a fake_sg.
+        let nodes = [
+            Node::new(SG, "s", "s"),
+            Node::new(NET, "n", "n").attr("sg", Value::reference("s", "id")),
+        ];
+        let err = plan_nodes(&FakeCloud::new(), Some(&nodes))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, PlanError::Internal(m) if m.contains("fake_net.n refers to fake_sg.s")),
+            "{err}"
+        );
+        let after = [Node::new(SG, "s", "s"), Node::new(NET, "n", "n").after("s")];
+        assert!(matches!(
+            plan_nodes(&FakeCloud::new(), Some(&after)).await,
+            Err(PlanError::Internal(_))
+        ));
+        // Its own kind and the kinds it depends on, transitively, are fine.
+        let ok = [
+            Node::new(NET, "n", "n"),
+            Node::new(NET, "m", "m").after("n"),
+            Node::new(APP, "a", "a").attr("net", Value::reference("n", "id")),
+        ];
+        assert!(plan_nodes(&FakeCloud::new(), Some(&ok)).await.is_ok());
+    }
+}
