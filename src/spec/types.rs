@@ -1,5 +1,6 @@
 //! The stack spec exactly as written in YAML. Every field a rule can reject carries its source
-//! location (`Spanned`), so errors point at `file:line:col`. Validation (`validate.rs`) applies the defaults while it lowers a `Spec` into the `Model` (`model.rs`).
+//! location (`Spanned`), so errors point at `file:line:col`. Validation (`validate.rs`) applies
+//! the defaults while it lowers a `Spec` into the `Model` (`model.rs`).
 
 use std::collections::BTreeMap;
 
