@@ -91,6 +91,10 @@ async fn follow(
         timeout: w.timeout,
         poll: w.poll,
     };
+    // Listen for Ctrl-C before saying it stops the wait: the listener registers on first poll,
+    // and a SIGINT before that would kill the process instead.
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let _ = futures::poll!(ctrl_c.as_mut());
     super::eprint(&format!(
         "\nWaiting for rollout {id} of service {name} (up to {}s; Ctrl-C stops waiting)...\n",
         w.timeout.as_secs()
@@ -111,7 +115,7 @@ async fn follow(
     };
     let verdict = tokio::select! {
         v = watch.run(&mut on_progress) => v?,
-        _ = tokio::signal::ctrl_c() => {
+        _ = ctrl_c => {
             super::eprint(&format!(
                 "\nStopped waiting. Rollout {id} goes on in ECS; follow it with `ballast status {}` \
                  or `aws ecs describe-services --cluster {cluster} --services {name}`.\n",

@@ -14,7 +14,6 @@ use crate::spec::{Model, Names};
 pub struct AutoScalingGroup;
 
 pub const KIND: &str = "aws_autoscaling_group";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "asg.ecs";
 
 #[async_trait]

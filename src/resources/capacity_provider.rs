@@ -16,7 +16,6 @@ use crate::spec::{Model, Names};
 pub struct CapacityProvider;
 
 pub const KIND: &str = "aws_ecs_capacity_provider";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "capacity.ec2";
 
 #[async_trait]

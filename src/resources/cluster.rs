@@ -12,7 +12,6 @@ use crate::spec::Model;
 pub struct Cluster;
 
 pub const KIND: &str = "aws_ecs_cluster";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "cluster";
 
 #[async_trait]

@@ -100,21 +100,47 @@ pub async fn discover<T, F, Fut>(
     stack: &StackRef,
     desired: &[&Node],
     describe: F,
-    id_of: fn(&T) -> Option<&str>,
-    tags_of: fn(&T) -> Vec<Tag>,
     read: impl Fn(&T) -> (Attrs, Outputs),
 ) -> Result<Vec<Observed>, AwsError>
 where
+    T: Tagged,
     F: Fn(Filter) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
 {
-    let found = find(stack, desired, id_of, describe).await?;
+    let found = find(stack, desired, T::physical_id, describe).await?;
     Ok(found
         .iter()
         .filter_map(|t| {
             let (attrs, outputs) = read(t);
-            let id = id_of(t).unwrap_or_default().to_string();
-            observe_ec2(kind, stack, desired, id, &tags_of(t), attrs, outputs)
+            let id = t.physical_id().unwrap_or_default().to_string();
+            observe_ec2(kind, stack, desired, id, t.tags(), attrs, outputs)
         })
         .collect())
 }
+
+/// An EC2 resource type with an id and tags.
+pub trait Tagged {
+    fn physical_id(&self) -> Option<&str>;
+    fn tags(&self) -> &[Tag];
+}
+
+macro_rules! tagged {
+    ($($t:ident: $id:ident),* $(,)?) => {$(
+        impl Tagged for aws_sdk_ec2::types::$t {
+            fn physical_id(&self) -> Option<&str> {
+                self.$id()
+            }
+            fn tags(&self) -> &[Tag] {
+                aws_sdk_ec2::types::$t::tags(self)
+            }
+        }
+    )*};
+}
+
+tagged!(
+    Vpc: vpc_id,
+    Subnet: subnet_id,
+    InternetGateway: internet_gateway_id,
+    RouteTable: route_table_id,
+    SecurityGroup: group_id,
+);

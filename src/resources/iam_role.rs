@@ -12,7 +12,6 @@ use crate::spec::{Model, Names};
 pub struct IamRole;
 
 pub const KIND: &str = "aws_iam_role";
-/// Logical ids of the nodes (their `ballast:resource` tags).
 pub const EXECUTION_ID: &str = "role.execution";
 pub const INSTANCE_ID: &str = "role.instance";
 

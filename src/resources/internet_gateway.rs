@@ -8,12 +8,10 @@ use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
-use aws_sdk_ec2::types::Tag;
 
 pub struct InternetGateway;
 
 pub const KIND: &str = "aws_internet_gateway";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "igw";
 
 #[async_trait]
@@ -58,10 +56,7 @@ impl Kind<Clients> for InternetGateway {
             let outputs = Outputs::from([("id".into(), id.clone())]);
             (attrs, outputs)
         };
-        let id_of: fn(&aws_sdk_ec2::types::InternetGateway) -> Option<&str> =
-            |x| x.internet_gateway_id();
-        let tags_of: fn(&aws_sdk_ec2::types::InternetGateway) -> Vec<Tag> = |x| x.tags().to_vec();
-        Ok(discover(KIND, stack, desired, describe, id_of, tags_of, read).await?)
+        Ok(discover(KIND, stack, desired, describe, read).await?)
     }
 
     async fn create(

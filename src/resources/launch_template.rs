@@ -19,7 +19,6 @@ use crate::spec::Model;
 pub struct LaunchTemplate;
 
 pub const KIND: &str = "aws_launch_template";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "lt.ecs";
 
 /// Registers the instance with the stack's cluster.

@@ -16,7 +16,6 @@ use crate::spec::Model;
 pub struct Listener;
 
 pub const KIND: &str = "aws_lb_listener";
-/// Logical ids of the nodes (their `ballast:resource` tags).
 pub const ID: &str = "listener";
 pub const REDIRECT_ID: &str = "listener.redirect";
 

@@ -14,7 +14,6 @@ use crate::spec::{Model, NetworkModel};
 pub struct LoadBalancer;
 
 pub const KIND: &str = "aws_lb";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "alb";
 
 pub fn subnet_refs(m: &Model) -> Value {

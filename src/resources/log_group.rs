@@ -10,7 +10,6 @@ use crate::spec::Model;
 pub struct LogGroup;
 
 pub const KIND: &str = "aws_cloudwatch_log_group";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "logs";
 
 #[async_trait]

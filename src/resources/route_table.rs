@@ -9,12 +9,10 @@ use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
-use aws_sdk_ec2::types::Tag;
 
 pub struct RouteTable;
 
 pub const KIND: &str = "aws_route_table";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "rt.public";
 
 #[async_trait]
@@ -87,9 +85,7 @@ impl Kind<Clients> for RouteTable {
             let outputs = Outputs::from([("id".into(), id.clone())]);
             (attrs, outputs)
         };
-        let id_of: fn(&aws_sdk_ec2::types::RouteTable) -> Option<&str> = |x| x.route_table_id();
-        let tags_of: fn(&aws_sdk_ec2::types::RouteTable) -> Vec<Tag> = |x| x.tags().to_vec();
-        Ok(discover(KIND, stack, desired, describe, id_of, tags_of, read).await?)
+        Ok(discover(KIND, stack, desired, describe, read).await?)
     }
 
     async fn create(

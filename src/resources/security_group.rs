@@ -10,12 +10,10 @@ use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 use crate::vmap;
-use aws_sdk_ec2::types::Tag;
 
 pub struct SecurityGroup;
 
 pub const KIND: &str = "aws_security_group";
-/// Logical ids of the nodes (their `ballast:resource` tags).
 pub const ALB_ID: &str = "sg.alb";
 pub const SERVICE_ID: &str = "sg.service";
 
@@ -122,9 +120,7 @@ impl Kind<Clients> for SecurityGroup {
             let outputs = Outputs::from([("id".into(), id.clone())]);
             (attrs, outputs)
         };
-        let id_of: fn(&aws_sdk_ec2::types::SecurityGroup) -> Option<&str> = |x| x.group_id();
-        let tags_of: fn(&aws_sdk_ec2::types::SecurityGroup) -> Vec<Tag> = |x| x.tags().to_vec();
-        Ok(discover(KIND, stack, desired, describe, id_of, tags_of, read).await?)
+        Ok(discover(KIND, stack, desired, describe, read).await?)
     }
 
     async fn create(

@@ -22,7 +22,6 @@ use crate::vmap;
 pub struct Service;
 
 pub const KIND: &str = "aws_ecs_service";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "service";
 
 const NETWORK: &[&str] = &["subnets", "security_groups", "assign_public_ip"];

@@ -11,7 +11,6 @@ use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
-use aws_sdk_ec2::types::Tag;
 
 pub struct Subnet;
 
@@ -114,9 +113,7 @@ impl Kind<Clients> for Subnet {
             let outputs = Outputs::from([("id".into(), id.clone())]);
             (attrs, outputs)
         };
-        let id_of: fn(&aws_sdk_ec2::types::Subnet) -> Option<&str> = |x| x.subnet_id();
-        let tags_of: fn(&aws_sdk_ec2::types::Subnet) -> Vec<Tag> = |x| x.tags().to_vec();
-        Ok(discover(KIND, stack, desired, describe, id_of, tags_of, read).await?)
+        Ok(discover(KIND, stack, desired, describe, read).await?)
     }
 
     async fn create(

@@ -14,7 +14,6 @@ use crate::spec::{Model, NetworkModel};
 pub struct TargetGroup;
 
 pub const KIND: &str = "aws_lb_target_group";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "tg";
 
 const HEALTH: &[&str] = &[

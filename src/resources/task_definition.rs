@@ -19,7 +19,6 @@ use crate::vmap;
 pub struct TaskDefinition;
 
 pub const KIND: &str = "aws_ecs_task_definition";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "taskdef";
 
 /// The one container of the task.

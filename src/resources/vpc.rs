@@ -1,7 +1,7 @@
 //! `aws_vpc`: the stack's VPC (network `create` only).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tag};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::common::{ignore_missing, s};
 use super::ec2::{discover, tag_spec};
@@ -12,7 +12,6 @@ use crate::spec::{Model, NetworkModel};
 pub struct Vpc;
 
 pub const KIND: &str = "aws_vpc";
-/// Logical id of the node (its `ballast:resource` tag).
 pub const ID: &str = "vpc";
 
 #[async_trait]
@@ -51,9 +50,7 @@ impl Kind<Clients> for Vpc {
             let outputs = Outputs::from([("id".into(), id.clone())]);
             (attrs, outputs)
         };
-        let id_of: fn(&aws_sdk_ec2::types::Vpc) -> Option<&str> = |x| x.vpc_id();
-        let tags_of: fn(&aws_sdk_ec2::types::Vpc) -> Vec<Tag> = |x| x.tags().to_vec();
-        Ok(discover(KIND, stack, desired, describe, id_of, tags_of, read).await?)
+        Ok(discover(KIND, stack, desired, describe, read).await?)
     }
 
     async fn create(
