@@ -14,6 +14,10 @@ pub struct Model {
     pub network: NetworkModel,
     pub load_balancer: LoadBalancerModel,
     pub service: ServiceModel,
+    /// `None` when `alarms: false`.
+    pub alarms: Option<AlarmsModel>,
+    pub slo: Option<SloModel>,
+    pub dashboard: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -116,7 +120,124 @@ pub struct DeploymentModel {
     pub circuit_breaker: bool,
     pub min_healthy_percent: u32,
     pub max_percent: u32,
+    /// Alarm names made outside ballast.
     pub rollback_alarms: Vec<String>,
+    /// Keys of managed alarms (`target_5xx_rate`...) that roll a deployment back; by default
+    /// `target_5xx_rate` when alarms are on and `rollback_alarms` is not given.
+    pub rollback_managed: Vec<ManagedAlarm>,
+}
+
+/// `alarms:`, defaults filled in.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlarmsModel {
+    pub notify: NotifyModel,
+    /// The managed alarms that are on, in `ManagedAlarm::ALL` order.
+    pub managed: Vec<ManagedAlarmModel>,
+    pub custom: Vec<CustomAlarmModel>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NotifyModel {
+    pub email: Vec<String>,
+    pub https: Vec<String>,
+}
+
+/// How an alarm evaluates its metric.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub threshold: f64,
+    /// Seconds: 10, 30 or a multiple of 60.
+    pub period: u32,
+    pub evaluation_periods: u32,
+    /// Breaching datapoints out of `evaluation_periods` that fire the alarm (M of N).
+    pub datapoints: u32,
+    /// `missing`, `notBreaching`, `breaching` or `ignore`.
+    pub missing_data: String,
+}
+
+/// The alarms ballast makes by default, each of which a spec can tune or turn off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManagedAlarm {
+    /// 100 * HTTPCode_Target_5XX_Count / RequestCount, percent.
+    Target5xxRate,
+    /// HTTPCode_ELB_5XX_Count per period: the load balancer's own errors (no healthy target).
+    Elb5xx,
+    /// TargetResponseTime p99, seconds.
+    LatencyP99,
+    /// UnHealthyHostCount of the target group.
+    UnhealthyHosts,
+    /// RunningTaskCount (Container Insights) below the service's minimum.
+    RunningTasksLow,
+    /// CPUUtilization of the service, percent.
+    CpuHigh,
+    /// MemoryUtilization of the service, percent.
+    MemoryHigh,
+}
+
+impl ManagedAlarm {
+    pub const ALL: [ManagedAlarm; 7] = [
+        ManagedAlarm::Target5xxRate,
+        ManagedAlarm::Elb5xx,
+        ManagedAlarm::LatencyP99,
+        ManagedAlarm::UnhealthyHosts,
+        ManagedAlarm::RunningTasksLow,
+        ManagedAlarm::CpuHigh,
+        ManagedAlarm::MemoryHigh,
+    ];
+
+    /// The key in the spec and in the alarm's name (`<stack>-<key>`).
+    pub fn key(self) -> &'static str {
+        match self {
+            ManagedAlarm::Target5xxRate => "target_5xx_rate",
+            ManagedAlarm::Elb5xx => "elb_5xx",
+            ManagedAlarm::LatencyP99 => "latency_p99",
+            ManagedAlarm::UnhealthyHosts => "unhealthy_hosts",
+            ManagedAlarm::RunningTasksLow => "running_tasks_low",
+            ManagedAlarm::CpuHigh => "cpu_high",
+            ManagedAlarm::MemoryHigh => "memory_high",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<ManagedAlarm> {
+        ManagedAlarm::ALL.into_iter().find(|a| a.key() == key)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ManagedAlarmModel {
+    pub alarm: ManagedAlarm,
+    pub eval: Evaluation,
+}
+
+/// `alarms.custom[]`: any CloudWatch metric.
+#[derive(Clone, Debug, Serialize)]
+pub struct CustomAlarmModel {
+    /// Unique among custom alarms; the alarm is named `<stack>-<name>`.
+    pub name: String,
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: BTreeMap<String, String>,
+    /// `Average`, `Sum`, `Minimum`, `Maximum`, `SampleCount`, or a percentile such as `p95`.
+    pub statistic: String,
+    /// CloudWatch's ComparisonOperator, e.g. `GreaterThanThreshold` (from `>`).
+    pub comparison: String,
+    pub eval: Evaluation,
+}
+
+/// `slo:`: alert on error-budget burn (multi-window, multi-burn-rate).
+#[derive(Clone, Debug, Serialize)]
+pub struct SloModel {
+    /// Percent of requests that are not 5xx over 30 days, e.g. 99.9.
+    pub availability: Option<f64>,
+    pub latency: Option<LatencySloModel>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencySloModel {
+    /// e.g. 99: 99% of requests are faster than `threshold_ms`.
+    pub percentile: f64,
+    pub threshold_ms: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -259,6 +259,10 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
         network,
         load_balancer,
         service,
+        // Filled in by the alarms section (next commit).
+        alarms: None,
+        slo: None,
+        dashboard: false,
     }
 }
 
@@ -1125,5 +1129,6 @@ fn check_deployment(d: &Deployment, issues: &mut Issues) -> DeploymentModel {
         min_healthy_percent,
         max_percent,
         rollback_alarms: d.rollback_alarms.iter().map(|a| a.value.clone()).collect(),
+        rollback_managed: Vec::new(),
     }
 }
