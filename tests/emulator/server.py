@@ -170,6 +170,13 @@ class Shim:
             with self.lock:
                 ROLLOUT["state"], ROLLOUT["reason"] = state, spec.get("reason")
             return respond_json(start_response, dict(ROLLOUT))
+        if name == "sns/confirm" and method == "POST":
+            spec = load_json(environ) or {}
+            if not spec.get("endpoint"):
+                return respond(start_response, 400, "bad confirm: endpoint is required", "text/plain")
+            with self.lock:
+                arns = sns_confirm(str(spec["endpoint"]), spec.get("topic_arn"))
+            return respond_json(start_response, {"confirmed": arns})
         if name == "faults" and method == "POST":
             try:
                 spec = load_json(environ)
@@ -1066,6 +1073,145 @@ def patch_cloudwatch() -> None:
     R.describe_alarm_history = describe_alarm_history
 
 
+# Protocols whose subscriptions wait for the endpoint's owner to confirm them (S2).
+SNS_CONFIRM_PROTOCOLS = ("email", "email-json", "http", "https")
+SNS_PROTOCOLS = ("http", "https", "email", "email-json", "sms", "sqs", "application", "lambda",
+                 "firehose")
+
+
+def patch_sns() -> None:
+    from moto.sns import models
+    from moto.sns.exceptions import SNSInvalidParameter
+    from moto.sns.responses import SNSResponse as R
+    from moto.core.utils import camelcase_to_underscores
+
+    Backend, Subscription = models.SNSBackend, models.Subscription
+
+    orig_create_topic = Backend.create_topic
+
+    def create_topic(self, name, attributes=None, tags=None):
+        """S1: CreateTopic of an existing topic with other Tags or Attributes fails, as on
+        AWS (moto returns the topic and ignores them)."""
+        existing = next((t for t in self.topics.values() if t.name == name), None)
+        if existing is not None:
+            if tags and dict(tags) != dict(existing._tags or {}):
+                raise SNSInvalidParameter(
+                    "Invalid parameter: Tags Reason: Topic already exists with different tags")
+            for key, value in (attributes or {}).items():
+                current = getattr(existing, camelcase_to_underscores(key), None)
+                if key in ("Policy", "DeliveryPolicy") and current:
+                    try:
+                        same = json.loads(value) == json.loads(current)
+                    except ValueError:
+                        same = False
+                else:
+                    same = str(value) == str(current)
+                if not same:
+                    raise SNSInvalidParameter("Invalid parameter: Attributes Reason: Topic "
+                                              "already exists with different attributes")
+        return orig_create_topic(self, name, attributes, tags)
+
+    orig_subscribe = Backend.subscribe
+
+    def subscribe(self, topic_arn, endpoint, protocol):
+        """S2 + S3: protocol and endpoint are validated; email/email-json/http/https
+        subscriptions start pending confirmation (moto: confirmed at once)."""
+        if protocol not in SNS_PROTOCOLS:
+            raise SNSInvalidParameter(
+                f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}")
+        if protocol in ("email", "email-json") and not re.fullmatch(r"[^@\s]+@[^@\s]+", endpoint or ""):
+            raise SNSInvalidParameter("Invalid parameter: Email address")
+        if protocol in ("http", "https") and not (endpoint or "").lower().startswith(f"{protocol}://"):
+            raise SNSInvalidParameter("Invalid parameter: Endpoint must match the specified protocol")
+        existing = self._find_subscription(topic_arn, endpoint, protocol)
+        sub = orig_subscribe(self, topic_arn, endpoint, protocol)
+        if existing is None:
+            sub.confirmed = protocol not in SNS_CONFIRM_PROTOCOLS
+            if not sub.confirmed:
+                sub.attributes["PendingConfirmation"] = True
+                sub.attributes["ConfirmationWasAuthenticated"] = False
+        return sub
+
+    def shown_arn(sub) -> str:
+        return sub.arn if sub.confirmed else "PendingConfirmation"
+
+    orig_subscribe_response = R.subscribe
+
+    def subscribe_response(self):
+        """S2: a pending subscription answers "pending confirmation" unless
+        ReturnSubscriptionArn is true."""
+        result = orig_subscribe_response(self)
+        arn = result.result["SubscriptionArn"]
+        sub = self.backend.subscriptions.get(arn)
+        want_arn = str(self._get_param("ReturnSubscriptionArn", "false")).lower() == "true"
+        if sub is not None and not sub.confirmed and not want_arn:
+            result.result["SubscriptionArn"] = "pending confirmation"
+        return result
+
+    def listing(orig):
+        def wrapped(self):
+            """S2: pending subscriptions are listed with SubscriptionArn "PendingConfirmation"."""
+            result = orig(self)
+            result.result["Subscriptions"] = [{
+                "SubscriptionArn": shown_arn(s), "Owner": s.account_id, "Protocol": s.protocol,
+                "Endpoint": s.endpoint, "TopicArn": s.topic.arn,
+            } for s in result.result["Subscriptions"]]
+            return result
+        return wrapped
+
+    orig_unsubscribe = Backend.unsubscribe
+
+    def unsubscribe(self, subscription_arn):
+        """S2: "PendingConfirmation" (or anything that is not an ARN) is rejected like on AWS."""
+        parts = (subscription_arn or "").split(":")
+        if len(parts) < 6 or parts[0] != "arn":
+            raise SNSInvalidParameter("Invalid parameter: SubscriptionArn Reason: An ARN must "
+                                      f"have at least 6 elements, not {len(parts)}")
+        return orig_unsubscribe(self, subscription_arn)
+
+    orig_topic_attributes = R.get_topic_attributes
+
+    def get_topic_attributes(self):
+        """S4: SubscriptionsConfirmed / SubscriptionsPending count the topic's subscriptions
+        (moto: always 0)."""
+        topic = self.backend.get_topic(self._get_param("TopicArn"))
+        subs = self.backend._get_topic_subscriptions(topic)
+        topic.subscriptions_confimed = sum(1 for s in subs if s.confirmed)
+        topic.subscriptions_pending = sum(1 for s in subs if not s.confirmed)
+        return orig_topic_attributes(self)
+
+    orig_publish = Subscription.publish
+
+    def publish(self, *args, **kwargs):
+        """S2: nothing is delivered to a pending subscription (and so no HTTP request leaves
+        for an unconfirmed http(s) endpoint)."""
+        if not self.confirmed:
+            return None
+        return orig_publish(self, *args, **kwargs)
+
+    Backend.create_topic, Backend.subscribe, Backend.unsubscribe = create_topic, subscribe, unsubscribe
+    R.subscribe, R.get_topic_attributes = subscribe_response, get_topic_attributes
+    R.list_subscriptions = listing(R.list_subscriptions)
+    R.list_subscriptions_by_topic = listing(R.list_subscriptions_by_topic)
+    Subscription.publish = publish
+
+
+def sns_confirm(endpoint: str, topic_arn: str | None = None) -> list[str]:
+    """POST /_shim/sns/confirm: what the owner of a pending endpoint does by following the
+    confirmation link. Confirms the matching pending subscriptions in every account and region."""
+    from moto.sns.models import sns_backends
+    confirmed = []
+    for account in list(sns_backends.keys()):
+        for region in list(sns_backends[account].keys()):
+            for sub in sns_backends[account][region].subscriptions.values():
+                if not sub.confirmed and sub.endpoint == endpoint and topic_arn in (None, sub.topic.arn):
+                    sub.confirmed = True
+                    sub.attributes["PendingConfirmation"] = False
+                    sub.attributes["ConfirmationWasAuthenticated"] = True
+                    confirmed.append(sub.arn)
+    return confirmed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -1080,6 +1226,7 @@ def main() -> None:
     patch_elbv2()
     patch_application_autoscaling()
     patch_cloudwatch()
+    patch_sns()
     app = Shim(CborToJson(DomainDispatcherApplication(create_backend_app)), delay_ms=args.delay_ms)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
