@@ -15,10 +15,15 @@ and exposes this under /_shim/ (see tests/emulator/README.md):
   GET|POST /_shim/delay  {"ms": N}
   POST /_shim/faults   {"op", "count", "status", "code", "message"[, "service"]}
   GET /_shim/faults    -> pending faults;  DELETE /_shim/faults -> clear them
+  POST /_shim/sns/confirm {"endpoint"[, "topic_arn"]} -> confirm pending SNS subscriptions
+
+It also serves CloudWatch over Smithy RPC v2 CBOR (the protocol of aws-sdk-cloudwatch), which
+moto lacks: CborToJson translates those calls to moto's awsJson1_0 and the answers back.
 
 FIDELITY PATCHES -- where moto 5.2.5 differs from real AWS in ways ballast
 relies on. Each is a small wrapper around a moto method, applied at startup
-(patch_ecs / patch_elbv2 / patch_application_autoscaling); the tag (E1...)
+(patch_ecs / patch_elbv2 / patch_application_autoscaling / patch_cloudwatch /
+patch_sns); the tag (E1...)
 appears in the code. Details and rationale: tests/emulator/README.md.
 
   E1 ECS CreateService/UpdateService keep deploymentConfiguration (default
@@ -56,6 +61,25 @@ appears in the code. Details and rationale: tests/emulator/README.md.
      TagResource/UntagResource/ListTagsForResource (moto: ignored / HTTP 500).
   A2 Application Auto Scaling DeregisterScalableTarget deletes the target's
      scaling policies.
+  C1 CloudWatch alarms start INSUFFICIENT_DATA (moto: OK); PutMetricAlarm or
+     PutCompositeAlarm on an existing alarm keeps its state and ignores Tags.
+  C2 CloudWatch PutCompositeAlarm (moto: HTTP 500), stored in moto's alarm table
+     (so DeleteAlarms, SetAlarmState and tags work); the rule's alarms must exist.
+     DescribeAlarms honours AlarmTypes (default: metric alarms only), combines
+     its filters, sorts by name and pages by MaxRecords/NextToken.
+  C3 CloudWatch DeleteAlarms deletes the alarm's tags.
+  C4 CloudWatch ListTagsForResource/UntagResource: unknown ARN ->
+     ResourceNotFoundException; untagging an alarm without tags works.
+  C5 CloudWatch DescribeAlarmHistory (moto: HTTP 500): create/update/delete and
+     state changes; StateTransitionedTimestamp is kept.
+  C6 CloudWatch PutMetricAlarm validates its metric (one of Statistic /
+     ExtendedStatistic, no single-metric fields with Metrics, one ReturnData).
+  S1 SNS CreateTopic on an existing name with other Tags/Attributes fails.
+  S2 SNS email/email-json/http/https subscriptions start pending confirmation
+     ("pending confirmation", listed as "PendingConfirmation"); confirmed via
+     POST /_shim/sns/confirm. Pending subscriptions receive nothing.
+  S3 SNS Subscribe validates protocol and endpoint.
+  S4 SNS GetTopicAttributes counts SubscriptionsConfirmed/SubscriptionsPending.
 """
 
 from __future__ import annotations
