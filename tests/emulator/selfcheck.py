@@ -10,15 +10,22 @@ not concurrently with them. Exits 1 if any check fails.
 """
 
 import argparse
+import datetime as dt
 import json
 import os
+import struct
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 
 import boto3
+import cbor2
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 REGION = "ap-southeast-2"
@@ -37,6 +44,47 @@ def error_of(fn) -> tuple[str, int] | None:
     except ClientError as e:
         return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
     return None
+
+
+def rust_cbor(value) -> bytes:
+    """CBOR the way aws-sdk-cloudwatch (smithy-rs, minicbor) writes an input: structures as
+    indefinite-length maps, lists with a definite length, every double as float64, timestamps
+    as tag 1 over a float64."""
+    if isinstance(value, dict):
+        return b"\xbf" + b"".join(rust_cbor(k) + rust_cbor(v) for k, v in value.items()) + b"\xff"
+    if isinstance(value, list):
+        n = len(value)
+        head = bytes([0x80 + n]) if n < 24 else b"\x98" + bytes([n])
+        return head + b"".join(rust_cbor(v) for v in value)
+    if isinstance(value, float):
+        return b"\xfb" + struct.pack(">d", value)
+    if isinstance(value, dt.datetime):
+        return b"\xc1\xfb" + struct.pack(">d", value.timestamp())
+    return cbor2.dumps(value)  # str, int, bool: minimal encodings, like minicbor
+
+
+class CborClient:
+    """A CloudWatch rpc-v2-cbor client with the Rust SDK's request shape and SigV4 headers."""
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+        self.creds = Credentials("testing", "testing")
+
+    def call(self, op: str, params) -> tuple[int, dict, bytes]:
+        body = b"" if params is None else rust_cbor(params)
+        headers = {"smithy-protocol": "rpc-v2-cbor", "Accept": "application/cbor",
+                   "x-amzn-query-mode": "true"}
+        if body:
+            headers["Content-Type"] = "application/cbor"
+        url = f"{self.endpoint}/service/GraniteServiceVersion20100801/operation/{op}"
+        req = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        SigV4Auth(self.creds, "monitoring", REGION).add_auth(req)
+        http = urllib.request.Request(url, data=body, headers=dict(req.headers.items()), method="POST")
+        try:
+            with urllib.request.urlopen(http, timeout=10) as r:
+                return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
 
 
 def main() -> int:
@@ -209,6 +257,196 @@ def main() -> int:
     check(tg_lbs(tg2) == [], "L2 LoadBalancerArns after DeleteLoadBalancer")
     for arn in (tg1, tg2):
         elb.delete_target_group(TargetGroupArn=arn)
+
+
+    # --- CloudWatch over rpc-v2-cbor (the shim's translation to moto's JSON) -----------
+    cbor = CborClient(endpoint)
+    shim("reset", {})
+    st, hd, raw = cbor.call("ListDashboards", None)  # no input: empty body, no Content-Type
+    check(st == 200 and hd.get("smithy-protocol") == "rpc-v2-cbor"
+          and hd.get("content-type") == "application/cbor" and isinstance(cbor2.loads(raw), dict),
+          f"CBOR empty request -> CBOR map ({st} {hd})")
+    alarm = {"AlarmName": f"cpu-{u}", "Namespace": "AWS/ECS", "MetricName": "CPUUtilization",
+             "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 3, "DatapointsToAlarm": 2,
+             "Threshold": 80.0, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+             "Dimensions": [{"Name": "ClusterName", "Value": "c"}, {"Name": "ServiceName", "Value": "web"}],
+             "TreatMissingData": "notBreaching", "AlarmDescription": "d", "ActionsEnabled": True,
+             "AlarmActions": [f"arn:aws:sns:{REGION}:123456789012:t-{u}"], "OKActions": [],
+             "InsufficientDataActions": [], "Unit": "Percent"}
+    p99 = {**{k: v for k, v in alarm.items() if k != "Statistic"}, "AlarmName": f"p99-{u}",
+           "ExtendedStatistic": "p99", "EvaluateLowSampleCountPercentile": "ignore"}
+    math = {"AlarmName": f"math-{u}", "EvaluationPeriods": 1, "Threshold": 5.0,
+            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "missing", "Metrics": [
+                {"Id": "e1", "Expression": "100*(m1/m2)", "Label": "Error rate", "ReturnData": True},
+                *({"Id": i, "ReturnData": False, "MetricStat": {"Period": 60, "Stat": "Sum", "Metric": {
+                    "Namespace": "AWS/ApplicationELB", "MetricName": name,
+                    "Dimensions": [{"Name": "LoadBalancer", "Value": "app/lb/1"}]}}}
+                  for i, name in (("m1", "HTTPCode_Target_5XX_Count"), ("m2", "RequestCount")))]}
+    for a in (alarm, p99, math):
+        st, _, _ = cbor.call("PutMetricAlarm", {**a, "Tags": [{"Key": "selfcheck", "Value": u}]})
+        check(st == 200, f"CBOR PutMetricAlarm {a['AlarmName']}")
+    st, hd, raw = cbor.call("DescribeAlarms", {"AlarmNames": [a["AlarmName"] for a in (alarm, p99, math)]})
+    got = {a["AlarmName"]: a for a in cbor2.loads(raw)["MetricAlarms"]}
+    for a in (alarm, p99, math):
+        g = got.get(a["AlarmName"], {})
+        check({k: g.get(k) for k in a} == a, f"CBOR alarm reads back exactly: {a['AlarmName']} -> {g}")
+    g = got.get(alarm["AlarmName"], {})
+    check(g.get("StateValue") == "INSUFFICIENT_DATA", "C1 new alarm is INSUFFICIENT_DATA")
+    # Smithy decoders are strict: doubles are CBOR floats, timestamps tag 1 over a float.
+    check(b"iThreshold\xfb" in raw and raw.count(b"\xc1\xfb") >= 6 and b"\xc1\x1a" not in raw,
+          "CBOR wire types (float64 Threshold, tag-1 float timestamps)")
+    check(isinstance(g.get("StateUpdatedTimestamp"), dt.datetime), "CBOR timestamp decodes")
+    arn = g.get("AlarmArn", "")
+
+    st, hd, raw = cbor.call("GetDashboard", {"DashboardName": f"none-{u}"})
+    err = cbor2.loads(raw)
+    check(st == 404 and err == {"__type": "com.amazonaws.cloudwatch#DashboardNotFoundError",
+                                "message": "Dashboard does not exist"}
+          and hd.get("x-amzn-query-error") == "ResourceNotFound;Sender"
+          and hd.get("smithy-protocol") == "rpc-v2-cbor", f"CBOR modeled error: {st} {hd} {err}")
+    st, hd, raw = cbor.call("NoSuchOperation", {})
+    check(st == 404 and cbor2.loads(raw)["__type"] == "UnknownOperationException", "CBOR unknown operation")
+    st, hd, raw = cbor.call("ListMetricStreams", {})
+    check(st == 501 and cbor2.loads(raw)["__type"] == "NotImplemented", "CBOR op moto lacks -> 501")
+
+    shim("faults", {"op": "PutDashboard", "service": "monitoring", "count": 1, "status": 400,
+                    "code": "Throttling", "message": "Rate exceeded"})
+    body = json.dumps({"widgets": []})
+    st, hd, raw = cbor.call("PutDashboard", {"DashboardName": f"d-{u}", "DashboardBody": body})
+    check(st == 400 and cbor2.loads(raw) == {"__type": "Throttling", "message": "Rate exceeded"}
+          and hd.get("x-amzn-query-error") == "Throttling;Sender"
+          and hd.get("content-type") == "application/cbor", f"fault (CBOR protocol): {st} {hd}")
+    st, _, raw = cbor.call("PutDashboard", {"DashboardName": f"d-{u}", "DashboardBody": body})
+    check(st == 200 and cbor2.loads(raw) == {"DashboardValidationMessages": []}, "CBOR PutDashboard")
+    d = cbor2.loads(cbor.call("GetDashboard", {"DashboardName": f"d-{u}"})[2])
+    check(d.get("DashboardBody") == body and d.get("DashboardArn", "").endswith(f":dashboard/d-{u}"), "GetDashboard")
+    entries = cbor2.loads(cbor.call("ListDashboards", {"DashboardNamePrefix": f"d-{u}"})[2])["DashboardEntries"]
+    check([e["DashboardName"] for e in entries] == [f"d-{u}"] and entries[0]["Size"] == len(body), "ListDashboards")
+    check(cbor.call("DeleteDashboards", {"DashboardNames": [f"d-{u}"]})[0] == 200
+          and cbor.call("GetDashboard", {"DashboardName": f"d-{u}"})[0] == 404, "DeleteDashboards")
+    calls = shim("stats")["calls"]
+    check({"service": "monitoring", "op": "PutDashboard", "write": True} in calls
+          and {"service": "monitoring", "op": "DescribeAlarms", "write": False} in calls
+          and all(c["service"] == "monitoring" for c in calls), f"CBOR calls counted: {calls[:3]}")
+
+    # --- CloudWatch patches (C1-C6) -------------------------------------------------------
+    def cw(op, params):
+        st, _, raw = cbor.call(op, params)
+        return st, cbor2.loads(raw) if raw else {}
+
+    def cw_error(op, params):
+        st, out = cw(op, params)
+        return (out.get("__type", "").rsplit("#", 1)[-1], st) if st >= 300 else None
+
+    comp = f"comp-{u}"
+    check(cw_error("PutCompositeAlarm", {"AlarmName": comp, "AlarmRule": f'ALARM("gone-{u}")'})
+          == ("ValidationException", 400), "C2 composite rule must name existing alarms")
+    rule = f'ALARM("{alarm["AlarmName"]}") OR ALARM({p99["AlarmName"]})'
+    st, _ = cw("PutCompositeAlarm", {"AlarmName": comp, "AlarmRule": rule, "AlarmDescription": "c",
+                                     "AlarmActions": alarm["AlarmActions"], "Tags": [{"Key": "k", "Value": "v"}]})
+    check(st == 200, "C2 PutCompositeAlarm")
+    names = [alarm["AlarmName"], comp]
+
+    def described(**kw):
+        out = cw("DescribeAlarms", {"AlarmNames": names, **kw})[1]
+        return ([a["AlarmName"] for a in out.get("MetricAlarms", [])],
+                [a["AlarmName"] for a in out.get("CompositeAlarms", [])])
+    check(described() == ([alarm["AlarmName"]], []), "C2 DescribeAlarms default: metric alarms only")
+    check(described(AlarmTypes=["CompositeAlarm"]) == ([], [comp]), "C2 AlarmTypes CompositeAlarm")
+    check(described(AlarmTypes=["MetricAlarm", "CompositeAlarm"]) == ([alarm["AlarmName"]], [comp]), "C2 both types")
+    c = (cw("DescribeAlarms", {"AlarmNames": [comp], "AlarmTypes": ["CompositeAlarm"]})[1]
+         .get("CompositeAlarms") or [{}])[0]
+    check(tuple(c.get(k) for k in ("AlarmRule", "AlarmDescription", "AlarmActions", "StateValue", "ActionsEnabled"))
+          == (rule, "c", alarm["AlarmActions"], "INSUFFICIENT_DATA", True), f"C2 composite fields: {c}")
+    page = cw("DescribeAlarms", {"AlarmNamePrefix": f"cpu-{u}", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+                                 "MaxRecords": 1})[1]
+    check(len(page["MetricAlarms"]) == 1 and "NextToken" not in page, "C2 MaxRecords/AlarmNamePrefix")
+    three = [a["AlarmName"] for a in (alarm, p99, math)]
+    first = cw("DescribeAlarms", {"AlarmNames": three, "MaxRecords": 2})[1]
+    rest = cw("DescribeAlarms", {"AlarmNames": three, "MaxRecords": 2, "NextToken": first.get("NextToken")})[1]
+    check([a["AlarmName"] for a in first["MetricAlarms"] + rest["MetricAlarms"]] == sorted(three)
+          and "NextToken" not in rest, "C2 DescribeAlarms pages by MaxRecords/NextToken, sorted by name")
+    carn = c.get("AlarmArn", f"{arn}-comp")
+    check(cw("ListTagsForResource", {"ResourceARN": carn})[1] == {"Tags": [{"Key": "k", "Value": "v"}]}, "C2 composite tags")
+    cw("TagResource", {"ResourceARN": carn, "Tags": [{"Key": "k2", "Value": "v2"}]})
+    cw("UntagResource", {"ResourceARN": carn, "TagKeys": ["k"]})
+    check(cw("ListTagsForResource", {"ResourceARN": carn})[1] == {"Tags": [{"Key": "k2", "Value": "v2"}]},
+          "C2 composite Tag/UntagResource")
+    cw("SetAlarmState", {"AlarmName": comp, "StateValue": "ALARM", "StateReason": "selfcheck"})
+    check(cw("DescribeAlarms", {"AlarmNames": [comp], "AlarmTypes": ["CompositeAlarm"]})[1]
+          ["CompositeAlarms"][0]["StateValue"] == "ALARM", "C2 SetAlarmState on a composite")
+    hist = cw("DescribeAlarmHistory", {"AlarmName": comp, "AlarmTypes": ["CompositeAlarm"]})[1]["AlarmHistoryItems"]
+    check([h["HistoryItemType"] for h in hist] == ["StateUpdate", "ConfigurationUpdate"]
+          and hist[0]["HistorySummary"] == "Alarm updated from INSUFFICIENT_DATA to ALARM", f"C5 history: {hist}")
+    cw("DeleteAlarms", {"AlarmNames": [comp]})
+    check(described(AlarmTypes=["CompositeAlarm"]) == ([], []), "C2 DeleteAlarms deletes a composite")
+
+    cw("SetAlarmState", {"AlarmName": alarm["AlarmName"], "StateValue": "ALARM", "StateReason": "x"})
+    cw("PutMetricAlarm", {**alarm, "Threshold": 70.0, "Tags": [{"Key": "other", "Value": "x"}]})
+    a = cw("DescribeAlarms", {"AlarmNames": [alarm["AlarmName"]]})[1]["MetricAlarms"][0]
+    check((a["StateValue"], a["Threshold"]) == ("ALARM", 70.0), "C1 update keeps the state")
+    check(cw("ListTagsForResource", {"ResourceARN": arn})[1]["Tags"] == [{"Key": "selfcheck", "Value": u}],
+          "C1 update ignores Tags")
+    check(cw_error("UntagResource", {"ResourceARN": f"{arn}-none", "TagKeys": ["x"]})
+          == ("ResourceNotFoundException", 404)
+          and cw_error("ListTagsForResource", {"ResourceARN": f"{arn}-none"}) == ("ResourceNotFoundException", 404),
+          "C4 unknown alarm ARN")
+    cw("UntagResource", {"ResourceARN": arn, "TagKeys": ["selfcheck"]})
+    check(cw("UntagResource", {"ResourceARN": arn, "TagKeys": ["selfcheck"]})[0] == 200, "C4 untag an untagged alarm")
+    cw("TagResource", {"ResourceARN": arn, "Tags": [{"Key": "old", "Value": "1"}]})
+    cw("DeleteAlarms", {"AlarmNames": [alarm["AlarmName"]]})
+    cw("PutMetricAlarm", alarm)
+    check(cw("ListTagsForResource", {"ResourceARN": arn})[1]["Tags"] == [], "C3 DeleteAlarms deletes tags")
+    check(cw_error("PutMetricAlarm", {**alarm, "ExtendedStatistic": "p90"}) == ("ValidationException", 400)
+          and cw_error("PutMetricAlarm", {**math, "Period": 60}) == ("ValidationException", 400)
+          and cw_error("PutMetricAlarm", {**math, "Metrics": [{**m, "ReturnData": True} for m in math["Metrics"]]})
+          == ("ValidationException", 400), "C6 PutMetricAlarm metric validation")
+    cw("DeleteAlarms", {"AlarmNames": [a["AlarmName"] for a in (alarm, p99, math)]})
+
+    # botocore's own rpc-v2-cbor client (an independent decoder) reads the translation too.
+    cwb = boto3.client("cloudwatch", **kw)
+    if cwb.meta.service_model.protocol == "smithy-rpc-v2-cbor":
+        cwb.put_metric_alarm(**alarm)
+        got_b = cwb.describe_alarms(AlarmNames=[alarm["AlarmName"]])["MetricAlarms"]
+        check(len(got_b) == 1 and got_b[0]["Threshold"] == alarm["Threshold"], "botocore CBOR client")
+        check(error_of(lambda: cwb.get_dashboard(DashboardName=f"none-{u}")) == ("ResourceNotFound", 404),
+              "botocore CBOR client error code")
+        cwb.delete_alarms(AlarmNames=[alarm["AlarmName"]])
+
+    # --- SNS (S1-S4) ----------------------------------------------------------------------
+    sns = boto3.client("sns", **kw)
+    topic = sns.create_topic(Name=f"t-{u}", Tags=[{"Key": "app", "Value": "web"}])["TopicArn"]
+    check(sns.create_topic(Name=f"t-{u}", Tags=[{"Key": "app", "Value": "web"}])["TopicArn"] == topic,
+          "SNS CreateTopic idempotent")
+    check(error_of(lambda: sns.create_topic(Name=f"t-{u}", Tags=[{"Key": "app", "Value": "api"}]))
+          == ("InvalidParameter", 400), "S1 CreateTopic with other tags")
+    check(sns.list_tags_for_resource(ResourceArn=topic)["Tags"] == [{"Key": "app", "Value": "web"}], "SNS tags")
+    email = f"ops-{u}@example.com"
+    check(sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=email)["SubscriptionArn"]
+          == "pending confirmation", "S2 email subscription pending")
+    hook = sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=f"https://hooks.example.com/{u}",
+                         ReturnSubscriptionArn=True)["SubscriptionArn"]
+    check(hook.startswith(topic + ":"), "S2 ReturnSubscriptionArn")
+    check(error_of(lambda: sns.subscribe(TopicArn=topic, Protocol="pigeon", Endpoint="x")) == ("InvalidParameter", 400)
+          and error_of(lambda: sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="x")) == ("InvalidParameter", 400),
+          "S3 Subscribe validation")
+    subs = {s["Endpoint"]: s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]}
+    check(subs == {email: "PendingConfirmation", f"https://hooks.example.com/{u}": "PendingConfirmation"},
+          f"S2 pending subscriptions listed: {subs}")
+    attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    check((attrs["SubscriptionsPending"], attrs["SubscriptionsConfirmed"]) == ("2", "0"), "S4 topic counts")
+    check(error_of(lambda: sns.unsubscribe(SubscriptionArn="PendingConfirmation")) == ("InvalidParameter", 400),
+          "S2 Unsubscribe PendingConfirmation")
+    check(len(shim("sns/confirm", {"endpoint": email})["confirmed"]) == 1, "S2 /_shim/sns/confirm")
+    subs = {s["Endpoint"]: s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]}
+    check(subs[email].startswith(topic + ":")
+          and sns.get_topic_attributes(TopicArn=topic)["Attributes"]["SubscriptionsConfirmed"] == "1",
+          "S2 confirmed subscription gets its ARN")
+    sns.unsubscribe(SubscriptionArn=subs[email])
+    sns.unsubscribe(SubscriptionArn=hook)
+    check(sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == [], "SNS Unsubscribe")
+    sns.delete_topic(TopicArn=topic)
+    check(error_of(lambda: sns.get_topic_attributes(TopicArn=topic)) == ("NotFound", 404), "SNS DeleteTopic")
 
     print(f"emulator selfcheck: {'FAILED' if FAILURES else 'ok'} "
           f"({len(FAILURES)} failures, {time.monotonic() - started:.1f}s)")

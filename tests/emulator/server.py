@@ -15,10 +15,15 @@ and exposes this under /_shim/ (see tests/emulator/README.md):
   GET|POST /_shim/delay  {"ms": N}
   POST /_shim/faults   {"op", "count", "status", "code", "message"[, "service"]}
   GET /_shim/faults    -> pending faults;  DELETE /_shim/faults -> clear them
+  POST /_shim/sns/confirm {"endpoint"[, "topic_arn"]} -> confirm pending SNS subscriptions
+
+It also serves CloudWatch over Smithy RPC v2 CBOR (the protocol of aws-sdk-cloudwatch), which
+moto lacks: CborToJson translates those calls to moto's awsJson1_0 and the answers back.
 
 FIDELITY PATCHES -- where moto 5.2.5 differs from real AWS in ways ballast
 relies on. Each is a small wrapper around a moto method, applied at startup
-(patch_ecs / patch_elbv2 / patch_application_autoscaling); the tag (E1...)
+(patch_ecs / patch_elbv2 / patch_application_autoscaling / patch_cloudwatch /
+patch_sns); the tag (E1...)
 appears in the code. Details and rationale: tests/emulator/README.md.
 
   E1 ECS CreateService/UpdateService keep deploymentConfiguration (default
@@ -56,11 +61,32 @@ appears in the code. Details and rationale: tests/emulator/README.md.
      TagResource/UntagResource/ListTagsForResource (moto: ignored / HTTP 500).
   A2 Application Auto Scaling DeregisterScalableTarget deletes the target's
      scaling policies.
+  C1 CloudWatch alarms start INSUFFICIENT_DATA (moto: OK); PutMetricAlarm or
+     PutCompositeAlarm on an existing alarm keeps its state and ignores Tags.
+  C2 CloudWatch PutCompositeAlarm (moto: HTTP 500), stored in moto's alarm table
+     (so DeleteAlarms, SetAlarmState and tags work); the rule's alarms must exist.
+     DescribeAlarms honours AlarmTypes (default: metric alarms only), combines
+     its filters, sorts by name and pages by MaxRecords/NextToken.
+  C3 CloudWatch DeleteAlarms deletes the alarm's tags.
+  C4 CloudWatch ListTagsForResource/UntagResource: unknown ARN ->
+     ResourceNotFoundException; untagging an alarm without tags works.
+  C5 CloudWatch DescribeAlarmHistory (moto: HTTP 500): create/update/delete and
+     state changes; StateTransitionedTimestamp is kept.
+  C6 CloudWatch PutMetricAlarm validates its metric (one of Statistic /
+     ExtendedStatistic, no single-metric fields with Metrics, one ReturnData).
+  S1 SNS CreateTopic on an existing name with other Tags/Attributes fails.
+  S2 SNS email/email-json/http/https subscriptions start pending confirmation
+     ("pending confirmation", listed as "PendingConfirmation"); confirmed via
+     POST /_shim/sns/confirm. Pending subscriptions receive nothing.
+  S3 SNS Subscribe validates protocol and endpoint.
+  S4 SNS GetTopicAttributes counts SubscriptionsConfirmed/SubscriptionsPending.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import datetime as dt
 import io
 import json
 import os
@@ -68,6 +94,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 import uuid
 from http import HTTPStatus
 from urllib.parse import parse_qs
@@ -167,6 +194,13 @@ class Shim:
             with self.lock:
                 ROLLOUT["state"], ROLLOUT["reason"] = state, spec.get("reason")
             return respond_json(start_response, dict(ROLLOUT))
+        if name == "sns/confirm" and method == "POST":
+            spec = load_json(environ) or {}
+            if not spec.get("endpoint"):
+                return respond(start_response, 400, "bad confirm: endpoint is required", "text/plain")
+            with self.lock:
+                arns = sns_confirm(str(spec["endpoint"]), spec.get("topic_arn"))
+            return respond_json(start_response, {"confirmed": arns})
         if name == "faults" and method == "POST":
             try:
                 spec = load_json(environ)
@@ -229,9 +263,10 @@ def identify(environ, body: bytes) -> tuple[str, str]:
             service = target.split(".", 1)[0]
         return service, op
     # rpc-v2-cbor: /service/<Service>/operation/<Op>
-    parts = environ.get("PATH_INFO", "").split("/")
-    if len(parts) == 5 and parts[1] == "service" and parts[3] == "operation":
-        return service or parts[2], parts[4]
+    m = CBOR_PATH_RE.match(environ.get("PATH_INFO", ""))
+    if m:
+        known = CBOR_SERVICES.get(m.group(1))
+        return service or (known["signing_name"] if known else m.group(1)), m.group(2)
     params = parse_qs(environ.get("QUERY_STRING", ""))
     if "form-urlencoded" in environ.get("CONTENT_TYPE", "") or (body and b"Action=" in body):
         params.update(parse_qs(body.decode("utf-8", "replace")))
@@ -242,6 +277,8 @@ def identify(environ, body: bytes) -> tuple[str, str]:
 def render_fault(environ, service: str, fault: dict, start_response):
     code, message, status = fault["code"], fault["message"], fault["status"]
     request_id = str(uuid.uuid4())
+    if is_cbor_request(environ):
+        return respond_cbor_error(start_response, status, code, message, request_id)
     if environ.get("HTTP_X_AMZ_TARGET"):
         ctype = environ.get("CONTENT_TYPE", "")
         if not ctype.startswith("application/x-amz-json"):
@@ -288,6 +325,215 @@ def respond(start_response, status: int, body: str, ctype: str, headers=()):
 
 def respond_json(start_response, obj) -> list[bytes]:
     return respond(start_response, 200, json.dumps(obj), "application/json")
+
+
+# --------------------------------------------------------------------------
+# Smithy RPC v2 CBOR -> moto's awsJson1_0 (CloudWatch)
+# --------------------------------------------------------------------------
+# aws-sdk-cloudwatch speaks rpc-v2-cbor: POST /service/<Service>/operation/<Op>, header
+# smithy-protocol: rpc-v2-cbor, body = CBOR map of the input members. moto 5.2.5 has no route
+# for it (404) but serves the same operations over awsJson1_0, so CborToJson rewrites the
+# request into a JSON call (X-Amz-Target <prefix>.<Op>) and the answer back into CBOR, typed by
+# the botocore model of the operation's output: Smithy's CBOR decoders are strict (a double
+# must be a CBOR float, an integer an integer, a timestamp tag 1 over a float).
+
+CBOR_PATH_RE = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
+# Smithy service shape name -> how to reach it in moto.
+CBOR_SERVICES = {
+    "GraniteServiceVersion20100801": {
+        "botocore": "cloudwatch", "signing_name": "monitoring",
+        "namespace": "com.amazonaws.cloudwatch", "target_prefix": "GraniteServiceVersion20100801",
+    },
+}
+CBOR_HEADERS = [("smithy-protocol", "rpc-v2-cbor"), ("Content-Type", "application/cbor")]
+_SERVICE_MODELS: dict = {}
+
+
+def is_cbor_request(environ) -> bool:
+    return bool(CBOR_PATH_RE.match(environ.get("PATH_INFO", ""))) or \
+        environ.get("HTTP_SMITHY_PROTOCOL", "") == "rpc-v2-cbor"
+
+
+def service_model(name: str):
+    if name not in _SERVICE_MODELS:
+        import botocore.session
+        _SERVICE_MODELS[name] = botocore.session.get_session().get_service_model(name)
+    return _SERVICE_MODELS[name]
+
+
+def respond_cbor(start_response, status: int, obj, request_id: str, headers=()):
+    import cbor2
+    data = cbor2.dumps(obj)
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    start_response(f"{status} {reason}", [
+        *CBOR_HEADERS, ("Content-Length", str(len(data))), ("x-amzn-RequestId", request_id),
+        *headers,
+    ])
+    return [data]
+
+
+def respond_cbor_error(start_response, status: int, type_: str, message: str, request_id: str,
+                       query_code: str | None = None):
+    """An rpc-v2-cbor error: CBOR map {__type, message}. CloudWatch is @awsQueryCompatible, so
+    the x-amzn-query-error header carries the awsQuery error code (what the SDKs report as the
+    error code when the header is present)."""
+    code = query_code or type_.rsplit("#", 1)[-1]
+    fault = "Sender" if status < 500 else "Receiver"
+    return respond_cbor(start_response, status, {"__type": type_, "message": message}, request_id,
+                        [("x-amzn-query-error", f"{code};{fault}")])
+
+
+def cbor_to_json(value):
+    """Decoded CBOR input -> the JSON document moto's awsJson parser reads."""
+    import cbor2
+    if isinstance(value, dict):
+        # A null member is an absent member.
+        return {str(k): cbor_to_json(v) for k, v in value.items()
+                if v is not None and v is not cbor2.undefined}
+    if isinstance(value, (list, tuple)):
+        return [cbor_to_json(v) for v in value]
+    if isinstance(value, dt.datetime):  # tag 1 (epoch) or tag 0 (RFC 3339), decoded by cbor2
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, cbor2.CBORTag):
+        return cbor_to_json(value.value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+def json_to_cbor(value, shape):
+    """moto's JSON output -> CBOR-ready Python values, typed by the botocore output shape.
+    Members the model does not know are dropped, as the real service would not send them."""
+    import cbor2
+    if value is None:
+        return None
+    t = shape.type_name
+    if t == "structure":
+        out = {}
+        for name, member in shape.members.items():
+            if isinstance(value, dict) and value.get(name) is not None:
+                out[name] = json_to_cbor(value[name], member)
+        return out
+    if t == "list":
+        return [json_to_cbor(v, shape.member) for v in value]
+    if t == "map":
+        return {str(k): json_to_cbor(v, shape.value) for k, v in value.items()}
+    if t == "timestamp":
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=dt.timezone.utc)
+                value = parsed.timestamp()
+        return cbor2.CBORTag(1, float(value))  # tag 1 over a double, as smithy-rs decodes it
+    if t in ("double", "float"):
+        return float(value)
+    if t in ("integer", "long", "short", "byte"):
+        return int(value)
+    if t == "boolean":
+        return value if isinstance(value, bool) else str(value).lower() == "true"
+    if t == "blob":
+        return base64.b64decode(value) if isinstance(value, str) else bytes(value)
+    return value if isinstance(value, str) else str(value)
+
+
+class CborToJson:
+    """WSGI layer between the shim and moto: serves rpc-v2-cbor requests of CBOR_SERVICES by
+    calling moto over awsJson1_0 and translating both ways (see the section comment)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        m = CBOR_PATH_RE.match(environ.get("PATH_INFO", ""))
+        svc = CBOR_SERVICES.get(m.group(1)) if m else None
+        if svc is None or environ.get("REQUEST_METHOD") != "POST":
+            return self.app(environ, start_response)
+        import cbor2
+        op_name = m.group(2)
+        request_id = str(uuid.uuid4())
+        model = service_model(svc["botocore"])
+        try:
+            op = model.operation_model(op_name)
+        except Exception:  # botocore.exceptions.OperationNotFoundError
+            return respond_cbor_error(start_response, 404, "UnknownOperationException",
+                                      f"unknown operation {op_name}", request_id)
+        body = read_body(environ)
+        try:
+            params = cbor2.loads(body) if body else {}
+            if not isinstance(params, dict):
+                raise ValueError(f"input is a CBOR {type(params).__name__}, not a map")
+        except Exception as e:  # noqa: BLE001 -- any decoding failure is the client's
+            return respond_cbor_error(start_response, 400, "SerializationException",
+                                      f"cannot decode the CBOR request body: {e}", request_id)
+        data = json.dumps(cbor_to_json(params)).encode()
+        inner = dict(environ)
+        inner.update({
+            "PATH_INFO": "/", "QUERY_STRING": "", "CONTENT_TYPE": "application/x-amz-json-1.0",
+            "CONTENT_LENGTH": str(len(data)), "wsgi.input": io.BytesIO(data),
+            "HTTP_X_AMZ_TARGET": f"{svc['target_prefix']}.{op_name}",
+            "HTTP_ACCEPT": "application/json",
+        })
+        inner.pop("HTTP_SMITHY_PROTOCOL", None)
+        captured: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda _chunk: None
+
+        try:
+            chunks = self.app(inner, capture)
+            try:
+                out = b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+            status = int(captured["status"].split()[0])
+        except Exception:  # noqa: BLE001 -- moto raises out of its app for unimplemented actions
+            traceback.print_exc()
+            status, out = 500, b""
+        for k, v in captured.get("headers", ()):
+            if k.lower() == "x-amzn-requestid":
+                request_id = v
+        if 200 <= status < 300:
+            doc = json.loads(out) if out.strip() else {}
+            result = json_to_cbor(doc, op.output_shape) if op.output_shape is not None else {}
+            return respond_cbor(start_response, status, result, request_id)
+        return self.error(start_response, status, out, op, model, svc, request_id)
+
+    @staticmethod
+    def error(start_response, status, out, op, model, svc, request_id):
+        try:
+            doc = json.loads(out)
+            code = str(doc.get("__type", "")).rsplit("#", 1)[-1]
+            message = doc.get("message") or doc.get("Message") or ""
+        except ValueError:  # moto answered HTML: an exception or an operation it lacks
+            from moto.cloudwatch.responses import CloudWatchResponse
+            from botocore import xform_name
+            if svc["botocore"] == "cloudwatch" and not hasattr(CloudWatchResponse, xform_name(op.name)):
+                return respond_cbor_error(
+                    start_response, 501, "NotImplemented",
+                    f"emulator: moto 5.2.5 does not implement {op.name}", request_id)
+            return respond_cbor_error(
+                start_response, status, f"{svc['namespace']}#InternalServiceFault",
+                f"emulator: moto failed on {op.name} (see .emulator/server.log)", request_id,
+                "InternalServiceError")
+        # The modeled error shape: by the operation's errors first (ResourceNotFound is both
+        # DashboardNotFoundError and ResourceNotFound), then by any of the service's.
+        shapes = list(op.error_shapes) + list(model.error_shapes)
+        shape = next((e for e in shapes if code in (e.error_code, e.name)), None)
+        if shape is None:
+            return respond_cbor_error(start_response, status, code or "UnknownError", message,
+                                      request_id)
+        return respond_cbor_error(start_response, status, f"{svc['namespace']}#{shape.name}",
+                                  message, request_id, shape.error_code)
 
 
 # --------------------------------------------------------------------------
@@ -621,6 +867,375 @@ def patch_application_autoscaling() -> None:
     Backend.deregister_scalable_target = deregister_scalable_target
 
 
+ALARM_REF_RE = re.compile(r'\b(?:ALARM|OK|INSUFFICIENT_DATA)\s*\(\s*(?:"([^"]+)"|([^()\s,"]+))\s*\)')
+AT_LEAST_RE = re.compile(r'\bAT_LEAST\s*\([^()]*\(([^()]*)\)\s*\)')
+
+
+def rule_alarm_names(rule: str) -> list[str]:
+    """Alarm names an AlarmRule refers to: ALARM(x), OK("x"), INSUFFICIENT_DATA(arn), and the
+    names listed in AT_LEAST(n, STATE, (a, b)). ARNs are reduced to the alarm name."""
+    refs = [a or b for a, b in ALARM_REF_RE.findall(rule)]
+    for group in AT_LEAST_RE.findall(rule):
+        refs += [r.strip().strip('"') for r in group.split(",") if r.strip()]
+    return [r.split(":alarm:", 1)[1] if r.startswith("arn:") and ":alarm:" in r else r
+            for r in refs]
+
+
+def patch_cloudwatch() -> None:
+    from moto.cloudwatch import models
+    from moto.cloudwatch.exceptions import (InvalidParameterValue, ResourceNotFoundException,
+                                            ValidationError)
+    from moto.cloudwatch.responses import CloudWatchResponse as R
+    from moto.core.exceptions import ServiceException
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.core.utils import utcnow
+
+    Backend, Alarm = models.CloudWatchBackend, models.Alarm
+
+    class InvalidNextToken(ServiceException):
+        code = "InvalidNextToken"
+
+    def alarm_type(alarm) -> str:
+        return "MetricAlarm" if alarm.rule is None else "CompositeAlarm"
+
+    def history(backend) -> list:
+        """C5: alarm history per account and region; kept after DeleteAlarms, as AWS does."""
+        if not hasattr(backend, "shim_history"):
+            backend.shim_history = []
+        return backend.shim_history
+
+    def record(backend, alarm, item_type: str, summary: str, data: dict) -> None:
+        history(backend).append({
+            "AlarmName": alarm.name, "AlarmType": alarm_type(alarm), "Timestamp": utcnow(),
+            "HistoryItemType": item_type, "HistorySummary": summary,
+            "HistoryData": json.dumps({"version": "1.0", **data}),
+        })
+
+    orig_put = Backend.put_metric_alarm
+
+    def put_metric_alarm(self, name, *args, **kwargs):
+        """C1: a new alarm starts INSUFFICIENT_DATA (moto: OK). Updating an alarm keeps its
+        state and ignores Tags, as AWS documents (moto resets the state, merges the tags)."""
+        old = self.alarms.get(name)
+        if old is not None:
+            kwargs["tags"] = None
+        alarm = orig_put(self, name, *args, **kwargs)
+        if old is not None:
+            for attr in ("state_value", "state_reason", "state_reason_data",
+                         "state_updated_timestamp", "state_transitioned_timestamp", "history"):
+                setattr(alarm, attr, getattr(old, attr, None))
+            record(self, alarm, "ConfigurationUpdate", f'Alarm "{name}" updated', {"type": "Update"})
+        else:
+            alarm.state_value = "INSUFFICIENT_DATA"
+            alarm.state_transitioned_timestamp = alarm.state_updated_timestamp
+            record(self, alarm, "ConfigurationUpdate", f'Alarm "{name}" created', {"type": "Create"})
+        return alarm
+
+    orig_update_state = Alarm.update_state
+
+    def update_state(self, reason, reason_data, state_value):
+        """C5: SetAlarmState leaves a StateUpdate history item and a StateTransitionedTimestamp."""
+        old_value, old_reason = self.state_value, self.state_reason
+        orig_update_state(self, reason, reason_data, state_value)
+        if state_value != old_value:
+            self.state_transitioned_timestamp = self.state_updated_timestamp
+            backend = models.cloudwatch_backends[self.alarm_arn.split(":")[4]][self.region_name]
+            record(backend, self, "StateUpdate", f"Alarm updated from {old_value} to {state_value}", {
+                "oldState": {"stateValue": old_value, "stateReason": old_reason},
+                "newState": {"stateValue": state_value, "stateReason": reason,
+                             **({"stateReasonData": json.loads(reason_data)} if reason_data else {})},
+            })
+
+    orig_delete = Backend.delete_alarms
+
+    def delete_alarms(self, alarm_names):
+        """C3: deleting an alarm deletes its tags (moto keeps them for a later alarm of the
+        same name)."""
+        gone = [self.alarms[n] for n in alarm_names if n in self.alarms]
+        orig_delete(self, alarm_names)
+        for alarm in gone:
+            self.tagger.delete_all_tags_for_resource(alarm.alarm_arn)
+            record(self, alarm, "ConfigurationUpdate", f'Alarm "{alarm.name}" deleted', {"type": "Delete"})
+
+    def known_arn(self, arn: str) -> bool:
+        return any(a.alarm_arn == arn for a in self.alarms.values()) or any(
+            r.rule_arn == arn for r in self.insight_rules.values())
+
+    orig_list_tags, orig_untag = Backend.list_tags_for_resource, Backend.untag_resource
+
+    def list_tags_for_resource(self, arn):
+        """C4: an unknown ARN is ResourceNotFoundException (moto: no tags)."""
+        if not known_arn(self, arn):
+            raise ResourceNotFoundException
+        return orig_list_tags(self, arn)
+
+    def untag_resource(self, arn, tag_keys):
+        """C4: untagging an alarm without tags works (moto: ResourceNotFoundException)."""
+        if not known_arn(self, arn):
+            raise ResourceNotFoundException
+        self.tagger.untag_resource_using_names(arn, tag_keys)
+
+    orig_put_response = R.put_metric_alarm
+
+    def put_metric_alarm_response(self) -> ActionResult:
+        """C6: PutMetricAlarm validates the metric the way AWS does (moto accepts an alarm
+        without a metric, or with both Statistic and ExtendedStatistic)."""
+        metrics = self._get_param("Metrics") or []
+        single = ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions",
+                  "Period", "Unit")
+        if metrics:
+            for param in single:
+                if self._get_param(param):
+                    raise ValidationError(f"{param} should not be set if list of Metrics is set.")
+            if not self._get_param("ThresholdMetricId") and sum(
+                    1 for m in metrics if m.get("ReturnData", True)) != 1:
+                raise ValidationError("Exactly one element of the metrics list should return data.")
+        else:
+            if not self._get_param("MetricName") or not self._get_param("Namespace"):
+                raise ValidationError("MetricName and Namespace must be set if list of Metrics is not set.")
+            if bool(self._get_param("Statistic")) == bool(self._get_param("ExtendedStatistic")):
+                raise ValidationError("Exactly one of Statistic and ExtendedStatistic must be set.")
+            if not self._get_param("Period"):
+                raise ValidationError("Period must be set if list of Metrics is not set.")
+        return orig_put_response(self)
+
+    def put_composite_alarm(self) -> ActionResult:
+        """C2: PutCompositeAlarm (moto: HTTP 500), kept in moto's own alarm table as an alarm
+        with a rule, which moto already models for DescribeAlarms, DeleteAlarms, SetAlarmState
+        and tags."""
+        backend = self.cloudwatch_backend
+        name, rule = self._get_param("AlarmName"), self._get_param("AlarmRule")
+        for param, value in (("alarmName", name), ("alarmRule", rule)):
+            if not value:
+                raise ValidationError(f"1 validation error detected: Value null at '{param}' "
+                                      "failed to satisfy constraint: Member must not be null")
+        missing = [n for n in dict.fromkeys(rule_alarm_names(rule)) if n not in backend.alarms]
+        if missing:
+            raise ValidationError(f"Could not save the composite alarm as alarms {missing} "
+                                  "in the alarm rule do not exist")
+        alarm = backend.put_metric_alarm(
+            name=name, namespace=None, metric_name=None, comparison_operator=None,
+            evaluation_periods=None, period=None, threshold=None, statistic=None,
+            description=self._get_param("AlarmDescription"), dimensions=[],
+            alarm_actions=self._get_param("AlarmActions", []),
+            ok_actions=self._get_param("OKActions", []),
+            insufficient_data_actions=self._get_param("InsufficientDataActions", []),
+            actions_enabled=self._get_param("ActionsEnabled"), rule=rule,
+            tags=self._get_param("Tags", []))
+        alarm.actions_suppressor = self._get_param("ActionsSuppressor")
+        alarm.actions_suppressor_wait_period = self._get_param("ActionsSuppressorWaitPeriod")
+        alarm.actions_suppressor_extension_period = self._get_param("ActionsSuppressorExtensionPeriod")
+        return EmptyResult()
+
+    def page(self, items: list, default_size: int) -> tuple[list, str | None]:
+        size = self._get_param("MaxRecords") or default_size
+        token = self._get_param("NextToken")
+        try:
+            start = int(base64.b64decode(token).decode().removeprefix("shim:")) if token else 0
+        except ValueError:
+            raise InvalidNextToken("The service returned an invalid next token.")
+        end = start + int(size)
+        return items[start:end], (base64.b64encode(f"shim:{end}".encode()).decode()
+                                  if end < len(items) else None)
+
+    def describe_alarms(self) -> ActionResult:
+        """C2: AlarmTypes is honoured (default: metric alarms only, as on AWS), AlarmNames,
+        AlarmNamePrefix, StateValue and ActionPrefix all apply (moto: only the first given),
+        alarms come sorted by name and paged by MaxRecords (default 50) / NextToken."""
+        if self._get_param("ChildrenOfAlarmName") or self._get_param("ParentsOfAlarmName"):
+            raise InvalidParameterValue(
+                "emulator: ChildrenOfAlarmName and ParentsOfAlarmName are not emulated")
+        names = self._get_param("AlarmNames") or []
+        prefix = self._get_param("AlarmNamePrefix")
+        state = self._get_param("StateValue")
+        action_prefix = self._get_param("ActionPrefix")
+        types = self._get_param("AlarmTypes") or ["MetricAlarm"]
+        alarms = sorted(
+            (a for a in self.cloudwatch_backend.alarms.values()
+             if (not names or a.name in names)
+             and (not prefix or a.name.startswith(prefix))
+             and (not state or a.state_value == state)
+             and (not action_prefix or any(x.startswith(action_prefix) for x in (
+                 *a.alarm_actions, *a.ok_actions, *a.insufficient_data_actions)))
+             and alarm_type(a) in types),
+            key=lambda a: (alarm_type(a) != "MetricAlarm", a.name))
+        alarms, token = page(self, alarms, 50)
+        return ActionResult({
+            "MetricAlarms": [a for a in alarms if a.rule is None],
+            "CompositeAlarms": [a for a in alarms if a.rule is not None],
+            "NextToken": token,
+        })
+
+    def describe_alarm_history(self) -> ActionResult:
+        """C5: DescribeAlarmHistory (moto: HTTP 500) from the history the patches record:
+        create/update/delete (ConfigurationUpdate) and state changes (StateUpdate)."""
+        name = self._get_param("AlarmName")
+        kind = self._get_param("HistoryItemType")
+        types = self._get_param("AlarmTypes") or ["MetricAlarm"]
+        start, end = self._get_param("StartDate"), self._get_param("EndDate")
+        items = [h for h in history(self.cloudwatch_backend)
+                 if (not name or h["AlarmName"] == name) and (not kind or h["HistoryItemType"] == kind)
+                 and h["AlarmType"] in types
+                 and (start is None or h["Timestamp"] >= start.replace(tzinfo=None))
+                 and (end is None or h["Timestamp"] <= end.replace(tzinfo=None))]
+        if self._get_param("ScanBy") != "TimestampAscending":
+            items.reverse()
+        items, token = page(self, items, 100)
+        return ActionResult({"AlarmHistoryItems": items, "NextToken": token})
+
+    # Alarms created before a patch field existed would miss the attribute.
+    Alarm.state_transitioned_timestamp = None
+    Alarm.actions_suppressor = None
+    Alarm.actions_suppressor_wait_period = None
+    Alarm.actions_suppressor_extension_period = None
+
+    Backend.put_metric_alarm, Backend.delete_alarms = put_metric_alarm, delete_alarms
+    Backend.list_tags_for_resource, Backend.untag_resource = list_tags_for_resource, untag_resource
+    Alarm.update_state = update_state
+    R.put_composite_alarm, R.describe_alarms = put_composite_alarm, describe_alarms
+    R.put_metric_alarm = put_metric_alarm_response
+    R.describe_alarm_history = describe_alarm_history
+
+
+# Protocols whose subscriptions wait for the endpoint's owner to confirm them (S2).
+SNS_CONFIRM_PROTOCOLS = ("email", "email-json", "http", "https")
+SNS_PROTOCOLS = ("http", "https", "email", "email-json", "sms", "sqs", "application", "lambda",
+                 "firehose")
+
+
+def patch_sns() -> None:
+    from moto.sns import models
+    from moto.sns.exceptions import SNSInvalidParameter
+    from moto.sns.responses import SNSResponse as R
+    from moto.core.utils import camelcase_to_underscores
+
+    Backend, Subscription = models.SNSBackend, models.Subscription
+
+    orig_create_topic = Backend.create_topic
+
+    def create_topic(self, name, attributes=None, tags=None):
+        """S1: CreateTopic of an existing topic with other Tags or Attributes fails, as on
+        AWS (moto returns the topic and ignores them)."""
+        existing = next((t for t in self.topics.values() if t.name == name), None)
+        if existing is not None:
+            if tags and dict(tags) != dict(existing._tags or {}):
+                raise SNSInvalidParameter(
+                    "Invalid parameter: Tags Reason: Topic already exists with different tags")
+            for key, value in (attributes or {}).items():
+                current = getattr(existing, camelcase_to_underscores(key), None)
+                if key in ("Policy", "DeliveryPolicy") and current:
+                    try:
+                        same = json.loads(value) == json.loads(current)
+                    except ValueError:
+                        same = False
+                else:
+                    same = str(value) == str(current)
+                if not same:
+                    raise SNSInvalidParameter("Invalid parameter: Attributes Reason: Topic "
+                                              "already exists with different attributes")
+        return orig_create_topic(self, name, attributes, tags)
+
+    orig_subscribe = Backend.subscribe
+
+    def subscribe(self, topic_arn, endpoint, protocol):
+        """S2 + S3: protocol and endpoint are validated; email/email-json/http/https
+        subscriptions start pending confirmation (moto: confirmed at once)."""
+        if protocol not in SNS_PROTOCOLS:
+            raise SNSInvalidParameter(
+                f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}")
+        if protocol in ("email", "email-json") and not re.fullmatch(r"[^@\s]+@[^@\s]+", endpoint or ""):
+            raise SNSInvalidParameter("Invalid parameter: Email address")
+        if protocol in ("http", "https") and not (endpoint or "").lower().startswith(f"{protocol}://"):
+            raise SNSInvalidParameter("Invalid parameter: Endpoint must match the specified protocol")
+        existing = self._find_subscription(topic_arn, endpoint, protocol)
+        sub = orig_subscribe(self, topic_arn, endpoint, protocol)
+        if existing is None:
+            sub.confirmed = protocol not in SNS_CONFIRM_PROTOCOLS
+            if not sub.confirmed:
+                sub.attributes["PendingConfirmation"] = True
+                sub.attributes["ConfirmationWasAuthenticated"] = False
+        return sub
+
+    def shown_arn(sub) -> str:
+        return sub.arn if sub.confirmed else "PendingConfirmation"
+
+    orig_subscribe_response = R.subscribe
+
+    def subscribe_response(self):
+        """S2: a pending subscription answers "pending confirmation" unless
+        ReturnSubscriptionArn is true."""
+        result = orig_subscribe_response(self)
+        arn = result.result["SubscriptionArn"]
+        sub = self.backend.subscriptions.get(arn)
+        want_arn = str(self._get_param("ReturnSubscriptionArn", "false")).lower() == "true"
+        if sub is not None and not sub.confirmed and not want_arn:
+            result.result["SubscriptionArn"] = "pending confirmation"
+        return result
+
+    def listing(orig):
+        def wrapped(self):
+            """S2: pending subscriptions are listed with SubscriptionArn "PendingConfirmation"."""
+            result = orig(self)
+            result.result["Subscriptions"] = [{
+                "SubscriptionArn": shown_arn(s), "Owner": s.account_id, "Protocol": s.protocol,
+                "Endpoint": s.endpoint, "TopicArn": s.topic.arn,
+            } for s in result.result["Subscriptions"]]
+            return result
+        return wrapped
+
+    orig_unsubscribe = Backend.unsubscribe
+
+    def unsubscribe(self, subscription_arn):
+        """S2: "PendingConfirmation" (or anything that is not an ARN) is rejected like on AWS."""
+        parts = (subscription_arn or "").split(":")
+        if len(parts) < 6 or parts[0] != "arn":
+            raise SNSInvalidParameter("Invalid parameter: SubscriptionArn Reason: An ARN must "
+                                      f"have at least 6 elements, not {len(parts)}")
+        return orig_unsubscribe(self, subscription_arn)
+
+    orig_topic_attributes = R.get_topic_attributes
+
+    def get_topic_attributes(self):
+        """S4: SubscriptionsConfirmed / SubscriptionsPending count the topic's subscriptions
+        (moto: always 0)."""
+        topic = self.backend.get_topic(self._get_param("TopicArn"))
+        subs = self.backend._get_topic_subscriptions(topic)
+        topic.subscriptions_confimed = sum(1 for s in subs if s.confirmed)
+        topic.subscriptions_pending = sum(1 for s in subs if not s.confirmed)
+        return orig_topic_attributes(self)
+
+    orig_publish = Subscription.publish
+
+    def publish(self, *args, **kwargs):
+        """S2: nothing is delivered to a pending subscription (and so no HTTP request leaves
+        for an unconfirmed http(s) endpoint)."""
+        if not self.confirmed:
+            return None
+        return orig_publish(self, *args, **kwargs)
+
+    Backend.create_topic, Backend.subscribe, Backend.unsubscribe = create_topic, subscribe, unsubscribe
+    R.subscribe, R.get_topic_attributes = subscribe_response, get_topic_attributes
+    R.list_subscriptions = listing(R.list_subscriptions)
+    R.list_subscriptions_by_topic = listing(R.list_subscriptions_by_topic)
+    Subscription.publish = publish
+
+
+def sns_confirm(endpoint: str, topic_arn: str | None = None) -> list[str]:
+    """POST /_shim/sns/confirm: what the owner of a pending endpoint does by following the
+    confirmation link. Confirms the matching pending subscriptions in every account and region."""
+    from moto.sns.models import sns_backends
+    confirmed = []
+    for account in list(sns_backends.keys()):
+        for region in list(sns_backends[account].keys()):
+            for sub in sns_backends[account][region].subscriptions.values():
+                if not sub.confirmed and sub.endpoint == endpoint and topic_arn in (None, sub.topic.arn):
+                    sub.confirmed = True
+                    sub.attributes["PendingConfirmation"] = False
+                    sub.attributes["ConfirmationWasAuthenticated"] = True
+                    confirmed.append(sub.arn)
+    return confirmed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -634,7 +1249,9 @@ def main() -> None:
     patch_ecs()
     patch_elbv2()
     patch_application_autoscaling()
-    app = Shim(DomainDispatcherApplication(create_backend_app), delay_ms=args.delay_ms)
+    patch_cloudwatch()
+    patch_sns()
+    app = Shim(CborToJson(DomainDispatcherApplication(create_backend_app)), delay_ms=args.delay_ms)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
