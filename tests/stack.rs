@@ -932,10 +932,15 @@ fn ctrl_c_while_waiting_leaves_the_rollout_running_and_says_how_to_follow_it() {
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut seen = String::new();
-    while !seen.contains("Waiting for rollout") {
+    // ballast listens for Ctrl-C only once it polls the rollout: a SIGINT right after "Waiting
+    // for rollout" may still find the default action (killed, no exit code). The first progress
+    // line ("  rollout IN_PROGRESS: ...") comes after that poll.
+    let mut polled = false;
+    while !(seen.contains("Waiting for rollout") && polled) {
         let line = rx
             .recv_timeout(deadline - std::time::Instant::now())
             .expect("deploy starts waiting");
+        polled |= line.starts_with("  rollout ");
         seen.push_str(&line);
         seen.push('\n');
     }
