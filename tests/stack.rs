@@ -434,6 +434,8 @@ fn interrupted_and_failed_deploys_converge_without_duplicates() {
     let finished_early = child.try_wait().unwrap().is_some();
     child.kill().ok();
     child.wait().unwrap();
+    // What the killed deploy had sent still lands: let it, before planning again.
+    env.wait_idle();
     env.set_delay(0);
     assert!(
         !finished_early,

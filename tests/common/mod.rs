@@ -204,6 +204,25 @@ impl Env {
         self.shim_call("POST", "/_shim/faults", &body, "fault injection");
     }
 
+    /// Wait until the emulator has answered every AWS call it received: a killed client's calls
+    /// still land after it is gone (the shim's delay holds them).
+    pub fn wait_idle(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let body = self.shim_call("GET", "/_shim/stats", "", "waiting for calls in flight");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let n = v["in_flight"].as_u64().expect("/_shim/stats has in_flight");
+            if n == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} AWS calls still in flight after 60s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The calls counted since the last `reset`. Fails the test if there is no shim to count.
     pub fn stats(&self) -> Stats {
         let body = self.shim_call("GET", "/_shim/stats", "", "counting AWS calls");
