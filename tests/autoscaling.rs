@@ -4,7 +4,7 @@
 mod common;
 
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
-use common::{assert_ok, web_spec, Env};
+use common::{actions, total, web_inventory, web_spec, Env, Inventory, TestStack};
 
 const SCALING: &str = "  autoscaling:
     min: 2
@@ -22,274 +22,162 @@ fn rid(stack: &str) -> String {
     format!("service/{stack}/{stack}")
 }
 
-/// Deploy `spec` and return the write calls it made (empty without the shim).
-fn deploy_writes(env: &Env, spec: &str, what: &str) -> Option<Vec<String>> {
-    env.reset();
-    let r = env.ballast(&["deploy", spec, "--yes"]);
-    assert_ok(&r, what);
-    env.stats().map(|s| s.write_ops)
+/// The web stack plus the scalable target of `SCALING`, its two policies and its schedule.
+fn scaled_inventory(stack: &str, region: &str) -> Inventory {
+    let mut inv = web_inventory(
+        stack,
+        region,
+        &[&format!("{region}a"), &format!("{region}b")],
+    );
+    let rows = [
+        ("aws_appautoscaling_target", vec![rid(stack)]),
+        (
+            "aws_appautoscaling_policy",
+            vec![format!("{stack}-cpu"), format!("{stack}-requests")],
+        ),
+        (
+            "aws_appautoscaling_scheduled_action",
+            vec![format!("{stack}-morning")],
+        ),
+    ];
+    for (kind, names) in rows {
+        inv.insert(kind.into(), names);
+    }
+    inv
 }
 
 #[test]
 fn autoscaling_deploys_updates_one_thing_at_a_time_and_destroys() {
     let env = Env::new();
     let (stack, region) = ("it-scale", "eu-west-2");
-    env.clean(stack, region);
     let base = web_spec(stack, region, SCALING);
-    let spec_path = env.spec("web.yaml", &base);
-    let spec = spec_path.to_str().unwrap();
+    let s = TestStack::new(&env, stack, region, &base);
 
-    let r = env.ballast(&["deploy", spec, "--yes"]);
-    assert_ok(&r, "cold deploy");
-    assert!(
-        r.stderr
-            .contains("Apply complete! 19 added, 0 changed, 0 replaced, 0 destroyed"),
-        "{}",
-        r.stderr
+    let want = scaled_inventory(stack, region);
+    let d = s.deploy();
+    assert_eq!(d.plan.inventory_after(), want);
+    assert_eq!(d.plan.summary.add, total(&want));
+    assert_eq!(d.plan.actions().len(), total(&want), "only additions");
+    assert_eq!(s.inventory(), want);
+
+    let targets = s.scalable_targets();
+    assert_eq!(targets.len(), 1);
+    let t = &targets[0];
+    assert_eq!(
+        t.scalable_dimension(),
+        &ScalableDimension::EcsServiceDesiredCount
+    );
+    assert_eq!((t.min_capacity(), t.max_capacity()), (2, 6));
+    let c = s.clients();
+    let tags = c
+        .appscaling
+        .list_tags_for_resource()
+        .resource_arn(t.scalable_target_arn().unwrap());
+    let tags = env.rt.block_on(tags.send()).unwrap();
+    let tags = tags.tags().unwrap();
+    assert_eq!(tags.get("ballast:stack").map(String::as_str), Some(stack));
+    assert_eq!(
+        tags.get("ballast:resource").map(String::as_str),
+        Some("scaling.target")
     );
 
-    let c = env.clients(region);
-    env.rt.block_on(async {
-        let targets = c
-            .appscaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_ids(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(targets.scalable_targets().len(), 1);
-        let t = &targets.scalable_targets()[0];
-        assert_eq!(
-            t.scalable_dimension(),
-            &ScalableDimension::EcsServiceDesiredCount
-        );
-        assert_eq!((t.min_capacity(), t.max_capacity()), (2, 6));
-        let tags = c
-            .appscaling
-            .list_tags_for_resource()
-            .resource_arn(t.scalable_target_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let tags = tags.tags().unwrap();
-        assert_eq!(tags.get("ballast:stack").map(String::as_str), Some(stack));
-        assert_eq!(
-            tags.get("ballast:resource").map(String::as_str),
-            Some("scaling.target")
-        );
+    let lb = s.load_balancer();
+    let tg = s.target_group();
+    let (lb_arn, tg_arn) = (
+        lb.load_balancer_arn().unwrap(),
+        tg.target_group_arn().unwrap(),
+    );
+    let label = format!(
+        "{}/targetgroup/{}",
+        lb_arn.split_once(":loadbalancer/").unwrap().1,
+        tg_arn.split_once(":targetgroup/").unwrap().1
+    );
+    assert!(label.starts_with("app/it-scale-alb/"), "{label}");
 
-        let lb = c
-            .elbv2
-            .describe_load_balancers()
-            .names("it-scale-alb")
-            .send()
-            .await
-            .unwrap();
-        let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap();
-        let tg = c
-            .elbv2
-            .describe_target_groups()
-            .names("it-scale-tg")
-            .send()
-            .await
-            .unwrap();
-        let tg_arn = tg.target_groups()[0].target_group_arn().unwrap();
-        let label = format!(
-            "{}/targetgroup/{}",
-            lb_arn.split_once(":loadbalancer/").unwrap().1,
-            tg_arn.split_once(":targetgroup/").unwrap().1
-        );
-        assert!(label.starts_with("app/it-scale-alb/"), "{label}");
+    let mut policies = s.scaling_policies();
+    policies.sort_by(|a, b| a.policy_name().cmp(b.policy_name()));
+    let names: Vec<&str> = policies.iter().map(|p| p.policy_name()).collect();
+    assert_eq!(names, ["it-scale-cpu", "it-scale-requests"]);
+    let targets = [
+        (60.0, "ECSServiceAverageCPUUtilization", None),
+        (500.0, "ALBRequestCountPerTarget", Some(label.as_str())),
+    ];
+    for (p, (value, metric, label)) in policies.iter().zip(targets) {
+        assert_eq!(p.policy_type().as_str(), "TargetTrackingScaling");
+        let cfg = p.target_tracking_scaling_policy_configuration().unwrap();
+        assert_eq!(cfg.scale_in_cooldown(), Some(300));
+        assert_eq!(cfg.scale_out_cooldown(), Some(60));
+        assert_eq!(cfg.disable_scale_in(), Some(false));
+        assert_eq!(cfg.target_value(), value);
+        let m = cfg.predefined_metric_specification().unwrap();
+        assert_eq!(m.predefined_metric_type().as_str(), metric);
+        assert_eq!(m.resource_label(), label);
+    }
 
-        let policies = c
-            .appscaling
-            .describe_scaling_policies()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        let mut policies: Vec<_> = policies.scaling_policies().to_vec();
-        policies.sort_by(|a, b| a.policy_name().cmp(b.policy_name()));
-        let names: Vec<&str> = policies.iter().map(|p| p.policy_name()).collect();
-        assert_eq!(names, ["it-scale-cpu", "it-scale-requests"]);
-        for p in &policies {
-            assert_eq!(p.policy_type().as_str(), "TargetTrackingScaling");
-            let cfg = p.target_tracking_scaling_policy_configuration().unwrap();
-            assert_eq!(cfg.scale_in_cooldown(), Some(300));
-            assert_eq!(cfg.scale_out_cooldown(), Some(60));
-            assert_eq!(cfg.disable_scale_in(), Some(false));
-        }
-        let cpu = policies[0]
-            .target_tracking_scaling_policy_configuration()
-            .unwrap();
-        assert_eq!(cpu.target_value(), 60.0);
-        let m = cpu.predefined_metric_specification().unwrap();
-        assert_eq!(
-            m.predefined_metric_type().as_str(),
-            "ECSServiceAverageCPUUtilization"
-        );
-        assert_eq!(m.resource_label(), None);
-        let req = policies[1]
-            .target_tracking_scaling_policy_configuration()
-            .unwrap();
-        assert_eq!(req.target_value(), 500.0);
-        let m = req.predefined_metric_specification().unwrap();
-        assert_eq!(
-            m.predefined_metric_type().as_str(),
-            "ALBRequestCountPerTarget"
-        );
-        assert_eq!(m.resource_label(), Some(label.as_str()));
-
-        let actions = c
-            .appscaling
-            .describe_scheduled_actions()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(actions.scheduled_actions().len(), 1);
-        let a = &actions.scheduled_actions()[0];
-        assert_eq!(a.scheduled_action_name(), "it-scale-morning");
-        assert_eq!(a.schedule(), "cron(0 8 ? * MON-FRI *)");
-        assert_eq!(a.timezone(), Some("Europe/Berlin"));
-        let action = a.scalable_target_action().unwrap();
-        assert_eq!(action.min_capacity(), Some(4));
-        assert_eq!(action.max_capacity(), None);
-    });
+    let actions_now = s.scheduled_actions();
+    assert_eq!(actions_now.len(), 1);
+    let a = &actions_now[0];
+    assert_eq!(a.scheduled_action_name(), "it-scale-morning");
+    assert_eq!(a.schedule(), "cron(0 8 ? * MON-FRI *)");
+    assert_eq!(a.timezone(), Some("Europe/Berlin"));
+    let action = a.scalable_target_action().unwrap();
+    assert_eq!(action.min_capacity(), Some(4));
+    assert_eq!(action.max_capacity(), None);
 
     // Second deploy: nothing to do, not a single write.
-    env.reset();
-    let r = env.ballast(&["deploy", spec, "--yes"]);
-    assert_ok(&r, "second deploy");
-    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
-    if let Some(s) = env.stats() {
-        assert_eq!(s.writes, 0, "second deploy wrote: {:?}", s.write_ops);
-    }
-    let r = env.ballast(&["plan", spec, "--detailed-exitcode"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    s.assert_converged();
 
     // A new CPU target: one PutScalingPolicy.
     let cpu70 = base.replace("cpu: 60", "cpu: 70");
-    std::fs::write(spec, &cpu70).unwrap();
-    let r = env.ballast(&["plan", spec]);
-    assert!(
-        r.stderr.contains(
-            "aws_appautoscaling_policy.scaling.cpu (it-scale-cpu) will be updated in place"
-        ),
-        "{}",
-        r.stderr
+    s.set_yaml(&cpu70);
+    let r = s.run("plan", &[]);
+    let p = s.plan_json();
+    assert_eq!(
+        p.actions(),
+        actions(&[("aws_appautoscaling_policy.scaling.cpu", "update")])
     );
-    assert!(
-        r.stderr
-            .contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("target_value = 60 -> 70"), "{}", r.stderr);
-    if let Some(ops) = deploy_writes(&env, spec, "deploy cpu target") {
-        assert_eq!(ops, ["PutScalingPolicy"]);
-    }
-    env.rt.block_on(async {
-        let p = c
-            .appscaling
-            .describe_scaling_policies()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        // moto ignores PolicyNames: pick the policy by name.
-        let cfg = p
-            .scaling_policies()
-            .iter()
-            .find(|p| p.policy_name() == "it-scale-cpu")
-            .unwrap()
-            .target_tracking_scaling_policy_configuration()
-            .unwrap();
-        assert_eq!(cfg.target_value(), 70.0);
-    });
+    r.assert_stderr(&[
+        "aws_appautoscaling_policy.scaling.cpu (it-scale-cpu) will be updated in place",
+        &p.summary.plan_line(),
+        "target_value = 60 -> 70",
+    ]);
+    assert_eq!(s.deploy_writes(), ["PutScalingPolicy"]);
+    // moto ignores PolicyNames: pick the policy by name.
+    let policies = s.scaling_policies();
+    let cpu = policies.iter().find(|p| p.policy_name() == "it-scale-cpu");
+    let cfg = cpu.unwrap().target_tracking_scaling_policy_configuration();
+    assert_eq!(cfg.unwrap().target_value(), 70.0);
 
     // A new max: one RegisterScalableTarget.
     let max8 = cpu70.replace("max: 6", "max: 8");
-    std::fs::write(spec, &max8).unwrap();
-    if let Some(ops) = deploy_writes(&env, spec, "deploy max") {
-        assert_eq!(ops, ["RegisterScalableTarget"]);
-    }
-    env.rt.block_on(async {
-        let t = c
-            .appscaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_ids(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        let t = &t.scalable_targets()[0];
-        assert_eq!((t.min_capacity(), t.max_capacity()), (2, 8));
-    });
+    s.set_yaml(&max8);
+    assert_eq!(s.deploy_writes(), ["RegisterScalableTarget"]);
+    let t = &s.scalable_targets()[0];
+    assert_eq!((t.min_capacity(), t.max_capacity()), (2, 8));
 
     // The schedule removed: one DeleteScheduledAction.
     let (head, _) = max8.split_once("    schedules:").unwrap();
-    std::fs::write(spec, head).unwrap();
-    if let Some(ops) = deploy_writes(&env, spec, "deploy without schedule") {
-        assert_eq!(ops, ["DeleteScheduledAction"]);
-    }
-    env.rt.block_on(async {
-        let a = c
-            .appscaling
-            .describe_scheduled_actions()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert!(a.scheduled_actions().is_empty());
-    });
-    let r = env.ballast(&["plan", spec, "--detailed-exitcode"]);
-    assert_eq!(r.code, 0, "settled after the changes\n{}", r.stderr);
+    s.set_yaml(head);
+    assert_eq!(s.deploy_writes(), ["DeleteScheduledAction"]);
+    assert!(s.scheduled_actions().is_empty());
+    // Settled after the changes.
+    s.assert_converged();
+    let mut want = want;
+    want.remove("aws_appautoscaling_scheduled_action");
+    assert_eq!(s.inventory(), want, "all but the schedule");
 
-    // Destroy: nothing of Application Auto Scaling is left.
-    let r = env.ballast(&["destroy", spec, "--yes"]);
-    assert_ok(&r, "destroy");
-    assert!(
-        r.stderr.contains("Destroy complete! 18 destroyed"),
-        "{}",
-        r.stderr
-    );
-    env.rt.block_on(async {
-        let t = c
-            .appscaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_ids(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert!(t.scalable_targets().is_empty());
-        let p = c
-            .appscaling
-            .describe_scaling_policies()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert!(p.scaling_policies().is_empty());
-    });
-    env.reset();
-    let r = env.ballast(&["destroy", spec, "--yes"]);
-    assert_ok(&r, "second destroy");
-    assert!(r.stderr.contains("Nothing to destroy"), "{}", r.stderr);
+    // Destroy (it counts what the inventory has): nothing of Application Auto Scaling is left.
+    s.destroy();
+    assert!(s.scalable_targets().is_empty());
+    assert!(s.scaling_policies().is_empty());
+    // Second destroy: "Nothing to destroy".
+    s.destroy();
 }
 
 #[test]
 fn removing_autoscaling_deletes_policies_actions_and_target() {
     let env = Env::new();
     let (stack, region) = ("it-scale-off", "eu-west-3");
-    env.clean(stack, region);
     // Memory only, and a schedule without a time zone (UTC) that sets only a max.
     let scaling = "  autoscaling:
     min: 1
@@ -303,59 +191,38 @@ fn removing_autoscaling_deletes_policies_actions_and_target() {
         max: 2
 ";
     let with = web_spec(stack, region, scaling);
-    let spec_path = env.spec("web.yaml", &with);
-    let spec = spec_path.to_str().unwrap();
-    assert_ok(&env.ballast(&["deploy", spec, "--yes"]), "deploy");
+    let s = TestStack::new(&env, stack, region, &with);
+    s.deploy();
 
-    let c = env.clients(region);
-    env.rt.block_on(async {
-        let p = c
-            .appscaling
-            .describe_scaling_policies()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(p.scaling_policies().len(), 1);
-        assert_eq!(p.scaling_policies()[0].policy_name(), "it-scale-off-memory");
-        let cfg = p.scaling_policies()[0]
-            .target_tracking_scaling_policy_configuration()
-            .unwrap();
-        assert_eq!(
-            cfg.predefined_metric_specification()
-                .unwrap()
-                .predefined_metric_type()
-                .as_str(),
-            "ECSServiceAverageMemoryUtilization"
-        );
-        assert_eq!(cfg.target_value(), 75.0);
-        assert_eq!(cfg.scale_in_cooldown(), Some(120));
-        assert_eq!(cfg.disable_scale_in(), Some(true));
-        let a = c
-            .appscaling
-            .describe_scheduled_actions()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        let a = &a.scheduled_actions()[0];
-        assert_eq!(a.scheduled_action_name(), "it-scale-off-nightly");
-        assert_eq!(a.schedule(), "cron(0 22 * * ? *)", "a bare cron is wrapped");
-        assert_eq!(a.timezone(), Some("UTC"));
-        let action = a.scalable_target_action().unwrap();
-        assert_eq!(
-            (action.min_capacity(), action.max_capacity()),
-            (None, Some(2))
-        );
-    });
-    if let Some(ops) = deploy_writes(&env, spec, "second deploy") {
-        assert!(ops.is_empty(), "second deploy wrote: {ops:?}");
-    }
+    let p = s.scaling_policies();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].policy_name(), "it-scale-off-memory");
+    let cfg = p[0].target_tracking_scaling_policy_configuration().unwrap();
+    assert_eq!(
+        cfg.predefined_metric_specification()
+            .unwrap()
+            .predefined_metric_type()
+            .as_str(),
+        "ECSServiceAverageMemoryUtilization"
+    );
+    assert_eq!(cfg.target_value(), 75.0);
+    assert_eq!(cfg.scale_in_cooldown(), Some(120));
+    assert_eq!(cfg.disable_scale_in(), Some(true));
+    let a = &s.scheduled_actions()[0];
+    assert_eq!(a.scheduled_action_name(), "it-scale-off-nightly");
+    assert_eq!(a.schedule(), "cron(0 22 * * ? *)", "a bare cron is wrapped");
+    assert_eq!(a.timezone(), Some("UTC"));
+    let action = a.scalable_target_action().unwrap();
+    assert_eq!(
+        (action.min_capacity(), action.max_capacity()),
+        (None, Some(2))
+    );
+    let ops = s.deploy_writes();
+    assert!(ops.is_empty(), "second deploy wrote: {ops:?}");
 
     // The service deleted behind ballast's back: it is created again, and its scaling is
     // registered again (target replaced, policy and action put again).
+    let c = s.clients();
     env.rt.block_on(async {
         c.ecs
             .delete_service()
@@ -366,137 +233,79 @@ fn removing_autoscaling_deletes_policies_actions_and_target() {
             .await
             .unwrap();
     });
-    let r = env.ballast(&["plan", spec]);
+    s.run("plan", &[]).assert_stderr(&[
+        "aws_appautoscaling_target.scaling.target (service/it-scale-off/it-scale-off) must be replaced",
+    ]);
+    let ops = s.deploy_writes();
+    let pos = |op: &str| ops.iter().position(|o| o == op);
+    let order = [
+        "DeregisterScalableTarget",
+        "CreateService",
+        "RegisterScalableTarget",
+        "PutScalingPolicy",
+    ];
+    let at: Vec<_> = order.iter().map(|op| pos(op)).collect();
+    assert!(at.iter().all(Option::is_some), "{ops:?}");
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "order: {ops:?}");
     assert!(
-        r.stderr.contains(
-            "aws_appautoscaling_target.scaling.target (service/it-scale-off/it-scale-off) must be replaced"
-        ),
-        "{}",
-        r.stderr
+        pos("PutScheduledAction") > pos("RegisterScalableTarget"),
+        "{ops:?}"
     );
-    if let Some(ops) = deploy_writes(&env, spec, "deploy after the service was deleted") {
-        let pos = |op: &str| ops.iter().position(|o| o == op);
-        let order = [
-            "DeregisterScalableTarget",
-            "CreateService",
-            "RegisterScalableTarget",
-            "PutScalingPolicy",
-        ];
-        let at: Vec<_> = order.iter().map(|op| pos(op)).collect();
-        assert!(at.iter().all(Option::is_some), "{ops:?}");
-        assert!(at.windows(2).all(|w| w[0] < w[1]), "order: {ops:?}");
-        assert!(
-            pos("PutScheduledAction") > pos("RegisterScalableTarget"),
-            "{ops:?}"
-        );
-    }
-    let r = env.ballast(&["plan", spec, "--detailed-exitcode"]);
-    assert_eq!(r.code, 0, "converged after re-registering\n{}", r.stderr);
-    env.rt.block_on(async {
-        let p = c
-            .appscaling
-            .describe_scaling_policies()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(p.scaling_policies().len(), 1, "policy put again");
-    });
+    // Converged after re-registering.
+    s.assert_converged();
+    assert_eq!(s.scaling_policies().len(), 1, "policy put again");
 
     // Autoscaling removed: the policy and the action go, then the target.
     let (without, _) = with.split_once("  autoscaling:").unwrap();
-    std::fs::write(spec, without).unwrap();
-    if let Some(mut ops) = deploy_writes(&env, spec, "deploy without autoscaling") {
-        assert_eq!(ops.pop().as_deref(), Some("DeregisterScalableTarget"));
-        ops.sort();
-        assert_eq!(ops, ["DeleteScalingPolicy", "DeleteScheduledAction"]);
-    }
-    env.rt.block_on(async {
-        let t = c
-            .appscaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_ids(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert!(t.scalable_targets().is_empty());
-        let a = c
-            .appscaling
-            .describe_scheduled_actions()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert!(a.scheduled_actions().is_empty());
-    });
-    let r = env.ballast(&["plan", spec, "--detailed-exitcode"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+    s.set_yaml(without);
+    let mut ops = s.deploy_writes();
+    assert_eq!(ops.pop().as_deref(), Some("DeregisterScalableTarget"));
+    ops.sort();
+    assert_eq!(ops, ["DeleteScalingPolicy", "DeleteScheduledAction"]);
+    assert!(s.scalable_targets().is_empty());
+    assert!(s.scheduled_actions().is_empty());
+    s.assert_converged();
+    assert_eq!(
+        s.inventory(),
+        web_inventory(stack, region, &["eu-west-3a", "eu-west-3b"])
+    );
+    s.destroy();
 }
 
 #[test]
 fn a_scalable_target_registered_by_someone_else_is_a_conflict() {
     let env = Env::new();
     let (stack, region) = ("it-scale-foreign", "eu-south-1");
-    env.clean(stack, region);
     let plain = web_spec(stack, region, "");
-    let spec_path = env.spec("web.yaml", &plain);
-    let spec = spec_path.to_str().unwrap();
-    assert_ok(&env.ballast(&["deploy", spec, "--yes"]), "deploy");
+    let s = TestStack::new(&env, stack, region, &plain);
+    s.deploy();
 
     // Someone registers the service's desired count by hand, without our tags.
-    let c = env.clients(region);
-    env.rt.block_on(async {
-        c.appscaling
-            .register_scalable_target()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(rid(stack))
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .min_capacity(1)
-            .max_capacity(3)
-            .send()
-            .await
-            .unwrap();
-    });
+    let c = s.clients();
+    let register = c.appscaling.register_scalable_target();
+    let register = register.service_namespace(ServiceNamespace::Ecs);
+    let register = register.resource_id(rid(stack));
+    let register = register.scalable_dimension(ScalableDimension::EcsServiceDesiredCount);
+    env.rt
+        .block_on(register.min_capacity(1).max_capacity(3).send())
+        .unwrap();
 
-    std::fs::write(
-        spec,
-        web_spec(
-            stack,
-            region,
-            "  autoscaling:\n    min: 1\n    max: 4\n    cpu: 50\n",
-        ),
-    )
-    .unwrap();
+    s.set_yaml(&web_spec(
+        stack,
+        region,
+        "  autoscaling:\n    min: 1\n    max: 4\n    cpu: 50\n",
+    ));
     env.reset();
-    let r = env.ballast(&["deploy", spec, "--yes"]);
+    let r = s.run("deploy", &["--yes"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("aws_appautoscaling_target.scaling.target"),
-        "{}",
-        r.stderr
-    );
-    if let Some(s) = env.stats() {
-        assert_eq!(s.writes, 0, "a conflict writes nothing: {:?}", s.write_ops);
-    }
+    r.assert_stderr(&["aws_appautoscaling_target.scaling.target"]);
+    env.stats().assert_no_writes("a conflict");
 
-    // Destroy leaves the foreign target alone.
-    std::fs::write(spec, &plain).unwrap();
-    assert_ok(&env.ballast(&["destroy", spec, "--yes"]), "destroy");
+    // Destroy leaves the foreign target alone (it is not in the stack's inventory).
+    s.set_yaml(&plain);
+    s.destroy();
+    assert_eq!(s.scalable_targets().len(), 1, "not ours, not touched");
     env.rt.block_on(async {
-        let t = c
-            .appscaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_ids(rid(stack))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(t.scalable_targets().len(), 1, "not ours, not touched");
         c.appscaling
             .deregister_scalable_target()
             .service_namespace(ServiceNamespace::Ecs)

@@ -2,7 +2,24 @@
 
 mod common;
 
-use common::{assert_ok, web_spec, Env};
+use aws_sdk_autoscaling::types::AutoScalingGroup;
+use aws_sdk_ecs::types::CapacityProvider;
+use common::{actions, rejects, total, web_inventory, web_spec, Env, TestStack};
+
+/// The stack's Auto Scaling group(s) and capacity provider(s), by name.
+fn asg_and_provider(s: &TestStack) -> (Vec<AutoScalingGroup>, Vec<CapacityProvider>) {
+    let c = s.clients();
+    let asgs = c.autoscaling.describe_auto_scaling_groups();
+    let asgs = asgs.auto_scaling_group_names(format!("{}-ecs", s.name));
+    let cps = c.ecs.describe_capacity_providers();
+    let cps = cps.capacity_providers(format!("{}-ec2", s.name));
+    s.block_on(async {
+        (
+            asgs.send().await.unwrap().auto_scaling_groups().to_vec(),
+            cps.send().await.unwrap().capacity_providers().to_vec(),
+        )
+    })
+}
 
 fn spec(stack: &str, region: &str, instance_type: &str, max: u32) -> String {
     format!(
@@ -15,83 +32,59 @@ fn spec(stack: &str, region: &str, instance_type: &str, max: u32) -> String {
 fn ec2_capacity_provider_deploys_updates_in_place_and_destroys() {
     let env = Env::new();
     let (stack, region) = ("it-ec2", "me-south-1");
-    env.clean(stack, region);
-    let path = env.spec("ec2.yaml", &spec(stack, region, "t3.small", 3));
-    let path = path.to_str().unwrap();
-    let r = env.ballast(&["deploy", path, "--yes"]);
-    assert_ok(&r, "deploy");
-    assert!(
-        r.stderr.contains("Apply complete! 19 added"),
-        "{}",
-        r.stderr
+    let s = TestStack::new(&env, stack, region, &spec(stack, region, "t3.small", 3));
+    // The web stack, plus a launch template, an Auto Scaling group, a capacity provider and the
+    // instances' role.
+    let mut want = web_inventory(stack, region, &["me-south-1a", "me-south-1b"]);
+    want.insert("aws_launch_template".into(), vec!["it-ec2-ecs".into()]);
+    want.insert("aws_autoscaling_group".into(), vec!["it-ec2-ecs".into()]);
+    want.insert(
+        "aws_ecs_capacity_provider".into(),
+        vec!["it-ec2-ec2".into()],
+    );
+    want.get_mut("aws_iam_role")
+        .unwrap()
+        .push("it-ec2-me-south-1-instance".into());
+    let d = s.deploy();
+    assert_eq!(d.plan.inventory_after(), want);
+    assert_eq!(d.plan.summary.add, total(&want));
+    assert_eq!(s.inventory(), want);
+
+    let (asgs, cps) = asg_and_provider(&s);
+    let asg = &asgs[0];
+    assert_eq!((asg.min_size(), asg.max_size()), (Some(1), Some(3)));
+    assert_eq!(asg.new_instances_protected_from_scale_in(), Some(true));
+    assert_eq!(
+        asg.vpc_zone_identifier().unwrap().split(',').count(),
+        2,
+        "both AZs"
+    );
+    assert!(asg
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("ballast:stack") && t.value() == Some(stack)));
+    let p = cps[0].auto_scaling_group_provider().unwrap();
+    assert_eq!(
+        p.auto_scaling_group_arn(),
+        asg.auto_scaling_group_arn().unwrap()
+    );
+    assert_eq!(p.managed_scaling().unwrap().target_capacity(), Some(90));
+    assert_eq!(
+        p.managed_termination_protection().unwrap().as_str(),
+        "ENABLED"
+    );
+    let svc = s.service();
+    assert_eq!(
+        svc.capacity_provider_strategy()[0].capacity_provider(),
+        "it-ec2-ec2"
     );
 
-    let c = env.clients(region);
+    let mut providers = s.clusters()[0].capacity_providers().to_vec();
+    providers.sort();
+    assert_eq!(providers, ["FARGATE", "FARGATE_SPOT", "it-ec2-ec2"]);
+
+    let c = s.clients();
     env.rt.block_on(async {
-        let asg = c
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names("it-ec2-ecs")
-            .send()
-            .await
-            .unwrap();
-        let asg = &asg.auto_scaling_groups()[0];
-        assert_eq!((asg.min_size(), asg.max_size()), (Some(1), Some(3)));
-        assert_eq!(asg.new_instances_protected_from_scale_in(), Some(true));
-        assert_eq!(
-            asg.vpc_zone_identifier().unwrap().split(',').count(),
-            2,
-            "both AZs"
-        );
-        assert!(asg
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some("ballast:stack") && t.value() == Some(stack)));
-
-        let cp = c
-            .ecs
-            .describe_capacity_providers()
-            .capacity_providers("it-ec2-ec2")
-            .send()
-            .await
-            .unwrap();
-        let p = cp.capacity_providers()[0]
-            .auto_scaling_group_provider()
-            .unwrap();
-        assert_eq!(
-            p.auto_scaling_group_arn(),
-            asg.auto_scaling_group_arn().unwrap()
-        );
-        assert_eq!(p.managed_scaling().unwrap().target_capacity(), Some(90));
-        assert_eq!(
-            p.managed_termination_protection().unwrap().as_str(),
-            "ENABLED"
-        );
-
-        let cl = c
-            .ecs
-            .describe_clusters()
-            .clusters(stack)
-            .send()
-            .await
-            .unwrap();
-        let mut providers = cl.clusters()[0].capacity_providers().to_vec();
-        providers.sort();
-        assert_eq!(providers, ["FARGATE", "FARGATE_SPOT", "it-ec2-ec2"]);
-
-        let svc = c
-            .ecs
-            .describe_services()
-            .cluster(stack)
-            .services(stack)
-            .send()
-            .await
-            .unwrap();
-        let svc = &svc.services()[0];
-        assert_eq!(
-            svc.capacity_provider_strategy()[0].capacity_provider(),
-            "it-ec2-ec2"
-        );
         let td = c
             .ecs
             .describe_task_definition()
@@ -127,61 +120,39 @@ fn ec2_capacity_provider_deploys_updates_in_place_and_destroys() {
         );
     });
 
-    env.reset();
-    let r = env.ballast(&["deploy", path, "--yes"]);
-    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
-    if let Some(s) = env.stats() {
-        assert_eq!(s.writes, 0, "{:?}", s.write_ops);
-    }
+    s.assert_converged();
 
     // Bounds: one UpdateAutoScalingGroup. Instance type: a new launch template version.
-    std::fs::write(path, spec(stack, region, "t3.medium", 5)).unwrap();
-    let r = env.ballast(&["plan", path]);
-    assert!(
-        r.stderr
-            .contains("Plan: 0 to add, 2 to change, 0 to replace, 0 to destroy."),
-        "{}",
-        r.stderr
+    s.set_yaml(&spec(stack, region, "t3.medium", 5));
+    let r = s.run("plan", &[]);
+    let p = s.plan_json();
+    assert_eq!(
+        p.actions(),
+        actions(&[
+            ("aws_autoscaling_group.asg.ecs", "update"),
+            ("aws_launch_template.lt.ecs", "update"),
+        ])
     );
-    env.reset();
-    assert_ok(&env.ballast(&["deploy", path, "--yes"]), "deploy changes");
-    if let Some(s) = env.stats() {
-        let mut ops = s.write_ops.clone();
-        ops.sort();
-        assert_eq!(
-            ops,
-            [
-                "CreateLaunchTemplateVersion",
-                "ModifyLaunchTemplate",
-                "UpdateAutoScalingGroup"
-            ]
-        );
-    }
-    env.reset();
-    let r = env.ballast(&["deploy", path, "--yes"]);
-    assert!(r.stderr.contains("No changes."), "{}", r.stderr);
+    r.assert_stderr(&[&p.summary.plan_line()]);
+    let mut ops = s.deploy_writes();
+    ops.sort();
+    assert_eq!(
+        ops,
+        [
+            "CreateLaunchTemplateVersion",
+            "ModifyLaunchTemplate",
+            "UpdateAutoScalingGroup"
+        ]
+    );
+    s.assert_converged();
 
-    assert_ok(&env.ballast(&["destroy", path, "--yes"]), "destroy");
+    s.destroy();
+    let (asgs, cps) = asg_and_provider(&s);
+    assert!(asgs.is_empty());
+    assert!(cps
+        .iter()
+        .all(|p| p.status().map(|s| s.as_str()) != Some("ACTIVE")));
     env.rt.block_on(async {
-        let asg = c
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names("it-ec2-ecs")
-            .send()
-            .await
-            .unwrap();
-        assert!(asg.auto_scaling_groups().is_empty());
-        let cp = c
-            .ecs
-            .describe_capacity_providers()
-            .capacity_providers("it-ec2-ec2")
-            .send()
-            .await
-            .unwrap();
-        assert!(cp
-            .capacity_providers()
-            .iter()
-            .all(|p| p.status().map(|s| s.as_str()) != Some("ACTIVE")));
         assert!(c
             .iam
             .get_instance_profile()
@@ -201,37 +172,24 @@ fn ec2_capacity_provider_deploys_updates_in_place_and_destroys() {
 
 #[test]
 fn ec2_capacity_validation() {
-    let env = Env::new();
     let both = format!(
         "{}  capacity:\n    spot_weight: 1\n",
         spec("it-ec2v", "us-east-1", "t3.small", 3)
     );
-    let p = env.spec("both.yaml", &both);
-    let r = env.ballast(&["validate", p.to_str().unwrap()]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot both be set"), "{}", r.stderr);
+    rejects(&both, &["cannot both be set"]);
 
     let bad = spec("it-ec2v", "us-east-1", "large", 3).replace("max: 3", "max: 0");
-    let p = env.spec("bad.yaml", &bad);
-    let r = env.ballast(&["validate", p.to_str().unwrap()]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("`large` is not an EC2 instance type"),
-        "{}",
-        r.stderr
+    rejects(
+        &bad,
+        &[
+            "`large` is not an EC2 instance type",
+            "max 0 is out of range",
+        ],
     );
-    assert!(r.stderr.contains("max 0 is out of range"), "{}", r.stderr);
 
     let public = spec("it-ec2v", "us-east-1", "t3.small", 3).replace(
         "desired_count: 2\n",
         "desired_count: 2\n  assign_public_ip: true\n",
     );
-    let p = env.spec("public.yaml", &public);
-    let r = env.ballast(&["validate", p.to_str().unwrap()]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("assign_public_ip: true does not work"),
-        "{}",
-        r.stderr
-    );
+    rejects(&public, &["assign_public_ip: true does not work"]);
 }

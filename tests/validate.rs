@@ -1,26 +1,8 @@
 //! `ballast validate`: every rule fails with file:line:col, a caret and exit 1; no AWS needed.
 
-use std::process::Command;
+mod common;
 
-fn validate(yaml: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("stack.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .current_dir(dir.path())
-        .args(["validate", "stack.yaml"])
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        // Validation must never reach AWS: an unroutable endpoint proves it.
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::{rejects, total, validate, web_inventory};
 
 const OK: &str = "name: web\nregion: us-east-1\nservice:\n  image: nginx:1.27\n";
 
@@ -28,10 +10,9 @@ const OK: &str = "name: web\nregion: us-east-1\nservice:\n  image: nginx:1.27\n"
 fn the_minimal_spec_and_the_examples_are_valid() {
     let (code, err) = validate(OK);
     assert_eq!(code, 0, "{err}");
-    assert!(
-        err.contains("stack \"web\" in us-east-1, 15 resources"),
-        "{err}"
-    );
+    let web = web_inventory("web", "us-east-1", &["us-east-1a", "us-east-1b"]);
+    let summary = format!("stack \"web\" in us-east-1, {} resources", total(&web));
+    assert!(err.contains(&summary), "{err}");
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/stacks")).unwrap() {
         let path = entry.unwrap().path();
         let (code, err) = validate(&std::fs::read_to_string(&path).unwrap());
@@ -43,9 +24,7 @@ macro_rules! rejects {
     ($name:ident, $yaml:expr, $($needle:expr),+) => {
         #[test]
         fn $name() {
-            let (code, err) = validate($yaml);
-            assert_eq!(code, 1, "{err}");
-            $( assert!(err.contains($needle), "missing {:?} in:\n{err}", $needle); )+
+            let err = rejects($yaml, &[$($needle),+]);
             insta::assert_snapshot!(stringify!($name), err);
         }
     };

@@ -1,27 +1,9 @@
 //! `ballast validate` on `service.autoscaling`: bad bounds, targets and schedules fail with exit 1
 //! before any AWS call.
 
-use std::process::Command;
+mod common;
 
-fn validate(yaml: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("stack.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .current_dir(dir.path())
-        .args(["validate", "stack.yaml"])
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        // Validation must never reach AWS: an unroutable endpoint proves it.
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::{inventory, rejects, total, validate, web_inventory};
 
 /// A spec with `desired_count: 2` and the given `autoscaling:` body (indented 4).
 fn spec(autoscaling: &str) -> String {
@@ -43,17 +25,28 @@ fn a_full_autoscaling_block_is_valid() {
         "    min: 2\n    max: 6\n    cpu: 60\n    memory: 80\n    requests_per_target: 500\n    scale_in_cooldown: 120\n    scale_out_cooldown: 30\n    disable_scale_in: false\n    schedules:\n      - name: morning\n        cron: cron(0 8 ? * MON-FRI *)\n        timezone: Europe/Berlin\n        min: 4\n      - name: night\n        cron: 0 22 * * ? *\n        max: 2\n      - name: daily\n        cron: rate(1 day)\n        min: 2\n        max: 6\n",
     ));
     assert_eq!(code, 0, "{err}");
-    // 15 base resources + target + 3 policies + 3 scheduled actions.
-    assert!(err.contains("22 resources"), "{err}");
+    // The web stack + a target, 3 policies and 3 scheduled actions.
+    let base = web_inventory("web", "us-east-1", &["us-east-1a", "us-east-1b"]);
+    let scaling = inventory(&[
+        ("aws_appautoscaling_target", &["service/web/web"]),
+        (
+            "aws_appautoscaling_policy",
+            &["web-cpu", "web-memory", "web-requests"],
+        ),
+        (
+            "aws_appautoscaling_scheduled_action",
+            &["web-morning", "web-night", "web-daily"],
+        ),
+    ]);
+    let n = total(&base) + total(&scaling);
+    assert!(err.contains(&format!("{n} resources")), "{err}");
 }
 
 macro_rules! rejects {
     ($name:ident, $yaml:expr, $($needle:expr),+) => {
         #[test]
         fn $name() {
-            let (code, err) = validate(&$yaml);
-            assert_eq!(code, 1, "{err}");
-            $( assert!(err.contains($needle), "missing {:?} in:\n{err}", $needle); )+
+            rejects(&$yaml, &[$($needle),+]);
         }
     };
 }

@@ -2,17 +2,27 @@
 //! `AWS_ENDPOINT_URL` (scripts/test starts one) and reads AWS back with the SDK.
 //!
 //! Tests share one emulator, so they take a global lock: call counts stay per test. The call
-//! counts come from the emulator shim (`/_shim/stats`, tests/emulator/README.md); against an
-//! endpoint without the shim (e.g. LocalStack) count assertions are skipped.
+//! counts come from the emulator shim (`/_shim/stats`, tests/emulator/README.md). The shim is
+//! expected: without it `Env::new` fails, unless `BALLAST_TEST_SHIM=0` says another endpoint
+//! (e.g. LocalStack) is meant. Even then a check that needs the shim (call counts, fault
+//! injection, latency, rollout outcomes) fails loudly: no test passes by skipping.
 
 #![allow(dead_code)]
 
+use std::cell::{Cell, OnceCell};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+use aws_sdk_applicationautoscaling::types::{
+    ScalableTarget, ScalingPolicy, ScheduledAction, ServiceNamespace,
+};
+use aws_sdk_ec2::types::Filter;
+use ballast::aws::Clients;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -25,12 +35,25 @@ pub struct Env {
     _guard: MutexGuard<'static, ()>,
 }
 
+/// The shim's call counts since the last `Env::reset`.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub total: u64,
     pub writes: u64,
     /// Operation names of the write calls, in order.
     pub write_ops: Vec<String>,
+}
+
+impl Stats {
+    /// Fails with the write calls made unless there were none.
+    pub fn assert_no_writes(&self, what: &str) {
+        assert_eq!(self.writes, 0, "{what} wrote: {:?}", self.write_ops);
+    }
+
+    /// How many write calls of `op` were made.
+    pub fn count(&self, op: &str) -> usize {
+        self.write_ops.iter().filter(|o| *o == op).count()
+    }
 }
 
 pub struct Run {
@@ -47,6 +70,25 @@ impl Run {
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
+
+    /// Fails with the whole of stderr unless it contains every one of `needles`.
+    pub fn assert_stderr(&self, needles: &[&str]) {
+        for n in needles {
+            assert!(
+                self.stderr.contains(n),
+                "missing {n:?} in stderr:\n{}",
+                self.stderr
+            );
+        }
+    }
+}
+
+/// Whether the shim must be there: yes unless `BALLAST_TEST_SHIM=0`.
+fn shim_expected() -> bool {
+    !matches!(
+        std::env::var("BALLAST_TEST_SHIM").as_deref(),
+        Ok("0" | "off" | "no" | "false")
+    )
 }
 
 impl Env {
@@ -80,10 +122,20 @@ impl Env {
         env.shim = env
             .http("GET", "/_shim/health", "")
             .is_some_and(|b| b.trim() == "ok");
-        env.set_delay(0);
-        env.set_rollout("COMPLETED", "");
-        env.http("DELETE", "/_shim/faults", "");
-        env.reset();
+        assert!(
+            env.shim || !shim_expected(),
+            "the emulator shim does not answer {}/_shim/health. The suite runs against moto behind \
+             the shim (scripts/test starts both; tests/emulator/README.md). To run against another \
+             endpoint set BALLAST_TEST_SHIM=0: the checks that need the shim then fail, they are \
+             never skipped.",
+            env.endpoint
+        );
+        if env.shim {
+            env.set_delay(0);
+            env.set_rollout("COMPLETED", "");
+            env.shim_call("DELETE", "/_shim/faults", "", "clearing faults");
+            env.reset();
+        }
         env
     }
 
@@ -113,18 +165,35 @@ impl Env {
             .or_else(|| head.contains(" 200 ").then(|| body.to_string()))
     }
 
+    /// A call to the shim that the test cannot do without: fails the test if there is no shim.
+    fn shim_call(&self, method: &str, path: &str, body: &str, what: &str) -> String {
+        assert!(
+            self.shim,
+            "{what} needs the emulator shim (tests/emulator/README.md), and {} has none: \
+             this check cannot run here, so the test fails instead of passing untested",
+            self.endpoint
+        );
+        self.http(method, path, body)
+            .unwrap_or_else(|| panic!("{what}: the shim did not answer {method} {path}"))
+    }
+
+    /// Zero the shim's call counters. Without a shim there are none to zero, and any later
+    /// `stats()` fails the test.
     pub fn reset(&self) {
-        self.http("POST", "/_shim/reset", "");
+        if self.shim {
+            self.shim_call("POST", "/_shim/reset", "", "resetting call counts");
+        }
     }
 
     pub fn set_delay(&self, ms: u64) {
-        self.http("POST", "/_shim/delay", &format!("{{\"ms\": {ms}}}"));
+        let body = format!("{{\"ms\": {ms}}}");
+        self.shim_call("POST", "/_shim/delay", &body, "adding latency");
     }
 
     /// How ECS deployments created from now on end (see tests/emulator/README.md).
     pub fn set_rollout(&self, state: &str, reason: &str) {
         let body = format!("{{\"state\": \"{state}\", \"reason\": \"{reason}\"}}");
-        self.http("POST", "/_shim/rollout", &body);
+        self.shim_call("POST", "/_shim/rollout", &body, "choosing rollout outcomes");
     }
 
     /// Make the next `count` calls of `op` fail with `code`.
@@ -132,26 +201,48 @@ impl Env {
         let body = format!(
             "{{\"op\": \"{op}\", \"count\": {count}, \"status\": {status}, \"code\": \"{code}\", \"message\": \"injected by test\"}}"
         );
-        self.http("POST", "/_shim/faults", &body)
-            .expect("shim accepts faults");
+        self.shim_call("POST", "/_shim/faults", &body, "fault injection");
     }
 
-    pub fn stats(&self) -> Option<Stats> {
-        if !self.shim {
-            return None;
+    /// Wait until the emulator has answered every AWS call it received: a killed client's calls
+    /// still land after it is gone (the shim's delay holds them).
+    pub fn wait_idle(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let body = self.shim_call("GET", "/_shim/stats", "", "waiting for calls in flight");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let n = v["in_flight"].as_u64().expect("/_shim/stats has in_flight");
+            if n == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} AWS calls still in flight after 60s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
-        let body = self.http("GET", "/_shim/stats", "")?;
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        Some(Stats {
-            total: v["total"].as_u64()?,
-            writes: v["writes"].as_u64()?,
+    }
+
+    /// The calls counted since the last `reset`. Fails the test if there is no shim to count.
+    pub fn stats(&self) -> Stats {
+        let body = self.shim_call("GET", "/_shim/stats", "", "counting AWS calls");
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("/_shim/stats is not JSON ({e}): {body}"));
+        let count = |k: &str| {
+            v[k].as_u64()
+                .unwrap_or_else(|| panic!("/_shim/stats has no {k}: {body}"))
+        };
+        Stats {
+            total: count("total"),
+            writes: count("writes"),
             write_ops: v["calls"]
-                .as_array()?
+                .as_array()
+                .unwrap_or_else(|| panic!("/_shim/stats has no calls: {body}"))
                 .iter()
                 .filter(|c| c["write"].as_bool() == Some(true))
-                .filter_map(|c| c["op"].as_str().map(str::to_string))
+                .map(|c| c["op"].as_str().expect("a call has an op").to_string())
                 .collect(),
-        })
+        }
     }
 
     pub fn spec(&self, file: &str, yaml: &str) -> PathBuf {
@@ -177,7 +268,7 @@ impl Env {
         Run::from(self.command().args(args).output().expect("run ballast"))
     }
 
-    pub fn clients(&self, region: &str) -> ballast::aws::Clients {
+    pub fn clients(&self, region: &str) -> Clients {
         std::env::set_var("AWS_ACCESS_KEY_ID", "test");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
         let settings = ballast::aws::Settings {
@@ -186,6 +277,19 @@ impl Env {
             endpoint_url: Some(self.endpoint.clone()),
         };
         self.rt.block_on(ballast::aws::connect(&settings))
+    }
+}
+
+impl Drop for Env {
+    /// Leave the shared emulator as `new` found it, even after a failed test (scripts/test
+    /// self-checks it before the tests). Errors are ignored: this may run during a panic.
+    fn drop(&mut self) {
+        if self.shim {
+            self.http("POST", "/_shim/delay", "{\"ms\": 0}");
+            let completed = "{\"state\": \"COMPLETED\", \"reason\": \"\"}";
+            self.http("POST", "/_shim/rollout", completed);
+            self.http("DELETE", "/_shim/faults", "");
+        }
     }
 }
 
@@ -203,4 +307,732 @@ pub fn web_spec(name: &str, region: &str, extra_service: &str) -> String {
     format!(
         "name: {name}\nregion: {region}\nservice:\n  image: public.ecr.aws/nginx/nginx:1.27\n  desired_count: 2\n{extra_service}"
     )
+}
+
+/// The EC2 filter for the resources of `stack` (its ownership tag).
+pub fn tagged(stack: &str) -> Filter {
+    Filter::builder()
+        .name("tag:ballast:stack")
+        .values(stack)
+        .build()
+}
+
+/// `ballast validate` on `yaml`, written to `stack.yaml` in a fresh directory: exit code and
+/// stderr. Validation must never reach AWS: an unroutable endpoint proves it.
+pub fn validate(yaml: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .current_dir(dir.path())
+        .args(["validate", "stack.yaml"])
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// `validate` must reject `yaml` (exit 1) with every one of `needles` in its message; returns
+/// the message.
+pub fn rejects(yaml: &str, needles: &[&str]) -> String {
+    let (code, err) = validate(yaml);
+    assert_eq!(code, 1, "{err}");
+    for n in needles {
+        assert!(err.contains(n), "missing {n:?} in:\n{err}");
+    }
+    err
+}
+
+/// What a stack has in AWS: resource type (`aws_vpc`, as in the JSON plan) -> sorted names.
+pub type Inventory = BTreeMap<String, Vec<String>>;
+
+/// An expected inventory from a table of (type, names).
+pub fn inventory(rows: &[(&str, &[&str])]) -> Inventory {
+    rows.iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(kind, names)| {
+            let mut names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            names.sort();
+            (kind.to_string(), names)
+        })
+        .collect()
+}
+
+/// How many resources an inventory holds.
+pub fn total(inv: &Inventory) -> usize {
+    inv.values().map(Vec::len).sum()
+}
+
+/// The 15 resources of `web_spec` (the default network: one subnet per AZ in `azs`).
+pub fn web_inventory(stack: &str, region: &str, azs: &[&str]) -> Inventory {
+    let n = |suffix: &str| vec![format!("{stack}{suffix}")];
+    let rows = [
+        ("aws_vpc", n("")),
+        (
+            "aws_subnet",
+            azs.iter().map(|az| format!("{stack}-{az}")).collect(),
+        ),
+        ("aws_internet_gateway", n("")),
+        ("aws_route_table", n("-public")),
+        (
+            "aws_security_group",
+            vec![format!("{stack}-alb"), format!("{stack}-service")],
+        ),
+        ("aws_lb", n("-alb")),
+        ("aws_lb_target_group", n("-tg")),
+        ("aws_lb_listener", n("-alb:80")),
+        ("aws_ecs_cluster", n("")),
+        (
+            "aws_cloudwatch_log_group",
+            vec![format!("/ballast/{stack}")],
+        ),
+        ("aws_iam_role", n(&format!("-{region}-exec"))),
+        ("aws_ecs_task_definition", n("")),
+        ("aws_ecs_service", n("")),
+    ];
+    rows.into_iter()
+        .map(|(kind, mut names)| {
+            names.sort();
+            (kind.to_string(), names)
+        })
+        .collect()
+}
+
+/// Change counts of a plan, as `summary` in the JSON plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+}
+
+impl Summary {
+    /// The line the human plan ends with.
+    pub fn plan_line(&self) -> String {
+        format!(
+            "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+            self.add, self.change, self.replace, self.destroy
+        )
+    }
+
+    /// The line a deploy ends with (before its duration).
+    pub fn apply_line(&self) -> String {
+        format!(
+            "Apply complete! {} added, {} changed, {} replaced, {} destroyed in",
+            self.add, self.change, self.replace, self.destroy
+        )
+    }
+}
+
+/// A parsed `plan --output json` (src/render/json.rs).
+pub struct Plan {
+    pub json: serde_json::Value,
+    pub summary: Summary,
+}
+
+impl Plan {
+    pub fn parse(stdout: &str) -> Plan {
+        let json: serde_json::Value = serde_json::from_str(stdout)
+            .unwrap_or_else(|e| panic!("stdout is not only JSON ({e}):\n{stdout}"));
+        let summary: Summary = serde_json::from_value(json["summary"].clone())
+            .unwrap_or_else(|e| panic!("no summary in the JSON plan ({e}):\n{stdout}"));
+        let plan = Plan { json, summary };
+        let count = |a: &str| plan.changes().iter().filter(|c| c["action"] == a).count();
+        assert_eq!(
+            summary,
+            Summary {
+                add: count("create"),
+                change: count("update"),
+                replace: count("replace"),
+                destroy: count("delete"),
+            },
+            "the summary counts the resource changes"
+        );
+        assert_eq!(
+            plan.json["has_changes"],
+            plan.changes().len() > count("no-op")
+        );
+        plan
+    }
+
+    pub fn changes(&self) -> &[serde_json::Value] {
+        self.json["resource_changes"]
+            .as_array()
+            .expect("resource_changes is a list")
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.json["has_changes"]
+            .as_bool()
+            .expect("has_changes is a bool")
+    }
+
+    /// (address, action) of every change that is not a no-op, sorted by address.
+    pub fn actions(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .changes()
+            .iter()
+            .filter(|c| c["action"] != "no-op")
+            .map(|c| {
+                let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+                (s("address"), s("action"))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The change of `address`.
+    pub fn change(&self, address: &str) -> &serde_json::Value {
+        self.changes()
+            .iter()
+            .find(|c| c["address"] == address)
+            .unwrap_or_else(|| panic!("no {address} in the plan:\n{:#}", self.json))
+    }
+
+    /// What the stack has once this plan is applied.
+    pub fn inventory_after(&self) -> Inventory {
+        let mut inv = Inventory::new();
+        for c in self.changes().iter().filter(|c| c["action"] != "delete") {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            inv.entry(s("type")).or_default().push(s("name"));
+        }
+        inv.values_mut().for_each(|v| v.sort());
+        inv
+    }
+}
+
+/// (address, action) pairs, sorted, to compare with `Plan::actions`.
+pub fn actions(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A deploy through `TestStack::deploy`: the plan taken just before, the run and its calls.
+pub struct Applied {
+    pub plan: Plan,
+    pub run: Run,
+    pub stats: Stats,
+}
+
+/// One stack under test: its spec file, and a destroy when the test ends however it ends.
+pub struct TestStack<'e> {
+    pub env: &'e Env,
+    pub name: String,
+    pub region: String,
+    path: String,
+    clients: OnceCell<Clients>,
+    /// Nothing of the stack is left (a checked destroy ran, and no deploy after it).
+    gone: Cell<bool>,
+}
+
+impl<'e> TestStack<'e> {
+    /// Removes what an earlier, aborted run left of the stack and writes `yaml` as its spec.
+    pub fn new(env: &'e Env, name: &str, region: &str, yaml: &str) -> TestStack<'e> {
+        env.clean(name, region);
+        let path = env.spec(&format!("{name}.yaml"), yaml);
+        TestStack {
+            env,
+            name: name.into(),
+            region: region.into(),
+            path: path.to_str().unwrap().into(),
+            clients: OnceCell::new(),
+            gone: Cell::new(false),
+        }
+    }
+
+    /// A stack from a spec file, named by its top-level `name:` and `region:`.
+    pub fn from_file(env: &'e Env, file: &std::path::Path) -> TestStack<'e> {
+        let yaml = std::fs::read_to_string(file).unwrap();
+        let top = |key: &str| {
+            yaml.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| panic!("{}: no top-level {key}", file.display()))
+        };
+        TestStack::new(env, &top("name:"), &top("region:"), &yaml)
+    }
+
+    /// The spec file's path.
+    pub fn spec(&self) -> &str {
+        &self.path
+    }
+
+    pub fn yaml(&self) -> String {
+        std::fs::read_to_string(&self.path).unwrap()
+    }
+
+    pub fn set_yaml(&self, yaml: &str) {
+        std::fs::write(&self.path, yaml).unwrap();
+    }
+
+    pub fn clients(&self) -> &Clients {
+        self.clients.get_or_init(|| self.env.clients(&self.region))
+    }
+
+    /// `ballast VERB SPEC ARGS...`, unchecked.
+    pub fn run(&self, verb: &str, args: &[&str]) -> Run {
+        if verb != "destroy" {
+            self.gone.set(false);
+        }
+        let mut all = vec![verb, self.path.as_str()];
+        all.extend_from_slice(args);
+        self.env.ballast(&all)
+    }
+
+    /// `plan --output json`, parsed.
+    pub fn plan_json(&self) -> Plan {
+        let r = self.run("plan", &["--output", "json"]);
+        assert_ok(&r, "plan --output json");
+        Plan::parse(&r.stdout)
+    }
+
+    /// Plan (JSON), then `deploy --yes`, which must succeed and print the counts of that plan.
+    pub fn deploy(&self) -> Applied {
+        let plan = self.plan_json();
+        self.env.reset();
+        let run = self.run("deploy", &["--yes"]);
+        assert_ok(&run, &format!("deploy {}", self.name));
+        let stats = self.env.stats();
+        if plan.has_changes() {
+            run.assert_stderr(&[&plan.summary.plan_line(), &plan.summary.apply_line()]);
+        } else {
+            run.assert_stderr(&["No changes."]);
+            stats.assert_no_writes("a deploy of a plan without changes");
+        }
+        Applied { plan, run, stats }
+    }
+
+    /// Deploy and return the write calls it made.
+    pub fn deploy_writes(&self) -> Vec<String> {
+        self.deploy().stats.write_ops
+    }
+
+    /// Converged: `plan --detailed-exitcode` exits 0 with "No changes.", and a deploy changes
+    /// nothing and makes not a single write call. Returns that deploy.
+    pub fn assert_converged(&self) -> Run {
+        let r = self.run("plan", &["--detailed-exitcode"]);
+        assert_eq!(
+            r.code, 0,
+            "plan exits 0 without changes, 2 with:\n{}",
+            r.stderr
+        );
+        r.assert_stderr(&["No changes."]);
+        self.env.reset();
+        let r = self.run("deploy", &["--yes"]);
+        assert_ok(&r, "converged deploy");
+        r.assert_stderr(&["No changes."]);
+        let s = self.env.stats();
+        s.assert_no_writes("a deploy of a converged stack");
+        assert!(s.total > 0, "the deploy read AWS through the shim");
+        r
+    }
+
+    /// `destroy SPEC --yes`: see `destroy_with`.
+    pub fn destroy(&self) -> Run {
+        let spec = self.path.clone();
+        self.destroy_with(&[&spec])
+    }
+
+    /// `destroy --stack NAME --region REGION --yes`: see `destroy_with`.
+    pub fn destroy_by_name(&self) -> Run {
+        let (name, region) = (self.name.clone(), self.region.clone());
+        self.destroy_with(&["--stack", &name, "--region", &region])
+    }
+
+    /// Destroy: it must succeed, count what the stack had (or say there was nothing, and then
+    /// write nothing), and leave nothing tagged for the stack.
+    fn destroy_with(&self, target: &[&str]) -> Run {
+        let before = self.inventory();
+        self.env.reset();
+        let mut args = vec!["destroy"];
+        args.extend_from_slice(target);
+        args.push("--yes");
+        let r = self.env.ballast(&args);
+        assert_ok(&r, &format!("destroy {}", self.name));
+        if before.is_empty() {
+            r.assert_stderr(&["Nothing to destroy"]);
+            self.env.stats().assert_no_writes("destroying nothing");
+        } else {
+            r.assert_stderr(&[&format!("Destroy complete! {} destroyed", total(&before))]);
+        }
+        assert_eq!(self.inventory(), Inventory::new(), "left after destroy");
+        self.gone.set(true);
+        r
+    }
+
+    /// What AWS has tagged for this stack, read back with the SDK.
+    pub fn inventory(&self) -> Inventory {
+        let c = self.clients();
+        self.env
+            .rt
+            .block_on(read_inventory(c, &self.name, &self.region))
+    }
+}
+
+/// Reads of the stack's resources by their deterministic names (see src/spec/names.rs), or by
+/// its ownership tag. Each blocks: call them outside `env.rt.block_on`.
+impl TestStack<'_> {
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.env.rt.block_on(f)
+    }
+
+    /// Services of the stack's cluster named like the stack (ACTIVE or not).
+    pub fn services(&self) -> Vec<aws_sdk_ecs::types::Service> {
+        let (c, name) = (self.clients(), self.name.as_str());
+        let r = c.ecs.describe_services().cluster(name).services(name);
+        self.block_on(r.send()).unwrap().services().to_vec()
+    }
+
+    /// The stack's service.
+    pub fn service(&self) -> aws_sdk_ecs::types::Service {
+        self.services().swap_remove(0)
+    }
+
+    pub fn load_balancer(&self) -> aws_sdk_elasticloadbalancingv2::types::LoadBalancer {
+        let r = self.clients().elbv2.describe_load_balancers();
+        let r = r.names(format!("{}-alb", self.name));
+        self.block_on(r.send()).unwrap().load_balancers()[0].clone()
+    }
+
+    pub fn target_group(&self) -> aws_sdk_elasticloadbalancingv2::types::TargetGroup {
+        let r = self.clients().elbv2.describe_target_groups();
+        let r = r.names(format!("{}-tg", self.name));
+        self.block_on(r.send()).unwrap().target_groups()[0].clone()
+    }
+
+    /// The listeners of the stack's load balancer.
+    pub fn listeners(&self) -> Vec<aws_sdk_elasticloadbalancingv2::types::Listener> {
+        let lb = self.load_balancer();
+        let r = self.clients().elbv2.describe_listeners();
+        let r = r.load_balancer_arn(lb.load_balancer_arn().unwrap());
+        self.block_on(r.send()).unwrap().listeners().to_vec()
+    }
+
+    /// The stack's cluster (ACTIVE or INACTIVE), if ECS knows it.
+    pub fn clusters(&self) -> Vec<aws_sdk_ecs::types::Cluster> {
+        let r = self.clients().ecs.describe_clusters().clusters(&self.name);
+        self.block_on(r.send()).unwrap().clusters().to_vec()
+    }
+
+    /// The VPCs tagged for the stack.
+    pub fn vpcs(&self) -> Vec<aws_sdk_ec2::types::Vpc> {
+        let r = self
+            .clients()
+            .ec2
+            .describe_vpcs()
+            .filters(tagged(&self.name));
+        self.block_on(r.send()).unwrap().vpcs().to_vec()
+    }
+
+    /// The subnets tagged for the stack.
+    pub fn subnets(&self) -> Vec<aws_sdk_ec2::types::Subnet> {
+        let r = self
+            .clients()
+            .ec2
+            .describe_subnets()
+            .filters(tagged(&self.name));
+        self.block_on(r.send()).unwrap().subnets().to_vec()
+    }
+
+    /// The security groups tagged for the stack.
+    pub fn security_groups(&self) -> Vec<aws_sdk_ec2::types::SecurityGroup> {
+        let r = self.clients().ec2.describe_security_groups();
+        let r = r.filters(tagged(&self.name));
+        self.block_on(r.send()).unwrap().security_groups().to_vec()
+    }
+
+    /// The scalable target id of the stack's service.
+    pub fn rid(&self) -> String {
+        format!("service/{0}/{0}", self.name)
+    }
+
+    pub fn scalable_targets(&self) -> Vec<ScalableTarget> {
+        self.block_on(scalable_targets(self.clients(), Some(&self.rid())))
+    }
+
+    /// The scaling policies on the service as the API answers (moto matches by substring).
+    pub fn scaling_policies(&self) -> Vec<ScalingPolicy> {
+        self.block_on(scaling_policies(self.clients(), &self.rid()))
+    }
+
+    /// The scheduled actions on the service as the API answers (moto matches by substring).
+    pub fn scheduled_actions(&self) -> Vec<ScheduledAction> {
+        self.block_on(scheduled_actions(self.clients(), &self.rid()))
+    }
+}
+
+/// ECS scalable targets: all, or those of one resource id.
+pub async fn scalable_targets(c: &Clients, rid: Option<&str>) -> Vec<ScalableTarget> {
+    let r = c.appscaling.describe_scalable_targets();
+    let r = r.service_namespace(ServiceNamespace::Ecs);
+    let r = r.set_resource_ids(rid.map(|r| vec![r.to_string()]));
+    r.send().await.unwrap().scalable_targets().to_vec()
+}
+
+pub async fn scaling_policies(c: &Clients, rid: &str) -> Vec<ScalingPolicy> {
+    let r = c.appscaling.describe_scaling_policies();
+    let r = r.service_namespace(ServiceNamespace::Ecs).resource_id(rid);
+    r.send().await.unwrap().scaling_policies().to_vec()
+}
+
+pub async fn scheduled_actions(c: &Clients, rid: &str) -> Vec<ScheduledAction> {
+    let r = c.appscaling.describe_scheduled_actions();
+    let r = r.service_namespace(ServiceNamespace::Ecs).resource_id(rid);
+    r.send().await.unwrap().scheduled_actions().to_vec()
+}
+
+impl Drop for TestStack<'_> {
+    /// Best effort: destroy whatever the test left, ignoring every error (a failed test must
+    /// show its own failure, not one from the clean-up).
+    fn drop(&mut self) {
+        if self.gone.get() {
+            return;
+        }
+        let _ = self
+            .env
+            .command()
+            .args(["destroy", "--stack", &self.name, "--region", &self.region])
+            .arg("--yes")
+            .output();
+    }
+}
+
+fn owned<'a>(stack: &str, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+    tags.into_iter()
+        .any(|(k, v)| k == "ballast:stack" && v == stack)
+}
+
+fn ec2_name(tags: &[aws_sdk_ec2::types::Tag]) -> String {
+    tags.iter()
+        .find(|t| t.key() == Some("Name"))
+        .and_then(|t| t.value())
+        .unwrap_or("<no Name tag>")
+        .to_string()
+}
+
+/// Everything in `region` tagged `ballast:stack=STACK` (IAM, being global, by the region in the
+/// role name), plus the scaling policies and scheduled actions of its scalable targets (they
+/// carry no tags).
+async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
+    let mut found: Vec<(&str, String)> = Vec::new();
+
+    // EC2: the tag filter.
+    let r = c.ec2.describe_vpcs().filters(tagged(stack)).send().await;
+    for v in r.unwrap().vpcs() {
+        found.push(("aws_vpc", ec2_name(v.tags())));
+    }
+    let r = c.ec2.describe_subnets().filters(tagged(stack)).send().await;
+    for s in r.unwrap().subnets() {
+        found.push(("aws_subnet", ec2_name(s.tags())));
+    }
+    let r = c.ec2.describe_internet_gateways().filters(tagged(stack));
+    for g in r.send().await.unwrap().internet_gateways() {
+        found.push(("aws_internet_gateway", ec2_name(g.tags())));
+    }
+    let r = c.ec2.describe_route_tables().filters(tagged(stack));
+    for t in r.send().await.unwrap().route_tables() {
+        found.push(("aws_route_table", ec2_name(t.tags())));
+    }
+    let r = c.ec2.describe_security_groups().filters(tagged(stack));
+    for g in r.send().await.unwrap().security_groups() {
+        found.push(("aws_security_group", g.group_name().unwrap().to_string()));
+    }
+    let r = c.ec2.describe_launch_templates().filters(tagged(stack));
+    for t in r.send().await.unwrap().launch_templates() {
+        let name = t.launch_template_name().unwrap().to_string();
+        found.push(("aws_launch_template", name));
+    }
+
+    // ELBv2: every load balancer and target group, and the listeners of every load balancer.
+    let lbs = c.elbv2.describe_load_balancers().send().await.unwrap();
+    let tgs = c.elbv2.describe_target_groups().send().await.unwrap();
+    let mut arns: Vec<(&str, String, String)> = Vec::new();
+    for lb in lbs.load_balancers() {
+        let (arn, name) = (lb.load_balancer_arn().unwrap(), lb.load_balancer_name());
+        arns.push(("aws_lb", arn.into(), name.unwrap().into()));
+        let ls = c.elbv2.describe_listeners().load_balancer_arn(arn);
+        for l in ls.send().await.unwrap().listeners() {
+            let name = format!("{}:{}", name.unwrap(), l.port().unwrap());
+            arns.push(("aws_lb_listener", l.listener_arn().unwrap().into(), name));
+        }
+    }
+    for tg in tgs.target_groups() {
+        let (arn, name) = (tg.target_group_arn().unwrap(), tg.target_group_name());
+        arns.push(("aws_lb_target_group", arn.into(), name.unwrap().into()));
+    }
+    for chunk in arns.chunks(20) {
+        let r = c
+            .elbv2
+            .describe_tags()
+            .set_resource_arns(Some(chunk.iter().map(|(_, a, _)| a.clone()).collect()))
+            .send()
+            .await
+            .unwrap();
+        for d in r.tag_descriptions() {
+            let tags = d.tags().iter();
+            if owned(
+                stack,
+                tags.map(|t| (t.key().unwrap(), t.value().unwrap_or(""))),
+            ) {
+                let (kind, _, name) = chunk
+                    .iter()
+                    .find(|(_, a, _)| Some(a.as_str()) == d.resource_arn())
+                    .unwrap();
+                found.push((*kind, name.clone()));
+            }
+        }
+    }
+
+    // ECS: active clusters, their active services, active task definitions (by family),
+    // capacity providers.
+    let ecs_owned = |tags: &[aws_sdk_ecs::types::Tag]| {
+        owned(
+            stack,
+            tags.iter()
+                .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
+        )
+    };
+    let mut provider_names = std::collections::BTreeSet::from([format!("{stack}-ec2")]);
+    let cluster_arns = c.ecs.list_clusters().send().await.unwrap();
+    for arn in cluster_arns.cluster_arns() {
+        let r = c.ecs.describe_clusters().clusters(arn);
+        let r = r.include(aws_sdk_ecs::types::ClusterField::Tags);
+        let r = r.send().await.unwrap();
+        let Some(cl) = r.clusters().first() else {
+            continue;
+        };
+        if cl.status() != Some("ACTIVE") {
+            continue;
+        }
+        if ecs_owned(cl.tags()) {
+            found.push(("aws_ecs_cluster", cl.cluster_name().unwrap().into()));
+        }
+        provider_names.extend(cl.capacity_providers().iter().cloned());
+        let svcs = c.ecs.list_services().cluster(arn).send().await.unwrap();
+        for chunk in svcs.service_arns().chunks(10) {
+            let r = c.ecs.describe_services().cluster(arn);
+            let r = r.set_services(Some(chunk.to_vec()));
+            let r = r.include(aws_sdk_ecs::types::ServiceField::Tags);
+            let r = r.send().await.unwrap();
+            for s in r.services() {
+                if s.status() == Some("ACTIVE") && ecs_owned(s.tags()) {
+                    found.push(("aws_ecs_service", s.service_name().unwrap().into()));
+                }
+            }
+        }
+    }
+    let mut families = std::collections::BTreeSet::new();
+    let tds = c.ecs.list_task_definitions();
+    let tds = tds.status(aws_sdk_ecs::types::TaskDefinitionStatus::Active);
+    let tds = tds.send().await.unwrap();
+    for arn in tds.task_definition_arns() {
+        let td = c.ecs.describe_task_definition().task_definition(arn);
+        let td = td.include(aws_sdk_ecs::types::TaskDefinitionField::Tags);
+        let td = td.send().await.unwrap();
+        if ecs_owned(td.tags()) {
+            families.insert(td.task_definition().unwrap().family().unwrap().to_string());
+        }
+    }
+    for f in families {
+        found.push(("aws_ecs_task_definition", f));
+    }
+    // moto cannot list every capacity provider (DescribeCapacityProviders without names is an
+    // HTTP 500): ask for the stack's name and for those that any active cluster uses.
+    let cps = c.ecs.describe_capacity_providers();
+    let cps = cps.set_capacity_providers(Some(provider_names.into_iter().collect()));
+    let cps = cps.include(aws_sdk_ecs::types::CapacityProviderField::Tags);
+    let cps = cps.send().await.unwrap();
+    for cp in cps.capacity_providers() {
+        if cp.status().map(|s| s.as_str()) == Some("ACTIVE") && ecs_owned(cp.tags()) {
+            found.push(("aws_ecs_capacity_provider", cp.name().unwrap().into()));
+        }
+    }
+
+    // IAM is global: a stack's role names carry its region.
+    let roles = c.iam.list_roles().into_paginator().items().send();
+    let roles: Vec<_> = roles.collect::<Result<_, _>>().await.unwrap();
+    let prefix = format!("{stack}-{region}-");
+    for role in roles.iter().filter(|r| r.role_name().starts_with(&prefix)) {
+        let tags = c.iam.list_role_tags().role_name(role.role_name());
+        let tags = tags.send().await.unwrap();
+        if owned(stack, tags.tags().iter().map(|t| (t.key(), t.value()))) {
+            found.push(("aws_iam_role", role.role_name().into()));
+        }
+    }
+
+    // CloudWatch Logs: tags by the ARN without `:*`.
+    let groups = c.logs.describe_log_groups().into_paginator().items().send();
+    let groups: Vec<_> = groups.collect::<Result<_, _>>().await.unwrap();
+    for g in groups {
+        let arn = g.log_group_arn().map(str::to_string).unwrap_or_else(|| {
+            g.arn()
+                .unwrap_or_default()
+                .trim_end_matches(":*")
+                .to_string()
+        });
+        let tags = c.logs.list_tags_for_resource().resource_arn(arn);
+        let tags = tags.send().await.unwrap();
+        let tags = tags.tags().into_iter().flatten();
+        if owned(stack, tags.map(|(k, v)| (k.as_str(), v.as_str()))) {
+            let name = g.log_group_name().unwrap().to_string();
+            found.push(("aws_cloudwatch_log_group", name));
+        }
+    }
+
+    // Application Auto Scaling: tagged targets, and the policies and actions on them (moto
+    // matches ResourceId by substring: keep the exact ones).
+    for t in scalable_targets(c, None).await {
+        let tags = c.appscaling.list_tags_for_resource();
+        let tags = tags.resource_arn(t.scalable_target_arn().unwrap());
+        let tags = tags.send().await.unwrap();
+        let tags = tags.tags().into_iter().flatten();
+        if !owned(stack, tags.map(|(k, v)| (k.as_str(), v.as_str()))) {
+            continue;
+        }
+        let rid = t.resource_id();
+        found.push(("aws_appautoscaling_target", rid.into()));
+        for p in scaling_policies(c, rid).await {
+            if p.resource_id() == rid {
+                found.push(("aws_appautoscaling_policy", p.policy_name().into()));
+            }
+        }
+        for a in scheduled_actions(c, rid).await {
+            if a.resource_id() == rid {
+                let name = a.scheduled_action_name().to_string();
+                found.push(("aws_appautoscaling_scheduled_action", name));
+            }
+        }
+    }
+
+    // EC2 Auto Scaling groups.
+    let asgs = c.autoscaling.describe_auto_scaling_groups().send().await;
+    for g in asgs.unwrap().auto_scaling_groups() {
+        let tags = g.tags().iter();
+        if owned(
+            stack,
+            tags.map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
+        ) {
+            let name = g.auto_scaling_group_name().unwrap().to_string();
+            found.push(("aws_autoscaling_group", name));
+        }
+    }
+
+    let mut inv = Inventory::new();
+    for (kind, name) in found {
+        inv.entry(kind.to_string()).or_default().push(name);
+    }
+    inv.values_mut().for_each(|v| v.sort());
+    inv
 }

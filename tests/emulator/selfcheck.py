@@ -124,6 +124,7 @@ def main() -> int:
         {"service": "ecs", "op": "ListClusters", "write": False},
         {"service": "elasticloadbalancing", "op": "DescribeLoadBalancers", "write": False},
     ] and (stats["total"], stats["writes"], stats["reads"]) == (4, 1, 3), f"stats: {stats}")
+    check(stats["in_flight"] == 0, f"nothing in flight once answered: {stats}")
 
     for op in ("CreateCluster", "CreateRole", "CreateSubnet"):
         shim("faults", {"op": op, "count": 2, "status": 400, "code": "ThrottlingException",

@@ -126,6 +126,8 @@ class Shim:
         self.lock = threading.Lock()
         self.calls: list[dict] = []
         self.faults: list[dict] = []
+        # AWS calls received and not yet answered (a killed client's calls still land).
+        self.in_flight = 0
 
     # -- WSGI entry point --------------------------------------------------
     def __call__(self, environ, start_response):
@@ -143,11 +145,16 @@ class Shim:
             )
             fault = self.take_fault(service, op)
             delay = self.delay_ms
-        if delay > 0:
-            time.sleep(delay / 1000.0)
-        if fault is not None:
-            return render_fault(environ, service, fault, start_response)
-        return self.app(environ, start_response)
+            self.in_flight += 1
+        try:
+            if delay > 0:
+                time.sleep(delay / 1000.0)
+            if fault is not None:
+                return render_fault(environ, service, fault, start_response)
+            return self.app(environ, start_response)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
 
     def take_fault(self, service: str, op: str):
         for f in self.faults:
@@ -167,10 +174,12 @@ class Shim:
         if name == "stats" and method == "GET":
             with self.lock:
                 calls = list(self.calls)
+                in_flight = self.in_flight
             writes = sum(1 for c in calls if c["write"])
             return respond_json(start_response, {
                 "total": len(calls), "writes": writes,
                 "reads": len(calls) - writes, "calls": calls,
+                "in_flight": in_flight,
             })
         if name == "reset" and method == "POST":
             with self.lock:
