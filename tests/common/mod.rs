@@ -51,11 +51,21 @@ impl Run {
 
 impl Env {
     pub fn new() -> Env {
-        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let endpoint = std::env::var("AWS_ENDPOINT_URL").expect(
             "AWS_ENDPOINT_URL is not set: run the suite with scripts/test (it starts the emulator), \
              or start one with scripts/emulator start",
         );
+        let env = Env::at(endpoint);
+        env.set_delay(0);
+        env.set_rollout("COMPLETED", "");
+        env.http("DELETE", "/_shim/faults", "");
+        env
+    }
+
+    /// An environment on `endpoint` (loopback only) with its call counters reset; touches none
+    /// of the moto shim's other controls, so it also fits the LocalStack proxy.
+    pub fn at(endpoint: String) -> Env {
+        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let host_port = endpoint
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -80,9 +90,6 @@ impl Env {
         env.shim = env
             .http("GET", "/_shim/health", "")
             .is_some_and(|b| b.trim() == "ok");
-        env.set_delay(0);
-        env.set_rollout("COMPLETED", "");
-        env.http("DELETE", "/_shim/faults", "");
         env.reset();
         env
     }
