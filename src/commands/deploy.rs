@@ -91,10 +91,11 @@ async fn follow(
         timeout: w.timeout,
         poll: w.poll,
     };
-    // Listen for Ctrl-C before saying it stops the wait: the listener registers on first poll,
-    // and a SIGINT before that would kill the process instead.
-    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
-    let _ = futures::poll!(ctrl_c.as_mut());
+    // Listen for Ctrl-C before saying it stops waiting: `ctrl_c()` installs its handler when
+    // first polled, and until then SIGINT kills the process without the message below. Fused:
+    // polling it again after it completed (a failed registration) must not panic.
+    let mut ctrl_c = Box::pin(futures::FutureExt::fuse(tokio::signal::ctrl_c()));
+    let _ = futures::poll!(&mut ctrl_c);
     super::eprint(&format!(
         "\nWaiting for rollout {id} of service {name} (up to {}s; Ctrl-C stops waiting)...\n",
         w.timeout.as_secs()
@@ -115,7 +116,7 @@ async fn follow(
     };
     let verdict = tokio::select! {
         v = watch.run(&mut on_progress) => v?,
-        _ = ctrl_c => {
+        _ = &mut ctrl_c => {
             super::eprint(&format!(
                 "\nStopped waiting. Rollout {id} goes on in ECS; follow it with `ballast status {}` \
                  or `aws ecs describe-services --cluster {cluster} --services {name}`.\n",

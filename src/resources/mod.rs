@@ -60,3 +60,20 @@ pub fn registry() -> Vec<DynKind> {
         Box::new(scheduled_action::ScheduledAction),
     ]
 }
+
+/// The registry's kinds named in `names` (by `Kind::name`, e.g. `aws_vpc`), in registry order:
+/// plan and apply a part of a stack, e.g. against an emulator that serves only some services.
+/// Nodes may refer only to nodes of the kinds given. Panics on a name no kind has.
+pub fn registry_only(names: &[&str]) -> Vec<DynKind> {
+    let kinds = registry();
+    for n in names {
+        assert!(
+            kinds.iter().any(|k| k.name() == *n),
+            "registry_only: no resource kind is named {n:?}"
+        );
+    }
+    kinds
+        .into_iter()
+        .filter(|k| names.contains(&k.name()))
+        .collect()
+}

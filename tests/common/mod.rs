@@ -93,11 +93,31 @@ fn shim_expected() -> bool {
 
 impl Env {
     pub fn new() -> Env {
-        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let endpoint = std::env::var("AWS_ENDPOINT_URL").expect(
             "AWS_ENDPOINT_URL is not set: run the suite with scripts/test (it starts the emulator), \
              or start one with scripts/emulator start",
         );
+        let env = Env::at(endpoint);
+        assert!(
+            env.shim || !shim_expected(),
+            "the emulator shim does not answer {}/_shim/health. The suite runs against moto behind \
+             the shim (scripts/test starts both; tests/emulator/README.md). To run against another \
+             endpoint set BALLAST_TEST_SHIM=0: the checks that need the shim then fail, they are \
+             never skipped.",
+            env.endpoint
+        );
+        if env.shim {
+            env.set_delay(0);
+            env.set_rollout("COMPLETED", "");
+            env.shim_call("DELETE", "/_shim/faults", "", "clearing faults");
+        }
+        env
+    }
+
+    /// An environment on `endpoint` (loopback only) with its call counters reset; touches none
+    /// of the moto shim's other controls, so it also fits the LocalStack proxy.
+    pub fn at(endpoint: String) -> Env {
+        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let host_port = endpoint
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -122,18 +142,7 @@ impl Env {
         env.shim = env
             .http("GET", "/_shim/health", "")
             .is_some_and(|b| b.trim() == "ok");
-        assert!(
-            env.shim || !shim_expected(),
-            "the emulator shim does not answer {}/_shim/health. The suite runs against moto behind \
-             the shim (scripts/test starts both; tests/emulator/README.md). To run against another \
-             endpoint set BALLAST_TEST_SHIM=0: the checks that need the shim then fail, they are \
-             never skipped.",
-            env.endpoint
-        );
         if env.shim {
-            env.set_delay(0);
-            env.set_rollout("COMPLETED", "");
-            env.shim_call("DELETE", "/_shim/faults", "", "clearing faults");
             env.reset();
         }
         env

@@ -90,14 +90,12 @@ import datetime as dt
 import io
 import json
 import os
-import re
 import sys
 import threading
 import time
 import traceback
 import uuid
 from http import HTTPStatus
-from urllib.parse import parse_qs
 
 # Must be set before moto is imported: makes AWS managed policies (e.g.
 # AmazonECSTaskExecutionRolePolicy) exist in IAM.
@@ -111,12 +109,12 @@ from moto.server import (  # noqa: E402
     create_backend_app,
 )
 
+from calls import CallLog  # noqa: E402  (shared with proxy.py: counts and classifies alike)
+from calls import identify as identify_call  # noqa: E402
+
 # --------------------------------------------------------------------------
 # Shim middleware
 # --------------------------------------------------------------------------
-
-READ_PREFIXES = ("Describe", "List", "Get")
-CREDENTIAL_RE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
 
 
 class Shim:
@@ -124,7 +122,7 @@ class Shim:
         self.app = app
         self.delay_ms = delay_ms
         self.lock = threading.Lock()
-        self.calls: list[dict] = []
+        self.log = CallLog()
         self.faults: list[dict] = []
         # AWS calls received and not yet answered (a killed client's calls still land).
         self.in_flight = 0
@@ -139,10 +137,8 @@ class Shim:
 
         body = read_body(environ)
         service, op = identify(environ, body)
+        self.log.record(service, op)
         with self.lock:
-            self.calls.append(
-                {"service": service, "op": op, "write": not op.startswith(READ_PREFIXES)}
-            )
             fault = self.take_fault(service, op)
             delay = self.delay_ms
             self.in_flight += 1
@@ -173,17 +169,10 @@ class Shim:
             return respond(start_response, 200, "ok", "text/plain")
         if name == "stats" and method == "GET":
             with self.lock:
-                calls = list(self.calls)
                 in_flight = self.in_flight
-            writes = sum(1 for c in calls if c["write"])
-            return respond_json(start_response, {
-                "total": len(calls), "writes": writes,
-                "reads": len(calls) - writes, "calls": calls,
-                "in_flight": in_flight,
-            })
+            return respond_json(start_response, {**self.log.stats(), "in_flight": in_flight})
         if name == "reset" and method == "POST":
-            with self.lock:
-                self.calls.clear()
+            self.log.reset()
             return respond_json(start_response, {"ok": True})
         if name == "delay" and method == "GET":
             return respond_json(start_response, {"ms": self.delay_ms})
@@ -260,27 +249,18 @@ def read_body(environ) -> bytes:
 
 
 def identify(environ, body: bytes) -> tuple[str, str]:
-    """(service, operation) of an AWS request."""
-    service = ""
-    m = CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if m:
-        service = m.group(2)
-    target = environ.get("HTTP_X_AMZ_TARGET", "")
-    if target:
-        op = target.rsplit(".", 1)[-1]
-        if not service:
-            service = target.split(".", 1)[0]
-        return service, op
-    # rpc-v2-cbor: /service/<Service>/operation/<Op>
-    m = CBOR_PATH_RE.match(environ.get("PATH_INFO", ""))
-    if m:
-        known = CBOR_SERVICES.get(m.group(1))
-        return service or (known["signing_name"] if known else m.group(1)), m.group(2)
-    params = parse_qs(environ.get("QUERY_STRING", ""))
-    if "form-urlencoded" in environ.get("CONTENT_TYPE", "") or (body and b"Action=" in body):
-        params.update(parse_qs(body.decode("utf-8", "replace")))
-    op = params.get("Action", [""])[0]
-    return service or "unknown", op or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+    """(service, operation) of an AWS request (see calls.identify)."""
+    def header(name: str) -> str:
+        key = name.upper().replace("-", "_")
+        return environ.get(key if key == "CONTENT_TYPE" else "HTTP_" + key, "")
+
+    return identify_call(
+        header,
+        environ.get("REQUEST_METHOD", ""),
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+        body,
+    )
 
 
 def render_fault(environ, service: str, fault: dict, start_response):

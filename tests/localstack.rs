@@ -1,0 +1,918 @@
+//! The resource kinds LocalStack's free runtime serves (EC2, IAM, CloudWatch Logs), planned and
+//! applied through the library against LocalStack: `scripts/test --localstack`.
+//!
+//! LocalStack serves no ECS, ELBv2 or Application Auto Scaling, so a whole stack cannot deploy
+//! there; each test applies one kind (plus the kinds it refers to) with
+//! `resources::registry_only`, the way `ballast deploy` drives the engine (spec -> plan ->
+//! apply), reads every field back with the SDK, checks that a re-plan has no changes and that
+//! re-applying writes nothing (counted by the proxy, tests/emulator/proxy.py), then destroys and
+//! checks that nothing tagged with the stack is left.
+//!
+//! They run only when `BALLAST_LOCALSTACK_URL` names the proxy (`scripts/emulator start
+//! --localstack` prints it). Without it each test prints `skipped: ...` and passes, unless
+//! `BALLAST_REQUIRE_LOCALSTACK=1`, which makes it fail.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, VpcAttributeName};
+use ballast::aws::Clients;
+use ballast::engine::{self, Action, Change, Plan, Reporter, StackRef, Step};
+use ballast::resources::{registry_only, DynKind};
+use ballast::spec::Model;
+use common::Env;
+
+const REGION: &str = "us-east-1";
+const EXEC_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+const INSTANCE_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
+
+/// Every kind these tests cover, for cleaning up and for the "nothing left" check.
+const ALL: &[&str] = &[
+    "aws_vpc",
+    "aws_subnet",
+    "aws_internet_gateway",
+    "aws_route_table",
+    "aws_security_group",
+    "aws_iam_role",
+    "aws_cloudwatch_log_group",
+];
+
+/// A stack with every part these kinds lower: a created network in two AZs, user tags, ALB
+/// ingress from two CIDRs, a service port, a log retention. `service_extra` is appended to the
+/// service block.
+fn spec(stack: &str, ingress: &str, retention: u32, service_extra: &str) -> String {
+    format!(
+        "name: {stack}
+region: {REGION}
+tags:
+  team: platform
+network:
+  create:
+    cidr: 10.42.0.0/16
+    subnets:
+      - az: us-east-1a
+        cidr: 10.42.0.0/24
+      - az: us-east-1b
+        cidr: 10.42.1.0/24
+load_balancer:
+  ingress_cidrs: [{ingress}]
+service:
+  image: public.ecr.aws/nginx/nginx:1.27
+  port: 8080
+  cpu: 256
+  memory: 512
+  log_retention_days: {retention}
+{service_extra}"
+    )
+}
+
+const EC2_CAPACITY: &str = "  ec2_capacity:
+    instance_type: t3.small
+    min: 1
+    max: 4
+    target_capacity: 100
+";
+
+struct Quiet;
+
+impl Reporter for Quiet {
+    fn started(&self, _: &Change, _: Step) {}
+    fn finished(&self, _: &Change, _: Step, _: Duration, _: &str) {}
+    fn failed(&self, _: &Change, _: Step, _: &str) {}
+    fn skipped(&self, _: &Change, _: Step, _: &str) {}
+}
+
+/// One test's connection to LocalStack (through the counting proxy).
+struct Ls {
+    env: Env,
+    stack: &'static str,
+    kinds: Vec<DynKind>,
+}
+
+impl Ls {
+    /// `None` (after printing why) when the LocalStack set is not being run.
+    fn start(test: &str, stack: &'static str, kinds: &[&str]) -> Option<Ls> {
+        let url = std::env::var("BALLAST_LOCALSTACK_URL").unwrap_or_default();
+        if url.is_empty() {
+            assert!(
+                std::env::var("BALLAST_REQUIRE_LOCALSTACK").as_deref() != Ok("1"),
+                "BALLAST_REQUIRE_LOCALSTACK=1 but BALLAST_LOCALSTACK_URL is not set: \
+                 run scripts/test --localstack (or scripts/emulator start --localstack)"
+            );
+            // Straight to stderr, in one write: libtest captures only the print macros, and a
+            // skip must show. The leading newline ends libtest's "test NAME ... " line.
+            let line = format!(
+                "\nskipped: localstack::{test}: BALLAST_LOCALSTACK_URL is not set \
+                 (this set runs with scripts/test --localstack)\n"
+            );
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            return None;
+        }
+        let env = Env::at(url);
+        assert!(
+            env.shim,
+            "the counting proxy at {} does not answer /_shim/health with ok (is LocalStack up? \
+             scripts/emulator status --localstack)",
+            env.endpoint
+        );
+        let ls = Ls {
+            env,
+            stack,
+            kinds: registry_only(kinds),
+        };
+        ls.destroy_leftovers();
+        Some(ls)
+    }
+
+    fn clients(&self) -> Clients {
+        self.env.clients(REGION)
+    }
+
+    fn model(&self, yaml: &str) -> Model {
+        let path = self.env.spec("stack.yaml", yaml);
+        ballast::spec::load_file(path.to_str().unwrap(), None)
+            .unwrap_or_else(|e| panic!("spec does not load: {e:?}"))
+    }
+
+    fn stack_ref(&self, model: Option<&Model>) -> StackRef {
+        match model {
+            Some(m) => ballast::commands::stack_ref(m),
+            None => StackRef {
+                name: self.stack.into(),
+                region: REGION.into(),
+                tags: Default::default(),
+            },
+        }
+    }
+
+    /// Plans with fresh clients, as each `ballast` command does.
+    fn plan_with(&self, kinds: &[DynKind], model: Option<&Model>) -> Plan {
+        let c = self.clients();
+        let stack = self.stack_ref(model);
+        self.env
+            .rt
+            .block_on(engine::plan(kinds, &c, &stack, model))
+            .unwrap_or_else(|e| panic!("plan failed: {}", ballast::error::chain(&e)))
+    }
+
+    fn plan(&self, model: Option<&Model>) -> Plan {
+        self.plan_with(&self.kinds, model)
+    }
+
+    fn apply_with(&self, kinds: &[DynKind], plan: &Plan) {
+        let c = self.clients();
+        let res = self.env.rt.block_on(engine::apply(kinds, &c, plan, &Quiet));
+        assert!(
+            res.ok(),
+            "apply failed: {:#?}, skipped {:?}",
+            res.failed,
+            res.skipped
+        );
+    }
+
+    fn apply(&self, plan: &Plan) {
+        self.apply_with(&self.kinds, plan)
+    }
+
+    fn stats(&self) -> common::Stats {
+        // Fails loudly when the counting proxy does not answer.
+        self.env.stats()
+    }
+
+    /// Creates everything the subset lowers from `model`, from nothing.
+    fn deploy(&self, model: &Model) {
+        let want: usize = self.kinds.iter().map(|k| k.desired(model).len()).sum();
+        let plan = self.plan(Some(model));
+        let creates = actions(&plan, Action::Create);
+        assert_eq!(
+            (creates.len(), plan.changes.len()),
+            (want, want),
+            "a cold plan creates every node and nothing else: {:#?}",
+            summary(&plan)
+        );
+        self.env.reset();
+        self.apply(&plan);
+        let st = self.stats();
+        eprintln!(
+            "{}: cold apply of {want} nodes: {} calls, {} writes {:?}",
+            self.stack, st.total, st.writes, st.write_ops
+        );
+        assert!(
+            st.writes >= want as u64,
+            "the proxy counted {} writes for {want} creates: {:?}",
+            st.writes,
+            st.write_ops
+        );
+        self.converged(model);
+    }
+
+    /// A re-plan has no changes, and re-applying it writes nothing (read by the proxy).
+    fn converged(&self, model: &Model) {
+        self.env.reset();
+        let plan = self.plan(Some(model));
+        assert!(
+            !plan.has_changes(),
+            "re-plan after apply must have no changes: {:#?}",
+            summary(&plan)
+        );
+        self.apply(&plan);
+        let st = self.stats();
+        eprintln!(
+            "{}: re-plan + re-apply: {} calls, {} writes",
+            self.stack, st.total, st.writes
+        );
+        assert!(
+            st.total > 0,
+            "the proxy counted no calls for a whole plan: is BALLAST_LOCALSTACK_URL the proxy?"
+        );
+        assert_eq!(
+            (st.writes, st.write_ops.clone()),
+            (0, vec![]),
+            "re-plan and re-apply of an unchanged stack must not write"
+        );
+    }
+
+    /// Applies a changed spec: exactly `expected` changes (address, action), then converged.
+    /// Returns the write ops the apply made.
+    fn change(&self, model: &Model, expected: &[(&str, Action)]) -> Vec<String> {
+        let plan = self.plan(Some(model));
+        let got: Vec<(String, Action)> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::NoOp)
+            .map(|c| (c.address.clone(), c.action))
+            .collect();
+        let want: Vec<(String, Action)> =
+            expected.iter().map(|(a, x)| (a.to_string(), *x)).collect();
+        assert_eq!(got, want, "plan of the changed spec: {:#?}", summary(&plan));
+        self.env.reset();
+        self.apply(&plan);
+        let writes = self.stats().write_ops;
+        self.converged(model);
+        writes
+    }
+
+    /// Destroys the stack (plan without a model + apply) and checks nothing of it is left.
+    fn destroy(&self, model: &Model) {
+        let want: usize = self.kinds.iter().map(|k| k.desired(model).len()).sum();
+        let plan = self.plan(None);
+        assert_eq!(
+            actions(&plan, Action::Delete).len(),
+            want,
+            "destroy deletes every node: {:#?}",
+            summary(&plan)
+        );
+        assert_eq!(plan.changes.len(), want);
+        self.apply(&plan);
+        assert!(
+            !self.plan(None).has_changes(),
+            "nothing left to destroy after destroy"
+        );
+        self.assert_nothing_left();
+    }
+
+    /// An earlier, aborted run may have left part of this stack.
+    fn destroy_leftovers(&self) {
+        let all = registry_only(ALL);
+        let plan = self.plan_with(&all, None);
+        if plan.has_changes() {
+            self.apply_with(&all, &plan);
+        }
+        self.env.reset();
+    }
+
+    /// Nothing tagged with the stack (or named for it, for IAM and Logs) is left.
+    fn assert_nothing_left(&self) {
+        let c = self.clients();
+        let stack = self.stack;
+        self.env.rt.block_on(async {
+            // Not DescribeTags: LocalStack, like moto, keeps the tags of deleted EC2 resources
+            // there (tests/emulator/README.md). Each type's own Describe is exact.
+            let f = tagged(stack);
+            let vpcs = c
+                .ec2
+                .describe_vpcs()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap();
+            let subnets = c
+                .ec2
+                .describe_subnets()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap();
+            let igws = c
+                .ec2
+                .describe_internet_gateways()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap();
+            let rts = c
+                .ec2
+                .describe_route_tables()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap();
+            let sgs = c
+                .ec2
+                .describe_security_groups()
+                .filters(f)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                (
+                    vpcs.vpcs().len(),
+                    subnets.subnets().len(),
+                    igws.internet_gateways().len(),
+                    rts.route_tables().len(),
+                    sgs.security_groups().len()
+                ),
+                (0, 0, 0, 0, 0),
+                "VPCs, subnets, IGWs, route tables, SGs left"
+            );
+            let roles = c.iam.list_roles().send().await.unwrap();
+            let left: Vec<_> = roles
+                .roles()
+                .iter()
+                .map(|r| r.role_name())
+                .filter(|n| n.starts_with(&format!("{stack}-")))
+                .collect();
+            assert!(left.is_empty(), "IAM roles left: {left:?}");
+            let profiles = c.iam.list_instance_profiles().send().await.unwrap();
+            let left: Vec<_> = profiles
+                .instance_profiles()
+                .iter()
+                .map(|p| p.instance_profile_name())
+                .filter(|n| n.starts_with(&format!("{stack}-")))
+                .collect();
+            assert!(left.is_empty(), "instance profiles left: {left:?}");
+            let groups = c
+                .logs
+                .describe_log_groups()
+                .log_group_name_prefix(format!("/ballast/{stack}"))
+                .send()
+                .await
+                .unwrap();
+            assert!(groups.log_groups().is_empty(), "log groups left");
+        });
+    }
+}
+
+fn actions(plan: &Plan, action: Action) -> Vec<&str> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action == action)
+        .map(|c| c.address.as_str())
+        .collect()
+}
+
+fn summary(plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .map(|c| {
+            let diffs: Vec<String> = c
+                .diffs
+                .iter()
+                .map(|d| format!("{}: {:?} -> {:?}", d.key, d.before, d.after))
+                .collect();
+            format!("{:?} {} {diffs:?}", c.action, c.address)
+        })
+        .collect()
+}
+
+fn tagged(stack: &str) -> Filter {
+    Filter::builder()
+        .name("tag:ballast:stack")
+        .values(stack)
+        .build()
+}
+
+fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The ownership tags, the user's tag from the spec, and (EC2) the Name.
+fn assert_owned(tags: &BTreeMap<String, String>, stack: &str, id: &str, name: Option<&str>) {
+    let get = |k: &str| tags.get(k).map(String::as_str);
+    assert_eq!(
+        get("ballast:stack"),
+        Some(stack),
+        "ballast:stack of {id}: {tags:?}"
+    );
+    assert_eq!(
+        get("ballast:resource"),
+        Some(id),
+        "ballast:resource of {id}: {tags:?}"
+    );
+    assert_eq!(get("team"), Some("platform"), "user tag of {id}: {tags:?}");
+    if let Some(n) = name {
+        assert_eq!(get("Name"), Some(n), "Name of {id}: {tags:?}");
+    }
+}
+
+/// IAM returns policy documents URL-encoded; decoded independently of `src/`.
+fn policy_json(doc: &str) -> serde_json::Value {
+    let mut out = Vec::new();
+    let b = doc.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&doc[i + 1..i + 3], 16).expect("percent escape"));
+            i += 3;
+        } else {
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    serde_json::from_slice(&out).unwrap_or_else(|e| panic!("trust policy {doc}: {e}"))
+}
+
+fn vpc_id(c: &Clients, env: &Env, stack: &str) -> String {
+    env.rt.block_on(async {
+        let r = c
+            .ec2
+            .describe_vpcs()
+            .filters(tagged(stack))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.vpcs().len(), 1, "one VPC tagged for {stack}");
+        r.vpcs()[0].vpc_id().unwrap().to_string()
+    })
+}
+
+#[test]
+fn aws_vpc() {
+    let Some(ls) = Ls::start("aws_vpc", "it-ls-vpc", &["aws_vpc"]) else {
+        return;
+    };
+    let m = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, ""));
+    ls.deploy(&m);
+    let c = ls.clients();
+    ls.env.rt.block_on(async {
+        let r = c
+            .ec2
+            .describe_vpcs()
+            .filters(tagged(ls.stack))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.vpcs().len(), 1);
+        let v = &r.vpcs()[0];
+        assert_eq!(v.cidr_block(), Some("10.42.0.0/16"));
+        assert_owned(&ec2_tags(v.tags()), ls.stack, "vpc", Some(ls.stack));
+        let dns = c
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(v.vpc_id().unwrap())
+            .attribute(VpcAttributeName::EnableDnsHostnames)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            dns.enable_dns_hostnames().and_then(|a| a.value()),
+            Some(true),
+            "DNS hostnames are enabled"
+        );
+    });
+    ls.destroy(&m);
+}
+
+#[test]
+fn aws_subnet() {
+    let Some(ls) = Ls::start("aws_subnet", "it-ls-subnet", &["aws_vpc", "aws_subnet"]) else {
+        return;
+    };
+    let m = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, ""));
+    ls.deploy(&m);
+    let c = ls.clients();
+    let vpc = vpc_id(&c, &ls.env, ls.stack);
+    ls.env.rt.block_on(async {
+        let r = c
+            .ec2
+            .describe_subnets()
+            .filters(tagged(ls.stack))
+            .send()
+            .await
+            .unwrap();
+        let mut got: Vec<(String, String)> = Vec::new();
+        for sn in r.subnets() {
+            let az = sn.availability_zone().unwrap().to_string();
+            assert_eq!(sn.vpc_id(), Some(vpc.as_str()));
+            assert_eq!(
+                sn.map_public_ip_on_launch(),
+                Some(true),
+                "map-public-ip-on-launch of {az}"
+            );
+            assert_owned(
+                &ec2_tags(sn.tags()),
+                ls.stack,
+                &format!("subnet.{az}"),
+                Some(&format!("{}-{az}", ls.stack)),
+            );
+            got.push((az, sn.cidr_block().unwrap().to_string()));
+        }
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("us-east-1a".to_string(), "10.42.0.0/24".to_string()),
+                ("us-east-1b".to_string(), "10.42.1.0/24".to_string())
+            ]
+        );
+    });
+    ls.destroy(&m);
+}
+
+#[test]
+fn aws_internet_gateway() {
+    let kinds = ["aws_vpc", "aws_internet_gateway"];
+    let Some(ls) = Ls::start("aws_internet_gateway", "it-ls-igw", &kinds) else {
+        return;
+    };
+    let m = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, ""));
+    ls.deploy(&m);
+    let c = ls.clients();
+    let vpc = vpc_id(&c, &ls.env, ls.stack);
+    ls.env.rt.block_on(async {
+        let r = c
+            .ec2
+            .describe_internet_gateways()
+            .filters(tagged(ls.stack))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.internet_gateways().len(), 1);
+        let g = &r.internet_gateways()[0];
+        let attached: Vec<_> = g.attachments().iter().map(|a| a.vpc_id()).collect();
+        assert_eq!(
+            attached,
+            [Some(vpc.as_str())],
+            "attached to the stack's VPC"
+        );
+        assert_owned(&ec2_tags(g.tags()), ls.stack, "igw", Some(ls.stack));
+    });
+    ls.destroy(&m);
+}
+
+#[test]
+fn aws_route_table() {
+    let kinds = [
+        "aws_vpc",
+        "aws_subnet",
+        "aws_internet_gateway",
+        "aws_route_table",
+    ];
+    let Some(ls) = Ls::start("aws_route_table", "it-ls-rt", &kinds) else {
+        return;
+    };
+    let m = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, ""));
+    ls.deploy(&m);
+    let c = ls.clients();
+    let vpc = vpc_id(&c, &ls.env, ls.stack);
+    ls.env.rt.block_on(async {
+        let igw = c
+            .ec2
+            .describe_internet_gateways()
+            .filters(tagged(ls.stack))
+            .send()
+            .await
+            .unwrap();
+        let igw = igw.internet_gateways()[0].internet_gateway_id().unwrap();
+        let subnets = c
+            .ec2
+            .describe_subnets()
+            .filters(tagged(ls.stack))
+            .send()
+            .await
+            .unwrap();
+        let mut subnet_ids: Vec<&str> = subnets
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_id())
+            .collect();
+        subnet_ids.sort();
+        let r = c
+            .ec2
+            .describe_route_tables()
+            .filters(tagged(ls.stack))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.route_tables().len(), 1);
+        let rt = &r.route_tables()[0];
+        assert_eq!(rt.vpc_id(), Some(vpc.as_str()));
+        let default: Vec<_> = rt
+            .routes()
+            .iter()
+            .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .map(|r| r.gateway_id())
+            .collect();
+        assert_eq!(default, [Some(igw)], "default route to the IGW");
+        let local: Vec<_> = rt
+            .routes()
+            .iter()
+            .filter(|r| r.destination_cidr_block() == Some("10.42.0.0/16"))
+            .map(|r| r.gateway_id())
+            .collect();
+        assert_eq!(local, [Some("local")], "the VPC's local route");
+        let mut assoc: Vec<&str> = rt
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .collect();
+        assoc.sort();
+        assert_eq!(assoc, subnet_ids, "associated with both subnets");
+        assert!(
+            rt.associations().iter().all(|a| a.main() != Some(true)),
+            "not the VPC's main route table"
+        );
+        assert_owned(
+            &ec2_tags(rt.tags()),
+            ls.stack,
+            "rt.public",
+            Some(&format!("{}-public", ls.stack)),
+        );
+    });
+    ls.destroy(&m);
+}
+
+/// (protocol, from, to, source) of every ingress rule.
+fn ingress(g: &aws_sdk_ec2::types::SecurityGroup) -> Vec<(String, i32, i32, String)> {
+    let mut out = Vec::new();
+    for p in g.ip_permissions() {
+        let proto = p.ip_protocol().unwrap_or_default().to_string();
+        let (from, to) = (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1));
+        for r in p.ip_ranges() {
+            out.push((proto.clone(), from, to, r.cidr_ip().unwrap().to_string()));
+        }
+        for r in p.user_id_group_pairs() {
+            out.push((proto.clone(), from, to, r.group_id().unwrap().to_string()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn rule(port: i32, source: &str) -> (String, i32, i32, String) {
+    ("tcp".into(), port, port, source.into())
+}
+
+#[test]
+fn aws_security_group() {
+    let kinds = ["aws_vpc", "aws_security_group"];
+    let Some(ls) = Ls::start("aws_security_group", "it-ls-sg", &kinds) else {
+        return;
+    };
+    let m = ls.model(&spec(ls.stack, "10.1.0.0/16, 192.0.2.0/24", 30, ""));
+    ls.deploy(&m);
+    let c = ls.clients();
+    let vpc = vpc_id(&c, &ls.env, ls.stack);
+    let read = || {
+        ls.env.rt.block_on(async {
+            let r = c
+                .ec2
+                .describe_security_groups()
+                .filters(tagged(ls.stack))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.security_groups().len(), 2);
+            let by_name = |n: String| {
+                r.security_groups()
+                    .iter()
+                    .find(|g| g.group_name() == Some(n.as_str()))
+                    .unwrap_or_else(|| panic!("security group {n}"))
+                    .clone()
+            };
+            (
+                by_name(format!("{}-alb", ls.stack)),
+                by_name(format!("{}-service", ls.stack)),
+            )
+        })
+    };
+    let (alb, svc) = read();
+    for (g, id) in [(&alb, "sg.alb"), (&svc, "sg.service")] {
+        assert_eq!(g.vpc_id(), Some(vpc.as_str()));
+        assert_owned(&ec2_tags(g.tags()), ls.stack, id, g.group_name());
+    }
+    assert_eq!(
+        alb.description(),
+        Some(format!("ballast {}: load balancer", ls.stack).as_str())
+    );
+    assert_eq!(
+        svc.description(),
+        Some(
+            format!(
+                "ballast {}: service tasks, from the load balancer only",
+                ls.stack
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        ingress(&alb),
+        [rule(80, "10.1.0.0/16"), rule(80, "192.0.2.0/24")],
+        "ALB: the listener port from each allowed CIDR"
+    );
+    let alb_id = alb.group_id().unwrap().to_string();
+    assert_eq!(
+        ingress(&svc),
+        [rule(8080, &alb_id)],
+        "service: the container port from the ALB's group only"
+    );
+
+    // One CIDR fewer: the ALB group is updated in place by revoking that rule.
+    let m2 = ls.model(&spec(ls.stack, "10.1.0.0/16", 30, ""));
+    let writes = ls.change(&m2, &[("aws_security_group.sg.alb", Action::Update)]);
+    assert_eq!(writes, ["RevokeSecurityGroupIngress"]);
+    let (alb, svc) = read();
+    assert_eq!(alb.group_id(), Some(alb_id.as_str()), "same group");
+    assert_eq!(ingress(&alb), [rule(80, "10.1.0.0/16")]);
+    assert_eq!(ingress(&svc), [rule(8080, &alb_id)]);
+    ls.destroy(&m2);
+}
+
+#[test]
+fn aws_iam_role() {
+    let Some(ls) = Ls::start("aws_iam_role", "it-ls-iam", &["aws_iam_role"]) else {
+        return;
+    };
+    let m = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, EC2_CAPACITY));
+    ls.deploy(&m);
+    let c = ls.clients();
+    let exec = format!("{}-{REGION}-exec", ls.stack);
+    let instance = format!("{}-{REGION}-instance", ls.stack);
+    ls.env.rt.block_on(async {
+        for (name, id, service, policy) in [
+            (
+                &exec,
+                "role.execution",
+                "ecs-tasks.amazonaws.com",
+                EXEC_POLICY,
+            ),
+            (
+                &instance,
+                "role.instance",
+                "ec2.amazonaws.com",
+                INSTANCE_POLICY,
+            ),
+        ] {
+            let r = c.iam.get_role().role_name(name).send().await.unwrap();
+            let role = r.role().unwrap();
+            let trust = policy_json(role.assume_role_policy_document().unwrap());
+            assert_eq!(
+                trust,
+                serde_json::json!({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole"
+                }]}),
+                "trust policy of {name}"
+            );
+            assert_eq!(
+                role.description(),
+                Some(format!("ballast stack {}: {id}", ls.stack).as_str())
+            );
+            let tags = role
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            assert_owned(&tags, ls.stack, id, None);
+            let attached = c
+                .iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .unwrap();
+            let arns: Vec<_> = attached
+                .attached_policies()
+                .iter()
+                .map(|p| p.policy_arn())
+                .collect();
+            assert_eq!(arns, [Some(policy)], "managed policies of {name}");
+            let inline = c
+                .iam
+                .list_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .unwrap();
+            assert!(inline.policy_names().is_empty(), "no inline policies");
+        }
+        // The instance role has an instance profile of the same name holding it; the
+        // execution role has none.
+        let p = c
+            .iam
+            .get_instance_profile()
+            .instance_profile_name(&instance)
+            .send()
+            .await
+            .unwrap();
+        let p = p.instance_profile().unwrap();
+        let roles: Vec<_> = p.roles().iter().map(|r| r.role_name()).collect();
+        assert_eq!(roles, [instance.as_str()]);
+        let tags = p
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        assert_owned(&tags, ls.stack, "role.instance", None);
+        let none = c
+            .iam
+            .get_instance_profile()
+            .instance_profile_name(&exec)
+            .send()
+            .await;
+        assert!(
+            none.is_err_and(|e| e.into_service_error().is_no_such_entity_exception()),
+            "no instance profile for the execution role"
+        );
+    });
+
+    // Without ec2_capacity the instance role (and its profile) is removed from the stack.
+    let m2 = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, ""));
+    let writes = ls.change(&m2, &[("aws_iam_role.role.instance", Action::Delete)]);
+    assert_eq!(
+        writes,
+        [
+            "RemoveRoleFromInstanceProfile",
+            "DeleteInstanceProfile",
+            "DetachRolePolicy",
+            "DeleteRole"
+        ]
+    );
+    ls.env.rt.block_on(async {
+        let gone = c.iam.get_role().role_name(&instance).send().await;
+        assert!(gone.is_err_and(|e| e.into_service_error().is_no_such_entity_exception()));
+        c.iam.get_role().role_name(&exec).send().await.unwrap();
+    });
+    ls.destroy(&m2);
+}
+
+#[test]
+fn aws_cloudwatch_log_group() {
+    let kinds = ["aws_cloudwatch_log_group"];
+    let Some(ls) = Ls::start("aws_cloudwatch_log_group", "it-ls-logs", &kinds) else {
+        return;
+    };
+    let m = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, ""));
+    ls.deploy(&m);
+    let c = ls.clients();
+    let name = format!("/ballast/{}", ls.stack);
+    let read = || {
+        ls.env.rt.block_on(async {
+            let r = c
+                .logs
+                .describe_log_groups()
+                .log_group_name_prefix(&name)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.log_groups().len(), 1);
+            let g = r.log_groups()[0].clone();
+            assert_eq!(g.log_group_name(), Some(name.as_str()));
+            let arn = g.log_group_arn().expect("logGroupArn").to_string();
+            let tags = c
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+            let tags: BTreeMap<String, String> = tags
+                .tags()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            assert_owned(&tags, ls.stack, "logs", None);
+            g.retention_in_days()
+        })
+    };
+    assert_eq!(read(), Some(30));
+
+    let m2 = ls.model(&spec(ls.stack, "0.0.0.0/0", 7, ""));
+    let writes = ls.change(&m2, &[("aws_cloudwatch_log_group.logs", Action::Update)]);
+    assert_eq!(writes, ["PutRetentionPolicy"]);
+    assert_eq!(read(), Some(7));
+    ls.destroy(&m2);
+}
