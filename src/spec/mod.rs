@@ -1,5 +1,6 @@
 //! YAML -> typed spec with source spans -> validated `Model`.
 
+pub mod alarms;
 pub mod error;
 pub mod model;
 pub mod names;

@@ -4,6 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -24,6 +28,12 @@ pub struct Spec {
     #[serde(default)]
     pub load_balancer: LoadBalancer,
     pub service: Service,
+    /// CloudWatch alarms; default on. `alarms: false` turns every alarm off.
+    pub alarms: Option<S<Toggle<Alarms>>>,
+    /// Error-budget alerts.
+    pub slo: Option<S<Slo>>,
+    /// A CloudWatch dashboard for the stack; default true.
+    pub dashboard: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,9 +185,10 @@ pub struct Deployment {
     pub circuit_breaker: Option<bool>,
     pub min_healthy_percent: Option<S<u32>>,
     pub max_percent: Option<S<u32>>,
-    /// CloudWatch alarm names that roll a deployment back when they fire.
-    #[serde(default)]
-    pub rollback_alarms: Vec<S<String>>,
+    /// Alarms that roll a deployment back when they fire: managed alarm keys
+    /// (`target_5xx_rate`...) or names of alarms made outside ballast. Absent: `target_5xx_rate`
+    /// when alarms are on; `[]`: none.
+    pub rollback_alarms: Option<Vec<S<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,4 +216,148 @@ pub struct Ec2Capacity {
     pub target_capacity: Option<S<u32>>,
     /// Keep ECS from terminating instances that run tasks; default true.
     pub managed_termination_protection: Option<bool>,
+}
+
+/// `false` (off), `true` (defaults) or a map of settings. A hand-written `Deserialize` rather
+/// than `#[serde(untagged)]`: untagged buffers the value, which loses the spans inside the map and
+/// turns "unknown key" into "data did not match any variant". This visitor hands the map straight
+/// to `T`, so unknown keys keep their place and their "did you mean". Any other value becomes
+/// `Wrong` instead of an error: serde-saphyr would place a visitor's error at the key, validation
+/// places it at the value (the toggle is always read inside a `Spanned`).
+#[derive(Debug)]
+pub enum Toggle<T> {
+    Off,
+    On,
+    Set(T),
+    /// Neither a boolean nor a map: what it was, for the error.
+    Wrong(String),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Toggle<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Toggle<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false or a map of settings")
+            }
+            fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+                Ok(if on { Toggle::On } else { Toggle::Off })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Toggle::Set)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Toggle::Wrong("a list".into()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Toggle::Wrong(format!("`{v}`")))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Toggle::Wrong(format!("`{v}`")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Toggle::Wrong(format!("`{v}`")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Toggle::Wrong(format!("`{v}`")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Toggle::On)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alarms {
+    /// Who the stack's SNS topic notifies.
+    #[serde(default)]
+    pub notify: Notify,
+    /// Percent of target responses that are 5xx.
+    pub target_5xx_rate: Option<S<Toggle<AlarmTuning>>>,
+    /// The load balancer's own 5xx responses per period.
+    pub elb_5xx: Option<S<Toggle<AlarmTuning>>>,
+    /// p99 target response time, seconds.
+    pub latency_p99: Option<S<Toggle<AlarmTuning>>>,
+    /// Unhealthy targets.
+    pub unhealthy_hosts: Option<S<Toggle<AlarmTuning>>>,
+    /// Running tasks below the service's minimum (default threshold).
+    pub running_tasks_low: Option<S<Toggle<AlarmTuning>>>,
+    /// Service CPU, percent.
+    pub cpu_high: Option<S<Toggle<AlarmTuning>>>,
+    /// Service memory, percent.
+    pub memory_high: Option<S<Toggle<AlarmTuning>>>,
+    /// Alarms on any CloudWatch metric.
+    #[serde(default)]
+    pub custom: Vec<CustomAlarm>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    #[serde(default)]
+    pub email: Vec<S<String>>,
+    /// HTTPS endpoints (webhooks).
+    #[serde(default)]
+    pub https: Vec<S<String>>,
+}
+
+/// How a managed alarm evaluates; every field defaults per alarm.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmTuning {
+    pub threshold: Option<S<f64>>,
+    /// Seconds: 10, 30 or a multiple of 60.
+    pub period: Option<S<u32>>,
+    pub evaluation_periods: Option<S<u32>>,
+    /// Breaching datapoints out of `evaluation_periods` that fire the alarm.
+    pub datapoints: Option<S<u32>>,
+    /// `missing`, `notBreaching`, `breaching` or `ignore`.
+    pub missing_data: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomAlarm {
+    /// Lowercase letters, digits and dashes; the alarm is named `<stack>-<name>`.
+    pub name: S<String>,
+    /// e.g. `AWS/SQS`.
+    pub namespace: S<String>,
+    pub metric: S<String>,
+    #[serde(default)]
+    pub dimensions: Option<S<BTreeMap<String, S<String>>>>,
+    /// `Average`, `Sum`, `Minimum`, `Maximum`, `SampleCount` or a percentile (`p99`, `p99.9`).
+    pub statistic: S<String>,
+    /// `>`, `>=`, `<` or `<=` (quote it: a bare `>` starts a YAML block scalar).
+    pub comparison: S<String>,
+    pub threshold: S<f64>,
+    /// Seconds; default 60.
+    pub period: Option<S<u32>>,
+    /// Default 5.
+    pub evaluation_periods: Option<S<u32>>,
+    /// Default: `evaluation_periods`.
+    pub datapoints: Option<S<u32>>,
+    /// Default `missing`.
+    pub missing_data: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// Percent of requests that are not 5xx over 30 days: 90 <= x < 100.
+    pub availability: Option<S<f64>>,
+    pub latency: Option<LatencySlo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySlo {
+    /// 50 <= x < 100.
+    pub percentile: S<f64>,
+    /// 1..=60000.
+    pub threshold_ms: S<u32>,
 }

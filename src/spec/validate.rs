@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ipnet::Ipv4Net;
 use serde_saphyr::Location;
 
+use super::alarms::{check_alarms, check_rollback, check_slo};
 use super::error::{did_you_mean, Issues, SpecError};
 use super::model::*;
 use super::names::MAX_STACK_NAME;
@@ -146,7 +147,10 @@ fn push_parse_error(issues: &mut Issues, e: &serde_saphyr::Error) {
                     "wrong type: expected a whole number".to_string(),
                     "not a number",
                 ),
-                Some("bool") => (
+                Some(t) if t.starts_with('f') => {
+                    ("wrong type: expected a number".to_string(), "not a number")
+                }
+                Some("bool" | "boolean") => (
                     "wrong type: expected true or false".to_string(),
                     "not a boolean",
                 ),
@@ -250,7 +254,13 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
 
     let network = check_network(spec.network.as_ref(), &region, issues);
     let load_balancer = check_lb(&spec.load_balancer, issues);
-    let service = check_service(&spec.service, issues);
+    let mut service = check_service(&spec.service, issues);
+    let alarms = check_alarms(spec, &service, issues);
+    (
+        service.deployment.rollback_alarms,
+        service.deployment.rollback_managed,
+    ) = check_rollback(spec, alarms.as_ref(), issues);
+    let slo = spec.slo.as_ref().map(|s| check_slo(spec, s, issues));
 
     Model {
         name: name.clone(),
@@ -259,10 +269,9 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
         network,
         load_balancer,
         service,
-        // Filled in by the alarms section (next commit).
-        alarms: None,
-        slo: None,
-        dashboard: false,
+        alarms,
+        slo,
+        dashboard: spec.dashboard.unwrap_or(true),
     }
 }
 
@@ -1128,7 +1137,8 @@ fn check_deployment(d: &Deployment, issues: &mut Issues) -> DeploymentModel {
         circuit_breaker: d.circuit_breaker.unwrap_or(true),
         min_healthy_percent,
         max_percent,
-        rollback_alarms: d.rollback_alarms.iter().map(|a| a.value.clone()).collect(),
+        // Both lists are sorted out by `check_rollback`, once the alarms are known.
+        rollback_alarms: Vec::new(),
         rollback_managed: Vec::new(),
     }
 }
