@@ -90,6 +90,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import sys
 import threading
 import time
