@@ -243,4 +243,63 @@ mod tests {
         assert_eq!(duration(21600), "6 hours");
         assert_eq!(duration(90), "90 seconds");
     }
+
+    fn found(name: &str, tags: &[(&str, &str)]) -> FoundAlarm {
+        FoundAlarm {
+            name: name.into(),
+            arn: format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"),
+            body: Body::Composite(Box::new(CompositeAlarm::builder().build())),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn alarms_are_claimed_by_tag_or_refused_by_name() {
+        let stack = StackRef {
+            name: "web".into(),
+            region: "us-east-1".into(),
+            tags: Default::default(),
+        };
+        let node = Node::new(
+            "aws_cloudwatch_metric_alarm",
+            "alarm.cpu_high",
+            "web-cpu_high",
+        );
+        let desired = [&node];
+        let ours = found(
+            "web-cpu_high",
+            &[
+                ("ballast:stack", "web"),
+                ("ballast:resource", "alarm.cpu_high"),
+            ],
+        );
+        assert_eq!(
+            ours.claim(&stack, &desired),
+            Some(("alarm.cpu_high".into(), true))
+        );
+        // Owned but no longer desired: still ours (to delete).
+        assert_eq!(
+            ours.claim(&stack, &[]),
+            Some(("alarm.cpu_high".into(), true))
+        );
+        // Stack `web-api`'s alarms share the `web-` prefix.
+        let theirs = found(
+            "web-api-cpu_high",
+            &[
+                ("ballast:stack", "web-api"),
+                ("ballast:resource", "alarm.cpu_high"),
+            ],
+        );
+        assert_eq!(theirs.claim(&stack, &desired), None);
+        // Someone else's alarm with our name is a conflict, and only while we want the name.
+        let lookalike = found("web-cpu_high", &[]);
+        assert_eq!(
+            lookalike.claim(&stack, &desired),
+            Some(("alarm.cpu_high".into(), false))
+        );
+        assert_eq!(lookalike.claim(&stack, &[]), None);
+    }
 }

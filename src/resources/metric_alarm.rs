@@ -280,8 +280,20 @@ impl Def {
         } else {
             Value::List(vec![])
         };
-        let (metric, metrics) = match &self.query {
-            Query::Single(st) => (st.value(self.period), Value::Map(BTreeMap::new())),
+        let node = Node::new(KIND, self.id, self.name)
+            .attr("description", self.description)
+            .attr("comparison", self.comparison)
+            .attr("threshold", number(self.threshold))
+            .attr("evaluation_periods", self.evaluation_periods)
+            .attr("datapoints", self.datapoints)
+            .attr("treat_missing_data", self.missing_data)
+            .attr("actions_enabled", true)
+            .attr("alarm_actions", actions.clone())
+            .attr("ok_actions", actions);
+        // A single-metric alarm has `metric`, a metric-math alarm `metrics`; the other is
+        // left out (an observed alarm of the other shape differs in the one it has).
+        match self.query {
+            Query::Single(st) => node.attr("metric", st.value(self.period)),
             Query::Math {
                 expression,
                 label,
@@ -291,38 +303,23 @@ impl Def {
                 q.insert(
                     "e1".to_string(),
                     vmap! {
-                        "expression" => expression.as_str(),
-                        "label" => label.as_str(),
+                        "expression" => expression,
+                        "label" => label,
                         "return_data" => true,
-                        "metric" => Value::Null,
                     },
                 );
                 for (id, st) in inputs {
                     q.insert(
                         id.to_string(),
                         vmap! {
-                            "expression" => Value::Null,
-                            "label" => Value::Null,
-                            "return_data" => false,
                             "metric" => st.value(self.period),
+                            "return_data" => false,
                         },
                     );
                 }
-                (Value::Null, Value::Map(q))
+                node.attr("metrics", Value::Map(q))
             }
-        };
-        Node::new(KIND, self.id, self.name)
-            .attr("description", self.description)
-            .attr("comparison", self.comparison)
-            .attr("threshold", number(self.threshold))
-            .attr("evaluation_periods", self.evaluation_periods)
-            .attr("datapoints", self.datapoints)
-            .attr("treat_missing_data", self.missing_data)
-            .attr("actions_enabled", true)
-            .attr("alarm_actions", actions.clone())
-            .attr("ok_actions", actions)
-            .attr("metric", metric)
-            .attr("metrics", metrics)
+        }
     }
 }
 
@@ -778,48 +775,44 @@ fn observed_stat(
 
 /// An alarm as CloudWatch reports it, in the node's terms: AWS defaults filled in (M of N is
 /// N of N, missing data is `missing`, actions are enabled), a single metric's statistic or
-/// extended statistic as one `statistic`, metric-math queries by id (a query returns data
-/// unless it says not to).
+/// extended statistic as one `statistic`, metric-math queries by id with only the members they
+/// have (a query returns data unless it says not to); `metric` only for a single-metric alarm,
+/// `metrics` only for a metric-math one.
 fn observed_attrs(a: &AwsAlarm) -> Attrs {
-    let metric = match a.metric_name() {
-        Some(name) => observed_stat(
-            a.namespace(),
-            Some(name),
-            a.dimensions(),
-            a.period(),
-            a.statistic().map(|s| s.as_str()).or(a.extended_statistic()),
-        ),
-        None => Value::Null,
-    };
-    let metrics = a
+    let metrics: BTreeMap<String, Value> = a
         .metrics()
         .iter()
         .map(|q| {
-            let st = q.metric_stat();
-            let m = st.and_then(|s| s.metric());
-            let metric = match st {
-                Some(st) => observed_stat(
-                    m.and_then(|m| m.namespace()),
-                    m.and_then(|m| m.metric_name()),
-                    m.map(|m| m.dimensions()).unwrap_or_default(),
-                    st.period(),
-                    st.stat(),
-                ),
-                None => Value::Null,
-            };
-            (
-                q.id().unwrap_or_default().to_string(),
-                vmap! {
-                    "expression" => Value::opt_str(q.expression()),
-                    "label" => Value::opt_str(q.label()),
-                    "return_data" => q.return_data().unwrap_or(true),
-                    "metric" => metric,
-                },
-            )
+            // Only what the query has, as the node writes it.
+            let mut m = BTreeMap::new();
+            if let Some(e) = q.expression() {
+                m.insert("expression".to_string(), Value::str(e));
+            }
+            if let Some(l) = q.label() {
+                m.insert("label".to_string(), Value::str(l));
+            }
+            if let Some(st) = q.metric_stat() {
+                let metric = st.metric();
+                m.insert(
+                    "metric".to_string(),
+                    observed_stat(
+                        metric.and_then(|m| m.namespace()),
+                        metric.and_then(|m| m.metric_name()),
+                        metric.map(|m| m.dimensions()).unwrap_or_default(),
+                        st.period(),
+                        st.stat(),
+                    ),
+                );
+            }
+            m.insert(
+                "return_data".to_string(),
+                Value::Bool(q.return_data().unwrap_or(true)),
+            );
+            (q.id().unwrap_or_default().to_string(), Value::Map(m))
         })
         .collect();
     let evaluation_periods = a.evaluation_periods().map(i64::from);
-    Attrs::from([
+    let mut attrs = Attrs::from([
         ("description".into(), Value::opt_str(a.alarm_description())),
         (
             "comparison".into(),
@@ -854,9 +847,23 @@ fn observed_attrs(a: &AwsAlarm) -> Attrs {
             "ok_actions".into(),
             Value::set(a.ok_actions().iter().map(String::as_str)),
         ),
-        ("metric".into(), metric),
-        ("metrics".into(), Value::Map(metrics)),
-    ])
+    ]);
+    if let Some(name) = a.metric_name() {
+        attrs.insert(
+            "metric".into(),
+            observed_stat(
+                a.namespace(),
+                Some(name),
+                a.dimensions(),
+                a.period(),
+                a.statistic().map(|s| s.as_str()).or(a.extended_statistic()),
+            ),
+        );
+    }
+    if !metrics.is_empty() {
+        attrs.insert("metrics".into(), Value::Map(metrics));
+    }
+    attrs
 }
 
 #[cfg(test)]
@@ -967,7 +974,7 @@ pub(crate) mod tests {
             .actions_enabled(true)
             .set_alarm_actions(Some(strs(attrs, "alarm_actions")))
             .set_ok_actions(Some(strs(attrs, "ok_actions")));
-        if let Some(m) = attrs["metric"].as_map() {
+        if let Some(m) = attrs.get("metric").and_then(Value::as_map) {
             let (metric, period, stat) = parts(m);
             a = a
                 .set_namespace(metric.namespace().map(str::to_string))
@@ -980,15 +987,21 @@ pub(crate) mod tests {
                 a.extended_statistic(stat)
             };
         }
-        for (id, q) in attrs["metrics"].as_map().unwrap() {
+        for (id, q) in attrs
+            .get("metrics")
+            .and_then(Value::as_map)
+            .into_iter()
+            .flatten()
+        {
             let q = q.as_map().unwrap();
+            let text = |k: &str| q.get(k).and_then(Value::as_str).map(str::to_string);
             a = a.metrics(
                 MetricDataQuery::builder()
                     .id(id)
-                    .set_expression(q["expression"].as_str().map(str::to_string))
-                    .set_label(q["label"].as_str().map(str::to_string))
+                    .set_expression(text("expression"))
+                    .set_label(text("label"))
                     .return_data(q["return_data"].as_bool().unwrap())
-                    .set_metric_stat(q["metric"].as_map().map(stat_of))
+                    .set_metric_stat(q.get("metric").and_then(Value::as_map).map(stat_of))
                     .build(),
             );
         }
@@ -1066,7 +1079,7 @@ pub(crate) mod tests {
             assert_eq!(attr(n, "alarm_actions"), &Value::List(vec![]));
             let metrics = attr(n, "metrics").as_map().unwrap();
             for (qid, q) in metrics {
-                if let Some(m) = q.as_map().unwrap()["metric"].as_map() {
+                if let Some(m) = q.as_map().unwrap().get("metric").and_then(Value::as_map) {
                     assert_eq!(m["period"], Value::Int(period), "{id} {qid}");
                 }
             }
@@ -1117,7 +1130,7 @@ pub(crate) mod tests {
     fn managed_alarm_definitions() {
         let nodes = MetricAlarm.desired(&model());
         let rate = resolved(node(&nodes, "alarm.target_5xx_rate"));
-        assert_eq!(rate["metric"], Value::Null);
+        assert!(!rate.contains_key("metric"));
         assert_eq!(rate["threshold"], Value::str("5"));
         assert_eq!(rate["alarm_actions"], Value::set([TOPIC]));
         assert_eq!(rate["ok_actions"], Value::set([TOPIC]));
@@ -1128,7 +1141,6 @@ pub(crate) mod tests {
                 "expression" => "IF(m2 > 0, 100 * FILL(m1, 0) / m2, 0)",
                 "label" => "Target 5xx rate (%)",
                 "return_data" => true,
-                "metric" => Value::Null,
             }
         );
         assert_eq!(
@@ -1140,7 +1152,11 @@ pub(crate) mod tests {
         assert!(d.contains("in 2 of the last 3 periods of 1 minute"), "{d}");
         assert!(d.contains("rolls it back"), "{d}");
 
-        let single = |id: &str| resolved(node(&nodes, id))["metric"].clone();
+        let single = |id: &str| {
+            let a = resolved(node(&nodes, id));
+            assert!(!a.contains_key("metrics"), "{id}");
+            a["metric"].clone()
+        };
         assert_eq!(
             single("alarm.elb_5xx"),
             vmap! {
@@ -1253,5 +1269,24 @@ pub(crate) mod tests {
         // A different threshold is a change.
         aws.threshold = Some(0.02);
         assert_ne!(observed_attrs(&aws)["threshold"], want["threshold"]);
+    }
+
+    #[test]
+    fn an_alarm_of_the_other_shape_differs() {
+        let nodes = MetricAlarm.desired(&model());
+        let math = resolved(node(&nodes, "alarm.target_5xx_rate"));
+        let single = resolved(node(&nodes, "alarm.elb_5xx"));
+        // The 5xx rate alarm turned into a single-metric one by hand, and the other way.
+        let seen = observed_attrs(&as_aws("web-target_5xx_rate", &single));
+        assert_eq!(seen.get("metrics"), None);
+        assert_ne!(
+            seen.get("metrics").cloned().unwrap_or(Value::Null),
+            math["metrics"]
+        );
+        let seen = observed_attrs(&as_aws("web-elb_5xx", &math));
+        assert_ne!(
+            seen.get("metric").cloned().unwrap_or(Value::Null),
+            single["metric"]
+        );
     }
 }
