@@ -611,7 +611,7 @@ fn alarms_deploy_read_back_stay_put_change_one_at_a_time_and_destroy() {
         }
     }
     let d = alarm("slo-availability-1h").alarm_description().unwrap();
-    assert!(d.starts_with("The share of requests that failed with a 5xx error at it-alarms over the last 1 hour is above 1.44%: 14.4 times the error budget of 0.1% (availability SLO: 99.9% of requests without a 5xx error over 30 days)."), "{d}");
+    assert!(d.starts_with("The share of requests that failed with a 5xx error at it-alarms over the last hour is above 1.44%: 14.4 times the error budget (0.1%) of the availability SLO (99.9% of requests without a 5xx error over 30 days)."), "{d}");
 
     // Every non-SLO alarm notifies the topic, on ALARM and on OK.
     for (n, x) in &a.metric {

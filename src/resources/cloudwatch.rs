@@ -183,6 +183,12 @@ pub fn observed_rule(rule: &str) -> Value {
     }
 }
 
+/// A stretch of time after "the last" or "every": `hour`, `5 minutes`, `6 hours`.
+pub fn span(secs: u32) -> String {
+    let d = duration(secs);
+    d.strip_prefix("1 ").map(str::to_string).unwrap_or(d)
+}
+
 /// A period in words: `30 seconds`, `1 minute`, `5 minutes`, `1 hour`, `6 hours`.
 pub fn duration(secs: u32) -> String {
     let (n, unit) = if secs % 3600 == 0 {
@@ -242,6 +248,9 @@ mod tests {
         assert_eq!(duration(3600), "1 hour");
         assert_eq!(duration(21600), "6 hours");
         assert_eq!(duration(90), "90 seconds");
+        assert_eq!(span(3600), "hour");
+        assert_eq!(span(300), "5 minutes");
+        assert_eq!(span(60), "minute");
     }
 
     fn found(name: &str, tags: &[(&str, &str)]) -> FoundAlarm {

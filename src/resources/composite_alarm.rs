@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::CompositeAlarm as AwsComposite;
 
-use super::cloudwatch::{alarms, all_in_alarm, canon, cw_tags, duration, observed_rule, Body};
+use super::cloudwatch::{alarms, all_in_alarm, canon, cw_tags, observed_rule, span, Body};
 use super::common::{b, ignore_missing, s, strs};
 use super::metric_alarm::{slo_window_id, slos, BurnAlert, Slo, BURN_ALERTS, SLO_DAYS};
 use crate::aws::{Clients, Ctx};
@@ -44,8 +44,8 @@ fn description(m: &Model, slo: &Slo, a: &BurnAlert) -> String {
         bad = slo.bad,
         threshold = canon(slo.threshold(a.burn_rate) * 100.0),
         budget = canon(slo.budget * 100.0),
-        long = duration(a.long.seconds),
-        short = duration(a.short.seconds),
+        long = span(a.long.seconds),
+        short = span(a.short.seconds),
         share = canon(share_per_window * 100.0),
     )
 }
@@ -269,15 +269,15 @@ mod tests {
         }
 
         let page = nodes[0].attrs["description"].as_str().unwrap();
-        assert!(page.starts_with("PAGE: web is spending the error budget of its availability SLO: 99.9% of requests without a 5xx error over 30 days 14.4 times faster"), "{page}");
+        assert!(page.starts_with("PAGE: web is spending the error budget of its availability SLO (99.9% of requests without a 5xx error over 30 days) 14.4 times faster"), "{page}");
         assert!(
             page.contains(
-                "above 1.44% (budget 0.1%) over both the last 1 hour and the last 5 minutes"
+                "above 1.44% (budget 0.1%) over both the last hour and the last 5 minutes"
             ),
             "{page}"
         );
         assert!(
-            page.contains("2% of the 30-day budget goes every 1 hour, all of it within 2.1 days"),
+            page.contains("2% of the 30-day budget goes every hour, all of it within 2.1 days"),
             "{page}"
         );
         let ticket = nodes[3].attrs["description"].as_str().unwrap();

@@ -15,7 +15,7 @@ use aws_sdk_cloudwatch::types::{
     Statistic,
 };
 
-use super::cloudwatch::{alarms, canon, cw_tags, duration, number, Body};
+use super::cloudwatch::{alarms, canon, cw_tags, duration, number, span, Body};
 use super::common::{b, i, ignore_missing, s, strs};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
@@ -101,7 +101,7 @@ pub struct Slo {
     pub key: &'static str,
     /// The error budget: the fraction of requests that may be bad over 30 days.
     pub budget: f64,
-    /// In words, e.g. `availability SLO: 99.9% of requests without a 5xx error over 30 days`.
+    /// In words, e.g. `availability SLO (99.9% of requests without a 5xx error over 30 days)`.
     pub objective: String,
     /// What a bad request is, e.g. `the share of requests slower than 300 ms`.
     pub bad: String,
@@ -119,7 +119,7 @@ pub fn slos(m: &Model) -> Vec<Slo> {
             key: "availability",
             budget: (100.0 - a) / 100.0,
             objective: format!(
-                "availability SLO: {}% of requests without a 5xx error over 30 days",
+                "availability SLO ({}% of requests without a 5xx error over 30 days)",
                 canon(a)
             ),
             bad: "the share of requests that failed with a 5xx error".into(),
@@ -132,7 +132,7 @@ pub fn slos(m: &Model) -> Vec<Slo> {
             key: "latency",
             budget: (100.0 - l.percentile) / 100.0,
             objective: format!(
-                "latency SLO: {}% of requests faster than {} ms over 30 days",
+                "latency SLO ({}% of requests faster than {} ms over 30 days)",
                 canon(l.percentile),
                 l.threshold_ms
             ),
@@ -328,7 +328,7 @@ impl Def {
 fn over(e: &Evaluation) -> String {
     let p = duration(e.period);
     if e.evaluation_periods == 1 {
-        format!("over the last {p}")
+        format!("over the last {}", span(e.period))
     } else if e.datapoints == e.evaluation_periods {
         format!("for {} periods of {p} in a row", e.evaluation_periods)
     } else {
@@ -507,17 +507,17 @@ fn slo_window(m: &Model, slo: &Slo, alert: &BurnAlert, w: Window, other: Window)
         id: slo_window_id(slo.key, w.key),
         name: m.names().alarm(&format!("slo-{}-{}", slo.key, w.key)),
         description: format!(
-            "{} at {} over the last {} is above {}%: {} times the error budget of {}% ({}). \
+            "{} at {} over the last {} is above {}%: {} times the error budget ({}%) of the {}. \
              One of the two windows of {composite}, which notifies when the last {} agrees; \
              this alarm notifies nobody by itself.",
             capitalize(&slo.bad),
             m.name,
-            duration(w.seconds),
+            span(w.seconds),
             canon(threshold * 100.0),
             canon(alert.burn_rate),
             canon(slo.budget * 100.0),
             slo.objective,
-            duration(other.seconds),
+            span(other.seconds),
         ),
         comparison: "GreaterThanThreshold".into(),
         threshold,
@@ -1119,11 +1119,14 @@ pub(crate) mod tests {
         let d = attr(node(&nodes, "alarm.slo.availability.1h"), "description")
             .as_str()
             .unwrap();
-        assert!(
-            d.contains("above 1.44%: 14.4 times the error budget of 0.1%"),
-            "{d}"
+        assert_eq!(
+            d,
+            "The share of requests that failed with a 5xx error at web over the last hour is \
+             above 1.44%: 14.4 times the error budget (0.1%) of the availability SLO (99.9% of \
+             requests without a 5xx error over 30 days). One of the two windows of \
+             web-slo-availability-page, which notifies when the last 5 minutes agrees; this \
+             alarm notifies nobody by itself."
         );
-        assert!(d.contains("web-slo-availability-page"), "{d}");
     }
 
     #[test]
