@@ -104,7 +104,7 @@ impl AwsError {
 /// The kind of an AWS error code, by service: first the service's own table, then the codes
 /// every service shares (throttling, credentials). `service` is the SDK crate's name less
 /// `aws_sdk_` (`ec2`, `elasticloadbalancingv2`, `ecs`, `iam`, `cloudwatchlogs`,
-/// `applicationautoscaling`, `autoscaling`, ...).
+/// `applicationautoscaling`, `autoscaling`, `cloudwatch`, `sns`, ...).
 pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
     use ErrorKind::*;
     let msg = message.to_ascii_lowercase();
@@ -198,6 +198,28 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             "ResourceInUse" | "ScalingActivityInProgress" => Some(InUse),
             "AlreadyExists" => Some(AlreadyExists),
             "ValidationError" => Some(Invalid),
+            _ => None,
+        },
+        "cloudwatch" => match code {
+            // DashboardNotFoundError is the shape; its awsQuery code is ResourceNotFound.
+            "ResourceNotFound" | "ResourceNotFoundException" | "DashboardNotFoundError" => {
+                Some(NotFound)
+            }
+            "InvalidParameterValue"
+            | "InvalidParameterCombination"
+            | "MissingParameter"
+            | "ValidationError"
+            | "InvalidFormat" => Some(Invalid),
+            // A quota (alarms per region, ...): retrying does not help, it needs a person.
+            "LimitExceeded" | "LimitExceededException" => Some(Other),
+            _ => None,
+        },
+        "sns" => match code {
+            // NotFound for topics and subscriptions, ResourceNotFound for tags of a topic.
+            "NotFound" | "ResourceNotFound" => Some(NotFound),
+            "InvalidParameter" | "InvalidParameterValue" => Some(Invalid),
+            "AuthorizationError" => Some(AccessDenied),
+            "Throttled" => Some(Throttled),
             _ => None,
         },
         _ => None,
@@ -411,6 +433,23 @@ mod tests {
             ),
             ("autoscaling", "ResourceInUse", "", InUse),
             ("autoscaling", "AlreadyExists", "", AlreadyExists),
+            ("cloudwatch", "ResourceNotFound", "", NotFound),
+            ("cloudwatch", "ResourceNotFoundException", "", NotFound),
+            ("cloudwatch", "DashboardNotFoundError", "", NotFound),
+            ("cloudwatch", "InvalidParameterValue", "", Invalid),
+            ("cloudwatch", "InvalidParameterCombination", "", Invalid),
+            ("cloudwatch", "MissingParameter", "", Invalid),
+            ("cloudwatch", "ValidationError", "", Invalid),
+            ("cloudwatch", "InvalidFormat", "", Invalid),
+            ("cloudwatch", "LimitExceeded", "", Other),
+            ("cloudwatch", "LimitExceededException", "", Other),
+            ("cloudwatch", "Throttling", "", Throttled),
+            ("sns", "NotFound", "", NotFound),
+            ("sns", "ResourceNotFound", "", NotFound),
+            ("sns", "InvalidParameter", "", Invalid),
+            ("sns", "InvalidParameterValue", "", Invalid),
+            ("sns", "AuthorizationError", "", AccessDenied),
+            ("sns", "Throttled", "", Throttled),
             ("sts", "ExpiredToken", "", AccessDenied),
             ("ecs", "SomethingNew", "", Other),
             // A code that means "not found" in one service means nothing in another.
@@ -436,6 +475,14 @@ mod tests {
             service_of::<aws_sdk_cloudwatchlogs::operation::delete_log_group::DeleteLogGroupError>(
             ),
             "cloudwatchlogs"
+        );
+        assert_eq!(
+            service_of::<aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsError>(),
+            "cloudwatch"
+        );
+        assert_eq!(
+            service_of::<aws_sdk_sns::operation::list_topics::ListTopicsError>(),
+            "sns"
         );
         assert_eq!(service_of::<std::io::Error>(), "");
     }

@@ -33,6 +33,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub appscaling: aws_sdk_applicationautoscaling::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sns: aws_sdk_sns::Client,
     /// Reads shared between kinds during discovery.
     pub shared: Shared,
 }
@@ -77,6 +79,8 @@ pub async fn connect(s: &Settings) -> Clients {
         logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
         appscaling: aws_sdk_applicationautoscaling::Client::new(&conf),
         autoscaling: aws_sdk_autoscaling::Client::new(&conf),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&conf),
+        sns: aws_sdk_sns::Client::new(&conf),
         shared: Shared::default(),
     }
 }

@@ -1,31 +1,38 @@
 //! One file per AWS resource kind; this registry lists them once.
 //!
 //! Kinds are discovered concurrently, and execution order comes from the dependency graph, so
-//! the order here only sets the order of plan output ties. `ec2`, `elb`, `ecs` and `appscaling`
-//! hold the helpers several kinds of one service share; `common` those of every kind.
+//! the order here only sets the order of plan output ties. `ec2`, `elb`, `ecs`, `appscaling`,
+//! `cloudwatch` and `sns` hold the helpers several kinds of one service share; `common` those
+//! of every kind.
 
 mod common;
 
 pub mod appscaling;
+pub mod cloudwatch;
 pub mod ec2;
 pub mod ecs;
 pub mod elb;
+pub mod sns;
 
 pub mod autoscaling_group;
 pub mod capacity_provider;
 pub mod cluster;
+pub mod composite_alarm;
 pub mod iam_role;
 pub mod internet_gateway;
 pub mod launch_template;
 pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
+pub mod metric_alarm;
 pub mod route_table;
 pub mod scalable_target;
 pub mod scaling_policy;
 pub mod scheduled_action;
 pub mod security_group;
 pub mod service;
+pub mod sns_subscription;
+pub mod sns_topic;
 pub mod subnet;
 pub mod target_group;
 pub mod task_definition;
@@ -58,6 +65,10 @@ pub fn registry() -> Vec<DynKind> {
         Box::new(scalable_target::ScalableTarget),
         Box::new(scaling_policy::ScalingPolicy),
         Box::new(scheduled_action::ScheduledAction),
+        Box::new(sns_topic::SnsTopic),
+        Box::new(sns_subscription::SnsSubscription),
+        Box::new(metric_alarm::MetricAlarm),
+        Box::new(composite_alarm::CompositeAlarm),
     ]
 }
 

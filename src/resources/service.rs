@@ -16,7 +16,7 @@ use super::ecs::{ecs_owner, ecs_tags};
 use super::task_definition::CONTAINER;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::{ManagedAlarm, Model};
 use crate::vmap;
 
 pub struct Service;
@@ -41,18 +41,25 @@ impl Kind<Clients> for Service {
             super::target_group::KIND,
             super::security_group::KIND,
             super::subnet::KIND,
+            super::metric_alarm::KIND,
         ]
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
         let svc = &m.service;
         let d = &svc.deployment;
+        let managed = rollback_managed(m);
+        let rollback_alarms = d
+            .rollback_alarms
+            .iter()
+            .cloned()
+            .chain(managed.iter().map(|a| m.names().alarm(a.key())));
         let deployment = vmap! {
             "circuit_breaker" => d.circuit_breaker,
             "rollback" => d.circuit_breaker,
             "min_healthy_percent" => d.min_healthy_percent,
             "max_percent" => d.max_percent,
-            "rollback_alarms" => Value::set(d.rollback_alarms.iter().map(String::as_str)),
+            "rollback_alarms" => Value::set(rollback_alarms),
         };
         let mut node = Node::new(KIND, ID, m.names().service())
             .attr("cluster", Value::reference(super::cluster::ID, "arn"))
@@ -81,6 +88,9 @@ impl Kind<Clients> for Service {
             .after(super::listener::ID);
         if svc.ec2_capacity.is_some() {
             node = node.after(super::capacity_provider::ID);
+        }
+        for a in managed {
+            node = node.after(super::metric_alarm::managed_id(a));
         }
         if let Some(a) = &svc.autoscaling {
             node.ignore_drift.push((
@@ -310,6 +320,25 @@ impl Kind<Clients> for Service {
     }
 }
 
+/// The managed alarms that roll a deployment back (`deployment.rollback_managed`), those of
+/// them that are on. ECS watches them by name; the service waits for them through `after`
+/// rather than a reference to their `name` output: the names are known, and a reference would
+/// replace the service whenever an alarm is replaced (as it is with its load balancer).
+fn rollback_managed(m: &Model) -> Vec<ManagedAlarm> {
+    let on = |k: &ManagedAlarm| {
+        m.alarms
+            .as_ref()
+            .is_some_and(|a| a.managed.iter().any(|x| x.alarm == *k))
+    };
+    m.service
+        .deployment
+        .rollback_managed
+        .iter()
+        .copied()
+        .filter(on)
+        .collect()
+}
+
 /// `arn`, `name`, `cluster` and the id of the rollout just started (`deployment_id`).
 fn outputs(svc: &aws_sdk_ecs::types::Service, name: &str) -> Outputs {
     let mut o = Outputs::from([
@@ -466,4 +495,32 @@ fn network(attrs: &Attrs) -> Result<NetworkConfiguration, BoxError> {
                 .build()?,
         )
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::metric_alarm::tests::model;
+
+    fn rollback_alarms(n: &Node) -> Value {
+        n.attrs["deployment"].as_map().unwrap()["rollback_alarms"].clone()
+    }
+
+    #[test]
+    fn managed_rollback_alarms_are_watched_by_name_once_they_exist() {
+        let mut m = model();
+        m.service.deployment.rollback_alarms = vec!["team-db-errors".into()];
+        let n = &Service.desired(&m)[0];
+        assert_eq!(
+            rollback_alarms(n),
+            Value::set(["team-db-errors", "web-target_5xx_rate"])
+        );
+        assert!(n.after.contains(&"alarm.target_5xx_rate".to_string()));
+
+        // Without alarms nothing changes: only the external names, no alarm to wait for.
+        m.alarms = None;
+        let n = &Service.desired(&m)[0];
+        assert_eq!(rollback_alarms(n), Value::set(["team-db-errors"]));
+        assert!(!n.after.iter().any(|a| a.starts_with("alarm.")));
+    }
 }

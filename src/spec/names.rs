@@ -73,4 +73,17 @@ impl Names {
     pub fn log_group(&self) -> String {
         format!("/ballast/{}", self.stack)
     }
+    /// The SNS topic every alarm notifies.
+    pub fn alarm_topic(&self) -> String {
+        format!("{}-alarms", self.stack)
+    }
+    /// A CloudWatch alarm: `<stack>-<key>`, e.g. `web-target_5xx_rate`, `web-slo-latency-1h`.
+    pub fn alarm(&self, key: &str) -> String {
+        format!("{}{key}", self.alarm_prefix())
+    }
+    /// What every alarm name of the stack starts with (other stacks' too: `web-` also
+    /// matches stack `web-api`; ownership tags tell them apart).
+    pub fn alarm_prefix(&self) -> String {
+        format!("{}-", self.stack)
+    }
 }

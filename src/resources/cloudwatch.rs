@@ -1,0 +1,314 @@
+//! CloudWatch helpers shared by the metric and composite alarm kinds: the stack's alarms read
+//! once per discovery (both types, with their tags), tags on create, canonical numbers, and the
+//! `ALARM("a") AND ALARM("b")` rules of composite alarms.
+
+use std::sync::Arc;
+
+use aws_sdk_cloudwatch::types::{AlarmType, CompositeAlarm, MetricAlarm, Tag};
+use futures::future::try_join_all;
+
+use super::common::{ownership, tags_for};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Node, StackRef, Value};
+
+/// CloudWatch tags for a new alarm.
+pub fn cw_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
+    tags_for(stack, node, false)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub enum Body {
+    Metric(Box<MetricAlarm>),
+    Composite(Box<CompositeAlarm>),
+}
+
+/// An alarm whose name starts with `<stack>-`, with its tags.
+pub struct FoundAlarm {
+    pub name: String,
+    pub arn: String,
+    pub body: Body,
+    pub tags: Vec<(String, String)>,
+}
+
+impl FoundAlarm {
+    /// Its logical id and whether it is owned: the `ballast:resource` tag of an owned alarm,
+    /// the desired node of the same name for a look-alike; `None` for another stack's alarm
+    /// (or, with nothing desired, any look-alike).
+    pub fn claim(&self, stack: &StackRef, desired: &[&Node]) -> Option<(String, bool)> {
+        let own = ownership(
+            stack,
+            self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        if own.owned {
+            return Some((own.id.unwrap_or_else(|| self.name.clone()), true));
+        }
+        let node = desired.iter().find(|n| n.name == self.name)?;
+        Some((node.id.clone(), false))
+    }
+}
+
+/// Every metric and composite alarm named `<stack>-...`, read once per discovery for both
+/// alarm kinds: DescribeAlarms by name prefix (paged, 100 a page), then the tags of all of them
+/// at once.
+pub async fn alarms(c: &Clients, stack: &StackRef) -> Result<Arc<Vec<FoundAlarm>>, AwsError> {
+    c.shared
+        .once("alarms", || async {
+            let prefix = crate::spec::Names::new(&stack.name, &stack.region).alarm_prefix();
+            let mut found: Vec<(String, String, Body)> = Vec::new();
+            let mut next = None;
+            loop {
+                let r = c
+                    .cloudwatch
+                    .describe_alarms()
+                    .alarm_name_prefix(&prefix)
+                    // Without AlarmTypes only metric alarms come back.
+                    .alarm_types(AlarmType::MetricAlarm)
+                    .alarm_types(AlarmType::CompositeAlarm)
+                    .max_records(100)
+                    .set_next_token(next)
+                    .send()
+                    .await
+                    .ctx(|| format!("describe alarms {prefix}*"))?;
+                for a in r.metric_alarms() {
+                    found.push((
+                        a.alarm_name().unwrap_or_default().to_string(),
+                        a.alarm_arn().unwrap_or_default().to_string(),
+                        Body::Metric(Box::new(a.clone())),
+                    ));
+                }
+                for a in r.composite_alarms() {
+                    found.push((
+                        a.alarm_name().unwrap_or_default().to_string(),
+                        a.alarm_arn().unwrap_or_default().to_string(),
+                        Body::Composite(Box::new(a.clone())),
+                    ));
+                }
+                next = r.next_token().map(str::to_string);
+                if next.is_none() {
+                    break;
+                }
+            }
+            let tags = try_join_all(found.iter().map(|(name, arn, _)| async move {
+                let r = c
+                    .cloudwatch
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .ctx(|| format!("list tags of alarm {name}"));
+                match r {
+                    // Deleted since the listing: gone.
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e),
+                    Ok(r) => Ok(Some(
+                        r.tags()
+                            .iter()
+                            .map(|t| {
+                                (
+                                    t.key().unwrap_or_default().to_string(),
+                                    t.value().unwrap_or_default().to_string(),
+                                )
+                            })
+                            .collect::<Vec<_>>(),
+                    )),
+                }
+            }))
+            .await?;
+            Ok(found
+                .into_iter()
+                .zip(tags)
+                .filter_map(|((name, arn, body), tags)| {
+                    Some(FoundAlarm {
+                        name,
+                        arn,
+                        body,
+                        tags: tags?,
+                    })
+                })
+                .collect())
+        })
+        .await
+}
+
+/// A number as the plan shows and compares it: at most 12 significant digits (so the float
+/// error of `14.4 * (1 - 99.9 / 100)` disappears), no trailing zeros, no exponent: `5.0` is
+/// `5`, `0.0144` is `0.0144`.
+pub fn canon(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let r: f64 = format!("{x:.11e}").parse().unwrap_or(x);
+    // -0 reads as 0.
+    format!("{}", if r == 0.0 { 0.0 } else { r })
+}
+
+/// A number for an attribute: its canonical string.
+pub fn number(x: f64) -> Value {
+    Value::Str(canon(x))
+}
+
+/// The rule of a composite alarm that fires when all of `names` are in ALARM.
+pub fn all_in_alarm(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("ALARM(\"{n}\")"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// An observed rule in the node's terms: the sorted alarm names when it is exactly
+/// `ALARM("a") AND ALARM("b")` of them (in that sorted order), else the rule as it is (which
+/// then differs from any desired one and is put again).
+pub fn observed_rule(rule: &str) -> Value {
+    let names: Option<Vec<&str>> = rule
+        .split(" AND ")
+        .map(|part| {
+            part.strip_prefix("ALARM(\"")
+                .and_then(|p| p.strip_suffix("\")"))
+                .filter(|name| !name.contains('"'))
+        })
+        .collect();
+    match names {
+        Some(mut names) => {
+            names.sort_unstable();
+            if all_in_alarm(&names) == rule {
+                Value::List(names.into_iter().map(Value::str).collect())
+            } else {
+                Value::str(rule)
+            }
+        }
+        None => Value::str(rule),
+    }
+}
+
+/// A stretch of time after "the last" or "every": `hour`, `5 minutes`, `6 hours`.
+pub fn span(secs: u32) -> String {
+    let d = duration(secs);
+    d.strip_prefix("1 ").map(str::to_string).unwrap_or(d)
+}
+
+/// A period in words: `30 seconds`, `1 minute`, `5 minutes`, `1 hour`, `6 hours`.
+pub fn duration(secs: u32) -> String {
+    let (n, unit) = if secs % 3600 == 0 {
+        (secs / 3600, "hour")
+    } else if secs % 60 == 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_canonical() {
+        assert_eq!(canon(5.0), "5");
+        assert_eq!(canon(0.0144), "0.0144");
+        assert_eq!(canon(14.4 * (1.0 - 99.9 / 100.0)), "0.0144");
+        assert_eq!(canon(6.0 * (100.0 - 99.9) / 100.0), "0.006");
+        assert_eq!(canon(0.3), "0.3");
+        assert_eq!(canon(-0.0), "0");
+        assert_eq!(canon(80.5), "80.5");
+        assert_eq!(canon(1e-7), "0.0000001");
+        assert_eq!(canon(250.0 / 1000.0), "0.25");
+    }
+
+    #[test]
+    fn rules_round_trip() {
+        let rule = all_in_alarm(&["web-slo-availability-1h", "web-slo-availability-5m"]);
+        assert_eq!(
+            rule,
+            r#"ALARM("web-slo-availability-1h") AND ALARM("web-slo-availability-5m")"#
+        );
+        assert_eq!(
+            observed_rule(&rule),
+            Value::set(["web-slo-availability-5m", "web-slo-availability-1h"])
+        );
+        // Anything else stays as it is, so it differs from what ballast wants.
+        let or = r#"ALARM("a") OR ALARM("b")"#;
+        assert_eq!(observed_rule(or), Value::str(or));
+        let unsorted = r#"ALARM("b") AND ALARM("a")"#;
+        assert_eq!(observed_rule(unsorted), Value::str(unsorted));
+    }
+
+    #[test]
+    fn durations_read_like_words() {
+        assert_eq!(duration(30), "30 seconds");
+        assert_eq!(duration(60), "1 minute");
+        assert_eq!(duration(300), "5 minutes");
+        assert_eq!(duration(3600), "1 hour");
+        assert_eq!(duration(21600), "6 hours");
+        assert_eq!(duration(90), "90 seconds");
+        assert_eq!(span(3600), "hour");
+        assert_eq!(span(300), "5 minutes");
+        assert_eq!(span(60), "minute");
+    }
+
+    fn found(name: &str, tags: &[(&str, &str)]) -> FoundAlarm {
+        FoundAlarm {
+            name: name.into(),
+            arn: format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"),
+            body: Body::Composite(Box::new(CompositeAlarm::builder().build())),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn alarms_are_claimed_by_tag_or_refused_by_name() {
+        let stack = StackRef {
+            name: "web".into(),
+            region: "us-east-1".into(),
+            tags: Default::default(),
+        };
+        let node = Node::new(
+            "aws_cloudwatch_metric_alarm",
+            "alarm.cpu_high",
+            "web-cpu_high",
+        );
+        let desired = [&node];
+        let ours = found(
+            "web-cpu_high",
+            &[
+                ("ballast:stack", "web"),
+                ("ballast:resource", "alarm.cpu_high"),
+            ],
+        );
+        assert_eq!(
+            ours.claim(&stack, &desired),
+            Some(("alarm.cpu_high".into(), true))
+        );
+        // Owned but no longer desired: still ours (to delete).
+        assert_eq!(
+            ours.claim(&stack, &[]),
+            Some(("alarm.cpu_high".into(), true))
+        );
+        // Stack `web-api`'s alarms share the `web-` prefix.
+        let theirs = found(
+            "web-api-cpu_high",
+            &[
+                ("ballast:stack", "web-api"),
+                ("ballast:resource", "alarm.cpu_high"),
+            ],
+        );
+        assert_eq!(theirs.claim(&stack, &desired), None);
+        // Someone else's alarm with our name is a conflict, and only while we want the name.
+        let lookalike = found("web-cpu_high", &[]);
+        assert_eq!(
+            lookalike.claim(&stack, &desired),
+            Some(("alarm.cpu_high".into(), false))
+        );
+        assert_eq!(lookalike.claim(&stack, &[]), None);
+    }
+}
