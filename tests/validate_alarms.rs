@@ -2,27 +2,9 @@
 //! `service.deployment.rollback_alarms`: every rule fails with file:line:col, a caret at the
 //! offending token and exit 1, before any AWS call.
 
-use std::process::Command;
+mod common;
 
-fn validate(yaml: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("stack.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .current_dir(dir.path())
-        .args(["validate", "stack.yaml"])
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        // Validation must never reach AWS: an unroutable endpoint proves it.
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::validate;
 
 /// The minimal stack (lines 1-4) followed by `rest`, which starts on line 5.
 fn spec(rest: &str) -> String {

@@ -17,6 +17,18 @@ pub struct StackStatus {
     pub service: Option<ServiceHealth>,
     pub load_balancer: Option<TargetHealth>,
     pub scaling: Option<Scaling>,
+    /// The stack's CloudWatch alarms (metric and composite), by name.
+    pub alarms: Vec<AlarmState>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlarmState {
+    pub name: String,
+    /// `metric` or `composite`.
+    pub kind: &'static str,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -219,6 +231,81 @@ pub async fn read(c: &Clients, names: &Names) -> Result<StackStatus, AwsError> {
                 .collect(),
         });
     }
+    out.alarms = alarms(c, names).await?;
+    Ok(out)
+}
+
+/// The alarms named `<stack>-...` that carry the stack's ownership tag (another stack's name
+/// can start with this one's).
+async fn alarms(c: &Clients, names: &Names) -> Result<Vec<AlarmState>, AwsError> {
+    use aws_sdk_cloudwatch::types::AlarmType;
+    let prefix = format!("{}-", names.stack);
+    let mut found: Vec<(String, String, AlarmState)> = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let r = c
+            .cloudwatch
+            .describe_alarms()
+            .alarm_name_prefix(&prefix)
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .ctx(|| format!("describe alarms {prefix}*"))?;
+        let state = |v: Option<&aws_sdk_cloudwatch::types::StateValue>| {
+            v.map(|v| v.as_str().to_string()).unwrap_or_default()
+        };
+        for a in r.metric_alarms() {
+            found.push((
+                a.alarm_arn().unwrap_or_default().to_string(),
+                String::new(),
+                AlarmState {
+                    name: a.alarm_name().unwrap_or_default().to_string(),
+                    kind: "metric",
+                    state: state(a.state_value()),
+                    reason: a.state_reason().unwrap_or_default().to_string(),
+                },
+            ));
+        }
+        for a in r.composite_alarms() {
+            found.push((
+                a.alarm_arn().unwrap_or_default().to_string(),
+                String::new(),
+                AlarmState {
+                    name: a.alarm_name().unwrap_or_default().to_string(),
+                    kind: "composite",
+                    state: state(a.state_value()),
+                    reason: a.state_reason().unwrap_or_default().to_string(),
+                },
+            ));
+        }
+        match r.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    let owners = futures::future::try_join_all(found.iter().map(|(arn, _, a)| async move {
+        let r = c
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .ctx(|| format!("list tags of alarm {}", a.name))?;
+        Ok::<_, AwsError>(r.tags().iter().any(|t| {
+            t.key() == Some(crate::spec::names::TAG_STACK)
+                && t.value() == Some(names.stack.as_str())
+        }))
+    }))
+    .await?;
+    let mut out: Vec<AlarmState> = found
+        .into_iter()
+        .zip(owners)
+        .filter(|(_, owned)| *owned)
+        .map(|((_, _, a), _)| a)
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 

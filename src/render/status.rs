@@ -99,6 +99,27 @@ pub fn render(s: &StackStatus, st: Style) -> String {
             }
         }
     }
+    if !s.alarms.is_empty() {
+        let firing = s.alarms.iter().filter(|a| a.state == "ALARM").count();
+        let _ = writeln!(
+            out,
+            "\n{} {} ({} in ALARM)",
+            st.bold("Alarms"),
+            s.alarms.len(),
+            firing
+        );
+        for a in &s.alarms {
+            let state = match a.state.as_str() {
+                "OK" => st.green(&a.state),
+                "ALARM" => st.red(&a.state),
+                other => st.yellow(other),
+            };
+            let _ = writeln!(out, "  {:<40} {state}", a.name);
+            if a.state != "OK" && !a.reason.is_empty() {
+                let _ = writeln!(out, "    {}", st.dim(&a.reason));
+            }
+        }
+    }
     if let Some(svc) = &s.service {
         if !svc.events.is_empty() {
             out.push_str("\nRecent events:\n");

@@ -18,6 +18,7 @@ pub mod autoscaling_group;
 pub mod capacity_provider;
 pub mod cluster;
 pub mod composite_alarm;
+pub mod dashboard;
 pub mod iam_role;
 pub mod internet_gateway;
 pub mod launch_template;
@@ -69,6 +70,7 @@ pub fn registry() -> Vec<DynKind> {
         Box::new(sns_subscription::SnsSubscription),
         Box::new(metric_alarm::MetricAlarm),
         Box::new(composite_alarm::CompositeAlarm),
+        Box::new(dashboard::Dashboard),
     ]
 }
 

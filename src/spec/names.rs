@@ -81,6 +81,11 @@ impl Names {
     pub fn alarm(&self, key: &str) -> String {
         format!("{}{key}", self.alarm_prefix())
     }
+    /// The CloudWatch dashboard. Dashboard names are global to the account, so the name
+    /// carries the region.
+    pub fn dashboard(&self) -> String {
+        format!("{}-{}", self.stack, self.region)
+    }
     /// What every alarm name of the stack starts with (other stacks' too: `web-` also
     /// matches stack `web-api`; ownership tags tell them apart).
     pub fn alarm_prefix(&self) -> String {

@@ -1,0 +1,364 @@
+//! `aws_cloudwatch_dashboard`: one dashboard per stack with the golden signals: requests, 5xx
+//! (targets and the load balancer), p50/p99 latency, healthy and unhealthy hosts per AZ,
+//! running vs desired tasks, CPU and memory, with the alarm thresholds drawn on the graphs.
+//!
+//! Dashboards cannot be tagged. ballast marks its own with a text widget that carries
+//! `ballast:stack=<name>`, and a same-named dashboard without that mark is a look-alike: never
+//! overwritten or deleted. Dashboard names are account-wide, so the name carries the region.
+//!
+//! The body is compared as normalized JSON (keys sorted). The load balancer's and target
+//! group's ARN suffixes are not known before they exist, so the body is kept with `${alb}` and
+//! `${tg}` placeholders and the suffixes as two attributes that refer to those resources; the
+//! observed body is normalized the same way.
+
+use async_trait::async_trait;
+use serde_json::{json, Value as Json};
+
+use super::common::{ignore_missing, s};
+use crate::aws::{Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::names::TAG_STACK;
+use crate::spec::{ManagedAlarm, Model, NetworkModel};
+
+pub struct Dashboard;
+
+pub const KIND: &str = "aws_cloudwatch_dashboard";
+pub const ID: &str = "dashboard";
+
+const ALB: &str = "${alb}";
+const TG: &str = "${tg}";
+
+/// The mark that makes a dashboard this stack's.
+fn mark(stack: &str) -> String {
+    format!("{TAG_STACK}={stack}")
+}
+
+#[async_trait]
+impl Kind<Clients> for Dashboard {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::load_balancer::KIND, super::target_group::KIND]
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        if !m.dashboard {
+            return vec![];
+        }
+        vec![Node::new(KIND, ID, m.names().dashboard())
+            .attr("body", canonical(&body(m)))
+            .attr(
+                "alb_arn_suffix",
+                Value::reference(super::load_balancer::ID, "arn_suffix"),
+            )
+            .attr(
+                "tg_arn_suffix",
+                Value::reference(super::target_group::ID, "arn_suffix"),
+            )]
+    }
+
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
+        let name = crate::spec::Names::new(&stack.name, &stack.region).dashboard();
+        let r = c
+            .cloudwatch
+            .get_dashboard()
+            .dashboard_name(&name)
+            .send()
+            .await
+            .ctx(|| format!("get dashboard {name}"));
+        let r = match r {
+            Err(e) if e.is_not_found() => return Ok(vec![]),
+            r => r?,
+        };
+        let raw = r.dashboard_body().unwrap_or("{}");
+        let owned = raw.contains(&mark(&stack.name));
+        if !owned && desired.is_empty() {
+            return Ok(vec![]);
+        }
+        let parsed: Json = serde_json::from_str(raw).unwrap_or(Json::Null);
+        let (body, alb, tg) = normalize(parsed);
+        Ok(vec![Observed {
+            id: ID.into(),
+            kind: KIND,
+            physical_id: name.clone(),
+            name: name.clone(),
+            attrs: Attrs::from([
+                ("body".into(), Value::Str(canonical(&body))),
+                ("alb_arn_suffix".into(), Value::opt_str(alb)),
+                ("tg_arn_suffix".into(), Value::opt_str(tg)),
+            ]),
+            outputs: Outputs::from([
+                ("name".into(), name),
+                (
+                    "arn".into(),
+                    r.dashboard_arn().unwrap_or_default().to_string(),
+                ),
+            ]),
+            owned,
+        }])
+    }
+
+    async fn create(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
+        put(c, &node.name, attrs).await
+    }
+
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        _: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
+        put(c, &node.name, attrs).await
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        let r = c
+            .cloudwatch
+            .delete_dashboards()
+            .dashboard_names(&cur.physical_id)
+            .send()
+            .await
+            .ctx(|| format!("delete dashboard {}", cur.name));
+        ignore_missing(r)
+    }
+}
+
+async fn put(c: &Clients, name: &str, attrs: &Attrs) -> Result<Outputs, BoxError> {
+    let body = s(attrs, "body")?
+        .replace(ALB, s(attrs, "alb_arn_suffix")?)
+        .replace(TG, s(attrs, "tg_arn_suffix")?);
+    c.cloudwatch
+        .put_dashboard()
+        .dashboard_name(name)
+        .dashboard_body(body)
+        .send()
+        .await
+        .ctx(|| format!("put dashboard {name}"))?;
+    Ok(Outputs::from([("name".into(), name.to_string())]))
+}
+
+/// JSON with sorted keys and no spaces: equal bodies compare equal as strings.
+fn canonical(v: &Json) -> String {
+    // serde_json's map is a BTreeMap (no `preserve_order`), so keys come out sorted.
+    v.to_string()
+}
+
+/// The body with the load balancer's and target group's ARN suffixes replaced by their
+/// placeholders, and the suffixes found.
+fn normalize(mut v: Json) -> (Json, Option<String>, Option<String>) {
+    fn walk(v: &mut Json, alb: &mut Option<String>, tg: &mut Option<String>) {
+        match v {
+            Json::String(s) if s.starts_with("app/") => {
+                *alb = Some(std::mem::replace(s, ALB.into()));
+            }
+            Json::String(s) if s.starts_with("targetgroup/") => {
+                *tg = Some(std::mem::replace(s, TG.into()));
+            }
+            Json::Array(items) => items.iter_mut().for_each(|i| walk(i, alb, tg)),
+            Json::Object(m) => m.values_mut().for_each(|i| walk(i, alb, tg)),
+            _ => {}
+        }
+    }
+    let (mut alb, mut tg) = (None, None);
+    walk(&mut v, &mut alb, &mut tg);
+    (v, alb, tg)
+}
+
+/// The threshold of a managed alarm that is on, to draw on its graph.
+fn threshold(m: &Model, which: ManagedAlarm) -> Option<f64> {
+    m.alarms
+        .as_ref()?
+        .managed
+        .iter()
+        .find(|a| a.alarm == which)
+        .map(|a| a.eval.threshold)
+}
+
+fn annotations(lines: &[(&str, Option<f64>)]) -> Json {
+    let h: Vec<Json> = lines
+        .iter()
+        .filter_map(|(label, v)| Some(json!({"label": label, "value": (*v)?})))
+        .collect();
+    json!({ "horizontal": h })
+}
+
+/// The dashboard body, with `${alb}` and `${tg}` where the ARN suffixes go.
+fn body(m: &Model) -> Json {
+    let names = m.names();
+    let (cluster, service) = (names.cluster(), names.service());
+    let region = m.region.as_str();
+    let metric = |title: &str, metrics: Json, stat: &str, ann: Json, x: u32, y: u32| {
+        json!({
+            "type": "metric",
+            "x": x, "y": y, "width": 8, "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "view": "timeSeries",
+                "stat": stat,
+                "period": 60,
+                "metrics": metrics,
+                "annotations": ann,
+            }
+        })
+    };
+    let lb = |name: &str| json!(["AWS/ApplicationELB", name, "LoadBalancer", ALB]);
+    let azs: Vec<String> = match &m.network {
+        NetworkModel::Create { subnets, .. } => subnets.iter().map(|s| s.az.clone()).collect(),
+        NetworkModel::Existing { .. } => Vec::new(),
+    };
+    let mut hosts: Vec<Json> = Vec::new();
+    for az in &azs {
+        for metric in ["HealthyHostCount", "UnHealthyHostCount"] {
+            hosts.push(json!([
+                "AWS/ApplicationELB", metric, "TargetGroup", TG, "LoadBalancer", ALB,
+                "AvailabilityZone", az, {"label": format!("{metric} {az}")}
+            ]));
+        }
+    }
+    if azs.is_empty() {
+        for metric in ["HealthyHostCount", "UnHealthyHostCount"] {
+            hosts.push(json!([
+                "AWS/ApplicationELB",
+                metric,
+                "TargetGroup",
+                TG,
+                "LoadBalancer",
+                ALB
+            ]));
+        }
+    }
+    let ecs = |ns: &str, name: &str, label: &str| json!([ns, name, "ClusterName", cluster, "ServiceName", service, {"label": label}]);
+    let slo_ms = m
+        .slo
+        .as_ref()
+        .and_then(|s| s.latency.as_ref())
+        .map(|l| f64::from(l.threshold_ms) / 1000.0);
+    let widgets = vec![
+        json!({
+            "type": "text",
+            "x": 0, "y": 0, "width": 24, "height": 2,
+            "properties": {
+                "markdown": format!(
+                    "## {stack} ({region})\nGolden signals of the service. Managed by ballast \
+                     ({mark}): changes made here are overwritten by the next deploy.",
+                    stack = m.name,
+                    mark = mark(&m.name),
+                )
+            }
+        }),
+        metric(
+            "Requests",
+            json!([lb("RequestCount")]),
+            "Sum",
+            annotations(&[]),
+            0,
+            2,
+        ),
+        metric(
+            "5xx errors",
+            json!([
+                lb("HTTPCode_Target_5XX_Count"),
+                lb("HTTPCode_ELB_5XX_Count")
+            ]),
+            "Sum",
+            annotations(&[("elb_5xx alarm", threshold(m, ManagedAlarm::Elb5xx))]),
+            8,
+            2,
+        ),
+        metric(
+            "Latency (seconds)",
+            json!([
+                ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", ALB, {"stat": "p50", "label": "p50"}],
+                ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", ALB, {"stat": "p99", "label": "p99"}]
+            ]),
+            "p99",
+            annotations(&[
+                ("latency_p99 alarm", threshold(m, ManagedAlarm::LatencyP99)),
+                ("latency SLO", slo_ms),
+            ]),
+            16,
+            2,
+        ),
+        metric(
+            "Healthy and unhealthy hosts per AZ",
+            Json::Array(hosts),
+            "Maximum",
+            annotations(&[]),
+            0,
+            8,
+        ),
+        metric(
+            "Tasks: running vs desired",
+            json!([
+                ecs("ECS/ContainerInsights", "RunningTaskCount", "running"),
+                ecs("ECS/ContainerInsights", "DesiredTaskCount", "desired")
+            ]),
+            "Average",
+            annotations(&[(
+                "running_tasks_low alarm",
+                threshold(m, ManagedAlarm::RunningTasksLow),
+            )]),
+            8,
+            8,
+        ),
+        metric(
+            "CPU and memory (percent)",
+            json!([
+                ecs("AWS/ECS", "CPUUtilization", "CPU"),
+                ecs("AWS/ECS", "MemoryUtilization", "memory")
+            ]),
+            "Average",
+            annotations(&[
+                ("cpu_high alarm", threshold(m, ManagedAlarm::CpuHigh)),
+                ("memory_high alarm", threshold(m, ManagedAlarm::MemoryHigh)),
+            ]),
+            16,
+            8,
+        ),
+    ];
+    json!({ "widgets": widgets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_observed_body_normalizes_to_the_desired_one() {
+        let m = crate::spec::load_str(
+            "web.yaml",
+            "name: web\nregion: us-east-1\nservice:\n  image: nginx:1.27\n",
+            None,
+        )
+        .unwrap();
+        let want = canonical(&body(&m));
+        // What AWS holds: placeholders filled in, keys in another order, whitespace.
+        let filled = want
+            .replace(ALB, "app/web-alb/50dc6c495c0c9188")
+            .replace(TG, "targetgroup/web-tg/73e2d6bc24d8a067");
+        let reordered: Json = serde_json::from_str(&filled).unwrap();
+        let pretty = serde_json::to_string_pretty(&reordered).unwrap();
+        let (norm, alb, tg) = normalize(serde_json::from_str(&pretty).unwrap());
+        assert_eq!(canonical(&norm), want);
+        assert_eq!(alb.as_deref(), Some("app/web-alb/50dc6c495c0c9188"));
+        assert_eq!(tg.as_deref(), Some("targetgroup/web-tg/73e2d6bc24d8a067"));
+        assert!(want.contains(&mark("web")));
+    }
+}
