@@ -733,7 +733,8 @@ fn alarms_deploy_read_back_stay_put_change_one_at_a_time_and_destroy() {
     let (_, p) = plan(&env, Some(&m));
     assert_eq!(changes(&p), []);
 
-    // One changed threshold: one PutMetricAlarm.
+    // One changed threshold: one PutMetricAlarm, and one PutDashboard (the dashboard draws
+    // the threshold as an annotation).
     let alarms = m.alarms.as_mut().unwrap();
     alarms
         .managed
@@ -745,12 +746,18 @@ fn alarms_deploy_read_back_stay_put_change_one_at_a_time_and_destroy() {
     let (p, writes) = deploy(&env, Some(&m));
     assert_eq!(
         changes(&p),
-        [(
-            "aws_cloudwatch_metric_alarm.alarm.cpu_high".to_string(),
-            Action::Update
-        )]
+        [
+            (
+                "aws_cloudwatch_dashboard.dashboard".to_string(),
+                Action::Update
+            ),
+            (
+                "aws_cloudwatch_metric_alarm.alarm.cpu_high".to_string(),
+                Action::Update
+            )
+        ]
     );
-    assert_eq!(writes, ["PutMetricAlarm"]);
+    assert_eq!(sorted(writes), ["PutDashboard", "PutMetricAlarm"]);
     let a = read_alarms(&env, &env.clients(REGION));
     let cpu = &a.metric[&name("cpu_high")];
     assert_eq!(cpu.threshold(), Some(90.0));
@@ -769,12 +776,18 @@ fn alarms_deploy_read_back_stay_put_change_one_at_a_time_and_destroy() {
     let (p, writes) = deploy(&env, Some(&m));
     assert_eq!(
         changes(&p),
-        [(
-            "aws_cloudwatch_metric_alarm.alarm.memory_high".to_string(),
-            Action::Delete
-        )]
+        [
+            (
+                "aws_cloudwatch_dashboard.dashboard".to_string(),
+                Action::Update
+            ),
+            (
+                "aws_cloudwatch_metric_alarm.alarm.memory_high".to_string(),
+                Action::Delete
+            )
+        ]
     );
-    assert_eq!(writes, ["DeleteAlarms"]);
+    assert_eq!(sorted(writes), ["DeleteAlarms", "PutDashboard"]);
     assert!(!read_alarms(&env, &c)
         .metric
         .contains_key(&name("memory_high")));
@@ -921,4 +934,9 @@ fn look_alikes_of_the_topic_and_an_alarm_stop_the_plan_and_are_never_touched() {
             .await
             .unwrap();
     });
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
 }

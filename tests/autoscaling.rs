@@ -255,10 +255,18 @@ fn removing_autoscaling_deletes_policies_actions_and_target() {
     s.assert_converged();
     assert_eq!(s.scaling_policies().len(), 1, "policy put again");
 
-    // Autoscaling removed: the policy and the action go, then the target.
+    // Autoscaling removed: the policy and the action go, then the target. The service's
+    // minimum is now its desired count (2, not min 1): the running-tasks alarm and the
+    // dashboard line that draws its threshold follow, and the CPU alarm's description no
+    // longer speaks of autoscaling.
     let (without, _) = with.split_once("  autoscaling:").unwrap();
     s.set_yaml(without);
-    let mut ops = s.deploy_writes();
+    let (mut watch, mut ops): (Vec<String>, Vec<String>) = s
+        .deploy_writes()
+        .into_iter()
+        .partition(|o| o == "PutMetricAlarm" || o == "PutDashboard");
+    watch.sort();
+    assert_eq!(watch, ["PutDashboard", "PutMetricAlarm", "PutMetricAlarm"]);
     assert_eq!(ops.pop().as_deref(), Some("DeregisterScalableTarget"));
     ops.sort();
     assert_eq!(ops, ["DeleteScalingPolicy", "DeleteScheduledAction"]);

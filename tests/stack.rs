@@ -284,11 +284,15 @@ fn one_changed_attribute_is_one_update() {
     assert_eq!(s.deploy_writes(), ["ModifyTargetGroup"]);
     assert_eq!(s.target_group().health_check_path(), Some("/healthz"));
 
-    // Desired count: one UpdateService.
+    // Desired count: one UpdateService; without autoscaling the desired count is also the
+    // running-tasks alarm's threshold, so that alarm and the dashboard line drawing it follow.
     s.set_yaml(&s.yaml().replace("desired_count: 2", "desired_count: 3"));
     let d = s.deploy();
-    d.run.assert_stderr(&["~ desired_count = 2 -> 3"]);
-    assert_eq!(d.stats.write_ops, ["UpdateService"]);
+    d.run
+        .assert_stderr(&["~ desired_count = 2 -> 3", "\"2\" -> \"3\""]);
+    let mut ops = d.stats.write_ops.clone();
+    ops.sort();
+    assert_eq!(ops, ["PutDashboard", "PutMetricAlarm", "UpdateService"]);
 
     // Image: a new task definition revision and an in-place service update, never a replace.
     s.set_yaml(&s.yaml().replace("nginx:1.27", "nginx:1.28"));
@@ -358,6 +362,8 @@ fn resources_removed_from_the_spec_are_destroyed() {
             ("aws_route_table.rt.public", "update"),
             ("aws_lb.alb", "update"),
             ("aws_ecs_service.service", "update"),
+            // Its healthy/unhealthy hosts graph has one line per AZ.
+            ("aws_cloudwatch_dashboard.dashboard", "update"),
         ])
     );
     r.assert_stderr(&[&p.summary.plan_line()]);

@@ -388,10 +388,10 @@ fn managed(m: &Model, a: &ManagedAlarmModel) -> Def {
                 &[TG_DIM, LB_DIM],
             )),
             format!(
-                "More than {t} of {stack}'s tasks failed the load balancer's health check ({}) \
+                // Not the health check path itself: a new path must not rewrite the alarm.
+                "More than {t} of {stack}'s tasks failed the load balancer's health check \
                  {over}. Unhealthy tasks get no requests and ECS replaces them: look at the \
-                 service's events and the tasks' logs.",
-                m.load_balancer.health_check.path
+                 service's events and the tasks' logs."
             ),
         ),
         ManagedAlarm::RunningTasksLow => (
@@ -414,10 +414,10 @@ fn managed(m: &Model, a: &ManagedAlarmModel) -> Def {
             format!(
                 "{stack}'s tasks used more than {t}% of their CPU on average {over}. {}",
                 match &m.service.autoscaling {
-                    Some(a) => format!(
-                        "Autoscaling may be at its maximum of {} tasks, or too slow to follow.",
-                        a.max
-                    ),
+                    // Not the maximum itself: a new maximum must not rewrite the alarm.
+                    Some(_) => "Autoscaling may be at its maximum (`ballast status` shows it), or \
+                                too slow to follow."
+                        .to_string(),
                     None => "The service needs more tasks or more CPU per task.".into(),
                 }
             ),

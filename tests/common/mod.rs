@@ -378,7 +378,8 @@ pub fn total(inv: &Inventory) -> usize {
     inv.values().map(Vec::len).sum()
 }
 
-/// The 15 resources of `web_spec` (the default network: one subnet per AZ in `azs`).
+/// The 24 resources of `web_spec` (the default network: one subnet per AZ in `azs`): the
+/// service stack and what watches it by default.
 pub fn web_inventory(stack: &str, region: &str, azs: &[&str]) -> Inventory {
     let n = |suffix: &str| vec![format!("{stack}{suffix}")];
     let rows = [
@@ -404,6 +405,24 @@ pub fn web_inventory(stack: &str, region: &str, azs: &[&str]) -> Inventory {
         ("aws_iam_role", n(&format!("-{region}-exec"))),
         ("aws_ecs_task_definition", n("")),
         ("aws_ecs_service", n("")),
+        // Watched by default: the alarm topic, the seven managed alarms, the dashboard.
+        ("aws_sns_topic", n("-alarms")),
+        (
+            "aws_cloudwatch_metric_alarm",
+            [
+                "cpu_high",
+                "elb_5xx",
+                "latency_p99",
+                "memory_high",
+                "running_tasks_low",
+                "target_5xx_rate",
+                "unhealthy_hosts",
+            ]
+            .iter()
+            .map(|k| format!("{stack}-{k}"))
+            .collect(),
+        ),
+        ("aws_cloudwatch_dashboard", n(&format!("-{region}"))),
     ];
     rows.into_iter()
         .map(|(kind, mut names)| {
@@ -1022,6 +1041,73 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
                 let name = a.scheduled_action_name().to_string();
                 found.push(("aws_appautoscaling_scheduled_action", name));
             }
+        }
+    }
+
+    // CloudWatch alarms (metric and composite), named `<stack>-...` and tagged.
+    let alarms = c
+        .cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(format!("{stack}-"));
+    let alarms = alarms
+        .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
+        .alarm_types(aws_sdk_cloudwatch::types::AlarmType::CompositeAlarm);
+    let alarms = alarms.send().await.unwrap();
+    let named: Vec<(&'static str, String, String)> = alarms
+        .metric_alarms()
+        .iter()
+        .map(|a| ("aws_cloudwatch_metric_alarm", a.alarm_name(), a.alarm_arn()))
+        .chain(alarms.composite_alarms().iter().map(|a| {
+            (
+                "aws_cloudwatch_composite_alarm",
+                a.alarm_name(),
+                a.alarm_arn(),
+            )
+        }))
+        .map(|(k, n, arn)| (k, n.unwrap().to_string(), arn.unwrap().to_string()))
+        .collect();
+    for (kind, name, arn) in named {
+        let tags = c.cloudwatch.list_tags_for_resource().resource_arn(arn);
+        let tags = tags.send().await.unwrap();
+        let tags = tags.tags().iter();
+        if owned(
+            stack,
+            tags.map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
+        ) {
+            found.push((kind, name));
+        }
+    }
+
+    // SNS: the tagged topic and the subscriptions on it.
+    let topics = c.sns.list_topics().send().await.unwrap();
+    for t in topics.topics() {
+        let arn = t.topic_arn().unwrap();
+        let tags = c.sns.list_tags_for_resource().resource_arn(arn);
+        let tags = tags.send().await.unwrap();
+        let tags = tags.tags().iter();
+        if !owned(stack, tags.map(|t| (t.key(), t.value()))) {
+            continue;
+        }
+        found.push(("aws_sns_topic", arn.rsplit(':').next().unwrap().to_string()));
+        let subs = c.sns.list_subscriptions_by_topic().topic_arn(arn);
+        for sub in subs.send().await.unwrap().subscriptions() {
+            let endpoint = sub.endpoint().unwrap_or_default().to_string();
+            found.push(("aws_sns_topic_subscription", endpoint));
+        }
+    }
+
+    // The dashboard: no tags; ballast's carries its mark.
+    let name = format!("{stack}-{region}");
+    if let Ok(d) = c
+        .cloudwatch
+        .get_dashboard()
+        .dashboard_name(&name)
+        .send()
+        .await
+    {
+        let mark = format!("ballast:stack={stack}");
+        if d.dashboard_body().unwrap_or_default().contains(&mark) {
+            found.push(("aws_cloudwatch_dashboard", name));
         }
     }
 
