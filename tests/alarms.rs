@@ -486,7 +486,7 @@ fn alarms_deploy_read_back_stay_put_change_one_at_a_time_and_destroy() {
                 [&lb_dim, &tg_dim]
             ),
             ev("GreaterThanThreshold", 0.0, 3, 3, "notBreaching"),
-            "More than 0 of it-alarms's tasks failed the load balancer's health check (/) for 3 periods of 1 minute in a row.",
+            "More than 0 of it-alarms's tasks failed the load balancer's health check for 3 periods of 1 minute in a row.",
         ),
         (
             "running_tasks_low",

@@ -756,6 +756,45 @@ fn status_shows_tasks_rollout_and_healthy_targets_per_az() {
         assert_eq!(t["total"], 1, "{v}");
     }
     assert_eq!(v["service"]["deployments"][0]["rollout_state"], "COMPLETED");
+
+    // The stack's alarms, with their state: one set firing by hand, as CloudWatch would.
+    env.rt.block_on(async {
+        c.cloudwatch
+            .set_alarm_state()
+            .alarm_name(format!("{stack}-cpu_high"))
+            .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+            .state_reason("Threshold Crossed: 3 datapoints were greater than 85.0")
+            .send()
+            .await
+            .unwrap();
+    });
+    let r = s.run("status", &[]);
+    assert_ok(&r, "status with a firing alarm");
+    r.assert_stderr(&[
+        "Alarms 7 (1 in ALARM)",
+        &format!("{stack}-cpu_high"),
+        "ALARM",
+        "Threshold Crossed: 3 datapoints were greater than 85.0",
+        &format!("{stack}-target_5xx_rate"),
+    ]);
+    let r = env.ballast(&[
+        "status", "--stack", stack, "--region", region, "--output", "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let alarms = v["alarms"].as_array().unwrap();
+    assert_eq!(alarms.len(), 7, "{v}");
+    let cpu = alarms
+        .iter()
+        .find(|a| a["name"] == format!("{stack}-cpu_high"))
+        .unwrap();
+    assert_eq!(cpu["state"], "ALARM");
+    assert_eq!(cpu["kind"], "metric");
+    // New alarms start without data, as on AWS.
+    let other = alarms
+        .iter()
+        .find(|a| a["name"] == format!("{stack}-elb_5xx"))
+        .unwrap();
+    assert_eq!(other["state"], "INSUFFICIENT_DATA");
     s.destroy();
 }
 
