@@ -10,8 +10,8 @@
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::CompositeAlarm as AwsComposite;
 
-use super::cloudwatch::{alarms, all_in_alarm, canon, cw_tags, observed_rule, span, Body};
-use super::common::{b, ignore_missing, s, strs};
+use super::cloudwatch::{all_in_alarm, canon, cw_tags, observed_rule, span, Body};
+use super::common::{b, s, strs};
 use super::metric_alarm::{slo_window_id, slos, BurnAlert, Slo, BURN_ALERTS, SLO_DAYS};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
@@ -98,28 +98,11 @@ impl Kind<Clients> for CompositeAlarm {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let found = alarms(c, stack).await?;
-        Ok(found
-            .iter()
-            .filter_map(|a| {
-                let Body::Composite(alarm) = &a.body else {
-                    return None;
-                };
-                let (id, owned) = a.claim(stack, desired)?;
-                Some(Observed {
-                    id,
-                    kind: KIND,
-                    physical_id: a.name.clone(),
-                    name: a.name.clone(),
-                    attrs: observed_attrs(alarm),
-                    outputs: Outputs::from([
-                        ("name".into(), a.name.clone()),
-                        ("arn".into(), a.arn.clone()),
-                    ]),
-                    owned,
-                })
-            })
-            .collect())
+        super::cloudwatch::discover(c, stack, desired, KIND, |body| match body {
+            Body::Composite(alarm) => Some(observed_attrs(alarm)),
+            _ => None,
+        })
+        .await
     }
 
     async fn create(
@@ -147,14 +130,7 @@ impl Kind<Clients> for CompositeAlarm {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let r = c
-            .cloudwatch
-            .delete_alarms()
-            .alarm_names(&cur.physical_id)
-            .send()
-            .await
-            .ctx(|| format!("delete alarm {}", cur.name));
-        ignore_missing(r)
+        super::cloudwatch::delete(c, cur).await
     }
 }
 

@@ -15,8 +15,8 @@ use aws_sdk_cloudwatch::types::{
     Statistic,
 };
 
-use super::cloudwatch::{alarms, canon, cw_tags, duration, number, span, Body};
-use super::common::{b, i, ignore_missing, s, strs};
+use super::cloudwatch::{canon, cw_tags, duration, number, span, Body};
+use super::common::{b, i, s, strs};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{CustomAlarmModel, Evaluation, ManagedAlarm, ManagedAlarmModel, Model};
@@ -580,28 +580,11 @@ impl Kind<Clients> for MetricAlarm {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let found = alarms(c, stack).await?;
-        Ok(found
-            .iter()
-            .filter_map(|a| {
-                let Body::Metric(alarm) = &a.body else {
-                    return None;
-                };
-                let (id, owned) = a.claim(stack, desired)?;
-                Some(Observed {
-                    id,
-                    kind: KIND,
-                    physical_id: a.name.clone(),
-                    name: a.name.clone(),
-                    attrs: observed_attrs(alarm),
-                    outputs: Outputs::from([
-                        ("name".into(), a.name.clone()),
-                        ("arn".into(), a.arn.clone()),
-                    ]),
-                    owned,
-                })
-            })
-            .collect())
+        super::cloudwatch::discover(c, stack, desired, KIND, |body| match body {
+            Body::Metric(alarm) => Some(observed_attrs(alarm)),
+            _ => None,
+        })
+        .await
     }
 
     async fn create(
@@ -630,14 +613,7 @@ impl Kind<Clients> for MetricAlarm {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let r = c
-            .cloudwatch
-            .delete_alarms()
-            .alarm_names(&cur.physical_id)
-            .send()
-            .await
-            .ctx(|| format!("delete alarm {}", cur.name));
-        ignore_missing(r)
+        super::cloudwatch::delete(c, cur).await
     }
 }
 
