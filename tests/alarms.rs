@@ -382,6 +382,73 @@ fn alarms_deploy_read_back_stay_put_change_one_at_a_time_and_destroy() {
     let lb_dim = format!("LoadBalancer={alb}");
     let tg_dim = format!("TargetGroup={tg}");
 
+    // The dashboard, read back: the mark, the golden-signal graphs on this stack's load
+    // balancer, target group and service, and the alarm thresholds drawn on them.
+    let body = dashboard(&env, &c);
+    let widgets = body["widgets"].as_array().unwrap();
+    assert_eq!(widgets.len(), 7, "{body}");
+    assert!(widgets[0]["properties"]["markdown"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("ballast:stack={STACK}")));
+    let titles: Vec<&str> = widgets[1..]
+        .iter()
+        .map(|w| w["properties"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Requests",
+            "5xx errors",
+            "Latency (seconds)",
+            "Healthy and unhealthy hosts per AZ",
+            "Tasks: running vs desired",
+            "CPU and memory (percent)"
+        ]
+    );
+    for w in &widgets[1..] {
+        assert_eq!(w["properties"]["region"], REGION, "{w}");
+    }
+    let text = body.to_string();
+    assert!(
+        text.contains(&format!("\"LoadBalancer\",\"{alb}\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\"TargetGroup\",\"{tg}\"")),
+        "{text}"
+    );
+    assert!(!text.contains("${"), "placeholders filled in: {text}");
+    let hosts = widgets[4]["properties"]["metrics"].as_array().unwrap();
+    assert_eq!(hosts.len(), 4, "healthy and unhealthy per AZ: {hosts:?}");
+    let lines = |i: usize| -> Vec<(String, f64)> {
+        widgets[i]["properties"]["annotations"]["horizontal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["label"].as_str().unwrap().to_string(),
+                    a["value"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        lines(3),
+        [
+            ("latency_p99 alarm".to_string(), 1.5),
+            ("latency SLO".to_string(), 0.3)
+        ]
+    );
+    assert_eq!(
+        lines(6),
+        [
+            ("cpu_high alarm".to_string(), 80.0),
+            ("memory_high alarm".to_string(), 85.5)
+        ]
+    );
+
     // The topic, tagged, with both addresses pending confirmation.
     let topic = topic_arn(&env, &c).expect("topic");
     let topic_tags: BTreeMap<String, String> = env.rt.block_on(async {
@@ -761,6 +828,11 @@ fn alarms_deploy_read_back_stay_put_change_one_at_a_time_and_destroy() {
     let a = read_alarms(&env, &env.clients(REGION));
     let cpu = &a.metric[&name("cpu_high")];
     assert_eq!(cpu.threshold(), Some(90.0));
+    let body = dashboard(&env, &env.clients(REGION));
+    assert_eq!(
+        body["widgets"][6]["properties"]["annotations"]["horizontal"][0]["value"], 90.0,
+        "the dashboard's line moved with the threshold"
+    );
     assert_eq!(
         a.tags[&name("cpu_high")]
             .get("ballast:resource")
@@ -939,4 +1011,14 @@ fn look_alikes_of_the_topic_and_an_alarm_stop_the_plan_and_are_never_touched() {
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
+}
+
+/// The stack's dashboard body, parsed.
+fn dashboard(env: &Env, c: &ballast::aws::Clients) -> serde_json::Value {
+    let name = format!("{STACK}-{REGION}");
+    let d = env
+        .rt
+        .block_on(c.cloudwatch.get_dashboard().dashboard_name(&name).send())
+        .unwrap();
+    serde_json::from_str(d.dashboard_body().unwrap()).unwrap()
 }
