@@ -205,6 +205,49 @@ pub fn duration(secs: u32) -> String {
     }
 }
 
+/// Discovery of one alarm kind from the shared read: the alarms whose body `attrs` accepts
+/// (metric or composite), as observations of `kind`.
+pub async fn discover(
+    c: &Clients,
+    stack: &StackRef,
+    desired: &[&Node],
+    kind: &'static str,
+    attrs: impl Fn(&Body) -> Option<Attrs>,
+) -> Result<Vec<Observed>, BoxError> {
+    let found = alarms(c, stack).await?;
+    Ok(found
+        .iter()
+        .filter_map(|a| {
+            let attrs = attrs(&a.body)?;
+            let (id, owned) = a.claim(stack, desired)?;
+            Some(Observed {
+                id,
+                kind,
+                physical_id: a.name.clone(),
+                name: a.name.clone(),
+                attrs,
+                outputs: Outputs::from([
+                    ("name".into(), a.name.clone()),
+                    ("arn".into(), a.arn.clone()),
+                ]),
+                owned,
+            })
+        })
+        .collect())
+}
+
+/// DeleteAlarms of one alarm, metric or composite; a missing one is gone already.
+pub async fn delete(c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+    let r = c
+        .cloudwatch
+        .delete_alarms()
+        .alarm_names(&cur.physical_id)
+        .send()
+        .await
+        .ctx(|| format!("delete alarm {}", cur.name));
+    super::common::ignore_missing(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,47 +354,4 @@ mod tests {
         );
         assert_eq!(lookalike.claim(&stack, &[]), None);
     }
-}
-
-/// Discovery of one alarm kind from the shared read: the alarms whose body `attrs` accepts
-/// (metric or composite), as observations of `kind`.
-pub async fn discover(
-    c: &Clients,
-    stack: &StackRef,
-    desired: &[&Node],
-    kind: &'static str,
-    attrs: impl Fn(&Body) -> Option<Attrs>,
-) -> Result<Vec<Observed>, BoxError> {
-    let found = alarms(c, stack).await?;
-    Ok(found
-        .iter()
-        .filter_map(|a| {
-            let attrs = attrs(&a.body)?;
-            let (id, owned) = a.claim(stack, desired)?;
-            Some(Observed {
-                id,
-                kind,
-                physical_id: a.name.clone(),
-                name: a.name.clone(),
-                attrs,
-                outputs: Outputs::from([
-                    ("name".into(), a.name.clone()),
-                    ("arn".into(), a.arn.clone()),
-                ]),
-                owned,
-            })
-        })
-        .collect())
-}
-
-/// DeleteAlarms of one alarm, metric or composite; a missing one is gone already.
-pub async fn delete(c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-    let r = c
-        .cloudwatch
-        .delete_alarms()
-        .alarm_names(&cur.physical_id)
-        .send()
-        .await
-        .ctx(|| format!("delete alarm {}", cur.name));
-    super::common::ignore_missing(r)
 }
