@@ -678,6 +678,25 @@ fn deploy_waits_for_its_rollout_and_exits_by_verdict() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     r.assert_stderr(&["was rolled back: ECS deployment circuit breaker: tasks failed to start."]);
 
+    // A rollout the managed 5xx alarm rolls back (a rollback alarm by default): the service's
+    // deployment configuration names it, and deploy exits 3 with ECS's reason, which names it.
+    let alarm = format!("{}-target_5xx_rate", s.name);
+    let svc = s.service();
+    let cfg = svc.deployment_configuration().unwrap().alarms().unwrap();
+    assert_eq!(cfg.alarm_names(), [alarm.as_str()]);
+    assert!(cfg.enable() && cfg.rollback());
+    env.set_rollout(
+        "FAILED",
+        &format!("Rolling back to the last deployment: CloudWatch alarm(s) {alarm} are in ALARM."),
+    );
+    s.set_yaml(&base.replace("nginx:1.27", "nginx:5xx"));
+    let r = s.run("deploy", &["--yes", "--poll-interval", "50ms"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    r.assert_stderr(&[
+        "was rolled back: Rolling back",
+        &format!("{alarm} are in ALARM"),
+    ]);
+
     // A rollout that never settles: exit 4 after --wait-timeout, and it says how to follow it.
     env.set_rollout("IN_PROGRESS", "");
     s.set_yaml(&base.replace("nginx:1.27", "nginx:slow"));
