@@ -17,12 +17,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, VpcAttributeName};
+use aws_sdk_ec2::types::VpcAttributeName;
 use ballast::aws::Clients;
 use ballast::engine::{self, Action, Change, Plan, Reporter, StackRef, Step};
 use ballast::resources::{registry_only, DynKind};
 use ballast::spec::Model;
-use common::Env;
+use common::{tagged, Env};
 
 const REGION: &str = "us-east-1";
 const EXEC_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
@@ -376,13 +376,6 @@ fn summary(plan: &Plan) -> Vec<String> {
             format!("{:?} {} {diffs:?}", c.action, c.address)
         })
         .collect()
-}
-
-fn tagged(stack: &str) -> Filter {
-    Filter::builder()
-        .name("tag:ballast:stack")
-        .values(stack)
-        .build()
 }
 
 fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
