@@ -16,6 +16,8 @@ and exposes this under /_shim/ (see tests/emulator/README.md):
   POST /_shim/faults   {"op", "count", "status", "code", "message"[, "service"]}
   GET /_shim/faults    -> pending faults;  DELETE /_shim/faults -> clear them
   POST /_shim/sns/confirm {"endpoint"[, "topic_arn"]} -> confirm pending SNS subscriptions
+  POST /_shim/route53/health/<id> {"healthy": bool}, DELETE, GET -> force a Route 53 health
+       check's endpoint unhealthy (R2)
 
 It also serves CloudWatch over Smithy RPC v2 CBOR (the protocol of aws-sdk-cloudwatch), which
 moto lacks: CborToJson translates those calls to moto's awsJson1_0 and the answers back.
@@ -23,7 +25,7 @@ moto lacks: CborToJson translates those calls to moto's awsJson1_0 and the answe
 FIDELITY PATCHES -- where moto 5.2.5 differs from real AWS in ways ballast
 relies on. Each is a small wrapper around a moto method, applied at startup
 (patch_ecs / patch_elbv2 / patch_application_autoscaling / patch_cloudwatch /
-patch_sns); the tag (E1...)
+patch_sns / patch_route53 / patch_s3); the tag (E1...)
 appears in the code. Details and rationale: tests/emulator/README.md.
 
   E1 ECS CreateService/UpdateService keep deploymentConfiguration (default
@@ -80,6 +82,19 @@ appears in the code. Details and rationale: tests/emulator/README.md.
      POST /_shim/sns/confirm. Pending subscriptions receive nothing.
   S3 SNS Subscribe validates protocol and endpoint.
   S4 SNS GetTopicAttributes counts SubscriptionsConfirmed/SubscriptionsPending.
+  R1 Route 53 ChangeResourceRecordSets validates the whole batch and applies it all or
+     nothing: CREATE of an existing record set, DELETE that does not match an existing
+     record set exactly, a name outside the zone, an alias to a missing record of the zone
+     -> InvalidChangeBatch "[msg, msg]". UPSERT/DELETE act on (name, type, SetIdentifier)
+     only; names compare case- and trailing-dot-insensitively.
+  R2 Route 53 GetHealthCheckStatus / GetHealthCheckLastFailureReason (moto: always healthy /
+     404) follow the check: Inverted, Disabled, and POST /_shim/route53/health/<id>.
+  R3 Route 53 TestDNSAnswer (moto: 404) answers like Route 53: failover by health, aliases
+     within the zone followed, an alias to anything else answers its DNSName.
+  R4 Route 53 UpdateHealthCheck keeps Regions and ChildHealthChecks it does not name,
+     honours ResetElements and counts HealthCheckVersion.
+  B1 S3 PutBucketPolicy of a public policy while BlockPublicPolicy is on -> AccessDenied.
+  B2 S3 new buckets have all four Block Public Access settings on.
 """
 
 from __future__ import annotations
@@ -1526,6 +1541,57 @@ def patch_route53() -> None:
     })
 
 
+def policy_is_public(policy: dict) -> bool:
+    """An Allow statement for every principal ("*" or {"AWS": "*"}) without a Condition: what
+    S3 Block Public Access counts as public (AWS also accepts some conditions as non-public)."""
+    statements = policy.get("Statement", [])
+    for st in statements if isinstance(statements, list) else [statements]:
+        principal = st.get("Principal")
+        everyone = principal == "*" or (isinstance(principal, dict) and "*" in (
+            principal.get("AWS") if isinstance(principal.get("AWS"), list) else [principal.get("AWS")]))
+        if st.get("Effect") == "Allow" and everyone and not st.get("Condition"):
+            return True
+    return False
+
+
+def patch_s3() -> None:
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import PublicAccessBlock, S3Backend as Backend
+
+    class PublicPolicyBlocked(S3ClientError):
+        code = "AccessDenied"
+
+    orig_put_policy = Backend.put_bucket_policy
+
+    def put_bucket_policy(self, bucket_name, policy):
+        """B1: a public policy on a bucket whose public access block has BlockPublicPolicy is
+        refused with AccessDenied, as on AWS (moto stores it)."""
+        block = self.get_bucket(bucket_name).public_access_block
+        try:
+            doc = json.loads(policy)
+        except ValueError:
+            doc = {}
+        if block is not None and block.block_public_policy and policy_is_public(doc):
+            raise PublicPolicyBlocked(
+                "AccessDenied", "User is not authorized to perform: s3:PutBucketPolicy on resource: "
+                f"\"arn:aws:s3:::{bucket_name}\" because public policies are blocked by the "
+                "BlockPublicPolicy block public access setting.")
+        return orig_put_policy(self, bucket_name, policy)
+
+    orig_create_bucket = Backend.create_bucket
+
+    def create_bucket(self, bucket_name, *args, **kwargs):
+        """B2: a new bucket has all four Block Public Access settings on, as on AWS since April
+        2023 (moto: none, GetPublicAccessBlock -> NoSuchPublicAccessBlockConfiguration)."""
+        existed = bucket_name in self.buckets
+        bucket = orig_create_bucket(self, bucket_name, *args, **kwargs)
+        if not existed and bucket.public_access_block is None:
+            bucket.public_access_block = PublicAccessBlock(True, True, True, True)
+        return bucket
+
+    Backend.put_bucket_policy, Backend.create_bucket = put_bucket_policy, create_bucket
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -1542,6 +1608,7 @@ def main() -> None:
     patch_cloudwatch()
     patch_sns()
     patch_route53()
+    patch_s3()
     app = Shim(CborToJson(DomainDispatcherApplication(create_backend_app)), delay_ms=args.delay_ms)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
