@@ -9,7 +9,12 @@ use super::names::Names;
 #[derive(Clone, Debug, Serialize)]
 pub struct Model {
     pub name: String,
+    /// The primary region.
     pub region: String,
+    /// Every region, primary first.
+    pub regions: Vec<String>,
+    /// Route 53 failover (stub until the regions spec lands).
+    pub dns: Option<DnsModel>,
     pub tags: BTreeMap<String, String>,
     pub network: NetworkModel,
     pub load_balancer: LoadBalancerModel,
@@ -299,3 +304,38 @@ pub struct Ec2CapacityModel {
 /// The ECS-optimized Amazon Linux 2023 AMI, as EC2 launch templates can resolve it.
 pub const ECS_OPTIMIZED_AMI: &str =
     "resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsModel {
+    pub zone: String,
+    pub zone_id: Option<String>,
+    pub name: String,
+    pub health_check: DnsHealthCheckModel,
+    pub fallback: Option<FallbackModel>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsHealthCheckModel {
+    pub path: String,
+    pub interval: u32,
+    pub failure_threshold: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FallbackModel {
+    pub file: String,
+    pub body: String,
+}
+
+impl Model {
+    pub fn secondary(&self) -> Option<&str> {
+        self.regions.get(1).map(String::as_str)
+    }
+
+    /// The model as lowered in `region` (stub until the regions spec lands).
+    pub fn for_region(&self, region: &str) -> Model {
+        let mut m = self.clone();
+        m.region = region.to_string();
+        m
+    }
+}

@@ -264,6 +264,8 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
 
     Model {
         name: name.clone(),
+        regions: vec![region.clone()],
+        dns: None,
         region,
         tags,
         network,
