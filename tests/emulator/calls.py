@@ -11,12 +11,13 @@ import threading
 from typing import Callable
 from urllib.parse import parse_qs
 
-READ_PREFIXES = ("Describe", "List", "Get")
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "TestDNSAnswer")
 CREDENTIAL_RE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
 
 
 def is_write(op: str) -> bool:
-    """A read is an op named Describe*, List* or Get*; everything else writes."""
+    """A read is an op named Describe*, List*, Get*, Head* or TestDNSAnswer; everything else
+    writes. (Route 53's ListTagsForResources is a POST, and still a read.)"""
     return not op.startswith(READ_PREFIXES)
 
 
@@ -48,11 +49,77 @@ def identify(
     parts = path.split("/")
     if len(parts) == 5 and parts[1] == "service" and parts[3] == "operation":
         return service or parts[2], parts[4]
+    if service in REST_OPS:
+        return service, REST_OPS[service](method, path, parse_qs(query, keep_blank_values=True))
     params = parse_qs(query)
     if "form-urlencoded" in header("Content-Type") or (body and b"Action=" in body):
         params.update(parse_qs(body.decode("utf-8", "replace")))
     op = params.get("Action", [""])[0]
     return service or "unknown", op or f"{method} {path}"
+
+
+# Route 53's REST paths (after /2013-04-01/): (method, path pattern) -> operation.
+ROUTE53_ROUTES = [
+    ("GET", r"healthcheck", "ListHealthChecks"),
+    ("POST", r"healthcheck", "CreateHealthCheck"),
+    ("GET", r"healthcheck/[^/]+/status", "GetHealthCheckStatus"),
+    ("GET", r"healthcheck/[^/]+/lastfailurereason", "GetHealthCheckLastFailureReason"),
+    ("GET", r"healthcheck/[^/]+", "GetHealthCheck"),
+    ("POST", r"healthcheck/[^/]+", "UpdateHealthCheck"),
+    ("DELETE", r"healthcheck/[^/]+", "DeleteHealthCheck"),
+    ("POST", r"tags/[^/]+", "ListTagsForResources"),
+    ("GET", r"tags/[^/]+/[^/]+", "ListTagsForResource"),
+    ("POST", r"tags/[^/]+/[^/]+", "ChangeTagsForResource"),
+    ("GET", r"hostedzonesbyname", "ListHostedZonesByName"),
+    ("GET", r"hostedzone", "ListHostedZones"),
+    ("POST", r"hostedzone", "CreateHostedZone"),
+    ("GET", r"hostedzone/[^/]+/rrset/?", "ListResourceRecordSets"),
+    ("POST", r"hostedzone/[^/]+/rrset/?", "ChangeResourceRecordSets"),
+    ("GET", r"hostedzone/[^/]+", "GetHostedZone"),
+    ("DELETE", r"hostedzone/[^/]+", "DeleteHostedZone"),
+    ("GET", r"change/[^/]+", "GetChange"),
+    ("GET", r"testdnsanswer", "TestDNSAnswer"),
+]
+
+
+def route53_op(method: str, path: str, _query: dict) -> str:
+    rest = path.split("/2013-04-01/", 1)[-1].rstrip("/")
+    for m, pattern, op in ROUTE53_ROUTES:
+        if m == method and re.fullmatch(pattern, rest):
+            return op
+    return f"{method} {path}"
+
+
+# S3 (path style): the bucket subresource in the query names the operation.
+S3_SUBRESOURCES = {
+    "location": "BucketLocation",
+    "tagging": "BucketTagging",
+    "website": "BucketWebsite",
+    "policy": "BucketPolicy",
+    "publicAccessBlock": "PublicAccessBlock",
+}
+
+
+def s3_op(method: str, path: str, query: dict) -> str:
+    parts = [p for p in path.split("/") if p]
+    verb = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head"}.get(method, method)
+    if not parts:
+        return "ListBuckets"
+    if len(parts) == 1:
+        for key, name in S3_SUBRESOURCES.items():
+            if key in query:
+                return f"{verb}{name}"
+        if method == "GET":
+            return "ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects"
+        if method == "POST" and "delete" in query:
+            return "DeleteObjects"
+        return {"PUT": "CreateBucket", "DELETE": "DeleteBucket", "HEAD": "HeadBucket"}.get(
+            method, f"{method} {path}"
+        )
+    return f"{verb}Object"
+
+
+REST_OPS = {"route53": route53_op, "s3": s3_op}
 
 
 class CallLog:
