@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{AlarmType, CompositeAlarm, MetricAlarm};
 use ballast::aws::Clients;
-use ballast::engine::{self, Action, Change, Plan, Reporter, StackRef, Step};
+use ballast::engine::{self, Action, Change, Plan, Reporter, Scopes, StackRef, Step};
 use ballast::resources::registry;
 use ballast::spec::{
     AlarmsModel, CustomAlarmModel, Evaluation, LatencySloModel, ManagedAlarm, ManagedAlarmModel,
@@ -117,7 +117,12 @@ fn plan(env: &Env, m: Option<&Model>) -> (Clients, Plan) {
     let c = env.clients(REGION);
     let p = env
         .rt
-        .block_on(engine::plan(&registry(), &c, &stack_ref(m), m))
+        .block_on(engine::plan(
+            &registry(),
+            &Scopes::one(REGION, &c),
+            &stack_ref(m),
+            m,
+        ))
         .expect("plan");
     (c, p)
 }
@@ -134,7 +139,7 @@ fn changes(p: &Plan) -> Vec<(String, Action)> {
 fn deploy(env: &Env, m: Option<&Model>) -> (Plan, Vec<String>) {
     let (c, p) = plan(env, m);
     env.reset();
-    let res = env.rt.block_on(engine::apply(&registry(), &c, &p, &Quiet));
+    let res = env.rt.block_on(engine::apply(&registry(), &Scopes::one(REGION, &c), &p, &Quiet));
     assert!(res.ok(), "apply failed: {:?}", res.failed);
     let writes = env.stats().write_ops;
     (p, writes)
@@ -951,9 +956,10 @@ fn look_alikes_of_the_topic_and_an_alarm_stop_the_plan_and_are_never_touched() {
     env.reset();
 
     let m = model_of(stack, region);
+    let c = env.clients(region);
     let r = env.rt.block_on(engine::plan(
         &registry(),
-        &env.clients(region),
+        &Scopes::one(region, &c),
         &ballast::commands::stack_ref(&m),
         Some(&m),
     ));
@@ -978,7 +984,12 @@ fn look_alikes_of_the_topic_and_an_alarm_stop_the_plan_and_are_never_touched() {
     };
     let p = env
         .rt
-        .block_on(engine::plan(&registry(), &env.clients(region), &sref, None))
+        .block_on(engine::plan(
+            &registry(),
+            &Scopes::one(region, &c),
+            &sref,
+            None,
+        ))
         .unwrap();
     assert_eq!(changes(&p), []);
     assert_eq!(env.stats().writes, 0);

@@ -144,7 +144,12 @@ impl Ls {
         let stack = self.stack_ref(model);
         self.env
             .rt
-            .block_on(engine::plan(kinds, &c, &stack, model))
+            .block_on(engine::plan(
+                kinds,
+                &engine::Scopes::one(&stack.region, &c),
+                &stack,
+                model,
+            ))
             .unwrap_or_else(|e| panic!("plan failed: {}", ballast::error::chain(&e)))
     }
 
@@ -154,7 +159,12 @@ impl Ls {
 
     fn apply_with(&self, kinds: &[DynKind], plan: &Plan) {
         let c = self.clients();
-        let res = self.env.rt.block_on(engine::apply(kinds, &c, plan, &Quiet));
+        let res = self.env.rt.block_on(engine::apply(
+            kinds,
+            &engine::Scopes::one(&plan.stack.region, &c),
+            plan,
+            &Quiet,
+        ));
         assert!(
             res.ok(),
             "apply failed: {:#?}, skipped {:?}",

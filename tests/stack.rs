@@ -219,7 +219,7 @@ fn a_second_deploy_changes_nothing_and_writes_nothing() {
     s.assert_converged();
 
     let v = s.plan_json();
-    assert_eq!(v.json["format_version"], "1.0");
+    assert_eq!(v.json["format_version"], "1.1");
     assert_eq!(v.json["has_changes"], false);
     let changes = v.changes();
     assert_eq!(changes.len(), total(&web_in(&s.name, &s.region)));

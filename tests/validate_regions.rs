@@ -315,12 +315,13 @@ rejects!(
     "the second region only helps when DNS fails over to it"
 );
 
-rejects!(
-    dns_with_one_region,
-    "name: shop\nregion: us-east-1\nservice:\n  image: nginx\ndns:\n  zone: example.com\n  name: shop.example.com\n",
-    "`dns` needs two regions",
-    "stack.yaml:6:3"
-);
+#[test]
+fn dns_with_one_region_is_valid() {
+    let (code, out) = validate(
+        "name: shop\nregion: us-east-1\nservice:\n  image: nginx\ndns:\n  zone: example.com\n  name: shop.example.com\n",
+    );
+    assert_eq!(code, 0, "{out}");
+}
 
 rejects!(
     existing_network_with_two_regions,

@@ -71,6 +71,21 @@ impl AwsError {
         }
     }
 
+    /// A missing thing found by reading a list (not an AWS error code): kind `NotFound`.
+    pub fn not_found(
+        service: &'static str,
+        action: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            action: action.into(),
+            service,
+            code: None,
+            message: message.into(),
+            kind: ErrorKind::NotFound,
+        }
+    }
+
     /// An error AWS answered with `code`, classified by `service`'s table.
     pub fn from_code(
         service: &'static str,
@@ -212,6 +227,27 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             | "InvalidFormat" => Some(Invalid),
             // A quota (alarms per region, ...): retrying does not help, it needs a person.
             "LimitExceeded" | "LimitExceededException" => Some(Other),
+            _ => None,
+        },
+        "route53" => match code {
+            "NoSuchHealthCheck" | "NoSuchHostedZone" | "NoSuchChange" => Some(NotFound),
+            "HealthCheckInUse" => Some(InUse),
+            "HealthCheckAlreadyExists" => Some(AlreadyExists),
+            // Refused record changes: DELETE of values that are not there, CREATE of a record
+            // that exists.
+            "InvalidChangeBatch" | "InvalidInput" | "InvalidArgument" => Some(Invalid),
+            "PriorRequestNotComplete" => Some(Throttled),
+            _ => None,
+        },
+        "s3" => match code {
+            "NoSuchBucket" | "NoSuchKey" | "NotFound" | "NoSuchTagSet" | "NoSuchTagSetError"
+            | "NoSuchWebsiteConfiguration" | "NoSuchBucketPolicy" | "NoSuchPublicAccessBlockConfiguration" => {
+                Some(NotFound)
+            }
+            "BucketNotEmpty" => Some(InUse),
+            "BucketAlreadyOwnedByYou" => Some(AlreadyExists),
+            // Another account has the name: nothing ballast can fix by planning again.
+            "BucketAlreadyExists" => Some(Other),
             _ => None,
         },
         "sns" => match code {

@@ -35,6 +35,8 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
+    pub route53: aws_sdk_route53::Client,
+    pub s3: aws_sdk_s3::Client,
     /// Reads shared between kinds during discovery.
     pub shared: Shared,
 }
@@ -81,6 +83,14 @@ pub async fn connect(s: &Settings) -> Clients {
         autoscaling: aws_sdk_autoscaling::Client::new(&conf),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&conf),
         sns: aws_sdk_sns::Client::new(&conf),
+        route53: aws_sdk_route53::Client::new(&conf),
+        // Path-style addressing: bucket names with dots (the fallback bucket is named like the
+        // record it serves) break virtual-host TLS, and emulators serve only path style.
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        ),
         shared: Shared::default(),
     }
 }

@@ -13,7 +13,7 @@ type Cell = Arc<OnceCell<Arc<dyn Any + Send + Sync>>>;
 
 #[derive(Clone, Default)]
 pub struct Shared {
-    cells: Arc<Mutex<HashMap<&'static str, Cell>>>,
+    cells: Arc<Mutex<HashMap<String, Cell>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -24,13 +24,19 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     /// The value of `read` for `key`, computed by the first caller; concurrent callers wait.
-    pub async fn once<T, E, F, Fut>(&self, key: &'static str, read: F) -> Result<Arc<T>, E>
+    pub async fn once<T, E, F, Fut>(&self, key: &str, read: F) -> Result<Arc<T>, E>
     where
         T: Any + Send + Sync,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let cell = self.cells.lock().unwrap().entry(key).or_default().clone();
+        let cell = self
+            .cells
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default()
+            .clone();
         let v = cell
             .get_or_try_init(|| async {
                 read()

@@ -26,17 +26,18 @@ pub async fn run(
     g: &Global,
 ) -> Result<i32, Error> {
     let model = super::load(file, g)?;
-    let s = super::session(g, super::stack_ref(&model)).await;
+    let mut s = super::session(g, super::stack_ref(&model), &model.regions).await;
     let plan = s.plan(Some(&model)).await?;
     super::eprint(&render(&plan, Purpose::Deploy, s.style));
     if !plan.has_changes() {
-        print_outputs(&plan.known_outputs(), output, s.style);
+        let regions: Vec<String> = plan.regions().iter().map(|r| r.to_string()).collect();
+        print_outputs(&plan.known_outputs(), &regions, output, s.style);
         return Ok(0);
     }
     super::confirm(yes, "deploy", "\nDo you want to perform these actions?")?;
     super::eprint("\n");
     let t = Instant::now();
-    let res = engine::apply(&s.kinds, &s.clients, &plan, &Progress::new(s.style)).await;
+    let res = engine::apply(&s.kinds, &s.scopes(), &plan, &Progress::new(s.style)).await;
     if !res.ok() {
         return Err(Error::ApplyFailed {
             failed: res.failed.len(),
@@ -53,24 +54,44 @@ pub async fn run(
         sum.destroy,
         t.elapsed().as_secs_f64()
     ));
-    let service_changed = plan.changes.iter().any(|c| {
-        c.id == crate::resources::service::ID
-            && matches!(c.action, Action::Create | Action::Update | Action::Replace)
-    });
-    if let (Some(w), true, Some(svc)) = (
-        wait,
-        service_changed,
-        res.outputs.get(crate::resources::service::ID),
-    ) {
-        follow(&s, svc, w, file, s.style).await?;
+    let regions: Vec<String> = plan.regions().iter().map(|r| r.to_string()).collect();
+    let mut outputs = plan.known_outputs();
+    outputs.extend(res.outputs.clone());
+    if let Some(w) = wait {
+        // Follow the rollout of every region whose service changed, all at once.
+        let changed: Vec<(&String, &Outputs)> = regions
+            .iter()
+            .filter(|r| {
+                plan.changes.iter().any(|c| {
+                    &c.scope == *r
+                        && c.id == crate::resources::service::ID
+                        && matches!(c.action, Action::Create | Action::Update | Action::Replace)
+                })
+            })
+            .filter_map(|r| {
+                let key = engine::qualify(r, crate::resources::service::ID);
+                Some((r, res.outputs.get(&key)?))
+            })
+            .collect();
+        let tag = changed.len() > 1;
+        let verdicts = futures::future::join_all(changed.iter().map(|(r, svc)| {
+            let clients = &s.regional[*r];
+            follow(clients, r, tag, svc, w, file, s.style)
+        }))
+        .await;
+        if let Some(e) = verdicts.into_iter().find_map(Result::err) {
+            return Err(e);
+        }
     }
-    print_outputs(&res.outputs, output, s.style);
+    print_outputs(&outputs, &regions, output, s.style);
     Ok(0)
 }
 
 /// Wait for the rollout this deploy started; Ctrl-C stops waiting, not the rollout.
 async fn follow(
-    s: &super::Session,
+    clients: &crate::aws::Clients,
+    region: &str,
+    tag: bool,
     svc: &Outputs,
     w: Wait,
     file: &Path,
@@ -84,7 +105,7 @@ async fn follow(
         return Ok(());
     };
     let watch = rollout::Watch {
-        ecs: &s.clients.ecs,
+        ecs: &clients.ecs,
         cluster: cluster.clone(),
         service: name.clone(),
         deployment_id: svc.get("deployment_id").cloned(),
@@ -101,12 +122,13 @@ async fn follow(
         w.timeout.as_secs()
     ));
     let mut last_line = String::new();
+    let at = if tag { format!(" {region}") } else { String::new() };
     let mut on_progress = |p: &rollout::Progress| {
         for e in &p.new_events {
-            super::eprint(&format!("  {} {e}\n", st.dim("event:")));
+            super::eprint(&format!("  {} {e}\n", st.dim(&format!("event{at}:"))));
         }
         let line = format!(
-            "  rollout {}: {}/{} running, {} pending, {} failed tasks",
+            "  rollout{at} {}: {}/{} running, {} pending, {} failed tasks",
             p.rollout_state, p.running, p.desired, p.pending, p.failed_tasks
         );
         if line != last_line {
@@ -159,21 +181,50 @@ async fn follow(
     }
 }
 
-fn print_outputs(outputs: &HashMap<String, Outputs>, output: Output, st: Style) {
-    let values: BTreeMap<&str, &str> = OUTPUTS
-        .iter()
-        .filter_map(|o| Some((o.label, outputs.get(o.node)?.get(o.key)?.as_str())))
-        .collect();
+/// The stack's outputs: one set for one region; with several, one set per region.
+fn print_outputs(
+    outputs: &HashMap<String, Outputs>,
+    regions: &[String],
+    output: Output,
+    st: Style,
+) {
+    let of_region = |r: &str| -> BTreeMap<&str, &str> {
+        OUTPUTS
+            .iter()
+            .filter_map(|o| {
+                let v = outputs.get(&engine::qualify(r, o.node))?.get(o.key)?;
+                Some((o.label, v.as_str()))
+            })
+            .collect()
+    };
+    let json = match regions {
+        [one] => serde_json::to_value(of_region(one)),
+        _ => serde_json::to_value(
+            regions
+                .iter()
+                .map(|r| (r.as_str(), of_region(r)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+    .expect("outputs serialize");
     match output {
         Output::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&values).expect("outputs serialize")
+            serde_json::to_string_pretty(&json).expect("outputs serialize")
         ),
         Output::Human => {
-            let w = values.keys().map(|k| k.len()).max().unwrap_or(0);
             let mut s = format!("\n{}\n\n", st.bold("Outputs:"));
-            for (k, v) in &values {
-                s.push_str(&format!("{k:<w$} = \"{v}\"\n"));
+            for r in regions {
+                let values = of_region(r);
+                let prefix = if regions.len() > 1 {
+                    format!("{r}.")
+                } else {
+                    String::new()
+                };
+                let w = values.keys().map(|k| k.len()).max().unwrap_or(0);
+                for (k, v) in &values {
+                    s.push_str(&format!("{prefix}{k:<w$} = \"{v}\"\n"));
+                }
             }
             super::eprint(&s);
         }

@@ -14,8 +14,8 @@ pub async fn run(
     g: &Global,
 ) -> Result<i32, Error> {
     // The spec only names the stack: what gets destroyed is found by ownership tags.
-    let stack = super::target(file, stack, g)?;
-    let s = super::session(g, stack).await;
+    let (stack, regions) = super::target(file, stack, g)?;
+    let mut s = super::session(g, stack, &regions).await;
     let plan = s.plan(None).await?;
     if !plan.has_changes() {
         super::eprint(&format!(
@@ -32,7 +32,7 @@ pub async fn run(
     )?;
     super::eprint("\n");
     let t = Instant::now();
-    let res = engine::apply(&s.kinds, &s.clients, &plan, &Progress::new(s.style)).await;
+    let res = engine::apply(&s.kinds, &s.scopes(), &plan, &Progress::new(s.style)).await;
     if !res.ok() {
         return Err(Error::ApplyFailed {
             failed: res.failed.len(),

@@ -6,12 +6,13 @@ pub mod plan;
 pub mod status;
 pub mod validate;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use crate::aws::{self, Clients};
 use crate::cli::Global;
-use crate::engine::{self, Plan, StackRef};
+use crate::engine::{self, Plan, PlanError, Scopes, StackRef};
 use crate::error::Error;
 use crate::render::Style;
 use crate::resources::{registry, DynKind};
@@ -20,28 +21,43 @@ use crate::spec::{self, Model};
 /// What every command that talks to AWS needs.
 pub struct Session {
     pub kinds: Vec<DynKind>,
+    /// The primary region's clients.
     pub clients: Clients,
+    /// Every region's clients (the primary's too).
+    pub regional: BTreeMap<String, Clients>,
     pub stack: StackRef,
     pub style: Style,
+    global: Global,
 }
 
 pub fn load(file: &Path, g: &Global) -> Result<Model, Error> {
     spec::load_file(&file.to_string_lossy(), g.region.as_deref())
 }
 
-pub async fn session(g: &Global, stack: StackRef) -> Session {
-    let settings = aws::Settings {
-        region: stack.region.clone(),
-        profile: g.profile.clone(),
-        endpoint_url: g.endpoint_url.clone(),
-    };
-    let clients = aws::connect(&settings).await;
-    Session {
+/// Clients for the stack's primary region (`stack.region`) and every other region in
+/// `regions`.
+pub async fn session(g: &Global, stack: StackRef, regions: &[String]) -> Session {
+    let mut s = Session {
         kinds: registry(),
-        clients,
+        clients: connect(g, &stack.region).await,
+        regional: BTreeMap::new(),
         stack,
         style: Style::new(g.color),
-    }
+        global: g.clone(),
+    };
+    s.regional
+        .insert(s.stack.region.clone(), s.clients.clone());
+    s.connect(regions).await;
+    s
+}
+
+async fn connect(g: &Global, region: &str) -> Clients {
+    aws::connect(&aws::Settings {
+        region: region.to_string(),
+        profile: g.profile.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+    })
+    .await
 }
 
 pub fn stack_ref(m: &Model) -> StackRef {
@@ -53,21 +69,58 @@ pub fn stack_ref(m: &Model) -> StackRef {
 }
 
 impl Session {
-    pub async fn plan(&self, model: Option<&Model>) -> Result<Plan, Error> {
-        Ok(engine::plan(&self.kinds, &self.clients, &self.stack, model).await?)
+    /// Add clients for `regions` not connected yet.
+    async fn connect(&mut self, regions: &[String]) {
+        let new: Vec<&String> = regions
+            .iter()
+            .filter(|r| !self.regional.contains_key(*r))
+            .collect();
+        let clients = futures::future::join_all(new.iter().map(|r| connect(&self.global, r))).await;
+        for (r, c) in new.into_iter().zip(clients) {
+            self.regional.insert(r.clone(), c);
+        }
+    }
+
+    pub fn scopes(&self) -> Scopes<'_, Clients> {
+        Scopes {
+            primary: self.stack.region.clone(),
+            regions: self.regional.iter().map(|(r, c)| (r.clone(), c)).collect(),
+        }
+    }
+
+    /// Plan across every connected region. When the stack's global resources name a region
+    /// not connected (one removed from the spec, or a stack destroyed by name), connect it and
+    /// plan again, once.
+    pub async fn plan(&mut self, model: Option<&Model>) -> Result<Plan, Error> {
+        let first = engine::plan(&self.kinds, &self.scopes(), &self.stack, model).await;
+        match first {
+            Err(PlanError::MoreRegions(more)) => {
+                self.connect(&more).await;
+                Ok(engine::plan(&self.kinds, &self.scopes(), &self.stack, model).await?)
+            }
+            other => Ok(other?),
+        }
     }
 }
 
-/// The stack a command without a spec acts on: from FILE, or `--stack` plus a region.
-pub fn target(file: Option<&Path>, stack: Option<&str>, g: &Global) -> Result<StackRef, Error> {
+/// The stack a command without a spec acts on, and its regions (primary first): from FILE, or
+/// `--stack` plus a region. Regions a stack's global resources name are found by planning.
+pub fn target(
+    file: Option<&Path>,
+    stack: Option<&str>,
+    g: &Global,
+) -> Result<(StackRef, Vec<String>), Error> {
     match (file, stack) {
         (Some(f), _) => {
             let m = load(f, g)?;
-            Ok(StackRef {
-                name: m.name,
-                region: m.region,
-                tags: Default::default(),
-            })
+            Ok((
+                StackRef {
+                    name: m.name,
+                    region: m.region,
+                    tags: Default::default(),
+                },
+                m.regions,
+            ))
         }
         (None, Some(name)) => {
             let region = g
@@ -76,11 +129,14 @@ pub fn target(file: Option<&Path>, stack: Option<&str>, g: &Global) -> Result<St
                 .or_else(|| std::env::var("AWS_REGION").ok())
                 .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
                 .ok_or_else(|| Error::Usage("--stack needs --region (or AWS_REGION)".into()))?;
-            Ok(StackRef {
-                name: name.to_string(),
-                region,
-                tags: Default::default(),
-            })
+            Ok((
+                StackRef {
+                    name: name.to_string(),
+                    region: region.clone(),
+                    tags: Default::default(),
+                },
+                vec![region],
+            ))
         }
         (None, None) => Err(Error::Usage("give a spec FILE or --stack NAME".into())),
     }

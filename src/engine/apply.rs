@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::graph::{self, KindClosure, Outcome};
 use super::plan::{Action, Change, Plan};
-use super::resource::Kind;
+use super::resource::{Kind, Scopes, GLOBAL};
 use super::value::{Outputs, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,14 +50,19 @@ impl ApplyResult {
     }
 }
 
-/// Apply a plan.
+/// Apply a plan; each change goes to its scope's context.
 pub async fn apply<C: Sync>(
     kinds: &[Box<dyn Kind<C>>],
-    ctx: &C,
+    scopes: &Scopes<'_, C>,
     plan: &Plan,
     report: &dyn Reporter,
 ) -> ApplyResult {
     let kind_of = |name: &str| kinds.iter().find(|k| k.name() == name).map(|k| k.as_ref());
+    let ctx_of = |c: &Change| {
+        scopes
+            .ctx(&c.scope)
+            .ok_or_else(|| format!("internal error: no clients for scope {}", c.scope))
+    };
     let mut result = ApplyResult::default();
 
     // Phase 1: deletes (destroyed resources and the old half of replacements).
@@ -72,6 +77,7 @@ pub async fn apply<C: Sync>(
         async move {
             let kind = kind_of(c.kind).ok_or_else(|| format!("unknown kind {}", c.kind))?;
             let current = c.current.as_ref().ok_or("nothing to delete")?;
+            let ctx = ctx_of(c)?;
             report.started(c, Step::Delete);
             let t = Instant::now();
             match kind.delete(ctx, current).await {
@@ -93,11 +99,11 @@ pub async fn apply<C: Sync>(
         match o {
             Outcome::Done => result.done += usize::from(c.action == Action::Delete),
             Outcome::Failed(e) => {
-                delete_failed.insert(c.id.as_str());
+                delete_failed.insert(c.key.as_str());
                 result.failed.push((c.address.clone(), e.clone()));
             }
             Outcome::Skipped(j) => {
-                delete_failed.insert(c.id.as_str());
+                delete_failed.insert(c.key.as_str());
                 report.skipped(c, Step::Delete, &deletes[*j].address);
                 result.skipped.push(c.address.clone());
             }
@@ -113,13 +119,13 @@ pub async fn apply<C: Sync>(
     let pos: HashMap<&str, usize> = writes
         .iter()
         .enumerate()
-        .map(|(i, c)| (c.id.as_str(), i))
+        .map(|(i, c)| (c.key.as_str(), i))
         .collect();
     let write_deps: Vec<Vec<usize>> = writes
         .iter()
         .map(|c| {
             let node = c.node.as_ref().expect("writes have a node");
-            node.deps()
+            node.dep_keys()
                 .iter()
                 .filter_map(|d| pos.get(d.as_str()).copied())
                 .collect()
@@ -129,7 +135,7 @@ pub async fn apply<C: Sync>(
     let outcomes = graph::walk(&write_deps, |i| {
         let c = writes[i];
         let outputs = &outputs;
-        let blocked = delete_failed.contains(c.id.as_str());
+        let blocked = delete_failed.contains(c.key.as_str());
         async move {
             let step = if c.action == Action::Update {
                 Step::Update
@@ -142,10 +148,17 @@ pub async fn apply<C: Sync>(
                 return Err(msg);
             }
             let kind = kind_of(c.kind).ok_or_else(|| format!("unknown kind {}", c.kind))?;
+            let ctx = ctx_of(c)?;
+            let stack = plan.stack_in(&c.scope);
             let node = c.node.as_ref().expect("writes have a node");
             let attrs = {
                 let known = outputs.lock().unwrap();
-                let lookup = |n: &str, k: &str| known.get(n).and_then(|o| o.get(k)).cloned();
+                let lookup = |n: &str, k: &str| {
+                    known
+                        .get(&super::resource::qualify(&c.scope, n))
+                        .and_then(|o| o.get(k))
+                        .cloned()
+                };
                 node.attrs
                     .iter()
                     .map(|(k, v)| Some((k.clone(), v.resolve(&lookup)?)))
@@ -160,10 +173,10 @@ pub async fn apply<C: Sync>(
             let t = Instant::now();
             let res = match (step, &c.current) {
                 (Step::Update, Some(cur)) => {
-                    kind.update(ctx, &plan.stack, node, &attrs, cur, &c.changed_keys())
+                    kind.update(ctx, &stack, node, &attrs, cur, &c.changed_keys())
                         .await
                 }
-                _ => kind.create(ctx, &plan.stack, node, &attrs).await,
+                _ => kind.create(ctx, &stack, node, &attrs).await,
             };
             match res {
                 Ok(out) => {
@@ -172,7 +185,7 @@ pub async fn apply<C: Sync>(
                         .or_else(|| out.get("arn"))
                         .cloned()
                         .unwrap_or_default();
-                    outputs.lock().unwrap().insert(c.id.clone(), out);
+                    outputs.lock().unwrap().insert(c.key.clone(), out);
                     report.finished(c, step, t.elapsed(), &detail);
                     Ok(())
                 }
@@ -280,8 +293,13 @@ fn delete_order(deletes: &[&Change], closure: &KindClosure) -> Vec<Vec<usize>> {
         referrers[b].retain(|a| !drop.contains(a));
     }
 
+    // Kind order holds within a scope, and between a global resource and every region (records
+    // and health checks go before the load balancers they point at); two regions never wait for
+    // each other.
+    let related = |a: &Change, b: &Change| a.scope == b.scope || a.scope == GLOBAL || b.scope == GLOBAL;
     let by_kind_order = |b: usize| -> Vec<usize> {
         (0..n)
+            .filter(|&j| related(deletes[j], deletes[b]))
             .filter(|&j| deletes[j].kind != deletes[b].kind)
             .filter(|&j| depends(deletes[j].kind, deletes[b].kind))
             .collect()
@@ -351,6 +369,8 @@ mod tests {
             .collect();
         Change {
             address: format!("{kind}.{pid}"),
+            scope: "r".into(),
+            key: format!("r/{pid}"),
             id: pid.into(),
             kind,
             name: pid.into(),

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use super::apply::{apply, ApplyResult, Reporter, Step};
 use super::plan::{plan, Change, Plan, PlanError};
-use super::resource::{BoxError, Kind, Node, Observed, StackRef};
+use super::resource::{BoxError, Kind, Node, Observed, Scopes, StackRef};
 use super::value::{Attrs, Outputs, Value};
 use crate::spec::Model;
 
@@ -415,12 +415,13 @@ pub fn model() -> &'static Model {
 /// Plan `nodes` (`None`: destroy) against the fake cloud.
 pub async fn plan_nodes(cloud: &FakeCloud, nodes: Option<&[Node]>) -> Result<Plan, PlanError> {
     let kinds = kinds(nodes.unwrap_or_default());
-    plan(&kinds, cloud, &stack(), nodes.map(|_| model())).await
+    let scopes = Scopes::one(&stack().region, cloud);
+    plan(&kinds, &scopes, &stack(), nodes.map(|_| model())).await
 }
 
 /// Apply a plan of `plan_nodes`.
 pub async fn apply_plan(cloud: &FakeCloud, p: &Plan) -> ApplyResult {
-    apply(&kinds(&[]), cloud, p, &Quiet).await
+    apply(&kinds(&[]), &Scopes::one(&stack().region, cloud), p, &Quiet).await
 }
 
 /// Plan and apply `nodes` (`None`: destroy); the plan must succeed.

@@ -10,10 +10,10 @@ use super::resource::{Kind, Node};
 
 /// Indices of `nodes` in dependency order (dependencies first). Ties keep input order.
 pub fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, String> {
-    let index: HashMap<&str, usize> = nodes
+    let index: HashMap<String, usize> = nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (n.id.as_str(), i))
+        .map(|(i, n)| (n.key(), i))
         .collect();
     if index.len() != nodes.len() {
         return Err("duplicate node ids in the desired graph".into());
@@ -21,7 +21,7 @@ pub fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, String> {
     let mut deps = Vec::with_capacity(nodes.len());
     for n in nodes {
         let mut d = Vec::new();
-        for dep in n.deps() {
+        for dep in n.dep_keys() {
             match index.get(dep.as_str()) {
                 Some(&j) => d.push(j),
                 None => return Err(format!("{} refers to unknown node {dep}", n.address())),

@@ -13,5 +13,5 @@ mod prop_tests;
 
 pub use apply::{apply, ApplyResult, Reporter, Step};
 pub use plan::{plan, Action, AttrChange, Change, Plan, PlanError, Summary};
-pub use resource::{BoxError, Conflict, Kind, Node, Observed, StackRef};
+pub use resource::{qualify, BoxError, Conflict, Kind, Node, Observed, Scopes, StackRef, GLOBAL};
 pub use value::{Attrs, Outputs, Value};

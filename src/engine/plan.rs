@@ -6,7 +6,7 @@ use futures::future::try_join_all;
 use serde::Serialize;
 
 use super::graph;
-use super::resource::{BoxError, Conflict, Kind, Node, Observed, StackRef};
+use super::resource::{qualify, BoxError, Conflict, Kind, Node, Observed, Scopes, StackRef, GLOBAL};
 use super::value::{Attrs, Outputs, Value};
 use crate::spec::Model;
 
@@ -44,7 +44,13 @@ pub struct AttrChange {
 
 #[derive(Clone, Debug)]
 pub struct Change {
+    /// `kind.id`, prefixed with the scope (`us-west-2:aws_vpc.vpc`) when the plan spans more
+    /// than one scope.
     pub address: String,
+    /// The region, or `GLOBAL`.
+    pub scope: String,
+    /// `scope/id`: unique in the plan; what references resolve against.
+    pub key: String,
     pub id: String,
     pub kind: &'static str,
     pub name: String,
@@ -69,8 +75,11 @@ impl Change {
 
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The stack; `region` is the primary region.
     pub stack: StackRef,
-    /// Sorted by address.
+    /// Every scope discovered, in order: the regions (primary first), then `GLOBAL`.
+    pub scopes: Vec<String>,
+    /// Grouped by scope in that order, sorted by address within a scope.
     pub changes: Vec<Change>,
 }
 
@@ -101,7 +110,26 @@ impl Plan {
         self.changes.iter().any(|c| c.action != Action::NoOp)
     }
 
-    /// Outputs already known before apply (of resources that keep them).
+    /// The regions of the plan, primary first.
+    pub fn regions(&self) -> Vec<&str> {
+        self.scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| *s != GLOBAL)
+            .collect()
+    }
+
+    /// The stack as the kinds of `scope` see it: its region is the scope's (the primary
+    /// region's for `GLOBAL`).
+    pub fn stack_in(&self, scope: &str) -> StackRef {
+        let mut s = self.stack.clone();
+        if scope != GLOBAL && !scope.is_empty() {
+            s.region = scope.to_string();
+        }
+        s
+    }
+
+    /// Outputs already known before apply (of resources that keep them), by key.
     pub fn known_outputs(&self) -> HashMap<String, Outputs> {
         self.changes
             .iter()
@@ -110,7 +138,7 @@ impl Plan {
                     || (c.action == Action::Update
                         && !c.node.as_ref().is_some_and(|n| n.outputs_change_on_update))
             })
-            .filter_map(|c| Some((c.id.clone(), c.current.as_ref()?.outputs.clone())))
+            .filter_map(|c| Some((c.key.clone(), c.current.as_ref()?.outputs.clone())))
             .collect()
     }
 }
@@ -132,52 +160,128 @@ pub enum PlanError {
     Preflight(BoxError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Global resources of the stack name regions the plan did not discover (a region removed
+    /// from the spec, or a stack destroyed by name): plan again with these regions too.
+    #[error("the stack also has resources in {}", .0.join(", "))]
+    MoreRegions(Vec<String>),
 }
 
 /// Read AWS and compute the plan. With `model: None` everything the stack owns is destroyed.
+///
+/// Regional kinds are lowered once per region of the model (`Model::for_region`) and
+/// discovered once per region of `scopes`; global kinds are lowered from the whole model and
+/// discovered once, with the primary region's context. References resolve across scopes in
+/// one graph.
 pub async fn plan<C: Sync>(
     kinds: &[Box<dyn Kind<C>>],
-    ctx: &C,
+    scopes: &Scopes<'_, C>,
     stack: &StackRef,
     model: Option<&Model>,
 ) -> Result<Plan, PlanError> {
-    let nodes: Vec<Node> = match model {
-        Some(m) => kinds.iter().flat_map(|k| k.desired(m)).collect(),
-        None => Vec::new(),
-    };
+    let regions = scopes.ordered();
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut models: Vec<(String, Model)> = Vec::new();
+    if let Some(m) = model {
+        for r in &m.regions {
+            if scopes.ctx(r).is_none() {
+                return Err(PlanError::Internal(format!("no clients for region {r}")));
+            }
+            models.push((r.clone(), m.for_region(r)));
+        }
+        for (r, rm) in &models {
+            for k in kinds.iter().filter(|k| !k.global()) {
+                nodes.extend(k.desired(rm).into_iter().map(|mut n| {
+                    n.scope = r.clone();
+                    n
+                }));
+            }
+        }
+        for k in kinds.iter().filter(|k| k.global()) {
+            nodes.extend(k.desired(m).into_iter().map(|mut n| {
+                n.scope = GLOBAL.to_string();
+                n
+            }));
+        }
+    }
     let order = graph::topo_order(&nodes).map_err(PlanError::Internal)?;
     if cfg!(debug_assertions) {
         check_declared_deps(&nodes, &graph::kind_closure(kinds)).map_err(PlanError::Internal)?;
     }
 
+    let ctx = |scope: &str| scopes.ctx(scope).expect("every scope has a context");
+    let stack_in = |scope: &str| {
+        let mut s = stack.clone();
+        s.region = scopes.region_of(scope).to_string();
+        s
+    };
     if let Some(m) = model {
-        try_join_all(kinds.iter().map(|k| k.preflight(ctx, m)))
+        let regional = models.iter().flat_map(|(r, rm)| {
+            kinds
+                .iter()
+                .filter(|k| !k.global())
+                .map(move |k| k.preflight(ctx(r), rm))
+        });
+        let global = kinds
+            .iter()
+            .filter(|k| k.global())
+            .map(|k| k.preflight(ctx(GLOBAL), m));
+        try_join_all(regional.chain(global))
             .await
             .map_err(PlanError::Preflight)?;
     }
 
-    // One discovery per kind, all kinds at once.
-    let found = try_join_all(kinds.iter().map(|k| {
-        let mine: Vec<&Node> = nodes.iter().filter(|n| n.kind == k.name()).collect();
+    // One discovery per kind and scope, all at once.
+    let mut jobs: Vec<(String, &dyn Kind<C>)> = Vec::new();
+    for r in &regions {
+        jobs.extend(
+            kinds
+                .iter()
+                .filter(|k| !k.global())
+                .map(|k| (r.clone(), k.as_ref())),
+        );
+    }
+    jobs.extend(
+        kinds
+            .iter()
+            .filter(|k| k.global())
+            .map(|k| (GLOBAL.to_string(), k.as_ref())),
+    );
+    let found = try_join_all(jobs.iter().map(|(scope, k)| {
+        let mine: Vec<&Node> = nodes
+            .iter()
+            .filter(|n| n.kind == k.name() && &n.scope == scope)
+            .collect();
+        let st = stack_in(scope);
         async move {
-            k.discover(ctx, stack, &mine)
+            let found = k
+                .discover(ctx(scope), &st, &mine)
                 .await
                 .map_err(|source| PlanError::Read {
                     kind: k.name(),
                     source,
-                })
+                })?;
+            Ok::<_, PlanError>(found.into_iter().map(|o| (scope.clone(), *k, o)))
         }
     }))
     .await?;
 
-    let mut owned: BTreeMap<(&'static str, String), Vec<Observed>> = BTreeMap::new();
-    let mut foreign: HashMap<(&'static str, String), Observed> = HashMap::new();
-    for o in found.into_iter().flatten() {
+    let mut owned: BTreeMap<(String, &'static str, String), Vec<Observed>> = BTreeMap::new();
+    let mut foreign: HashMap<(String, &'static str, String), Observed> = HashMap::new();
+    let mut more: Vec<String> = Vec::new();
+    for (scope, k, o) in found.into_iter().flatten() {
         if o.owned {
-            owned.entry((o.kind, o.id.clone())).or_default().push(o);
+            if let Some(r) = k.region_of(&o).filter(|r| !regions.contains(r)) {
+                more.push(r);
+            }
+            owned.entry((scope, o.kind, o.id.clone())).or_default().push(o);
         } else {
-            foreign.insert((o.kind, o.id.clone()), o);
+            foreign.insert((scope, o.kind, o.id.clone()), o);
         }
+    }
+    if !more.is_empty() {
+        more.sort();
+        more.dedup();
+        return Err(PlanError::MoreRegions(more));
     }
 
     let mut conflicts = Vec::new();
@@ -186,7 +290,7 @@ pub async fn plan<C: Sync>(
     let mut changes = Vec::new();
     for &i in &order {
         let node = &nodes[i];
-        let key = (node.kind, node.id.clone());
+        let key = (node.scope.clone(), node.kind, node.id.clone());
         let current = owned.get_mut(&key).and_then(|v| {
             if v.is_empty() {
                 None
@@ -204,13 +308,13 @@ pub async fn plan<C: Sync>(
         }
         let change = diff(node, current, &known, &replaced);
         if change.action == Action::Replace {
-            replaced.insert(node.id.clone());
+            replaced.insert(node.key());
         }
         let keeps_outputs = change.action == Action::NoOp
             || (change.action == Action::Update && !node.outputs_change_on_update);
         if keeps_outputs {
             if let Some(c) = &change.current {
-                known.insert(node.id.clone(), c.outputs.clone());
+                known.insert(node.key(), c.outputs.clone());
             }
         }
         changes.push(change);
@@ -224,27 +328,46 @@ pub async fn plan<C: Sync>(
 
     // Owned resources that no desired node claims (removed from the spec, or duplicates left by
     // an interrupted run) are destroyed.
-    for o in owned.into_values().flatten() {
-        changes.push(Change {
-            address: o.address(),
-            id: o.id.clone(),
-            kind: o.kind,
-            name: o.name.clone(),
-            action: Action::Delete,
-            node: None,
-            after: Attrs::new(),
-            diffs: Vec::new(),
-            notes: Vec::new(),
-            current: Some(o),
-        });
+    for ((scope, _, _), list) in owned {
+        for o in list {
+            changes.push(Change {
+                address: o.address(),
+                key: qualify(&scope, &o.id),
+                scope: scope.clone(),
+                id: o.id.clone(),
+                kind: o.kind,
+                name: o.name.clone(),
+                action: Action::Delete,
+                node: None,
+                after: Attrs::new(),
+                diffs: Vec::new(),
+                notes: Vec::new(),
+                current: Some(o),
+            });
+        }
+    }
+    let mut all_scopes = regions.clone();
+    all_scopes.push(GLOBAL.to_string());
+    let rank = |scope: &str| all_scopes.iter().position(|s| s == scope).unwrap_or(0);
+    let spans = changes
+        .iter()
+        .map(|c| c.scope.as_str())
+        .collect::<HashSet<_>>()
+        .len();
+    if spans > 1 {
+        for c in &mut changes {
+            c.address = format!("{}:{}", c.scope, c.address);
+        }
     }
     changes.sort_by(|a, b| {
-        a.address
-            .cmp(&b.address)
+        rank(&a.scope)
+            .cmp(&rank(&b.scope))
+            .then(a.address.cmp(&b.address))
             .then(a.action.symbol().cmp(b.action.symbol()))
     });
     Ok(Plan {
         stack: stack.clone(),
+        scopes: all_scopes,
         changes,
     })
 }
@@ -255,15 +378,16 @@ pub async fn plan<C: Sync>(
 /// declarations must not drift apart from what nodes refer to. Checked in debug builds (every
 /// test plans through it).
 fn check_declared_deps(nodes: &[Node], closure: &graph::KindClosure) -> Result<(), String> {
-    let kind_of: HashMap<&str, &'static str> =
-        nodes.iter().map(|n| (n.id.as_str(), n.kind)).collect();
+    let kind_of: HashMap<String, &'static str> = nodes.iter().map(|n| (n.key(), n.kind)).collect();
     for n in nodes {
-        for dep in n.deps() {
+        for dep in n.dep_keys() {
             // An unknown node is topo_order's error.
             let Some(&kind) = kind_of.get(dep.as_str()) else {
                 continue;
             };
             if kind != n.kind && !closure.get(n.kind).is_some_and(|c| c.contains(kind)) {
+                let own_scope = format!("{}/", n.scope);
+                let dep = dep.strip_prefix(&own_scope).unwrap_or(&dep);
                 return Err(format!(
                     "{} refers to {kind}.{dep}, but {kind} is not among the kinds {} depends on",
                     n.address(),
@@ -285,7 +409,12 @@ fn diff(
     known: &HashMap<String, Outputs>,
     replaced: &HashSet<String>,
 ) -> Change {
-    let lookup = |n: &str, k: &str| known.get(n).and_then(|o| o.get(k)).cloned();
+    let lookup = |n: &str, k: &str| {
+        known
+            .get(&qualify(&node.scope, n))
+            .and_then(|o| o.get(k))
+            .cloned()
+    };
     let mut after = Attrs::new();
     let mut diffs = Vec::new();
     let mut notes = Vec::new();
@@ -311,7 +440,9 @@ fn diff(
             before: Some(have),
             after: resolved,
             forces_replacement: node.force_new.contains(&key.as_str())
-                || refs.iter().any(|r| replaced.contains(*r)),
+                || refs
+                    .iter()
+                    .any(|r| replaced.contains(&qualify(&node.scope, r))),
         });
     }
     let action = match &current {
@@ -322,6 +453,8 @@ fn diff(
     };
     Change {
         address: node.address(),
+        scope: node.scope.clone(),
+        key: node.key(),
         id: node.id.clone(),
         kind: node.kind,
         name: node.name.clone(),

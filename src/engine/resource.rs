@@ -2,6 +2,7 @@
 //!
 //! The engine is generic over the client context `C`, so it never sees an AWS SDK type.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -20,12 +21,71 @@ pub struct StackRef {
     pub tags: std::collections::BTreeMap<String, String>,
 }
 
+/// The scope of resources that are not regional (Route 53 health checks and records).
+pub const GLOBAL: &str = "global";
+
+/// `reference` as seen from a node in `scope`: a reference without a scope (`alb`) means the
+/// node of that id in the same scope; a scoped one (`us-west-2/alb`) is kept as it is.
+pub fn qualify(scope: &str, reference: &str) -> String {
+    if scope.is_empty() || reference.contains('/') {
+        reference.to_string()
+    } else {
+        format!("{scope}/{reference}")
+    }
+}
+
+/// The client context of every scope a plan spans: one per region, and the primary region's
+/// for the global scope (Route 53 is global; any region's clients reach it).
+pub struct Scopes<'a, C> {
+    pub primary: String,
+    pub regions: BTreeMap<String, &'a C>,
+}
+
+impl<'a, C> Scopes<'a, C> {
+    /// One region.
+    pub fn one(region: &str, ctx: &'a C) -> Self {
+        Scopes {
+            primary: region.to_string(),
+            regions: BTreeMap::from([(region.to_string(), ctx)]),
+        }
+    }
+
+    /// The context of `scope` (a region, or `GLOBAL`).
+    pub fn ctx(&self, scope: &str) -> Option<&'a C> {
+        let region = if scope == GLOBAL {
+            &self.primary
+        } else {
+            scope
+        };
+        self.regions.get(region).copied()
+    }
+
+    /// The region calls for `scope` go to.
+    pub fn region_of<'s>(&'s self, scope: &'s str) -> &'s str {
+        if scope == GLOBAL {
+            &self.primary
+        } else {
+            scope
+        }
+    }
+
+    /// The regions in plan order: the primary first.
+    pub fn ordered(&self) -> Vec<String> {
+        let mut out = vec![self.primary.clone()];
+        out.extend(self.regions.keys().filter(|r| **r != self.primary).cloned());
+        out
+    }
+}
+
 /// One desired resource, lowered from the spec by its kind.
 #[derive(Clone, Debug)]
 pub struct Node {
-    /// Logical id, unique in the stack, e.g. `vpc`, `subnet.us-east-1a`. Stored in the
+    /// Logical id, unique in its scope, e.g. `vpc`, `subnet.us-east-1a`. Stored in the
     /// `ballast:resource` tag, so the node is found again after the spec changed.
     pub id: String,
+    /// The region the node lives in, or `GLOBAL`; set by the engine (kinds leave it empty).
+    /// References without a scope point into the node's own scope.
+    pub scope: String,
     pub kind: &'static str,
     /// Deterministic physical name (or `Name` tag for EC2).
     pub name: String,
@@ -38,12 +98,16 @@ pub struct Node {
     pub after: Vec<String>,
     /// Whether an in-place update changes this node's outputs (a task definition revision does).
     pub outputs_change_on_update: bool,
+    /// Inputs the kind needs that are neither compared nor shown (a page's content, whose hash
+    /// is an attribute).
+    pub data: Outputs,
 }
 
 impl Node {
     pub fn new(kind: &'static str, id: impl Into<String>, name: impl Into<String>) -> Self {
         Node {
             id: id.into(),
+            scope: String::new(),
             kind,
             name: name.into(),
             attrs: Attrs::new(),
@@ -51,6 +115,7 @@ impl Node {
             ignore_drift: Vec::new(),
             after: Vec::new(),
             outputs_change_on_update: false,
+            data: Outputs::new(),
         }
     }
 
@@ -78,6 +143,19 @@ impl Node {
         deps.sort();
         deps.dedup();
         deps
+    }
+
+    /// Every node this one depends on, as engine keys (`scope/id`).
+    pub fn dep_keys(&self) -> Vec<String> {
+        self.deps()
+            .iter()
+            .map(|d| qualify(&self.scope, d))
+            .collect()
+    }
+
+    /// The node's key in a plan: `scope/id` (just `id` when no scope is set).
+    pub fn key(&self) -> String {
+        qualify(&self.scope, &self.id)
     }
 
     pub fn address(&self) -> String {
@@ -118,6 +196,19 @@ pub trait Kind<C: Sync>: Send + Sync {
     /// resources no longer in the spec (see `apply::delete_order`).
     fn depends_on(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// Global kinds (Route 53) are lowered once from the whole model and discovered once;
+    /// regional kinds are lowered and discovered per region.
+    fn global(&self) -> bool {
+        false
+    }
+
+    /// For a global resource that belongs to one region of the stack (a health check of that
+    /// region's load balancer): that region. A plan must discover every region its global
+    /// resources name, so a region removed from the spec is found again and destroyed.
+    fn region_of(&self, _observed: &Observed) -> Option<String> {
+        None
     }
 
     /// Lower the spec into desired nodes of this kind (none is fine).

@@ -33,6 +33,11 @@ impl Value {
         Value::Ref(node.to_string(), output.to_string())
     }
 
+    /// A reference to a node in another scope (a global record to a region's load balancer).
+    pub fn reference_in(scope: &str, node: &str, output: &str) -> Self {
+        Value::Ref(format!("{scope}/{node}"), output.to_string())
+    }
+
     /// A list of strings, sorted: the order of sets (subnets, security groups) never matters.
     pub fn set<I, S>(items: I) -> Self
     where

@@ -5,14 +5,17 @@ use serde::Serialize;
 
 use crate::engine::{Action, AttrChange, Attrs, Plan, Summary, Value};
 
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 #[derive(Serialize)]
 pub struct JsonPlan<'a> {
     pub format_version: &'static str,
     pub ballast_version: &'static str,
     pub stack: &'a str,
+    /// The primary region.
     pub region: &'a str,
+    /// Every region of the plan, primary first.
+    pub regions: Vec<&'a str>,
     pub has_changes: bool,
     pub summary: Summary,
     pub resource_changes: Vec<JsonChange<'a>>,
@@ -21,6 +24,8 @@ pub struct JsonPlan<'a> {
 #[derive(Serialize)]
 pub struct JsonChange<'a> {
     pub address: &'a str,
+    /// The region, or `global` (Route 53).
+    pub scope: &'a str,
     #[serde(rename = "type")]
     pub kind: &'a str,
     pub id: &'a str,
@@ -49,6 +54,7 @@ pub fn plan(plan: &Plan) -> JsonPlan<'_> {
             });
             JsonChange {
                 address: &c.address,
+                scope: &c.scope,
                 kind: c.kind,
                 id: &c.id,
                 name: &c.name,
@@ -78,6 +84,7 @@ pub fn plan(plan: &Plan) -> JsonPlan<'_> {
         ballast_version: env!("CARGO_PKG_VERSION"),
         stack: &plan.stack.name,
         region: &plan.stack.region,
+        regions: plan.regions(),
         has_changes: plan.has_changes(),
         summary: plan.summary(),
         resource_changes,

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Style;
-use crate::engine::{Action, Change, Plan, Value};
+use crate::engine::{Action, Change, Plan, Value, GLOBAL};
 
 /// Why the plan exists: deploy shows removed resources as "no longer in the spec".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub fn render(plan: &Plan, purpose: Purpose, st: Style) -> String {
             "{} Stack \"{}\" in {} matches the spec ({} resources).",
             st.green(&st.bold("No changes.")),
             plan.stack.name,
-            plan.stack.region,
+            where_(plan),
             plan.changes.len()
         );
         return out;
@@ -41,7 +41,8 @@ pub fn render(plan: &Plan, purpose: Purpose, st: Style) -> String {
     let _ = writeln!(
         out,
         "ballast will perform the following actions on stack \"{}\" in {}:\n",
-        plan.stack.name, plan.stack.region
+        plan.stack.name,
+        where_(plan)
     );
     let _ = writeln!(
         out,
@@ -68,6 +69,19 @@ pub fn render(plan: &Plan, purpose: Purpose, st: Style) -> String {
         s.destroy
     );
     out
+}
+
+/// `us-east-1`, or `us-east-1 and us-west-2` (plus Route 53 when the plan has global resources).
+fn where_(plan: &Plan) -> String {
+    let mut parts: Vec<String> = plan.regions().iter().map(|r| r.to_string()).collect();
+    if plan.changes.iter().any(|c| c.scope == GLOBAL) {
+        parts.push("Route 53".into());
+    }
+    match parts.as_slice() {
+        [] => plan.stack.region.clone(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 fn sym(a: Action, st: Style) -> String {

@@ -124,7 +124,7 @@ impl Kind<Clients> for LoadBalancer {
                 id: ID.into(),
                 kind: KIND,
                 name: name.clone(),
-                outputs: outputs(&arn, &dns),
+                outputs: outputs(&arn, &dns, lb.canonical_hosted_zone_id()),
                 physical_id: arn,
                 attrs,
                 owned: own.owned,
@@ -159,7 +159,11 @@ impl Kind<Clients> for LoadBalancer {
             .ok_or("CreateLoadBalancer returned no load balancer")?;
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         set_attributes(c, &arn, attrs).await?;
-        Ok(outputs(&arn, lb.dns_name().unwrap_or_default()))
+        Ok(outputs(
+            &arn,
+            lb.dns_name().unwrap_or_default(),
+            lb.canonical_hosted_zone_id(),
+        ))
     }
 
     async fn update(
@@ -223,12 +227,15 @@ impl Kind<Clients> for LoadBalancer {
     }
 }
 
-fn outputs(arn: &str, dns: &str) -> Outputs {
+/// `zone_id`: the load balancer's canonical hosted zone, which Route 53 alias records need
+/// (read from AWS, never from a table of regions).
+fn outputs(arn: &str, dns: &str, zone_id: Option<&str>) -> Outputs {
     Outputs::from([
         ("arn".into(), arn.to_string()),
         ("arn_suffix".into(), arn_suffix(arn)),
         ("dns_name".into(), dns.to_string()),
         ("url".into(), format!("http://{dns}/")),
+        ("zone_id".into(), zone_id.unwrap_or_default().to_string()),
     ])
 }
 

@@ -12,6 +12,7 @@ pub mod cloudwatch;
 pub mod ec2;
 pub mod ecs;
 pub mod elb;
+pub mod route53;
 pub mod sns;
 
 pub mod autoscaling_group;
@@ -19,6 +20,8 @@ pub mod capacity_provider;
 pub mod cluster;
 pub mod composite_alarm;
 pub mod dashboard;
+pub mod fallback;
+pub mod health_check;
 pub mod iam_role;
 pub mod internet_gateway;
 pub mod launch_template;
@@ -26,6 +29,7 @@ pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
 pub mod metric_alarm;
+pub mod record;
 pub mod route_table;
 pub mod scalable_target;
 pub mod scaling_policy;
@@ -71,6 +75,9 @@ pub fn registry() -> Vec<DynKind> {
         Box::new(metric_alarm::MetricAlarm),
         Box::new(composite_alarm::CompositeAlarm),
         Box::new(dashboard::Dashboard),
+        Box::new(fallback::Fallback),
+        Box::new(health_check::HealthCheck),
+        Box::new(record::Record),
     ]
 }
 

@@ -23,7 +23,7 @@ pub struct Model {
     pub alarms: Option<AlarmsModel>,
     pub slo: Option<SloModel>,
     pub dashboard: bool,
-    /// `dns:`: Route 53 failover between the regions. `Some` exactly when there are two regions.
+    /// `dns:`: Route 53 health checks and failover records. Always `Some` with two regions.
     pub dns: Option<DnsModel>,
 }
 

@@ -2,7 +2,7 @@
 //! into the `Model` with the defaults filled in.
 //!
 //! The invariants the resource kinds rely on: `regions` has one or two entries, the primary
-//! first; `dns` is `Some` exactly when there are two; a two-region stack creates its own network
+//! first; `dns` is `Some` whenever there are two (and may be with one); a two-region stack creates its own network
 //! and serves HTTP (certificates and VPCs are regional).
 
 use std::collections::HashSet;
@@ -116,7 +116,8 @@ pub(super) fn check_two_regions(spec: &Spec, regions: &[String], issues: &mut Is
     }
 }
 
-/// `dns:`, required by two regions and only allowed with two.
+/// `dns:`, required by two regions. With one region the record fails over from the region to
+/// the fallback page (or is a lone PRIMARY with its health check, without one).
 pub(super) fn check_dns(
     spec: &Spec,
     file: &str,
@@ -135,17 +136,6 @@ pub(super) fn check_dns(
         }
         return None;
     };
-    if regions.len() < 2 {
-        issues.push(
-            &dns.referenced,
-            "`dns` needs two regions",
-            "no region to fail over to",
-            Some(
-                "list both under `regions: [primary, secondary]`, or remove `dns`: a one-region stack has no Route 53 records"
-                    .into(),
-            ),
-        );
-    }
     let d = &dns.value;
     let (zone, zone_id, zone_name) = check_zone(&d.zone, issues);
     let name = check_name(spec, d, zone_name.as_deref(), issues);

@@ -449,6 +449,135 @@ def main() -> int:
     sns.delete_topic(TopicArn=topic)
     check(error_of(lambda: sns.get_topic_attributes(TopicArn=topic)) == ("NotFound", 404), "SNS DeleteTopic")
 
+    # --- Route 53 (R1-R4) -------------------------------------------------------------------
+    r53 = boto3.client("route53", **kw)
+    raw: dict = {}
+    r53.meta.events.register("after-call.route53.*",
+                             lambda http_response, **_: raw.update(body=http_response.content))
+    zone_name = f"shop-{u}.example.com"
+    zone = r53.create_hosted_zone(Name=zone_name, CallerReference=u)["HostedZone"]["Id"].split("/")[-1]
+
+    def change(*changes):
+        return r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+            {"Action": a, "ResourceRecordSet": rr} for a, rr in changes]})
+
+    def records():
+        return sorted((r["Name"], r.get("SetIdentifier") or "", r.get("ResourceRecords"), r.get("AliasTarget"))
+                      for r in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+                      if r["Type"] == "A")
+
+    def a_record(name, value, **extra):
+        return {"Name": f"{name}.{zone_name}", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": value}], **extra}
+
+    www = a_record("www", "192.0.2.1")
+    change(("UPSERT", www))
+    check(error_of(lambda: change(("CREATE", {**www, "Name": www["Name"].upper() + "."})))
+          == ("InvalidChangeBatch", 400), "R1 CREATE of an existing record (other case, trailing dot)")
+    msg = raw.get("body", b"").decode()
+    check(msg.startswith("<?xml") and "<ErrorResponse" in msg and "<Code>InvalidChangeBatch</Code>" in msg
+          and f"<Message>[Tried to create resource record set [name=&apos;www.{zone_name}.&apos;, type=&apos;A&apos;] "
+              "but it already exists]</Message>" in msg.replace("'", "&apos;"),
+          f"R1 InvalidChangeBatch in the ErrorResponse shape: {msg}")
+    before = records()
+    check(error_of(lambda: change(("CREATE", a_record("new", "192.0.2.2")), ("DELETE", {**www, "TTL": 300})))
+          == ("InvalidChangeBatch", 400) and records() == before, "R1 DELETE with other values; batch not applied")
+    check(error_of(lambda: change(("DELETE", a_record("gone", "192.0.2.1")))) == ("InvalidChangeBatch", 400),
+          "R1 DELETE of a missing record")
+    fail_x, fail_y = (a_record(n, "192.0.2.3", SetIdentifier="primary", Failover="PRIMARY") for n in ("x", "y"))
+    change(("CREATE", fail_x), ("CREATE", fail_y))
+    change(("DELETE", fail_x))
+    check([r[0] for r in records()] == [f"www.{zone_name}.", f"y.{zone_name}."],
+          f"R1 DELETE by SetIdentifier keeps other names: {records()}")
+    change(("UPSERT", {**fail_y, "ResourceRecords": [{"Value": "192.0.2.4"}]}), ("DELETE", www))
+    check(records() == [(f"y.{zone_name}.", "primary", [{"Value": "192.0.2.4"}], None)], "R1 UPSERT replaces by name/type/SetIdentifier")
+    check(error_of(lambda: change(("CREATE", {"Name": f"a.{zone_name}", "Type": "A", "AliasTarget": {
+        "HostedZoneId": zone, "DNSName": f"none.{zone_name}", "EvaluateTargetHealth": True}})))
+          == ("InvalidChangeBatch", 400), "R1 alias to a missing record of the zone")
+
+    regions = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+    hc_config = {"Type": "HTTPS", "Port": 443, "ResourcePath": "/health", "RequestInterval": 10,
+                 "FailureThreshold": 2, "Inverted": False, "EnableSNI": True, "MeasureLatency": False,
+                 "Regions": regions}
+    albs = [f"lb-{u}-1.{r}.elb.amazonaws.com" for r in ("us-east-1", "eu-west-1")]
+    hc1, hc2 = (r53.create_health_check(CallerReference=f"{u}-{alb}", HealthCheckConfig={
+        **hc_config, "FullyQualifiedDomainName": alb})["HealthCheck"]["Id"] for alb in albs)
+    update = {"Inverted": True, "ResourcePath": "/other", "FullyQualifiedDomainName": "other.example.com",
+              "Port": 8443, "FailureThreshold": 5}
+    r53.update_health_check(HealthCheckId=hc1, **update)
+    got = r53.get_health_check(HealthCheckId=hc1)["HealthCheck"]
+    check({k: got["HealthCheckConfig"].get(k) for k in {**hc_config, **update}} == {**hc_config, **update}
+          and got["HealthCheckVersion"] == 2, f"R4 UpdateHealthCheck keeps Regions, reads back: {got}")
+    r53.update_health_check(HealthCheckId=hc1, Inverted=False, FullyQualifiedDomainName=albs[0])
+
+    def status(hc):
+        return [o["StatusReport"]["Status"] for o in
+                r53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]]
+
+    def last_failures(hc):
+        return r53.get_health_check_last_failure_reason(HealthCheckId=hc)["HealthCheckObservations"]
+    check(status(hc1) == ["Success: HTTP Status Code 200, OK"] * 3 and last_failures(hc1) == [],
+          f"R2 healthy check: one observation per region: {status(hc1)}")
+    s3_site = "s3-website-eu-west-1.amazonaws.com"
+    inner = f"fallback.{zone_name}"
+
+    def failover(name, set_id, role, target_zone, dns, health_check=None):
+        rr = {"Name": name, "Type": "A", "SetIdentifier": set_id, "Failover": role, "AliasTarget": {
+            "HostedZoneId": target_zone, "DNSName": dns, "EvaluateTargetHealth": True}}
+        return ("UPSERT", {**rr, "HealthCheckId": health_check} if health_check else rr)
+    change(failover(zone_name, "r1", "PRIMARY", "Z2P70J7EXAMPLE", albs[0], hc1),
+           failover(zone_name, "r2", "SECONDARY", zone, inner),
+           failover(inner, "r2", "PRIMARY", "Z2P70J7EXAMPLE", albs[1], hc2),
+           failover(inner, "site", "SECONDARY", "Z1BKCTXD74EZPE", s3_site))
+
+    def answer():
+        a = r53.test_dns_answer(HostedZoneId=zone, RecordName=zone_name, RecordType="A")
+        return a["ResponseCode"], a["RecordData"]
+    a = r53.test_dns_answer(HostedZoneId=zone, RecordName=zone_name, RecordType="A")
+    check((a["Nameserver"], a["RecordName"], a["RecordType"], a["Protocol"]) == (
+        "ns-2048.awsdns-64.com", zone_name, "A", "UDP"), f"R3 TestDNSAnswer shape: {a}")
+    check(answer() == ("NOERROR", [albs[0]]), f"R3 healthy primary answers: {answer()}")
+    r53.update_health_check(HealthCheckId=hc1, Inverted=True)
+    check(status(hc1)[0] == "Failure: HTTP Status Code 200, OK (inverted health check)"
+          and len(last_failures(hc1)) == 3, f"R2 inverted healthy check fails: {status(hc1)}")
+    check(answer() == ("NOERROR", [albs[1]]), f"R3 failover to the nested pair's primary: {answer()}")
+    forced = shim(f"route53/health/{hc2}", {"healthy": False})
+    check(forced["healthy"] is False and status(hc2)[0] == "Failure: HTTP Status Code 503, Service Unavailable",
+          f"R2 /_shim/route53/health forces a check unhealthy: {forced}")
+    check(answer() == ("NOERROR", [s3_site]), f"R3 both regions down: the S3 website: {answer()}")
+    shim(f"route53/health/{hc1}", {"healthy": False})
+    check(answer() == ("NOERROR", [albs[0]]) and status(hc1)[0].startswith("Success:"),
+          "R2 forced unhealthy + inverted = healthy")
+    shim(f"route53/health/{hc1}", method="DELETE")
+    shim(f"route53/health/{hc2}", method="DELETE")
+    check(answer() == ("NOERROR", [albs[1]]), "R2 DELETE /_shim/route53/health clears")
+    check(r53.test_dns_answer(HostedZoneId=zone, RecordName=f"none.{zone_name}", RecordType="A")["ResponseCode"]
+          == "NXDOMAIN", "R3 NXDOMAIN")
+    check(r53.test_dns_answer(HostedZoneId=zone, RecordName=f"y.{zone_name}", RecordType="A")["RecordData"]
+          == ["192.0.2.4"], "R3 plain record values")
+    for rr in records():
+        change(("DELETE", next(r for r in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+                               if (r["Name"], r.get("SetIdentifier") or "") == rr[:2] and r["Type"] == "A")))
+    r53.delete_hosted_zone(Id=zone)
+    for hc in (hc1, hc2):
+        r53.delete_health_check(HealthCheckId=hc)
+
+    # --- S3 (B1-B2) ---------------------------------------------------------------------------
+    s3 = boto3.client("s3", **kw)
+    bucket = f"site-{u}.example.com"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    check(all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values()),
+          "B2 a new bucket blocks public access")
+    public = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+    check(error_of(lambda: s3.put_bucket_policy(Bucket=bucket, Policy=public)) == ("AccessDenied", 403),
+          "B1 public policy refused while BlockPublicPolicy")
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+    s3.put_bucket_policy(Bucket=bucket, Policy=public)
+    check(json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(public), "B1 public policy once allowed")
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_bucket(Bucket=bucket)
+
     print(f"emulator selfcheck: {'FAILED' if FAILURES else 'ok'} "
           f"({len(FAILURES)} failures, {time.monotonic() - started:.1f}s)")
     shim("reset", {})

@@ -16,6 +16,8 @@ and exposes this under /_shim/ (see tests/emulator/README.md):
   POST /_shim/faults   {"op", "count", "status", "code", "message"[, "service"]}
   GET /_shim/faults    -> pending faults;  DELETE /_shim/faults -> clear them
   POST /_shim/sns/confirm {"endpoint"[, "topic_arn"]} -> confirm pending SNS subscriptions
+  POST /_shim/route53/health/<id> {"healthy": bool}, DELETE, GET -> force a Route 53 health
+       check's endpoint unhealthy (R2)
 
 It also serves CloudWatch over Smithy RPC v2 CBOR (the protocol of aws-sdk-cloudwatch), which
 moto lacks: CborToJson translates those calls to moto's awsJson1_0 and the answers back.
@@ -23,7 +25,7 @@ moto lacks: CborToJson translates those calls to moto's awsJson1_0 and the answe
 FIDELITY PATCHES -- where moto 5.2.5 differs from real AWS in ways ballast
 relies on. Each is a small wrapper around a moto method, applied at startup
 (patch_ecs / patch_elbv2 / patch_application_autoscaling / patch_cloudwatch /
-patch_sns); the tag (E1...)
+patch_sns / patch_route53 / patch_s3); the tag (E1...)
 appears in the code. Details and rationale: tests/emulator/README.md.
 
   E1 ECS CreateService/UpdateService keep deploymentConfiguration (default
@@ -80,6 +82,19 @@ appears in the code. Details and rationale: tests/emulator/README.md.
      POST /_shim/sns/confirm. Pending subscriptions receive nothing.
   S3 SNS Subscribe validates protocol and endpoint.
   S4 SNS GetTopicAttributes counts SubscriptionsConfirmed/SubscriptionsPending.
+  R1 Route 53 ChangeResourceRecordSets validates the whole batch and applies it all or
+     nothing: CREATE of an existing record set, DELETE that does not match an existing
+     record set exactly, a name outside the zone, an alias to a missing record of the zone
+     -> InvalidChangeBatch "[msg, msg]". UPSERT/DELETE act on (name, type, SetIdentifier)
+     only; names compare case- and trailing-dot-insensitively.
+  R2 Route 53 GetHealthCheckStatus / GetHealthCheckLastFailureReason (moto: always healthy /
+     404) follow the check: Inverted, Disabled, and POST /_shim/route53/health/<id>.
+  R3 Route 53 TestDNSAnswer (moto: 404) answers like Route 53: failover by health, aliases
+     within the zone followed, an alias to anything else answers its DNSName.
+  R4 Route 53 UpdateHealthCheck keeps Regions and ChildHealthChecks it does not name,
+     honours ResetElements and counts HealthCheckVersion.
+  B1 S3 PutBucketPolicy of a public policy while BlockPublicPolicy is on -> AccessDenied.
+  B2 S3 new buckets have all four Block Public Access settings on.
 """
 
 from __future__ import annotations
@@ -200,6 +215,8 @@ class Shim:
             with self.lock:
                 arns = sns_confirm(str(spec["endpoint"]), spec.get("topic_arn"))
             return respond_json(start_response, {"confirmed": arns})
+        if name.startswith("route53/health/"):
+            return self.route53_health(start_response, method, name[len("route53/health/"):], environ)
         if name == "faults" and method == "POST":
             try:
                 spec = load_json(environ)
@@ -228,6 +245,29 @@ class Shim:
             return respond_json(start_response, {"ok": True})
         return respond(start_response, 404, f"no such shim endpoint: {method} {path}", "text/plain")
 
+
+    def route53_health(self, start_response, method, health_check_id, environ):
+        """POST /_shim/route53/health/<id> {"healthy": bool}: what Route 53's checkers find at
+        that health check's endpoint from now on (before Inverted); DELETE (or
+        {"healthy": true}) makes it answer OK again; GET shows it (R2)."""
+        with self.lock:
+            hc = r53_find_health_check(health_check_id)
+            if hc is None:
+                return respond(start_response, 404, f"no such health check: {health_check_id}", "text/plain")
+            if method == "POST":
+                spec = load_json(environ) or {}
+                if not isinstance(spec.get("healthy"), bool):
+                    return respond(start_response, 400, 'bad health: {"healthy": true|false} is required', "text/plain")
+                R53_FORCED_HEALTH[health_check_id] = spec["healthy"]
+            elif method == "DELETE":
+                R53_FORCED_HEALTH.pop(health_check_id, None)
+            elif method != "GET":
+                return respond(start_response, 405, f"method {method} not allowed", "text/plain")
+            backend = next(b for b in r53_backends() if health_check_id in b.health_checks)
+            healthy, status = r53_health(backend, hc)
+            return respond_json(start_response, {
+                "id": health_check_id, "endpoint_healthy": R53_FORCED_HEALTH.get(health_check_id, True),
+                "inverted": bool(hc.inverted), "healthy": healthy, "status": status})
 
 def read_body(environ) -> bytes:
     """Read the request body and put it back so moto can read it too."""
@@ -1226,6 +1266,332 @@ def sns_confirm(endpoint: str, topic_arn: str | None = None) -> list[str]:
     return confirmed
 
 
+# --------------------------------------------------------------------------
+# Route 53 (R1-R5)
+# --------------------------------------------------------------------------
+
+# Health the tests force on Route 53 health checks (POST /_shim/route53/health/<id>): what the
+# checkers see at the endpoint, before Inverted is applied. id -> True (healthy) / False.
+R53_FORCED_HEALTH: dict[str, bool] = {}
+# Checker regions reported when a health check names no Regions (a subset of AWS's default set).
+R53_CHECKER_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1")
+R53_MAX_ALIAS_DEPTH = 8
+
+
+def dns_key(name: str | None) -> str:
+    """Route 53 compares names case-insensitively, with or without the trailing dot."""
+    return (name or "").rstrip(".").lower()
+
+
+def fqdn(name: str) -> str:
+    return name if name.endswith(".") else name + "."
+
+
+def is_true(value) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def r53_backends():
+    """Every Route 53 backend (one per account and partition) that exists."""
+    from moto.route53.models import route53_backends
+    for account in list(route53_backends.keys()):
+        for partition in list(route53_backends[account].keys()):
+            yield route53_backends[account][partition]
+
+
+def r53_find_health_check(health_check_id: str):
+    for backend in r53_backends():
+        if health_check_id in backend.health_checks:
+            return backend.health_checks[health_check_id]
+    return None
+
+
+def r53_health(backend, hc, depth: int = 0) -> tuple[bool, str]:
+    """R2: (healthy, StatusReport.Status) of a health check, as Route 53's checkers would report.
+    The endpoint answers OK unless a test forced it unhealthy; Inverted flips the outcome;
+    a disabled check is always healthy; CALCULATED counts its healthy children."""
+    if hc.disabled:
+        return True, "Success: The health check is disabled; Route 53 considers it healthy."
+    if hc.type_ == "CALCULATED":
+        children = [backend.health_checks.get(c) for c in hc.children or []]
+        up = sum(1 for c in children if c is not None and depth < R53_MAX_ALIAS_DEPTH
+                 and r53_health(backend, c, depth + 1)[0])
+        ok = up >= (hc.health_threshold or 0)
+        return ok != bool(hc.inverted), f"{up} of {len(children)} child health checks are healthy."
+    endpoint_ok = R53_FORCED_HEALTH.get(hc.id, True)
+    if hc.type_ in ("TCP",):
+        probe = "TCP connection established." if endpoint_ok else "Connection timed out."
+    else:
+        probe = "HTTP Status Code 200, OK" if endpoint_ok else "HTTP Status Code 503, Service Unavailable"
+    healthy = endpoint_ok != bool(hc.inverted)
+    inverted = " (inverted health check)" if hc.inverted else ""
+    return healthy, f"{'Success' if healthy else 'Failure'}: {probe}{inverted}"
+
+
+def r53_observations(backend, hc) -> list[dict]:
+    """R2: one observation per checker region (the check's Regions, else a default set), with a
+    fake checker IP from 198.51.100.0/24 (TEST-NET-2)."""
+    from moto.core.utils import utcnow
+    if hc.type_ == "CALCULATED":
+        return []
+    _, status = r53_health(backend, hc)
+    return [{"Region": region, "IPAddress": f"198.51.100.{10 + i}",
+             "StatusReport": {"Status": status, "CheckedTime": utcnow()}}
+            for i, region in enumerate(hc.regions or R53_CHECKER_REGIONS)]
+
+
+def rrset_dict(rs) -> dict:
+    """A moto RecordSet as the ResourceRecordSet dict of a request."""
+    out = {"Name": rs.name, "Type": rs.type, "TTL": rs.ttl, "SetIdentifier": rs.set_identifier,
+           "Weight": rs.weight, "Region": rs.region, "HealthCheckId": rs.health_check_id,
+           "AliasTarget": rs.alias_target, "Failover": rs.failover,
+           "GeoLocation": rs.geo_location, "MultiValueAnswer": rs.multi_value_answer,
+           "ResourceRecords": [{"Value": v} for v in rs.records or []]}
+    return {k: v for k, v in out.items() if v not in (None, [])}
+
+
+def rrset_identity(rr: dict) -> tuple:
+    """What names a record set: name, type and SetIdentifier (UPSERT replaces by this)."""
+    return dns_key(rr.get("Name")), rr.get("Type"), rr.get("SetIdentifier")
+
+
+def rrset_values(rr: dict) -> dict:
+    """Everything a DELETE must repeat exactly, normalized for comparison."""
+    alias = rr.get("AliasTarget")
+    return {
+        "TTL": None if rr.get("TTL") is None else int(rr["TTL"]),
+        "ResourceRecords": sorted(str(x["Value"]) for x in rr.get("ResourceRecords") or []),
+        "AliasTarget": None if not alias else (
+            str(alias.get("HostedZoneId", "")).replace("/hostedzone/", ""),
+            dns_key(alias.get("DNSName")), is_true(alias.get("EvaluateTargetHealth"))),
+        **{k: rr.get(k) for k in ("Failover", "HealthCheckId", "Region", "GeoLocation",
+                                  "MultiValueAnswer")},
+        "Weight": None if rr.get("Weight") is None else int(rr["Weight"]),
+    }
+
+
+def rrset_label(rr: dict) -> str:
+    """How Route 53's InvalidChangeBatch messages name a record set."""
+    label = f"name='{fqdn(dns_key(rr.get('Name')))}', type='{rr.get('Type')}'"
+    if rr.get("SetIdentifier"):
+        label += f", set-identifier='{rr['SetIdentifier']}'"
+    return f"[{label}]"
+
+
+def alias_in_zone(zone, rr: dict) -> bool:
+    alias = rr.get("AliasTarget")
+    return bool(alias) and str(alias.get("HostedZoneId", "")).replace(
+        "/hostedzone/", "") == zone.resource_id
+
+
+def zone_records(zone, name: str, rtype: str | None = None) -> list:
+    return [r for r in zone.rrsets
+            if dns_key(r.name) == dns_key(name) and rtype in (None, r.type)]
+
+
+def record_healthy(backend, zone, rs, depth: int) -> bool:
+    """R3: a record is healthy when its health check is (none counts as healthy) and, for an
+    alias with EvaluateTargetHealth to a record in the same zone, when that target has a
+    healthy record. Aliases to anything else (load balancers, S3 websites) count as healthy."""
+    hc = backend.health_checks.get(rs.health_check_id) if rs.health_check_id else None
+    if hc is not None and not r53_health(backend, hc)[0]:
+        return False
+    rr = rrset_dict(rs)
+    if alias_in_zone(zone, rr) and is_true(rr["AliasTarget"].get("EvaluateTargetHealth")):
+        if depth >= R53_MAX_ALIAS_DEPTH:
+            return False
+        return any(record_healthy(backend, zone, t, depth + 1)
+                   for t in zone_records(zone, rr["AliasTarget"]["DNSName"], rs.type))
+    return True
+
+
+def choose_record(backend, zone, records: list, depth: int):
+    """R3: the record Route 53 answers with: the PRIMARY while it is healthy, else the
+    SECONDARY; of other sets the first healthy one. If none is healthy, all count as healthy."""
+    ordered = sorted(records, key=lambda r: (r.failover or "") != "PRIMARY")
+    return next((r for r in ordered if record_healthy(backend, zone, r, depth)), ordered[0])
+
+
+def test_dns_answer(backend, zone, name: str, rtype: str, depth: int = 0) -> tuple[str, list[str]]:
+    """R3: (ResponseCode, RecordData) for name/type, following aliases within the zone."""
+    if not zone_records(zone, name):
+        return "NXDOMAIN", []
+    records = zone_records(zone, name, rtype)
+    if not records:
+        return "NOERROR", []
+    if depth >= R53_MAX_ALIAS_DEPTH:
+        return "SERVFAIL", []
+    chosen = rrset_dict(choose_record(backend, zone, records, depth))
+    alias = chosen.get("AliasTarget")
+    if not alias:
+        return "NOERROR", [x["Value"] for x in chosen.get("ResourceRecords", [])]
+    if alias_in_zone(zone, chosen):
+        return test_dns_answer(backend, zone, alias["DNSName"], rtype, depth + 1)
+    return "NOERROR", [alias["DNSName"].rstrip(".")]
+
+
+def patch_route53() -> None:
+    from moto.core.responses import ActionResult
+    from moto.route53 import urls
+    from moto.route53.exceptions import (DnsNameInvalidForZone, InvalidActionValue,
+                                         Route53ClientError)
+    from moto.route53.models import RecordSet, Route53Backend as Backend
+    from moto.route53.responses import Route53 as R
+    from moto.route53.utils import validate_domain_name
+
+    def change_resource_record_sets(self, zoneid, change_list):
+        """R1: the whole batch is validated first and applied all or nothing: CREATE of an
+        existing record set, DELETE of one that does not exist with exactly these values, a
+        name outside the zone, or an alias to a missing record of the zone make the batch fail
+        with InvalidChangeBatch listing every problem. UPSERT and DELETE act on one record set
+        (name, type, SetIdentifier); names compare case- and trailing-dot-insensitively."""
+        zone = self.get_hosted_zone(zoneid)
+        rrsets, errors = list(zone.rrsets), []
+        for change in change_list:
+            action, rr = change["Action"], change["ResourceRecordSet"]
+            validate_domain_name(rr["Name"], code="InvalidChangeBatch")
+            if action not in ("CREATE", "UPSERT", "DELETE"):
+                raise InvalidActionValue(action)
+            name, zone_name = dns_key(rr["Name"]), dns_key(zone.name)
+            if name != zone_name and not name.endswith("." + zone_name):
+                errors.append(DnsNameInvalidForZone(fqdn(rr["Name"]), zone.name).message)
+                continue
+            at = next((i for i, r in enumerate(rrsets)
+                       if rrset_identity(rrset_dict(r)) == rrset_identity(rr)), None)
+            label = rrset_label(rr)
+            if action == "DELETE":
+                if at is None:
+                    errors.append(f"Tried to delete resource record set {label} but it was not found")
+                elif rrset_values(rrset_dict(rrsets[at])) != rrset_values(rr):
+                    errors.append(f"Tried to delete resource record set {label} but the values "
+                                  "provided do not match the current values")
+                else:
+                    del rrsets[at]
+                continue
+            if action == "CREATE" and at is not None:
+                errors.append(f"Tried to create resource record set {label} but it already exists")
+                continue
+            new = RecordSet({**rr, "Name": fqdn(rr["Name"]), "ResourceRecords": [
+                x["Value"] for x in rr.get("ResourceRecords") or []]})
+            if at is None:
+                rrsets.append(new)
+            else:
+                rrsets[at] = new
+        for change in change_list:
+            rr = change["ResourceRecordSet"]
+            if change["Action"] != "DELETE" and alias_in_zone(zone, rr) and not any(
+                    dns_key(r.name) == dns_key(rr["AliasTarget"]["DNSName"]) and r.type == rr["Type"]
+                    for r in rrsets):
+                errors.append(f"Tried to create an alias that targets "
+                              f"{fqdn(dns_key(rr['AliasTarget']['DNSName']))}, type {rr['Type']} "
+                              f"in zone {zone.resource_id}, but that target was not found")
+        if errors:
+            raise Route53ClientError("InvalidChangeBatch", "[" + ", ".join(errors) + "]")
+        zone.rrsets = rrsets
+
+    orig_update_health_check = R.update_health_check
+
+    def update_health_check(self) -> ActionResult:
+        """R4: fields UpdateHealthCheck does not name stay as they are (moto drops Regions and
+        ChildHealthChecks), ResetElements resets, HealthCheckVersion counts the updates."""
+        hc = self.backend.get_health_check(self._get_param("HealthCheckId"))
+        kept = {"Regions": hc.regions, "ChildHealthChecks": hc.children}
+        result = orig_update_health_check(self)
+        for param, attr in (("Regions", "regions"), ("ChildHealthChecks", "children")):
+            if not self._get_param(param):
+                setattr(hc, attr, kept[param])
+        resets = {"FullyQualifiedDomainName": "fqdn", "Regions": "regions",
+                  "ResourcePath": "resource_path", "ChildHealthChecks": "children"}
+        for element in self._get_param("ResetElements") or []:
+            setattr(hc, resets[element], None)
+        hc.health_check_version += 1
+        return result
+
+    def get_health_check_status(self) -> ActionResult:
+        """R2: observations follow the check's health (Inverted, /_shim/route53/health)."""
+        hc = self.backend.get_health_check(self._get_param("HealthCheckId"))
+        return ActionResult({"HealthCheckObservations": r53_observations(self.backend, hc)})
+
+    def get_health_check_last_failure_reason(self) -> ActionResult:
+        """R2: (moto: 404) the failing observations; none while the check is healthy."""
+        hc = self.backend.get_health_check(self._get_param("HealthCheckId"))
+        failing = not r53_health(self.backend, hc)[0]
+        return ActionResult({"HealthCheckObservations": r53_observations(self.backend, hc)
+                             if failing else []})
+
+    def test_dns_answer_response(self) -> ActionResult:
+        """R3: (moto: 404) the answer Route 53 would give for the record, failover and
+        aliases within the zone followed."""
+        zone = self.backend.get_hosted_zone(self._get_param("HostedZoneId"))
+        name, rtype = self._get_param("RecordName"), self._get_param("RecordType")
+        code, data = test_dns_answer(self.backend, zone, name, rtype)
+        return ActionResult({
+            "Nameserver": zone.delegation_set.name_servers[0] if zone.delegation_set
+            else "ns-2048.awsdns-64.com",
+            "RecordName": name, "RecordType": rtype, "RecordData": data,
+            "ResponseCode": code, "Protocol": "UDP"})
+
+    Backend.change_resource_record_sets = change_resource_record_sets
+    R.update_health_check, R.get_health_check_status = update_health_check, get_health_check_status
+    R.get_health_check_last_failure_reason = get_health_check_last_failure_reason
+    R.test_dns_answer = test_dns_answer_response
+    urls.url_paths.update({
+        r"{0}/(?P<api_version>[\d_-]+)/healthcheck/(?P<health_check_id>[^/]+)/lastfailurereason$": R.dispatch,
+        r"{0}/(?P<api_version>[\d_-]+)/testdnsanswer$": R.dispatch,
+    })
+
+
+def policy_is_public(policy: dict) -> bool:
+    """An Allow statement for every principal ("*" or {"AWS": "*"}) without a Condition: what
+    S3 Block Public Access counts as public (AWS also accepts some conditions as non-public)."""
+    statements = policy.get("Statement", [])
+    for st in statements if isinstance(statements, list) else [statements]:
+        principal = st.get("Principal")
+        everyone = principal == "*" or (isinstance(principal, dict) and "*" in (
+            principal.get("AWS") if isinstance(principal.get("AWS"), list) else [principal.get("AWS")]))
+        if st.get("Effect") == "Allow" and everyone and not st.get("Condition"):
+            return True
+    return False
+
+
+def patch_s3() -> None:
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import PublicAccessBlock, S3Backend as Backend
+
+    class PublicPolicyBlocked(S3ClientError):
+        code = "AccessDenied"
+
+    orig_put_policy = Backend.put_bucket_policy
+
+    def put_bucket_policy(self, bucket_name, policy):
+        """B1: a public policy on a bucket whose public access block has BlockPublicPolicy is
+        refused with AccessDenied, as on AWS (moto stores it)."""
+        block = self.get_bucket(bucket_name).public_access_block
+        try:
+            doc = json.loads(policy)
+        except ValueError:
+            doc = {}
+        if block is not None and block.block_public_policy and policy_is_public(doc):
+            raise PublicPolicyBlocked(
+                "AccessDenied", "User is not authorized to perform: s3:PutBucketPolicy on resource: "
+                f"\"arn:aws:s3:::{bucket_name}\" because public policies are blocked by the "
+                "BlockPublicPolicy block public access setting.")
+        return orig_put_policy(self, bucket_name, policy)
+
+    orig_create_bucket = Backend.create_bucket
+
+    def create_bucket(self, bucket_name, *args, **kwargs):
+        """B2: a new bucket has all four Block Public Access settings on, as on AWS since April
+        2023 (moto: none, GetPublicAccessBlock -> NoSuchPublicAccessBlockConfiguration)."""
+        existed = bucket_name in self.buckets
+        bucket = orig_create_bucket(self, bucket_name, *args, **kwargs)
+        if not existed and bucket.public_access_block is None:
+            bucket.public_access_block = PublicAccessBlock(True, True, True, True)
+        return bucket
+
+    Backend.put_bucket_policy, Backend.create_bucket = put_bucket_policy, create_bucket
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -1241,6 +1607,8 @@ def main() -> None:
     patch_application_autoscaling()
     patch_cloudwatch()
     patch_sns()
+    patch_route53()
+    patch_s3()
     app = Shim(CborToJson(DomainDispatcherApplication(create_backend_app)), delay_ms=args.delay_ms)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

@@ -1,0 +1,264 @@
+//! `aws_route53_health_check`: one per region, against that region's load balancer. Route 53
+//! sees a region as down when its check fails, and the failover records send users elsewhere.
+//!
+//! Global: lowered once from the whole model. Every field is sent on update (an update that
+//! leaves one out resets it on some emulators); the type and the request interval cannot change
+//! in place. `inverted` is always false in the spec: `ballast drill` sets it for a while, and a
+//! deploy after an interrupted drill resets it.
+
+use async_trait::async_trait;
+use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, Tag, TagResourceType};
+
+use super::common::{b, i, ignore_missing, retry_in_use, s};
+use super::route53::{self, FoundCheck, TAG_DNS, TAG_REGION, TAG_ZONE};
+use crate::aws::{Clients, Ctx, IN_USE};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::names::{TAG_RESOURCE, TAG_STACK};
+use crate::spec::Model;
+
+pub struct HealthCheck;
+
+pub const KIND: &str = "aws_route53_health_check";
+
+/// The logical id of a region's health check.
+pub fn id(region: &str) -> String {
+    format!("health.{region}")
+}
+
+/// At most 10 tags per health check: ballast's six, then the user's tags while they fit.
+const MAX_TAGS: usize = 10;
+
+#[async_trait]
+impl Kind<Clients> for HealthCheck {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[super::load_balancer::KIND]
+    }
+
+    fn global(&self) -> bool {
+        true
+    }
+
+    fn region_of(&self, o: &Observed) -> Option<String> {
+        o.outputs.get("region").cloned()
+    }
+
+    fn desired(&self, m: &Model) -> Vec<Node> {
+        let Some(dns) = &m.dns else { return Vec::new() };
+        let https = m.load_balancer.https();
+        m.regions
+            .iter()
+            .map(|r| {
+                let mut n = Node::new(KIND, id(r), format!("{}-{r}", m.name))
+                    .attr("type", if https { "HTTPS" } else { "HTTP" })
+                    .attr(
+                        "fqdn",
+                        Value::reference_in(r, super::load_balancer::ID, "dns_name"),
+                    )
+                    .attr("port", m.load_balancer.port)
+                    .attr("resource_path", dns.health_check.path.as_str())
+                    .attr("request_interval", dns.health_check.interval)
+                    .attr("failure_threshold", dns.health_check.failure_threshold)
+                    .attr("inverted", false)
+                    .attr("enable_sni", https)
+                    .attr("region", r.as_str())
+                    .attr("zone", dns.zone.as_str())
+                    .attr("record", dns.name.as_str())
+                    .force_new(&["type", "request_interval", "region"]);
+                // Ownership data, kept in tags: written on create only.
+                n.ignore_drift.push(("zone", "kept in a tag; set when created".into()));
+                n.ignore_drift
+                    .push(("record", "kept in a tag; set when created".into()));
+                n
+            })
+            .collect()
+    }
+
+    async fn discover(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        _desired: &[&Node],
+    ) -> Result<Vec<Observed>, BoxError> {
+        // Health checks have no names, so nothing of another owner can be mistaken for one.
+        let found = route53::checks(c, stack).await?;
+        Ok(found.iter().map(observe).collect())
+    }
+
+    async fn create(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+    ) -> Result<Outputs, BoxError> {
+        let region = s(attrs, "region")?;
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        // Unique per create: Route 53 refuses a caller reference once used, even after a delete.
+        let caller = format!("{}{region}/{nonce}", route53::caller_prefix(&stack.name));
+        let r = c
+            .route53
+            .create_health_check()
+            .caller_reference(&caller)
+            .health_check_config(config(attrs)?)
+            .send()
+            .await
+            .ctx(|| format!("create health check {}", node.name))?;
+        let hc = r
+            .health_check()
+            .ok_or("CreateHealthCheck returned no health check")?;
+        let id = hc.id().to_string();
+        // Route 53 tags health checks in a second call. Until it is made the check is not
+        // provably the stack's: a crash here leaves an untagged check (its caller reference
+        // names the stack), which is reported, never adopted.
+        let mut tags = vec![
+            (TAG_STACK.to_string(), stack.name.clone()),
+            (TAG_RESOURCE.to_string(), node.id.clone()),
+            ("Name".to_string(), node.name.clone()),
+            (TAG_REGION.to_string(), region.to_string()),
+            (TAG_ZONE.to_string(), s(attrs, "zone")?.to_string()),
+            (TAG_DNS.to_string(), s(attrs, "record")?.to_string()),
+        ];
+        for (k, v) in &stack.tags {
+            if tags.len() < MAX_TAGS {
+                tags.push((k.clone(), v.clone()));
+            }
+        }
+        c.route53
+            .change_tags_for_resource()
+            .resource_type(TagResourceType::Healthcheck)
+            .resource_id(&id)
+            .set_add_tags(Some(
+                tags.into_iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .ctx(|| format!("tag health check {}", node.name))?;
+        Ok(outputs(&id, region))
+    }
+
+    async fn update(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        cur: &Observed,
+        _: &[String],
+    ) -> Result<Outputs, BoxError> {
+        update(c, &cur.physical_id, &node.name, attrs).await?;
+        Ok(cur.outputs.clone())
+    }
+
+    async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        // A record that still names the check keeps it in use until its change is in sync.
+        let r = retry_in_use(IN_USE, || async {
+            c.route53
+                .delete_health_check()
+                .health_check_id(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("delete health check {}", cur.name))
+        })
+        .await;
+        ignore_missing(r)
+    }
+}
+
+fn outputs(id: &str, region: &str) -> Outputs {
+    Outputs::from([
+        ("id".into(), id.to_string()),
+        ("region".into(), region.to_string()),
+    ])
+}
+
+fn config(attrs: &Attrs) -> Result<HealthCheckConfig, BoxError> {
+    Ok(HealthCheckConfig::builder()
+        .r#type(HealthCheckType::from(s(attrs, "type")?))
+        .fully_qualified_domain_name(s(attrs, "fqdn")?)
+        .port(i(attrs, "port")?)
+        .resource_path(s(attrs, "resource_path")?)
+        .request_interval(i(attrs, "request_interval")?)
+        .failure_threshold(i(attrs, "failure_threshold")?)
+        .inverted(b(attrs, "inverted"))
+        .enable_sni(b(attrs, "enable_sni"))
+        .build()?)
+}
+
+/// UpdateHealthCheck with every field that can change in place.
+pub async fn update(c: &Clients, id: &str, name: &str, attrs: &Attrs) -> Result<(), BoxError> {
+    c.route53
+        .update_health_check()
+        .health_check_id(id)
+        .fully_qualified_domain_name(s(attrs, "fqdn")?)
+        .port(i(attrs, "port")?)
+        .resource_path(s(attrs, "resource_path")?)
+        .failure_threshold(i(attrs, "failure_threshold")?)
+        .inverted(b(attrs, "inverted"))
+        .enable_sni(b(attrs, "enable_sni"))
+        .send()
+        .await
+        .ctx(|| format!("update health check {name}"))?;
+    Ok(())
+}
+
+/// A found check, normalized to the node's attributes.
+pub fn observe(f: &FoundCheck) -> Observed {
+    let cfg = f.check.health_check_config();
+    let region = f.tag(TAG_REGION).unwrap_or_default().to_string();
+    let opt_i = |v: Option<i32>| Value::from(v.map(i64::from));
+    let attrs = Attrs::from([
+        (
+            "type".into(),
+            Value::opt_str(cfg.map(|c| c.r#type().as_str())),
+        ),
+        (
+            "fqdn".into(),
+            Value::opt_str(
+                cfg.and_then(|c| c.fully_qualified_domain_name())
+                    .map(|n| n.trim_end_matches('.')),
+            ),
+        ),
+        ("port".into(), opt_i(cfg.and_then(|c| c.port()))),
+        (
+            "resource_path".into(),
+            Value::opt_str(cfg.and_then(|c| c.resource_path())),
+        ),
+        (
+            "request_interval".into(),
+            opt_i(cfg.and_then(|c| c.request_interval())),
+        ),
+        (
+            "failure_threshold".into(),
+            opt_i(cfg.and_then(|c| c.failure_threshold())),
+        ),
+        (
+            "inverted".into(),
+            Value::Bool(cfg.and_then(|c| c.inverted()).unwrap_or(false)),
+        ),
+        (
+            "enable_sni".into(),
+            Value::Bool(cfg.and_then(|c| c.enable_sni()).unwrap_or(false)),
+        ),
+        ("region".into(), Value::str(region.as_str())),
+        ("zone".into(), Value::opt_str(f.tag(TAG_ZONE))),
+        ("record".into(), Value::opt_str(f.tag(TAG_DNS))),
+    ]);
+    Observed {
+        id: f.tag(TAG_RESOURCE).unwrap_or_default().to_string(),
+        kind: KIND,
+        physical_id: f.id().to_string(),
+        name: f.tag("Name").unwrap_or(f.id()).to_string(),
+        attrs,
+        outputs: outputs(f.id(), &region),
+        owned: true,
+    }
+}

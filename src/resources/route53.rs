@@ -1,0 +1,168 @@
+//! What the Route 53 kinds (health checks, failover records) and the fallback page share: the
+//! stack's health checks, read once per discovery, and the hosted zone.
+//!
+//! Route 53 record sets carry no tags, and health checks have no names. ballast finds its health
+//! checks by their caller reference (`ballast/<stack>/<region>/<nonce>`) and proves ownership by
+//! their tags, which also name the region, the zone and the record they serve: so a stack whose
+//! spec no longer has `dns:` (or that is destroyed by name) still finds its records and its
+//! fallback bucket. Records are owned when their SetIdentifier is one ballast derives from the
+//! stack (`<stack>/<region>`, `<stack>/failover`, `<stack>/fallback`; stack names cannot hold
+//! `/`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_route53::types::{ResourceTagSet, TagResourceType};
+
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::StackRef;
+use crate::spec::names::{TAG_RESOURCE, TAG_STACK};
+
+/// Tags a health check carries besides the stack's and the resource's.
+pub const TAG_REGION: &str = "ballast:region";
+pub const TAG_ZONE: &str = "ballast:zone";
+pub const TAG_DNS: &str = "ballast:dns";
+
+/// One of the stack's health checks as Route 53 has it.
+#[derive(Clone, Debug)]
+pub struct FoundCheck {
+    pub check: aws_sdk_route53::types::HealthCheck,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl FoundCheck {
+    pub fn id(&self) -> &str {
+        self.check.id()
+    }
+    pub fn tag(&self, k: &str) -> Option<&str> {
+        self.tags.get(k).map(String::as_str)
+    }
+}
+
+/// The caller reference prefix of the stack's health checks.
+pub fn caller_prefix(stack: &str) -> String {
+    format!("ballast/{stack}/")
+}
+
+/// Every health check whose caller reference names the stack and whose tags prove it is the
+/// stack's, read once per discovery.
+pub async fn checks(c: &Clients, stack: &StackRef) -> Result<Arc<Vec<FoundCheck>>, AwsError> {
+    c.shared
+        .once("route53-checks", || async {
+            let prefix = caller_prefix(&stack.name);
+            let mut candidates = Vec::new();
+            let mut marker: Option<String> = None;
+            // Bounded: 100 pages of 1000 checks is far beyond the per-account quota of 200.
+            for _ in 0..100 {
+                let r = c
+                    .route53
+                    .list_health_checks()
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .ctx(|| "list health checks".to_string())?;
+                candidates.extend(
+                    r.health_checks()
+                        .iter()
+                        .filter(|h| h.caller_reference().starts_with(&prefix))
+                        .cloned(),
+                );
+                marker = r.next_marker().map(str::to_string);
+                if !r.is_truncated() || marker.is_none() {
+                    break;
+                }
+            }
+            let mut out = Vec::new();
+            for chunk in candidates.chunks(10) {
+                let ids: Vec<String> = chunk.iter().map(|h| h.id().to_string()).collect();
+                let r = c
+                    .route53
+                    .list_tags_for_resources()
+                    .resource_type(TagResourceType::Healthcheck)
+                    .set_resource_ids(Some(ids))
+                    .send()
+                    .await
+                    .ctx(|| "list tags of health checks".to_string())?;
+                let sets: &[ResourceTagSet] = r.resource_tag_sets();
+                for h in chunk {
+                    let tags: BTreeMap<String, String> = sets
+                        .iter()
+                        .find(|s| s.resource_id() == Some(h.id()))
+                        .map(|s| {
+                            s.tags()
+                                .iter()
+                                .map(|t| {
+                                    (
+                                        t.key().unwrap_or_default().to_string(),
+                                        t.value().unwrap_or_default().to_string(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if tags.get(TAG_STACK) == Some(&stack.name) && tags.contains_key(TAG_RESOURCE)
+                    {
+                        out.push(FoundCheck {
+                            check: h.clone(),
+                            tags,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// A hosted zone id without its `/hostedzone/` prefix.
+pub fn bare_zone_id(id: &str) -> &str {
+    id.trim_start_matches("/hostedzone/")
+}
+
+/// A DNS name as ballast compares them: lowercase, without the trailing dot.
+pub fn norm_name(n: &str) -> String {
+    n.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The id of the hosted zone `zone` (given by name or id), read once per discovery. ballast
+/// never creates or deletes zones: a missing zone is an error.
+pub async fn zone_id(c: &Clients, zone: &str) -> Result<Arc<String>, AwsError> {
+    if is_zone_id(zone) {
+        return Ok(Arc::new(zone.to_string()));
+    }
+    c.shared
+        .once(&format!("route53-zone:{zone}"), || async {
+            let r = c
+                .route53
+                .list_hosted_zones_by_name()
+                .dns_name(zone)
+                .max_items(5)
+                .send()
+                .await
+                .ctx(|| format!("look up hosted zone {zone}"))?;
+            let found = r
+                .hosted_zones()
+                .iter()
+                .filter(|z| norm_name(z.name()) == norm_name(zone))
+                .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+                .map(|z| bare_zone_id(z.id()).to_string())
+                .next();
+            found.ok_or_else(|| {
+                AwsError::not_found(
+                    "route53",
+                    format!("look up hosted zone {zone}"),
+                    format!(
+                        "no public hosted zone named {zone} in this account \
+                         (ballast never creates zones: create it, or give its id)"
+                    ),
+                )
+            })
+        })
+        .await
+}
+
+pub fn is_zone_id(s: &str) -> bool {
+    s.len() > 1
+        && s.starts_with('Z')
+        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
