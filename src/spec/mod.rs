@@ -4,6 +4,7 @@ pub mod alarms;
 pub mod error;
 pub mod model;
 pub mod names;
+pub mod regions;
 pub mod types;
 pub mod validate;
 

@@ -9,12 +9,12 @@ use super::names::Names;
 #[derive(Clone, Debug, Serialize)]
 pub struct Model {
     pub name: String,
-    /// The primary region.
+    /// The region this model is lowered for: the primary as loaded, the other one after
+    /// `for_region`.
     pub region: String,
-    /// Every region, primary first.
+    /// Every region of the stack, the primary first: `[region]` for the one-region form,
+    /// `regions:` as written (at most two) otherwise. Two regions always come with `dns`.
     pub regions: Vec<String>,
-    /// Route 53 failover (stub until the regions spec lands).
-    pub dns: Option<DnsModel>,
     pub tags: BTreeMap<String, String>,
     pub network: NetworkModel,
     pub load_balancer: LoadBalancerModel,
@@ -23,7 +23,56 @@ pub struct Model {
     pub alarms: Option<AlarmsModel>,
     pub slo: Option<SloModel>,
     pub dashboard: bool,
+    /// `dns:`: Route 53 health checks and failover records. Always `Some` with two regions.
+    pub dns: Option<DnsModel>,
 }
+
+/// `dns:`, defaults filled in. Names are lowercase without the trailing dot.
+///
+/// The hosted zone is given either way; exactly one of `zone_id` and `zone_name` is `Some`:
+/// with `zone_id` use the id as is (no lookup), with `zone_name` look the public hosted zone up
+/// by name (`ListHostedZonesByName`, matching `<zone_name>.` exactly; a private zone of the
+/// same name is not it). The zone is never created or deleted.
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsModel {
+    /// The zone as written, normalized: a name (`example.com`) or an id (`Z0123456789ABC`).
+    pub zone: String,
+    /// `Some` when the zone is given by id (`^Z[A-Z0-9]{1,31}$`; a leading `/hostedzone/` is
+    /// dropped).
+    pub zone_id: Option<String>,
+    /// `Some` when the zone is given by name; `dns.name` is then known to be in it.
+    pub zone_name: Option<String>,
+    /// The record users resolve, e.g. `shop.example.com`.
+    pub name: String,
+    pub health_check: DnsHealthCheckModel,
+    /// What users see when no region is healthy; the page is served by an S3 website bucket
+    /// named `Names::fallback_bucket(name)`.
+    pub fallback: Option<FallbackModel>,
+}
+
+/// One Route 53 health check per region, against that region's load balancer (HTTP, on the
+/// listener port).
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsHealthCheckModel {
+    /// Starts with `/`, at most 255 characters; default `load_balancer.health_check.path`.
+    pub path: String,
+    /// Seconds between checks: 10 or 30.
+    pub interval: u32,
+    /// Failed checks in a row that make a region unhealthy: 1..=10.
+    pub failure_threshold: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FallbackModel {
+    /// `fallback.page` as written (relative to the spec file's directory).
+    pub file: String,
+    /// The page's content: non-empty UTF-8, at most `MAX_FALLBACK_PAGE` bytes.
+    pub body: String,
+}
+
+/// The most bytes a fallback page may have: `ballast maintenance on` serves the same page as the
+/// load balancer's fixed response, whose body AWS caps at 1024 bytes.
+pub const MAX_FALLBACK_PAGE: usize = 1024;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -288,6 +337,38 @@ impl Model {
     pub fn names(&self) -> Names {
         Names::new(&self.name, &self.region)
     }
+
+    /// The primary region: the first of `regions` (the one-region form's only region).
+    pub fn primary(&self) -> &str {
+        self.regions
+            .first()
+            .map_or(self.region.as_str(), String::as_str)
+    }
+
+    pub fn is_primary(&self, region: &str) -> bool {
+        self.primary() == region
+    }
+
+    /// The second region, if the stack has two.
+    pub fn secondary(&self) -> Option<&str> {
+        self.regions.get(1).map(String::as_str)
+    }
+
+    /// The model as lowered for `region` (one of `regions`): `region` set to it and the created
+    /// subnets' availability zones moved to it with the same letter (`us-east-1a` ->
+    /// `us-west-2a`); everything else is the same. `for_region(primary())` is the model itself.
+    pub fn for_region(&self, region: &str) -> Model {
+        let mut m = self.clone();
+        if let NetworkModel::Create { subnets, .. } = &mut m.network {
+            for s in subnets {
+                if let Some(suffix) = s.az.strip_prefix(self.region.as_str()) {
+                    s.az = format!("{region}{suffix}");
+                }
+            }
+        }
+        m.region = region.to_string();
+        m
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -304,38 +385,3 @@ pub struct Ec2CapacityModel {
 /// The ECS-optimized Amazon Linux 2023 AMI, as EC2 launch templates can resolve it.
 pub const ECS_OPTIMIZED_AMI: &str =
     "resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
-
-#[derive(Clone, Debug, Serialize)]
-pub struct DnsModel {
-    pub zone: String,
-    pub zone_id: Option<String>,
-    pub name: String,
-    pub health_check: DnsHealthCheckModel,
-    pub fallback: Option<FallbackModel>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct DnsHealthCheckModel {
-    pub path: String,
-    pub interval: u32,
-    pub failure_threshold: u32,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct FallbackModel {
-    pub file: String,
-    pub body: String,
-}
-
-impl Model {
-    pub fn secondary(&self) -> Option<&str> {
-        self.regions.get(1).map(String::as_str)
-    }
-
-    /// The model as lowered in `region` (stub until the regions spec lands).
-    pub fn for_region(&self, region: &str) -> Model {
-        let mut m = self.clone();
-        m.region = region.to_string();
-        m
-    }
-}

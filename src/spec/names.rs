@@ -3,6 +3,9 @@
 
 pub const TAG_STACK: &str = "ballast:stack";
 pub const TAG_RESOURCE: &str = "ballast:resource";
+/// On the global resources of a two-region stack (Route 53 health checks): the region they
+/// belong to.
+pub const TAG_REGION: &str = "ballast:region";
 
 /// Longest stack name that keeps `<name>-alb` within the 32 characters ALB and TG names allow.
 pub const MAX_STACK_NAME: usize = 28;
@@ -90,5 +93,53 @@ impl Names {
     /// matches stack `web-api`; ownership tags tell them apart).
     pub fn alarm_prefix(&self) -> String {
         format!("{}-", self.stack)
+    }
+
+    /// The Route 53 SetIdentifier of a region's failover record: `<stack>-<region>`.
+    pub fn set_identifier(&self, region: &str) -> String {
+        format!("{}-{region}", self.stack)
+    }
+    /// The SetIdentifier of the record that serves the fallback page: `<stack>-fallback`.
+    pub fn fallback_set_identifier(&self) -> String {
+        format!("{}-fallback", self.stack)
+    }
+    /// Route 53 failover pairs two records, so three tiers (primary, secondary, fallback page)
+    /// chain two pairs: `<dns_name>` fails over to this record, which fails over to the page:
+    /// `<stack>-failover.<dns_name>`. Validation keeps it a valid DNS name.
+    pub fn secondary_record(&self, dns_name: &str) -> String {
+        format!("{}-failover.{dns_name}", self.stack)
+    }
+    /// The `Name` tag of a region's Route 53 health check: `<stack>-<region>`.
+    pub fn health_check(&self, region: &str) -> String {
+        format!("{}-{region}", self.stack)
+    }
+    /// The S3 website bucket that serves the fallback page. S3 picks a website bucket by the
+    /// request's Host header, so it is named like the host it serves: `dns_name` itself
+    /// (validation checks that it is a valid bucket name).
+    pub fn fallback_bucket(&self, dns_name: &str) -> String {
+        dns_name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route53_names() {
+        let n = Names::new("shop", "us-west-2");
+        assert_eq!(n.set_identifier("us-east-1"), "shop-us-east-1");
+        assert_eq!(n.set_identifier("us-west-2"), "shop-us-west-2");
+        assert_eq!(n.fallback_set_identifier(), "shop-fallback");
+        assert_eq!(
+            n.secondary_record("shop.example.com"),
+            "shop-failover.shop.example.com"
+        );
+        assert_eq!(n.health_check("us-east-1"), "shop-us-east-1");
+        assert_eq!(n.fallback_bucket("shop.example.com"), "shop.example.com");
+        assert_eq!(TAG_REGION, "ballast:region");
+        // The longest stack name in the longest region still fits a SetIdentifier (128).
+        let long = Names::new(&"a".repeat(MAX_STACK_NAME), "ap-southeast-4");
+        assert!(long.set_identifier("us-gov-west-1").len() <= 128);
     }
 }

@@ -20,6 +20,11 @@ pub struct Spec {
     pub name: S<String>,
     /// AWS region; `--region` overrides it.
     pub region: Option<S<String>>,
+    /// Two regions with Route 53 failover between them (the first is the primary); the
+    /// alternative to `region`. `--region` then selects one of them and overrides nothing.
+    pub regions: Option<S<Vec<S<String>>>>,
+    /// The Route 53 record users resolve, with failover between the regions.
+    pub dns: Option<S<Dns>>,
     /// Extra tags put on every resource (ownership tags are added by ballast).
     #[serde(default)]
     pub tags: BTreeMap<String, S<String>>,
@@ -34,6 +39,39 @@ pub struct Spec {
     pub slo: Option<S<Slo>>,
     /// A CloudWatch dashboard for the stack; default true.
     pub dashboard: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dns {
+    /// An existing public hosted zone, by name (`example.com`) or id (`Z0123456789ABC`); ballast
+    /// never creates or deletes it.
+    pub zone: S<String>,
+    /// The record users resolve: the zone itself or a name inside it.
+    pub name: S<String>,
+    /// One Route 53 health check per region, against that region's load balancer.
+    #[serde(default)]
+    pub health_check: DnsHealthCheck,
+    /// What users see when no region is healthy.
+    pub fallback: Option<Fallback>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsHealthCheck {
+    /// Default: the target group's health check path (`load_balancer.health_check.path`).
+    pub path: Option<S<String>>,
+    /// Seconds: 10 or 30; default 30.
+    pub interval: Option<S<u32>>,
+    /// Failed checks in a row that make a region unhealthy: 1..=10; default 3.
+    pub failure_threshold: Option<S<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fallback {
+    /// A static page (at most 1024 bytes of UTF-8), relative to the spec file's directory.
+    pub page: S<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,6 +10,7 @@ use super::alarms::{check_alarms, check_rollback, check_slo};
 use super::error::{did_you_mean, Issues, SpecError};
 use super::model::*;
 use super::names::MAX_STACK_NAME;
+use super::regions::{check_dns, check_regions, check_two_regions};
 use super::types::*;
 
 /// Regions ballast knows by name, for "did you mean".
@@ -68,7 +69,9 @@ pub fn fargate_memory(cpu: u32) -> Option<Vec<u32>> {
     })
 }
 
-/// Parse and validate `text` (read from `file`). `region` overrides the spec's region.
+/// Parse and validate `text` (read from `file`). `region` overrides the spec's `region`; with
+/// `regions:` it must be one of them and changes nothing (commands use it to pick one region).
+/// Files the spec names (`dns.fallback.page`) are read relative to `file`'s directory.
 pub fn load_str(file: &str, text: &str, region: Option<&str>) -> Result<Model, SpecError> {
     let text = Arc::new(text.to_string());
     let mut issues = Issues::new(file, text.clone());
@@ -82,7 +85,7 @@ pub fn load_str(file: &str, text: &str, region: Option<&str>) -> Result<Model, S
             });
         }
     };
-    let model = check(&spec, region, &mut issues);
+    let model = check(&spec, file, region, &mut issues);
     issues.into_result(file)?;
     Ok(model)
 }
@@ -172,7 +175,7 @@ fn first_line(e: &serde_saphyr::Error) -> String {
     }
 }
 
-fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Model {
+fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Issues) -> Model {
     // name
     let name = &spec.name.value;
     let name_ok = !name.is_empty()
@@ -202,37 +205,11 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
     }
 
     // region
-    let region = match (region_override, &spec.region) {
-        (Some(r), _) => r.to_string(),
-        (None, Some(r)) => {
-            if !REGIONS.contains(&r.value.as_str()) {
-                // A region newer than this list passes if it looks like one and is no typo.
-                let close = did_you_mean(&r.value, REGIONS.iter().copied());
-                if close.is_some() || !looks_like_region(&r.value) {
-                    let help = close.map(|s| format!("did you mean `{s}`?"));
-                    issues.push(
-                        &r.referenced,
-                        format!("unknown region `{}`", r.value),
-                        "unknown region",
-                        help,
-                    );
-                }
-            }
-            r.value.clone()
-        }
-        (None, None) => {
-            match std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")) {
-                Ok(r) => r,
-                Err(_) => {
-                    issues.push(
-                        &spec.name.referenced,
-                        "no region: set `region:` in the spec, pass --region, or set AWS_REGION",
-                        "stack has no region",
-                        None,
-                    );
-                    String::new()
-                }
-            }
+    let (region, regions) = match &spec.regions {
+        Some(list) => check_regions(spec, list, region_override, issues),
+        None => {
+            let region = one_region(spec, region_override, issues);
+            (region.clone(), vec![region])
         }
     };
 
@@ -261,12 +238,14 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
         service.deployment.rollback_managed,
     ) = check_rollback(spec, alarms.as_ref(), issues);
     let slo = spec.slo.as_ref().map(|s| check_slo(spec, s, issues));
+    check_two_regions(spec, &regions, issues);
+    let dns = check_dns(spec, file, &regions, &load_balancer, issues);
 
     Model {
         name: name.clone(),
-        regions: vec![region.clone()],
-        dns: None,
         region,
+        regions,
+        dns,
         tags,
         network,
         load_balancer,
@@ -274,6 +253,47 @@ fn check(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> Mod
         alarms,
         slo,
         dashboard: spec.dashboard.unwrap_or(true),
+    }
+}
+
+/// The one-region form: `--region`, else `region:`, else AWS_REGION / AWS_DEFAULT_REGION.
+fn one_region(spec: &Spec, region_override: Option<&str>, issues: &mut Issues) -> String {
+    match (region_override, &spec.region) {
+        (Some(r), _) => r.to_string(),
+        (None, Some(r)) => {
+            check_region_name(r, issues);
+            r.value.clone()
+        }
+        (None, None) => {
+            match std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")) {
+                Ok(r) => r,
+                Err(_) => {
+                    issues.push(
+                        &spec.name.referenced,
+                        "no region: set `region:` in the spec, pass --region, or set AWS_REGION",
+                        "stack has no region",
+                        None,
+                    );
+                    String::new()
+                }
+            }
+        }
+    }
+}
+
+/// A region ballast knows, or one newer than its list that looks like a region and is no typo.
+pub(super) fn check_region_name(r: &S<String>, issues: &mut Issues) {
+    if !REGIONS.contains(&r.value.as_str()) {
+        let close = did_you_mean(&r.value, REGIONS.iter().copied());
+        if close.is_some() || !looks_like_region(&r.value) {
+            let help = close.map(|s| format!("did you mean `{s}`?"));
+            issues.push(
+                &r.referenced,
+                format!("unknown region `{}`", r.value),
+                "unknown region",
+                help,
+            );
+        }
     }
 }
 
@@ -489,7 +509,7 @@ fn check_network(net: Option<&Network>, region: &str, issues: &mut Issues) -> Ne
     }
 }
 
-fn range(
+pub(super) fn range(
     v: &Option<S<u32>>,
     default: u32,
     lo: u32,

@@ -332,9 +332,16 @@ pub fn validate(yaml: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stack.yaml");
     std::fs::write(&path, yaml).unwrap();
+    validate_file(&path)
+}
+
+/// `ballast validate` on the spec file at `path`, run from its directory (so messages name it
+/// by its file name, and files it names are found beside it): exit code and stderr.
+pub fn validate_file(path: &std::path::Path) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .current_dir(dir.path())
-        .args(["validate", "stack.yaml"])
+        .current_dir(path.parent().unwrap())
+        .arg("validate")
+        .arg(path.file_name().unwrap())
         .env("NO_COLOR", "1")
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
