@@ -45,8 +45,7 @@ pub async fn session(g: &Global, stack: StackRef, regions: &[String]) -> Session
         style: Style::new(g.color),
         global: g.clone(),
     };
-    s.regional
-        .insert(s.stack.region.clone(), s.clients.clone());
+    s.regional.insert(s.stack.region.clone(), s.clients.clone());
     s.connect(regions).await;
     s
 }

@@ -532,12 +532,18 @@ impl Plan {
             .unwrap_or_else(|| panic!("no {address} in the plan:\n{:#}", self.json))
     }
 
-    /// What the stack has once this plan is applied.
+    /// What the stack has once this plan is applied. Kinds are keyed by scope when the plan
+    /// spans several (its addresses carry the scope).
     pub fn inventory_after(&self) -> Inventory {
         let mut inv = Inventory::new();
         for c in self.changes().iter().filter(|c| c["action"] != "delete") {
             let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
-            inv.entry(s("type")).or_default().push(s("name"));
+            let key = if s("address").starts_with(&format!("{}:", s("scope"))) {
+                format!("{}:{}", s("scope"), s("type"))
+            } else {
+                s("type")
+            };
+            inv.entry(key).or_default().push(s("name"));
         }
         inv.values_mut().for_each(|v| v.sort());
         inv
@@ -565,7 +571,12 @@ pub struct Applied {
 pub struct TestStack<'e> {
     pub env: &'e Env,
     pub name: String,
+    /// The primary region.
     pub region: String,
+    /// Every region, primary first (`regions:` in the spec, else `[region]`).
+    pub regions: Vec<String>,
+    /// The spec has `dns:`: the stack has Route 53 (global) resources.
+    pub global: bool,
     path: String,
     clients: OnceCell<Clients>,
     /// Nothing of the stack is left (a checked destroy ran, and no deploy after it).
@@ -577,26 +588,42 @@ impl<'e> TestStack<'e> {
     pub fn new(env: &'e Env, name: &str, region: &str, yaml: &str) -> TestStack<'e> {
         env.clean(name, region);
         let path = env.spec(&format!("{name}.yaml"), yaml);
+        let regions = regions_of(yaml).unwrap_or_else(|| vec![region.to_string()]);
         TestStack {
             env,
             name: name.into(),
             region: region.into(),
+            regions,
+            global: yaml.lines().any(|l| l.starts_with("dns:")),
             path: path.to_str().unwrap().into(),
             clients: OnceCell::new(),
             gone: Cell::new(false),
         }
     }
 
-    /// A stack from a spec file, named by its top-level `name:` and `region:`.
+    /// A stack from a spec file, named by its top-level `name:` and `region:` (or the first of
+    /// `regions:`). Files it refers to (a fallback page) are copied beside the spec.
     pub fn from_file(env: &'e Env, file: &std::path::Path) -> TestStack<'e> {
         let yaml = std::fs::read_to_string(file).unwrap();
         let top = |key: &str| {
             yaml.lines()
                 .find_map(|l| l.strip_prefix(key))
                 .map(|v| v.trim().to_string())
-                .unwrap_or_else(|| panic!("{}: no top-level {key}", file.display()))
         };
-        TestStack::new(env, &top("name:"), &top("region:"), &yaml)
+        let name = top("name:").unwrap_or_else(|| panic!("{}: no name", file.display()));
+        let region = top("region:")
+            .or_else(|| regions_of(&yaml).map(|r| r[0].clone()))
+            .unwrap_or_else(|| panic!("{}: no region", file.display()));
+        let s = TestStack::new(env, &name, &region, &yaml);
+        if let Some(page) = yaml
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("page:"))
+            .map(|p| p.split('#').next().unwrap().trim().to_string())
+        {
+            let dir = std::path::Path::new(&s.path).parent().unwrap();
+            std::fs::copy(file.parent().unwrap().join(&page), dir.join(&page)).unwrap();
+        }
+        s
     }
 
     /// The spec file's path.
@@ -707,12 +734,29 @@ impl<'e> TestStack<'e> {
         r
     }
 
-    /// What AWS has tagged for this stack, read back with the SDK.
+    /// What AWS has tagged for this stack, read back with the SDK. With several regions or
+    /// Route 53 resources, kinds are keyed by scope (`us-west-2:aws_vpc`, `global:...`), as in
+    /// `Plan::inventory_after`.
     pub fn inventory(&self) -> Inventory {
+        if self.regions.len() == 1 && !self.global {
+            let c = self.clients();
+            return self
+                .env
+                .rt
+                .block_on(read_inventory(c, &self.name, &self.region));
+        }
+        let mut inv = Inventory::new();
+        for r in &self.regions {
+            let c = self.env.clients(r);
+            for (kind, names) in self.env.rt.block_on(read_inventory(&c, &self.name, r)) {
+                inv.insert(format!("{r}:{kind}"), names);
+            }
+        }
         let c = self.clients();
-        self.env
-            .rt
-            .block_on(read_inventory(c, &self.name, &self.region))
+        for (kind, names) in self.env.rt.block_on(read_global(c, &self.name)) {
+            inv.insert(format!("global:{kind}"), names);
+        }
+        inv
     }
 }
 
@@ -842,6 +886,140 @@ impl Drop for TestStack<'_> {
             .arg("--yes")
             .output();
     }
+}
+
+/// `regions: [a, b]` of a spec, if it has one.
+pub fn regions_of(yaml: &str) -> Option<Vec<String>> {
+    let line = yaml.lines().find_map(|l| l.strip_prefix("regions:"))?;
+    let list = line.split('#').next()?.trim();
+    let list = list.strip_prefix('[')?.strip_suffix(']')?;
+    Some(list.split(',').map(|r| r.trim().to_string()).collect())
+}
+
+/// A DNS name as Route 53 compares them.
+pub fn dns_norm(n: &str) -> String {
+    n.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Every A record of every hosted zone.
+pub async fn all_records(c: &Clients) -> Vec<aws_sdk_route53::types::ResourceRecordSet> {
+    let mut out = Vec::new();
+    let zones = c.route53.list_hosted_zones().send().await.unwrap();
+    for z in zones.hosted_zones() {
+        let r = c.route53.list_resource_record_sets().hosted_zone_id(z.id());
+        let r = r.max_items(300).send().await.unwrap();
+        out.extend(
+            r.resource_record_sets()
+                .iter()
+                .filter(|r| r.r#type() == &aws_sdk_route53::types::RrType::A)
+                .cloned(),
+        );
+    }
+    out
+}
+
+/// The stack's health checks (with their tags), read back.
+pub async fn health_checks(
+    c: &Clients,
+    stack: &str,
+) -> Vec<(
+    aws_sdk_route53::types::HealthCheck,
+    BTreeMap<String, String>,
+)> {
+    let mut out = Vec::new();
+    let r = c.route53.list_health_checks().send().await.unwrap();
+    for h in r.health_checks() {
+        let t = c
+            .route53
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Healthcheck)
+            .resource_id(h.id())
+            .send()
+            .await
+            .unwrap();
+        let tags: BTreeMap<String, String> = t
+            .resource_tag_set()
+            .map(|s| {
+                s.tags()
+                    .iter()
+                    .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if tags.get("ballast:stack").map(String::as_str) == Some(stack) {
+            out.push((h.clone(), tags));
+        }
+    }
+    out
+}
+
+/// The stack's Route 53 health checks (by Name tag), failover records (`name FAILOVER`, owned
+/// by their SetIdentifier `<stack>/...`) and fallback bucket.
+async fn read_global(c: &Clients, stack: &str) -> Inventory {
+    let mut found: Vec<(&str, String)> = Vec::new();
+    for (_, tags) in health_checks(c, stack).await {
+        found.push(("aws_route53_health_check", tags["Name"].clone()));
+    }
+    let prefix = format!("{stack}/");
+    for r in all_records(c).await {
+        if r.set_identifier().is_some_and(|s| s.starts_with(&prefix)) {
+            let failover = r.failover().map(|f| f.as_str()).unwrap_or_default();
+            found.push((
+                "aws_route53_record",
+                format!("{} {failover}", dns_norm(r.name())),
+            ));
+        }
+    }
+    let buckets = c.s3.list_buckets().send().await.unwrap();
+    for b in buckets.buckets() {
+        let name = b.name().unwrap();
+        let Ok(t) = c.s3.get_bucket_tagging().bucket(name).send().await else {
+            continue;
+        };
+        if owned(stack, t.tag_set().iter().map(|t| (t.key(), t.value()))) {
+            found.push(("aws_s3_bucket", name.to_string()));
+        }
+    }
+    let mut inv = Inventory::new();
+    for (kind, name) in found {
+        inv.entry(kind.to_string()).or_default().push(name);
+    }
+    inv.values_mut().for_each(|v| v.sort());
+    inv
+}
+
+/// A public hosted zone of this name (made if missing); its bare id.
+pub fn zone(env: &Env, name: &str) -> String {
+    let c = env.clients("us-east-1");
+    env.rt.block_on(async {
+        let zones = c
+            .route53
+            .list_hosted_zones_by_name()
+            .dns_name(name)
+            .send()
+            .await
+            .unwrap();
+        if let Some(z) = zones
+            .hosted_zones()
+            .iter()
+            .find(|z| dns_norm(z.name()) == dns_norm(name))
+        {
+            return z.id().trim_start_matches("/hostedzone/").to_string();
+        }
+        let z = c
+            .route53
+            .create_hosted_zone()
+            .name(name)
+            .caller_reference(format!("test-{name}"))
+            .send()
+            .await
+            .unwrap();
+        z.hosted_zone()
+            .unwrap()
+            .id()
+            .trim_start_matches("/hostedzone/")
+            .to_string()
+    })
 }
 
 fn owned<'a>(stack: &str, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {

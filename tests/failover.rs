@@ -1,0 +1,408 @@
+//! Two regions with Route 53 failover: the binary against the emulator, read back in both
+//! regions and in Route 53 with the SDK.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_route53::types::{ResourceRecordSet, RrType};
+use common::{all_records, dns_norm, health_checks, total, zone, Env, TestStack};
+
+const R1: &str = "us-east-1";
+const R2: &str = "us-west-2";
+const PAGE: &str = "<!doctype html><title>Back soon</title><p>We are down for maintenance.</p>\n";
+
+/// A two-region stack named `stack` with dns `app.<zone>` (and a fallback page).
+fn spec(stack: &str, zone: &str, regions: &str, extra_dns: &str) -> String {
+    format!(
+        "name: {stack}\nregions: [{regions}]\nservice:\n  image: nginx\n  port: 80\n  desired_count: 1\n\
+         dns:\n  zone: {zone}\n  name: app.{zone}\n  health_check:\n    path: /healthz\n    interval: 10\n    failure_threshold: 2\n{extra_dns}"
+    )
+}
+
+fn with_page(s: &TestStack) {
+    let dir = std::path::Path::new(s.spec()).parent().unwrap();
+    std::fs::write(dir.join("page.html"), PAGE).unwrap();
+}
+
+/// The stack's records, by (name, SetIdentifier).
+fn records(s: &TestStack) -> BTreeMap<(String, String), ResourceRecordSet> {
+    let c = s.clients();
+    let prefix = format!("{}/", s.name);
+    s.env
+        .rt
+        .block_on(all_records(c))
+        .into_iter()
+        .filter(|r| r.set_identifier().is_some_and(|i| i.starts_with(&prefix)))
+        .map(|r| {
+            (
+                (dns_norm(r.name()), r.set_identifier().unwrap().to_string()),
+                r,
+            )
+        })
+        .collect()
+}
+
+/// A region's load balancer (DNS name, canonical hosted zone id), read from ELBv2.
+fn alb(s: &TestStack, region: &str) -> (String, String) {
+    let c = s.env.clients(region);
+    let r = s.env.rt.block_on(
+        c.elbv2
+            .describe_load_balancers()
+            .names(format!("{}-alb", s.name))
+            .send(),
+    );
+    let lb = r.unwrap().load_balancers()[0].clone();
+    (
+        lb.dns_name().unwrap().to_string(),
+        lb.canonical_hosted_zone_id().unwrap().to_string(),
+    )
+}
+
+/// Health check ids by region tag.
+fn check_ids(s: &TestStack) -> BTreeMap<String, String> {
+    s.env
+        .rt
+        .block_on(health_checks(s.clients(), &s.name))
+        .into_iter()
+        .map(|(h, tags)| (tags["ballast:region"].clone(), h.id().to_string()))
+        .collect()
+}
+
+fn assert_alias(
+    r: &ResourceRecordSet,
+    failover: &str,
+    dns: &str,
+    zone_id: &str,
+    evaluate: bool,
+    check: Option<&str>,
+) {
+    let what = format!("{} {:?}", r.name(), r.set_identifier());
+    assert_eq!(r.r#type(), &RrType::A, "{what}");
+    assert_eq!(r.failover().map(|f| f.as_str()), Some(failover), "{what}");
+    let a = r
+        .alias_target()
+        .unwrap_or_else(|| panic!("{what}: no alias"));
+    assert_eq!(dns_norm(a.dns_name()), dns_norm(dns), "{what}");
+    assert_eq!(
+        a.hosted_zone_id().trim_start_matches("/hostedzone/"),
+        zone_id,
+        "{what}"
+    );
+    assert_eq!(a.evaluate_target_health(), evaluate, "{what}");
+    assert_eq!(r.health_check_id(), check, "{what}");
+    assert!(
+        r.ttl().is_none() && r.resource_records().is_empty(),
+        "{what}"
+    );
+}
+
+#[test]
+fn two_regions_fail_over_to_each_other_then_to_the_page() {
+    let env = Env::new();
+    let (stack, zname) = ("it-fo", "fo-test.example");
+    let zone_id = zone(&env, zname);
+    let s = TestStack::new(
+        &env,
+        stack,
+        R1,
+        &spec(
+            stack,
+            zname,
+            "us-east-1, us-west-2",
+            "  fallback:\n    page: page.html\n",
+        ),
+    );
+    with_page(&s);
+    assert_eq!(s.regions, [R1, R2]);
+
+    // Cold deploy: both regions, the health checks, the records, the bucket.
+    let d = s.deploy();
+    let inv = s.inventory();
+    assert_eq!(inv, d.plan.inventory_after());
+    for r in [R1, R2] {
+        assert_eq!(inv[&format!("{r}:aws_lb")], [format!("{stack}-alb")], "{r}");
+        assert_eq!(inv[&format!("{r}:aws_ecs_service")], [stack], "{r}");
+        assert_eq!(
+            inv[&format!("{r}:aws_iam_role")],
+            [format!("{stack}-{r}-exec")],
+            "{r}"
+        );
+    }
+    assert_eq!(
+        inv["global:aws_route53_health_check"],
+        [format!("{stack}-{R1}"), format!("{stack}-{R2}")]
+    );
+    assert_eq!(inv["global:aws_route53_record"].len(), 4);
+    assert_eq!(inv["global:aws_s3_bucket"], [format!("app.{zname}")]);
+    assert_eq!(total(&inv), 2 * 24 + 2 + 4 + 1);
+
+    // Every health check field.
+    let checks = env.rt.block_on(health_checks(s.clients(), stack));
+    assert_eq!(checks.len(), 2);
+    for (h, tags) in &checks {
+        let region = tags["ballast:region"].as_str();
+        let c = h.health_check_config().unwrap();
+        assert_eq!(c.r#type().as_str(), "HTTP", "{region}");
+        assert_eq!(
+            c.fully_qualified_domain_name(),
+            Some(alb(&s, region).0.as_str())
+        );
+        assert_eq!(c.port(), Some(80));
+        assert_eq!(c.resource_path(), Some("/healthz"));
+        assert_eq!(c.request_interval(), Some(10));
+        assert_eq!(c.failure_threshold(), Some(2));
+        assert_eq!(c.inverted(), Some(false));
+        assert!(h
+            .caller_reference()
+            .starts_with(&format!("ballast/{stack}/{region}/")));
+        assert_eq!(tags["ballast:resource"], format!("health.{region}"));
+        assert_eq!(tags["ballast:zone"], zname);
+        assert_eq!(tags["ballast:dns"], format!("app.{zname}"));
+    }
+
+    // Every record: primary -> us-east-1; secondary -> the second pair; that pair's primary ->
+    // us-west-2, its secondary -> the fallback page's S3 website.
+    let ids = check_ids(&s);
+    let recs = records(&s);
+    let name = format!("app.{zname}");
+    let pair = format!("{stack}-failover.app.{zname}");
+    let key = |n: &str, id: &str| (n.to_string(), format!("{stack}/{id}"));
+    assert_eq!(recs.len(), 4, "{:?}", recs.keys());
+    let (dns1, z1) = alb(&s, R1);
+    let (dns2, z2) = alb(&s, R2);
+    assert_alias(
+        &recs[&key(&name, R1)],
+        "PRIMARY",
+        &dns1,
+        &z1,
+        true,
+        Some(&ids[R1]),
+    );
+    assert_alias(
+        &recs[&key(&name, "failover")],
+        "SECONDARY",
+        &pair,
+        &zone_id,
+        true,
+        None,
+    );
+    assert_alias(
+        &recs[&key(&pair, R2)],
+        "PRIMARY",
+        &dns2,
+        &z2,
+        true,
+        Some(&ids[R2]),
+    );
+    assert_alias(
+        &recs[&key(&pair, "fallback")],
+        "SECONDARY",
+        "s3-website-us-east-1.amazonaws.com",
+        "Z3AQBSTGFYJSTF",
+        false,
+        None,
+    );
+
+    // The page, public, as an S3 website.
+    let c = s.clients();
+    env.rt.block_on(async {
+        let w =
+            c.s3.get_bucket_website()
+                .bucket(&name)
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(w.index_document().unwrap().suffix(), "index.html");
+        let o =
+            c.s3.get_object()
+                .bucket(&name)
+                .key("index.html")
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(o.content_type(), Some("text/html; charset=utf-8"));
+        let body = o.body.collect().await.unwrap().into_bytes();
+        assert_eq!(body.as_ref(), PAGE.as_bytes());
+        let p = c.s3.get_bucket_policy().bucket(&name).send().await.unwrap();
+        assert!(p.policy().unwrap().contains("s3:GetObject"));
+    });
+
+    // Redeploy: zero writes.
+    s.assert_converged();
+
+    // One changed health-check path is one UpdateHealthCheck per region's check.
+    s.set_yaml(&s.yaml().replace("path: /healthz", "path: /ready"));
+    let w = s.deploy_writes();
+    assert_eq!(w, ["UpdateHealthCheck", "UpdateHealthCheck"]);
+    let checks = env.rt.block_on(health_checks(s.clients(), stack));
+    for (h, _) in &checks {
+        let c = h.health_check_config().unwrap();
+        assert_eq!(c.resource_path(), Some("/ready"));
+        // Every other field survives the update.
+        assert_eq!(
+            (c.request_interval(), c.failure_threshold()),
+            (Some(10), Some(2))
+        );
+        assert_eq!(c.port(), Some(80));
+    }
+    s.assert_converged();
+
+    // Dropping the second region destroys that region's stack and rewires the records before
+    // its load balancer goes.
+    s.set_yaml(
+        &s.yaml()
+            .replace("regions: [us-east-1, us-west-2]", "regions: [us-east-1]"),
+    );
+    let p = s.plan_json();
+    let deletes: Vec<String> = p
+        .changes()
+        .iter()
+        .filter(|c| c["action"] == "delete")
+        .map(|c| c["address"].as_str().unwrap().to_string())
+        .collect();
+    assert!(deletes.contains(&format!("{R2}:aws_lb.alb")), "{deletes:?}");
+    assert_eq!(
+        deletes
+            .iter()
+            .filter(|a| a.starts_with(&format!("{R2}:")))
+            .count(),
+        24,
+        "{deletes:?}"
+    );
+    env.reset();
+    let run = s.run("deploy", &["--yes"]);
+    common::assert_ok(&run, "deploy without the second region");
+    let ops = env.stats().write_ops;
+    let pos = |op: &str| ops.iter().position(|o| o == op);
+    let last = |op: &str| ops.iter().rposition(|o| o == op);
+    let lb_delete = pos("DeleteLoadBalancer").expect("the second region's ALB is deleted");
+    assert!(
+        last("DeleteHealthCheck").unwrap() < lb_delete,
+        "records and checks go before the load balancer: {ops:?}"
+    );
+    let first_record_change = pos("ChangeResourceRecordSets").unwrap();
+    assert!(first_record_change < lb_delete, "{ops:?}");
+    let recs = records(&s);
+    assert_eq!(recs.len(), 2, "{:?}", recs.keys());
+    let ids = check_ids(&s);
+    assert_eq!(ids.len(), 1);
+    assert_alias(
+        &recs[&key(&name, R1)],
+        "PRIMARY",
+        &dns1,
+        &z1,
+        true,
+        Some(&ids[R1]),
+    );
+    assert_alias(
+        &recs[&key(&name, "fallback")],
+        "SECONDARY",
+        "s3-website-us-east-1.amazonaws.com",
+        "Z3AQBSTGFYJSTF",
+        false,
+        None,
+    );
+    let inv = s.inventory();
+    assert!(
+        !inv.keys().any(|k| k.starts_with(&format!("{R2}:"))),
+        "{R2} is empty: {inv:?}"
+    );
+    s.assert_converged();
+
+    // Destroy by name from the primary region finds everything.
+    s.destroy_by_name();
+    assert_eq!(records(&s).len(), 0);
+    let c2 = env.clients(R2);
+    let left = env.rt.block_on(c2.elbv2.describe_load_balancers().send());
+    assert!(left.unwrap().load_balancers().is_empty());
+}
+
+#[test]
+fn a_removed_region_is_found_again_by_destroy_by_name() {
+    let env = Env::new();
+    let (stack, zname) = ("it-fo-dn", "fo-dn.example");
+    zone(&env, zname);
+    let s = TestStack::new(
+        &env,
+        stack,
+        R1,
+        &spec(stack, zname, "us-east-1, us-west-2", ""),
+    );
+    let d = s.deploy();
+    assert_eq!(s.inventory(), d.plan.inventory_after());
+    // Without a fallback page: primary -> us-east-1, secondary -> us-west-2.
+    let recs = records(&s);
+    let ids = check_ids(&s);
+    let name = format!("app.{zname}");
+    let (dns2, z2) = alb(&s, R2);
+    assert_alias(
+        &recs[&(name.clone(), format!("{stack}/{R2}"))],
+        "SECONDARY",
+        &dns2,
+        &z2,
+        true,
+        Some(&ids[R2]),
+    );
+    assert_eq!(recs.len(), 2);
+    // `destroy --stack NAME --region us-east-1` learns of us-west-2 from the health checks.
+    let r = s.destroy_by_name();
+    r.assert_stderr(&[&format!("{R2}:aws_lb.alb")]);
+}
+
+#[test]
+fn a_foreign_record_of_the_same_name_is_refused_with_zero_writes() {
+    let env = Env::new();
+    let (stack, zname) = ("it-fo-foreign", "fo-foreign.example");
+    let zone_id = zone(&env, zname);
+    let c = env.clients(R1);
+    let name = format!("app.{zname}");
+    env.rt.block_on(async {
+        use aws_sdk_route53::types::{
+            Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
+        };
+        let rrs = ResourceRecordSet::builder()
+            .name(&name)
+            .r#type(RrType::A)
+            .ttl(60)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value("192.0.2.10")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let change = Change::builder()
+            .action(ChangeAction::Upsert)
+            .resource_record_set(rrs)
+            .build()
+            .unwrap();
+        c.route53
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone_id)
+            .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    });
+    let s = TestStack::new(&env, stack, R1, &spec(stack, zname, "us-east-1", ""));
+    env.reset();
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&[
+        "aws_route53_record.record.primary",
+        "app.fo-foreign.example A",
+    ]);
+    env.stats().assert_no_writes("a refused plan");
+    // The foreign record is untouched.
+    let left: Vec<_> = env
+        .rt
+        .block_on(all_records(&c))
+        .into_iter()
+        .filter(|r| dns_norm(r.name()) == name)
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].resource_records()[0].value(), "192.0.2.10");
+    s.destroy();
+}
