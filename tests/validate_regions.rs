@@ -126,8 +126,8 @@ fn explicit_subnets_keep_their_letters_in_the_other_region() {
 #[test]
 fn route53_names() {
     let n = Names::new("shop", "us-west-2");
-    assert_eq!(n.set_identifier("us-east-1"), "shop-us-east-1");
-    assert_eq!(n.fallback_set_identifier(), "shop-fallback");
+    assert_eq!(n.set_identifier("us-east-1"), "shop/us-east-1");
+    assert_eq!(n.set_identifier("fallback"), "shop/fallback");
     assert_eq!(
         n.secondary_record("shop.example.com"),
         "shop-failover.shop.example.com"

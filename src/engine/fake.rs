@@ -314,6 +314,8 @@ pub struct FakeKind {
     pub name: &'static str,
     pub depends_on: &'static [&'static str],
     pub nodes: Vec<Node>,
+    /// A global kind (like Route 53): its resources name their region in attribute `region`.
+    pub global: bool,
 }
 
 #[async_trait]
@@ -324,6 +326,15 @@ impl Kind<FakeCloud> for FakeKind {
 
     fn depends_on(&self) -> &'static [&'static str] {
         self.depends_on
+    }
+
+    fn global(&self) -> bool {
+        self.global
+    }
+
+    fn region_of(&self, o: &Observed) -> Option<String> {
+        let r = o.attrs.get("region")?.as_str()?;
+        self.global.then(|| r.to_string())
     }
 
     fn desired(&self, _model: &Model) -> Vec<Node> {
@@ -388,6 +399,7 @@ pub fn kinds(nodes: &[Node]) -> Vec<Box<dyn Kind<FakeCloud>>> {
                 name,
                 depends_on,
                 nodes: nodes.to_vec(),
+                global: false,
             }) as Box<dyn Kind<FakeCloud>>
         })
         .collect()
@@ -719,5 +731,133 @@ mod tests {
             Node::new(APP, "a", "a").attr("net", Value::reference("n", "id")),
         ];
         assert!(plan_nodes(&FakeCloud::new(), Some(&ok)).await.is_ok());
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    //! Two regions and a global scope: each region has its own cloud, the global scope uses the
+    //! primary's (as Route 53 is reached through the primary region's clients).
+    use super::*;
+    use crate::engine::plan::Action;
+    use crate::engine::resource::GLOBAL;
+
+    const R1: &str = "us-east-1";
+    const R2: &str = "us-west-2";
+    const DNS: &str = "fake_dns";
+
+    fn two_region_model() -> Model {
+        let mut m = model().clone();
+        m.regions = vec![R1.into(), R2.into()];
+        m
+    }
+
+    /// `net` in every region; one global `dns.<region>` per region referring to that region's
+    /// net across scopes.
+    fn kinds_two() -> Vec<Box<dyn Kind<FakeCloud>>> {
+        let net = Node::new(NET, "net", "net");
+        let dns = [R1, R2].map(|r| {
+            Node::new(DNS, format!("dns.{r}"), format!("dns-{r}"))
+                .attr("target", Value::reference_in(r, "net", "id"))
+                .attr("region", r)
+        });
+        vec![
+            Box::new(FakeKind {
+                name: NET,
+                depends_on: &[],
+                nodes: vec![net],
+                global: false,
+            }),
+            Box::new(FakeKind {
+                name: DNS,
+                depends_on: &[NET],
+                nodes: dns.to_vec(),
+                global: true,
+            }),
+        ]
+    }
+
+    fn scopes<'a>(c1: &'a FakeCloud, c2: Option<&'a FakeCloud>) -> Scopes<'a, FakeCloud> {
+        let mut s = Scopes::one(R1, c1);
+        if let Some(c2) = c2 {
+            s.regions.insert(R2.into(), c2);
+        }
+        s
+    }
+
+    #[tokio::test]
+    async fn regions_and_the_global_scope_plan_and_apply_as_one_graph() {
+        let (c1, c2) = (FakeCloud::new(), FakeCloud::new());
+        let kinds = kinds_two();
+        let m = two_region_model();
+        let p = plan(&kinds, &scopes(&c1, Some(&c2)), &stack(), Some(&m))
+            .await
+            .unwrap();
+        let addrs: Vec<(&str, &str)> = p
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c.scope.as_str()))
+            .collect();
+        // Grouped by scope, primary first, global last; addresses carry the scope.
+        assert_eq!(
+            addrs,
+            [
+                ("us-east-1:fake_net.net", R1),
+                ("us-west-2:fake_net.net", R2),
+                ("global:fake_dns.dns.us-east-1", GLOBAL),
+                ("global:fake_dns.dns.us-west-2", GLOBAL),
+            ]
+        );
+        assert_eq!(p.regions(), [R1, R2]);
+        let r = apply(&kinds, &scopes(&c1, Some(&c2)), &p, &Quiet).await;
+        assert!(r.ok(), "{:?}", r.failed);
+        // Each region's net in its own cloud; the global resources in the primary's, each
+        // holding its region's net id.
+        let net = |c: &FakeCloud| c.find(STACK, "net")[0].clone();
+        let dns = |r: &str| c1.get(&c1.find(STACK, &format!("dns.{r}"))[0]).unwrap();
+        assert_eq!(c2.find(STACK, "dns.us-east-1").len(), 0);
+        assert_eq!(dns(R1).attrs["target"], Value::str(net(&c1)));
+        assert_eq!(dns(R2).attrs["target"], Value::str(net(&c2)));
+
+        let again = plan(&kinds, &scopes(&c1, Some(&c2)), &stack(), Some(&m))
+            .await
+            .unwrap();
+        assert!(!again.has_changes());
+
+        // Destroy: every scope's resources go.
+        let d = plan(&kinds, &scopes(&c1, Some(&c2)), &stack(), None)
+            .await
+            .unwrap();
+        assert!(d.changes.iter().all(|c| c.action == Action::Delete));
+        let r = apply(&kinds, &scopes(&c1, Some(&c2)), &d, &Quiet).await;
+        assert!(r.ok(), "{:?}", r.failed);
+        assert!(c1.owned_by(STACK).is_empty() && c2.owned_by(STACK).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_region_named_only_by_a_global_resource_is_asked_for() {
+        let (c1, c2) = (FakeCloud::new(), FakeCloud::new());
+        let kinds = kinds_two();
+        let m = two_region_model();
+        let p = plan(&kinds, &scopes(&c1, Some(&c2)), &stack(), Some(&m))
+            .await
+            .unwrap();
+        assert!(apply(&kinds, &scopes(&c1, Some(&c2)), &p, &Quiet)
+            .await
+            .ok());
+        // Destroying with the primary region only: the global resources name us-west-2.
+        let r = plan(&kinds, &scopes(&c1, None), &stack(), None).await;
+        match r {
+            Err(PlanError::MoreRegions(more)) => assert_eq!(more, [R2]),
+            other => panic!(
+                "expected MoreRegions, got {:?}",
+                other.map(|p| p.changes.len())
+            ),
+        }
+        // With it, the plan destroys both regions.
+        let d = plan(&kinds, &scopes(&c1, Some(&c2)), &stack(), None)
+            .await
+            .unwrap();
+        assert_eq!(d.summary().destroy, 4);
     }
 }

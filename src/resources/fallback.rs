@@ -173,7 +173,7 @@ impl Kind<Clients> for Fallback {
             return Vec::new();
         };
         let region = m.primary();
-        let mut node = Node::new(KIND, ID, dns.name.as_str())
+        let mut node = Node::new(KIND, ID, m.names().fallback_bucket(&dns.name))
             .attr("region", region)
             .attr("website_index", PAGE)
             .attr("public_read", true)

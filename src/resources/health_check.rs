@@ -52,7 +52,7 @@ impl Kind<Clients> for HealthCheck {
         m.regions
             .iter()
             .map(|r| {
-                let mut n = Node::new(KIND, id(r), format!("{}-{r}", m.name))
+                let mut n = Node::new(KIND, id(r), m.names().health_check(r))
                     .attr("type", if https { "HTTPS" } else { "HTTP" })
                     .attr(
                         "fqdn",

@@ -27,7 +27,7 @@ use super::common::{b, s, wait_until};
 use super::route53::{self, norm_name, TAG_DNS, TAG_ZONE};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::{Model, Names};
 
 pub struct Record;
 
@@ -44,12 +44,12 @@ pub const THIS_ZONE: &str = "(this zone)";
 const INSYNC_LIMIT: Duration = Duration::from_secs(600);
 
 /// The name of the second failover pair (second region, then the fallback page).
-pub fn failover_name(stack: &str, name: &str) -> String {
-    format!("{stack}-failover.{name}")
+fn failover_name(stack: &str, name: &str) -> String {
+    Names::new(stack, "").secondary_record(name)
 }
 
-pub fn set_identifier(stack: &str, what: &str) -> String {
-    format!("{stack}/{what}")
+fn set_identifier(stack: &str, what: &str) -> String {
+    Names::new(stack, "").set_identifier(what)
 }
 
 #[async_trait]
@@ -329,7 +329,7 @@ fn observe(rrs: &ResourceRecordSet, zone: &str, zone_id: &str, stack: &str) -> O
     let set_id = rrs.set_identifier().unwrap_or_default().to_string();
     let failover = rrs.failover().map(|f| f.as_str().to_string());
     let name = norm_name(rrs.name());
-    let in_pair = name.starts_with(&format!("{stack}-failover."));
+    let in_pair = name.starts_with(&failover_name(stack, ""));
     let id = match (in_pair, failover.as_deref()) {
         (false, Some("PRIMARY")) => PRIMARY,
         (false, _) => SECONDARY,

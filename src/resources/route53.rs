@@ -19,7 +19,7 @@ use crate::engine::StackRef;
 use crate::spec::names::{TAG_RESOURCE, TAG_STACK};
 
 /// Tags a health check carries besides the stack's and the resource's.
-pub const TAG_REGION: &str = "ballast:region";
+pub use crate::spec::names::TAG_REGION;
 pub const TAG_ZONE: &str = "ballast:zone";
 pub const TAG_DNS: &str = "ballast:dns";
 

@@ -95,13 +95,11 @@ impl Names {
         format!("{}-", self.stack)
     }
 
-    /// The Route 53 SetIdentifier of a region's failover record: `<stack>-<region>`.
-    pub fn set_identifier(&self, region: &str) -> String {
-        format!("{}-{region}", self.stack)
-    }
-    /// The SetIdentifier of the record that serves the fallback page: `<stack>-fallback`.
-    pub fn fallback_set_identifier(&self) -> String {
-        format!("{}-fallback", self.stack)
+    /// The Route 53 SetIdentifier of a failover record ballast owns: `<stack>/<what>`, where
+    /// `what` is a region, `failover` (the alias to the second pair) or `fallback` (the page).
+    /// Stack names cannot contain `/`, so no other stack's identifiers look like these.
+    pub fn set_identifier(&self, what: &str) -> String {
+        format!("{}/{what}", self.stack)
     }
     /// Route 53 failover pairs two records, so three tiers (primary, secondary, fallback page)
     /// chain two pairs: `<dns_name>` fails over to this record, which fails over to the page:
@@ -128,9 +126,9 @@ mod tests {
     #[test]
     fn route53_names() {
         let n = Names::new("shop", "us-west-2");
-        assert_eq!(n.set_identifier("us-east-1"), "shop-us-east-1");
-        assert_eq!(n.set_identifier("us-west-2"), "shop-us-west-2");
-        assert_eq!(n.fallback_set_identifier(), "shop-fallback");
+        assert_eq!(n.set_identifier("us-east-1"), "shop/us-east-1");
+        assert_eq!(n.set_identifier("us-west-2"), "shop/us-west-2");
+        assert_eq!(n.set_identifier("fallback"), "shop/fallback");
         assert_eq!(
             n.secondary_record("shop.example.com"),
             "shop-failover.shop.example.com"
