@@ -3,7 +3,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::cli::{Global, Output};
-use crate::engine::{self, Action, Outputs};
+use crate::engine::{self, Action, Outputs, GLOBAL};
 use crate::error::Error;
 use crate::inspect::rollout::{self, Verdict};
 use crate::render::plan::{render, Purpose};
@@ -118,7 +118,8 @@ async fn follow(
     let mut ctrl_c = Box::pin(futures::FutureExt::fuse(tokio::signal::ctrl_c()));
     let _ = futures::poll!(&mut ctrl_c);
     super::eprint(&format!(
-        "\nWaiting for rollout {id} of service {name} (up to {}s; Ctrl-C stops waiting)...\n",
+        "\nWaiting for rollout {id} of service {name}{} (up to {}s; Ctrl-C stops waiting)...\n",
+        if tag { format!(" in {region}") } else { String::new() },
         w.timeout.as_secs()
     ));
     let mut last_line = String::new();
@@ -154,7 +155,7 @@ async fn follow(
     match verdict {
         Verdict::Completed { running, desired } => {
             super::eprint(&format!(
-                "{} rollout {id} completed: {running}/{desired} tasks running.\n",
+                "{} rollout {id}{at} completed: {running}/{desired} tasks running.\n",
                 st.green("✓")
             ));
             Ok(())
@@ -163,7 +164,10 @@ async fn follow(
             reason,
             stopped_tasks,
         } => {
-            let mut msg = format!("{} rollout {id} was rolled back: {reason}\n", st.red("✗"));
+            let mut msg = format!(
+                "{} rollout {id}{at} was rolled back: {reason}\n",
+                st.red("✗")
+            );
             for t in &stopped_tasks {
                 msg.push_str(&format!("  stopped: {t}\n"));
             }
@@ -201,14 +205,29 @@ fn print_outputs(
             })
             .collect()
     };
+    // The name users resolve, when the stack has one.
+    let dns = outputs
+        .get(&engine::qualify(GLOBAL, crate::resources::record::PRIMARY))
+        .and_then(|o| o.get("fqdn"))
+        .map(String::as_str);
     let json = match regions {
-        [one] => serde_json::to_value(of_region(one)),
-        _ => serde_json::to_value(
-            regions
+        [one] => {
+            let mut v = of_region(one);
+            if let Some(d) = dns {
+                v.insert("dns_name", d);
+            }
+            serde_json::to_value(v)
+        }
+        _ => {
+            let mut v: BTreeMap<&str, serde_json::Value> = regions
                 .iter()
-                .map(|r| (r.as_str(), of_region(r)))
-                .collect::<BTreeMap<_, _>>(),
-        ),
+                .map(|r| (r.as_str(), serde_json::to_value(of_region(r)).unwrap()))
+                .collect();
+            if let Some(d) = dns {
+                v.insert("dns_name", d.into());
+            }
+            serde_json::to_value(v)
+        }
     }
     .expect("outputs serialize");
     match output {
@@ -218,6 +237,9 @@ fn print_outputs(
         ),
         Output::Human => {
             let mut s = format!("\n{}\n\n", st.bold("Outputs:"));
+            if let Some(d) = dns {
+                s.push_str(&format!("dns_name = \"{d}\"\n"));
+            }
             for r in regions {
                 let values = of_region(r);
                 let prefix = if regions.len() > 1 {
