@@ -139,7 +139,12 @@ fn changes(p: &Plan) -> Vec<(String, Action)> {
 fn deploy(env: &Env, m: Option<&Model>) -> (Plan, Vec<String>) {
     let (c, p) = plan(env, m);
     env.reset();
-    let res = env.rt.block_on(engine::apply(&registry(), &Scopes::one(REGION, &c), &p, &Quiet));
+    let res = env.rt.block_on(engine::apply(
+        &registry(),
+        &Scopes::one(REGION, &c),
+        &p,
+        &Quiet,
+    ));
     assert!(res.ok(), "apply failed: {:?}", res.failed);
     let writes = env.stats().write_ops;
     (p, writes)

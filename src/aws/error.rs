@@ -240,10 +240,14 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             _ => None,
         },
         "s3" => match code {
-            "NoSuchBucket" | "NoSuchKey" | "NotFound" | "NoSuchTagSet" | "NoSuchTagSetError"
-            | "NoSuchWebsiteConfiguration" | "NoSuchBucketPolicy" | "NoSuchPublicAccessBlockConfiguration" => {
-                Some(NotFound)
-            }
+            "NoSuchBucket"
+            | "NoSuchKey"
+            | "NotFound"
+            | "NoSuchTagSet"
+            | "NoSuchTagSetError"
+            | "NoSuchWebsiteConfiguration"
+            | "NoSuchBucketPolicy"
+            | "NoSuchPublicAccessBlockConfiguration" => Some(NotFound),
             "BucketNotEmpty" => Some(InUse),
             "BucketAlreadyOwnedByYou" => Some(AlreadyExists),
             // Another account has the name: nothing ballast can fix by planning again.

@@ -122,7 +122,11 @@ async fn follow(
         w.timeout.as_secs()
     ));
     let mut last_line = String::new();
-    let at = if tag { format!(" {region}") } else { String::new() };
+    let at = if tag {
+        format!(" {region}")
+    } else {
+        String::new()
+    };
     let mut on_progress = |p: &rollout::Progress| {
         for e in &p.new_events {
             super::eprint(&format!("  {} {e}\n", st.dim(&format!("event{at}:"))));

@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod destroy;
+pub mod maintenance;
 pub mod plan;
 pub mod status;
 pub mod validate;
@@ -45,8 +46,7 @@ pub async fn session(g: &Global, stack: StackRef, regions: &[String]) -> Session
         style: Style::new(g.color),
         global: g.clone(),
     };
-    s.regional
-        .insert(s.stack.region.clone(), s.clients.clone());
+    s.regional.insert(s.stack.region.clone(), s.clients.clone());
     s.connect(regions).await;
     s
 }

@@ -296,7 +296,8 @@ fn delete_order(deletes: &[&Change], closure: &KindClosure) -> Vec<Vec<usize>> {
     // Kind order holds within a scope, and between a global resource and every region (records
     // and health checks go before the load balancers they point at); two regions never wait for
     // each other.
-    let related = |a: &Change, b: &Change| a.scope == b.scope || a.scope == GLOBAL || b.scope == GLOBAL;
+    let related =
+        |a: &Change, b: &Change| a.scope == b.scope || a.scope == GLOBAL || b.scope == GLOBAL;
     let by_kind_order = |b: usize| -> Vec<usize> {
         (0..n)
             .filter(|&j| related(deletes[j], deletes[b]))

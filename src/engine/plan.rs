@@ -6,7 +6,9 @@ use futures::future::try_join_all;
 use serde::Serialize;
 
 use super::graph;
-use super::resource::{qualify, BoxError, Conflict, Kind, Node, Observed, Scopes, StackRef, GLOBAL};
+use super::resource::{
+    qualify, BoxError, Conflict, Kind, Node, Observed, Scopes, StackRef, GLOBAL,
+};
 use super::value::{Attrs, Outputs, Value};
 use crate::spec::Model;
 
@@ -253,13 +255,13 @@ pub async fn plan<C: Sync>(
             .collect();
         let st = stack_in(scope);
         async move {
-            let found = k
-                .discover(ctx(scope), &st, &mine)
-                .await
-                .map_err(|source| PlanError::Read {
-                    kind: k.name(),
-                    source,
-                })?;
+            let found =
+                k.discover(ctx(scope), &st, &mine)
+                    .await
+                    .map_err(|source| PlanError::Read {
+                        kind: k.name(),
+                        source,
+                    })?;
             Ok::<_, PlanError>(found.into_iter().map(|o| (scope.clone(), *k, o)))
         }
     }))
@@ -273,7 +275,10 @@ pub async fn plan<C: Sync>(
             if let Some(r) = k.region_of(&o).filter(|r| !regions.contains(r)) {
                 more.push(r);
             }
-            owned.entry((scope, o.kind, o.id.clone())).or_default().push(o);
+            owned
+                .entry((scope, o.kind, o.id.clone()))
+                .or_default()
+                .push(o);
         } else {
             foreign.insert((scope, o.kind, o.id.clone()), o);
         }

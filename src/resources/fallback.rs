@@ -34,22 +34,86 @@ const META_SHA: &str = "sha256";
 /// S3 website endpoints and their Route 53 hosted zone ids, from AWS's table of S3 endpoints:
 /// there is no API for them. (Load balancers' zone ids, by contrast, are read from AWS.)
 const WEBSITE_ENDPOINTS: &[(&str, &str, &str)] = &[
-    ("us-east-1", "s3-website-us-east-1.amazonaws.com", "Z3AQBSTGFYJSTF"),
-    ("us-east-2", "s3-website.us-east-2.amazonaws.com", "Z2O1EMRO9K5GLX"),
-    ("us-west-1", "s3-website-us-west-1.amazonaws.com", "Z2F56UZL2M1ACD"),
-    ("us-west-2", "s3-website-us-west-2.amazonaws.com", "Z3BJ6K6RIION7M"),
-    ("ca-central-1", "s3-website.ca-central-1.amazonaws.com", "Z1QDHH18159H29"),
-    ("eu-west-1", "s3-website-eu-west-1.amazonaws.com", "Z1BKCTXD74EZPE"),
-    ("eu-west-2", "s3-website.eu-west-2.amazonaws.com", "Z3GKZC51ZF0DB4"),
-    ("eu-west-3", "s3-website.eu-west-3.amazonaws.com", "Z3R1K369G5AVDG"),
-    ("eu-central-1", "s3-website.eu-central-1.amazonaws.com", "Z21DNDUVLTQW6Q"),
-    ("eu-north-1", "s3-website.eu-north-1.amazonaws.com", "Z3BAZG2TWCNX0D"),
-    ("ap-south-1", "s3-website.ap-south-1.amazonaws.com", "Z11RGJOFQNVJUP"),
-    ("ap-northeast-1", "s3-website-ap-northeast-1.amazonaws.com", "Z2M4EHUR26P7ZW"),
-    ("ap-northeast-2", "s3-website.ap-northeast-2.amazonaws.com", "Z3W03O7B5YMIYP"),
-    ("ap-southeast-1", "s3-website-ap-southeast-1.amazonaws.com", "Z3O0J2DXBE1FTB"),
-    ("ap-southeast-2", "s3-website-ap-southeast-2.amazonaws.com", "Z1WCIGYICN2BYD"),
-    ("sa-east-1", "s3-website-sa-east-1.amazonaws.com", "Z7KQH4QJS55SO"),
+    (
+        "us-east-1",
+        "s3-website-us-east-1.amazonaws.com",
+        "Z3AQBSTGFYJSTF",
+    ),
+    (
+        "us-east-2",
+        "s3-website.us-east-2.amazonaws.com",
+        "Z2O1EMRO9K5GLX",
+    ),
+    (
+        "us-west-1",
+        "s3-website-us-west-1.amazonaws.com",
+        "Z2F56UZL2M1ACD",
+    ),
+    (
+        "us-west-2",
+        "s3-website-us-west-2.amazonaws.com",
+        "Z3BJ6K6RIION7M",
+    ),
+    (
+        "ca-central-1",
+        "s3-website.ca-central-1.amazonaws.com",
+        "Z1QDHH18159H29",
+    ),
+    (
+        "eu-west-1",
+        "s3-website-eu-west-1.amazonaws.com",
+        "Z1BKCTXD74EZPE",
+    ),
+    (
+        "eu-west-2",
+        "s3-website.eu-west-2.amazonaws.com",
+        "Z3GKZC51ZF0DB4",
+    ),
+    (
+        "eu-west-3",
+        "s3-website.eu-west-3.amazonaws.com",
+        "Z3R1K369G5AVDG",
+    ),
+    (
+        "eu-central-1",
+        "s3-website.eu-central-1.amazonaws.com",
+        "Z21DNDUVLTQW6Q",
+    ),
+    (
+        "eu-north-1",
+        "s3-website.eu-north-1.amazonaws.com",
+        "Z3BAZG2TWCNX0D",
+    ),
+    (
+        "ap-south-1",
+        "s3-website.ap-south-1.amazonaws.com",
+        "Z11RGJOFQNVJUP",
+    ),
+    (
+        "ap-northeast-1",
+        "s3-website-ap-northeast-1.amazonaws.com",
+        "Z2M4EHUR26P7ZW",
+    ),
+    (
+        "ap-northeast-2",
+        "s3-website.ap-northeast-2.amazonaws.com",
+        "Z3W03O7B5YMIYP",
+    ),
+    (
+        "ap-southeast-1",
+        "s3-website-ap-southeast-1.amazonaws.com",
+        "Z3O0J2DXBE1FTB",
+    ),
+    (
+        "ap-southeast-2",
+        "s3-website-ap-southeast-2.amazonaws.com",
+        "Z1WCIGYICN2BYD",
+    ),
+    (
+        "sa-east-1",
+        "s3-website-sa-east-1.amazonaws.com",
+        "Z7KQH4QJS55SO",
+    ),
 ];
 
 /// The S3 website endpoint and its hosted zone id in `region`.
@@ -195,7 +259,11 @@ impl Kind<Clients> for Fallback {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let region = cur.outputs.get("region").map(String::as_str).unwrap_or("us-east-1");
+        let region = cur
+            .outputs
+            .get("region")
+            .map(String::as_str)
+            .unwrap_or("us-east-1");
         let s3 = client(c, region);
         let bucket = cur.physical_id.as_str();
         // Bounded: the bucket holds the page (and whatever a person put there, which goes too:
@@ -318,13 +386,12 @@ async fn observe(
     desired: &[&Node],
 ) -> Result<Option<Observed>, BoxError> {
     // Where the bucket is (GetBucketLocation answers from any region).
-    let loc = c
-        .s3
-        .get_bucket_location()
-        .bucket(bucket)
-        .send()
-        .await
-        .ctx(|| format!("locate bucket {bucket}"));
+    let loc =
+        c.s3.get_bucket_location()
+            .bucket(bucket)
+            .send()
+            .await
+            .ctx(|| format!("locate bucket {bucket}"));
     let region = match loc {
         Err(e) if e.is_not_found() => return Ok(None),
         // Another account's bucket of this name: creating it will fail; say so then.
@@ -389,7 +456,10 @@ async fn observe(
             .as_ref()
             .and_then(|p| p.policy())
             .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-            .is_some_and(|p| p == serde_json::from_str::<serde_json::Value>(&public_read(bucket)).unwrap_or_default());
+            .is_some_and(|p| {
+                p == serde_json::from_str::<serde_json::Value>(&public_read(bucket))
+                    .unwrap_or_default()
+            });
     let head = ok_or_missing(
         s3.head_object()
             .bucket(bucket)

@@ -69,7 +69,8 @@ impl Kind<Clients> for HealthCheck {
                     .attr("record", dns.name.as_str())
                     .force_new(&["type", "request_interval", "region"]);
                 // Ownership data, kept in tags: written on create only.
-                n.ignore_drift.push(("zone", "kept in a tag; set when created".into()));
+                n.ignore_drift
+                    .push(("zone", "kept in a tag; set when created".into()));
                 n.ignore_drift
                     .push(("record", "kept in a tag; set when created".into()));
                 n

@@ -157,7 +157,10 @@ impl Kind<Clients> for Record {
         // stack's health checks (so records are found after `dns:` left the spec).
         let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
         for n in desired {
-            wanted.insert((s(&n.attrs, "zone")?.to_string(), norm_name(s(&n.attrs, "record_name")?)));
+            wanted.insert((
+                s(&n.attrs, "zone")?.to_string(),
+                norm_name(s(&n.attrs, "record_name")?),
+            ));
         }
         for f in route53::checks(c, stack).await?.iter() {
             if let (Some(z), Some(d)) = (f.tag(TAG_ZONE), f.tag(TAG_DNS)) {
@@ -177,10 +180,14 @@ impl Kind<Clients> for Record {
                     out.push(observe(&rrs, zone, &zone_id, &stack.name));
                 } else {
                     // Someone else's record of this name: every node of the name conflicts.
-                    for n in desired
-                        .iter()
-                        .filter(|n| n.attrs.get("record_name").and_then(Value::as_str).map(norm_name).as_deref() == Some(name.as_str()))
-                    {
+                    for n in desired.iter().filter(|n| {
+                        n.attrs
+                            .get("record_name")
+                            .and_then(Value::as_str)
+                            .map(norm_name)
+                            .as_deref()
+                            == Some(name.as_str())
+                    }) {
                         let mut o = observe(&rrs, zone, &zone_id, &stack.name);
                         o.id = n.id.clone();
                         o.owned = false;
@@ -245,7 +252,13 @@ impl Kind<Clients> for Record {
 }
 
 fn outputs(attrs: &Attrs, zone_id: &str) -> Outputs {
-    let get = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let get = |k: &str| {
+        attrs
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     Outputs::from([
         ("zone_id".into(), zone_id.to_string()),
         ("fqdn".into(), get("record_name")),
@@ -271,7 +284,9 @@ async fn records_named(
         Some((name.to_string(), RrType::A, None));
     // Bounded: a name has at most a handful of A records (failover pairs, weights).
     for _ in 0..20 {
-        let Some((n, t, id)) = start.take() else { break };
+        let Some((n, t, id)) = start.take() else {
+            break;
+        };
         let r = c
             .route53
             .list_resource_record_sets()
@@ -421,18 +436,25 @@ async fn change(
         .change_info()
         .map(|i| i.id().to_string())
         .ok_or("ChangeResourceRecordSets returned no change")?;
-    if r.change_info().is_some_and(|i| i.status() == &ChangeStatus::Insync) {
+    if r.change_info()
+        .is_some_and(|i| i.status() == &ChangeStatus::Insync)
+    {
         return Ok(());
     }
-    wait_until(INSYNC_LIMIT, format!("record {what} not in sync"), || async {
-        let r = c
-            .route53
-            .get_change()
-            .id(&id)
-            .send()
-            .await
-            .ctx(|| format!("get change {id}"))?;
-        Ok(r.change_info().is_some_and(|i| i.status() == &ChangeStatus::Insync))
-    })
+    wait_until(
+        INSYNC_LIMIT,
+        format!("record {what} not in sync"),
+        || async {
+            let r = c
+                .route53
+                .get_change()
+                .id(&id)
+                .send()
+                .await
+                .ctx(|| format!("get change {id}"))?;
+            Ok(r.change_info()
+                .is_some_and(|i| i.status() == &ChangeStatus::Insync))
+        },
+    )
     .await
 }

@@ -100,8 +100,7 @@ pub async fn checks(c: &Clients, stack: &StackRef) -> Result<Arc<Vec<FoundCheck>
                                 .collect()
                         })
                         .unwrap_or_default();
-                    if tags.get(TAG_STACK) == Some(&stack.name) && tags.contains_key(TAG_RESOURCE)
-                    {
+                    if tags.get(TAG_STACK) == Some(&stack.name) && tags.contains_key(TAG_RESOURCE) {
                         out.push(FoundCheck {
                             check: h.clone(),
                             tags,
@@ -164,5 +163,6 @@ pub async fn zone_id(c: &Clients, zone: &str) -> Result<Arc<String>, AwsError> {
 pub fn is_zone_id(s: &str) -> bool {
     s.len() > 1
         && s.starts_with('Z')
-        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
