@@ -45,6 +45,12 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MaintenanceMode {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Human,
     Json,
@@ -105,6 +111,24 @@ pub enum Command {
         stack: Option<String>,
         #[arg(long, value_enum, default_value_t = Output::Human)]
         output: Output,
+    },
+    /// Switch the load balancer to a 503 maintenance page (`on`) or back to the service (`off`)
+    ///
+    /// `on` makes the stack's main listener answer every request with 503 and the page
+    /// (`--page FILE`, else `dns.fallback.page`, else a built-in one; at most 1024 bytes of UTF-8)
+    /// and remembers the target group in the listener's `ballast:maintenance` tag; `off` forwards
+    /// to it again. Every region of the stack, or the one `--region` names. `plan` and `deploy`
+    /// report a stack in maintenance and leave it so.
+    Maintenance {
+        #[arg(value_enum)]
+        mode: MaintenanceMode,
+        file: PathBuf,
+        /// The maintenance page (HTML, at most 1024 bytes; `on` only)
+        #[arg(long)]
+        page: Option<PathBuf>,
+        /// Switch without asking (required when stdin is not a terminal)
+        #[arg(short, long)]
+        yes: bool,
     },
     /// Print shell completions
     Completions { shell: clap_complete::Shell },

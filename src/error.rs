@@ -40,6 +40,9 @@ pub enum Error {
     Aws(#[from] crate::aws::AwsError),
     #[error("{0}")]
     Usage(String),
+    /// Something ballast will not do to what it found (not the stack's, not deployed).
+    #[error("{0}")]
+    Refused(String),
     #[error("failed to write output")]
     Io(#[from] std::io::Error),
 }

@@ -50,6 +50,18 @@ fn main() -> ExitCode {
             *output,
             g,
         )),
+        Command::Maintenance {
+            mode,
+            file,
+            page,
+            yes,
+        } => rt.block_on(commands::maintenance::run(
+            *mode,
+            file,
+            page.as_deref(),
+            *yes,
+            g,
+        )),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

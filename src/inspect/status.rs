@@ -17,6 +17,8 @@ pub struct StackStatus {
     pub service: Option<ServiceHealth>,
     pub load_balancer: Option<TargetHealth>,
     pub scaling: Option<Scaling>,
+    /// The load balancer answers with the maintenance page (`ballast maintenance on`).
+    pub maintenance: bool,
     /// The stack's CloudWatch alarms (metric and composite), by name.
     pub alarms: Vec<AlarmState>,
 }
@@ -165,7 +167,10 @@ pub async fn read(c: &Clients, names: &Names) -> Result<StackStatus, AwsError> {
         });
     }
 
-    out.load_balancer = target_health(c, names, &subnets).await?;
+    if let Some((health, lb_arn)) = target_health(c, names, &subnets).await? {
+        out.load_balancer = Some(health);
+        out.maintenance = in_maintenance(c, &lb_arn).await?;
+    }
 
     let resource_id = format!("service/{cluster}/{service}");
     let targets = c
@@ -309,13 +314,40 @@ async fn alarms(c: &Clients, names: &Names) -> Result<Vec<AlarmState>, AwsError>
     Ok(out)
 }
 
-/// Healthy targets per AZ. A target's AZ comes from DescribeTargetHealth, or else from the
+/// Whether a listener of the load balancer is in maintenance (a fixed response and the
+/// `ballast:maintenance` tag, as the listener kind sees it).
+async fn in_maintenance(c: &Clients, lb_arn: &str) -> Result<bool, AwsError> {
+    let listeners = c
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .ctx(|| "describe listeners".to_string())?
+        .listeners
+        .unwrap_or_default();
+    let arns: Vec<String> = listeners
+        .iter()
+        .filter_map(|l| l.listener_arn().map(str::to_string))
+        .collect();
+    let tags = crate::resources::elb::tags_of(c, &arns).await?;
+    Ok(listeners.iter().any(|l| {
+        let t = l
+            .listener_arn()
+            .and_then(|a| tags.get(a))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        crate::resources::listener::maintenance_of(l.default_actions().first(), t).is_some()
+    }))
+}
+
+/// Healthy targets per AZ, and the load balancer's ARN. A target's AZ comes from DescribeTargetHealth, or else from the
 /// service subnet whose CIDR holds its IP.
 async fn target_health(
     c: &Clients,
     names: &Names,
     subnets: &[String],
-) -> Result<Option<TargetHealth>, AwsError> {
+) -> Result<Option<(TargetHealth, String)>, AwsError> {
     let (alb, tg) = (names.alb(), names.target_group());
     let lb = match c
         .elbv2
@@ -332,6 +364,12 @@ async fn target_health(
         .load_balancers()
         .first()
         .and_then(|l| l.dns_name())
+        .unwrap_or_default()
+        .to_string();
+    let lb_arn = lb
+        .load_balancers()
+        .first()
+        .and_then(|l| l.load_balancer_arn())
         .unwrap_or_default()
         .to_string();
     let mut by_az: BTreeMap<String, AzTargets> = BTreeMap::new();
@@ -410,5 +448,5 @@ async fn target_health(
             }
         }
     }
-    Ok(Some(TargetHealth { dns_name, by_az }))
+    Ok(Some((TargetHealth { dns_name, by_az }, lb_arn)))
 }

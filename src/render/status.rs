@@ -7,6 +7,13 @@ use crate::inspect::status::StackStatus;
 
 pub fn render(s: &StackStatus, st: Style) -> String {
     let mut out = format!("{} \"{}\" in {}\n\n", st.bold("Stack"), s.stack, s.region);
+    if s.maintenance {
+        let _ = writeln!(
+            out,
+            "{} the load balancer answers 503 with the maintenance page (`ballast maintenance off FILE` ends it)\n",
+            st.yellow(&st.bold("In maintenance:"))
+        );
+    }
     match &s.service {
         None => out.push_str("Service: not deployed\n"),
         Some(svc) => {

@@ -1,16 +1,23 @@
 //! `aws_lb_listener`: the ALB listener forwarding to the target group (HTTPS when a
 //! certificate is given, plus an HTTP->HTTPS redirect on port 80).
+//!
+//! `ballast maintenance on` switches the main listener's default action to a fixed 503 response
+//! and tags it `ballast:maintenance` with the target group it forwarded to. Discovery reports
+//! such a listener with `maintenance = true` and `forward_to` = that target group; the desired
+//! node wants `maintenance = false` but ignores its drift (a note), so `plan` and `deploy`
+//! never end maintenance, and an update made for another reason keeps the fixed response.
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig,
-    RedirectActionStatusCodeEnum,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, Tag,
 };
 
 use super::common::{i, ignore_missing, ownership, s};
 use super::elb::{elb_tags, tags_of};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::names::TAG_MAINTENANCE;
 use crate::spec::Model;
 
 pub struct Listener;
@@ -21,6 +28,57 @@ pub const REDIRECT_ID: &str = "listener.redirect";
 
 /// The TLS policy AWS recommends for ALBs (TLS 1.2 and 1.3).
 const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+/// The fixed response of a listener in maintenance.
+pub const MAINTENANCE_STATUS: &str = "503";
+pub const MAINTENANCE_CONTENT_TYPE: &str = "text/html";
+
+/// The default action of a listener in maintenance: 503 with `page` (at most 1024 bytes).
+pub fn maintenance_action(page: &str) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code(MAINTENANCE_STATUS)
+                .content_type(MAINTENANCE_CONTENT_TYPE)
+                .message_body(page)
+                .build(),
+        )
+        .build()
+}
+
+/// A forward to one target group.
+pub fn forward_action(target_group_arn: &str) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(target_group_arn)
+        .build()
+}
+
+/// The target group a forward action sends to (the simple form, or the first of a weighted
+/// forward).
+pub fn forward_target(a: &Action) -> Option<&str> {
+    a.target_group_arn().or_else(|| {
+        a.forward_config()?
+            .target_groups()
+            .first()?
+            .target_group_arn()
+    })
+}
+
+/// Whether a listener is in maintenance (its default action is a fixed response and it carries
+/// the `ballast:maintenance` tag): the target group it returns to.
+pub fn maintenance_of<'t>(
+    action: Option<&Action>,
+    tags: &'t [(String, String)],
+) -> Option<&'t str> {
+    if action.and_then(|a| a.r#type()) != Some(&ActionTypeEnum::FixedResponse) {
+        return None;
+    }
+    tags.iter()
+        .find(|(k, v)| k == TAG_MAINTENANCE && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
 
 #[async_trait]
 impl Kind<Clients> for Listener {
@@ -35,7 +93,7 @@ impl Kind<Clients> for Listener {
     fn desired(&self, m: &Model) -> Vec<Node> {
         let lb = &m.load_balancer;
         let https = lb.https();
-        let main = Node::new(KIND, ID, format!("{}:{}", m.names().alb(), lb.port))
+        let mut main = Node::new(KIND, ID, format!("{}:{}", m.names().alb(), lb.port))
             .attr(
                 "load_balancer_arn",
                 Value::reference(super::load_balancer::ID, "arn"),
@@ -51,7 +109,14 @@ impl Kind<Clients> for Listener {
                 "forward_to",
                 Value::reference(super::target_group::ID, "arn"),
             )
+            .attr("maintenance", false)
             .force_new(&["load_balancer_arn"]);
+        main.ignore_drift.push((
+            "maintenance",
+            "the stack is in maintenance (the load balancer answers 503 with the maintenance page); \
+             `ballast maintenance off FILE` ends it"
+                .into(),
+        ));
         let mut out = vec![main];
         if https {
             out.push(
@@ -101,13 +166,8 @@ impl Kind<Clients> for Listener {
         let mut out = Vec::new();
         for l in listeners {
             let arn = l.listener_arn().unwrap_or_default().to_string();
-            let own = ownership(
-                stack,
-                tags.get(&arn)
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            );
+            let l_tags = tags.get(&arn).map(Vec::as_slice).unwrap_or_default();
+            let own = ownership(stack, l_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             let action = l.default_actions().first();
             let redirect = action.and_then(|a| a.redirect_config());
             // Listeners belong to the load balancer: ours if it is ours.
@@ -142,10 +202,13 @@ impl Kind<Clients> for Listener {
                     "ssl_policy".into(),
                     Value::opt_str(l.ssl_policy().filter(|_| tls)),
                 );
+                // In maintenance: where `maintenance off` returns it.
+                let back_to = maintenance_of(action, l_tags);
                 attrs.insert(
                     "forward_to".into(),
-                    Value::opt_str(action.and_then(|a| a.target_group_arn())),
+                    Value::opt_str(back_to.or_else(|| action.and_then(forward_target))),
                 );
+                attrs.insert("maintenance".into(), Value::from(back_to.is_some()));
             }
             out.push(Observed {
                 id,
@@ -203,13 +266,54 @@ impl Kind<Clients> for Listener {
         cur: &Observed,
         _: &[String],
     ) -> Result<Outputs, BoxError> {
+        // A listener in maintenance keeps its fixed response (only `maintenance off` ends it),
+        // as AWS has it now, and the tag follows a new target group.
+        let in_maintenance = cur.attrs.get("maintenance").and_then(Value::as_bool) == Some(true);
+        let mut action = None;
+        if in_maintenance {
+            let now = c
+                .elbv2
+                .describe_listeners()
+                .listener_arns(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("describe listener {}", node.name))?;
+            action = now
+                .listeners()
+                .first()
+                .and_then(|l| l.default_actions().first())
+                .filter(|a| a.r#type() == Some(&ActionTypeEnum::FixedResponse))
+                .and_then(|a| a.fixed_response_config())
+                .map(|f| {
+                    Action::builder()
+                        .r#type(ActionTypeEnum::FixedResponse)
+                        .fixed_response_config(f.clone())
+                        .build()
+                });
+            let to = attrs.get("forward_to").and_then(Value::as_str);
+            if let Some(to) = to.filter(|_| {
+                action.is_some() && cur.attrs.get("forward_to") != attrs.get("forward_to")
+            }) {
+                c.elbv2
+                    .add_tags()
+                    .resource_arns(&cur.physical_id)
+                    .tags(Tag::builder().key(TAG_MAINTENANCE).value(to).build())
+                    .send()
+                    .await
+                    .ctx(|| format!("tag listener {}", node.name))?;
+            }
+        }
+        let action = match action {
+            Some(a) => a,
+            None => default_action(attrs)?,
+        };
         let mut req = c
             .elbv2
             .modify_listener()
             .listener_arn(&cur.physical_id)
             .port(i(attrs, "port")?)
             .protocol(ProtocolEnum::from(s(attrs, "protocol")?))
-            .default_actions(default_action(attrs)?);
+            .default_actions(action);
         if let Some(cert) = attrs.get("certificate_arn").and_then(Value::as_str) {
             req = req.certificates(Certificate::builder().certificate_arn(cert).build());
         }
@@ -247,10 +351,7 @@ fn default_action(attrs: &Attrs) -> Result<Action, BoxError> {
                         .build(),
                 )
                 .build(),
-            None => Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .target_group_arn(s(attrs, "forward_to")?)
-                .build(),
+            None => forward_action(s(attrs, "forward_to")?),
         },
     )
 }

@@ -6,6 +6,9 @@ pub const TAG_RESOURCE: &str = "ballast:resource";
 /// On the global resources of a two-region stack (Route 53 health checks): the region they
 /// belong to.
 pub const TAG_REGION: &str = "ballast:region";
+/// On the main listener while the stack is in maintenance (`ballast maintenance on`): the ARN of
+/// the target group it forwarded to, where `ballast maintenance off` sends traffic back.
+pub const TAG_MAINTENANCE: &str = "ballast:maintenance";
 
 /// Longest stack name that keeps `<name>-alb` within the 32 characters ALB and TG names allow.
 pub const MAX_STACK_NAME: usize = 28;
