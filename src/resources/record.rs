@@ -123,7 +123,11 @@ impl Kind<Clients> for Record {
                         .attr("alias_dns_name", pair.as_str())
                         .attr("alias_zone", THIS_ZONE)
                         .attr("evaluate_target_health", true)
-                        .attr("health_check_id", Value::Null),
+                        .attr("health_check_id", Value::Null)
+                        // An alias to a name of the zone needs that name to exist (Route 53
+                        // refuses the change otherwise): the pair goes first.
+                        .after(FAILOVER_PRIMARY)
+                        .after(FAILOVER_SECONDARY),
                 );
                 out.push(to_region(
                     record(FAILOVER_PRIMARY, &pair, r2, "PRIMARY"),
