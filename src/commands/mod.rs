@@ -142,6 +142,32 @@ pub fn target(
     }
 }
 
+/// `target`, and the spec's model when the stack is given by FILE.
+pub fn target_model(
+    file: Option<&Path>,
+    stack: Option<&str>,
+    g: &Global,
+) -> Result<(StackRef, Vec<String>, Option<Model>), Error> {
+    match file {
+        Some(f) => {
+            let m = load(f, g)?;
+            Ok((
+                StackRef {
+                    name: m.name.clone(),
+                    region: m.region.clone(),
+                    tags: Default::default(),
+                },
+                m.regions.clone(),
+                Some(m),
+            ))
+        }
+        None => {
+            let (s, r) = target(None, stack, g)?;
+            Ok((s, r, None))
+        }
+    }
+}
+
 /// Ask on a TTY; refuse without one unless `--yes`.
 pub fn confirm(yes: bool, action: &'static str, question: &str) -> Result<(), Error> {
     if yes {
