@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod destroy;
+pub mod drill;
 pub mod plan;
 pub mod status;
 pub mod validate;
