@@ -130,6 +130,32 @@ pub enum Command {
         #[arg(short, long)]
         yes: bool,
     },
+    /// Fail a region over in Route 53 and back: proves that failover works (exit 0 when Route
+    /// 53 failed over and the health check is restored, 1 otherwise, 130 on Ctrl-C)
+    ///
+    /// Inverts the region's Route 53 health check (Route 53 then sees the region as down),
+    /// waits until the name answers with something other than that region's load balancer,
+    /// holds for --for, and restores the check (also on Ctrl-C, a timeout or an error).
+    /// The global --region names the region to fail over (required; one of the stack's regions).
+    Drill {
+        file: PathBuf,
+        /// How long the region stays failed over, counted from the start (e.g. 90s, 10m); 0
+        /// restores as soon as failover is seen
+        #[arg(long = "for", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+        hold: std::time::Duration,
+        /// How long to wait for Route 53 to fail over before giving up (and restoring)
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+        /// Start without asking (required when stdin is not a terminal)
+        #[arg(short, long)]
+        yes: bool,
+        /// `json` writes a summary to stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// How often to poll Route 53
+        #[arg(long, default_value = "5s", value_parser = parse_duration, hide = true)]
+        poll_interval: std::time::Duration,
+    },
     /// Print shell completions
     Completions { shell: clap_complete::Shell },
 }

@@ -38,6 +38,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Aws(#[from] crate::aws::AwsError),
+    /// A failover drill that failed: Route 53 did not fail over, or the check stayed inverted.
+    #[error("{0}")]
+    Drill(String),
     #[error("{0}")]
     Usage(String),
     /// Something ballast will not do to what it found (not the stack's, not deployed).

@@ -62,6 +62,25 @@ fn main() -> ExitCode {
             *yes,
             g,
         )),
+        Command::Drill {
+            file,
+            hold,
+            timeout,
+            yes,
+            output,
+            poll_interval,
+        } => rt.block_on(commands::drill::run(
+            file,
+            g.region.as_deref(),
+            commands::drill::Options {
+                hold: *hold,
+                timeout: *timeout,
+                poll: *poll_interval,
+                yes: *yes,
+                output: *output,
+            },
+            g,
+        )),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

@@ -119,7 +119,11 @@ async fn follow(
     let _ = futures::poll!(&mut ctrl_c);
     super::eprint(&format!(
         "\nWaiting for rollout {id} of service {name}{} (up to {}s; Ctrl-C stops waiting)...\n",
-        if tag { format!(" in {region}") } else { String::new() },
+        if tag {
+            format!(" in {region}")
+        } else {
+            String::new()
+        },
         w.timeout.as_secs()
     ));
     let mut last_line = String::new();

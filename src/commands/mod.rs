@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod destroy;
+pub mod drill;
 pub mod maintenance;
 pub mod plan;
 pub mod status;
@@ -139,6 +140,32 @@ pub fn target(
             ))
         }
         (None, None) => Err(Error::Usage("give a spec FILE or --stack NAME".into())),
+    }
+}
+
+/// `target`, and the spec's model when the stack is given by FILE.
+pub fn target_model(
+    file: Option<&Path>,
+    stack: Option<&str>,
+    g: &Global,
+) -> Result<(StackRef, Vec<String>, Option<Model>), Error> {
+    match file {
+        Some(f) => {
+            let m = load(f, g)?;
+            Ok((
+                StackRef {
+                    name: m.name.clone(),
+                    region: m.region.clone(),
+                    tags: Default::default(),
+                },
+                m.regions.clone(),
+                Some(m),
+            ))
+        }
+        None => {
+            let (s, r) = target(None, stack, g)?;
+            Ok((s, r, None))
+        }
     }
 }
 

@@ -2,8 +2,9 @@ use std::path::Path;
 
 use crate::cli::{Global, Output};
 use crate::error::Error;
-use crate::inspect::status;
+use crate::inspect::{dns, status};
 use crate::render;
+use crate::resources::route53;
 use crate::spec::Names;
 
 pub async fn run(
@@ -12,23 +13,78 @@ pub async fn run(
     output: Output,
     g: &Global,
 ) -> Result<i32, Error> {
-    let (stack, regions) = super::target(file, stack, g)?;
-    let s = super::session(g, stack, &regions).await;
-    // Every region at once, shown primary first.
+    let (stack, mut regions, model) = super::target_model(file, stack, g)?;
+    let mut s = super::session(g, stack, &regions).await;
+    // Route 53: with a spec only when it has `dns:`; by stack name, the stack's health checks
+    // tell (their tags name the zone, the record and the regions, which are then read too).
+    let record = model
+        .as_ref()
+        .and_then(|m| m.dns.as_ref())
+        .map(|d| (d.zone.clone(), d.name.clone()));
+    let with_dns = model.is_none() || record.is_some();
+    if model.is_none() {
+        let found = route53::checks(&s.clients, &s.stack).await?;
+        for f in found.iter() {
+            if let Some(r) = f.tag(route53::TAG_REGION) {
+                if !regions.iter().any(|x| x == r) {
+                    regions.push(r.to_string());
+                }
+            }
+        }
+        s.connect(&regions).await;
+    }
+    // Every region at once, shown primary first, and Route 53 alongside.
     let reads = futures::future::join_all(regions.iter().map(|r| {
         let names = Names::new(&s.stack.name, r);
         let clients = &s.regional[r];
         async move { status::read(clients, &names).await }
-    }))
-    .await;
+    }));
+    let dns_read = async {
+        if !with_dns {
+            return Ok(None);
+        }
+        let rec = record.as_ref().map(|(z, n)| (z.as_str(), n.as_str()));
+        dns::read(&s.clients, &s.stack, rec).await.map(Some)
+    };
+    let (reads, dns_read) = futures::future::join(reads, dns_read).await;
     let mut all = Vec::new();
     for r in reads {
         all.push(r?);
+    }
+    if let Some(mut d) = dns_read? {
+        if let Some(a) = &mut d.answer {
+            let targets = dns::Targets::new(
+                all.iter().filter_map(|st| {
+                    Some((
+                        st.region.clone(),
+                        st.load_balancer.as_ref()?.dns_name.clone(),
+                    ))
+                }),
+                // The fallback page is served from the last region.
+                regions.last().map(String::as_str),
+            );
+            let answer = dns::Answer {
+                response_code: a.response_code.clone(),
+                values: a.values.clone(),
+            };
+            a.target = targets.identify(&answer).await;
+        }
+        for st in &mut all {
+            st.health_check = d
+                .checks
+                .iter()
+                .find(|(r, _)| *r == st.region)
+                .map(|(_, h)| h.clone());
+            st.dns = d.answer.clone();
+        }
     }
     match output {
         Output::Human => {
             for st in &all {
                 super::eprint(&render::status::render(st, s.style));
+            }
+            if let Some(a) = all.first().and_then(|st| st.dns.as_ref()) {
+                super::eprint(&render::status::render_dns(a, s.style));
             }
         }
         Output::Json => {

@@ -21,6 +21,13 @@ pub struct StackStatus {
     pub maintenance: bool,
     /// The stack's CloudWatch alarms (metric and composite), by name.
     pub alarms: Vec<AlarmState>,
+    /// With `dns:`: this region's Route 53 health check as Route 53's checkers see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<crate::inspect::dns::CheckHealth>,
+    /// With `dns:`: what Route 53 answers for the stack's name now (read once, the same in
+    /// every region's status).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<crate::inspect::dns::NameAnswer>,
 }
 
 #[derive(Debug, Serialize)]

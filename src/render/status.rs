@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::Style;
+use crate::inspect::dns::{NameAnswer, FALLBACK};
 use crate::inspect::status::StackStatus;
 
 pub fn render(s: &StackStatus, st: Style) -> String {
@@ -106,6 +107,32 @@ pub fn render(s: &StackStatus, st: Style) -> String {
             }
         }
     }
+    if let Some(h) = &s.health_check {
+        let state = if h.healthy {
+            st.green("healthy")
+        } else {
+            st.red("unhealthy")
+        };
+        let _ = writeln!(
+            out,
+            "\n{} {} {state}, {}/{} observations healthy{}",
+            st.bold("Route 53 health check"),
+            h.id,
+            h.healthy_observations,
+            h.observations,
+            if h.inverted {
+                format!(
+                    " ({})",
+                    st.yellow("inverted: a drill is running or was interrupted")
+                )
+            } else {
+                String::new()
+            }
+        );
+        if !h.last_status.is_empty() {
+            let _ = writeln!(out, "  last status: {}", st.dim(&h.last_status));
+        }
+    }
     if !s.alarms.is_empty() {
         let firing = s.alarms.iter().filter(|a| a.state == "ALARM").count();
         let _ = writeln!(
@@ -136,4 +163,24 @@ pub fn render(s: &StackStatus, st: Style) -> String {
         }
     }
     out
+}
+
+/// What Route 53 answers for the stack's name, shown once after every region.
+pub fn render_dns(a: &NameAnswer, st: Style) -> String {
+    let values = if a.values.is_empty() {
+        format!("no data ({})", a.response_code)
+    } else {
+        a.values.join(", ")
+    };
+    let target = match a.target.as_deref() {
+        Some(FALLBACK) => st.yellow("the fallback page"),
+        Some(r) => st.green(r),
+        None => st.yellow("not one of the stack's targets"),
+    };
+    format!(
+        "\n{} {} (zone {}) answers {values}: {target}\n",
+        st.bold("Route 53"),
+        a.name,
+        a.zone
+    )
 }

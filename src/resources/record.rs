@@ -118,13 +118,14 @@ impl Kind<Clients> for Record {
         match (m.secondary(), dns.fallback.is_some()) {
             (Some(r2), false) => out.push(to_region(record(SECONDARY, name, r2, "SECONDARY"), r2)),
             (Some(r2), true) => {
-                // Route 53 refuses an alias to a name of the zone that has no record yet.
                 out.push(
                     record(SECONDARY, name, "failover", "SECONDARY")
                         .attr("alias_dns_name", pair.as_str())
                         .attr("alias_zone", THIS_ZONE)
                         .attr("evaluate_target_health", true)
                         .attr("health_check_id", Value::Null)
+                        // An alias to a name of the zone needs that name to exist (Route 53
+                        // refuses the change otherwise): the pair goes first.
                         .after(FAILOVER_PRIMARY)
                         .after(FAILOVER_SECONDARY),
                 );
