@@ -97,8 +97,11 @@ pub async fn run(file: &Path, region: Option<&str>, o: Options, g: &Global) -> R
         })?;
     let zone_id = zone_id?;
     let albs = albs.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let fallback_region = dns.fallback.as_ref().and_then(|_| model.regions.last());
-    let targets = Targets::new(albs, fallback_region.map(String::as_str));
+    let fallback_region = dns
+        .fallback
+        .as_ref()
+        .and_then(|_| crate::resources::fallback::region_of(&model.regions));
+    let targets = Targets::new(albs, fallback_region);
     let name = dns.name.as_str();
 
     let inverted = health_check::observe(&check).attrs.get("inverted") == Some(&Value::Bool(true));

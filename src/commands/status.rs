@@ -60,8 +60,7 @@ pub async fn run(
                         st.load_balancer.as_ref()?.dns_name.clone(),
                     ))
                 }),
-                // The fallback page is served from the last region.
-                regions.last().map(String::as_str),
+                crate::resources::fallback::region_of(&regions),
             );
             let answer = dns::Answer {
                 response_code: a.response_code.clone(),

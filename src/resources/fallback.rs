@@ -117,6 +117,11 @@ const WEBSITE_ENDPOINTS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The region the fallback bucket lives in: the primary (the first of the stack's regions).
+pub fn region_of(regions: &[String]) -> Option<&str> {
+    regions.first().map(String::as_str)
+}
+
 /// The S3 website endpoint and its hosted zone id in `region`.
 pub fn website_endpoint(region: &str) -> Option<(&'static str, &'static str)> {
     WEBSITE_ENDPOINTS
@@ -172,7 +177,7 @@ impl Kind<Clients> for Fallback {
         let Some(page) = &dns.fallback else {
             return Vec::new();
         };
-        let region = m.primary();
+        let region = region_of(&m.regions).expect("a model has a region");
         let mut node = Node::new(KIND, ID, m.names().fallback_bucket(&dns.name))
             .attr("region", region)
             .attr("website_index", PAGE)
