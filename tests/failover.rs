@@ -455,7 +455,7 @@ fn a_certificate_serves_the_page_over_https_through_cloudfront() {
         inv["global:aws_cloudfront_distribution"],
         [format!("{stack}-fallback")]
     );
-    assert_eq!(inv["global:aws_s3_bucket"], [name.clone()]);
+    assert_eq!(inv["global:aws_s3_bucket"], [name.as_str()]);
     assert_eq!(inv["global:aws_route53_record"].len(), 2);
     assert_eq!(total(&inv), 24 + 1 + 2 + 1 + 1);
     assert_eq!(d.stats.count("CreateDistributionWithTags"), 1);
@@ -478,7 +478,7 @@ fn a_certificate_serves_the_page_over_https_through_cloudfront() {
         .cloned()
         .unwrap();
     assert!(cfg.enabled);
-    assert_eq!(cfg.aliases.as_ref().unwrap().items(), [name.clone()]);
+    assert_eq!(cfg.aliases.as_ref().unwrap().items(), [name.as_str()]);
     let origins = cfg.origins.as_ref().unwrap().items();
     assert_eq!(origins.len(), 1);
     assert_eq!(
@@ -494,7 +494,10 @@ fn a_certificate_serves_the_page_over_https_through_cloudfront() {
     let vc = cfg.viewer_certificate.as_ref().unwrap();
     assert_eq!(vc.acm_certificate_arn(), Some(arn.as_str()));
     assert_eq!(vc.cloud_front_default_certificate(), Some(false));
-    assert_eq!(vc.ssl_support_method().map(|m| m.as_str()), Some("sni-only"));
+    assert_eq!(
+        vc.ssl_support_method().map(|m| m.as_str()),
+        Some("sni-only")
+    );
     assert_eq!(
         vc.minimum_protocol_version().map(|m| m.as_str()),
         Some("TLSv1.2_2021")
@@ -543,7 +546,10 @@ fn a_certificate_serves_the_page_over_https_through_cloudfront() {
         "the record goes before the distribution: {ops:?}"
     );
     assert!(env.rt.block_on(distributions(c, stack)).is_empty());
-    let all = env.rt.block_on(c.cloudfront.list_distributions().send()).unwrap();
+    let all = env
+        .rt
+        .block_on(c.cloudfront.list_distributions().send())
+        .unwrap();
     assert!(
         !all.distribution_list()
             .map(|l| l.items())

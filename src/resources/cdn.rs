@@ -138,7 +138,9 @@ impl Kind<Clients> for Cdn {
                 })
                 .unwrap_or_default();
             let own = ownership(stack, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            if !own.owned && !(same_alias && !desired.is_empty()) {
+            // Another owner's distribution with the stack's name conflicts with the node.
+            let conflict = same_alias && !desired.is_empty();
+            if !own.owned && !conflict {
                 continue;
             }
             let Some((cfg, _)) = config_of(c, d.id()).await? else {
