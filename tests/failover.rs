@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use aws_sdk_route53::types::{ResourceRecordSet, RrType};
-use common::{all_records, dns_norm, health_checks, total, zone, Env, TestStack};
+use common::{all_records, distributions, dns_norm, health_checks, total, zone, Env, TestStack};
 
 const R1: &str = "us-east-1";
 const R2: &str = "us-west-2";
@@ -405,4 +405,157 @@ fn a_foreign_record_of_the_same_name_is_refused_with_zero_writes() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].resource_records()[0].value(), "192.0.2.10");
     s.destroy();
+}
+
+/// An ACM certificate for `domain` in us-east-1 (CloudFront takes no other region's).
+fn certificate(env: &Env, domain: &str) -> String {
+    let conf = env.rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(R1))
+            .endpoint_url(&env.endpoint)
+            .load(),
+    );
+    let acm = aws_sdk_acm::Client::new(&conf);
+    env.rt.block_on(async {
+        let r = acm
+            .request_certificate()
+            .domain_name(domain)
+            .send()
+            .await
+            .unwrap();
+        r.certificate_arn().unwrap().to_string()
+    })
+}
+
+#[test]
+fn a_certificate_serves_the_page_over_https_through_cloudfront() {
+    let env = Env::new();
+    let (stack, zname) = ("it-fo-cdn", "fo-cdn.example");
+    zone(&env, zname);
+    let name = format!("app.{zname}");
+    let arn = certificate(&env, &name);
+    let s = TestStack::new(
+        &env,
+        stack,
+        R1,
+        &spec(
+            stack,
+            zname,
+            "us-east-1",
+            &format!("  fallback:\n    page: page.html\n    certificate_arn: {arn}\n"),
+        ),
+    );
+    with_page(&s);
+
+    // Cold deploy: one region, its health check, two records, the bucket, the distribution.
+    let d = s.deploy();
+    let inv = s.inventory();
+    assert_eq!(inv, d.plan.inventory_after());
+    assert_eq!(
+        inv["global:aws_cloudfront_distribution"],
+        [format!("{stack}-fallback")]
+    );
+    assert_eq!(inv["global:aws_s3_bucket"], [name.as_str()]);
+    assert_eq!(inv["global:aws_route53_record"].len(), 2);
+    assert_eq!(total(&inv), 24 + 1 + 2 + 1 + 1);
+    assert_eq!(d.stats.count("CreateDistributionWithTags"), 1);
+
+    // The distribution: the bucket's S3 website as an HTTP-only custom origin, HTTPS for
+    // viewers at the name with the certificate, the page as root object, tagged.
+    let c = s.clients();
+    let found = env.rt.block_on(distributions(c, stack));
+    assert_eq!(found.len(), 1);
+    let (summary, tags) = &found[0];
+    assert_eq!(tags["ballast:stack"], stack);
+    assert_eq!(tags["ballast:resource"], "cdn");
+    assert_eq!(tags["Name"], format!("{stack}-fallback"));
+    let id = summary.id().to_string();
+    let cfg = env
+        .rt
+        .block_on(c.cloudfront.get_distribution_config().id(&id).send())
+        .unwrap()
+        .distribution_config()
+        .cloned()
+        .unwrap();
+    assert!(cfg.enabled);
+    assert_eq!(cfg.aliases.as_ref().unwrap().items(), [name.as_str()]);
+    let origins = cfg.origins.as_ref().unwrap().items();
+    assert_eq!(origins.len(), 1);
+    assert_eq!(
+        origins[0].domain_name(),
+        format!("{name}.s3-website-us-east-1.amazonaws.com")
+    );
+    let custom = origins[0].custom_origin_config().unwrap();
+    assert_eq!(custom.origin_protocol_policy().as_str(), "http-only");
+    assert_eq!(custom.http_port(), 80);
+    let b = cfg.default_cache_behavior.as_ref().unwrap();
+    assert_eq!(b.target_origin_id(), origins[0].id());
+    assert_eq!(b.viewer_protocol_policy().as_str(), "redirect-to-https");
+    let vc = cfg.viewer_certificate.as_ref().unwrap();
+    assert_eq!(vc.acm_certificate_arn(), Some(arn.as_str()));
+    assert_eq!(vc.cloud_front_default_certificate(), Some(false));
+    assert_eq!(
+        vc.ssl_support_method().map(|m| m.as_str()),
+        Some("sni-only")
+    );
+    assert_eq!(
+        vc.minimum_protocol_version().map(|m| m.as_str()),
+        Some("TLSv1.2_2021")
+    );
+    assert_eq!(cfg.default_root_object.as_deref(), Some("index.html"));
+    assert_eq!(
+        cfg.price_class.as_ref().map(|p| p.as_str()),
+        Some("PriceClass_100")
+    );
+    assert!(cfg.comment.contains(stack), "{}", cfg.comment);
+
+    // The record fails over from the region to the distribution (CloudFront's alias zone).
+    let recs = records(&s);
+    assert_eq!(recs.len(), 2, "{:?}", recs.keys());
+    let (dns1, z1) = alb(&s, R1);
+    let ids = check_ids(&s);
+    assert_alias(
+        &recs[&(name.clone(), format!("{stack}/{R1}"))],
+        "PRIMARY",
+        &dns1,
+        &z1,
+        true,
+        Some(&ids[R1]),
+    );
+    assert_alias(
+        &recs[&(name.clone(), format!("{stack}/fallback"))],
+        "SECONDARY",
+        summary.domain_name(),
+        "Z2FDTNDATAQYW2",
+        false,
+        None,
+    );
+
+    // Redeploy: zero writes (CloudFront's reads are counted as reads).
+    s.assert_converged();
+
+    // Destroy leaves nothing: the distribution is disabled, then deleted.
+    env.reset();
+    s.destroy();
+    let ops = env.stats().write_ops;
+    let pos = |op: &str| ops.iter().position(|o| o == op);
+    let (disable, delete) = (pos("UpdateDistribution"), pos("DeleteDistribution"));
+    assert!(disable.is_some() && disable < delete, "{ops:?}");
+    assert!(
+        pos("ChangeResourceRecordSets") < delete,
+        "the record goes before the distribution: {ops:?}"
+    );
+    assert!(env.rt.block_on(distributions(c, stack)).is_empty());
+    let all = env
+        .rt
+        .block_on(c.cloudfront.list_distributions().send())
+        .unwrap();
+    assert!(
+        !all.distribution_list()
+            .map(|l| l.items())
+            .unwrap_or_default()
+            .iter()
+            .any(|d| d.id() == id),
+        "the distribution is gone"
+    );
 }

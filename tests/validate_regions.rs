@@ -517,3 +517,90 @@ fn without_a_fallback_a_long_name_needs_no_bucket() {
     ));
     assert_eq!(code, 0, "{err}");
 }
+
+// `dns.fallback.certificate_arn`: CloudFront serves the page over HTTPS with a us-east-1
+// certificate.
+
+/// `dns:` with a fallback page and `certificate_arn: <arn>` on line 10.
+fn with_certificate(arn: &str) -> String {
+    dns(&format!(
+        "  fallback:\n    page: page.html\n    certificate_arn: {arn}\n"
+    ))
+}
+
+/// Like `rejects_page!`, with `page.html` present and the fallback's `certificate_arn`.
+macro_rules! rejects_certificate {
+    ($name:ident, $arn:expr, $($needle:expr),+) => {
+        #[test]
+        fn $name() {
+            let (code, err) = with_page(&with_certificate($arn), b"<p>back soon</p>");
+            assert_eq!(code, 1, "{err}");
+            $( assert!(err.contains($needle), "missing {:?} in:\n{err}", $needle); )+
+            insta::assert_snapshot!(stringify!($name), err);
+        }
+    };
+}
+
+#[test]
+fn a_fallback_certificate_in_us_east_1_is_valid_for_two_regions() {
+    let arn = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e";
+    let (code, err) = with_page(&with_certificate(arn), b"<p>back soon</p>");
+    assert_eq!(code, 0, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.html"), "<p>back soon</p>").unwrap();
+    let spec = dir.path().join("stack.yaml");
+    std::fs::write(&spec, with_certificate(arn)).unwrap();
+    let m = load_file(spec.to_str().unwrap(), None).unwrap();
+    let f = m.dns.unwrap().fallback.unwrap();
+    assert_eq!(f.certificate_arn.as_deref(), Some(arn));
+    // The load balancers stay on HTTP: the fallback's certificate is CloudFront's only.
+    assert_eq!(m.load_balancer.certificate_arn, None);
+}
+
+#[test]
+fn without_a_fallback_certificate_the_page_has_none() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.html"), "<p>back soon</p>").unwrap();
+    let spec = dir.path().join("stack.yaml");
+    std::fs::write(&spec, dns(WITH_PAGE)).unwrap();
+    let m = load_file(spec.to_str().unwrap(), None).unwrap();
+    assert_eq!(m.dns.unwrap().fallback.unwrap().certificate_arn, None);
+}
+
+rejects_certificate!(
+    fallback_certificate_outside_us_east_1,
+    "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e",
+    "CloudFront takes certificates from us-east-1 only: this one is in eu-west-1",
+    "a certificate in eu-west-1",
+    "request or import a certificate for shop.example.com in ACM in us-east-1",
+    "stack.yaml:10:22"
+);
+
+rejects_certificate!(
+    fallback_certificate_of_the_second_region,
+    "arn:aws:acm:us-west-2:123456789012:certificate/0b1c2d3e",
+    "this one is in us-west-2",
+    "stack.yaml:10:22"
+);
+
+rejects_certificate!(
+    fallback_certificate_that_is_not_an_acm_arn,
+    "arn:aws:iam::123456789012:server-certificate/shop",
+    "certificate_arn is not an ACM certificate ARN",
+    "expected arn:aws:acm:…",
+    "stack.yaml:10:22"
+);
+
+rejects_certificate!(
+    fallback_certificate_without_a_region,
+    "arn:aws:acm::123456789012:certificate/0b1c2d3e",
+    "CloudFront takes certificates from us-east-1 only: this one is in no region",
+    "stack.yaml:10:22"
+);
+
+rejects!(
+    fallback_certificate_key_typo,
+    dns("  fallback:\n    page: page.html\n    certificate: arn:aws:acm:us-east-1:123456789012:certificate/abc\n"),
+    "unknown key `certificate`",
+    "did you mean `certificate_arn`?"
+);

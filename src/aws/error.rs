@@ -254,6 +254,15 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             "BucketAlreadyExists" => Some(Other),
             _ => None,
         },
+        "cloudfront" => match code {
+            "NoSuchDistribution" => Some(NotFound),
+            // DeleteDistribution of a distribution that is still enabled (or not yet deployed
+            // disabled).
+            "DistributionNotDisabled" => Some(InUse),
+            "CNAMEAlreadyExists" | "DistributionAlreadyExists" => Some(AlreadyExists),
+            "InvalidViewerCertificate" | "InvalidArgument" => Some(Invalid),
+            _ => None,
+        },
         "sns" => match code {
             // NotFound for topics and subscriptions, ResourceNotFound for tags of a topic.
             "NotFound" | "ResourceNotFound" => Some(NotFound),
@@ -484,6 +493,13 @@ mod tests {
             ("cloudwatch", "LimitExceeded", "", Other),
             ("cloudwatch", "LimitExceededException", "", Other),
             ("cloudwatch", "Throttling", "", Throttled),
+            ("cloudfront", "NoSuchDistribution", "", NotFound),
+            ("cloudfront", "DistributionNotDisabled", "", InUse),
+            ("cloudfront", "CNAMEAlreadyExists", "", AlreadyExists),
+            ("cloudfront", "DistributionAlreadyExists", "", AlreadyExists),
+            ("cloudfront", "InvalidViewerCertificate", "", Invalid),
+            ("cloudfront", "InvalidArgument", "", Invalid),
+            ("cloudfront", "Throttling", "", Throttled),
             ("sns", "NotFound", "", NotFound),
             ("sns", "ResourceNotFound", "", NotFound),
             ("sns", "InvalidParameter", "", Invalid),
@@ -523,6 +539,11 @@ mod tests {
         assert_eq!(
             service_of::<aws_sdk_sns::operation::list_topics::ListTopicsError>(),
             "sns"
+        );
+        assert_eq!(
+            service_of::<aws_sdk_cloudfront::operation::list_distributions::ListDistributionsError>(
+            ),
+            "cloudfront"
         );
         assert_eq!(service_of::<std::io::Error>(), "");
     }

@@ -37,6 +37,9 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub route53: aws_sdk_route53::Client,
     pub s3: aws_sdk_s3::Client,
+    /// CloudFront is global: the configuration as is (the SDK signs for us-east-1 whatever the
+    /// region).
+    pub cloudfront: aws_sdk_cloudfront::Client,
     /// Reads shared between kinds during discovery.
     pub shared: Shared,
 }
@@ -91,6 +94,7 @@ pub async fn connect(s: &Settings) -> Clients {
                 .force_path_style(true)
                 .build(),
         ),
+        cloudfront: aws_sdk_cloudfront::Client::new(&conf),
         shared: Shared::default(),
     }
 }

@@ -31,6 +31,8 @@ pub const KIND: &str = "aws_s3_bucket";
 pub const ID: &str = "fallback";
 const PAGE: &str = "index.html";
 const META_SHA: &str = "sha256";
+/// A changed page shows within a minute (CloudFront's managed policy follows the origin).
+const PAGE_CACHE_CONTROL: &str = "max-age=60";
 
 /// S3 website endpoints and their Route 53 hosted zone ids, from AWS's table of S3 endpoints:
 /// there is no API for them. (Load balancers' zone ids, by contrast, are read from AWS.)
@@ -318,6 +320,8 @@ fn outputs(bucket: &str, region: &str) -> Result<Outputs, BoxError> {
         ("region".into(), region.to_string()),
         ("website_endpoint".into(), endpoint.to_string()),
         ("website_zone_id".into(), zone.to_string()),
+        // The bucket's own website host: CloudFront's origin (S3 picks the bucket by the Host).
+        ("website_host".into(), format!("{bucket}.{endpoint}")),
         ("url".into(), format!("http://{bucket}.{endpoint}/")),
     ]))
 }
@@ -369,6 +373,8 @@ async fn configure(
         .bucket(bucket)
         .key(index)
         .content_type("text/html; charset=utf-8")
+        // How long browsers and CloudFront (with a certificate) keep the page.
+        .cache_control(PAGE_CACHE_CONTROL)
         .metadata(META_SHA, sha256_hex(&body))
         .body(ByteStream::from(body.into_bytes()))
         .send()

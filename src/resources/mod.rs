@@ -17,6 +17,7 @@ pub mod sns;
 
 pub mod autoscaling_group;
 pub mod capacity_provider;
+pub mod cdn;
 pub mod cluster;
 pub mod composite_alarm;
 pub mod dashboard;
@@ -76,6 +77,7 @@ pub fn registry() -> Vec<DynKind> {
         Box::new(composite_alarm::CompositeAlarm),
         Box::new(dashboard::Dashboard),
         Box::new(fallback::Fallback),
+        Box::new(cdn::Cdn),
         Box::new(health_check::HealthCheck),
         Box::new(record::Record),
     ]

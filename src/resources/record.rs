@@ -6,6 +6,8 @@
 //!   health check); with a fallback page and two regions, an alias to a second failover pair
 //!   (`<stack>-failover.<name>`: `record.failover-primary` = the second region,
 //!   `record.failover-secondary` = the fallback page); with one region, the fallback page.
+//!   The fallback page is the S3 website, or with `fallback.certificate_arn` the CloudFront
+//!   distribution in front of it (`cdn.rs`).
 //!
 //! So traffic goes primary -> secondary -> fallback page. Route 53 records carry no tags: a
 //! record is the stack's when its SetIdentifier is one ballast derives from the stack
@@ -63,6 +65,7 @@ impl Kind<Clients> for Record {
             super::health_check::KIND,
             super::load_balancer::KIND,
             super::fallback::KIND,
+            super::cdn::KIND,
         ]
     }
 
@@ -97,17 +100,21 @@ impl Kind<Clients> for Record {
                 Value::reference(&super::health_check::id(r), "id"),
             )
         };
+        // The page over HTTPS (CloudFront) with a certificate, else the S3 website (HTTP).
+        let https = dns
+            .fallback
+            .as_ref()
+            .is_some_and(|f| f.certificate_arn.is_some());
+        let (page, page_dns, page_zone) = if https {
+            (super::cdn::ID, "domain_name", "zone_id")
+        } else {
+            (super::fallback::ID, "website_endpoint", "website_zone_id")
+        };
         let to_fallback = |n: Node| {
-            n.attr(
-                "alias_dns_name",
-                Value::reference(super::fallback::ID, "website_endpoint"),
-            )
-            .attr(
-                "alias_zone",
-                Value::reference(super::fallback::ID, "website_zone_id"),
-            )
-            .attr("evaluate_target_health", false)
-            .attr("health_check_id", Value::Null)
+            n.attr("alias_dns_name", Value::reference(page, page_dns))
+                .attr("alias_zone", Value::reference(page, page_zone))
+                .attr("evaluate_target_health", false)
+                .attr("health_check_id", Value::Null)
         };
         let name = dns.name.as_str();
         let pair = failover_name(stack, name);

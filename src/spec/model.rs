@@ -46,7 +46,7 @@ pub struct DnsModel {
     pub name: String,
     pub health_check: DnsHealthCheckModel,
     /// What users see when no region is healthy; the page is served by an S3 website bucket
-    /// named `Names::fallback_bucket(name)`.
+    /// named `Names::fallback_bucket(name)` (behind CloudFront with a certificate).
     pub fallback: Option<FallbackModel>,
 }
 
@@ -68,6 +68,10 @@ pub struct FallbackModel {
     pub file: String,
     /// The page's content: non-empty UTF-8, at most `MAX_FALLBACK_PAGE` bytes.
     pub body: String,
+    /// `fallback.certificate_arn`: an ACM certificate in us-east-1 (CloudFront takes no other).
+    /// With it a CloudFront distribution serves the page over HTTPS at `dns.name`, and the
+    /// fallback record aliases the distribution instead of the S3 website.
+    pub certificate_arn: Option<String>,
 }
 
 /// The most bytes a fallback page may have: `ballast maintenance on` serves the same page as the

@@ -120,6 +120,11 @@ impl Names {
     pub fn fallback_bucket(&self, dns_name: &str) -> String {
         dns_name.to_string()
     }
+    /// The `Name` tag of the CloudFront distribution that serves the fallback page over HTTPS
+    /// (distributions have no names; discovery finds them by comment or alias, and tags).
+    pub fn fallback_distribution(&self) -> String {
+        format!("{}-fallback", self.stack)
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +143,7 @@ mod tests {
         );
         assert_eq!(n.health_check("us-east-1"), "shop-us-east-1");
         assert_eq!(n.fallback_bucket("shop.example.com"), "shop.example.com");
+        assert_eq!(n.fallback_distribution(), "shop-fallback");
         assert_eq!(TAG_REGION, "ballast:region");
         // The longest stack name in the longest region still fits a SetIdentifier (128).
         let long = Names::new(&"a".repeat(MAX_STACK_NAME), "ap-southeast-4");

@@ -12,7 +12,7 @@ use super::error::Issues;
 use super::model::*;
 use super::names::Names;
 use super::types::*;
-use super::validate::{check_region_name, range};
+use super::validate::{acm_arn_region, check_region_name, is_acm_arn, range};
 
 /// Route 53 failover pairs two records: a primary and a secondary region.
 const MAX_REGIONS: usize = 2;
@@ -22,6 +22,8 @@ const HEALTH_CHECK_INTERVALS: &[u32] = &[10, 30];
 const MAX_HEALTH_CHECK_PATH: usize = 255;
 const MAX_DNS_NAME: usize = 253;
 const MAX_DNS_LABEL: usize = 63;
+/// CloudFront uses ACM certificates of us-east-1 only.
+const CLOUDFRONT_CERTIFICATE_REGION: &str = "us-east-1";
 
 /// `regions:` (the one-region form is `validate::one_region`): the primary and every region.
 /// `--region` must be one of them and selects, it overrides nothing.
@@ -142,7 +144,14 @@ pub(super) fn check_dns(
     let health_check = check_health_check(spec, &d.health_check, lb, issues);
     let fallback = d.fallback.as_ref().and_then(|f| {
         check_bucket_name(&d.name, &name, issues);
-        check_page(&f.page, file, issues)
+        let certificate_arn = f
+            .certificate_arn
+            .as_ref()
+            .map(|a| check_cloudfront_certificate(a, &name, issues));
+        check_page(&f.page, file, issues).map(|p| FallbackModel {
+            certificate_arn,
+            ..p
+        })
     });
     Some(DnsModel {
         zone,
@@ -275,6 +284,41 @@ fn check_bucket_name(at: &S<String>, name: &str, issues: &mut Issues) {
     }
 }
 
+/// `dns.fallback.certificate_arn`: an ACM certificate ARN (checked like
+/// `load_balancer.certificate_arn`) in us-east-1, the only region CloudFront takes certificates
+/// from. Whether it covers `dns.name` is only known to ACM (CloudFront refuses it otherwise).
+fn check_cloudfront_certificate(arn: &S<String>, name: &str, issues: &mut Issues) -> String {
+    if !is_acm_arn(&arn.value) {
+        issues.push(
+            &arn.referenced,
+            "certificate_arn is not an ACM certificate ARN",
+            "expected arn:aws:acm:…",
+            None,
+        );
+        return arn.value.clone();
+    }
+    let region = acm_arn_region(&arn.value).unwrap_or_default();
+    if region != CLOUDFRONT_CERTIFICATE_REGION {
+        let shown = if region.is_empty() {
+            "no region"
+        } else {
+            region
+        };
+        issues.push(
+            &arn.referenced,
+            format!(
+                "CloudFront takes certificates from {CLOUDFRONT_CERTIFICATE_REGION} only: this one is in {shown}"
+            ),
+            format!("a certificate in {shown}"),
+            Some(format!(
+                "request or import a certificate for {name} in ACM in {CLOUDFRONT_CERTIFICATE_REGION} and give its ARN \
+                 (whatever the stack's regions), or remove `certificate_arn` to serve the page over HTTP from the S3 website"
+            )),
+        );
+    }
+    arn.value.clone()
+}
+
 /// `dns.health_check`, defaulting the path to the target group's.
 fn check_health_check(
     spec: &Spec,
@@ -380,6 +424,7 @@ fn check_page(page: &S<String>, file: &str, issues: &mut Issues) -> Option<Fallb
         Ok(body) => Some(FallbackModel {
             file: page.value.clone(),
             body,
+            certificate_arn: None,
         }),
         Err((message, label, help)) => {
             issues.push(&page.referenced, message, label, help);
@@ -462,6 +507,24 @@ mod tests {
         assert_eq!(dns_name_problem(&format!("{}.com", "a".repeat(63))), None);
         let long = vec!["a".repeat(63); 4].join(".");
         assert!(dns_name_problem(&long).is_some());
+    }
+
+    #[test]
+    fn acm_arn_regions() {
+        use crate::spec::validate::{acm_arn_region, is_acm_arn};
+        let arn = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
+        assert!(is_acm_arn(arn));
+        assert_eq!(acm_arn_region(arn), Some("us-east-1"));
+        assert_eq!(
+            acm_arn_region("arn:aws-cn:acm:cn-north-1:123456789012:certificate/abc"),
+            Some("cn-north-1")
+        );
+        assert_eq!(
+            acm_arn_region("arn:aws:acm::123456789012:certificate/abc"),
+            None
+        );
+        assert_eq!(acm_arn_region("arn:aws:acm"), None);
+        assert_eq!(acm_arn_region("arn:aws:iam::123456789012:role/x"), None);
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct DnsHealthCheck {
 pub struct Fallback {
     /// A static page (at most 1024 bytes of UTF-8), relative to the spec file's directory.
     pub page: S<String>,
+    /// An ACM certificate ARN in us-east-1 covering `dns.name`: the page is then served over
+    /// HTTPS by CloudFront (in front of the S3 website); without it, by the S3 website (HTTP).
+    pub certificate_arn: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

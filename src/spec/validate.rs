@@ -533,9 +533,24 @@ pub(super) fn range(
     }
 }
 
+/// What ballast checks of an ACM certificate ARN before AWS sees it (`arn:aws…:acm:…`).
+pub(super) fn is_acm_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws") && arn.contains(":acm:")
+}
+
+/// The region of an ACM certificate ARN (`arn:aws:acm:<region>:<account>:certificate/<id>`),
+/// if it names one.
+pub(super) fn acm_arn_region(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some("acm"), Some(region)) if !region.is_empty() => Some(region),
+        _ => None,
+    }
+}
+
 fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerModel {
     if let Some(arn) = &lb.certificate_arn {
-        if !(arn.value.starts_with("arn:aws") && arn.value.contains(":acm:")) {
+        if !is_acm_arn(&arn.value) {
             issues.push(
                 &arn.referenced,
                 "certificate_arn is not an ACM certificate ARN",

@@ -954,7 +954,8 @@ pub async fn health_checks(
 }
 
 /// The stack's Route 53 health checks (by Name tag), failover records (`name FAILOVER`, owned
-/// by their SetIdentifier `<stack>/...`) and fallback bucket.
+/// by their SetIdentifier `<stack>/...`), fallback bucket and CloudFront distribution (by Name
+/// tag).
 async fn read_global(c: &Clients, stack: &str) -> Inventory {
     let mut found: Vec<(&str, String)> = Vec::new();
     for (_, tags) in health_checks(c, stack).await {
@@ -980,12 +981,44 @@ async fn read_global(c: &Clients, stack: &str) -> Inventory {
             found.push(("aws_s3_bucket", name.to_string()));
         }
     }
+    for (_, tags) in distributions(c, stack).await {
+        found.push(("aws_cloudfront_distribution", tags["Name"].clone()));
+    }
     let mut inv = Inventory::new();
     for (kind, name) in found {
         inv.entry(kind.to_string()).or_default().push(name);
     }
     inv.values_mut().for_each(|v| v.sort());
     inv
+}
+
+/// The stack's CloudFront distributions (tagged `ballast:stack`), with their tags.
+pub async fn distributions(
+    c: &Clients,
+    stack: &str,
+) -> Vec<(
+    aws_sdk_cloudfront::types::DistributionSummary,
+    BTreeMap<String, String>,
+)> {
+    let mut out = Vec::new();
+    let r = c.cloudfront.list_distributions().send().await.unwrap();
+    for d in r.distribution_list().map(|l| l.items()).unwrap_or_default() {
+        let t = c.cloudfront.list_tags_for_resource().resource(d.arn());
+        let t = t.send().await.unwrap();
+        let tags: BTreeMap<String, String> = t
+            .tags()
+            .map(|t| {
+                t.items()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if tags.get("ballast:stack").map(String::as_str) == Some(stack) {
+            out.push((d.clone(), tags));
+        }
+    }
+    out
 }
 
 /// A public hosted zone of this name (made if missing); its bare id.

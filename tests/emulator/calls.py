@@ -90,6 +90,33 @@ def route53_op(method: str, path: str, _query: dict) -> str:
     return f"{method} {path}"
 
 
+# CloudFront's REST paths (after /2020-05-31/): (method, path pattern, query key) -> operation.
+CLOUDFRONT_ROUTES = [
+    ("GET", r"distribution", None, "ListDistributions"),
+    ("POST", r"distribution", "WithTags", "CreateDistributionWithTags"),
+    ("POST", r"distribution", None, "CreateDistribution"),
+    ("GET", r"distribution/[^/]+", None, "GetDistribution"),
+    ("DELETE", r"distribution/[^/]+", None, "DeleteDistribution"),
+    ("GET", r"distribution/[^/]+/config", None, "GetDistributionConfig"),
+    ("PUT", r"distribution/[^/]+/config", None, "UpdateDistribution"),
+    ("GET", r"distribution/[^/]+/invalidation", None, "ListInvalidations"),
+    ("POST", r"distribution/[^/]+/invalidation", None, "CreateInvalidation"),
+    ("GET", r"distribution/[^/]+/invalidation/[^/]+", None, "GetInvalidation"),
+    ("GET", r"tagging", None, "ListTagsForResource"),
+]
+
+
+def cloudfront_op(method: str, path: str, query: dict) -> str:
+    rest = path.split("/2020-05-31/", 1)[-1].rstrip("/")
+    if rest == "tagging" and method == "POST":
+        operation = (query.get("Operation") or [""])[0]
+        return {"Tag": "TagResource", "Untag": "UntagResource"}.get(operation, f"{method} {path}")
+    for m, pattern, key, op in CLOUDFRONT_ROUTES:
+        if m == method and re.fullmatch(pattern, rest) and (key is None or key in query):
+            return op
+    return f"{method} {path}"
+
+
 # S3 (path style): the bucket subresource in the query names the operation.
 S3_SUBRESOURCES = {
     "location": "BucketLocation",
@@ -119,7 +146,7 @@ def s3_op(method: str, path: str, query: dict) -> str:
     return f"{verb}Object"
 
 
-REST_OPS = {"route53": route53_op, "s3": s3_op}
+REST_OPS = {"route53": route53_op, "s3": s3_op, "cloudfront": cloudfront_op}
 
 
 class CallLog:

@@ -578,6 +578,74 @@ def main() -> int:
     s3.delete_bucket_policy(Bucket=bucket)
     s3.delete_bucket(Bucket=bucket)
 
+    # --- CloudFront (F1-F4) and its call names ---------------------------------------------------
+    cf = boto3.client("cloudfront", **kw)
+    acm = boto3.client("acm", **{**kw, "region_name": "us-east-1"})
+    acm_west = boto3.client("acm", **{**kw, "region_name": "eu-west-1"})
+    host = f"page-{u}.example.com"
+    cert = acm.request_certificate(DomainName=host)["CertificateArn"]
+    cert_west = acm_west.request_certificate(DomainName=host)["CertificateArn"]
+
+    def cf_config(ref: str, arn: str, alias: str = host, enabled: bool = True) -> dict:
+        return {
+            "CallerReference": ref, "Comment": f"selfcheck {u}", "Enabled": enabled,
+            "Aliases": {"Quantity": 1, "Items": [alias]},
+            "Origins": {"Quantity": 1, "Items": [{
+                "Id": "o", "DomainName": f"{host}.s3-website-us-east-1.amazonaws.com",
+                "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443,
+                                       "OriginProtocolPolicy": "http-only"}}]},
+            "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "redirect-to-https",
+                                     "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+            "ViewerCertificate": {"ACMCertificateArn": arn, "SSLSupportMethod": "sni-only",
+                                  "MinimumProtocolVersion": "TLSv1.2_2021",
+                                  "CloudFrontDefaultCertificate": False},
+        }
+
+    def with_tags(config: dict) -> dict:
+        return {"DistributionConfig": config, "Tags": {"Items": [{"Key": "selfcheck", "Value": u}]}}
+
+    check(error_of(lambda: cf.create_distribution_with_tags(
+        DistributionConfigWithTags=with_tags(cf_config(f"w-{u}", cert_west))))
+          == ("InvalidViewerCertificate", 400), "F3 a certificate outside us-east-1 is refused")
+    check(error_of(lambda: cf.create_distribution_with_tags(DistributionConfigWithTags=with_tags(
+        cf_config(f"n-{u}", cert.replace(cert.rsplit("/", 1)[1], "00000000-0000-0000-0000-000000000000")))))
+          == ("InvalidViewerCertificate", 400), "F3 an unknown certificate is refused")
+    shim("reset", {})
+    made = cf.create_distribution_with_tags(DistributionConfigWithTags=with_tags(cf_config(f"a-{u}", cert)))
+    dist_id, etag = made["Distribution"]["Id"], made["ETag"]
+    check(error_of(lambda: cf.create_distribution_with_tags(
+        DistributionConfigWithTags=with_tags(cf_config(f"b-{u}", cert))))
+          == ("CNAMEAlreadyExists", 409), "F4 an alias of another distribution is refused")
+    got = cf.get_distribution_config(Id=dist_id)
+    check(got["ETag"] == etag, "GetDistributionConfig answers the current ETag")
+    check(error_of(lambda: cf.delete_distribution(Id=dist_id, IfMatch=etag))
+          == ("DistributionNotDisabled", 409), "F2 an enabled distribution is not deleted")
+    check(error_of(lambda: cf.update_distribution(
+        Id=dist_id, IfMatch="E0STALE", DistributionConfig=cf_config(f"a-{u}", cert, enabled=False)))
+          == ("PreconditionFailed", 412), "F1 a stale IfMatch is refused")
+    updated = cf.update_distribution(Id=dist_id, IfMatch=etag,
+                                     DistributionConfig=cf_config(f"a-{u}", cert, enabled=False))
+    check(updated["ETag"] != etag, "F1 an update makes a new ETag")
+    check(error_of(lambda: cf.delete_distribution(Id=dist_id, IfMatch=etag))
+          == ("PreconditionFailed", 412), "F1 DeleteDistribution with the old ETag is refused")
+    arn = cf.get_distribution(Id=dist_id)["Distribution"]["ARN"]
+    check(cf.list_tags_for_resource(Resource=arn)["Tags"]["Items"] == [{"Key": "selfcheck", "Value": u}],
+          "CreateDistributionWithTags tags")
+    cf.list_distributions()
+    cf.delete_distribution(Id=dist_id, IfMatch=cf.get_distribution(Id=dist_id)["ETag"])
+    check(error_of(lambda: cf.get_distribution(Id=dist_id)) == ("NoSuchDistribution", 404),
+          "a deleted distribution is gone")
+    calls = [(c["op"], c["write"]) for c in shim("stats")["calls"] if c["service"] == "cloudfront"]
+    check(calls == [("CreateDistributionWithTags", True), ("CreateDistributionWithTags", True),
+                    ("GetDistributionConfig", False), ("DeleteDistribution", True),
+                    ("UpdateDistribution", True), ("UpdateDistribution", True),
+                    ("DeleteDistribution", True), ("GetDistribution", False),
+                    ("ListTagsForResource", False), ("ListDistributions", False),
+                    ("GetDistribution", False), ("DeleteDistribution", True),
+                    ("GetDistribution", False)], f"CloudFront calls named: {calls}")
+    for a, client in ((cert, acm), (cert_west, acm_west)):
+        client.delete_certificate(CertificateArn=a)
+
     print(f"emulator selfcheck: {'FAILED' if FAILURES else 'ok'} "
           f"({len(FAILURES)} failures, {time.monotonic() - started:.1f}s)")
     shim("reset", {})

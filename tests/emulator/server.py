@@ -25,7 +25,7 @@ moto lacks: CborToJson translates those calls to moto's awsJson1_0 and the answe
 FIDELITY PATCHES -- where moto 5.2.5 differs from real AWS in ways ballast
 relies on. Each is a small wrapper around a moto method, applied at startup
 (patch_ecs / patch_elbv2 / patch_application_autoscaling / patch_cloudwatch /
-patch_sns / patch_route53 / patch_s3); the tag (E1...)
+patch_sns / patch_route53 / patch_s3 / patch_cloudfront); the tag (E1...)
 appears in the code. Details and rationale: tests/emulator/README.md.
 
   E1 ECS CreateService/UpdateService keep deploymentConfiguration (default
@@ -95,6 +95,14 @@ appears in the code. Details and rationale: tests/emulator/README.md.
      honours ResetElements and counts HealthCheckVersion.
   B1 S3 PutBucketPolicy of a public policy while BlockPublicPolicy is on -> AccessDenied.
   B2 S3 new buckets have all four Block Public Access settings on.
+  F1 CloudFront UpdateDistribution/DeleteDistribution with an IfMatch other than the current
+     ETag -> PreconditionFailed (412); every UpdateDistribution makes a new ETag (moto: one
+     ETag for life, any IfMatch accepted).
+  F2 CloudFront DeleteDistribution of an enabled (or not yet Deployed) distribution ->
+     DistributionNotDisabled (409) (moto deletes it).
+  F3 CloudFront viewer certificate: ACMCertificateArn must be an ACM certificate of the account
+     in us-east-1 -> else InvalidViewerCertificate (moto takes any string).
+  F4 CloudFront: an alias that another distribution has -> CNAMEAlreadyExists (409).
 """
 
 from __future__ import annotations
@@ -1592,6 +1600,93 @@ def patch_s3() -> None:
     Backend.put_bucket_policy, Backend.create_bucket = put_bucket_policy, create_bucket
 
 
+# --------------------------------------------------------------------------
+# CloudFront (F1-F4)
+# --------------------------------------------------------------------------
+
+def cf_aliases(config: dict) -> list[str]:
+    items = (config.get("Aliases") or {}).get("Items") or []
+    if isinstance(items, dict):  # one <CNAME> element parses as a dict
+        items = items.get("CNAME") or []
+    return [dns_key(a) for a in ([items] if isinstance(items, str) else items)]
+
+
+def patch_cloudfront() -> None:
+    from moto.acm.models import acm_backends
+    from moto.cloudfront.exceptions import CloudFrontException
+    from moto.cloudfront.models import CloudFrontBackend as Backend, random_id
+
+    def error(code: str, message: str) -> CloudFrontException:
+        return CloudFrontException(code, message)
+
+    def check_config(backend, config: dict, own_id: str | None) -> None:
+        """F3: the viewer certificate is an ACM certificate of this account in us-east-1 (moto
+        takes any string). F4: an alias on another distribution -> CNAMEAlreadyExists (409)."""
+        cert = config.get("ViewerCertificate") or {}
+        arn = cert.get("ACMCertificateArn") if isinstance(cert, dict) else None
+        if arn:
+            region = arn.split(":")[3] if arn.count(":") >= 5 else ""
+            known = region == "us-east-1" and arn in acm_backends[backend.account_id][
+                "us-east-1"]._certificates
+            if not known:
+                raise error("InvalidViewerCertificate",
+                            "The specified SSL certificate doesn't exist, isn't in us-east-1 "
+                            "region, isn't valid, or doesn't include a valid certificate chain.")
+        mine = set(cf_aliases(config))
+        for other in backend.distributions.values():
+            if other.distribution_id == own_id:
+                continue
+            taken = mine & set(cf_aliases({"Aliases": other.distribution_config.Aliases}))
+            if taken:
+                raise error("CNAMEAlreadyExists",
+                            "One or more of the CNAMEs you provided are already associated with "
+                            f"a different resource: {sorted(taken)[0]}")
+
+    def find(backend, dist_id):
+        return backend.distributions.get(dist_id)
+
+    def check_if_match(dist, if_match) -> None:
+        """F1: IfMatch must be the distribution's current ETag (moto takes any value)."""
+        if dist is not None and if_match and if_match != dist.etag:
+            raise error("PreconditionFailed",
+                        "The If-Match version is missing or not valid for the resource.")
+
+    orig_create = Backend.create_distribution_with_tags
+
+    def create_distribution_with_tags(self, distribution_config, tags):
+        check_config(self, distribution_config, None)
+        return orig_create(self, distribution_config, tags)
+
+    orig_update = Backend.update_distribution
+
+    def update_distribution(self, dist_config, _id, if_match):
+        """F1: a stale IfMatch -> PreconditionFailed (412); every update makes a new ETag."""
+        dist = find(self, _id)
+        check_if_match(dist, if_match)
+        if dist is not None and dist_config:
+            check_config(self, dist_config, _id)
+        result = orig_update(self, dist_config, _id, if_match)
+        dist.etag = random_id()
+        return result[0], result[1], dist.etag
+
+    orig_delete = Backend.delete_distribution
+
+    def delete_distribution(self, distribution_id, if_match):
+        """F1 and F2: DeleteDistribution needs the current ETag, and a distribution that is
+        disabled and Deployed (DistributionNotDisabled, 409; moto deletes an enabled one)."""
+        dist = find(self, distribution_id)
+        if dist is not None and if_match:
+            check_if_match(dist, if_match)
+            if is_true(dist.distribution_config.Enabled) or dist.status != "Deployed":
+                raise error("DistributionNotDisabled",
+                            "The distribution you are trying to delete has not been disabled.")
+        return orig_delete(self, distribution_id, if_match)
+
+    Backend.create_distribution_with_tags = create_distribution_with_tags
+    Backend.update_distribution = update_distribution
+    Backend.delete_distribution = delete_distribution
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -1609,6 +1704,7 @@ def main() -> None:
     patch_sns()
     patch_route53()
     patch_s3()
+    patch_cloudfront()
     app = Shim(CborToJson(DomainDispatcherApplication(create_backend_app)), delay_ms=args.delay_ms)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
