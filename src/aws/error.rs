@@ -10,6 +10,8 @@ use std::time::Duration;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::error::shorten;
+
 /// What an AWS error means for the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -492,16 +494,6 @@ fn socket_address(debug: &str) -> Option<String> {
     parts.next()?;
     let addr = parts.next()?;
     (addr.contains(':') && addr.len() < 64 && !addr.contains(' ')).then(|| addr.to_string())
-}
-
-/// At most `max` characters of `s`, then how many more there were.
-pub fn shorten(s: &str, max: usize) -> String {
-    let n = s.chars().count();
-    if n <= max {
-        return s.to_string();
-    }
-    let head: String = s.chars().take(max).collect();
-    format!("{head}…({} more characters)", n - max)
 }
 
 /// An access-denied message in parts: who (the principal), what (the IAM action), on what.
