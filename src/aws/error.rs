@@ -752,6 +752,94 @@ mod tests {
     }
 
     #[test]
+    fn access_denied_names_the_call_the_permission_the_resource_and_the_principal() {
+        let e = AwsError::from_code(
+            "ecs",
+            "create service web",
+            "AccessDeniedException",
+            "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: ecs:CreateService on resource: arn:aws:ecs:us-east-1:123456789012:service/web/web because no identity-based policy allows the ecs:CreateService action",
+        );
+        assert_eq!(e.kind(), AccessDenied);
+        assert_eq!(
+            e.to_string(),
+            "failed to create service web: access denied (AccessDeniedException): arn:aws:iam::123456789012:user/bob may not call ecs:CreateService on arn:aws:ecs:us-east-1:123456789012:service/web/web: grant it in IAM, or use another profile (--profile)"
+        );
+        // EC2's encoded authorization message is cut, not echoed whole.
+        let blob = "x".repeat(2000);
+        let e = AwsError::from_code(
+            "ec2",
+            "describe VPCs",
+            "UnauthorizedOperation",
+            format!("You are not authorized to perform this operation. Encoded authorization failure message: {blob}"),
+        );
+        let s = e.to_string();
+        assert!(s.starts_with("failed to describe VPCs: access denied (UnauthorizedOperation): You are not authorized"), "{s}");
+        assert!(s.len() < 400 && s.contains("more characters)"), "{s}");
+    }
+
+    #[test]
+    fn errors_without_a_code_name_the_service_and_the_status() {
+        let (kind, m) = describe_failure("ec2", "service error", "", Some(500), Failure::NoCode);
+        assert_eq!(
+            (kind, m.as_str()),
+            (Other, "EC2 answered HTTP 500 without an error code")
+        );
+        let (kind, _) = describe_failure("ecs", "service error", "", Some(403), Failure::NoCode);
+        assert_eq!(kind, AccessDenied);
+        let (kind, m) = describe_failure("ecs", "response error", "", Some(200), Failure::Response);
+        assert_eq!(kind, Transport);
+        assert_eq!(
+            m,
+            "ECS answered HTTP 200 with a response ballast could not read"
+        );
+    }
+
+    #[test]
+    fn credential_failures_say_how_to_fix_them() {
+        let (kind, m) = describe_failure(
+            "ec2",
+            "dispatch failure: other: the credential provider was not enabled: no credentials found in chain",
+            "",
+            None,
+            Failure::Dispatch,
+        );
+        assert_eq!(kind, AccessDenied);
+        assert!(
+            m.starts_with("no AWS credentials found (tried environment variables"),
+            "{m}"
+        );
+        for fix in ["--profile", "aws sso login", "AWS_ACCESS_KEY_ID"] {
+            assert!(m.contains(fix), "{m}");
+        }
+        let (kind, m) = describe_failure(
+            "ec2",
+            "dispatch failure: other: failed to load token: the SSO token has expired and cannot be refreshed",
+            "",
+            None,
+            Failure::Dispatch,
+        );
+        assert_eq!(kind, AccessDenied);
+        assert!(
+            m.contains("SSO session has expired: run `aws sso login"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unreachable_endpoints_name_the_address() {
+        let debug = r#"DispatchFailure(DispatchFailure { source: ConnectorError { kind: Io, source: hyper_util::client::legacy::Error(Connect, ConnectError("tcp connect error", 10.1.2.3:443, Os { code: 111 })) } })"#;
+        let (kind, m) = describe_failure(
+            "ecs",
+            "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111)",
+            debug,
+            None,
+            Failure::Dispatch,
+        );
+        assert_eq!(kind, Transport);
+        assert_eq!(m, "could not reach ECS at 10.1.2.3:443: connection refused");
+    }
+
+    #[test]
     fn already_exists_says_what_to_do() {
         let e = AwsError::from_code("iam", "create role web", "EntityAlreadyExists", "exists");
         assert!(e.to_string().ends_with("plan again)"), "{e}");
