@@ -66,7 +66,7 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 /// Lines longer than this are cut when shown: an error never echoes more than a screen.
-pub const MAX_SHOWN_LINE: usize = 160;
+pub const MAX_SHOWN_LINE: usize = 300;
 
 /// Collects issues against one source text.
 pub struct Issues {
@@ -308,8 +308,8 @@ mod tests {
         issues.push_at(2, 4, "m", "l", None);
         issues.push_at(1, 500, "m", "l", None);
         let shown = issues.list[0].src.inner().as_str().to_string();
-        assert!(shown.len() < 300, "{shown}");
-        assert!(shown.contains("…(843 more characters)"), "{shown}");
+        assert!(shown.len() < 400, "{shown}");
+        assert!(shown.contains("…(703 more characters)"), "{shown}");
         let at = issues.list[0].span.offset();
         assert_eq!(&shown[at..at + 1], "1");
         let at = issues.list[1].span.offset();

@@ -77,8 +77,18 @@ pub fn load_str(file: &str, text: &str, region: Option<&str>) -> Result<Model, S
     let mut issues = Issues::new(file, text.clone());
     // The structure first (depth, size, documents, duplicate keys), before any of it meets the
     // spec's types: a type error would otherwise hide a file that is too deep to read.
-    let parsed = serde_saphyr::from_str::<serde::de::IgnoredAny>(&text)
-        .and_then(|_| serde_saphyr::from_str::<Spec>(&text));
+    // (A typeless read refuses `.nan`: the typed one says where a number must be finite.)
+    let parsed = match serde_saphyr::from_str::<serde::de::IgnoredAny>(&text) {
+        Err(e)
+            if !matches!(
+                e.without_snippet(),
+                serde_saphyr::Error::NonFiniteFloat { .. }
+            ) =>
+        {
+            Err(e)
+        }
+        _ => serde_saphyr::from_str::<Spec>(&text),
+    };
     let spec: Spec = match parsed {
         Ok(s) => s,
         Err(e) => {
