@@ -77,6 +77,16 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
+/// At most `max` characters of `s`, then how many more there were: `abc…(12 more characters)`.
+pub fn shorten(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(max).collect();
+    format!("{head}…({} more characters)", n - max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::Error;

@@ -101,10 +101,12 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(verbose: u8) {
+    // The SDK's own WARN lines (a missing config file, a credential provider that failed) are
+    // for -vv: at the default verbosity the error message says what went wrong.
     let default = match verbose {
-        0 => "warn",
+        0 => "ballast=warn",
         1 => "ballast=info",
-        2 => "ballast=debug,aws_smithy_runtime=debug",
+        2 => "warn,ballast=debug,aws_config=debug,aws_smithy_runtime=debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BALLAST_LOG")

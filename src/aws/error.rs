@@ -8,8 +8,9 @@ use std::fmt;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::shorten;
 
 /// What an AWS error means for the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +48,29 @@ pub struct AwsError {
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.code {
-            Some(c) => write!(f, "failed to {}: {c}: {}", self.action, self.message)?,
+            Some(c) if self.kind == ErrorKind::AccessDenied => {
+                match access_denied(c, &self.message) {
+                    Some(m) => write!(f, "failed to {}: {m}", self.action)?,
+                    None if c.starts_with("Expired") => write!(
+                        f,
+                        "failed to {}: {c}: the session has expired: {}",
+                        self.action,
+                        credentials_help(target().profile.as_deref())
+                    )?,
+                    None => write!(
+                        f,
+                        "failed to {}: access denied ({c}): {}",
+                        self.action,
+                        shorten(&self.message, 300)
+                    )?,
+                }
+            }
+            Some(c) => write!(
+                f,
+                "failed to {}: {c}: {}",
+                self.action,
+                shorten(&self.message, 600)
+            )?,
             None => write!(f, "failed to {}: {}", self.action, self.message)?,
         }
         if self.kind == ErrorKind::AlreadyExists {
@@ -306,44 +329,245 @@ fn service_of<E>() -> &'static str {
         .unwrap_or("")
 }
 
+/// Where calls go and as whom, for messages: set once by `aws::connect`.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
+}
+
+static TARGET: std::sync::OnceLock<Target> = std::sync::OnceLock::new();
+
+pub(crate) fn set_target(t: Target) {
+    let _ = TARGET.set(t);
+}
+
+fn target() -> Target {
+    TARGET.get().cloned().unwrap_or_default()
+}
+
+/// The service's name as people know it.
+pub fn service_name(service: &str) -> &str {
+    match service {
+        "ec2" => "EC2",
+        "elasticloadbalancingv2" => "Elastic Load Balancing",
+        "ecs" => "ECS",
+        "iam" => "IAM",
+        "cloudwatchlogs" => "CloudWatch Logs",
+        "applicationautoscaling" => "Application Auto Scaling",
+        "autoscaling" => "EC2 Auto Scaling",
+        "cloudwatch" => "CloudWatch",
+        "sns" => "SNS",
+        "route53" => "Route 53",
+        "s3" => "S3",
+        "" => "AWS",
+        other => other,
+    }
+}
+
+/// An error's Display and its sources' on one line, without the SDK's debug dumps.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    crate::error::chain(e)
+}
+
+/// How to get credentials, for the messages that lack them.
+fn credentials_help(profile: Option<&str>) -> String {
+    let login = match profile {
+        Some(p) => format!("aws sso login --profile {p}"),
+        None => "aws sso login".to_string(),
+    };
+    format!(
+        "pass --profile NAME (a profile in ~/.aws/config), run `{login}` for an SSO profile, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )
+}
+
+/// Why a call without an AWS error code failed, in words, and its kind.
+pub fn describe_failure(
+    service: &'static str,
+    chain: &str,
+    debug: &str,
+    status: Option<u16>,
+    what: Failure,
+) -> (ErrorKind, String) {
+    let t = target();
+    let lower = chain.to_ascii_lowercase();
+    let svc = service_name(service);
+    if lower.contains("sso token has expired")
+        || lower.contains("token has expired and cannot be refreshed")
+    {
+        let login = match &t.profile {
+            Some(p) => format!("aws sso login --profile {p}"),
+            None => "aws sso login".to_string(),
+        };
+        return (
+            ErrorKind::AccessDenied,
+            format!("the SSO session has expired: run `{login}` and try again"),
+        );
+    }
+    if lower.contains("no credentials found in chain")
+        || lower.contains("credential provider was not enabled")
+    {
+        return (
+            ErrorKind::AccessDenied,
+            format!(
+                "no AWS credentials found (tried environment variables, the shared config and credentials files{}, SSO, and instance metadata): {}",
+                t.profile
+                    .as_deref()
+                    .map(|p| format!(" (profile `{p}`)"))
+                    .unwrap_or_default(),
+                credentials_help(t.profile.as_deref())
+            ),
+        );
+    }
+    if lower.contains("credential") && what == Failure::Dispatch {
+        return (
+            ErrorKind::AccessDenied,
+            format!(
+                "could not load AWS credentials: {}: {}",
+                shorten(chain, 300),
+                credentials_help(t.profile.as_deref())
+            ),
+        );
+    }
+    let addr = t
+        .endpoint_url
+        .clone()
+        .or_else(|| socket_address(debug))
+        .unwrap_or_else(|| format!("the {svc} endpoint"));
+    match what {
+        Failure::Dispatch | Failure::Timeout => {
+            let why = if lower.contains("connection refused") {
+                "connection refused".to_string()
+            } else if lower.contains("dns error") || lower.contains("failed to lookup") {
+                "the name does not resolve".to_string()
+            } else if what == Failure::Timeout
+                || lower.contains("timeout")
+                || lower.contains("timed out")
+            {
+                "no answer in time".to_string()
+            } else {
+                shorten(chain, 200)
+            };
+            (
+                ErrorKind::Transport,
+                format!("could not reach {svc} at {addr}: {why}"),
+            )
+        }
+        Failure::Response => (
+            ErrorKind::Transport,
+            format!(
+                "{svc} answered{} with a response ballast could not read",
+                status.map(|s| format!(" HTTP {s}")).unwrap_or_default()
+            ),
+        ),
+        Failure::NoCode => {
+            let kind = match status {
+                Some(401 | 403) => ErrorKind::AccessDenied,
+                Some(404) => ErrorKind::NotFound,
+                Some(429) => ErrorKind::Throttled,
+                _ => ErrorKind::Other,
+            };
+            (
+                kind,
+                format!(
+                    "{svc} answered{} without an error code",
+                    status.map(|s| format!(" HTTP {s}")).unwrap_or_default()
+                ),
+            )
+        }
+        Failure::Construction => (
+            ErrorKind::Other,
+            format!("could not build the request: {}", shorten(chain, 300)),
+        ),
+    }
+}
+
+/// What went wrong with a call that has no AWS error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The request was never answered (or credentials could not be loaded).
+    Dispatch,
+    Timeout,
+    /// An answer that could not be read.
+    Response,
+    /// An error answer without a code.
+    NoCode,
+    Construction,
+}
+
+/// The address a connection went to, from hyper's `ConnectError("tcp connect error", ADDR, ..)`.
+fn socket_address(debug: &str) -> Option<String> {
+    let i = debug.find("ConnectError(")?;
+    let rest = &debug[i..];
+    let mut parts = rest.splitn(3, ", ");
+    parts.next()?;
+    let addr = parts.next()?;
+    (addr.contains(':') && addr.len() < 64 && !addr.contains(' ')).then(|| addr.to_string())
+}
+
+/// An access-denied message in parts: who (the principal), what (the IAM action), on what.
+fn access_denied(code: &str, message: &str) -> Option<String> {
+    // "User: arn:aws:iam::1:user/bob is not authorized to perform: ec2:DescribeVpcs
+    //  [on resource: arn...] [because ...]"
+    let i = message.find("User: ")?;
+    let rest = &message[i + 6..];
+    let principal = rest.split_whitespace().next()?;
+    let perm_at = rest.find("to perform: ")?;
+    let perm = rest[perm_at + 12..].split_whitespace().next()?;
+    let resource = rest
+        .find("on resource: ")
+        .and_then(|j| rest[j + 13..].split_whitespace().next())
+        .map(|r| format!(" on {}", r.trim_end_matches(['.', ','])))
+        .unwrap_or_default();
+    Some(format!(
+        "access denied ({code}): {principal} may not call {}{resource}: grant it in IAM, or use another profile (--profile)",
+        perm.trim_end_matches(['.', ','])
+    ))
+}
+
 /// Adds "failed to <action>" to an SDK result, and classifies the error.
 pub trait Ctx<T> {
     fn ctx(self, action: impl FnOnce() -> String) -> Result<T, AwsError>;
 }
 
-impl<T, E, R> Ctx<T> for Result<T, SdkError<E, R>>
+type HttpResponse = aws_smithy_runtime_api::http::Response;
+
+impl<T, E> Ctx<T> for Result<T, SdkError<E, HttpResponse>>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
 {
     fn ctx(self, action: impl FnOnce() -> String) -> Result<T, AwsError> {
         self.map_err(|err| {
             let service = service_of::<E>();
-            match &err {
-                SdkError::ServiceError(se) if se.err().code().is_some() => AwsError::from_code(
-                    service,
-                    action(),
-                    se.err().code().unwrap_or_default(),
-                    se.err()
-                        .message()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| DisplayErrorContext(se.err()).to_string()),
-                ),
-                other => {
-                    let kind = match other {
-                        SdkError::TimeoutError(_)
-                        | SdkError::DispatchFailure(_)
-                        | SdkError::ResponseError(_) => ErrorKind::Transport,
-                        _ => ErrorKind::Other,
-                    };
-                    AwsError {
-                        action: action(),
+            if let SdkError::ServiceError(se) = &err {
+                if let Some(code) = se.err().code() {
+                    return AwsError::from_code(
                         service,
-                        code: None,
-                        message: DisplayErrorContext(other).to_string(),
-                        kind,
-                    }
+                        action(),
+                        code,
+                        se.err()
+                            .message()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| causes(se.err())),
+                    );
                 }
+            }
+            let (what, status) = match &err {
+                SdkError::ServiceError(se) => (Failure::NoCode, Some(se.raw().status().as_u16())),
+                SdkError::ResponseError(r) => (Failure::Response, Some(r.raw().status().as_u16())),
+                SdkError::TimeoutError(_) => (Failure::Timeout, None),
+                SdkError::DispatchFailure(_) => (Failure::Dispatch, None),
+                _ => (Failure::Construction, None),
+            };
+            let (kind, message) =
+                describe_failure(service, &causes(&err), &format!("{err:?}"), status, what);
+            tracing::debug!(error = ?err, "{} call failed", service_name(service));
+            AwsError {
+                action: action(),
+                service,
+                code: None,
+                message,
+                kind,
             }
         })
     }
@@ -546,6 +770,94 @@ mod tests {
             "cloudfront"
         );
         assert_eq!(service_of::<std::io::Error>(), "");
+    }
+
+    #[test]
+    fn access_denied_names_the_call_the_permission_the_resource_and_the_principal() {
+        let e = AwsError::from_code(
+            "ecs",
+            "create service web",
+            "AccessDeniedException",
+            "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: ecs:CreateService on resource: arn:aws:ecs:us-east-1:123456789012:service/web/web because no identity-based policy allows the ecs:CreateService action",
+        );
+        assert_eq!(e.kind(), AccessDenied);
+        assert_eq!(
+            e.to_string(),
+            "failed to create service web: access denied (AccessDeniedException): arn:aws:iam::123456789012:user/bob may not call ecs:CreateService on arn:aws:ecs:us-east-1:123456789012:service/web/web: grant it in IAM, or use another profile (--profile)"
+        );
+        // EC2's encoded authorization message is cut, not echoed whole.
+        let blob = "x".repeat(2000);
+        let e = AwsError::from_code(
+            "ec2",
+            "describe VPCs",
+            "UnauthorizedOperation",
+            format!("You are not authorized to perform this operation. Encoded authorization failure message: {blob}"),
+        );
+        let s = e.to_string();
+        assert!(s.starts_with("failed to describe VPCs: access denied (UnauthorizedOperation): You are not authorized"), "{s}");
+        assert!(s.len() < 400 && s.contains("more characters)"), "{s}");
+    }
+
+    #[test]
+    fn errors_without_a_code_name_the_service_and_the_status() {
+        let (kind, m) = describe_failure("ec2", "service error", "", Some(500), Failure::NoCode);
+        assert_eq!(
+            (kind, m.as_str()),
+            (Other, "EC2 answered HTTP 500 without an error code")
+        );
+        let (kind, _) = describe_failure("ecs", "service error", "", Some(403), Failure::NoCode);
+        assert_eq!(kind, AccessDenied);
+        let (kind, m) = describe_failure("ecs", "response error", "", Some(200), Failure::Response);
+        assert_eq!(kind, Transport);
+        assert_eq!(
+            m,
+            "ECS answered HTTP 200 with a response ballast could not read"
+        );
+    }
+
+    #[test]
+    fn credential_failures_say_how_to_fix_them() {
+        let (kind, m) = describe_failure(
+            "ec2",
+            "dispatch failure: other: the credential provider was not enabled: no credentials found in chain",
+            "",
+            None,
+            Failure::Dispatch,
+        );
+        assert_eq!(kind, AccessDenied);
+        assert!(
+            m.starts_with("no AWS credentials found (tried environment variables"),
+            "{m}"
+        );
+        for fix in ["--profile", "aws sso login", "AWS_ACCESS_KEY_ID"] {
+            assert!(m.contains(fix), "{m}");
+        }
+        let (kind, m) = describe_failure(
+            "ec2",
+            "dispatch failure: other: failed to load token: the SSO token has expired and cannot be refreshed",
+            "",
+            None,
+            Failure::Dispatch,
+        );
+        assert_eq!(kind, AccessDenied);
+        assert!(
+            m.contains("SSO session has expired: run `aws sso login"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unreachable_endpoints_name_the_address() {
+        let debug = r#"DispatchFailure(DispatchFailure { source: ConnectorError { kind: Io, source: hyper_util::client::legacy::Error(Connect, ConnectError("tcp connect error", 10.1.2.3:443, Os { code: 111 })) } })"#;
+        let (kind, m) = describe_failure(
+            "ecs",
+            "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111)",
+            debug,
+            None,
+            Failure::Dispatch,
+        );
+        assert_eq!(kind, Transport);
+        assert_eq!(m, "could not reach ECS at 10.1.2.3:443: connection refused");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 pub mod error;
 pub mod shared;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -56,41 +58,129 @@ pub fn retry_config() -> RetryConfig {
 /// The SDK sets no timeouts: without these a hung connection hangs a deploy forever.
 pub fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
+        // AWS endpoints connect in milliseconds; an address that does not answer fails fast
+        // (see `Reachability`).
+        .connect_timeout(Duration::from_secs(3))
         .read_timeout(Duration::from_secs(60))
         .operation_attempt_timeout(Duration::from_secs(60))
         .operation_timeout(Duration::from_secs(300))
         .build()
 }
 
+/// Instance metadata (IMDS) is the last place the credential chain looks, and on a laptop it
+/// is not there: the SDK's defaults (1 s connect, 1 s read, 4 attempts) add seconds to every
+/// run without credentials. One short attempt: a real instance answers in milliseconds.
+fn imds_client() -> aws_config::imds::Client {
+    aws_config::imds::Client::builder()
+        .connect_timeout(Duration::from_millis(300))
+        .read_timeout(Duration::from_millis(300))
+        .max_attempts(1)
+        .build()
+}
+
+/// Whether the endpoint has answered anything yet. Until it has, a call that cannot connect
+/// (refused, DNS failure, connect timeout) is not retried: the endpoint is absent, and ten
+/// attempts with backoff only delay the error by 15 s. Once anything answered, connection errors
+/// are transient again and retried as usual; throttling is retried either way.
+#[derive(Clone, Debug, Default)]
+pub struct Reachability {
+    reached: Arc<AtomicBool>,
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for Reachability {
+    fn name(&self) -> &'static str {
+        "ballast::Reachability"
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.reached.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for Reachability {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        if ctx.response().is_some() {
+            self.reached.store(true, Ordering::Relaxed);
+            return RetryAction::NoActionIndicated;
+        }
+        let unreachable = matches!(
+            ctx.output_or_error(),
+            Some(Err(e)) if e.as_connector_error().is_some_and(|c| c.is_io() || c.is_timeout())
+        );
+        if unreachable && !self.reached.load(Ordering::Relaxed) {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "ballast::Reachability"
+    }
+}
+
 pub async fn connect(s: &Settings) -> Clients {
+    error::set_target(error::Target {
+        endpoint_url: s.endpoint_url.clone(),
+        profile: s.profile.clone(),
+    });
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(s.region.clone()))
         .retry_config(retry_config())
         .timeout_config(timeout_config());
+    // The default chain (environment, profile incl. SSO and credential_process, web identity,
+    // ECS, IMDS) with a quick IMDS.
+    let mut chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+        .region(Region::new(s.region.clone()))
+        .imds_client(imds_client());
     if let Some(p) = &s.profile {
         loader = loader.profile_name(p);
+        chain = chain.profile_name(p);
     }
+    loader = loader.credentials_provider(chain.build().await);
     if let Some(url) = &s.endpoint_url {
         loader = loader.endpoint_url(url);
     }
     let conf = loader.load().await;
+    let reach = Reachability::default();
+    macro_rules! client {
+        ($sdk:ident) => {
+            $sdk::Client::from_conf(
+                $sdk::config::Builder::from(&conf)
+                    .interceptor(reach.clone())
+                    .retry_classifier(reach.clone())
+                    .build(),
+            )
+        };
+    }
     Clients {
         region: s.region.clone(),
-        ec2: aws_sdk_ec2::Client::new(&conf),
-        elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
-        ecs: aws_sdk_ecs::Client::new(&conf),
-        iam: aws_sdk_iam::Client::new(&conf),
-        logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
-        appscaling: aws_sdk_applicationautoscaling::Client::new(&conf),
-        autoscaling: aws_sdk_autoscaling::Client::new(&conf),
-        cloudwatch: aws_sdk_cloudwatch::Client::new(&conf),
-        sns: aws_sdk_sns::Client::new(&conf),
-        route53: aws_sdk_route53::Client::new(&conf),
+        ec2: client!(aws_sdk_ec2),
+        elbv2: client!(aws_sdk_elasticloadbalancingv2),
+        ecs: client!(aws_sdk_ecs),
+        iam: client!(aws_sdk_iam),
+        logs: client!(aws_sdk_cloudwatchlogs),
+        appscaling: client!(aws_sdk_applicationautoscaling),
+        autoscaling: client!(aws_sdk_autoscaling),
+        cloudwatch: client!(aws_sdk_cloudwatch),
+        sns: client!(aws_sdk_sns),
+        route53: client!(aws_sdk_route53),
         // Path-style addressing: bucket names with dots (the fallback bucket is named like the
         // record it serves) break virtual-host TLS, and emulators serve only path style.
         s3: aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&conf)
+                .interceptor(reach.clone())
+                .retry_classifier(reach.clone())
                 .force_path_style(true)
                 .build(),
         ),

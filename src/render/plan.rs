@@ -193,9 +193,12 @@ fn width<'a>(keys: impl Iterator<Item = &'a String>) -> usize {
     keys.map(|k| k.len()).max().unwrap_or(0)
 }
 
+/// Values longer than this are shown cut in the human plan (the JSON plan has them whole).
+pub const MAX_SHOWN_VALUE: usize = 200;
+
 fn show(v: Option<&Value>) -> String {
     match v {
         None => "(known after apply)".into(),
-        Some(v) => v.to_string(),
+        Some(v) => crate::error::shorten(&v.to_string(), MAX_SHOWN_VALUE),
     }
 }

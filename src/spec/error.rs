@@ -65,20 +65,33 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+/// Lines longer than this are cut when shown: an error never echoes more than a screen.
+pub const MAX_SHOWN_LINE: usize = 300;
+
 /// Collects issues against one source text.
 pub struct Issues {
     src: NamedSource<Arc<String>>,
     text: Arc<String>,
+    /// The lines cut in `src`.
+    cuts: Vec<Cut>,
     pub list: Vec<Issue>,
 }
 
 impl Issues {
     pub fn new(file: &str, text: Arc<String>) -> Self {
+        let (shown, cuts) = cut_long_lines(&text);
         Issues {
-            src: NamedSource::new(file, text.clone()),
+            src: NamedSource::new(file, Arc::new(shown)),
             text,
+            cuts,
             list: Vec::new(),
         }
+    }
+
+    /// The text at `at` up to the end of its token (for messages that depend on the value).
+    pub fn token(&self, at: &Location) -> &str {
+        let span = span_at(&self.text, at);
+        &self.text[span.offset()..span.offset() + span.len()]
     }
 
     pub fn push(
@@ -89,6 +102,30 @@ impl Issues {
         help: Option<String>,
     ) {
         let span = span_at(&self.text, at);
+        self.push_span(span, message, label, help);
+    }
+
+    /// An issue at 1-based `line` and `column` (in characters).
+    pub fn push_at(
+        &mut self,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let span = span_at_line_col(&self.text, line, column);
+        self.push_span(span, message, label, help);
+    }
+
+    fn push_span(
+        &mut self,
+        span: SourceSpan,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let span = self.shown_span(span);
         self.list.push(Issue {
             message: message.into(),
             span,
@@ -96,6 +133,13 @@ impl Issues {
             help,
             src: self.src.clone(),
         });
+    }
+
+    /// `span` (in the text) in the shown text, where long lines are cut.
+    fn shown_span(&self, span: SourceSpan) -> SourceSpan {
+        let start = shown_offset(&self.cuts, span.offset());
+        let end = shown_offset(&self.cuts, span.offset() + span.len()).max(start);
+        SourceSpan::new(start.into(), end - start)
     }
 
     /// An issue with no better place to point at than the start of the file.
@@ -115,15 +159,78 @@ impl Issues {
     }
 }
 
+/// A line of the text shown cut: it starts at `start` in the text, `body` bytes long (without
+/// the line break); the first `kept` bytes are shown, then a marker of `marker` bytes.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    start: usize,
+    body: usize,
+    kept: usize,
+    marker: usize,
+}
+
+/// Where offset `o` of the text is in the shown text.
+fn shown_offset(cuts: &[Cut], o: usize) -> usize {
+    let mut delta: isize = 0;
+    for c in cuts {
+        if o < c.start + c.kept {
+            break;
+        }
+        if o < c.start + c.body {
+            return (c.start as isize + delta) as usize + c.kept;
+        }
+        delta += (c.kept + c.marker) as isize - c.body as isize;
+    }
+    (o as isize + delta) as usize
+}
+
+/// `text` with every line longer than [`MAX_SHOWN_LINE`] characters cut (and a marker saying how
+/// much was left out), and where the cuts are.
+fn cut_long_lines(text: &str) -> (String, Vec<Cut>) {
+    let mut out = String::with_capacity(text.len().min(1 << 20));
+    let mut cuts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let n = body.chars().count();
+        if n > MAX_SHOWN_LINE {
+            let kept = body
+                .char_indices()
+                .nth(MAX_SHOWN_LINE)
+                .map(|(b, _)| b)
+                .unwrap_or(body.len());
+            let marker = format!("…({} more characters)", n - MAX_SHOWN_LINE);
+            out.push_str(&body[..kept]);
+            out.push_str(&marker);
+            out.push_str(&line[body.len()..]);
+            cuts.push(Cut {
+                start: offset,
+                body: body.len(),
+                kept,
+                marker: marker.len(),
+            });
+        } else {
+            out.push_str(line);
+        }
+        offset += line.len();
+    }
+    (out, cuts)
+}
+
 /// Byte span of the YAML token at `loc` (1-based line and column).
 pub fn span_at(text: &str, loc: &Location) -> SourceSpan {
-    if loc.line() == 0 {
+    span_at_line_col(text, loc.line() as usize, loc.column() as usize)
+}
+
+/// Byte span of the YAML token at 1-based `line` and `column`.
+pub fn span_at_line_col(text: &str, line_no: usize, column: usize) -> SourceSpan {
+    if line_no == 0 {
         return SourceSpan::new(0.into(), 0);
     }
     let mut offset = 0usize;
     for (i, line) in text.split_inclusive('\n').enumerate() {
-        if i + 1 == loc.line() as usize {
-            let col = (loc.column() as usize).saturating_sub(1);
+        if i + 1 == line_no {
+            let col = column.saturating_sub(1);
             let start = offset
                 + line
                     .char_indices()
@@ -191,6 +298,22 @@ mod tests {
             Some("image")
         );
         assert_eq!(did_you_mean("zzz", ["image", "port"]), None);
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_spans_follow() {
+        let long = "x".repeat(1000);
+        let text = Arc::new(format!("a: {long}\nb: 1\n"));
+        let mut issues = Issues::new("f.yaml", text.clone());
+        issues.push_at(2, 4, "m", "l", None);
+        issues.push_at(1, 500, "m", "l", None);
+        let shown = issues.list[0].src.inner().as_str().to_string();
+        assert!(shown.len() < 400, "{shown}");
+        assert!(shown.contains("…(703 more characters)"), "{shown}");
+        let at = issues.list[0].span.offset();
+        assert_eq!(&shown[at..at + 1], "1");
+        let at = issues.list[1].span.offset();
+        assert!(shown[at..].starts_with('…'), "{}", &shown[at..]);
     }
 
     #[test]

@@ -75,7 +75,21 @@ pub fn fargate_memory(cpu: u32) -> Option<Vec<u32>> {
 pub fn load_str(file: &str, text: &str, region: Option<&str>) -> Result<Model, SpecError> {
     let text = Arc::new(text.to_string());
     let mut issues = Issues::new(file, text.clone());
-    let spec: Spec = match serde_saphyr::from_str(&text) {
+    // The structure first (depth, size, documents, duplicate keys), before any of it meets the
+    // spec's types: a type error would otherwise hide a file that is too deep to read.
+    // (A typeless read refuses `.nan`: the typed one says where a number must be finite.)
+    let parsed = match serde_saphyr::from_str::<serde::de::IgnoredAny>(&text) {
+        Err(e)
+            if !matches!(
+                e.without_snippet(),
+                serde_saphyr::Error::NonFiniteFloat { .. }
+            ) =>
+        {
+            Err(e)
+        }
+        _ => serde_saphyr::from_str::<Spec>(&text),
+    };
+    let spec: Spec = match parsed {
         Ok(s) => s,
         Err(e) => {
             push_parse_error(&mut issues, &e);
@@ -90,12 +104,53 @@ pub fn load_str(file: &str, text: &str, region: Option<&str>) -> Result<Model, S
     Ok(model)
 }
 
+/// The largest spec ballast reads: real specs are a few KiB.
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+
 pub fn load_file(path: &str, region: Option<&str>) -> Result<Model, crate::error::Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| crate::error::Error::ReadFile {
+    let read_err = |source| crate::error::Error::ReadFile {
         path: path.to_string(),
         source,
-    })?;
+    };
+    let size = std::fs::metadata(path).map_err(read_err)?.len();
+    if size > MAX_SPEC_BYTES {
+        let mut issues = Issues::new(path, Arc::new(String::new()));
+        issues.push_top(
+            format!(
+                "the spec is too large: {} KiB (ballast reads at most {} KiB)",
+                size.div_ceil(1024),
+                MAX_SPEC_BYTES / 1024
+            ),
+            Some("a spec is a few KiB: is this the right file?".into()),
+        );
+        return Err(issues.into_result(path).unwrap_err().into());
+    }
+    let bytes = std::fs::read(path).map_err(read_err)?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Err(not_utf8(path, e).into()),
+    };
     Ok(load_str(path, &text, region)?)
+}
+
+/// A spec that is not UTF-8: where the first bad byte is.
+fn not_utf8(path: &str, e: std::string::FromUtf8Error) -> SpecError {
+    let at = e.utf8_error().valid_up_to();
+    let bytes = e.as_bytes();
+    let good = String::from_utf8_lossy(&bytes[..at]);
+    let line = good.matches('\n').count() + 1;
+    let column = good.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    let byte = bytes[at];
+    let text = Arc::new(String::from_utf8_lossy(bytes).into_owned());
+    let mut issues = Issues::new(path, text);
+    issues.push_at(
+        line,
+        column,
+        format!("the spec is not valid UTF-8: byte 0x{byte:02x} at line {line}, column {column}"),
+        "not UTF-8",
+        Some("save the file as UTF-8".into()),
+    );
+    issues.into_result(path).unwrap_err()
 }
 
 fn push_parse_error(issues: &mut Issues, e: &serde_saphyr::Error) {
@@ -137,6 +192,40 @@ fn push_parse_error(issues: &mut Issues, e: &serde_saphyr::Error) {
                 None,
             );
         }
+        serde_saphyr::Error::DuplicateMappingKey { key, .. } => {
+            let k = key.as_deref().unwrap_or("?");
+            issues.push(
+                &loc,
+                format!("duplicate key `{k}`"),
+                "given again here",
+                Some("a key may appear once in a mapping: keep one of them".into()),
+            );
+        }
+        serde_saphyr::Error::MultipleDocuments { .. } => {
+            issues.push(
+                &loc,
+                "the file holds more than one YAML document",
+                "a second document starts here",
+                Some("a spec is one document: remove the `---` and what follows it".into()),
+            );
+        }
+        serde_saphyr::Error::Budget { breach, .. } => {
+            use serde_saphyr::budget::BudgetBreach;
+            let (msg, help) = match breach {
+                BudgetBreach::Depth { .. } => (
+                    "the spec is nested too deeply".to_string(),
+                    "a spec nests a few levels: look for unbalanced `[` or `{`",
+                ),
+                _ => (
+                    "the spec is too large to read".to_string(),
+                    "a spec is a few KiB: is this the right file?",
+                ),
+            };
+            issues.push(&loc, msg, "here", Some(help.into()));
+        }
+        serde_saphyr::Error::InvalidUtf8Input => {
+            issues.push(&loc, "the spec is not valid UTF-8", "here", None);
+        }
         serde_saphyr::Error::SerdeInvalidType { .. }
         | serde_saphyr::Error::SerdeInvalidValue { .. } => {
             let msg = first_line(e);
@@ -145,7 +234,16 @@ fn push_parse_error(issues: &mut Issues, e: &serde_saphyr::Error) {
         _ => {
             let msg = first_line(e);
             // serde-saphyr says "invalid u32" for `port: eighty`: say what was expected.
+            let negative = issues.token(&loc).trim_start().starts_with('-');
+            let lower = msg.to_ascii_lowercase();
             let (msg, label) = match msg.strip_prefix("invalid ") {
+                Some(t) if t.starts_with('u') && negative => (
+                    format!("must be 0 or more, not {}", issues.token(&loc).trim()),
+                    "negative",
+                ),
+                _ if lower.contains("recursion") || lower.contains("too deep") => {
+                    ("the spec is nested too deeply".to_string(), "here")
+                }
                 Some(t) if t.starts_with('u') || t.starts_with('i') => (
                     "wrong type: expected a whole number".to_string(),
                     "not a number",
@@ -885,6 +983,21 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
             "not an image",
             None,
         );
+    } else {
+        // ECS RegisterTaskDefinition, ContainerDefinition.image: up to 255 characters (for
+        // `repo@sha256:...`, the part before the `@`).
+        let name = s.image.value.split('@').next().unwrap_or("");
+        let n = name.chars().count();
+        if n > MAX_IMAGE_CHARS {
+            issues.push(
+                &s.image.referenced,
+                format!("the image name is {n} characters long: ECS allows {MAX_IMAGE_CHARS}"),
+                "too long",
+                Some(
+                    "ECS counts the registry, repository and tag (everything before an `@`)".into(),
+                ),
+            );
+        }
     }
     let port = range(&s.port, 80, 1, 65535, "port", issues);
     let (cpu, memory) = check_task_size(s, issues);
@@ -992,7 +1105,37 @@ fn check_task_size(s: &Service, issues: &mut Issues) -> (u32, u32) {
     (cpu, memory)
 }
 
+/// ECS: an image name (registry/repository:tag) has at most 255 characters.
+pub const MAX_IMAGE_CHARS: usize = 255;
+/// ECS: a task definition has at most 64 KiB (service quota "task definition size"). The
+/// environment and the command may use this much of it; ballast's own part (names, roles, log
+/// and health check settings) stays well under the remaining 8 KiB.
+pub const MAX_ENVIRONMENT_BYTES: usize = 56 * 1024;
+
 fn check_environment(s: &Service, issues: &mut Issues) {
+    // As ECS stores them: {"name": "K", "value": "V"} per variable, the command's strings.
+    let size: usize = s
+        .environment
+        .iter()
+        .map(|(k, v)| k.len() + v.value.len() + 24)
+        .chain(s.command.iter().flatten().map(|c| c.len() + 3))
+        .sum();
+    if size > MAX_ENVIRONMENT_BYTES {
+        let first = s.environment.values().next();
+        let help = Some(format!(
+            "ECS allows 64 KiB for the whole task definition, and ballast keeps {} KiB of it for its own settings: move large values to a file in the image, S3 or SSM Parameter Store",
+            64 - MAX_ENVIRONMENT_BYTES / 1024
+        ));
+        let msg = format!(
+            "the environment and command take {} KiB: at most {} KiB fit in an ECS task definition",
+            size.div_ceil(1024),
+            MAX_ENVIRONMENT_BYTES / 1024
+        );
+        match first {
+            Some(v) => issues.push(&v.referenced, msg, "the environment starts here", help),
+            None => issues.push(&s.image.referenced, msg, "this service", help),
+        }
+    }
     for (k, v) in &s.environment {
         let ok = !k.is_empty()
             && !k.starts_with(|c: char| c.is_ascii_digit())
