@@ -194,7 +194,7 @@ fn width<'a>(keys: impl Iterator<Item = &'a String>) -> usize {
 }
 
 /// Values longer than this are shown cut in the human plan (the JSON plan has them whole).
-pub const MAX_SHOWN_VALUE: usize = 200;
+pub const MAX_SHOWN_VALUE: usize = 400;
 
 fn show(v: Option<&Value>) -> String {
     match v {
