@@ -6,12 +6,12 @@ use crate::resources::registry;
 
 pub fn run(file: &Path, g: &Global) -> Result<i32, Error> {
     let model = super::load(file, g)?;
-    let n: usize = registry().iter().map(|k| k.desired(&model).len()).sum();
+    let n = crate::engine::lower(&registry(), &model).len();
     super::eprint(&format!(
         "{} is valid: stack \"{}\" in {}, {n} resources.\n",
         file.display(),
         model.name,
-        model.region
+        model.regions.join(" and ")
     ));
     Ok(0)
 }

@@ -181,7 +181,6 @@ pub async fn plan<C: Sync>(
     model: Option<&Model>,
 ) -> Result<Plan, PlanError> {
     let regions = scopes.ordered();
-    let mut nodes: Vec<Node> = Vec::new();
     let mut models: Vec<(String, Model)> = Vec::new();
     if let Some(m) = model {
         for r in &m.regions {
@@ -190,21 +189,8 @@ pub async fn plan<C: Sync>(
             }
             models.push((r.clone(), m.for_region(r)));
         }
-        for (r, rm) in &models {
-            for k in kinds.iter().filter(|k| !k.global()) {
-                nodes.extend(k.desired(rm).into_iter().map(|mut n| {
-                    n.scope = r.clone();
-                    n
-                }));
-            }
-        }
-        for k in kinds.iter().filter(|k| k.global()) {
-            nodes.extend(k.desired(m).into_iter().map(|mut n| {
-                n.scope = GLOBAL.to_string();
-                n
-            }));
-        }
     }
+    let nodes = model.map(|m| lower(kinds, m)).unwrap_or_default();
     let order = graph::topo_order(&nodes).map_err(PlanError::Internal)?;
     if cfg!(debug_assertions) {
         check_declared_deps(&nodes, &graph::kind_closure(kinds)).map_err(PlanError::Internal)?;
@@ -375,6 +361,28 @@ pub async fn plan<C: Sync>(
         scopes: all_scopes,
         changes,
     })
+}
+
+/// The desired nodes of `model`, each with its scope: regional kinds lowered once per region
+/// (`Model::for_region`), global kinds once from the whole model.
+pub fn lower<C: Sync>(kinds: &[Box<dyn Kind<C>>], m: &Model) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for r in &m.regions {
+        let rm = m.for_region(r);
+        for k in kinds.iter().filter(|k| !k.global()) {
+            nodes.extend(k.desired(&rm).into_iter().map(|mut n| {
+                n.scope = r.clone();
+                n
+            }));
+        }
+    }
+    for k in kinds.iter().filter(|k| k.global()) {
+        nodes.extend(k.desired(m).into_iter().map(|mut n| {
+            n.scope = GLOBAL.to_string();
+            n
+        }));
+    }
+    nodes
 }
 
 /// Every reference of a node (`Value::Ref` targets and `Node::after`) must point at a node of
