@@ -44,7 +44,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// `accounts:` does not list the account the credentials act in.
-    #[error("refusing to act in account {account} (as {arn}): the spec allows only {}; use credentials or a --profile for one of those", allowed.join(", "))]
+    #[error("refusing to act in account {account} (as {arn}): the spec's `accounts:` allows only {}; use credentials or a --profile for one of those", allowed.join(", "))]
     WrongAccount {
         account: String,
         arn: String,
