@@ -37,6 +37,8 @@ pub struct Session {
     /// Who the calls are made as: asked once, when the session is made; `None` for commands
     /// that only read (`status`).
     pub who: Option<Who>,
+    /// The regions the command acts in: those it was made for, then those planning found.
+    acting_in: Vec<String>,
     global: Global,
 }
 
@@ -117,6 +119,7 @@ pub async fn session(g: &Global, stack: StackRef, regions: &[String]) -> Session
         stack,
         style: Style::new(g.color),
         who: None,
+        acting_in: regions.to_vec(),
         global: g.clone(),
     };
     s.regional.insert(s.stack.region.clone(), s.clients.clone());
@@ -137,7 +140,7 @@ pub async fn acting(
     let who = Who::start(&s.clients);
     s.who = Some(who.clone());
     if !accounts.is_empty() {
-        let id = who.get(&s.region_list()).await?;
+        let id = who.get(&s.acting_in).await?;
         check_account(&id, accounts)?;
     }
     Ok(s)
@@ -173,23 +176,11 @@ impl Session {
         }
     }
 
-    /// The connected regions, the primary first.
-    pub fn region_list(&self) -> Vec<String> {
-        let mut v = vec![self.stack.region.clone()];
-        v.extend(
-            self.regional
-                .keys()
-                .filter(|r| **r != self.stack.region)
-                .cloned(),
-        );
-        v
-    }
-
     /// Who the calls are made as, once known (printing the account line the first time);
     /// `None` for a session that did not ask.
     pub async fn identity(&self) -> Result<Option<Identity>, Error> {
         match &self.who {
-            Some(w) => Ok(Some(w.get(&self.region_list()).await?)),
+            Some(w) => Ok(Some(w.get(&self.acting_in).await?)),
             None => Ok(None),
         }
     }
@@ -212,6 +203,11 @@ impl Session {
         let plan = match first {
             Err(PlanError::MoreRegions(more)) => {
                 self.connect(&more).await;
+                for r in more {
+                    if !self.acting_in.contains(&r) {
+                        self.acting_in.push(r);
+                    }
+                }
                 engine::plan(&self.kinds, &self.scopes(), &self.stack, model).await
             }
             other => other,
@@ -312,4 +308,44 @@ pub fn confirm(yes: bool, action: &'static str, question: &str) -> Result<(), Er
 
 pub fn eprint(s: &str) {
     let _ = std::io::stderr().write_all(s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(account: &str) -> Identity {
+        Identity {
+            account: account.into(),
+            arn: format!("arn:aws:iam::{account}:user/ci"),
+        }
+    }
+
+    #[test]
+    fn the_account_line_names_the_account_the_caller_and_the_regions() {
+        assert_eq!(
+            account_line(&id("123456789012"), &["us-east-1".into()]),
+            "Account 123456789012 as arn:aws:iam::123456789012:user/ci, region us-east-1\n"
+        );
+        assert_eq!(
+            account_line(&id("123456789012"), &["us-east-1".into(), "us-west-2".into()]),
+            "Account 123456789012 as arn:aws:iam::123456789012:user/ci, regions us-east-1, us-west-2\n"
+        );
+    }
+
+    #[test]
+    fn only_listed_accounts_are_allowed_and_no_list_allows_any() {
+        assert!(check_account(&id("123456789012"), &[]).is_ok());
+        assert!(check_account(&id("123456789012"), &["123456789012".into()]).is_ok());
+        let e = check_account(
+            &id("123456789012"),
+            &["111111111111".into(), "222222222222".into()],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refusing to act in account 123456789012 (as arn:aws:iam::123456789012:user/ci): the spec's `accounts:` allows only 111111111111, 222222222222; use credentials or a --profile for one of those"
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
 }
