@@ -43,6 +43,13 @@ pub enum Error {
     Drill(String),
     #[error("{0}")]
     Usage(String),
+    /// `accounts:` does not list the account the credentials act in.
+    #[error("refusing to act in account {account} (as {arn}): the spec's `accounts:` allows only {}; use credentials or a --profile for one of those", allowed.join(", "))]
+    WrongAccount {
+        account: String,
+        arn: String,
+        allowed: Vec<String>,
+    },
     /// Something ballast will not do to what it found (not the stack's, not deployed).
     #[error("{0}")]
     Refused(String),

@@ -123,3 +123,11 @@ rejects!(
     "name: Web_App\nregion: us-east-1\nservice:\n  image: nginx\n",
     "invalid stack name `Web_App`"
 );
+
+rejects!(
+    bad_account_id,
+    "name: web\nregion: us-east-1\naccounts: [\"12345\"]\nservice:\n  image: nginx\n",
+    "invalid AWS account id `12345`",
+    "stack.yaml:3:12",
+    "not a 12-digit account id"
+);

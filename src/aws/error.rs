@@ -33,7 +33,7 @@ pub enum ErrorKind {
     Other,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AwsError {
     /// e.g. "create target group web-tg"
     pub action: String,
@@ -294,6 +294,12 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             "Throttled" => Some(Throttled),
             _ => None,
         },
+        "sts" => match code {
+            // STS is switched off for the account in this (opt-in) region: an account setting,
+            // not a request ballast can fix.
+            "RegionDisabledException" => Some(AccessDenied),
+            _ => None,
+        },
         _ => None,
     };
     own.unwrap_or(match code {
@@ -360,6 +366,7 @@ pub fn service_name(service: &str) -> &str {
         "sns" => "SNS",
         "route53" => "Route 53",
         "s3" => "S3",
+        "sts" => "STS",
         "" => "AWS",
         other => other,
     }
@@ -730,6 +737,8 @@ mod tests {
             ("sns", "InvalidParameterValue", "", Invalid),
             ("sns", "AuthorizationError", "", AccessDenied),
             ("sns", "Throttled", "", Throttled),
+            ("sts", "RegionDisabledException", "", AccessDenied),
+            ("sts", "InvalidClientTokenId", "", AccessDenied),
             ("sts", "ExpiredToken", "", AccessDenied),
             ("ecs", "SomethingNew", "", Other),
             // A code that means "not found" in one service means nothing in another.

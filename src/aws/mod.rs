@@ -2,6 +2,7 @@
 //! SDK crates.
 
 pub mod error;
+pub mod identity;
 pub mod shared;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,8 @@ pub struct Clients {
     /// CloudFront is global: the configuration as is (the SDK signs for us-east-1 whatever the
     /// region).
     pub cloudfront: aws_sdk_cloudfront::Client,
+    /// Who the calls are made as (GetCallerIdentity).
+    pub sts: aws_sdk_sts::Client,
     /// Reads shared between kinds during discovery.
     pub shared: Shared,
 }
@@ -185,6 +188,7 @@ pub async fn connect(s: &Settings) -> Clients {
                 .build(),
         ),
         cloudfront: aws_sdk_cloudfront::Client::new(&conf),
+        sts: client!(aws_sdk_sts),
         shared: Shared::default(),
     }
 }

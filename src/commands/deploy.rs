@@ -26,7 +26,7 @@ pub async fn run(
     g: &Global,
 ) -> Result<i32, Error> {
     let model = super::load(file, g)?;
-    let mut s = super::session(g, super::stack_ref(&model), &model.regions).await;
+    let mut s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
     let plan = s.plan(Some(&model)).await?;
     super::eprint(&render(&plan, Purpose::Deploy, s.style));
     if !plan.has_changes() {

@@ -14,8 +14,10 @@ pub async fn run(
     g: &Global,
 ) -> Result<i32, Error> {
     // The spec only names the stack: what gets destroyed is found by ownership tags.
-    let (stack, regions) = super::target(file, stack, g)?;
-    let mut s = super::session(g, stack, &regions).await;
+    // `--stack NAME` has no spec, so no `accounts:` to check.
+    let (stack, regions, model) = super::target_model(file, stack, g)?;
+    let accounts = model.map(|m| m.accounts).unwrap_or_default();
+    let mut s = super::acting(g, stack, &regions, &accounts).await?;
     let plan = s.plan(None).await?;
     if !plan.has_changes() {
         super::eprint(&format!(

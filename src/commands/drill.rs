@@ -70,7 +70,7 @@ pub async fn run(file: &Path, region: Option<&str>, o: Options, g: &Global) -> R
             model.regions.join(", ")
         )));
     }
-    let s = super::session(g, super::stack_ref(&model), &model.regions).await;
+    let s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
     let st = s.style;
     let c = &s.clients;
     let (checks, zone_id, albs) = futures::future::join3(
@@ -113,6 +113,8 @@ pub async fn run(file: &Path, region: Option<&str>, o: Options, g: &Global) -> R
             file.display()
         )));
     }
+    // Who the drill acts as: known (and said) before anything else is printed or written.
+    s.identity().await?;
     let before = dns::answer(c, &zone_id, name).await?;
     let target_before = targets.identify(&before).await;
     super::eprint(&format!(

@@ -79,21 +79,24 @@ pub async fn run(
             ),
         )?,
     }
-    let s = super::session(g, super::stack_ref(&model), &regions).await;
+    let s = super::acting(g, super::stack_ref(&model), &regions, &model.accounts).await?;
     let port = model.load_balancer.port as i32;
     let results = futures::future::join_all(regions.iter().map(|r| {
         let c = &s.regional[r];
         let mut stack = s.stack.clone();
         stack.region = r.clone();
         let body = body.as_deref();
+        let gate = &s;
         async move {
             match body {
-                Some(page) => on(c, &stack, port, page).await,
-                None => off(c, &stack, port).await,
+                Some(page) => on(c, &stack, port, page, gate).await,
+                None => off(c, &stack, port, gate).await,
             }
         }
     }))
     .await;
+    // The account line before the results (a region that wrote nothing did not wait for it).
+    s.identity().await?;
     let mut first_err = None;
     for (r, res) in regions.iter().zip(results) {
         match res {
@@ -273,7 +276,14 @@ fn tg_name(arn: &str) -> &str {
     arn.split('/').nth(1).unwrap_or(arn)
 }
 
-async fn on(c: &Clients, stack: &StackRef, port: i32, page: &str) -> Result<String, Error> {
+/// `gate`: the session, whose identity must be known before the first write.
+async fn on(
+    c: &Clients,
+    stack: &StackRef,
+    port: i32,
+    page: &str,
+    gate: &super::Session,
+) -> Result<String, Error> {
     let m = main_listener(c, stack, port).await?;
     let action = m.listener.default_actions().first();
     let serving = action
@@ -290,6 +300,7 @@ async fn on(c: &Clients, stack: &StackRef, port: i32, page: &str) -> Result<Stri
             ))
         })?,
     };
+    gate.identity().await?;
     // Tag first: a crash before the switch leaves a tag that `off` clears.
     if m.tag.as_deref() != Some(target.as_str()) {
         c.elbv2
@@ -334,8 +345,14 @@ async fn on(c: &Clients, stack: &StackRef, port: i32, page: &str) -> Result<Stri
     })
 }
 
-async fn off(c: &Clients, stack: &StackRef, port: i32) -> Result<String, Error> {
+async fn off(
+    c: &Clients,
+    stack: &StackRef,
+    port: i32,
+    gate: &super::Session,
+) -> Result<String, Error> {
     let m = main_listener(c, stack, port).await?;
+    gate.identity().await?;
     let forwarding = m
         .listener
         .default_actions()

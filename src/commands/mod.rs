@@ -11,8 +11,13 @@ pub mod validate;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use crate::aws::{self, Clients};
+use futures::future::{BoxFuture, FutureExt, Shared};
+
+use crate::aws::identity::{self, Identity};
+use crate::aws::{self, AwsError, Clients};
 use crate::cli::Global;
 use crate::engine::{self, Plan, PlanError, Scopes, StackRef};
 use crate::error::Error;
@@ -29,7 +34,75 @@ pub struct Session {
     pub regional: BTreeMap<String, Clients>,
     pub stack: StackRef,
     pub style: Style,
+    /// Who the calls are made as: asked once, when the session is made; `None` for commands
+    /// that only read (`status`).
+    pub who: Option<Who>,
+    /// The regions the command acts in: those it was made for, then those planning found.
+    acting_in: Vec<String>,
     global: Global,
+}
+
+/// The one GetCallerIdentity call of a command, started when the session is made and awaited
+/// where it must be known: before the first write, before the first output. The first to get
+/// it prints the account line on stderr.
+#[derive(Clone)]
+pub struct Who {
+    answer: Shared<BoxFuture<'static, Result<Identity, AwsError>>>,
+    printed: Arc<AtomicBool>,
+}
+
+impl Who {
+    /// Start the call (on its own task: it runs while the command goes on).
+    fn start(c: &Clients) -> Who {
+        let c = c.clone();
+        let task = tokio::spawn(async move { identity::caller(&c).await });
+        let answer = async move {
+            task.await
+                .unwrap_or_else(|e| Err(AwsError::new("get the caller identity", e.to_string())))
+        }
+        .boxed()
+        .shared();
+        Who {
+            answer,
+            printed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The identity; the first caller prints the account line (`regions`: the command's).
+    pub async fn get(&self, regions: &[String]) -> Result<Identity, Error> {
+        let id = self.answer.clone().await?;
+        if !self.printed.swap(true, Ordering::SeqCst) {
+            eprint(&account_line(&id, regions));
+        }
+        Ok(id)
+    }
+}
+
+/// `Account 123456789012 as arn:aws:iam::123456789012:user/ci, region us-east-1`.
+pub fn account_line(id: &Identity, regions: &[String]) -> String {
+    format!(
+        "Account {} as {}, {} {}\n",
+        id.account,
+        id.arn,
+        if regions.len() == 1 {
+            "region"
+        } else {
+            "regions"
+        },
+        regions.join(", ")
+    )
+}
+
+/// Refuse an account `accounts:` does not list (an empty list allows any).
+pub fn check_account(id: &Identity, accounts: &[String]) -> Result<(), Error> {
+    if accounts.is_empty() || accounts.contains(&id.account) {
+        return Ok(());
+    }
+    Err(Error::WrongAccount {
+        account: id.account.clone(),
+        arn: id.arn.clone(),
+        allowed: accounts.to_vec(),
+    })
 }
 
 pub fn load(file: &Path, g: &Global) -> Result<Model, Error> {
@@ -45,11 +118,32 @@ pub async fn session(g: &Global, stack: StackRef, regions: &[String]) -> Session
         regional: BTreeMap::new(),
         stack,
         style: Style::new(g.color),
+        who: None,
+        acting_in: regions.to_vec(),
         global: g.clone(),
     };
     s.regional.insert(s.stack.region.clone(), s.clients.clone());
     s.connect(regions).await;
     s
+}
+
+/// `session` for a command that writes (or plans): asks who the calls are made as, at once and
+/// alongside what follows. With `accounts:` the answer comes first: an account it does not list
+/// is refused before any other call.
+pub async fn acting(
+    g: &Global,
+    stack: StackRef,
+    regions: &[String],
+    accounts: &[String],
+) -> Result<Session, Error> {
+    let mut s = session(g, stack, regions).await;
+    let who = Who::start(&s.clients);
+    s.who = Some(who.clone());
+    if !accounts.is_empty() {
+        let id = who.get(&s.acting_in).await?;
+        check_account(&id, accounts)?;
+    }
+    Ok(s)
 }
 
 async fn connect(g: &Global, region: &str) -> Clients {
@@ -82,6 +176,15 @@ impl Session {
         }
     }
 
+    /// Who the calls are made as, once known (printing the account line the first time);
+    /// `None` for a session that did not ask.
+    pub async fn identity(&self) -> Result<Option<Identity>, Error> {
+        match &self.who {
+            Some(w) => Ok(Some(w.get(&self.acting_in).await?)),
+            None => Ok(None),
+        }
+    }
+
     pub fn scopes(&self) -> Scopes<'_, Clients> {
         Scopes {
             primary: self.stack.region.clone(),
@@ -92,15 +195,26 @@ impl Session {
     /// Plan across every connected region. When the stack's global resources name a region
     /// not connected (one removed from the spec, or a stack destroyed by name), connect it and
     /// plan again, once.
+    ///
+    /// The identity is awaited after planning (the two run at the same time), so the account
+    /// line comes before the plan and before any write; a planning error comes first.
     pub async fn plan(&mut self, model: Option<&Model>) -> Result<Plan, Error> {
         let first = engine::plan(&self.kinds, &self.scopes(), &self.stack, model).await;
-        match first {
+        let plan = match first {
             Err(PlanError::MoreRegions(more)) => {
                 self.connect(&more).await;
-                Ok(engine::plan(&self.kinds, &self.scopes(), &self.stack, model).await?)
+                for r in more {
+                    if !self.acting_in.contains(&r) {
+                        self.acting_in.push(r);
+                    }
+                }
+                engine::plan(&self.kinds, &self.scopes(), &self.stack, model).await
             }
-            other => Ok(other?),
-        }
+            other => other,
+        };
+        let plan = plan?;
+        self.identity().await?;
+        Ok(plan)
     }
 }
 
@@ -194,4 +308,44 @@ pub fn confirm(yes: bool, action: &'static str, question: &str) -> Result<(), Er
 
 pub fn eprint(s: &str) {
     let _ = std::io::stderr().write_all(s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(account: &str) -> Identity {
+        Identity {
+            account: account.into(),
+            arn: format!("arn:aws:iam::{account}:user/ci"),
+        }
+    }
+
+    #[test]
+    fn the_account_line_names_the_account_the_caller_and_the_regions() {
+        assert_eq!(
+            account_line(&id("123456789012"), &["us-east-1".into()]),
+            "Account 123456789012 as arn:aws:iam::123456789012:user/ci, region us-east-1\n"
+        );
+        assert_eq!(
+            account_line(&id("123456789012"), &["us-east-1".into(), "us-west-2".into()]),
+            "Account 123456789012 as arn:aws:iam::123456789012:user/ci, regions us-east-1, us-west-2\n"
+        );
+    }
+
+    #[test]
+    fn only_listed_accounts_are_allowed_and_no_list_allows_any() {
+        assert!(check_account(&id("123456789012"), &[]).is_ok());
+        assert!(check_account(&id("123456789012"), &["123456789012".into()]).is_ok());
+        let e = check_account(
+            &id("123456789012"),
+            &["111111111111".into(), "222222222222".into()],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refusing to act in account 123456789012 (as arn:aws:iam::123456789012:user/ci): the spec's `accounts:` allows only 111111111111, 222222222222; use credentials or a --profile for one of those"
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
 }

@@ -9,7 +9,7 @@ use crate::render::{
 
 pub async fn run(file: &Path, output: Output, detailed: bool, g: &Global) -> Result<i32, Error> {
     let model = super::load(file, g)?;
-    let mut s = super::session(g, super::stack_ref(&model), &model.regions).await;
+    let mut s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
     let plan = s.plan(Some(&model)).await?;
     match output {
         Output::Human => super::eprint(&render(&plan, Purpose::Deploy, s.style)),

@@ -15,6 +15,8 @@ pub struct Model {
     /// Every region of the stack, the primary first: `[region]` for the one-region form,
     /// `regions:` as written (at most two) otherwise. Two regions always come with `dns`.
     pub regions: Vec<String>,
+    /// `accounts:`: the account ids the stack may be acted on in; empty when not given (any).
+    pub accounts: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub network: NetworkModel,
     pub load_balancer: LoadBalancerModel,

@@ -23,6 +23,9 @@ pub struct Spec {
     /// Two regions with Route 53 failover between them (the first is the primary); the
     /// alternative to `region`. `--region` then selects one of them and overrides nothing.
     pub regions: Option<S<Vec<S<String>>>>,
+    /// The AWS account ids (12 digits each) the stack may be acted on in: any other account is
+    /// refused before any other AWS call (Terraform's `allowed_account_ids`).
+    pub accounts: Option<S<Vec<S<String>>>>,
     /// The Route 53 record users resolve, with failover between the regions.
     pub dns: Option<S<Dns>>,
     /// Extra tags put on every resource (ownership tags are added by ballast).

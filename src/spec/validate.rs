@@ -311,6 +311,8 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         }
     };
 
+    let accounts = check_accounts(spec, issues);
+
     let tags = spec
         .tags
         .iter()
@@ -343,6 +345,7 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         name: name.clone(),
         region,
         regions,
+        accounts,
         dns,
         tags,
         network,
@@ -352,6 +355,36 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         slo,
         dashboard: spec.dashboard.unwrap_or(true),
     }
+}
+
+/// `accounts:`: a non-empty list of 12-digit account ids.
+fn check_accounts(spec: &Spec, issues: &mut Issues) -> Vec<String> {
+    let Some(list) = &spec.accounts else {
+        return Vec::new();
+    };
+    if list.value.is_empty() {
+        issues.push(
+            &list.referenced,
+            "`accounts:` is empty: no account would be allowed",
+            "empty list",
+            Some("name the account ids the stack lives in, or remove `accounts:`".into()),
+        );
+    }
+    for a in &list.value {
+        let id = &a.value;
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            issues.push(
+                &a.referenced,
+                format!("invalid AWS account id `{id}`"),
+                "not a 12-digit account id",
+                Some(
+                    "an account id is 12 digits, quoted so leading zeros stay: `accounts: [\"123456789012\"]`"
+                        .into(),
+                ),
+            );
+        }
+    }
+    list.value.iter().map(|a| a.value.clone()).collect()
 }
 
 /// The one-region form: `--region`, else `region:`, else AWS_REGION / AWS_DEFAULT_REGION.

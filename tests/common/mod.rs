@@ -42,6 +42,8 @@ pub struct Stats {
     pub writes: u64,
     /// Operation names of the write calls, in order.
     pub write_ops: Vec<String>,
+    /// Every call, reads too, as `service Op` (`sts GetCallerIdentity`), in order.
+    pub calls: Vec<String>,
 }
 
 impl Stats {
@@ -250,6 +252,18 @@ impl Env {
                 .iter()
                 .filter(|c| c["write"].as_bool() == Some(true))
                 .map(|c| c["op"].as_str().expect("a call has an op").to_string())
+                .collect(),
+            calls: v["calls"]
+                .as_array()
+                .unwrap_or_else(|| panic!("/_shim/stats has no calls: {body}"))
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {}",
+                        c["service"].as_str().unwrap_or_default(),
+                        c["op"].as_str().expect("a call has an op")
+                    )
+                })
                 .collect(),
         }
     }
