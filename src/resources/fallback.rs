@@ -200,7 +200,10 @@ impl Kind<Clients> for Fallback {
         // The bucket is named like the record: from the spec, or from the tags of the stack's
         // health checks (so it is found after `dns:` or `fallback:` left the spec).
         let mut names: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
-        for f in route53::checks(c, stack).await?.iter() {
+        for f in route53::checks_for(c, stack, !desired.is_empty())
+            .await?
+            .iter()
+        {
             if let Some(d) = f.tag(TAG_DNS) {
                 names.push(route53::norm_name(d));
             }

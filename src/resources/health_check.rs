@@ -82,10 +82,10 @@ impl Kind<Clients> for HealthCheck {
         &self,
         c: &Clients,
         stack: &StackRef,
-        _desired: &[&Node],
+        desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
         // Health checks have no names, so nothing of another owner can be mistaken for one.
-        let found = route53::checks(c, stack).await?;
+        let found = route53::checks_for(c, stack, !desired.is_empty()).await?;
         Ok(found.iter().map(observe).collect())
     }
 

@@ -173,7 +173,10 @@ impl Kind<Clients> for Record {
                 norm_name(s(&n.attrs, "record_name")?),
             ));
         }
-        for f in route53::checks(c, stack).await?.iter() {
+        for f in route53::checks_for(c, stack, !desired.is_empty())
+            .await?
+            .iter()
+        {
             if let (Some(z), Some(d)) = (f.tag(TAG_ZONE), f.tag(TAG_DNS)) {
                 wanted.insert((z.to_string(), norm_name(d)));
                 wanted.insert((z.to_string(), norm_name(&failover_name(&stack.name, d))));
