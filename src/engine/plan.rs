@@ -297,6 +297,11 @@ pub async fn plan<C: Sync>(
                 });
             }
         }
+        if cfg!(debug_assertions) {
+            if let Some(cur) = &current {
+                check_read_back(node, cur).map_err(PlanError::Internal)?;
+            }
+        }
         let change = diff(node, current, &known, &replaced);
         if change.action == Action::Replace {
             replaced.insert(node.key());
@@ -410,6 +415,29 @@ fn check_declared_deps(nodes: &[Node], closure: &graph::KindClosure) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Every attribute a kind sets must be read back: a node's attributes are what its kind writes,
+/// so its observation must carry each of them (`Value::Null` when AWS has none). An attribute
+/// written but never read could drift, or be left unset by a killed deploy, unseen by every later
+/// plan. Checked in debug builds, so every test that plans an existing resource checks its kind.
+fn check_read_back(node: &Node, observed: &Observed) -> Result<(), String> {
+    let missing: Vec<&str> = node
+        .attrs
+        .keys()
+        .filter(|k| !observed.attrs.contains_key(*k))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} sets {} but its discovery does not read {} back",
+            node.address(),
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" }
+        ))
+    }
 }
 
 /// `replaced`: nodes already planned for replacement. A resource that refers to one is replaced
@@ -564,6 +592,25 @@ mod tests {
             diff(&node, Some(observed(&node, attrs)), &known, &HashSet::new()).action,
             Action::NoOp
         );
+    }
+
+    #[test]
+    fn an_attribute_not_read_back_is_an_internal_error() {
+        let node = Node::new("aws_x", "x", "x").attr("a", 1i64).attr("b", true);
+        let partial = observed(&node, Attrs::from([("a".to_string(), Value::Int(1))]));
+        let err = check_read_back(&node, &partial).unwrap_err();
+        assert_eq!(
+            err,
+            "aws_x.x sets b but its discovery does not read it back"
+        );
+        let null_is_read = observed(
+            &node,
+            Attrs::from([
+                ("a".to_string(), Value::Int(1)),
+                ("b".to_string(), Value::Null),
+            ]),
+        );
+        assert!(check_read_back(&node, &null_is_read).is_ok());
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `aws_vpc`: the stack's VPC (network `create` only).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use futures::future::try_join_all;
 
-use super::common::{ignore_missing, s};
+use super::common::{b, ignore_missing, s};
 use super::ec2::{discover, tag_spec};
-use crate::aws::{Clients, Ctx, IN_USE};
+use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
@@ -13,6 +14,15 @@ pub struct Vpc;
 
 pub const KIND: &str = "aws_vpc";
 pub const ID: &str = "vpc";
+
+/// The VPC's DNS attributes: tasks resolve AWS endpoints and each other by name. Each is its
+/// own DescribeVpcAttribute / ModifyVpcAttribute call (EC2 takes one attribute per call).
+const DNS: [(&str, VpcAttributeName); 2] = [
+    ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
+    ("enable_dns_hostnames", VpcAttributeName::EnableDnsHostnames),
+];
+/// What a new VPC has before ballast sets anything (AWS's defaults).
+const DNS_DEFAULTS: [bool; 2] = [true, false];
 
 #[async_trait]
 impl Kind<Clients> for Vpc {
@@ -24,6 +34,8 @@ impl Kind<Clients> for Vpc {
         match &m.network {
             NetworkModel::Create { cidr, .. } => vec![Node::new(KIND, ID, m.names().vpc())
                 .attr("cidr_block", cidr.as_str())
+                .attr(DNS[0].0, true)
+                .attr(DNS[1].0, true)
                 .force_new(&["cidr_block"])],
             NetworkModel::Existing { .. } => vec![],
         }
@@ -50,7 +62,19 @@ impl Kind<Clients> for Vpc {
             let outputs = Outputs::from([("id".into(), id.clone())]);
             (attrs, outputs)
         };
-        Ok(discover(KIND, stack, desired, describe, read).await?)
+        let mut found = discover(KIND, stack, desired, describe, read).await?;
+        // The DNS attributes of every VPC found, all at once (one round trip more).
+        let dns = try_join_all(found.iter().flat_map(|o| {
+            DNS.iter()
+                .map(move |(_, attr)| dns_attribute(c, &o.physical_id, attr.clone()))
+        }))
+        .await?;
+        for (o, values) in found.iter_mut().zip(dns.chunks(DNS.len())) {
+            for ((key, _), v) in DNS.iter().zip(values) {
+                o.attrs.insert(key.to_string(), Value::from(*v));
+            }
+        }
+        Ok(found)
     }
 
     async fn create(
@@ -73,26 +97,32 @@ impl Kind<Clients> for Vpc {
             .and_then(|v| v.vpc_id())
             .unwrap_or_default()
             .to_string();
-        c.ec2
-            .modify_vpc_attribute()
-            .vpc_id(&id)
-            .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
-            .send()
-            .await
-            .ctx(|| format!("enable DNS hostnames on VPC {id}"))?;
+        // A new VPC has AWS's defaults; set what differs (a deploy killed here is repaired by
+        // the next one: the attributes are read back).
+        for ((key, attr), default) in DNS.iter().zip(DNS_DEFAULTS) {
+            if b(attrs, key) != default {
+                set_dns_attribute(c, &id, attr, b(attrs, key)).await?;
+            }
+        }
         Ok(Outputs::from([("id".into(), id)]))
     }
 
     async fn update(
         &self,
-        _: &Clients,
+        c: &Clients,
         _: &StackRef,
         node: &Node,
-        _: &Attrs,
-        _: &Observed,
+        attrs: &Attrs,
+        cur: &Observed,
         changed: &[String],
     ) -> Result<Outputs, BoxError> {
-        Err(format!("{} cannot change {changed:?} in place", node.address()).into())
+        for key in changed {
+            let Some((_, attr)) = DNS.iter().find(|(k, _)| k == key) else {
+                return Err(format!("{} cannot change {key} in place", node.address()).into());
+            };
+            set_dns_attribute(c, &cur.physical_id, attr, b(attrs, key)).await?;
+        }
+        Ok(cur.outputs.clone())
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
@@ -107,4 +137,38 @@ impl Kind<Clients> for Vpc {
         .await;
         ignore_missing(r)
     }
+}
+
+async fn dns_attribute(c: &Clients, vpc: &str, attr: VpcAttributeName) -> Result<bool, AwsError> {
+    let r = c
+        .ec2
+        .describe_vpc_attribute()
+        .vpc_id(vpc)
+        .attribute(attr.clone())
+        .send()
+        .await
+        .ctx(|| format!("describe the {} attribute of VPC {vpc}", attr.as_str()))?;
+    let v = match attr {
+        VpcAttributeName::EnableDnsSupport => r.enable_dns_support(),
+        _ => r.enable_dns_hostnames(),
+    };
+    Ok(v.and_then(|v| v.value()).unwrap_or(false))
+}
+
+async fn set_dns_attribute(
+    c: &Clients,
+    vpc: &str,
+    attr: &VpcAttributeName,
+    on: bool,
+) -> Result<(), AwsError> {
+    let v = AttributeBooleanValue::builder().value(on).build();
+    let call = c.ec2.modify_vpc_attribute().vpc_id(vpc);
+    let call = match attr {
+        VpcAttributeName::EnableDnsSupport => call.enable_dns_support(v),
+        _ => call.enable_dns_hostnames(v),
+    };
+    call.send()
+        .await
+        .ctx(|| format!("set {} on VPC {vpc}", attr.as_str()))?;
+    Ok(())
 }

@@ -215,6 +215,24 @@ impl Env {
         self.shim_call("POST", "/_shim/faults", &body, "fault injection");
     }
 
+    /// Let the next `k` writes through, then hang every call (a client to kill after write k).
+    /// Global to the emulator: only for a test binary with no other test running alongside.
+    pub fn freeze_after_writes(&self, k: u64) {
+        let body = format!("{{\"after_writes\": {k}}}");
+        self.shim_call("POST", "/_shim/freeze", &body, "freezing after k writes");
+    }
+
+    /// `{"after_writes", "passed", "frozen", "waiting"}` of the freeze armed.
+    pub fn freeze_state(&self) -> serde_json::Value {
+        let body = self.shim_call("GET", "/_shim/freeze", "", "reading the freeze");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// End the freeze: the calls it held are answered 503 and never reach the emulator.
+    pub fn thaw(&self) {
+        self.shim_call("DELETE", "/_shim/freeze", "", "ending the freeze");
+    }
+
     /// Wait until the emulator has answered every AWS call it received: a killed client's calls
     /// still land after it is gone (the shim's delay holds them).
     pub fn wait_idle(&self) {

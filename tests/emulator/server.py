@@ -14,6 +14,9 @@ and exposes this under /_shim/ (see tests/emulator/README.md):
   POST /_shim/reset    -> zero the counters
   GET|POST /_shim/delay  {"ms": N}
   POST /_shim/faults   {"op", "count", "status", "code", "message"[, "service"]}
+  POST /_shim/freeze   {"after_writes": k} -> k writes pass, then every call hangs;
+  GET /_shim/freeze -> {"after_writes", "passed", "frozen", "waiting"};
+  DELETE /_shim/freeze -> the hung calls get 503 without reaching moto (a kill after write k)
   GET /_shim/faults    -> pending faults;  DELETE /_shim/faults -> clear them
   POST /_shim/sns/confirm {"endpoint"[, "topic_arn"]} -> confirm pending SNS subscriptions
   POST /_shim/route53/health/<id> {"healthy": bool}, DELETE, GET -> force a Route 53 health
@@ -135,6 +138,7 @@ from moto.server import (  # noqa: E402
 
 from calls import CallLog  # noqa: E402  (shared with proxy.py: counts and classifies alike)
 from calls import identify as identify_call  # noqa: E402
+from calls import is_write  # noqa: E402
 
 # --------------------------------------------------------------------------
 # Shim middleware
@@ -150,6 +154,11 @@ class Shim:
         self.faults: list[dict] = []
         # AWS calls received and not yet answered (a killed client's calls still land).
         self.in_flight = 0
+        # POST /_shim/freeze {"after_writes": k}: the first k writes pass, then every call
+        # waits (the client looks hung: a test kills it) until DELETE /_shim/freeze, and is
+        # then answered 503 without reaching moto. A kill after exactly k writes.
+        self.freeze: dict | None = None
+        self.thawed = threading.Condition(self.lock)
 
     # -- WSGI entry point --------------------------------------------------
     def __call__(self, environ, start_response):
@@ -163,6 +172,8 @@ class Shim:
         service, op = identify(environ, body)
         self.log.record(service, op)
         with self.lock:
+            if self.held(op):
+                return respond(start_response, 503, "frozen by /_shim/freeze", "text/plain")
             fault = self.take_fault(service, op)
             delay = self.delay_ms
             self.in_flight += 1
@@ -175,6 +186,21 @@ class Shim:
         finally:
             with self.lock:
                 self.in_flight -= 1
+
+    def held(self, op: str) -> bool:
+        """With the lock held: whether this call is frozen (it then waits until thawed)."""
+        f = self.freeze
+        if f is None:
+            return False
+        if not f["frozen"]:
+            if is_write(op):
+                f["passed"] += 1
+                f["frozen"] = f["passed"] >= f["after_writes"]
+            return False
+        f["waiting"] += 1
+        while self.freeze is f:
+            self.thawed.wait(timeout=1.0)
+        return True
 
     def take_fault(self, service: str, op: str):
         for f in self.faults:
@@ -225,6 +251,24 @@ class Shim:
             return respond_json(start_response, {"confirmed": arns})
         if name.startswith("route53/health/"):
             return self.route53_health(start_response, method, name[len("route53/health/"):], environ)
+        if name == "freeze" and method == "POST":
+            try:
+                k = int((load_json(environ) or {})["after_writes"])
+                if k < 0:
+                    raise ValueError("after_writes must be >= 0")
+            except (KeyError, ValueError, TypeError, AttributeError) as e:
+                return respond(start_response, 400, f"bad freeze: {e!r}", "text/plain")
+            with self.lock:
+                self.freeze = {"after_writes": k, "passed": 0, "frozen": k == 0, "waiting": 0}
+                return respond_json(start_response, dict(self.freeze))
+        if name == "freeze" and method == "GET":
+            with self.lock:
+                return respond_json(start_response, dict(self.freeze or {}))
+        if name == "freeze" and method == "DELETE":
+            with self.lock:
+                self.freeze = None
+                self.thawed.notify_all()
+            return respond_json(start_response, {"ok": True})
         if name == "faults" and method == "POST":
             try:
                 spec = load_json(environ)
