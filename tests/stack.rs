@@ -1038,3 +1038,136 @@ fn ctrl_c_while_waiting_leaves_the_rollout_running_and_says_how_to_follow_it() {
     env.set_rollout("COMPLETED", "");
     s.destroy();
 }
+
+#[test]
+fn tags_follow_the_spec_in_place_on_every_kind_of_every_example() {
+    const TAG_CALLS: &[&str] = &[
+        "CreateTags",
+        "DeleteTags",
+        "AddTags",
+        "RemoveTags",
+        "TagResource",
+        "UntagResource",
+        "TagRole",
+        "UntagRole",
+        "CreateOrUpdateTags",
+        "ChangeTagsForResource",
+        "PutBucketTagging",
+    ];
+    let env = Env::new();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let mut kinds = std::collections::BTreeSet::new();
+    for f in files {
+        let s = TestStack::from_file(&env, &f);
+        if s.global {
+            zone(&env, "example.com");
+        }
+        let original = s.yaml();
+        let with_tags = |tags: &str| {
+            let mut out = String::new();
+            for line in original.lines() {
+                out.push_str(line);
+                out.push('\n');
+                if line.starts_with("name:") {
+                    out.push_str("tags:\n");
+                    out.push_str(tags);
+                }
+            }
+            out
+        };
+        s.set_yaml(&with_tags("  team: blue\n  stale: yes-please\n"));
+        s.deploy();
+
+        // Change one value, remove one key, add one: an update of exactly the tags of every
+        // taggable resource, nothing else, no replacement.
+        s.set_yaml(&with_tags("  team: green\n  owner: platform\n"));
+        let plan = s.plan_json();
+        let mut updates = 0;
+        for c in plan.changes() {
+            let taggable = c["after"].get("tags").is_some();
+            let kind = c["type"].as_str().unwrap();
+            if taggable {
+                kinds.insert(kind.to_string());
+                assert_eq!(c["action"], "update", "{}: {c:#}", f.display());
+                let changed: Vec<&str> = c["changed"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["key"].as_str().unwrap())
+                    .collect();
+                assert_eq!(changed, ["tags"], "{}", c["address"]);
+                assert_eq!(c["before"]["tags"]["team"], "blue");
+                assert_eq!(c["after"]["tags"]["team"], "green");
+                updates += 1;
+            } else {
+                assert_eq!(c["action"], "no-op", "{}: {c:#}", f.display());
+            }
+        }
+        assert!(
+            updates > 10,
+            "{}: {updates} taggable resources",
+            f.display()
+        );
+        let d = s.deploy();
+        let w = &d.stats.write_ops;
+        assert!(
+            w.iter().all(|op| TAG_CALLS.contains(&op.as_str())),
+            "{}: only tag calls: {w:?}",
+            f.display()
+        );
+        assert!(
+            w.len() >= updates && w.len() <= 2 * updates,
+            "{}: one call to set and one to remove per resource: {} calls for {updates}: {w:?}",
+            f.display(),
+            w.len()
+        );
+        // Read back with the SDK: the VPC has the new tags and keeps its ownership tags.
+        if let Some(vpc) = s.vpcs().first() {
+            let tags: std::collections::BTreeMap<&str, &str> = vpc
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap(), t.value().unwrap()))
+                .collect();
+            assert_eq!(tags.get("team"), Some(&"green"));
+            assert_eq!(tags.get("owner"), Some(&"platform"));
+            assert_eq!(tags.get("stale"), None);
+            assert_eq!(tags.get("ballast:stack"), Some(&s.name.as_str()));
+            assert_eq!(tags.get("ballast:resource"), Some(&"vpc"));
+        }
+        s.assert_converged();
+        s.destroy();
+    }
+    // Every taggable kind the examples deploy took part.
+    for k in [
+        "aws_vpc",
+        "aws_subnet",
+        "aws_internet_gateway",
+        "aws_route_table",
+        "aws_security_group",
+        "aws_lb",
+        "aws_lb_target_group",
+        "aws_lb_listener",
+        "aws_ecs_cluster",
+        "aws_ecs_service",
+        "aws_ecs_task_definition",
+        "aws_iam_role",
+        "aws_cloudwatch_log_group",
+        "aws_cloudwatch_metric_alarm",
+        "aws_cloudwatch_composite_alarm",
+        "aws_sns_topic",
+        "aws_appautoscaling_target",
+        "aws_launch_template",
+        "aws_autoscaling_group",
+        "aws_ecs_capacity_provider",
+        "aws_route53_health_check",
+        "aws_s3_bucket",
+    ] {
+        assert!(kinds.contains(k), "{k} not among {kinds:?}");
+    }
+}

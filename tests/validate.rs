@@ -131,3 +131,11 @@ rejects!(
     "stack.yaml:3:12",
     "not a 12-digit account id"
 );
+
+rejects!(
+    ownership_tags_cannot_be_set_by_the_spec,
+    "name: web\nregion: us-east-1\ntags:\n  team: web\n  ballast:stack: other\n  Name: mine\nservice:\n  image: nginx\n",
+    "tag key `ballast:stack` is reserved",
+    "tag key `Name` is reserved",
+    "stack.yaml:5:"
+);

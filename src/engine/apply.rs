@@ -1,14 +1,14 @@
 //! The executor: deletes in reverse dependency order, then creates and updates in dependency
 //! order, each phase as parallel as the graph allows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::graph::{self, KindClosure, Outcome};
-use super::plan::{Action, Change, Plan};
-use super::resource::{Kind, Scopes, GLOBAL};
-use super::value::{Outputs, Value};
+use super::plan::{Action, Change, Plan, TAGS};
+use super::resource::{BoxError, Kind, Node, Observed, Scopes, StackRef, GLOBAL};
+use super::value::{Attrs, Outputs, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -173,8 +173,7 @@ pub async fn apply<C: Sync>(
             let t = Instant::now();
             let res = match (step, &c.current) {
                 (Step::Update, Some(cur)) => {
-                    kind.update(ctx, &stack, node, &attrs, cur, &c.changed_keys())
-                        .await
+                    update(kind, ctx, &stack, node, &attrs, cur, &c.changed_keys()).await
                 }
                 _ => kind.create(ctx, &stack, node, &attrs).await,
             };
@@ -352,6 +351,59 @@ fn strings<'a>(v: &'a Value, out: &mut HashSet<&'a str>) {
         Value::List(items) => items.iter().for_each(|i| strings(i, out)),
         Value::Map(m) => m.values().for_each(|i| strings(i, out)),
         _ => {}
+    }
+}
+
+/// An in-place update: the spec's tags through `Kind::retag` (only the keys that differ), the
+/// rest through `Kind::update`; outputs stay as they are when only the tags changed.
+async fn update<C: Sync>(
+    kind: &dyn Kind<C>,
+    ctx: &C,
+    stack: &StackRef,
+    node: &Node,
+    attrs: &Attrs,
+    cur: &Observed,
+    changed: &[String],
+) -> Result<Outputs, BoxError> {
+    let mut rest: Vec<String> = changed.iter().filter(|k| *k != TAGS).cloned().collect();
+    if rest.len() < changed.len() {
+        let want = string_map(attrs.get(TAGS));
+        let have = string_map(cur.attrs.get(TAGS));
+        let set: BTreeMap<String, String> = want
+            .iter()
+            .filter(|(k, v)| have.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let remove: Vec<String> = have
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .cloned()
+            .collect();
+        let retag = kind
+            .retag()
+            .ok_or_else(|| format!("{} cannot change its tags", cur.address()))?;
+        retag(ctx, cur, &set, &remove).await?;
+    }
+    if rest.is_empty() {
+        return Ok(cur.outputs.clone());
+    }
+    rest.sort();
+    kind.update(ctx, stack, node, attrs, cur, &rest).await
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    match v {
+        Some(Value::Map(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::Str(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+        _ => BTreeMap::new(),
     }
 }
 

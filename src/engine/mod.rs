@@ -12,6 +12,8 @@ mod fake;
 mod prop_tests;
 
 pub use apply::{apply, ApplyResult, Reporter, Step};
-pub use plan::{lower, plan, Action, AttrChange, Change, Plan, PlanError, Summary};
-pub use resource::{qualify, BoxError, Conflict, Kind, Node, Observed, Scopes, StackRef, GLOBAL};
+pub use plan::{lower, plan, Action, AttrChange, Change, Plan, PlanError, Summary, TAGS};
+pub use resource::{
+    qualify, BoxError, Conflict, Kind, Node, Observed, Retag, Scopes, StackRef, GLOBAL,
+};
 pub use value::{Attrs, Outputs, Value};

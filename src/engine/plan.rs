@@ -12,6 +12,9 @@ use super::resource::{
 use super::value::{Attrs, Outputs, Value};
 use crate::spec::Model;
 
+/// The attribute of a taggable kind's nodes that holds the spec's `tags:` (see `Kind::tags`).
+pub const TAGS: &str = "tags";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
@@ -72,6 +75,22 @@ pub struct Change {
 impl Change {
     pub fn changed_keys(&self) -> Vec<String> {
         self.diffs.iter().map(|d| d.key.clone()).collect()
+    }
+
+    /// Whether the resource keeps its outputs: unchanged, or updated in place by a kind whose
+    /// updates keep them, or only retagged (a task definition's new tags are no new revision).
+    pub fn keeps_outputs(&self) -> bool {
+        match self.action {
+            Action::NoOp => true,
+            Action::Update => {
+                !self
+                    .node
+                    .as_ref()
+                    .is_some_and(|n| n.outputs_change_on_update)
+                    || self.diffs.iter().all(|d| d.key == TAGS)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -135,11 +154,7 @@ impl Plan {
     pub fn known_outputs(&self) -> HashMap<String, Outputs> {
         self.changes
             .iter()
-            .filter(|c| {
-                c.action == Action::NoOp
-                    || (c.action == Action::Update
-                        && !c.node.as_ref().is_some_and(|n| n.outputs_change_on_update))
-            })
+            .filter(|c| c.keeps_outputs())
             .filter_map(|c| Some((c.key.clone(), c.current.as_ref()?.outputs.clone())))
             .collect()
     }
@@ -306,9 +321,7 @@ pub async fn plan<C: Sync>(
         if change.action == Action::Replace {
             replaced.insert(node.key());
         }
-        let keeps_outputs = change.action == Action::NoOp
-            || (change.action == Action::Update && !node.outputs_change_on_update);
-        if keeps_outputs {
+        if change.keeps_outputs() {
             if let Some(c) = &change.current {
                 known.insert(node.key(), c.outputs.clone());
             }
@@ -371,20 +384,33 @@ pub async fn plan<C: Sync>(
 /// The desired nodes of `model`, each with its scope: regional kinds lowered once per region
 /// (`Model::for_region`), global kinds once from the whole model.
 pub fn lower<C: Sync>(kinds: &[Box<dyn Kind<C>>], m: &Model) -> Vec<Node> {
+    let tags = Value::Map(
+        m.tags
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::str(v)))
+            .collect(),
+    );
+    let tagged = |k: &dyn Kind<C>, mut n: Node| {
+        // A kind may set its own (a subset, where AWS allows fewer tags).
+        if k.retag().is_some() && !n.attrs.contains_key(TAGS) {
+            n.attrs.insert(TAGS.to_string(), tags.clone());
+        }
+        n
+    };
     let mut nodes = Vec::new();
     for r in &m.regions {
         let rm = m.for_region(r);
         for k in kinds.iter().filter(|k| !k.global()) {
             nodes.extend(k.desired(&rm).into_iter().map(|mut n| {
                 n.scope = r.clone();
-                n
+                tagged(k.as_ref(), n)
             }));
         }
     }
     for k in kinds.iter().filter(|k| k.global()) {
         nodes.extend(k.desired(m).into_iter().map(|mut n| {
             n.scope = GLOBAL.to_string();
-            n
+            tagged(k.as_ref(), n)
         }));
     }
     nodes

@@ -12,6 +12,15 @@ use crate::spec::Model;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Changes a resource's tags in place: sets `set` (new keys and changed values), removes the
+/// keys `remove`, and leaves every other tag (ballast's ownership tags among them) as it is.
+pub type Retag<C> = for<'a> fn(
+    &'a C,
+    &'a Observed,
+    &'a BTreeMap<String, String>,
+    &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>>;
+
 /// Which stack a discovery is for. Destroy by `--stack NAME` only knows this much.
 #[derive(Clone, Debug)]
 pub struct StackRef {
@@ -208,6 +217,14 @@ pub trait Kind<C: Sync>: Send + Sync {
     /// region's load balancer): that region. A plan must discover every region its global
     /// resources name, so a region removed from the spec is found again and destroyed.
     fn region_of(&self, _observed: &Observed) -> Option<String> {
+        None
+    }
+
+    /// For a kind whose resources carry the spec's `tags:`: how to change them in place. The
+    /// engine then gives every node a `tags` attribute (the user's tags, ownership tags left
+    /// out), the kind's discovery must read it back (`Ownership::tags`), and a change to it is
+    /// applied by this function, never by `update` or a replacement.
+    fn retag(&self) -> Option<Retag<C>> {
         None
     }
 

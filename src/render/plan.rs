@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Style;
-use crate::engine::{Action, Change, Plan, Value, GLOBAL};
+use crate::engine::{Action, Attrs, Change, Plan, Value, GLOBAL, TAGS};
 
 /// Why the plan exists: deploy shows removed resources as "no longer in the spec".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,15 +141,15 @@ fn block(out: &mut String, c: &Change, purpose: Purpose, st: Style) {
     );
     match c.action {
         Action::Create => {
-            let w = width(c.after.keys());
-            for (k, v) in &c.after {
+            let w = width(shown(&c.after).map(|(k, _)| k));
+            for (k, v) in shown(&c.after) {
                 let _ = writeln!(out, "      {} {k:<w$} = {}", st.green("+"), show(Some(v)));
             }
         }
         Action::Delete => {
             let attrs = &c.current.as_ref().expect("delete has current").attrs;
-            let w = width(attrs.keys());
-            for (k, v) in attrs {
+            let w = width(shown(attrs).map(|(k, _)| k));
+            for (k, v) in shown(attrs) {
                 let _ = writeln!(
                     out,
                     "      {} {k:<w$} = {} {}",
@@ -187,6 +187,13 @@ fn block(out: &mut String, c: &Change, purpose: Purpose, st: Style) {
         }
     }
     let _ = writeln!(out, "    }}\n");
+}
+
+/// The attributes a create or delete shows: all but an empty `tags` (a stack without `tags:`).
+fn shown(attrs: &Attrs) -> impl Iterator<Item = (&String, &Value)> {
+    attrs
+        .iter()
+        .filter(|(k, v)| !(k.as_str() == TAGS && matches!(v, Value::Map(m) if m.is_empty())))
 }
 
 fn width<'a>(keys: impl Iterator<Item = &'a String>) -> usize {

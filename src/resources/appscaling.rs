@@ -32,6 +32,8 @@ pub fn resource_id_of(stack: &StackRef) -> String {
 
 /// The stack's scalable target as AWS has it.
 pub struct Target {
+    /// The user's tags (`common::Ownership::tags`).
+    pub tags: crate::engine::Value,
     pub resource_id: String,
     pub arn: String,
     pub min: i32,
@@ -85,6 +87,7 @@ async fn read(c: &Clients, stack: &StackRef) -> Result<Option<Target>, BoxError>
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
     Ok(Some(Target {
+        tags: own.tags,
         resource_id: rid,
         arn,
         min: t.min_capacity(),

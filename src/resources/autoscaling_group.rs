@@ -8,7 +8,7 @@ use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 
 use super::common::{b, i, ownership, s, strs, tags_for};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, Names};
 
 pub struct AutoScalingGroup;
@@ -20,6 +20,10 @@ pub const ID: &str = "asg.ecs";
 impl Kind<Clients> for AutoScalingGroup {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -86,6 +90,7 @@ impl Kind<Clients> for AutoScalingGroup {
                 outputs: Outputs::from([("arn".into(), arn), ("name".into(), name.clone())]),
                 physical_id: name.clone(),
                 attrs: Attrs::from([
+                    ("tags".into(), own.tags.clone()),
                     (
                         "launch_template_id".into(),
                         Value::opt_str(g.launch_template().and_then(|l| l.launch_template_id())),
@@ -228,4 +233,43 @@ fn template(attrs: &Attrs) -> Result<LaunchTemplateSpecification, BoxError> {
         .launch_template_id(s(attrs, "launch_template_id")?)
         .version("$Default")
         .build())
+}
+
+/// `Kind::retag`: see there.
+fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        let name = &cur.physical_id;
+        let tag = |k: &String| {
+            Tag::builder()
+                .key(k)
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+        };
+        if !set.is_empty() {
+            c.autoscaling
+                .create_or_update_tags()
+                .set_tags(Some(
+                    set.iter()
+                        .map(|(k, v)| tag(k).value(v).propagate_at_launch(true).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .ctx(|| format!("tag Auto Scaling group {name}"))?;
+        }
+        if !remove.is_empty() {
+            c.autoscaling
+                .delete_tags()
+                .set_tags(Some(remove.iter().map(|k| tag(k).build()).collect()))
+                .send()
+                .await
+                .ctx(|| format!("untag Auto Scaling group {name}"))?;
+        }
+        Ok(())
+    })
 }

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
 use super::common::{b, i, ignore_missing, s};
 use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, Names};
 
 pub struct CapacityProvider;
@@ -22,6 +22,10 @@ pub const ID: &str = "capacity.ec2";
 impl Kind<Clients> for CapacityProvider {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ecs::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -99,6 +103,7 @@ impl Kind<Clients> for CapacityProvider {
                 ]),
                 physical_id: name.clone(),
                 attrs: Attrs::from([
+                    ("tags".into(), own.tags.clone()),
                     (
                         "auto_scaling_group_arn".into(),
                         Value::opt_str(asg.map(|a| a.auto_scaling_group_arn())),

@@ -24,7 +24,7 @@ use aws_sdk_cloudfront::types::{
 
 use super::common::{b, ignore_missing, ownership, s, strs, tags_for, wait_until};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::Model;
 
 pub struct Cdn;
@@ -56,6 +56,10 @@ fn comment_prefix(stack: &str) -> String {
 impl Kind<Clients> for Cdn {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -147,6 +151,7 @@ impl Kind<Clients> for Cdn {
                 continue;
             };
             let mut o = observe(&cfg, d.id(), d.arn(), d.domain_name());
+            o.attrs.insert("tags".into(), own.tags.clone());
             o.owned = own.owned;
             if own.owned {
                 o.id = own.id.unwrap_or_else(|| ID.to_string());
@@ -483,4 +488,43 @@ fn observe(cfg: &DistributionConfig, id: &str, arn: &str, domain_name: &str) -> 
         outputs: outputs(id, arn, domain_name),
         owned: true,
     }
+}
+
+/// `Kind::retag`: see there.
+fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        let arn = cur.outputs.get("arn").unwrap_or(&cur.physical_id);
+        if !set.is_empty() {
+            let items = set
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()?;
+            c.cloudfront
+                .tag_resource()
+                .resource(arn)
+                .tags(Tags::builder().set_items(Some(items)).build())
+                .send()
+                .await
+                .ctx(|| format!("tag distribution {}", cur.physical_id))?;
+        }
+        if !remove.is_empty() {
+            c.cloudfront
+                .untag_resource()
+                .resource(arn)
+                .tag_keys(
+                    aws_sdk_cloudfront::types::TagKeys::builder()
+                        .set_items(Some(remove.to_vec()))
+                        .build(),
+                )
+                .send()
+                .await
+                .ctx(|| format!("untag distribution {}", cur.physical_id))?;
+        }
+        Ok(())
+    })
 }

@@ -218,8 +218,10 @@ pub async fn discover(
     Ok(found
         .iter()
         .filter_map(|a| {
-            let attrs = attrs(&a.body)?;
+            let mut attrs = attrs(&a.body)?;
             let (id, owned) = a.claim(stack, desired)?;
+            let own = ownership(stack, a.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            attrs.insert("tags".into(), own.tags);
             Some(Observed {
                 id,
                 kind,
@@ -234,6 +236,41 @@ pub async fn discover(
             })
         })
         .collect())
+}
+
+/// `Kind::retag` of both alarm kinds (by the `arn` output): TagResource, UntagResource.
+pub fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        let arn = cur.outputs.get("arn").unwrap_or(&cur.physical_id);
+        if !set.is_empty() {
+            c.cloudwatch
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(
+                    set.iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .ctx(|| format!("tag alarm {}", cur.name))?;
+        }
+        if !remove.is_empty() {
+            c.cloudwatch
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .ctx(|| format!("untag alarm {}", cur.name))?;
+        }
+        Ok(())
+    })
 }
 
 /// DeleteAlarms of one alarm, metric or composite; a missing one is gone already.

@@ -6,7 +6,7 @@ use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
 use super::common::ignore_missing;
 use super::ecs::{ecs_owner, ecs_tags, edit_providers};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::Model;
 
 pub struct Cluster;
@@ -18,6 +18,10 @@ pub const ID: &str = "cluster";
 impl Kind<Clients> for Cluster {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ecs::retag)
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
@@ -72,6 +76,7 @@ impl Kind<Clients> for Cluster {
                 ]),
                 physical_id: arn,
                 attrs: Attrs::from([
+                    ("tags".into(), own.tags.clone()),
                     ("container_insights".into(), Value::str(insights)),
                     (
                         "capacity_providers".into(),

@@ -28,14 +28,25 @@ pub struct Ownership {
     /// Its logical id (`ballast:resource`), if any.
     pub id: Option<String>,
     pub name: Option<String>,
+    /// The user's tags (the observed `tags` attribute of taggable kinds): every tag but
+    /// ballast's own (`ballast:*`, `Name`) and AWS's (`aws:*`).
+    pub tags: Value,
 }
+
+pub use crate::spec::names::is_user_tag;
 
 pub fn ownership<'a>(
     stack: &StackRef,
     tags: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Ownership {
     let map: BTreeMap<&str, &str> = tags.into_iter().collect();
+    let user = map
+        .iter()
+        .filter(|(k, _)| is_user_tag(k))
+        .map(|(k, v)| (k.to_string(), Value::str(*v)))
+        .collect();
     Ownership {
+        tags: Value::Map(user),
         owned: map.get(TAG_STACK) == Some(&stack.name.as_str()),
         id: map.get(TAG_RESOURCE).map(|s| s.to_string()),
         name: map.get("Name").map(|s| s.to_string()),

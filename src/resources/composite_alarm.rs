@@ -14,7 +14,7 @@ use super::cloudwatch::{all_in_alarm, canon, cw_tags, observed_rule, span, Body}
 use super::common::{b, s, strs};
 use super::metric_alarm::{slo_window_id, slos, BurnAlert, Slo, BURN_ALERTS, SLO_DAYS};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::Model;
 
 pub struct CompositeAlarm;
@@ -54,6 +54,10 @@ fn description(m: &Model, slo: &Slo, a: &BurnAlert) -> String {
 impl Kind<Clients> for CompositeAlarm {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::cloudwatch::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

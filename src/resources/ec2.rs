@@ -3,9 +3,11 @@
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
+use std::collections::BTreeMap;
+
 use super::common::{ownership, tags_for};
-use crate::aws::AwsError;
-use crate::engine::{Attrs, Node, Observed, Outputs, StackRef};
+use crate::aws::{AwsError, Clients, Ctx};
+use crate::engine::{Attrs, BoxError, Node, Observed, Outputs, StackRef, TAGS};
 use crate::spec::names::TAG_STACK;
 
 /// EC2 tag specification for a new resource.
@@ -81,6 +83,8 @@ pub fn observe_ec2(
             .find(|n| Some(&n.name) == own.name.as_ref())?;
         (node.id.clone(), false)
     };
+    let mut attrs = attrs;
+    attrs.insert(TAGS.into(), own.tags);
     Some(Observed {
         id,
         kind,
@@ -89,6 +93,45 @@ pub fn observe_ec2(
         attrs,
         outputs,
         owned,
+    })
+}
+
+/// `Kind::retag` of the EC2 kinds: CreateTags for what is set, DeleteTags for what is removed.
+pub fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        if !set.is_empty() {
+            c.ec2
+                .create_tags()
+                .resources(&cur.physical_id)
+                .set_tags(Some(
+                    set.iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .ctx(|| format!("tag {}", cur.physical_id))?;
+        }
+        if !remove.is_empty() {
+            c.ec2
+                .delete_tags()
+                .resources(&cur.physical_id)
+                .set_tags(Some(
+                    remove
+                        .iter()
+                        .map(|k| Tag::builder().key(k).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .ctx(|| format!("untag {}", cur.physical_id))?;
+        }
+        Ok(())
     })
 }
 

@@ -5,7 +5,7 @@ use aws_sdk_ecs::types::Tag;
 
 use super::common::{ownership, tags_for};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Node, StackRef};
+use crate::engine::{BoxError, Node, Observed, StackRef};
 
 /// ECS tags for a new resource.
 pub fn ecs_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
@@ -54,4 +54,40 @@ pub async fn edit_providers(
         .await
         .ctx(|| format!("set capacity providers of cluster {cluster}"))?;
     Ok(())
+}
+
+/// `Kind::retag` of the ECS kinds (by ARN: the `arn` output): TagResource for what is set,
+/// UntagResource for what is removed.
+pub fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        let arn = cur.outputs.get("arn").unwrap_or(&cur.physical_id);
+        if !set.is_empty() {
+            c.ecs
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(
+                    set.iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .ctx(|| format!("tag {arn}"))?;
+        }
+        if !remove.is_empty() {
+            c.ecs
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .ctx(|| format!("untag {arn}"))?;
+        }
+        Ok(())
+    })
 }

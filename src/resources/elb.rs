@@ -1,14 +1,14 @@
 //! ELBv2 helpers shared by the load balancer, target group and listener kinds (and status):
 //! tags, the stack's ALB read once per discovery, ARN suffixes for CloudWatch.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 
 use super::common::tags_for;
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Node, StackRef};
+use crate::engine::{BoxError, Node, Observed, StackRef};
 
 /// ELBv2 tags for a new resource.
 pub fn elb_tags(stack: &StackRef, node: &Node) -> Vec<Tag> {
@@ -91,4 +91,38 @@ pub fn arn_suffix(arn: &str) -> String {
     } else {
         String::new()
     }
+}
+
+/// `Kind::retag` of the ELBv2 kinds: AddTags for what is set, RemoveTags for what is removed.
+pub fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        if !set.is_empty() {
+            c.elbv2
+                .add_tags()
+                .resource_arns(&cur.physical_id)
+                .set_tags(Some(
+                    set.iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .ctx(|| format!("tag {}", cur.physical_id))?;
+        }
+        if !remove.is_empty() {
+            c.elbv2
+                .remove_tags()
+                .resource_arns(&cur.physical_id)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .ctx(|| format!("untag {}", cur.physical_id))?;
+        }
+        Ok(())
+    })
 }

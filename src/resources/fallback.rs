@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::common::{ignore_missing, ownership, s};
 use super::route53::{self, TAG_DNS};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::Model;
 
 pub struct Fallback;
@@ -168,6 +168,10 @@ fn client(c: &Clients, region: &str) -> aws_sdk_s3::Client {
 impl Kind<Clients> for Fallback {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(retag)
     }
 
     fn global(&self) -> bool {
@@ -502,6 +506,7 @@ async fn observe(
         .find_map(|n| n.attrs.get("page").cloned())
         .unwrap_or(Value::Null);
     let attrs = Attrs::from([
+        ("tags".into(), own.tags.clone()),
         ("region".into(), Value::str(region.as_str())),
         ("website_index".into(), Value::opt_str(index)),
         ("public_read".into(), Value::Bool(public)),
@@ -526,4 +531,47 @@ fn ok_or_missing<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// S3 replaces a bucket's whole tag set: read it, change the user's keys, write it back.
+/// `Kind::retag`: see there.
+fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        let region = cur
+            .outputs
+            .get("region")
+            .map(String::as_str)
+            .unwrap_or("us-east-1");
+        let s3 = client(c, region);
+        let bucket = cur.physical_id.as_str();
+        let now = s3
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .send()
+            .await
+            .ctx(|| format!("get the tags of bucket {bucket}"))?;
+        let mut tags: std::collections::BTreeMap<String, String> = now
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .filter(|(k, _)| !remove.contains(k))
+            .collect();
+        tags.extend(set.clone());
+        let tags: Vec<Tag> = tags
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<_, _>>()?;
+        s3.put_bucket_tagging()
+            .bucket(bucket)
+            .tagging(Tagging::builder().set_tag_set(Some(tags)).build()?)
+            .send()
+            .await
+            .ctx(|| format!("tag bucket {bucket}"))?;
+        Ok(())
+    })
 }

@@ -12,7 +12,7 @@ use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, Tag, TagResourc
 use super::common::{b, i, ignore_missing, retry_in_use, s};
 use super::route53::{self, FoundCheck, TAG_DNS, TAG_REGION, TAG_ZONE};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::{TAG_RESOURCE, TAG_STACK};
 use crate::spec::Model;
 
@@ -27,11 +27,16 @@ pub fn id(region: &str) -> String {
 
 /// At most 10 tags per health check: ballast's six, then the user's tags while they fit.
 const MAX_TAGS: usize = 10;
+const OWN_TAGS: usize = 6;
 
 #[async_trait]
 impl Kind<Clients> for HealthCheck {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -67,6 +72,17 @@ impl Kind<Clients> for HealthCheck {
                     .attr("region", r.as_str())
                     .attr("zone", dns.zone.as_str())
                     .attr("record", dns.name.as_str())
+                    // The user's tags that fit beside ballast's six (in key order).
+                    .attr(
+                        "tags",
+                        Value::Map(
+                            m.tags
+                                .iter()
+                                .take(MAX_TAGS - OWN_TAGS)
+                                .map(|(k, v)| (k.clone(), Value::str(v)))
+                                .collect(),
+                        ),
+                    )
                     .force_new(&["type", "request_interval", "region"]);
                 // Ownership data, kept in tags: written on create only.
                 n.ignore_drift
@@ -218,6 +234,16 @@ pub fn observe(f: &FoundCheck) -> Observed {
     let opt_i = |v: Option<i32>| Value::from(v.map(i64::from));
     let attrs = Attrs::from([
         (
+            "tags".into(),
+            Value::Map(
+                f.tags
+                    .iter()
+                    .filter(|(k, _)| super::common::is_user_tag(k))
+                    .map(|(k, v)| (k.clone(), Value::str(v)))
+                    .collect(),
+            ),
+        ),
+        (
             "type".into(),
             Value::opt_str(cfg.map(|c| c.r#type().as_str())),
         ),
@@ -262,4 +288,29 @@ pub fn observe(f: &FoundCheck) -> Observed {
         outputs: outputs(f.id(), &region),
         owned: true,
     }
+}
+
+/// `Kind::retag`: see there.
+fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        let add: Vec<Tag> = set
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        c.route53
+            .change_tags_for_resource()
+            .resource_type(TagResourceType::Healthcheck)
+            .resource_id(&cur.physical_id)
+            .set_add_tags((!add.is_empty()).then_some(add))
+            .set_remove_tag_keys((!remove.is_empty()).then(|| remove.to_vec()))
+            .send()
+            .await
+            .ctx(|| format!("tag health check {}", cur.name))?;
+        Ok(())
+    })
 }

@@ -6,7 +6,7 @@ use aws_sdk_iam::types::Tag;
 
 use super::common::{b, ignore_missing, ownership, s, strs, tags_for};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, Names};
 
 pub struct IamRole;
@@ -95,6 +95,10 @@ impl Kind<Clients> for IamRole {
         KIND
     }
 
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(retag)
+    }
+
     fn desired(&self, m: &Model) -> Vec<Node> {
         let mut out = vec![Node::new(KIND, EXECUTION_ID, m.names().execution_role())
             .attr("assume_role_policy", canonical_policy(TRUST))
@@ -174,6 +178,7 @@ impl Kind<Clients> for IamRole {
                 outputs,
                 physical_id: name,
                 attrs: Attrs::from([
+                    ("tags".into(), own.tags.clone()),
                     (
                         "assume_role_policy".into(),
                         Value::str(canonical_policy(
@@ -373,6 +378,41 @@ async fn attach(c: &Clients, role: &str, want: &Attrs, have: &Attrs) -> Result<(
             .ctx(|| format!("detach {arn} from role {role}"))?;
     }
     Ok(())
+}
+
+/// `Kind::retag`: see there.
+fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        let role = &cur.physical_id;
+        if !set.is_empty() {
+            c.iam
+                .tag_role()
+                .role_name(role)
+                .set_tags(Some(
+                    set.iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect::<Result<Vec<_>, _>>()?,
+                ))
+                .send()
+                .await
+                .ctx(|| format!("tag role {role}"))?;
+        }
+        if !remove.is_empty() {
+            c.iam
+                .untag_role()
+                .role_name(role)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .ctx(|| format!("untag role {role}"))?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

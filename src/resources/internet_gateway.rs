@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::common::{ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
 pub struct InternetGateway;
@@ -18,6 +18,10 @@ pub const ID: &str = "igw";
 impl Kind<Clients> for InternetGateway {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ec2::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

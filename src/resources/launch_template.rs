@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{
 use super::common::{ignore_missing, s, strs};
 use super::ec2::{observe_ec2, stack_filter, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::Model;
 
 pub struct LaunchTemplate;
@@ -30,6 +30,10 @@ pub fn user_data(cluster: &str) -> String {
 impl Kind<Clients> for LaunchTemplate {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ec2::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

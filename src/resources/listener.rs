@@ -16,7 +16,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::common::{i, ignore_missing, ownership, s};
 use super::elb::{elb_tags, tags_of};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::TAG_MAINTENANCE;
 use crate::spec::Model;
 
@@ -84,6 +84,10 @@ pub fn maintenance_of<'t>(
 impl Kind<Clients> for Listener {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::elb::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -179,6 +183,7 @@ impl Kind<Clients> for Listener {
                 }
             });
             let mut attrs = Attrs::from([
+                ("tags".into(), own.tags.clone()),
                 ("load_balancer_arn".into(), Value::str(&lb_arn)),
                 ("port".into(), Value::from(l.port().map(i64::from))),
                 (

@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::common::{b, i, ignore_missing, ownership, s, strs};
 use super::elb::{arn_suffix, elb_tags, lookup, FoundLb};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
 pub struct LoadBalancer;
@@ -33,6 +33,10 @@ pub fn subnet_refs(m: &Model) -> Value {
 impl Kind<Clients> for LoadBalancer {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::elb::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -95,6 +99,7 @@ impl Kind<Clients> for LoadBalancer {
             };
             let dns = lb.dns_name().unwrap_or_default().to_string();
             let attrs = Attrs::from([
+                ("tags".into(), own.tags.clone()),
                 (
                     "scheme".into(),
                     Value::opt_str(lb.scheme().map(|s| s.as_str())),

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::common::{i, ignore_missing, ownership, tags_for};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::Model;
 
 pub struct LogGroup;
@@ -16,6 +16,10 @@ pub const ID: &str = "logs";
 impl Kind<Clients> for LogGroup {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(retag)
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
@@ -73,10 +77,13 @@ impl Kind<Clients> for LogGroup {
                 name: name.clone(),
                 outputs: Outputs::from([("name".into(), name.clone()), ("arn".into(), arn)]),
                 physical_id: name.clone(),
-                attrs: Attrs::from([(
-                    "retention_in_days".into(),
-                    Value::from(g.retention_in_days().map(i64::from)),
-                )]),
+                attrs: Attrs::from([
+                    (
+                        "retention_in_days".into(),
+                        Value::from(g.retention_in_days().map(i64::from)),
+                    ),
+                    ("tags".into(), own.tags.clone()),
+                ]),
                 owned: own.owned,
             });
         }
@@ -135,4 +142,39 @@ async fn set_retention(c: &Clients, name: &str, attrs: &Attrs) -> Result<(), Box
         .await
         .ctx(|| format!("set retention of log group {name}"))?;
     Ok(())
+}
+
+/// `Kind::retag`: see there.
+fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        let arn = cur
+            .outputs
+            .get("arn")
+            .map(|a| a.trim_end_matches(":*").to_string())
+            .unwrap_or_default();
+        if !set.is_empty() {
+            c.logs
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(set.clone().into_iter().collect()))
+                .send()
+                .await
+                .ctx(|| format!("tag log group {}", cur.name))?;
+        }
+        if !remove.is_empty() {
+            c.logs
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .ctx(|| format!("untag log group {}", cur.name))?;
+        }
+        Ok(())
+    })
 }

@@ -18,7 +18,7 @@ use aws_sdk_cloudwatch::types::{
 use super::cloudwatch::{canon, cw_tags, duration, number, span, Body};
 use super::common::{b, i, s, strs};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{CustomAlarmModel, Evaluation, ManagedAlarm, ManagedAlarmModel, Model};
 use crate::vmap;
 
@@ -559,6 +559,10 @@ fn defs(m: &Model) -> Vec<Def> {
 impl Kind<Clients> for MetricAlarm {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::cloudwatch::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

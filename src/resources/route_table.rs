@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::common::{ignore_missing, s, strs};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
 pub struct RouteTable;
@@ -19,6 +19,10 @@ pub const ID: &str = "rt.public";
 impl Kind<Clients> for RouteTable {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ec2::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

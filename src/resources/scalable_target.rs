@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::appscaling::{dimension, find, namespace, resource_id};
 use super::common::{i, ignore_missing, s, tags_for};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::Model;
 
 pub struct ScalableTarget;
@@ -21,6 +21,10 @@ pub const ID: &str = "scaling.target";
 impl Kind<Clients> for ScalableTarget {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -61,6 +65,7 @@ impl Kind<Clients> for ScalableTarget {
             physical_id: t.resource_id.clone(),
             name: t.resource_id.clone(),
             attrs: Attrs::from([
+                ("tags".into(), t.tags.clone()),
                 ("resource_id".into(), Value::str(&t.resource_id)),
                 (
                     "service".into(),
@@ -140,4 +145,35 @@ fn outputs(resource_id: &str, arn: &str) -> Outputs {
         ("resource_id".into(), resource_id.to_string()),
         ("arn".into(), arn.to_string()),
     ])
+}
+
+/// `Kind::retag`: see there.
+fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        let arn = cur.outputs.get("arn").cloned().unwrap_or_default();
+        if !set.is_empty() {
+            c.appscaling
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(set.clone().into_iter().collect()))
+                .send()
+                .await
+                .ctx(|| format!("tag scalable target {}", cur.name))?;
+        }
+        if !remove.is_empty() {
+            c.appscaling
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .ctx(|| format!("untag scalable target {}", cur.name))?;
+        }
+        Ok(())
+    })
 }

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use super::common::{ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 use crate::vmap;
 
@@ -32,6 +32,10 @@ fn rule(port: u32, source: impl Into<Value>) -> Value {
 impl Kind<Clients> for SecurityGroup {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ec2::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

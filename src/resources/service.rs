@@ -15,7 +15,7 @@ use super::common::{b, i, ignore_missing, s, strs};
 use super::ecs::{ecs_owner, ecs_tags};
 use super::task_definition::CONTAINER;
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{ManagedAlarm, Model};
 use crate::vmap;
 
@@ -30,6 +30,10 @@ const NETWORK: &[&str] = &["subnets", "security_groups", "assign_public_ip"];
 impl Kind<Clients> for Service {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ecs::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -138,6 +142,7 @@ impl Kind<Clients> for Service {
             let lb = svc.load_balancers().first();
             let arn = svc.service_arn().unwrap_or_default().to_string();
             let attrs = Attrs::from([
+                ("tags".into(), own.tags.clone()),
                 ("cluster".into(), Value::opt_str(svc.cluster_arn())),
                 (
                     "task_definition".into(),

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::common::{ignore_missing, ownership};
 use super::sns::{lookup, sns_tags};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef};
 use crate::spec::Model;
 
 pub struct SnsTopic;
@@ -18,6 +18,10 @@ pub const ID: &str = "alarms.topic";
 impl Kind<Clients> for SnsTopic {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(retag)
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {
@@ -49,7 +53,7 @@ impl Kind<Clients> for SnsTopic {
             physical_id: t.arn.clone(),
             outputs: outputs(&t.arn, &name),
             name,
-            attrs: Attrs::new(),
+            attrs: Attrs::from([("tags".into(), own.tags.clone())]),
             owned: own.owned,
         }])
     }
@@ -104,6 +108,40 @@ fn outputs(arn: &str, name: &str) -> Outputs {
         ("arn".into(), arn.to_string()),
         ("name".into(), name.to_string()),
     ])
+}
+
+/// `Kind::retag`: see there.
+fn retag<'a>(
+    c: &'a Clients,
+    cur: &'a Observed,
+    set: &'a std::collections::BTreeMap<String, String>,
+    remove: &'a [String],
+) -> futures::future::BoxFuture<'a, Result<(), BoxError>> {
+    Box::pin(async move {
+        if !set.is_empty() {
+            c.sns
+                .tag_resource()
+                .resource_arn(&cur.physical_id)
+                .set_tags(Some(
+                    set.iter()
+                        .map(|(k, v)| aws_sdk_sns::types::Tag::builder().key(k).value(v).build())
+                        .collect::<Result<Vec<_>, _>>()?,
+                ))
+                .send()
+                .await
+                .ctx(|| format!("tag topic {}", cur.name))?;
+        }
+        if !remove.is_empty() {
+            c.sns
+                .untag_resource()
+                .resource_arn(&cur.physical_id)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .ctx(|| format!("untag topic {}", cur.name))?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

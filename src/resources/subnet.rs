@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use super::common::{b, ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
 pub struct Subnet;
@@ -24,6 +24,10 @@ pub fn id(az: &str) -> String {
 impl Kind<Clients> for Subnet {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ec2::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::common::{i, ignore_missing, ownership, s};
 use super::elb::{arn_suffix, elb_tags, tags_of};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
 pub struct TargetGroup;
@@ -29,6 +29,10 @@ const HEALTH: &[&str] = &[
 impl Kind<Clients> for TargetGroup {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::elb::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -108,6 +112,7 @@ impl Kind<Clients> for TargetGroup {
                 .unwrap_or(300);
             let int = |v: Option<i32>| Value::from(v.map(i64::from));
             let attrs = Attrs::from([
+                ("tags".into(), own.tags.clone()),
                 ("vpc_id".into(), Value::opt_str(tg.vpc_id())),
                 ("port".into(), int(tg.port())),
                 (

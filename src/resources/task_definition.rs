@@ -12,7 +12,7 @@ use aws_sdk_ecs::types::{
 use super::common::{i, s, strs};
 use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::Model;
 use crate::vmap;
 
@@ -28,6 +28,10 @@ pub const CONTAINER: &str = "app";
 impl Kind<Clients> for TaskDefinition {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ecs::retag)
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -145,6 +149,7 @@ impl Kind<Clients> for TaskDefinition {
         let num = |v: Option<&str>| Value::from(v.and_then(|s| s.parse::<i64>().ok()));
         let arn = td.task_definition_arn().unwrap_or_default().to_string();
         let attrs = Attrs::from([
+            ("tags".into(), own.tags.clone()),
             (
                 "compatibility".into(),
                 // A definition registered for EC2 also lists EXTERNAL etc.; ballast asks for one.

@@ -7,7 +7,7 @@ use futures::future::try_join_all;
 use super::common::{b, ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
 pub struct Vpc;
@@ -28,6 +28,10 @@ const DNS_DEFAULTS: [bool; 2] = [true, false];
 impl Kind<Clients> for Vpc {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn retag(&self) -> Option<Retag<Clients>> {
+        Some(super::ec2::retag)
     }
 
     fn desired(&self, m: &Model) -> Vec<Node> {

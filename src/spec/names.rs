@@ -10,6 +10,15 @@ pub const TAG_REGION: &str = "ballast:region";
 /// the target group it forwarded to, where `ballast maintenance off` sends traffic back.
 pub const TAG_MAINTENANCE: &str = "ballast:maintenance";
 
+/// Whether a tag key is the user's: not ballast's (`ballast:*`, the `Name` it sets) nor AWS's
+/// (`aws:*`, and `AmazonECSManaged` on an Auto Scaling group of an ECS capacity provider).
+pub fn is_user_tag(key: &str) -> bool {
+    !key.starts_with("ballast:")
+        && !key.starts_with("aws:")
+        && key != "Name"
+        && key != "AmazonECSManaged"
+}
+
 /// Longest stack name that keeps `<name>-alb` within the 32 characters ALB and TG names allow.
 pub const MAX_STACK_NAME: usize = 28;
 

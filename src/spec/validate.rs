@@ -319,10 +319,13 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         .map(|(k, v)| (k.clone(), v.value.clone()))
         .collect::<BTreeMap<_, _>>();
     for (k, v) in &spec.tags {
-        if k.starts_with("ballast:") || k.starts_with("aws:") {
+        if !super::names::is_user_tag(k) {
             issues.push(
                 &v.referenced,
-                format!("tag key `{k}` is reserved"),
+                format!(
+                    "tag key `{k}` is reserved: ballast's ownership tags (`ballast:*`, `Name`) \
+                     and AWS's (`aws:*`, `AmazonECSManaged`) cannot be set or removed by the spec"
+                ),
                 "reserved tag key",
                 None,
             );

@@ -27,7 +27,7 @@ moto lacks: CborToJson translates those calls to moto's awsJson1_0 and the answe
 
 FIDELITY PATCHES -- where moto 5.2.5 differs from real AWS in ways ballast
 relies on. Each is a small wrapper around a moto method, applied at startup
-(patch_ecs / patch_elbv2 / patch_application_autoscaling / patch_cloudwatch /
+(patch_ec2 / patch_ecs / patch_elbv2 / patch_application_autoscaling / patch_cloudwatch /
 patch_sns / patch_route53 / patch_s3 / patch_cloudfront); the tag (E1...)
 appears in the code. Details and rationale: tests/emulator/README.md.
 
@@ -56,6 +56,8 @@ appears in the code. Details and rationale: tests/emulator/README.md.
   E6 ECS RegisterTaskDefinition returns the tags in its response.
   E7 ECS CreateCluster on an ACTIVE cluster returns it unchanged (moto
      replaces it, dropping tags and capacity providers).
+  G1 EC2 DescribeLaunchTemplates answers a template's live tags (moto: the tags
+     it had when created; CreateTags/DeleteTags later are not seen).
   L1 ELBv2 CreateLoadBalancer with an existing name returns that load balancer
      (moto creates a second one with the same name).
   L2 ELBv2 TargetGroup.LoadBalancerArns always reflects current listeners and
@@ -633,6 +635,15 @@ DEFAULT_DEPLOYMENT_CONFIGURATION = {
 # outcome a real rollout would have reached. COMPLETED (default), FAILED (as after a circuit
 # breaker rollback) or IN_PROGRESS (never settles).
 ROLLOUT = {"state": "COMPLETED", "reason": None}
+
+
+def patch_ec2() -> None:
+    """G1: DescribeLaunchTemplates answers a template's live tags."""
+    from moto.ec2.models.launch_templates import LaunchTemplate
+
+    # moto copies the tags into the template when it is created and answers that copy, so
+    # CreateTags/DeleteTags on a launch template later are never seen (AWS: they are).
+    LaunchTemplate.tags = property(lambda self: self.get_tags(), lambda self, _value: None)
 
 
 def patch_ecs() -> None:
@@ -1741,6 +1752,7 @@ def main() -> None:
         sys.exit("refusing to bind a non-loopback address")
     os.environ.setdefault("MOTO_PORT", str(args.port))
 
+    patch_ec2()
     patch_ecs()
     patch_elbv2()
     patch_application_autoscaling()
