@@ -239,16 +239,42 @@ fn the_lock_is_released_after_a_failure_and_after_ctrl_c() {
     r.assert_stderr(&["failed to create service it-lock-exit"]);
     assert_eq!(lock_value(&s), None, "released after a failed deploy");
 
-    // Ctrl-C while waiting for the rollout releases it (exit 130, the rollout goes on).
+    // Ctrl-C while waiting for the rollout releases it (exit 130, the rollout goes on). With a
+    // 3 s lease (renewed every second) the holder is seen renewing it meanwhile.
     env.set_rollout("IN_PROGRESS", "");
     let (mut child, rx) = spawn(
         &env,
-        &["deploy", s.spec(), "--yes", "--poll-interval", "100ms"],
+        &[
+            "deploy",
+            s.spec(),
+            "--yes",
+            "--poll-interval",
+            "100ms",
+            "--lock-lease",
+            "3s",
+        ],
     );
     let mut seen = String::new();
     // The first progress line comes after the first poll, when Ctrl-C is listened for.
     read_until(&rx, &mut seen, |l| l.starts_with("  rollout "));
-    assert!(lock_value(&s).is_some(), "held while waiting:\n{seen}");
+    let first = lock_value(&s).unwrap_or_else(|| panic!("held while waiting:\n{seen}"));
+    assert_eq!(first["command"], "deploy");
+    assert!(
+        first["who"].as_str().unwrap().starts_with("arn:aws:"),
+        "{first}"
+    );
+    assert!(first["host"].as_str().unwrap().contains('@'), "{first}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let later = lock_value(&s).expect("still held");
+    assert_eq!(later["id"], first["id"]);
+    assert!(
+        later["expires"].as_i64() > first["expires"].as_i64(),
+        "renewed: {first} then {later}"
+    );
+    assert!(
+        later["expires"].as_i64().unwrap() > now(),
+        "the lease is live: {later}"
+    );
     sigint(&child);
     let status = child.wait().unwrap();
     drain(&rx, &mut seen);
@@ -451,4 +477,90 @@ fn plan_says_when_the_stack_is_locked_and_writes_nothing() {
     let r = s.run("plan", &[]);
     assert_ok(&r, "plan");
     assert!(!r.stderr.contains("note: stack"), "{}", r.stderr);
+}
+
+/// The lock parameter's id in `region`, if there is one.
+fn lock_id_in(env: &Env, stack: &str, region: &str) -> Option<String> {
+    let c = env.clients(region);
+    let r = env
+        .rt
+        .block_on(c.ssm.get_parameter().name(param(stack)).send());
+    let out = r.ok()?;
+    let v: serde_json::Value = serde_json::from_str(out.parameter()?.value()?).unwrap();
+    Some(v["id"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn two_regions_are_locked_both_and_a_lock_in_the_second_releases_the_first() {
+    let env = Env::new();
+    let (stack, zname) = ("it-lock-two", "lock-two.example.com");
+    let (r1, r2) = ("us-east-1", "us-west-2");
+    zone(&env, zname);
+    for r in [r1, r2] {
+        let c = env.clients(r);
+        let _ = env
+            .rt
+            .block_on(c.ssm.delete_parameter().name(param(stack)).send());
+    }
+    let yaml = format!(
+        "name: {stack}\nregions: [{r1}, {r2}]\nservice:\n  image: nginx\n  port: 80\n  desired_count: 1\n\
+         dns:\n  zone: {zname}\n  name: app.{zname}\n  health_check:\n    path: /healthz\n    interval: 10\n    failure_threshold: 2\n"
+    );
+    let s = TestStack::new(&env, stack, r1, &yaml);
+
+    // Another command holds the second region: the primary's lock, taken first, is released
+    // again, and nothing is written.
+    let c2 = env.clients(r2);
+    let v = serde_json::json!({
+        "id": "west-lock", "who": "arn:aws:iam::123456789012:user/alice", "host": "alice@laptop",
+        "command": "maintenance on", "acquired": now() - 5, "expires": now() + 120,
+    });
+    env.rt
+        .block_on(
+            c2.ssm
+                .put_parameter()
+                .name(param(stack))
+                .value(v.to_string())
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .send(),
+        )
+        .unwrap();
+    env.reset();
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&[
+        &format!("stack \"{stack}\" is locked in {r2} by arn:aws:iam::123456789012:user/alice"),
+        "running `maintenance on`",
+        &format!("ballast unlock {stack} --region {r2} west-lock"),
+    ]);
+    let st = env.stats();
+    st.assert_no_writes("a deploy refused by the second region's lock");
+    assert_eq!(
+        st.lock_ops,
+        ["PutParameter", "PutParameter", "DeleteParameter"],
+        "taken in {r1}, refused in {r2}, released in {r1}"
+    );
+    assert_eq!(
+        lock_id_in(&env, stack, r1),
+        None,
+        "the primary's lock is released"
+    );
+    assert_eq!(lock_id_in(&env, stack, r2).as_deref(), Some("west-lock"));
+
+    // Once it is gone, the deploy locks both regions and releases both.
+    let r = env.ballast(&["unlock", stack, "--region", r2, "west-lock"]);
+    assert_ok(&r, "unlock");
+    let d = s.deploy();
+    assert_eq!(
+        d.stats.lock_ops,
+        [
+            "PutParameter",
+            "PutParameter",
+            "DeleteParameter",
+            "DeleteParameter"
+        ]
+    );
+    assert_eq!(lock_id_in(&env, stack, r1), None);
+    assert_eq!(lock_id_in(&env, stack, r2), None);
+    s.destroy();
 }

@@ -6,11 +6,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_ssm::types::{ParameterType, Tag};
+use aws_sdk_ssm::types::ParameterType;
 use serde::{Deserialize, Serialize};
 
 use super::{AwsError, Clients, Ctx, ErrorKind};
-use crate::spec::names::TAG_STACK;
 
 /// The lock parameter of `stack` (in every region).
 pub fn parameter(stack: &str) -> String {
@@ -77,9 +76,9 @@ pub async fn read(c: &Clients, stack: &str) -> Result<Found, AwsError> {
     }
 }
 
-/// Create the lock with `holder` unless it exists (PutParameter, Overwrite=false). `Free`: it is
+/// Create the lock with `holder` unless it exists (PutParameter, Overwrite=false). `None`: it is
 /// ours now; otherwise what holds it (read after the refused create).
-pub async fn create(c: &Clients, stack: &str, holder: &Holder) -> Result<Found, AwsError> {
+pub async fn create(c: &Clients, stack: &str, holder: &Holder) -> Result<Option<Found>, AwsError> {
     let name = parameter(stack);
     let value = serde_json::to_string(holder).expect("a holder serializes");
     // A lock released between the refused create and the read: try again (a few times).
@@ -94,21 +93,14 @@ pub async fn create(c: &Clients, stack: &str, holder: &Holder) -> Result<Found, 
             .description(
                 "ballast stack lock: who holds it and until when (`ballast unlock` breaks it)",
             )
-            .tags(
-                Tag::builder()
-                    .key(TAG_STACK)
-                    .value(stack)
-                    .build()
-                    .expect("key and value"),
-            )
             .send()
             .await
             .ctx(|| format!("take stack lock {name} in {}", c.region));
         match r {
-            Ok(_) => return Ok(Found::Free),
+            Ok(_) => return Ok(None),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => match read(c, stack).await? {
                 Found::Free => continue,
-                other => return Ok(other),
+                other => return Ok(Some(other)),
             },
             Err(e) => return Err(e),
         }
@@ -120,17 +112,12 @@ pub async fn create(c: &Clients, stack: &str, holder: &Holder) -> Result<Found, 
 }
 
 /// Extend the lease to `holder.expires` if the lock is still `holder`'s (read, then overwrite).
-/// `Free` when renewed; otherwise what is there instead.
-pub async fn renew(c: &Clients, stack: &str, holder: &Holder) -> Result<Found, AwsError> {
+/// `None` when renewed; otherwise what is there instead (`Free`: it is gone).
+pub async fn renew(c: &Clients, stack: &str, holder: &Holder) -> Result<Option<Found>, AwsError> {
     let name = parameter(stack);
     match read(c, stack).await? {
         Found::Held(h) if h.id == holder.id => {}
-        other => {
-            return Ok(match other {
-                Found::Free => Found::Unreadable(String::new()),
-                o => o,
-            })
-        }
+        other => return Ok(Some(other)),
     }
     c.ssm
         .put_parameter()
@@ -141,7 +128,7 @@ pub async fn renew(c: &Clients, stack: &str, holder: &Holder) -> Result<Found, A
         .send()
         .await
         .ctx(|| format!("renew stack lock {name} in {}", c.region))?;
-    Ok(Found::Free)
+    Ok(None)
 }
 
 /// Delete the lock if its id is `id` (read, then DeleteParameter). Returns what was there:

@@ -183,8 +183,8 @@ pub async fn acquire(
         let mut blocked = None;
         for (r, c) in &regions {
             match lock::create(c, stack, &holder).await {
-                Ok(Found::Free) => taken.push((r.clone(), c.clone())),
-                Ok(other) => {
+                Ok(None) => taken.push((r.clone(), c.clone())),
+                Ok(Some(other)) => {
                     blocked = Some((r.clone(), c.clone(), other));
                     break;
                 }
@@ -269,8 +269,8 @@ impl Held {
                 h.expires = lock::now() + lease.as_secs();
                 for (r, c) in &rs {
                     match lock::renew(c, &name, &h).await {
-                        Ok(Found::Free) => tracing::debug!("renewed the lock of {name} in {r}"),
-                        Ok(other) => super::eprint(&format!(
+                        Ok(None) => tracing::debug!("renewed the lock of {name} in {r}"),
+                        Ok(Some(other)) => super::eprint(&format!(
                             "warning: lost the lock of stack \"{name}\" in {r} (broken with \
                              `ballast unlock`?): {}\n",
                             describe(&name, r, &other)
