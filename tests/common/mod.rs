@@ -160,6 +160,14 @@ impl Env {
     /// Remove whatever an earlier, aborted run left of `stack`, so tests can be re-run against a
     /// long-lived emulator.
     pub fn clean(&self, stack: &str, region: &str) {
+        // A run killed while holding the stack's lock left it (a stale lock refuses destroy).
+        let c = self.clients(region);
+        let _ = self.rt.block_on(
+            c.ssm
+                .delete_parameter()
+                .name(format!("/ballast/locks/{stack}"))
+                .send(),
+        );
         let r = self.ballast(&["destroy", "--stack", stack, "--region", region, "--yes"]);
         assert_eq!(r.code, 0, "cleaning up {stack}: {}", r.stderr);
         self.reset();
