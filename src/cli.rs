@@ -44,6 +44,18 @@ pub enum ColorChoice {
     Never,
 }
 
+/// The stack lock of a command that writes.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct LockArgs {
+    /// When another command holds the stack's lock, wait up to this long for it (e.g. 5m);
+    /// without it a held lock fails at once
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+    /// How long the lock stays valid without renewal (the holder renews it every third)
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration, hide = true)]
+    pub lock_lease: std::time::Duration,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MaintenanceMode {
     On,
@@ -91,6 +103,8 @@ pub enum Command {
         /// How often to poll the rollout
         #[arg(long, default_value = "5s", value_parser = parse_duration, hide = true)]
         poll_interval: std::time::Duration,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Delete everything the stack owns (found by ownership tags)
     #[command(group = clap::ArgGroup::new("target").required(true).args(["file", "stack"]))]
@@ -101,6 +115,8 @@ pub enum Command {
         stack: Option<String>,
         #[arg(short, long)]
         yes: bool,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Show the stack's health: tasks, last rollout, healthy targets per AZ, scaling bounds
     #[command(group = clap::ArgGroup::new("target").required(true).args(["file", "stack"]))]
@@ -129,6 +145,8 @@ pub enum Command {
         /// Switch without asking (required when stdin is not a terminal)
         #[arg(short, long)]
         yes: bool,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Fail a region over in Route 53 and back: proves that failover works (exit 0 when Route
     /// 53 failed over and the health check is restored, 1 otherwise, 130 on Ctrl-C)
@@ -155,6 +173,21 @@ pub enum Command {
         /// How often to poll Route 53
         #[arg(long, default_value = "5s", value_parser = parse_duration, hide = true)]
         poll_interval: std::time::Duration,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Break a stack's lock in one region: delete it if its id is LOCK_ID
+    ///
+    /// `deploy`, `destroy`, `maintenance` and `drill` hold a lock per stack and region (the SSM
+    /// parameter /ballast/locks/STACK) while they write; a command that finds it held names the
+    /// holder and the lock id. Use this only when that holder is gone (its lease has run out,
+    /// or you know it crashed). Exit 0 when the lock was removed or there was none, 1 when
+    /// another lock is there (it is left).
+    Unlock {
+        /// The stack's name
+        stack: String,
+        /// The lock id the refused command printed
+        lock_id: String,
     },
     /// Print shell completions
     Completions { shell: clap_complete::Shell },

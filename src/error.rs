@@ -50,6 +50,12 @@ pub enum Error {
         arn: String,
         allowed: Vec<String>,
     },
+    /// Ctrl-C while holding the stack's lock (released before exiting 130).
+    #[error("interrupted")]
+    Interrupted,
+    /// Another command holds the stack's lock (its holder, age, and what to do).
+    #[error("{0}")]
+    Locked(String),
     /// Something ballast will not do to what it found (not the stack's, not deployed).
     #[error("{0}")]
     Refused(String),
@@ -64,6 +70,7 @@ impl Error {
         match self {
             Error::RolledBack { .. } => 3,
             Error::WaitTimedOut { .. } => 4,
+            Error::Interrupted => 130,
             _ => 1,
         }
     }

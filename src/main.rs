@@ -27,17 +27,31 @@ fn main() -> ExitCode {
             no_wait,
             wait_timeout,
             poll_interval,
+            lock,
         } => {
             let wait = (!no_wait).then_some(commands::deploy::Wait {
                 timeout: *wait_timeout,
                 poll: *poll_interval,
             });
-            rt.block_on(commands::deploy::run(file, *yes, *output, wait, g))
+            rt.block_on(commands::deploy::run(
+                file,
+                *yes,
+                *output,
+                wait,
+                lock.into(),
+                g,
+            ))
         }
-        Command::Destroy { file, stack, yes } => rt.block_on(commands::destroy::run(
+        Command::Destroy {
+            file,
+            stack,
+            yes,
+            lock,
+        } => rt.block_on(commands::destroy::run(
             file.as_deref(),
             stack.as_deref(),
             *yes,
+            lock.into(),
             g,
         )),
         Command::Status {
@@ -55,11 +69,13 @@ fn main() -> ExitCode {
             file,
             page,
             yes,
+            lock,
         } => rt.block_on(commands::maintenance::run(
             *mode,
             file,
             page.as_deref(),
             *yes,
+            lock.into(),
             g,
         )),
         Command::Drill {
@@ -69,6 +85,7 @@ fn main() -> ExitCode {
             yes,
             output,
             poll_interval,
+            lock,
         } => rt.block_on(commands::drill::run(
             file,
             g.region.as_deref(),
@@ -78,9 +95,11 @@ fn main() -> ExitCode {
                 poll: *poll_interval,
                 yes: *yes,
                 output: *output,
+                lock: lock.into(),
             },
             g,
         )),
+        Command::Unlock { stack, lock_id } => rt.block_on(commands::unlock::run(stack, lock_id, g)),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

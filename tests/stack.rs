@@ -429,14 +429,20 @@ fn interrupted_and_failed_deploys_converge_without_duplicates() {
     let s = web(&env, "it-kill", "eu-west-1");
     let stack = s.name.as_str();
 
-    // Kill a slow deploy part-way.
+    // Kill a slow deploy part-way: 2 s into its apply (it shows the plan it made under the
+    // stack's lock just before applying it).
     env.set_delay(300);
     let mut child = env
         .command()
         .args(["deploy", s.spec(), "--yes"])
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let planned = std::io::BufRead::lines(stderr)
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("Plan:"));
+    assert!(planned, "the deploy shows its plan");
     std::thread::sleep(std::time::Duration::from_millis(2000));
     let finished_early = child.try_wait().unwrap().is_some();
     child.kill().ok();
@@ -448,6 +454,23 @@ fn interrupted_and_failed_deploys_converge_without_duplicates() {
         !finished_early,
         "the deploy should still have been running when killed"
     );
+    // A killed deploy cannot release the stack's lock: break it as its owner would, by its id
+    // (`ballast unlock`; tests/lock.rs has the lock's own tests).
+    let c = s.clients();
+    let lock = env.rt.block_on(async {
+        let p = c
+            .ssm
+            .get_parameter()
+            .name(format!("/ballast/locks/{stack}"))
+            .send()
+            .await
+            .expect("the killed deploy left its lock");
+        let v: serde_json::Value =
+            serde_json::from_str(p.parameter().unwrap().value().unwrap()).unwrap();
+        v["id"].as_str().unwrap().to_string()
+    });
+    let r = env.ballast(&["unlock", stack, "--region", &s.region, &lock]);
+    assert_ok(&r, "unlock after the kill");
 
     // A deploy whose service creation fails leaves the rest in place and says so.
     env.fault("CreateService", 1, 400, "InvalidParameterException");

@@ -300,6 +300,17 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             "RegionDisabledException" => Some(AccessDenied),
             _ => None,
         },
+        "ssm" => match code {
+            "ParameterNotFound" | "ParameterVersionNotFound" => Some(NotFound),
+            "ParameterAlreadyExists" => Some(AlreadyExists),
+            "TooManyUpdates" => Some(Throttled),
+            "ValidationException"
+            | "InvalidAllowedPatternException"
+            | "ParameterPatternMismatchException"
+            | "HierarchyLevelLimitExceededException"
+            | "UnsupportedParameterType" => Some(Invalid),
+            _ => None,
+        },
         _ => None,
     };
     own.unwrap_or(match code {
@@ -367,6 +378,7 @@ pub fn service_name(service: &str) -> &str {
         "route53" => "Route 53",
         "s3" => "S3",
         "sts" => "STS",
+        "ssm" => "SSM",
         "" => "AWS",
         other => other,
     }
@@ -740,6 +752,10 @@ mod tests {
             ("sts", "RegionDisabledException", "", AccessDenied),
             ("sts", "InvalidClientTokenId", "", AccessDenied),
             ("sts", "ExpiredToken", "", AccessDenied),
+            ("ssm", "ParameterNotFound", "", NotFound),
+            ("ssm", "ParameterAlreadyExists", "", AlreadyExists),
+            ("ssm", "TooManyUpdates", "", Throttled),
+            ("ssm", "ThrottlingException", "", Throttled),
             ("ecs", "SomethingNew", "", Other),
             // A code that means "not found" in one service means nothing in another.
             ("iam", "ResourceNotFoundException", "", Other),

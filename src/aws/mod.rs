@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod identity;
+pub mod lock;
 pub mod shared;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +46,8 @@ pub struct Clients {
     pub cloudfront: aws_sdk_cloudfront::Client,
     /// Who the calls are made as (GetCallerIdentity).
     pub sts: aws_sdk_sts::Client,
+    /// The stack lock (an SSM parameter per region: `lock`).
+    pub ssm: aws_sdk_ssm::Client,
     /// Reads shared between kinds during discovery.
     pub shared: Shared,
 }
@@ -189,6 +192,7 @@ pub async fn connect(s: &Settings) -> Clients {
         ),
         cloudfront: aws_sdk_cloudfront::Client::new(&conf),
         sts: client!(aws_sdk_sts),
+        ssm: client!(aws_sdk_ssm),
         shared: Shared::default(),
     }
 }

@@ -23,21 +23,66 @@ pub async fn run(
     yes: bool,
     output: Output,
     wait: Option<Wait>,
+    lock: super::lock::Options,
     g: &Global,
 ) -> Result<i32, Error> {
     let model = super::load(file, g)?;
     let mut s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
     let plan = s.plan(Some(&model)).await?;
+    if !plan.has_changes() {
+        // Nothing to write: no lock either (a converged deploy makes no write call).
+        super::eprint(&render(&plan, Purpose::Deploy, s.style));
+        let regions: Vec<String> = plan.regions().iter().map(|r| r.to_string()).collect();
+        print_outputs(&plan.known_outputs(), &regions, output, s.style);
+        return Ok(0);
+    }
+    if let Err(e) = super::refuses_confirmation(yes, "deploy") {
+        super::eprint(&render(&plan, Purpose::Deploy, s.style));
+        return Err(e);
+    }
+    // Changes: take the stack's lock in every region, then plan again under it, so the plan
+    // shown and applied is not one another command made stale while we planned.
+    let held = s.lock(None, "deploy", lock).await?;
+    let res = locked(&mut s, &model, file, yes, output, wait).await;
+    held.release().await;
+    match res {
+        Err(Error::Interrupted) => std::process::exit(130),
+        other => other,
+    }
+}
+
+/// Plan, confirm, apply and follow the rollout, holding the lock.
+async fn locked(
+    s: &mut super::Session,
+    model: &crate::spec::Model,
+    file: &Path,
+    yes: bool,
+    output: Output,
+    wait: Option<Wait>,
+) -> Result<i32, Error> {
+    let plan = s.plan(Some(model)).await?;
     super::eprint(&render(&plan, Purpose::Deploy, s.style));
     if !plan.has_changes() {
         let regions: Vec<String> = plan.regions().iter().map(|r| r.to_string()).collect();
         print_outputs(&plan.known_outputs(), &regions, output, s.style);
         return Ok(0);
     }
-    super::confirm(yes, "deploy", "\nDo you want to perform these actions?")?;
+    super::confirm_locked(yes, "deploy", "\nDo you want to perform these actions?").await?;
     super::eprint("\n");
     let t = Instant::now();
-    let res = engine::apply(&s.kinds, &s.scopes(), &plan, &Progress::new(s.style)).await;
+    let applied = super::lock::interruptible(engine::apply(
+        &s.kinds,
+        &s.scopes(),
+        &plan,
+        &Progress::new(s.style),
+    ))
+    .await;
+    let Some(res) = applied else {
+        super::eprint(
+            "\nInterrupted: the stack is partly applied (run deploy again to converge).\n",
+        );
+        return Ok(130);
+    };
     if !res.ok() {
         return Err(Error::ApplyFailed {
             failed: res.failed.len(),
@@ -75,19 +120,23 @@ pub async fn run(
             .collect();
         let tag = changed.len() > 1;
         let verdicts = futures::future::join_all(changed.iter().map(|(r, svc)| {
-            let clients = &s.regional[*r];
+            let clients = &s.regional[r.as_str()];
             follow(clients, r, tag, svc, w, file, s.style)
         }))
         .await;
-        if let Some(e) = verdicts.into_iter().find_map(Result::err) {
-            return Err(e);
+        let mut interrupted = false;
+        for v in verdicts {
+            interrupted |= v?;
+        }
+        if interrupted {
+            return Ok(130);
         }
     }
     print_outputs(&outputs, &regions, output, s.style);
     Ok(0)
 }
 
-/// Wait for the rollout this deploy started; Ctrl-C stops waiting, not the rollout.
+/// Wait for the rollout this deploy started; Ctrl-C stops waiting, not the rollout (`true`).
 async fn follow(
     clients: &crate::aws::Clients,
     region: &str,
@@ -96,13 +145,13 @@ async fn follow(
     w: Wait,
     file: &Path,
     st: Style,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let (Some(id), Some(cluster), Some(name)) = (
         svc.get("deployment_id"),
         svc.get("cluster"),
         svc.get("name"),
     ) else {
-        return Ok(());
+        return Ok(false);
     };
     let watch = rollout::Watch {
         ecs: &clients.ecs,
@@ -153,7 +202,7 @@ async fn follow(
                  or `aws ecs describe-services --cluster {cluster} --services {name}`.\n",
                 file.display()
             ));
-            std::process::exit(130);
+            return Ok(true);
         }
     };
     match verdict {
@@ -162,7 +211,7 @@ async fn follow(
                 "{} rollout {id}{at} completed: {running}/{desired} tasks running.\n",
                 st.green("✓")
             ));
-            Ok(())
+            Ok(false)
         }
         Verdict::RolledBack {
             reason,

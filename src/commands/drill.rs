@@ -28,6 +28,7 @@ pub struct Options {
     pub poll: Duration,
     pub yes: bool,
     pub output: Output,
+    pub lock: super::lock::Options,
 }
 
 /// `--output json`.
@@ -142,127 +143,137 @@ pub async fn run(file: &Path, region: Option<&str>, o: Options, g: &Global) -> R
         ),
     )?;
 
-    // Listen for Ctrl-C before saying it restores: `ctrl_c()` installs its handler when first
-    // polled (see deploy's `follow`). Fused: polling it again after it completed must not panic.
-    let mut ctrl_c = Box::pin(futures::FutureExt::fuse(tokio::signal::ctrl_c()));
-    let _ = futures::poll!(&mut ctrl_c);
-    super::eprint(&format!(
-        "\nInverting the health check of {region} (Ctrl-C restores it)...\n"
-    ));
-    set_inverted(c, &check, true).await?;
-    let started = Instant::now();
+    // The stack's lock (in the primary region, where its Route 53 health checks are managed),
+    // held until the check is restored.
+    let held = s
+        .lock(Some(std::slice::from_ref(&s.stack.region)), "drill", o.lock)
+        .await?;
+    let res = async {
+        // Listen for Ctrl-C before saying it restores: `ctrl_c()` installs its handler when first
+        // polled (see deploy's `follow`). Fused: polling it again after it completed must not panic.
+        let mut ctrl_c = Box::pin(futures::FutureExt::fuse(tokio::signal::ctrl_c()));
+        let _ = futures::poll!(&mut ctrl_c);
+        super::eprint(&format!(
+            "\nInverting the health check of {region} (Ctrl-C restores it)...\n"
+        ));
+        set_inverted(c, &check, true).await?;
+        let started = Instant::now();
 
-    let mut summary = Summary {
-        region: region.to_string(),
-        failed_over_after_seconds: None,
-        answered_before: before.text(),
-        answered_after: before.text(),
-        target_before: target_before.clone(),
-        target_after: target_before.clone(),
-        restored: false,
-        interrupted: false,
-    };
-    // Poll until Route 53 answers something other than the region, or the timeout.
-    let watched = tokio::select! {
-        r = watch(c, &check, &zone_id, name, region, &targets, o, st, started) => Some(r),
-        _ = &mut ctrl_c => None,
-    };
-    let failed_over = match watched {
-        None => {
-            summary.interrupted = true;
-            super::eprint("\nInterrupted.\n");
-            false
-        }
-        Some(Err(e)) => {
-            // Restore before reporting the error.
-            let restored = restore(c, &check, region, file, st).await;
-            super::eprint(&format!(
-                "{} the drill stopped on an error{}\n",
-                st.red("✗"),
-                if restored {
-                    "; the health check is restored"
-                } else {
-                    ""
-                }
-            ));
-            return Err(e);
-        }
-        Some(Ok(w)) => {
-            summary.answered_after = w.last.text();
-            summary.target_after = w.target.clone();
-            if w.failed_over {
-                let secs = started.elapsed().as_secs_f64();
-                summary.failed_over_after_seconds = Some(round1(secs));
+        let mut summary = Summary {
+            region: region.to_string(),
+            failed_over_after_seconds: None,
+            answered_before: before.text(),
+            answered_after: before.text(),
+            target_before: target_before.clone(),
+            target_after: target_before.clone(),
+            restored: false,
+            interrupted: false,
+        };
+        // Poll until Route 53 answers something other than the region, or the timeout.
+        let watched = tokio::select! {
+            r = watch(c, &check, &zone_id, name, region, &targets, o, st, started) => Some(r),
+            _ = &mut ctrl_c => None,
+        };
+        let failed_over = match watched {
+            None => {
+                summary.interrupted = true;
+                super::eprint("\nInterrupted.\n");
+                false
+            }
+            Some(Err(e)) => {
+                // Restore before reporting the error.
+                let restored = restore(c, &check, region, file, st).await;
                 super::eprint(&format!(
-                    "{} Route 53 failed over after {:.1}s: it answered {}, now {}\n",
-                    st.green("✓"),
-                    secs,
-                    described(&before, &target_before),
-                    described(&w.last, &w.target)
-                ));
-            } else {
-                super::eprint(&format!(
-                    "{} Route 53 did not fail over within {}s: it still answers {}\n",
+                    "{} the drill stopped on an error{}\n",
                     st.red("✗"),
-                    o.timeout.as_secs(),
-                    described(&w.last, &w.target)
+                    if restored {
+                        "; the health check is restored"
+                    } else {
+                        ""
+                    }
                 ));
+                return Err(e);
             }
-            w.failed_over
-        }
-    };
+            Some(Ok(w)) => {
+                summary.answered_after = w.last.text();
+                summary.target_after = w.target.clone();
+                if w.failed_over {
+                    let secs = started.elapsed().as_secs_f64();
+                    summary.failed_over_after_seconds = Some(round1(secs));
+                    super::eprint(&format!(
+                        "{} Route 53 failed over after {:.1}s: it answered {}, now {}\n",
+                        st.green("✓"),
+                        secs,
+                        described(&before, &target_before),
+                        described(&w.last, &w.target)
+                    ));
+                } else {
+                    super::eprint(&format!(
+                        "{} Route 53 did not fail over within {}s: it still answers {}\n",
+                        st.red("✗"),
+                        o.timeout.as_secs(),
+                        described(&w.last, &w.target)
+                    ));
+                }
+                w.failed_over
+            }
+        };
 
-    // Hold, counted from the inversion.
-    if failed_over {
-        let left = o.hold.saturating_sub(started.elapsed());
-        if !left.is_zero() {
-            super::eprint(&format!(
-                "Holding {region} failed over for {}s more (--for {}s; Ctrl-C restores now)...\n",
-                left.as_secs(),
-                o.hold.as_secs()
-            ));
-            tokio::select! {
-                _ = tokio::time::sleep(left) => {}
-                _ = &mut ctrl_c => {
-                    summary.interrupted = true;
-                    super::eprint("\nInterrupted.\n");
+        // Hold, counted from the inversion.
+        if failed_over {
+            let left = o.hold.saturating_sub(started.elapsed());
+            if !left.is_zero() {
+                super::eprint(&format!(
+                    "Holding {region} failed over for {}s more (--for {}s; Ctrl-C restores now)...\n",
+                    left.as_secs(),
+                    o.hold.as_secs()
+                ));
+                tokio::select! {
+                    _ = tokio::time::sleep(left) => {}
+                    _ = &mut ctrl_c => {
+                        summary.interrupted = true;
+                        super::eprint("\nInterrupted.\n");
+                    }
                 }
             }
         }
-    }
 
-    summary.restored = restore(c, &check, region, file, st).await;
-    if o.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("summary serializes")
-        );
+        summary.restored = restore(c, &check, region, file, st).await;
+        if o.output == Output::Json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).expect("summary serializes")
+            );
+        }
+        if !summary.restored {
+            return Err(Error::Drill(format!(
+                "the health check of {region} ({}) is still inverted: Route 53 keeps sending users \
+                 away from {region}; `ballast deploy {}` restores it",
+                check.id(),
+                file.display()
+            )));
+        }
+        if summary.interrupted {
+            return Ok(130);
+        }
+        if !failed_over {
+            return Err(Error::Drill(format!(
+                "Route 53 did not fail over away from {region} within {}s: it still answers {} \
+                 (the health check is restored)",
+                o.timeout.as_secs(),
+                described_text(&summary.answered_after, &summary.target_after)
+            )));
+        }
+        super::eprint(&format!(
+            "{} {region} failed over in {:.1}s and is restored.\n",
+            st.green(&st.bold("Drill passed!")),
+            summary.failed_over_after_seconds.unwrap_or_default()
+        ));
+        Ok(0)
     }
-    if !summary.restored {
-        return Err(Error::Drill(format!(
-            "the health check of {region} ({}) is still inverted: Route 53 keeps sending users \
-             away from {region}; `ballast deploy {}` restores it",
-            check.id(),
-            file.display()
-        )));
-    }
-    if summary.interrupted {
-        return Ok(130);
-    }
-    if !failed_over {
-        return Err(Error::Drill(format!(
-            "Route 53 did not fail over away from {region} within {}s: it still answers {} \
-             (the health check is restored)",
-            o.timeout.as_secs(),
-            described_text(&summary.answered_after, &summary.target_after)
-        )));
-    }
-    super::eprint(&format!(
-        "{} {region} failed over in {:.1}s and is restored.\n",
-        st.green(&st.bold("Drill passed!")),
-        summary.failed_over_after_seconds.unwrap_or_default()
-    ));
-    Ok(0)
+    .await;
+    held.release().await;
+    res
 }
 
 struct Watched {

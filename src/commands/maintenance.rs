@@ -42,6 +42,7 @@ pub async fn run(
     file: &Path,
     page: Option<&Path>,
     yes: bool,
+    lock: super::lock::Options,
     g: &Global,
 ) -> Result<i32, Error> {
     let model = super::load(file, g)?;
@@ -80,21 +81,77 @@ pub async fn run(
         )?,
     }
     let s = super::acting(g, super::stack_ref(&model), &regions, &model.accounts).await?;
+    let gate = Gate {
+        s: &s,
+        command: match mode {
+            MaintenanceMode::On => "maintenance on",
+            MaintenanceMode::Off => "maintenance off",
+        },
+        lock,
+        held: tokio::sync::Mutex::new(Vec::new()),
+    };
+    let res = switch(&s, &gate, &regions, body.as_deref(), &model).await;
+    for (_, h) in gate.held.into_inner() {
+        h.release().await;
+    }
+    match res {
+        Err(Error::Interrupted) => std::process::exit(130),
+        other => other,
+    }
+}
+
+/// The session, whose identity must be known before the first write, and the stack's lock in
+/// each region, taken at the region's first write (a switch with nothing to do writes nothing,
+/// not even a lock). The reads before it are not repeated: both switches set a state (tag,
+/// default action) rather than change one.
+struct Gate<'a> {
+    s: &'a super::Session,
+    command: &'static str,
+    lock: super::lock::Options,
+    held: tokio::sync::Mutex<Vec<(String, super::lock::Held)>>,
+}
+
+impl Gate<'_> {
+    async fn identity(&self) -> Result<(), Error> {
+        self.s.identity().await.map(|_| ())
+    }
+
+    /// Before the first write in `region`: the identity, then the lock there.
+    async fn before_write(&self, region: &str) -> Result<(), Error> {
+        self.s.identity().await?;
+        let mut held = self.held.lock().await;
+        if !held.iter().any(|(r, _)| r == region) {
+            let h = self
+                .s
+                .lock(Some(&[region.to_string()]), self.command, self.lock)
+                .await?;
+            held.push((region.to_string(), h));
+        }
+        Ok(())
+    }
+}
+
+async fn switch(
+    s: &super::Session,
+    gate: &Gate<'_>,
+    regions: &[String],
+    body: Option<&str>,
+    model: &Model,
+) -> Result<i32, Error> {
     let port = model.load_balancer.port as i32;
-    let results = futures::future::join_all(regions.iter().map(|r| {
+    let results = super::lock::interruptible(futures::future::join_all(regions.iter().map(|r| {
         let c = &s.regional[r];
         let mut stack = s.stack.clone();
         stack.region = r.clone();
-        let body = body.as_deref();
-        let gate = &s;
         async move {
             match body {
                 Some(page) => on(c, &stack, port, page, gate).await,
                 None => off(c, &stack, port, gate).await,
             }
         }
-    }))
-    .await;
+    })))
+    .await
+    .ok_or(Error::Interrupted)?;
     // The account line before the results (a region that wrote nothing did not wait for it).
     s.identity().await?;
     let mut first_err = None;
@@ -282,7 +339,7 @@ async fn on(
     stack: &StackRef,
     port: i32,
     page: &str,
-    gate: &super::Session,
+    gate: &Gate<'_>,
 ) -> Result<String, Error> {
     let m = main_listener(c, stack, port).await?;
     let action = m.listener.default_actions().first();
@@ -300,9 +357,19 @@ async fn on(
             ))
         })?,
     };
-    gate.identity().await?;
+    let same = serving.is_some_and(|f| {
+        f.status_code() == Some(MAINTENANCE_STATUS)
+            && f.content_type() == Some(MAINTENANCE_CONTENT_TYPE)
+            && f.message_body() == Some(page)
+    });
+    let retag = m.tag.as_deref() != Some(target.as_str());
+    if retag || !same {
+        gate.before_write(&stack.region).await?;
+    } else {
+        gate.identity().await?;
+    }
     // Tag first: a crash before the switch leaves a tag that `off` clears.
-    if m.tag.as_deref() != Some(target.as_str()) {
+    if retag {
         c.elbv2
             .add_tags()
             .resource_arns(&m.arn)
@@ -311,11 +378,6 @@ async fn on(
             .await
             .ctx(|| format!("tag {}", m.label()))?;
     }
-    let same = serving.is_some_and(|f| {
-        f.status_code() == Some(MAINTENANCE_STATUS)
-            && f.content_type() == Some(MAINTENANCE_CONTENT_TYPE)
-            && f.message_body() == Some(page)
-    });
     if same {
         return Ok(format!(
             "already in maintenance with this page: {} answers {MAINTENANCE_STATUS}",
@@ -345,19 +407,18 @@ async fn on(
     })
 }
 
-async fn off(
-    c: &Clients,
-    stack: &StackRef,
-    port: i32,
-    gate: &super::Session,
-) -> Result<String, Error> {
+async fn off(c: &Clients, stack: &StackRef, port: i32, gate: &Gate<'_>) -> Result<String, Error> {
     let m = main_listener(c, stack, port).await?;
-    gate.identity().await?;
     let forwarding = m
         .listener
         .default_actions()
         .first()
         .is_some_and(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
+    if !forwarding || m.tag.is_some() {
+        gate.before_write(&stack.region).await?;
+    } else {
+        gate.identity().await?;
+    }
     let mut done = None;
     if !forwarding {
         let target = match &m.tag {

@@ -3,9 +3,11 @@
 pub mod deploy;
 pub mod destroy;
 pub mod drill;
+pub mod lock;
 pub mod maintenance;
 pub mod plan;
 pub mod status;
+pub mod unlock;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -185,6 +187,40 @@ impl Session {
         }
     }
 
+    /// The regions the command acts in with their clients, the primary first (the order locks
+    /// are taken in).
+    pub fn lock_regions(&self) -> Vec<(String, Clients)> {
+        let mut v = Vec::new();
+        let primary = &self.stack.region;
+        if self.acting_in.contains(primary) {
+            v.push((primary.clone(), self.regional[primary].clone()));
+        }
+        for r in &self.acting_in {
+            if r != primary {
+                if let Some(c) = self.regional.get(r) {
+                    v.push((r.clone(), c.clone()));
+                }
+            }
+        }
+        v
+    }
+
+    /// Take the stack's lock in `regions` (`None`: every region the command acts in), as the
+    /// caller (whose identity is known first: the account line comes before the lock).
+    pub async fn lock(
+        &self,
+        regions: Option<&[String]>,
+        command: &str,
+        o: lock::Options,
+    ) -> Result<lock::Held, Error> {
+        let who = self.identity().await?.map(|i| i.arn).unwrap_or_default();
+        let mut all = self.lock_regions();
+        if let Some(only) = regions {
+            all.retain(|(r, _)| only.contains(r));
+        }
+        lock::acquire(&self.stack.name, all, command, &who, o).await
+    }
+
     pub fn scopes(&self) -> Scopes<'_, Clients> {
         Scopes {
             primary: self.stack.region.clone(),
@@ -303,6 +339,33 @@ pub fn confirm(yes: bool, action: &'static str, question: &str) -> Result<(), Er
         Ok(())
     } else {
         Err(Error::Cancelled { action })
+    }
+}
+
+/// Whether `confirm` would refuse at once (no `--yes` and no terminal): checked before taking
+/// the lock, so such a run writes nothing at all.
+pub fn refuses_confirmation(yes: bool, action: &'static str) -> Result<(), Error> {
+    if !yes && !std::io::stdin().is_terminal() {
+        return Err(Error::NeedsConfirmation { action });
+    }
+    Ok(())
+}
+
+/// `confirm` while the stack's lock is held: Ctrl-C at the prompt must release the lock, so the
+/// prompt runs on a blocking thread with Ctrl-C awaited beside it (`Error::Interrupted`; the
+/// caller releases the lock and exits 130 without waiting for the prompt's thread).
+pub async fn confirm_locked(yes: bool, action: &'static str, question: &str) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    let q = question.to_string();
+    let ask = tokio::task::spawn_blocking(move || confirm(false, action, &q));
+    tokio::select! {
+        r = ask => r.map_err(|e| Error::Usage(format!("the confirmation prompt failed: {e}")))?,
+        _ = tokio::signal::ctrl_c() => {
+            eprint("\n");
+            Err(Error::Interrupted)
+        }
     }
 }
 

@@ -10,7 +10,13 @@ use crate::render::{
 pub async fn run(file: &Path, output: Output, detailed: bool, g: &Global) -> Result<i32, Error> {
     let model = super::load(file, g)?;
     let mut s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
-    let plan = s.plan(Some(&model)).await?;
+    // `plan` takes no lock; it reads it (one GetParameter per region, beside discovery) and
+    // says on stderr when one is held.
+    let regions = s.lock_regions();
+    let name = s.stack.name.clone();
+    let (plan, notes) = futures::join!(s.plan(Some(&model)), super::lock::notes(&name, &regions));
+    let plan = plan?;
+    super::eprint(&notes);
     match output {
         Output::Human => super::eprint(&render(&plan, Purpose::Deploy, s.style)),
         Output::Json => println!(

@@ -36,12 +36,19 @@ pub struct Env {
 }
 
 /// The shim's call counts since the last `Env::reset`.
+///
+/// `writes` and `write_ops` are the writes to the stack's resources: the stack lock's SSM
+/// writes (PutParameter, DeleteParameter of `/ballast/locks/<stack>`, two per command that
+/// writes) are in `lock_ops` instead, which tests/lock.rs checks. `total` and `calls` count
+/// everything.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub total: u64,
     pub writes: u64,
-    /// Operation names of the write calls, in order.
+    /// Operation names of the write calls, in order (without the lock's).
     pub write_ops: Vec<String>,
+    /// The stack lock's write calls (`PutParameter`, `DeleteParameter`), in order.
+    pub lock_ops: Vec<String>,
     /// Every call, reads too, as `service Op` (`sts GetCallerIdentity`), in order.
     pub calls: Vec<String>,
 }
@@ -153,6 +160,14 @@ impl Env {
     /// Remove whatever an earlier, aborted run left of `stack`, so tests can be re-run against a
     /// long-lived emulator.
     pub fn clean(&self, stack: &str, region: &str) {
+        // A run killed while holding the stack's lock left it (a stale lock refuses destroy).
+        let c = self.clients(region);
+        let _ = self.rt.block_on(
+            c.ssm
+                .delete_parameter()
+                .name(format!("/ballast/locks/{stack}"))
+                .send(),
+        );
         let r = self.ballast(&["destroy", "--stack", stack, "--region", region, "--yes"]);
         assert_eq!(r.code, 0, "cleaning up {stack}: {}", r.stderr);
         self.reset();
@@ -261,16 +276,28 @@ impl Env {
             v[k].as_u64()
                 .unwrap_or_else(|| panic!("/_shim/stats has no {k}: {body}"))
         };
+        let calls = v["calls"]
+            .as_array()
+            .unwrap_or_else(|| panic!("/_shim/stats has no calls: {body}"));
+        let is_lock = |c: &serde_json::Value| c["service"].as_str() == Some("ssm");
+        let writes = |lock: bool| -> Vec<String> {
+            calls
+                .iter()
+                .filter(|c| c["write"].as_bool() == Some(true) && is_lock(c) == lock)
+                .map(|c| c["op"].as_str().expect("a call has an op").to_string())
+                .collect()
+        };
+        let write_ops = writes(false);
+        assert_eq!(
+            count("writes") as usize,
+            write_ops.len() + writes(true).len(),
+            "{body}"
+        );
         Stats {
             total: count("total"),
-            writes: count("writes"),
-            write_ops: v["calls"]
-                .as_array()
-                .unwrap_or_else(|| panic!("/_shim/stats has no calls: {body}"))
-                .iter()
-                .filter(|c| c["write"].as_bool() == Some(true))
-                .map(|c| c["op"].as_str().expect("a call has an op").to_string())
-                .collect(),
+            writes: write_ops.len() as u64,
+            write_ops,
+            lock_ops: writes(true),
             calls: v["calls"]
                 .as_array()
                 .unwrap_or_else(|| panic!("/_shim/stats has no calls: {body}"))

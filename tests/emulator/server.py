@@ -1742,6 +1742,32 @@ def patch_cloudfront() -> None:
     Backend.delete_distribution = delete_distribution
 
 
+# --------------------------------------------------------------------------
+# SSM (M1)
+# --------------------------------------------------------------------------
+
+def patch_ssm() -> None:
+    from moto.ssm.models import SimpleSystemManagerBackend as Backend
+
+    # One lock for every account and region: moto's PutParameter checks "exists" and appends
+    # the new version in two steps, so two concurrent creates with Overwrite=false could both
+    # succeed. SSM's conditional create is atomic: exactly one wins, the other gets
+    # ParameterAlreadyExists (ballast's stack lock depends on it).
+    ssm_lock = threading.Lock()
+    orig_put, orig_delete = Backend.put_parameter, Backend.delete_parameter
+
+    def put_parameter(self, *args, **kwargs):
+        """M1: PutParameter and DeleteParameter are atomic."""
+        with ssm_lock:
+            return orig_put(self, *args, **kwargs)
+
+    def delete_parameter(self, *args, **kwargs):
+        with ssm_lock:
+            return orig_delete(self, *args, **kwargs)
+
+    Backend.put_parameter, Backend.delete_parameter = put_parameter, delete_parameter
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -1761,6 +1787,7 @@ def main() -> None:
     patch_route53()
     patch_s3()
     patch_cloudfront()
+    patch_ssm()
     app = Shim(CborToJson(DomainDispatcherApplication(create_backend_app)), delay_ms=args.delay_ms)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

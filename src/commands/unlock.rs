@@ -1,0 +1,66 @@
+//! `ballast unlock STACK --region R LOCK_ID`: break a stack's lock in one region, only if it is
+//! the lock named (so a lock taken since by another command is never broken by mistake).
+//!
+//! Exit 0 when the lock was removed, and also when there was none (the stack is unlocked, which
+//! is what was asked; the message says so); 1 when another lock is there (left as is).
+
+use crate::aws::lock::{self, Found};
+use crate::cli::Global;
+use crate::engine::StackRef;
+use crate::error::Error;
+
+pub async fn run(stack: &str, lock_id: &str, g: &Global) -> Result<i32, Error> {
+    let region = g
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "unlock needs --region: the region of the lock (`ballast unlock {stack} --region R {lock_id}`)"
+            ))
+        })?;
+    let target = StackRef {
+        name: stack.to_string(),
+        region: region.clone(),
+        tags: Default::default(),
+    };
+    let s = super::acting(g, target, std::slice::from_ref(&region), &[]).await?;
+    // The account line first: breaking a lock in the wrong account helps no one.
+    s.identity().await?;
+    match lock::delete_if(&s.clients, stack, lock_id).await? {
+        Found::Held(h) if h.id == lock_id => {
+            super::eprint(&format!(
+                "{} unlocked stack \"{stack}\" in {region}: removed lock {lock_id} of {} ({}) \
+                 running `{}`.\n",
+                s.style.green("✓"),
+                h.who,
+                h.host,
+                h.command
+            ));
+            Ok(0)
+        }
+        Found::Free => {
+            super::eprint(&format!(
+                "Nothing to unlock: stack \"{stack}\" is not locked in {region} ({} does not \
+                 exist).\n",
+                lock::parameter(stack)
+            ));
+            Ok(0)
+        }
+        other => Err(Error::Locked(format!(
+            "not unlocked: the lock there is not {lock_id}: {}{}",
+            super::lock::describe(stack, &region, &other),
+            match &other {
+                Found::Held(h) => format!(
+                    "\n  if that one is stale too: ballast unlock {stack} --region {region} {}",
+                    h.id
+                ),
+                _ => format!(
+                    "\n  to remove it anyway: aws ssm delete-parameter --region {region} --name {}",
+                    lock::parameter(stack)
+                ),
+            }
+        ))),
+    }
+}

@@ -1,0 +1,566 @@
+//! The stack lock (issue 8, point 1): an SSM parameter `/ballast/locks/<stack>` per region,
+//! taken by the commands that write, with real concurrent processes.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn param(stack: &str) -> String {
+    format!("/ballast/locks/{stack}")
+}
+
+/// Remove a lock an earlier, aborted run left, then make the stack (which destroys leftovers).
+fn web<'e>(env: &'e Env, stack: &str, region: &str) -> TestStack<'e> {
+    let c = env.clients(region);
+    let _ = env
+        .rt
+        .block_on(c.ssm.delete_parameter().name(param(stack)).send());
+    TestStack::new(env, stack, region, &web_spec(stack, region, ""))
+}
+
+/// What `web_spec` makes in `region`.
+fn web_in(stack: &str, region: &str) -> Inventory {
+    web_inventory(
+        stack,
+        region,
+        &[&format!("{region}a"), &format!("{region}b")],
+    )
+}
+
+/// The lock parameter's value, if there is one.
+fn lock_value(s: &TestStack) -> Option<serde_json::Value> {
+    let r = s.block_on(s.clients().ssm.get_parameter().name(param(&s.name)).send());
+    match r {
+        Ok(out) => Some(serde_json::from_str(out.parameter()?.value()?).unwrap()),
+        Err(e) => {
+            let code = e.as_service_error().map(|e| e.is_parameter_not_found());
+            assert_eq!(code, Some(true), "GetParameter: {e:?}");
+            None
+        }
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Write a lock as another ballast would: held by alice, taken 30 s ago, its lease ending
+/// `expires_in` seconds from now (negative: stale).
+fn hold(s: &TestStack, id: &str, expires_in: i64) {
+    let v = serde_json::json!({
+        "id": id,
+        "who": "arn:aws:iam::123456789012:user/alice",
+        "host": "alice@laptop",
+        "command": "deploy",
+        "acquired": now() - 30,
+        "expires": now() + expires_in,
+    });
+    s.block_on(
+        s.clients()
+            .ssm
+            .put_parameter()
+            .name(param(&s.name))
+            .value(v.to_string())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(false)
+            .send(),
+    )
+    .unwrap();
+}
+
+fn release_by_hand(s: &TestStack) {
+    s.block_on(
+        s.clients()
+            .ssm
+            .delete_parameter()
+            .name(param(&s.name))
+            .send(),
+    )
+    .unwrap();
+}
+
+/// Spawn `ballast ARGS` with stderr read line by line on a thread.
+fn spawn(env: &Env, args: &[&str]) -> (Child, Receiver<String>) {
+    let mut child = env
+        .command()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Read lines until one satisfies `done` (60 s at most); returns everything read.
+fn read_until(rx: &Receiver<String>, seen: &mut String, done: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no matching line; stderr so far:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+        if done(&line) {
+            return;
+        }
+    }
+}
+
+fn drain(rx: &Receiver<String>, seen: &mut String) {
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+}
+
+fn sigint(child: &Child) {
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn concurrent_deploys_one_writes_the_others_are_refused_naming_the_holder() {
+    let env = Env::new();
+    let s = web(&env, "it-lock-race", "us-east-2");
+    let region = s.region.clone();
+    // A single cold deploy: the writes one winner must make, and the lock's two.
+    let solo = s.deploy();
+    let cold = sorted(solo.stats.write_ops.clone());
+    assert_eq!(solo.stats.lock_ops, ["PutParameter", "DeleteParameter"]);
+    assert_eq!(lock_value(&s), None, "released after a successful deploy");
+    s.destroy();
+
+    for trial in 1..=5 {
+        env.reset();
+        let children: Vec<Child> = (0..4)
+            .map(|_| {
+                env.command()
+                    .args(["deploy", s.spec(), "--yes", "--no-wait"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let runs: Vec<(i32, String)> = children
+            .into_iter()
+            .map(|c| {
+                let o = c.wait_with_output().unwrap();
+                (
+                    o.status.code().unwrap_or(-1),
+                    String::from_utf8_lossy(&o.stderr).into_owned(),
+                )
+            })
+            .collect();
+        let all = runs
+            .iter()
+            .map(|(c, e)| format!("exit {c}:\n{e}"))
+            .collect::<Vec<_>>()
+            .join("\n----\n");
+        let winners = runs.iter().filter(|(c, _)| *c == 0).count();
+        assert_eq!(
+            winners, 1,
+            "trial {trial}: exactly one deploy succeeds\n{all}"
+        );
+        for (code, err) in runs.iter().filter(|(c, _)| *c != 0) {
+            assert_eq!(*code, 1, "trial {trial}\n{all}");
+            for needle in [
+                &format!("stack \"it-lock-race\" is locked in {region} by arn:aws:"),
+                "running `deploy` since",
+                "lease until",
+                "lock id ",
+                "add --lock-timeout 5m",
+                &format!("ballast unlock it-lock-race --region {region} "),
+            ] {
+                assert!(err.contains(needle), "trial {trial}: {needle:?} in\n{err}");
+            }
+        }
+        let st = env.stats();
+        // The losers wrote nothing: every resource write is the winner's, one cold deploy's.
+        assert_eq!(sorted(st.write_ops.clone()), cold, "trial {trial}\n{all}");
+        // Four conditional creates (one won, three refused) and one release.
+        assert_eq!(
+            sorted(st.lock_ops.clone()),
+            [
+                "DeleteParameter",
+                "PutParameter",
+                "PutParameter",
+                "PutParameter",
+                "PutParameter"
+            ],
+            "trial {trial}"
+        );
+        assert_eq!(
+            s.inventory(),
+            web_in(&s.name, &region),
+            "trial {trial}: no duplicates"
+        );
+        assert_eq!(lock_value(&s), None, "trial {trial}: released");
+        s.destroy();
+        assert_eq!(
+            lock_value(&s),
+            None,
+            "trial {trial}: destroy released its lock"
+        );
+    }
+}
+
+#[test]
+fn the_lock_is_released_after_a_failure_and_after_ctrl_c() {
+    let env = Env::new();
+    let s = web(&env, "it-lock-exit", "eu-west-3");
+
+    // A failed deploy releases it.
+    env.fault("CreateService", 1, 400, "InvalidParameterException");
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&["failed to create service it-lock-exit"]);
+    assert_eq!(lock_value(&s), None, "released after a failed deploy");
+
+    // Ctrl-C while waiting for the rollout releases it (exit 130, the rollout goes on). With a
+    // 3 s lease (renewed every second) the holder is seen renewing it meanwhile.
+    env.set_rollout("IN_PROGRESS", "");
+    let (mut child, rx) = spawn(
+        &env,
+        &[
+            "deploy",
+            s.spec(),
+            "--yes",
+            "--poll-interval",
+            "100ms",
+            "--lock-lease",
+            "3s",
+        ],
+    );
+    let mut seen = String::new();
+    // The first progress line comes after the first poll, when Ctrl-C is listened for.
+    read_until(&rx, &mut seen, |l| l.starts_with("  rollout "));
+    let first = lock_value(&s).unwrap_or_else(|| panic!("held while waiting:\n{seen}"));
+    assert_eq!(first["command"], "deploy");
+    assert!(
+        first["who"].as_str().unwrap().starts_with("arn:aws:"),
+        "{first}"
+    );
+    assert!(first["host"].as_str().unwrap().contains('@'), "{first}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let later = lock_value(&s).expect("still held");
+    assert_eq!(later["id"], first["id"]);
+    assert!(
+        later["expires"].as_i64() > first["expires"].as_i64(),
+        "renewed: {first} then {later}"
+    );
+    assert!(
+        later["expires"].as_i64().unwrap() > now(),
+        "the lease is live: {later}"
+    );
+    sigint(&child);
+    let status = child.wait().unwrap();
+    drain(&rx, &mut seen);
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("Stopped waiting."), "{seen}");
+    assert_eq!(lock_value(&s), None, "released after Ctrl-C:\n{seen}");
+    env.set_rollout("COMPLETED", "");
+    s.destroy();
+
+    // Ctrl-C in the middle of the apply (slow calls) releases it too.
+    env.set_delay(200);
+    let (mut child, rx) = spawn(&env, &["deploy", s.spec(), "--yes", "--no-wait"]);
+    let mut seen = String::new();
+    read_until(&rx, &mut seen, |l| l.starts_with("Plan:"));
+    std::thread::sleep(Duration::from_millis(1500));
+    sigint(&child);
+    let status = child.wait().unwrap();
+    drain(&rx, &mut seen);
+    env.wait_idle();
+    env.set_delay(0);
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(
+        seen.contains("Interrupted: the stack is partly applied"),
+        "{seen}"
+    );
+    assert_eq!(
+        lock_value(&s),
+        None,
+        "released after Ctrl-C in the apply:\n{seen}"
+    );
+    // It converges, without duplicates.
+    s.deploy();
+    assert_eq!(s.inventory(), web_in(&s.name, &s.region));
+    s.assert_converged();
+    s.destroy();
+}
+
+#[test]
+fn a_held_lock_fails_fast_and_lock_timeout_waits_for_it() {
+    let env = Env::new();
+    let s = web(&env, "it-lock-wait", "ap-south-1");
+    hold(&s, "alice-lock-1", 120);
+
+    // Fails at once, naming the holder, with no write but the refused conditional create.
+    env.reset();
+    let t = Instant::now();
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(t.elapsed() < Duration::from_secs(20), "fails fast");
+    r.assert_stderr(&[
+        "stack \"it-lock-wait\" is locked in ap-south-1 by arn:aws:iam::123456789012:user/alice \
+         (alice@laptop) running `deploy` since 30 s ago",
+        "lock id alice-lock-1",
+        "add --lock-timeout 5m",
+        "ballast unlock it-lock-wait --region ap-south-1 alice-lock-1",
+    ]);
+    let st = env.stats();
+    st.assert_no_writes("a deploy refused by the lock");
+    assert_eq!(st.lock_ops, ["PutParameter"], "only the refused create");
+    // With --lock-timeout it waits; once the holder releases, it goes on and succeeds.
+    let (mut child, rx) = spawn(
+        &env,
+        &[
+            "deploy",
+            s.spec(),
+            "--yes",
+            "--no-wait",
+            "--lock-timeout",
+            "30s",
+        ],
+    );
+    let mut seen = String::new();
+    read_until(&rx, &mut seen, |l| {
+        l.starts_with("Waiting up to 30 s for the lock")
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still waiting:\n{seen}"
+    );
+    release_by_hand(&s);
+    let status = child.wait().unwrap();
+    drain(&rx, &mut seen);
+    assert_eq!(status.code(), Some(0), "{seen}");
+    assert!(seen.contains("Apply complete!"), "{seen}");
+    assert_eq!(lock_value(&s), None);
+    assert_eq!(s.inventory(), web_in(&s.name, &s.region));
+
+    // maintenance is refused the same way, before its first write.
+    hold(&s, "alice-lock-2", 120);
+    env.reset();
+    let r = env.ballast(&["maintenance", "on", s.spec(), "--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&["is locked in ap-south-1", "lock id alice-lock-2"]);
+    env.stats()
+        .assert_no_writes("maintenance refused by the lock");
+    // A timeout that passes gives up with the holder named.
+    let r = s.run("destroy", &["--yes", "--lock-timeout", "3s"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&[
+        "gave up after waiting 3 s for the lock",
+        "lock id alice-lock-2",
+    ]);
+    release_by_hand(&s);
+    s.destroy();
+}
+
+#[test]
+fn a_stale_lock_is_named_and_broken_only_by_its_id() {
+    let env = Env::new();
+    let s = web(&env, "it-lock-stale", "sa-east-1");
+    hold(&s, "stale-1", -300);
+
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&[
+        "STALE: its lease ended 5 min ago",
+        "lock id stale-1",
+        "to break it: ballast unlock it-lock-stale --region sa-east-1 stale-1",
+    ]);
+    assert!(lock_value(&s).is_some(), "not taken over");
+
+    // unlock with another id leaves it.
+    let r = env.ballast(&[
+        "unlock",
+        "it-lock-stale",
+        "--region",
+        "sa-east-1",
+        "other-id",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&[
+        "not unlocked: the lock there is not other-id",
+        "lock id stale-1",
+    ]);
+    assert_eq!(lock_value(&s).unwrap()["id"], "stale-1");
+    // Without a region it says which is needed.
+    let r = env.ballast(&["unlock", "it-lock-stale", "stale-1"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&["unlock needs --region"]);
+
+    // With its id it goes; a second unlock finds nothing (exit 0).
+    env.reset();
+    let r = env.ballast(&[
+        "unlock",
+        "it-lock-stale",
+        "--region",
+        "sa-east-1",
+        "stale-1",
+    ]);
+    assert_ok(&r, "unlock");
+    r.assert_stderr(&[
+        "unlocked stack \"it-lock-stale\" in sa-east-1: removed lock stale-1",
+        "arn:aws:iam::123456789012:user/alice",
+    ]);
+    let st = env.stats();
+    assert_eq!(st.lock_ops, ["DeleteParameter"]);
+    st.assert_no_writes("unlock");
+    assert_eq!(lock_value(&s), None);
+    let r = env.ballast(&[
+        "unlock",
+        "it-lock-stale",
+        "--region",
+        "sa-east-1",
+        "stale-1",
+    ]);
+    assert_ok(&r, "unlock of nothing");
+    r.assert_stderr(&["Nothing to unlock"]);
+
+    s.deploy();
+    s.destroy();
+}
+
+#[test]
+fn plan_says_when_the_stack_is_locked_and_writes_nothing() {
+    let env = Env::new();
+    let s = web(&env, "it-lock-plan", "ca-central-1");
+    hold(&s, "alice-plan", 90);
+    env.reset();
+    let r = s.run("plan", &["--output", "json"]);
+    assert_ok(&r, "plan");
+    r.assert_stderr(&[
+        "note: stack \"it-lock-plan\" is locked in ca-central-1 by \
+         arn:aws:iam::123456789012:user/alice (alice@laptop) running `deploy`",
+        "lock id alice-plan",
+    ]);
+    // stdout is the JSON plan, as without a lock.
+    let plan = Plan::parse(&r.stdout);
+    assert!(plan.has_changes());
+    let st = env.stats();
+    st.assert_no_writes("plan");
+    assert!(st.lock_ops.is_empty(), "{:?}", st.lock_ops);
+    assert_eq!(
+        st.calls.iter().filter(|c| *c == "ssm GetParameter").count(),
+        1,
+        "one read of the lock per region"
+    );
+    // Unlocked: no note.
+    release_by_hand(&s);
+    let r = s.run("plan", &[]);
+    assert_ok(&r, "plan");
+    assert!(!r.stderr.contains("note: stack"), "{}", r.stderr);
+}
+
+/// The lock parameter's id in `region`, if there is one.
+fn lock_id_in(env: &Env, stack: &str, region: &str) -> Option<String> {
+    let c = env.clients(region);
+    let r = env
+        .rt
+        .block_on(c.ssm.get_parameter().name(param(stack)).send());
+    let out = r.ok()?;
+    let v: serde_json::Value = serde_json::from_str(out.parameter()?.value()?).unwrap();
+    Some(v["id"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn two_regions_are_locked_both_and_a_lock_in_the_second_releases_the_first() {
+    let env = Env::new();
+    let (stack, zname) = ("it-lock-two", "lock-two.example.com");
+    let (r1, r2) = ("us-east-1", "us-west-2");
+    zone(&env, zname);
+    for r in [r1, r2] {
+        let c = env.clients(r);
+        let _ = env
+            .rt
+            .block_on(c.ssm.delete_parameter().name(param(stack)).send());
+    }
+    let yaml = format!(
+        "name: {stack}\nregions: [{r1}, {r2}]\nservice:\n  image: nginx\n  port: 80\n  desired_count: 1\n\
+         dns:\n  zone: {zname}\n  name: app.{zname}\n  health_check:\n    path: /healthz\n    interval: 10\n    failure_threshold: 2\n"
+    );
+    let s = TestStack::new(&env, stack, r1, &yaml);
+
+    // Another command holds the second region: the primary's lock, taken first, is released
+    // again, and nothing is written.
+    let c2 = env.clients(r2);
+    let v = serde_json::json!({
+        "id": "west-lock", "who": "arn:aws:iam::123456789012:user/alice", "host": "alice@laptop",
+        "command": "maintenance on", "acquired": now() - 5, "expires": now() + 120,
+    });
+    env.rt
+        .block_on(
+            c2.ssm
+                .put_parameter()
+                .name(param(stack))
+                .value(v.to_string())
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .send(),
+        )
+        .unwrap();
+    env.reset();
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&[
+        &format!("stack \"{stack}\" is locked in {r2} by arn:aws:iam::123456789012:user/alice"),
+        "running `maintenance on`",
+        &format!("ballast unlock {stack} --region {r2} west-lock"),
+    ]);
+    let st = env.stats();
+    st.assert_no_writes("a deploy refused by the second region's lock");
+    assert_eq!(
+        st.lock_ops,
+        ["PutParameter", "PutParameter", "DeleteParameter"],
+        "taken in {r1}, refused in {r2}, released in {r1}"
+    );
+    assert_eq!(
+        lock_id_in(&env, stack, r1),
+        None,
+        "the primary's lock is released"
+    );
+    assert_eq!(lock_id_in(&env, stack, r2).as_deref(), Some("west-lock"));
+
+    // Once it is gone, the deploy locks both regions and releases both.
+    let r = env.ballast(&["unlock", stack, "--region", r2, "west-lock"]);
+    assert_ok(&r, "unlock");
+    let d = s.deploy();
+    assert_eq!(
+        d.stats.lock_ops,
+        [
+            "PutParameter",
+            "PutParameter",
+            "DeleteParameter",
+            "DeleteParameter"
+        ]
+    );
+    assert_eq!(lock_id_in(&env, stack, r1), None);
+    assert_eq!(lock_id_in(&env, stack, r2), None);
+    s.destroy();
+}
