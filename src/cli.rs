@@ -35,6 +35,10 @@ pub struct Global {
     /// When to use colors
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Show the values of the service's environment variables in plans (hidden by default:
+    /// they may hold secrets)
+    #[arg(long, global = true)]
+    pub show_values: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

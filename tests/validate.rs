@@ -139,3 +139,42 @@ rejects!(
     "tag key `Name` is reserved",
     "stack.yaml:5:"
 );
+
+rejects!(
+    a_secret_must_name_a_secret_store,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  secrets:\n    API_KEY: my-plain-key\n",
+    "`my-plain-key` is not a secret reference",
+    "stack.yaml:6:14",
+    "arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"
+);
+
+rejects!(
+    a_variable_is_either_environment_or_secret,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  environment:\n    API_KEY: x\n  secrets:\n    API_KEY: ssm:/shop/api-key\n",
+    "`API_KEY` is both in environment and in secrets"
+);
+
+rejects!(
+    secrets_kms_key_is_a_key_arn,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  secrets:\n    API_KEY: ssm:/shop/api-key\n  secrets_kms_key: alias/shop\n",
+    "`alias/shop` is not a KMS key ARN"
+);
+
+#[test]
+fn secret_looking_environment_variables_are_a_warning_not_an_error() {
+    let (code, err) = common::validate(
+        "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  environment:\n    DB_PASSWORD: hunter2\n    LOG_LEVEL: debug\n  secrets:\n    API_KEY: arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/api-AbCdEf\n    DB_TOKEN: arn:aws:ssm:us-east-1:123456789012:parameter/shop/token\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("environment variable `DB_PASSWORD` looks like a secret"),
+        "{err}"
+    );
+    assert!(err.contains("stack.yaml:6:18"), "{err}");
+    assert!(err.contains("secrets:"), "{err}");
+    assert!(!err.contains("LOG_LEVEL` looks"), "{err}");
+    assert!(
+        !err.contains("hunter2"),
+        "the warning does not echo the value: {err}"
+    );
+}

@@ -107,8 +107,13 @@ pub fn check_account(id: &Identity, accounts: &[String]) -> Result<(), Error> {
     })
 }
 
+/// Reads and validates the spec; shows its warnings (and goes on).
 pub fn load(file: &Path, g: &Global) -> Result<Model, Error> {
-    spec::load_file(&file.to_string_lossy(), g.region.as_deref())
+    let model = spec::load_file(&file.to_string_lossy(), g.region.as_deref())?;
+    for w in &model.warnings {
+        eprint(&format!("{w}\n"));
+    }
+    Ok(model)
 }
 
 /// Clients for the stack's primary region (`stack.region`) and every other region in
@@ -119,7 +124,10 @@ pub async fn session(g: &Global, stack: StackRef, regions: &[String]) -> Session
         clients: connect(g, &stack.region).await,
         regional: BTreeMap::new(),
         stack,
-        style: Style::new(g.color),
+        style: Style {
+            show_values: g.show_values,
+            ..Style::new(g.color)
+        },
         who: None,
         acting_in: regions.to_vec(),
         global: g.clone(),

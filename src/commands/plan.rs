@@ -21,7 +21,11 @@ pub async fn run(file: &Path, output: Output, detailed: bool, g: &Global) -> Res
         Output::Human => super::eprint(&render(&plan, Purpose::Deploy, s.style)),
         Output::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&json::plan(&plan)).expect("plan serializes")
+            serde_json::to_string_pretty(&json::plan(&crate::render::shown(
+                &plan,
+                s.style.show_values
+            )))
+            .expect("plan serializes")
         ),
     }
     Ok(if detailed && plan.has_changes() { 2 } else { 0 })

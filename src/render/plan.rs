@@ -13,6 +13,8 @@ pub enum Purpose {
 }
 
 pub fn render(plan: &Plan, purpose: Purpose, st: Style) -> String {
+    let shown = super::shown(plan, st.show_values);
+    let plan: &Plan = &shown;
     let mut out = String::new();
     let changes: Vec<&Change> = plan
         .changes
@@ -189,11 +191,12 @@ fn block(out: &mut String, c: &Change, purpose: Purpose, st: Style) {
     let _ = writeln!(out, "    }}\n");
 }
 
-/// The attributes a create or delete shows: all but an empty `tags` (a stack without `tags:`).
+/// The attributes a create or delete shows: all but an empty `tags` or `secrets` (a stack
+/// without `tags:`, a service without `secrets:`).
 fn shown(attrs: &Attrs) -> impl Iterator<Item = (&String, &Value)> {
-    attrs
-        .iter()
-        .filter(|(k, v)| !(k.as_str() == TAGS && matches!(v, Value::Map(m) if m.is_empty())))
+    attrs.iter().filter(|(k, v)| {
+        !([TAGS, "secrets"].contains(&k.as_str()) && matches!(v, Value::Map(m) if m.is_empty()))
+    })
 }
 
 fn width<'a>(keys: impl Iterator<Item = &'a String>) -> usize {

@@ -26,6 +26,90 @@ const INSTANCE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 /// IAM returns policy documents URL-encoded; compare them as canonical JSON.
+/// The execution role's inline policy (`SECRETS_POLICY`) when the service has `secrets:`: it
+/// may read exactly those secrets and parameters (and decrypt with `secrets_kms_key`).
+pub fn secrets_policy(m: &Model) -> Option<String> {
+    let svc = &m.service;
+    if svc.secrets.is_empty() {
+        return None;
+    }
+    let mut secrets = std::collections::BTreeSet::new();
+    let mut parameters = std::collections::BTreeSet::new();
+    for from in svc.secrets.values() {
+        if from.starts_with("arn:aws") && from.split(':').nth(2) == Some("secretsmanager") {
+            // Without a JSON key, version stage or version id: the secret itself.
+            secrets.insert(from.splitn(8, ':').take(7).collect::<Vec<_>>().join(":"));
+        } else if from.starts_with("arn:") {
+            parameters.insert(from.clone());
+        } else {
+            // A parameter of the stack's region, in the account of whoever reads it.
+            let partition = if m.region.starts_with("cn-") {
+                "aws-cn"
+            } else if m.region.starts_with("us-gov-") {
+                "aws-us-gov"
+            } else {
+                "aws"
+            };
+            parameters.insert(format!(
+                "arn:{partition}:ssm:{}:${{aws:PrincipalAccount}}:parameter/{}",
+                m.region,
+                from.trim_start_matches('/')
+            ));
+        }
+    }
+    let mut statements = Vec::new();
+    if !secrets.is_empty() {
+        statements.push(serde_json::json!({
+            "Sid": "ReadSecrets", "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue", "Resource": secrets,
+        }));
+    }
+    if !parameters.is_empty() {
+        statements.push(serde_json::json!({
+            "Sid": "ReadParameters", "Effect": "Allow",
+            "Action": "ssm:GetParameters", "Resource": parameters,
+        }));
+    }
+    if let Some(key) = &svc.secrets_kms_key {
+        statements.push(serde_json::json!({
+            "Sid": "DecryptSecrets", "Effect": "Allow",
+            "Action": "kms:Decrypt", "Resource": [key],
+        }));
+    }
+    Some(serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+}
+
+/// The name of the execution role's inline policy for `secrets:`.
+pub const SECRETS_POLICY: &str = "ballast-secrets";
+
+/// `PutRolePolicy` of `policy`, or `DeleteRolePolicy` (if there is one) when `None`.
+async fn set_secrets_policy(c: &Clients, role: &str, policy: Option<&str>) -> Result<(), BoxError> {
+    match policy {
+        Some(doc) => {
+            c.iam
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(SECRETS_POLICY)
+                .policy_document(doc)
+                .send()
+                .await
+                .ctx(|| format!("put the secrets policy of role {role}"))?;
+        }
+        None => {
+            let r = c
+                .iam
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(SECRETS_POLICY)
+                .send()
+                .await
+                .ctx(|| format!("delete the secrets policy of role {role}"));
+            ignore_missing(r)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn canonical_policy(doc: &str) -> String {
     let decoded = if doc.trim_start().starts_with('%') {
         percent_decode(doc)
@@ -103,6 +187,10 @@ impl Kind<Clients> for IamRole {
         let mut out = vec![Node::new(KIND, EXECUTION_ID, m.names().execution_role())
             .attr("assume_role_policy", canonical_policy(TRUST))
             .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
+            .attr(
+                "secrets_policy",
+                secrets_policy(m).map(|p| canonical_policy(&p)),
+            )
             .attr("instance_profile", false)];
         if m.service.ec2_capacity.is_some() {
             out.push(
@@ -142,13 +230,20 @@ impl Kind<Clients> for IamRole {
             if !own.owned && !desired.iter().any(|n| n.id == id) {
                 continue;
             }
-            let attached = c
-                .iam
-                .list_attached_role_policies()
-                .role_name(&name)
-                .send()
-                .await
-                .ctx(|| format!("list policies of role {name}"))?;
+            let (attached, inline) = futures::join!(
+                c.iam.list_attached_role_policies().role_name(&name).send(),
+                c.iam
+                    .get_role_policy()
+                    .role_name(&name)
+                    .policy_name(SECRETS_POLICY)
+                    .send()
+            );
+            let attached = attached.ctx(|| format!("list policies of role {name}"))?;
+            let secrets_policy =
+                match inline.ctx(|| format!("get the secrets policy of role {name}")) {
+                    Err(e) if e.is_not_found() => Value::Null,
+                    r => Value::str(canonical_policy(r?.policy_document())),
+                };
             let mut outputs = Outputs::from([
                 ("arn".into(), role.arn().to_string()),
                 ("name".into(), name.clone()),
@@ -195,6 +290,7 @@ impl Kind<Clients> for IamRole {
                         ),
                     ),
                     ("instance_profile".into(), Value::Bool(has_profile)),
+                    ("secrets_policy".into(), secrets_policy),
                 ]),
                 owned: own.owned,
             });
@@ -231,6 +327,9 @@ impl Kind<Clients> for IamRole {
             ("name".into(), node.name.clone()),
         ]);
         attach(c, &node.name, attrs, &Attrs::new()).await?;
+        if let Some(Value::Str(doc)) = attrs.get("secrets_policy") {
+            set_secrets_policy(c, &node.name, Some(doc)).await?;
+        }
         if b(attrs, "instance_profile") {
             outputs.extend(ensure_profile(c, &node.name, Some(tags)).await?);
         }
@@ -256,6 +355,13 @@ impl Kind<Clients> for IamRole {
                 .ctx(|| format!("update trust policy of role {}", node.name))?;
         }
         attach(c, &node.name, attrs, &cur.attrs).await?;
+        if changed.iter().any(|k| k == "secrets_policy") {
+            let doc = match attrs.get("secrets_policy") {
+                Some(Value::Str(doc)) => Some(doc.as_str()),
+                _ => None,
+            };
+            set_secrets_policy(c, &node.name, doc).await?;
+        }
         let mut outputs = cur.outputs.clone();
         if changed.iter().any(|k| k == "instance_profile") {
             if b(attrs, "instance_profile") {
@@ -269,6 +375,13 @@ impl Kind<Clients> for IamRole {
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         remove_profile(c, &cur.physical_id).await?;
+        if cur
+            .attrs
+            .get("secrets_policy")
+            .is_some_and(|p| !p.is_null())
+        {
+            set_secrets_policy(c, &cur.physical_id, None).await?;
+        }
         for arn in strs(&cur.attrs, "managed_policy_arns") {
             let r = c
                 .iam

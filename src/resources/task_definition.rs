@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, PortMapping, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    NetworkMode, PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 
 use super::common::{i, s, strs};
@@ -68,6 +68,16 @@ impl Kind<Clients> for TaskDefinition {
             .attr("image", svc.image.as_str())
             .attr("container_port", svc.port)
             .attr("environment", Value::Map(env))
+            // Names and where ECS reads the values from: the values never pass through here.
+            .attr(
+                "secrets",
+                Value::Map(
+                    svc.secrets
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::str(v)))
+                        .collect(),
+                ),
+            )
             .attr(
                 "command",
                 svc.command
@@ -177,6 +187,16 @@ impl Kind<Clients> for TaskDefinition {
                 ),
             ),
             ("environment".into(), Value::Map(env)),
+            (
+                "secrets".into(),
+                Value::Map(
+                    cd.map(|c| c.secrets())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|x| (x.name().to_string(), Value::str(x.value_from())))
+                        .collect(),
+                ),
+            ),
             ("command".into(), command.into()),
             ("health_check".into(), health.into()),
             (
@@ -279,6 +299,16 @@ async fn register(
                     .name(k)
                     .value(v.as_str().unwrap_or_default())
                     .build(),
+            );
+        }
+    }
+    if let Some(secrets) = attrs.get("secrets").and_then(Value::as_map) {
+        for (k, v) in secrets {
+            container = container.secrets(
+                Secret::builder()
+                    .name(k)
+                    .value_from(v.as_str().unwrap_or_default())
+                    .build()?,
             );
         }
     }

@@ -75,6 +75,8 @@ pub struct Issues {
     /// The lines cut in `src`.
     cuts: Vec<Cut>,
     pub list: Vec<Issue>,
+    /// What is allowed but probably unwise (shown; the spec is still valid).
+    pub warnings: Vec<String>,
 }
 
 impl Issues {
@@ -85,6 +87,7 @@ impl Issues {
             text,
             cuts,
             list: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -125,14 +128,30 @@ impl Issues {
         label: impl Into<String>,
         help: Option<String>,
     ) {
-        let span = self.shown_span(span);
-        self.list.push(Issue {
+        let issue = Issue {
             message: message.into(),
-            span,
+            span: self.shown_span(span),
             label: label.into(),
             help,
             src: self.src.clone(),
-        });
+        };
+        self.list.push(issue);
+    }
+
+    /// A warning at `at`: shown, and the spec stays valid. One line with `file:line:col`, no
+    /// source excerpt (the value there may be a secret).
+    pub fn warn(&mut self, at: &Location, message: impl Into<String>, help: Option<String>) {
+        let mut w = format!(
+            "warning: {}:{}:{}: {}",
+            self.src.name(),
+            at.line(),
+            at.column(),
+            message.into()
+        );
+        if let Some(h) = help {
+            w.push_str(&format!("\n  help: {h}"));
+        }
+        self.warnings.push(w);
     }
 
     /// `span` (in the text) in the shown text, where long lines are cut.

@@ -27,6 +27,9 @@ pub struct Model {
     pub dashboard: bool,
     /// `dns:`: Route 53 health checks and failover records. Always `Some` with two regions.
     pub dns: Option<DnsModel>,
+    /// What validation found allowed but unwise: every command shows these.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// `dns:`, defaults filled in. Names are lowercase without the trailing dot.
@@ -135,6 +138,10 @@ pub struct ServiceModel {
     pub desired_count: u32,
     pub command: Option<Vec<String>>,
     pub environment: BTreeMap<String, String>,
+    /// `secrets:`: variable name -> ECS `valueFrom` (a secret or parameter ARN, or the name of
+    /// a parameter of the stack's region).
+    pub secrets: BTreeMap<String, String>,
+    pub secrets_kms_key: Option<String>,
     pub health_check: Option<ContainerHealthModel>,
     pub health_check_grace_period: u32,
     pub assign_public_ip: bool,

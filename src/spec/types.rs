@@ -157,6 +157,14 @@ pub struct Service {
     pub command: Option<Vec<String>>,
     #[serde(default)]
     pub environment: BTreeMap<String, S<String>>,
+    /// Variables ECS sets from a secret store when a task starts: name -> a Secrets Manager
+    /// secret ARN, an SSM parameter ARN, or `ssm:/name` (a parameter of the stack's region).
+    /// The values never pass through ballast.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, S<String>>,
+    /// The customer managed KMS key the secrets are encrypted with (its ARN); the execution
+    /// role may then decrypt with it.
+    pub secrets_kms_key: Option<S<String>>,
     /// Container health check (ECS replaces tasks that fail it).
     pub health_check: Option<ContainerHealthCheck>,
     /// Seconds ECS ignores failing ALB health checks after a task starts; default 60.

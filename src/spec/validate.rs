@@ -99,7 +99,8 @@ pub fn load_str(file: &str, text: &str, region: Option<&str>) -> Result<Model, S
             });
         }
     };
-    let model = check(&spec, file, region, &mut issues);
+    let mut model = check(&spec, file, region, &mut issues);
+    model.warnings = std::mem::take(&mut issues.warnings);
     issues.into_result(file)?;
     Ok(model)
 }
@@ -349,6 +350,7 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         region,
         regions,
         accounts,
+        warnings: Vec::new(),
         dns,
         tags,
         network,
@@ -1076,6 +1078,8 @@ fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
             .iter()
             .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect(),
+        secrets: check_secrets(s, issues),
+        secrets_kms_key: s.secrets_kms_key.as_ref().map(|k| k.value.clone()),
         health_check,
         health_check_grace_period: range(
             &s.health_check_grace_period,
@@ -1173,10 +1177,7 @@ fn check_environment(s: &Service, issues: &mut Issues) {
         }
     }
     for (k, v) in &s.environment {
-        let ok = !k.is_empty()
-            && !k.starts_with(|c: char| c.is_ascii_digit())
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
+        if !variable_name_ok(k) {
             issues.push(
                 &v.referenced,
                 format!("invalid environment variable name `{k}`"),
@@ -1185,6 +1186,124 @@ fn check_environment(s: &Service, issues: &mut Issues) {
             );
         }
     }
+}
+
+/// Whether `name` can be an environment variable of a container.
+fn variable_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What a secret reference of `secrets:` is, and its ECS `valueFrom`.
+pub fn secret_value_from(reference: &str) -> Option<String> {
+    // arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, RESOURCE split in at most `n` - 5 fields.
+    let arn = |service: &str, n: usize| -> Option<Vec<&str>> {
+        let f: Vec<&str> = reference.splitn(n, ':').collect();
+        let ok = f.len() == n
+            && f[0] == "arn"
+            && f[1].starts_with("aws")
+            && f[2] == service
+            && !f[3].is_empty()
+            && f[4].len() == 12
+            && f[4].chars().all(|c| c.is_ascii_digit());
+        ok.then_some(f)
+    };
+    if let Some(name) = reference.strip_prefix("ssm:") {
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+            && !name.ends_with('/');
+        return ok.then(|| name.to_string());
+    }
+    // A secret, optionally with `:json-key:version-stage:version-id`.
+    let secret = arn("secretsmanager", 7)
+        .is_some_and(|f| f[5] == "secret" && f[6].split(':').next().is_some_and(|n| !n.is_empty()));
+    let parameter = arn("ssm", 6).is_some_and(|f| {
+        f[5].strip_prefix("parameter/")
+            .is_some_and(|n| !n.is_empty())
+    });
+    (secret || parameter).then(|| reference.to_string())
+}
+
+/// Names an environment variable a person would take for a secret.
+pub fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
+fn check_secrets(s: &Service, issues: &mut Issues) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in &s.secrets {
+        if !variable_name_ok(k) {
+            issues.push(
+                &v.referenced,
+                format!("invalid environment variable name `{k}`"),
+                "bad variable name",
+                None,
+            );
+        }
+        if s.environment.contains_key(k) {
+            issues.push(
+                &v.referenced,
+                format!("`{k}` is both in environment and in secrets"),
+                "also in environment",
+                Some("keep it in secrets only".into()),
+            );
+        }
+        match secret_value_from(&v.value) {
+            Some(from) => {
+                out.insert(k.clone(), from);
+            }
+            None => issues.push(
+                &v.referenced,
+                format!("`{}` is not a secret reference", v.value),
+                "not a secret reference",
+                Some(
+                    "use a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), an SSM parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME) or ssm:/NAME for a parameter of the stack's region"
+                        .into(),
+                ),
+            ),
+        }
+    }
+    if let Some(key) = &s.secrets_kms_key {
+        let f: Vec<&str> = key.value.splitn(6, ':').collect();
+        let ok = f.len() == 6
+            && f[0] == "arn"
+            && f[2] == "kms"
+            && f[4].len() == 12
+            && f[5].strip_prefix("key/").is_some_and(|id| !id.is_empty());
+        if !ok {
+            issues.push(
+                &key.referenced,
+                format!("`{}` is not a KMS key ARN", key.value),
+                "not a key ARN",
+                Some("arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (an alias cannot be granted kms:Decrypt)".into()),
+            );
+        } else if s.secrets.is_empty() {
+            issues.push(
+                &key.referenced,
+                "secrets_kms_key without secrets",
+                "nothing to decrypt",
+                Some("remove it, or add secrets".into()),
+            );
+        }
+    }
+    for (k, v) in &s.environment {
+        if looks_secret(k) {
+            issues.warn(
+                &v.referenced,
+                format!("environment variable `{k}` looks like a secret"),
+                Some(format!(
+                    "environment values are stored in the task definition, which anyone allowed to describe it can read: put it in a secret store and name it under secrets: (`{k}: ssm:/NAME` or a Secrets Manager ARN)"
+                )),
+            );
+        }
+    }
+    out
 }
 
 fn check_container_health(h: &ContainerHealthCheck, issues: &mut Issues) -> ContainerHealthModel {
