@@ -88,6 +88,9 @@ pub enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Save the plan to this file, for `deploy --plan` to apply exactly it
+        #[arg(long, value_name = "PLAN_FILE")]
+        out: Option<PathBuf>,
     },
     /// Create or update the stack to match the spec
     Deploy {
@@ -98,6 +101,10 @@ pub enum Command {
         /// `json` writes the outputs to stdout
         #[arg(long, value_enum, default_value_t = Output::Human)]
         output: Output,
+        /// Apply exactly this saved plan (`plan --out`), or change nothing if the spec or AWS
+        /// changed since it was made; it was reviewed, so there is no prompt
+        #[arg(long, value_name = "PLAN_FILE")]
+        plan: Option<PathBuf>,
         /// Do not wait for the service rollout to finish
         #[arg(long)]
         no_wait: bool,

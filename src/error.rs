@@ -11,6 +11,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to write {path}")]
+    WriteFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the saved plan {path} no longer applies, so nothing was changed:\n  - {}\nmake a new plan (`ballast plan ... --out {path}`) and review it",
+        why.join("\n  - ")
+    )]
+    StalePlan { path: String, why: Vec<String> },
     #[error(transparent)]
     Spec(#[from] SpecError),
     #[error(transparent)]

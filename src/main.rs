@@ -19,10 +19,18 @@ fn main() -> ExitCode {
             file,
             output,
             detailed_exitcode,
-        } => rt.block_on(commands::plan::run(file, *output, *detailed_exitcode, g)),
+            out,
+        } => rt.block_on(commands::plan::run(
+            file,
+            *output,
+            *detailed_exitcode,
+            out.as_deref(),
+            g,
+        )),
         Command::Deploy {
             file,
             yes,
+            plan,
             output,
             no_wait,
             wait_timeout,
@@ -36,6 +44,7 @@ fn main() -> ExitCode {
             rt.block_on(commands::deploy::run(
                 file,
                 *yes,
+                plan.as_deref(),
                 *output,
                 wait,
                 lock.into(),

@@ -1194,3 +1194,83 @@ fn tags_follow_the_spec_in_place_on_every_kind_of_every_example() {
         assert!(kinds.contains(k), "{k} not among {kinds:?}");
     }
 }
+
+#[test]
+fn a_saved_plan_is_applied_exactly_or_not_at_all() {
+    let env = Env::new();
+    let (name, region) = ("it-saved", "ap-northeast-2");
+    let s = TestStack::new(&env, name, region, &web_spec(name, region, ""));
+    let out = |n: u32| format!("{}.plan{n}.json", s.spec());
+
+    // A reviewed plan of a new stack, applied without --yes or a terminal.
+    let r = s.run("plan", &["--out", &out(1)]);
+    assert_ok(&r, "plan --out");
+    r.assert_stderr(&["Saved this plan to", "--plan"]);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out(1)).unwrap()).unwrap();
+    assert_eq!(saved["format"], "ballast-saved-plan");
+    assert_eq!(
+        saved["plan"]["summary"]["add"],
+        total(&web_in(name, region))
+    );
+    env.reset();
+    let r = s.run("deploy", &["--plan", &out(1)]);
+    assert_ok(&r, "deploy --plan");
+    assert_eq!(s.inventory(), web_in(name, region));
+
+    // A change is planned and saved; then AWS changes: the saved plan is refused, nothing is
+    // written (not even the lock), and the message names what changed.
+    let changed = web_spec(name, region, "  environment:\n    MODE: two\n");
+    s.set_yaml(&changed);
+    assert_ok(&s.run("plan", &["--out", &out(2)]), "plan --out");
+    let tg = s.target_group();
+    s.block_on(
+        s.clients()
+            .elbv2
+            .modify_target_group()
+            .target_group_arn(tg.target_group_arn().unwrap())
+            .health_check_path("/out-of-band")
+            .send(),
+    )
+    .unwrap();
+    env.reset();
+    let r = s.run("deploy", &["--plan", &out(2)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&[
+        "no longer applies, so nothing was changed",
+        "AWS changed since the plan was saved: aws_lb_target_group.tg",
+        "changed",
+    ]);
+    let st = env.stats();
+    st.assert_no_writes("a stale saved plan");
+    assert!(st.lock_ops.is_empty(), "{:?}", st.lock_ops);
+
+    // Saved again; then the spec changes: refused, naming the spec.
+    assert_ok(&s.run("plan", &["--out", &out(3)]), "plan --out");
+    s.set_yaml(&web_spec(name, region, "  environment:\n    MODE: three\n"));
+    env.reset();
+    let r = s.run("deploy", &["--plan", &out(3)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&["the spec changed since the plan was saved"]);
+    env.stats().assert_no_writes("a saved plan of another spec");
+
+    // The spec it was made from, AWS as it was: applied exactly (the path and the environment).
+    s.set_yaml(&changed);
+    env.reset();
+    let r = s.run("deploy", &["--plan", &out(3)]);
+    assert_ok(&r, "deploy --plan");
+    let mut w = env.stats().write_ops;
+    w.sort();
+    assert_eq!(
+        w,
+        [
+            "ModifyTargetGroup",
+            "RegisterTaskDefinition",
+            "UpdateService"
+        ],
+        "exactly the saved plan"
+    );
+    assert_eq!(s.target_group().health_check_path(), Some("/"));
+    s.assert_converged();
+    s.destroy();
+}

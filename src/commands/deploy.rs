@@ -21,14 +21,25 @@ pub struct Wait {
 pub async fn run(
     file: &Path,
     yes: bool,
+    saved: Option<&Path>,
     output: Output,
     wait: Option<Wait>,
     lock: super::lock::Options,
     g: &Global,
 ) -> Result<i32, Error> {
     let model = super::load(file, g)?;
+    let saved = match saved {
+        Some(path) => Some((path, super::saved::load(path)?)),
+        None => None,
+    };
     let mut s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
     let plan = s.plan(Some(&model)).await?;
+    if let Some((path, saved)) = &saved {
+        // Refused here, before the lock: a stale plan writes nothing at all.
+        super::saved::check(path, saved, &model, &plan)?;
+    }
+    // A saved plan was reviewed when it was made: applying it asks nothing.
+    let yes = yes || saved.is_some();
     if !plan.has_changes() {
         // Nothing to write: no lock either (a converged deploy makes no write call).
         super::eprint(&render(&plan, Purpose::Deploy, s.style));
@@ -43,7 +54,8 @@ pub async fn run(
     // Changes: take the stack's lock in every region, then plan again under it, so the plan
     // shown and applied is not one another command made stale while we planned.
     let held = s.lock(None, "deploy", lock).await?;
-    let res = locked(&mut s, &model, file, yes, output, wait).await;
+    let saved = saved.as_ref().map(|(p, s)| (*p, s));
+    let res = locked(&mut s, &model, file, yes, saved, output, wait).await;
     held.release().await;
     match res {
         Err(Error::Interrupted) => std::process::exit(130),
@@ -57,10 +69,15 @@ async fn locked(
     model: &crate::spec::Model,
     file: &Path,
     yes: bool,
+    saved: Option<(&Path, &super::saved::Saved)>,
     output: Output,
     wait: Option<Wait>,
 ) -> Result<i32, Error> {
     let plan = s.plan(Some(model)).await?;
+    if let Some((path, saved)) = saved {
+        // Again under the lock: nothing may have changed since the check before it either.
+        super::saved::check(path, saved, model, &plan)?;
+    }
     super::eprint(&render(&plan, Purpose::Deploy, s.style));
     if !plan.has_changes() {
         let regions: Vec<String> = plan.regions().iter().map(|r| r.to_string()).collect();

@@ -6,6 +6,7 @@ pub mod drill;
 pub mod lock;
 pub mod maintenance;
 pub mod plan;
+pub mod saved;
 pub mod status;
 pub mod unlock;
 pub mod validate;

@@ -7,7 +7,13 @@ use crate::render::{
     plan::{render, Purpose},
 };
 
-pub async fn run(file: &Path, output: Output, detailed: bool, g: &Global) -> Result<i32, Error> {
+pub async fn run(
+    file: &Path,
+    output: Output,
+    detailed: bool,
+    out: Option<&Path>,
+    g: &Global,
+) -> Result<i32, Error> {
     let model = super::load(file, g)?;
     let mut s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
     // `plan` takes no lock; it reads it (one GetParameter per region, beside discovery) and
@@ -27,6 +33,15 @@ pub async fn run(file: &Path, output: Output, detailed: bool, g: &Global) -> Res
             )))
             .expect("plan serializes")
         ),
+    }
+    if let Some(path) = out {
+        super::saved::save(path, &model, &plan)?;
+        super::eprint(&format!(
+            "\nSaved this plan to {}: `ballast deploy {} --plan {}` applies exactly it, or nothing if the spec or AWS changed in the meantime.\n",
+            path.display(),
+            file.display(),
+            path.display()
+        ));
     }
     Ok(if detailed && plan.has_changes() { 2 } else { 0 })
 }
