@@ -1274,3 +1274,58 @@ fn a_saved_plan_is_applied_exactly_or_not_at_all() {
     s.assert_converged();
     s.destroy();
 }
+
+#[test]
+fn destroy_names_what_it_leaves_because_it_lost_the_stacks_tag() {
+    let env = Env::new();
+    let s = web(&env, "it-left", "eu-west-2");
+    deploy_web(&s);
+    // Someone removes the ownership tag of the log group by hand.
+    let c = s.clients();
+    let group = "/ballast/it-left";
+    let arn = s
+        .block_on(
+            c.logs
+                .describe_log_groups()
+                .log_group_name_prefix(group)
+                .send(),
+        )
+        .unwrap()
+        .log_groups()[0]
+        .log_group_arn()
+        .unwrap()
+        .to_string();
+    s.block_on(
+        c.logs
+            .untag_resource()
+            .resource_arn(&arn)
+            .tag_keys("ballast:stack")
+            .send(),
+    )
+    .unwrap();
+
+    // Destroy deletes the rest, leaves the log group alone, and says so.
+    let r = s.destroy();
+    r.assert_stderr(&[
+        "Destroy complete!",
+        "left: /ballast/it-left (aws_cloudwatch_log_group.logs",
+        "but not its ownership tag (ballast:stack=it-left), so destroy did not touch it",
+    ]);
+    // By name, without the spec: the stack's default names are looked for.
+    let r = s.destroy_by_name();
+    r.assert_stderr(&[
+        "Nothing to destroy",
+        "left: /ballast/it-left (aws_cloudwatch_log_group.logs",
+    ]);
+    let left = s
+        .block_on(
+            c.logs
+                .describe_log_groups()
+                .log_group_name_prefix(group)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(left.log_groups().len(), 1, "untouched");
+    s.block_on(c.logs.delete_log_group().log_group_name(group).send())
+        .unwrap();
+}

@@ -23,6 +23,12 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// Forget every read: the next discovery reads AWS again (a plan made again under the stack
+    /// lock, or after an apply, must not see the earlier one's reads).
+    pub fn clear(&self) {
+        self.cells.lock().unwrap().clear();
+    }
+
     /// The value of `read` for `key`, computed by the first caller; concurrent callers wait.
     pub async fn once<T, E, F, Fut>(&self, key: &str, read: F) -> Result<Arc<T>, E>
     where

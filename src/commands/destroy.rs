@@ -17,11 +17,16 @@ pub async fn run(
     // The spec only names the stack: what gets destroyed is found by ownership tags.
     // `--stack NAME` has no spec, so no `accounts:` to check.
     let (stack, regions, model) = super::target_model(file, stack, g)?;
-    let accounts = model.map(|m| m.accounts).unwrap_or_default();
+    let accounts = model
+        .as_ref()
+        .map(|m| m.accounts.clone())
+        .unwrap_or_default();
     let mut s = super::acting(g, stack, &regions, &accounts).await?;
     let plan = s.plan(None).await?;
     if !plan.has_changes() {
-        return Ok(nothing(&s));
+        let code = nothing(&s);
+        report_left(&s, model.as_ref()).await?;
+        return Ok(code);
     }
     if let Err(e) = super::refuses_confirmation(yes, "destroy") {
         super::eprint(&render(&plan, Purpose::Destroy, s.style));
@@ -34,8 +39,53 @@ pub async fn run(
     held.release().await;
     match res {
         Err(Error::Interrupted) => std::process::exit(130),
+        Ok(0) => {
+            report_left(&s, model.as_ref()).await?;
+            Ok(0)
+        }
         other => other,
     }
+}
+
+/// After a destroy: what still has the stack's names without its ownership tag (destroy never
+/// touches it), said in one line each. The names come from the spec, or without one from the
+/// stack's name (the default names of every kind).
+async fn report_left(s: &super::Session, model: Option<&crate::spec::Model>) -> Result<(), Error> {
+    let nodes = match model {
+        Some(m) => engine::lower(&s.kinds, m),
+        None => {
+            let mut nodes = Vec::new();
+            for r in &s.acting_in {
+                let yaml = format!(
+                    "name: {}\nregion: {r}\nservice:\n  image: any\n",
+                    s.stack.name
+                );
+                if let Ok(m) = crate::spec::load_str("(names)", &yaml, None) {
+                    nodes.extend(engine::lower(&s.kinds, &m));
+                }
+            }
+            nodes
+        }
+    };
+    s.fresh();
+    let left = engine::leftovers(&s.kinds, &s.scopes(), &s.stack, &nodes).await?;
+    let lines: Vec<String> = left
+        .iter()
+        .filter(|(_, o)| !o.owned)
+        .map(|(scope, o)| {
+            format!(
+                "left: {} ({}, {}) in {scope}: it has the stack's name but not its ownership tag (ballast:stack={}), so destroy did not touch it\n",
+                o.name, o.address(), o.physical_id, s.stack.name
+            )
+        })
+        .collect();
+    if !lines.is_empty() {
+        super::eprint(&format!(
+            "\n{}  delete by hand whatever of it is not someone else's\n",
+            lines.concat()
+        ));
+    }
+    Ok(())
 }
 
 fn nothing(s: &super::Session) -> i32 {

@@ -243,7 +243,16 @@ impl Session {
     ///
     /// The identity is awaited after planning (the two run at the same time), so the account
     /// line comes before the plan and before any write; a planning error comes first.
+    /// Discovery from scratch: the reads kinds share are made again.
+    pub fn fresh(&self) {
+        self.clients.shared.clear();
+        for c in self.regional.values() {
+            c.shared.clear();
+        }
+    }
+
     pub async fn plan(&mut self, model: Option<&Model>) -> Result<Plan, Error> {
+        self.fresh();
         let first = engine::plan(&self.kinds, &self.scopes(), &self.stack, model).await;
         let plan = match first {
             Err(PlanError::MoreRegions(more)) => {

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod graph;
+pub mod leftovers;
 pub mod plan;
 pub mod resource;
 pub mod value;
@@ -12,6 +13,7 @@ mod fake;
 mod prop_tests;
 
 pub use apply::{apply, ApplyResult, Reporter, Step};
+pub use leftovers::leftovers;
 pub use plan::{lower, plan, Action, AttrChange, Change, Plan, PlanError, Summary, TAGS};
 pub use resource::{
     qualify, BoxError, Conflict, Kind, Node, Observed, Retag, Scopes, StackRef, GLOBAL,
