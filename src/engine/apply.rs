@@ -441,6 +441,7 @@ mod tests {
             after: Attrs::new(),
             diffs: Vec::new(),
             notes: Vec::new(),
+            duplicate_of: None,
         }
     }
 
