@@ -768,7 +768,7 @@ mod tests {
             note,
             &format!(
                 "duplicate of {n2} (kept: the stack's other resources refer to it (2 of them, \
-                 1 to this copy)); this copy {n1} is deleted"
+                 directly or through others; 1 to this copy)); this copy {n1} is deleted"
             )
         );
         let (id, gone, kept, note) = &dups[1];

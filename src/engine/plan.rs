@@ -558,7 +558,7 @@ fn choose(
                 "it refers to the kept copies of the resources it depends on".to_string()
             } else if s.1 != best.1 {
                 format!(
-                    "the stack's other resources refer to it ({} of them, {} to this copy)",
+                    "the stack's other resources refer to it ({} of them, directly or through others; {} to this copy)",
                     best.1, s.1
                 )
             } else if (s.2, s.3) != (best.2, best.3) {
