@@ -854,6 +854,107 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_single_resource_using_a_deleted_duplicate_is_replaced_first() {
+        // The net with more hanging off it is kept (a second group uses it); the app, of which
+        // there is one copy, uses the other net's group. It must let go before that group goes,
+        // and deletes come first: it is replaced, and the plan says why.
+        let [n, s, a] = chain();
+        let nodes = [
+            n,
+            s,
+            a,
+            Node::new(SG, "t", "t").attr("vpc", Value::reference("n", "id")),
+        ];
+        let cloud = FakeCloud::new();
+        let size = || attrs([("size", 1i64.into())]);
+        let n1 = cloud.insert(NET, "n", "n", Some(STACK), size());
+        let n2 = cloud.insert(NET, "n", "n", Some(STACK), size());
+        let s1 = cloud.insert(
+            SG,
+            "s",
+            "s",
+            Some(STACK),
+            attrs([("vpc", n1.clone().into())]),
+        );
+        let s2 = cloud.insert(
+            SG,
+            "s",
+            "s",
+            Some(STACK),
+            attrs([("vpc", n2.clone().into())]),
+        );
+        let t = cloud.insert(
+            SG,
+            "t",
+            "t",
+            Some(STACK),
+            attrs([("vpc", n1.clone().into())]),
+        );
+        let a = cloud.insert(APP, "a", "a", Some(STACK), attrs([("sg", arn(&s2).into())]));
+        let before = cloud.resources();
+
+        let p = plan_nodes(&cloud, Some(&nodes)).await.unwrap();
+        let dups = duplicate_deletes(&p);
+        let of = |id: &str| dups.iter().find(|d| d.0 == id).unwrap();
+        assert_eq!((&of("n").1, &of("n").2), (&n2, &n1));
+        assert_eq!((&of("s").1, &of("s").2), (&s2, &s1));
+        assert_eq!(action(&p, "a"), [Action::Replace]);
+        let app = p.changes.iter().find(|c| c.id == "a").unwrap();
+        assert_eq!(
+            app.notes,
+            [format!(
+                "replaced: it uses {s2}, a duplicate that is deleted"
+            )]
+        );
+        assert!(app.diffs[0].forces_replacement);
+        assert_eq!(action(&p, "t"), [Action::NoOp]);
+
+        let r = apply_plan(&cloud, &p).await;
+        assert!(r.ok(), "{:?}", r.failed);
+        assert!(cloud.log().iter().all(|w| w.error.is_none()));
+        assert_eq!(written(&cloud, Op::Delete), ["a", "s", "n"]);
+        assert_eq!(written(&cloud, Op::Create), ["a"]);
+        assert!(cloud.get(&a).is_none());
+        let new_a = cloud.get(&cloud.find(STACK, "a")[0]).unwrap();
+        assert_eq!(new_a.attrs["sg"], Value::str(arn(&s1)));
+        for pid in [&n1, &s1, &t] {
+            assert_eq!(cloud.get(pid).as_ref(), Some(&before[pid]));
+        }
+        assert!(!plan_nodes(&cloud, Some(&nodes))
+            .await
+            .unwrap()
+            .has_changes());
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_that_cannot_be_deleted_does_not_block_its_kept_copy() {
+        let nodes = [Node::new(NET, "n", "n").attr("size", 1i64)];
+        let cloud = FakeCloud::new();
+        // Both copies drifted alike: the smaller id is kept and updated.
+        let n1 = cloud.insert(NET, "n", "n", Some(STACK), attrs([("size", 2i64.into())]));
+        let n2 = cloud.insert(NET, "n", "n", Some(STACK), attrs([("size", 2i64.into())]));
+        let p = plan_nodes(&cloud, Some(&nodes)).await.unwrap();
+        assert_eq!(action(&p, "n"), [Action::Delete, Action::Update]);
+        cloud.fail_write(0);
+        let r = apply_plan(&cloud, &p).await;
+        assert!(cloud.clear_faults());
+        assert_eq!(r.failed.len(), 1, "{:?}", r.failed);
+        assert!(r.failed[0].1.contains("injected fault"), "{:?}", r.failed);
+        assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+        assert_eq!(cloud.get(&n1).unwrap().attrs["size"], Value::Int(1));
+        assert!(cloud.get(&n2).is_some());
+
+        let (p, r) = converge(&cloud, Some(&nodes)).await;
+        assert_eq!(duplicate_deletes(&p).len(), 1);
+        assert!(r.ok(), "{:?}", r.failed);
+        assert_eq!(cloud.find(STACK, "n"), [n1]);
+        assert!(!plan_nodes(&cloud, Some(&nodes))
+            .await
+            .unwrap()
+            .has_changes());
+    }
+
+    #[tokio::test]
     async fn among_alike_copies_the_one_matching_the_spec_is_kept() {
         let nodes = chain();
         let cloud = FakeCloud::new();

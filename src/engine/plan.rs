@@ -304,6 +304,8 @@ pub async fn plan<C: Sync>(
     // The handles of the copy kept for each node, by node key.
     let mut kept: HashMap<String, HashSet<String>> = HashMap::new();
     let mut duplicates: Vec<(String, Observed, String, String)> = Vec::new();
+    // What the deleted duplicates are known by (and their kept copies are not): handle -> copy.
+    let mut discarded: HashMap<String, String> = HashMap::new();
     let mut changes = Vec::new();
     for &i in &order {
         let node = &nodes[i];
@@ -315,6 +317,12 @@ pub async fn plan<C: Sync>(
                 let copies = std::mem::take(v);
                 let chosen = choose(node, copies, &kept, &reach, &known, &replaced);
                 let pid = chosen.kept.physical_id.clone();
+                let keeps = handles(&chosen.kept);
+                for (o, _) in &chosen.deleted {
+                    for h in handles(o).into_iter().filter(|h| !keeps.contains(h)) {
+                        discarded.insert(h.to_string(), o.physical_id.clone());
+                    }
+                }
                 duplicates.extend(
                     chosen
                         .deleted
@@ -343,7 +351,8 @@ pub async fn plan<C: Sync>(
                 check_read_back(node, cur).map_err(PlanError::Internal)?;
             }
         }
-        let change = diff(node, current, &known, &replaced);
+        let mut change = diff(node, current, &known, &replaced);
+        let_go_of_duplicates(&mut change, &discarded);
         if change.action == Action::Replace {
             replaced.insert(node.key());
         }
@@ -431,20 +440,56 @@ fn handles(o: &Observed) -> HashSet<&str> {
         .collect()
 }
 
-/// Every string in a resource's observed attributes, through lists and maps, as often as it
-/// occurs.
+/// Every string in a value, through lists and maps, as often as it occurs.
+fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::Str(s) => out.push(s),
+        Value::List(items) => items.iter().for_each(|i| strings(i, out)),
+        Value::Map(m) => m.values().for_each(|i| strings(i, out)),
+        _ => {}
+    }
+}
+
+/// Every string in a resource's observed attributes, as often as it occurs.
 fn mentions(o: &Observed) -> Vec<&str> {
-    fn walk<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-        match v {
-            Value::Str(s) => out.push(s),
-            Value::List(items) => items.iter().for_each(|i| walk(i, out)),
-            Value::Map(m) => m.values().for_each(|i| walk(i, out)),
-            _ => {}
+    let mut out = Vec::new();
+    o.attrs.values().for_each(|v| strings(v, &mut out));
+    out
+}
+
+/// A kept resource that still uses a duplicate copy being deleted (`discarded`: what those
+/// copies are known by) must let go of it before that delete, and deletes come first: like a
+/// resource that refers to a replaced one, it is replaced, and the plan says why.
+fn let_go_of_duplicates(change: &mut Change, discarded: &HashMap<String, String>) {
+    if discarded.is_empty() {
+        return;
+    }
+    let mut used: Vec<&str> = Vec::new();
+    for d in &mut change.diffs {
+        let mut found = Vec::new();
+        if let Some(before) = &d.before {
+            strings(before, &mut found);
+        }
+        let hit: Vec<&str> = found
+            .iter()
+            .filter_map(|s| discarded.get(*s).map(String::as_str))
+            .collect();
+        if !hit.is_empty() {
+            d.forces_replacement = true;
+            used.extend(hit);
         }
     }
-    let mut out = Vec::new();
-    o.attrs.values().for_each(|v| walk(v, &mut out));
-    out
+    if used.is_empty() {
+        return;
+    }
+    used.sort_unstable();
+    used.dedup();
+    let note = format!(
+        "replaced: it uses {}, a duplicate that is deleted",
+        used.join(" and ")
+    );
+    change.action = Action::Replace;
+    change.notes.push(note);
 }
 
 /// For every copy of a node that has more than one owned copy (by scope and physical id): how
