@@ -59,11 +59,19 @@ fn duplicates_made_by_a_race_are_shown_with_both_ids_and_removed() {
         .find(|g| tag(g.tags(), "ballast:resource") == Some("sg.alb"))
         .expect("the load balancer's security group");
     let sg_id = sg.group_id().unwrap().to_string();
+    let c = s.clients();
+    let igws = env.rt.block_on(async {
+        let r = c.ec2.describe_internet_gateways().filters(tagged(stack));
+        r.send().await.unwrap().internet_gateways().to_vec()
+    });
+    assert_eq!(igws.len(), 1);
+    let igw = igws[0].clone();
+    let igw_id = igw.internet_gateway_id().unwrap().to_string();
 
     // A racing run's copies: a second VPC tagged as the stack's VPC, a subnet in it tagged as
-    // one of the stack's subnets, and a security group in it tagged as the stack's ALB group.
-    let c = s.clients();
-    let (dup_vpc, dup_subnet, dup_sg) = env.rt.block_on(async {
+    // one of the stack's subnets, a security group in it tagged as the stack's ALB group, and
+    // an internet gateway attached to it tagged as the stack's.
+    let (dup_vpc, dup_subnet, dup_sg, dup_igw) = env.rt.block_on(async {
         let v = c
             .ec2
             .create_vpc()
@@ -94,16 +102,33 @@ fn duplicates_made_by_a_race_are_shown_with_both_ids_and_removed() {
             .send()
             .await
             .unwrap();
-        (dup_vpc, dup_subnet, g.group_id().unwrap().to_string())
+        let i = c
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(spec_of(ResourceType::InternetGateway, igw.tags()))
+            .send()
+            .await
+            .unwrap();
+        let dup_igw = i.internet_gateway().unwrap().internet_gateway_id().unwrap();
+        c.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(dup_igw)
+            .vpc_id(&dup_vpc)
+            .send()
+            .await
+            .unwrap();
+        let dup_sg = g.group_id().unwrap().to_string();
+        (dup_vpc, dup_subnet, dup_sg, dup_igw.to_string())
     });
     assert_eq!(s.vpcs().len(), 2, "two VPCs carry the stack's tags");
     let kept_of = [
         (dup_vpc.as_str(), vpc_id.as_str()),
         (dup_subnet.as_str(), subnet.subnet_id().unwrap()),
         (dup_sg.as_str(), sg_id.as_str()),
+        (dup_igw.as_str(), igw_id.as_str()),
     ];
 
-    // The plan: exactly the three copies are deleted, each with a note naming both ids; the
+    // The plan: exactly the four copies are deleted, each with a note naming both ids; the
     // copies the load balancer and the rest of the stack use are kept.
     env.reset();
     let r = s.run("plan", &["--output", "json", "--detailed-exitcode"]);
@@ -118,7 +143,7 @@ fn duplicates_made_by_a_race_are_shown_with_both_ids_and_removed() {
         .iter()
         .filter(|c| c["action"] != "no-op")
         .collect();
-    assert_eq!(changed.len(), 3, "{:#}", plan.json);
+    assert_eq!(changed.len(), 4, "{:#}", plan.json);
     for (dup, kept) in kept_of {
         let c = changed
             .iter()
@@ -156,7 +181,7 @@ fn duplicates_made_by_a_race_are_shown_with_both_ids_and_removed() {
     let r = s.run("plan", &[]);
     assert_ok(&r, "plan");
     assert!(!r.stderr.contains("No changes"), "{}", r.stderr);
-    r.assert_stderr(&["Plan: 0 to add, 0 to change, 0 to replace, 3 to destroy."]);
+    r.assert_stderr(&["Plan: 0 to add, 0 to change, 0 to replace, 4 to destroy."]);
     for (dup, kept) in kept_of {
         r.assert_stderr(&[
             &format!("duplicate of {kept} (kept: "),
@@ -165,18 +190,24 @@ fn duplicates_made_by_a_race_are_shown_with_both_ids_and_removed() {
         ]);
     }
 
-    // Deploy deletes exactly the copies: the subnet and the group before their VPC, and not a
-    // single write to what is kept.
+    // Deploy deletes exactly the copies: the subnet, the group and the gateway (detached)
+    // before their VPC, and not a single write to what is kept.
     env.reset();
     let r = s.run("deploy", &["--yes"]);
     assert_ok(&r, "deploy with duplicates");
-    r.assert_stderr(&["Apply complete! 0 added, 0 changed, 0 replaced, 3 destroyed in"]);
+    r.assert_stderr(&["Apply complete! 0 added, 0 changed, 0 replaced, 4 destroyed in"]);
     let ops = env.stats().write_ops;
     let mut sorted = ops.clone();
     sorted.sort();
     assert_eq!(
         sorted,
-        ["DeleteSecurityGroup", "DeleteSubnet", "DeleteVpc"],
+        [
+            "DeleteInternetGateway",
+            "DeleteSecurityGroup",
+            "DeleteSubnet",
+            "DeleteVpc",
+            "DetachInternetGateway"
+        ],
         "{ops:?}"
     );
     assert_eq!(ops.last().map(String::as_str), Some("DeleteVpc"), "{ops:?}");
@@ -198,17 +229,12 @@ fn duplicates_made_by_a_race_are_shown_with_both_ids_and_removed() {
     assert!(groups.iter().any(|g| g.group_id() == Some(sg_id.as_str())));
     assert!(!groups.iter().any(|g| g.group_id() == Some(dup_sg.as_str())));
     env.rt.block_on(async {
-        let r = c
-            .ec2
-            .describe_vpcs()
-            .filters(tagged(stack))
-            .send()
-            .await
-            .unwrap();
-        assert!(r
-            .vpcs()
-            .iter()
-            .all(|v| v.vpc_id() != Some(dup_vpc.as_str())));
+        let r = c.ec2.describe_internet_gateways().filters(tagged(stack));
+        let left = r.send().await.unwrap().internet_gateways().to_vec();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].internet_gateway_id(), Some(igw_id.as_str()));
+        let attached: Vec<_> = left[0].attachments().iter().map(|a| a.vpc_id()).collect();
+        assert_eq!(attached, [Some(vpc_id.as_str())]);
     });
     let lb = s.load_balancer();
     assert_eq!(lb.load_balancer_arn(), lb_before.load_balancer_arn());
