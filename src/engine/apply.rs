@@ -94,16 +94,23 @@ pub async fn apply<C: Sync>(
         }
     })
     .await;
+    // The keys whose old resource is still there: their create would collide with it. A
+    // duplicate that could not be deleted blocks nothing: its kept copy is another resource.
     let mut delete_failed: HashSet<&str> = HashSet::new();
     for (c, o) in deletes.iter().zip(&outcomes) {
+        let blocks = c.duplicate_of.is_none();
         match o {
             Outcome::Done => result.done += usize::from(c.action == Action::Delete),
             Outcome::Failed(e) => {
-                delete_failed.insert(c.key.as_str());
+                if blocks {
+                    delete_failed.insert(c.key.as_str());
+                }
                 result.failed.push((c.address.clone(), e.clone()));
             }
             Outcome::Skipped(j) => {
-                delete_failed.insert(c.key.as_str());
+                if blocks {
+                    delete_failed.insert(c.key.as_str());
+                }
                 report.skipped(c, Step::Delete, &deletes[*j].address);
                 result.skipped.push(c.address.clone());
             }
@@ -441,6 +448,7 @@ mod tests {
             after: Attrs::new(),
             diffs: Vec::new(),
             notes: Vec::new(),
+            duplicate_of: None,
         }
     }
 

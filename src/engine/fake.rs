@@ -704,6 +704,290 @@ mod tests {
         assert_eq!(cloud.resources(), before);
     }
 
+    /// A root, a dependent of it and a dependent of that: what a race of two deploys leaves
+    /// in duplicate.
+    fn chain() -> [Node; 3] {
+        [
+            Node::new(NET, "n", "n").attr("size", 1i64),
+            Node::new(SG, "s", "s").attr("vpc", Value::reference("n", "id")),
+            Node::new(APP, "a", "a").attr("sg", Value::reference("s", "arn")),
+        ]
+    }
+
+    /// The delete changes of duplicates in `p`: (logical id, deleted copy, kept copy, note).
+    fn duplicate_deletes(p: &Plan) -> Vec<(String, String, String, String)> {
+        p.changes
+            .iter()
+            .filter_map(|c| {
+                let kept = c.duplicate_of.clone()?;
+                assert_eq!(c.action, Action::Delete);
+                assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+                let pid = c.current.as_ref().unwrap().physical_id.clone();
+                Some((c.id.clone(), pid, kept, c.notes[0].clone()))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn duplicates_keep_the_copies_the_rest_of_the_stack_refers_to() {
+        let nodes = chain();
+        let cloud = FakeCloud::new();
+        // Two runs each made a net and a group in it; only the second run got as far as the
+        // app, which uses its own group. The second run's ids are the larger ones, so the
+        // tie-break alone would keep the first run's.
+        let size = || attrs([("size", 1i64.into())]);
+        let n1 = cloud.insert(NET, "n", "n", Some(STACK), size());
+        let n2 = cloud.insert(NET, "n", "n", Some(STACK), size());
+        let s1 = cloud.insert(
+            SG,
+            "s",
+            "s",
+            Some(STACK),
+            attrs([("vpc", n1.clone().into())]),
+        );
+        let s2 = cloud.insert(
+            SG,
+            "s",
+            "s",
+            Some(STACK),
+            attrs([("vpc", n2.clone().into())]),
+        );
+        let a = cloud.insert(APP, "a", "a", Some(STACK), attrs([("sg", arn(&s2).into())]));
+        let before = cloud.resources();
+
+        let p = plan_nodes(&cloud, Some(&nodes)).await.unwrap();
+        assert!(p.has_changes());
+        assert_eq!(action(&p, "n"), [Action::NoOp, Action::Delete]);
+        assert_eq!(action(&p, "s"), [Action::NoOp, Action::Delete]);
+        assert_eq!(action(&p, "a"), [Action::NoOp]);
+        let dups = duplicate_deletes(&p);
+        assert_eq!(dups.len(), 2);
+        let (id, gone, kept, note) = &dups[0];
+        assert_eq!((id.as_str(), gone, kept), ("n", &n1, &n2));
+        assert_eq!(
+            note,
+            &format!(
+                "duplicate of {n2} (kept: the stack's other resources refer to it (2 of them, \
+                 directly or through others; 1 to this copy)); this copy {n1} is deleted"
+            )
+        );
+        let (id, gone, kept, note) = &dups[1];
+        assert_eq!((id.as_str(), gone, kept), ("s", &s1, &s2));
+        assert!(note.contains(&s1) && note.contains(&s2), "{note}");
+
+        let r = apply_plan(&cloud, &p).await;
+        assert!(r.ok(), "{:?}", r.failed);
+        // The group in the deleted net goes first; nothing kept is written.
+        assert_eq!(written(&cloud, Op::Delete), ["s", "n"]);
+        assert_eq!(cloud.log().len(), 2);
+        let left = cloud.resources();
+        assert_eq!(left.keys().collect::<Vec<_>>(), [&a, &n2, &s2]);
+        for pid in [&a, &n2, &s2] {
+            assert_eq!(left[pid], before[pid]);
+        }
+        assert!(!plan_nodes(&cloud, Some(&nodes))
+            .await
+            .unwrap()
+            .has_changes());
+    }
+
+    #[tokio::test]
+    async fn the_kept_dependent_refers_to_the_kept_root_whichever_is_chosen() {
+        let nodes = chain();
+        // Two copies of every node, each copy referring to the other run's copies (so the
+        // order of physical ids and the order of references disagree), in both orders.
+        for flip in [false, true] {
+            let cloud = FakeCloud::new();
+            let size = || attrs([("size", 1i64.into())]);
+            let n = [
+                cloud.insert(NET, "n", "n", Some(STACK), size()),
+                cloud.insert(NET, "n", "n", Some(STACK), size()),
+            ];
+            let refer = |i: usize| usize::from(flip) ^ i;
+            let s: Vec<String> = (0..2)
+                .map(|i| {
+                    let vpc = n[refer(i)].clone();
+                    cloud.insert(SG, "s", "s", Some(STACK), attrs([("vpc", vpc.into())]))
+                })
+                .collect();
+            for i in 0..2 {
+                let sg = arn(&s[1 - i]);
+                cloud.insert(APP, "a", "a", Some(STACK), attrs([("sg", sg.into())]));
+            }
+            // Planning twice chooses the same copies.
+            let p = plan_nodes(&cloud, Some(&nodes)).await.unwrap();
+            let again = plan_nodes(&cloud, Some(&nodes)).await.unwrap();
+            assert_eq!(duplicate_deletes(&p), duplicate_deletes(&again));
+            let dups = duplicate_deletes(&p);
+            assert_eq!(dups.len(), 3, "{dups:?}");
+            let of = |id: &str| dups.iter().find(|d| d.0 == id).unwrap();
+            // A tie at the root: the smaller id is kept; the others follow it.
+            assert_eq!((of("n").1.as_str(), of("n").2.as_str()), (&*n[1], &*n[0]));
+            assert!(of("n").3.contains("the copies are alike"), "{}", of("n").3);
+            for id in ["s", "a"] {
+                assert!(
+                    of(id).3.contains("refers to the kept copies"),
+                    "{:?}",
+                    of(id)
+                );
+            }
+
+            let r = apply_plan(&cloud, &p).await;
+            assert!(r.ok(), "{:?}", r.failed);
+            assert!(cloud.log().iter().all(|w| w.op == Op::Delete));
+            let one = |id: &str| {
+                let found = cloud.find(STACK, id);
+                assert_eq!(found.len(), 1, "{id}: {found:?}");
+                (found[0].clone(), cloud.get(&found[0]).unwrap())
+            };
+            let (net, _) = one("n");
+            let (sg, group) = one("s");
+            let (_, app) = one("a");
+            assert_eq!(net, n[0]);
+            assert_eq!(group.attrs["vpc"], Value::str(&net));
+            assert_eq!(app.attrs["sg"], Value::str(arn(&sg)));
+            assert!(!plan_nodes(&cloud, Some(&nodes))
+                .await
+                .unwrap()
+                .has_changes());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_single_resource_using_a_deleted_duplicate_is_replaced_first() {
+        // The net with more hanging off it is kept (a second group uses it); the app, of which
+        // there is one copy, uses the other net's group. It must let go before that group goes,
+        // and deletes come first: it is replaced, and the plan says why.
+        let [n, s, a] = chain();
+        let nodes = [
+            n,
+            s,
+            a,
+            Node::new(SG, "t", "t").attr("vpc", Value::reference("n", "id")),
+        ];
+        let cloud = FakeCloud::new();
+        let size = || attrs([("size", 1i64.into())]);
+        let n1 = cloud.insert(NET, "n", "n", Some(STACK), size());
+        let n2 = cloud.insert(NET, "n", "n", Some(STACK), size());
+        let s1 = cloud.insert(
+            SG,
+            "s",
+            "s",
+            Some(STACK),
+            attrs([("vpc", n1.clone().into())]),
+        );
+        let s2 = cloud.insert(
+            SG,
+            "s",
+            "s",
+            Some(STACK),
+            attrs([("vpc", n2.clone().into())]),
+        );
+        let t = cloud.insert(
+            SG,
+            "t",
+            "t",
+            Some(STACK),
+            attrs([("vpc", n1.clone().into())]),
+        );
+        let a = cloud.insert(APP, "a", "a", Some(STACK), attrs([("sg", arn(&s2).into())]));
+        let before = cloud.resources();
+
+        let p = plan_nodes(&cloud, Some(&nodes)).await.unwrap();
+        let dups = duplicate_deletes(&p);
+        let of = |id: &str| dups.iter().find(|d| d.0 == id).unwrap();
+        assert_eq!((&of("n").1, &of("n").2), (&n2, &n1));
+        assert_eq!((&of("s").1, &of("s").2), (&s2, &s1));
+        assert_eq!(action(&p, "a"), [Action::Replace]);
+        let app = p.changes.iter().find(|c| c.id == "a").unwrap();
+        assert_eq!(
+            app.notes,
+            [format!(
+                "replaced: it uses {s2}, a duplicate that is deleted"
+            )]
+        );
+        assert!(app.diffs[0].forces_replacement);
+        assert_eq!(action(&p, "t"), [Action::NoOp]);
+
+        let r = apply_plan(&cloud, &p).await;
+        assert!(r.ok(), "{:?}", r.failed);
+        assert!(cloud.log().iter().all(|w| w.error.is_none()));
+        assert_eq!(written(&cloud, Op::Delete), ["a", "s", "n"]);
+        assert_eq!(written(&cloud, Op::Create), ["a"]);
+        assert!(cloud.get(&a).is_none());
+        let new_a = cloud.get(&cloud.find(STACK, "a")[0]).unwrap();
+        assert_eq!(new_a.attrs["sg"], Value::str(arn(&s1)));
+        for pid in [&n1, &s1, &t] {
+            assert_eq!(cloud.get(pid).as_ref(), Some(&before[pid]));
+        }
+        assert!(!plan_nodes(&cloud, Some(&nodes))
+            .await
+            .unwrap()
+            .has_changes());
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_that_cannot_be_deleted_does_not_block_its_kept_copy() {
+        let nodes = [Node::new(NET, "n", "n").attr("size", 1i64)];
+        let cloud = FakeCloud::new();
+        // Both copies drifted alike: the smaller id is kept and updated.
+        let n1 = cloud.insert(NET, "n", "n", Some(STACK), attrs([("size", 2i64.into())]));
+        let n2 = cloud.insert(NET, "n", "n", Some(STACK), attrs([("size", 2i64.into())]));
+        let p = plan_nodes(&cloud, Some(&nodes)).await.unwrap();
+        assert_eq!(action(&p, "n"), [Action::Delete, Action::Update]);
+        cloud.fail_write(0);
+        let r = apply_plan(&cloud, &p).await;
+        assert!(cloud.clear_faults());
+        assert_eq!(r.failed.len(), 1, "{:?}", r.failed);
+        assert!(r.failed[0].1.contains("injected fault"), "{:?}", r.failed);
+        assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+        assert_eq!(cloud.get(&n1).unwrap().attrs["size"], Value::Int(1));
+        assert!(cloud.get(&n2).is_some());
+
+        let (p, r) = converge(&cloud, Some(&nodes)).await;
+        assert_eq!(duplicate_deletes(&p).len(), 1);
+        assert!(r.ok(), "{:?}", r.failed);
+        assert_eq!(cloud.find(STACK, "n"), [n1]);
+        assert!(!plan_nodes(&cloud, Some(&nodes))
+            .await
+            .unwrap()
+            .has_changes());
+    }
+
+    #[tokio::test]
+    async fn among_alike_copies_the_one_matching_the_spec_is_kept() {
+        let nodes = chain();
+        let cloud = FakeCloud::new();
+        let n = cloud.insert(NET, "n", "n", Some(STACK), attrs([("size", 1i64.into())]));
+        // The first copy of the net drifted: keeping it would mean an update.
+        let drifted = cloud.insert(NET, "n", "n", Some(STACK), attrs([("size", 2i64.into())]));
+        let _ = drifted;
+        let p = plan_nodes(&cloud, Some(&nodes)).await.unwrap();
+        let dups = duplicate_deletes(&p);
+        assert_eq!(dups.len(), 1);
+        assert_eq!((&dups[0].1, &dups[0].2), (&drifted, &n));
+        assert!(
+            dups[0].3.contains("matches the spec more closely"),
+            "{}",
+            dups[0].3
+        );
+        assert_eq!(action(&p, "n"), [Action::NoOp, Action::Delete]);
+    }
+
+    #[tokio::test]
+    async fn destroy_deletes_every_copy() {
+        let cloud = FakeCloud::new();
+        let n1 = cloud.insert(NET, "n", "n", Some(STACK), Attrs::new());
+        let n2 = cloud.insert(NET, "n", "n", Some(STACK), Attrs::new());
+        cloud.insert(SG, "s", "s", Some(STACK), attrs([("vpc", n1.into())]));
+        cloud.insert(SG, "s", "s", Some(STACK), attrs([("vpc", n2.into())]));
+        let (p, r) = converge(&cloud, None).await;
+        assert_eq!(p.summary().destroy, 4);
+        assert!(duplicate_deletes(&p).is_empty());
+        assert!(r.ok(), "{:?}", r.failed);
+        assert!(cloud.owned_by(STACK).is_empty());
+    }
+
     #[cfg(debug_assertions)]
     #[tokio::test]
     async fn a_reference_outside_the_declared_kinds_is_an_internal_error() {

@@ -162,7 +162,8 @@ fn desired(spec: &Scenario) -> Vec<Node> {
 /// Lay out the existing state. Returns the physical ids of the foreign resources.
 ///
 /// Present nodes refer to the present resources of their references (or to ones that are gone),
-/// as an earlier apply left them; duplicates are copies. Orphans may refer to any earlier owned
+/// as an earlier apply left them; duplicates are copies a racing run made, referring to that
+/// run's copies where it made them. Orphans may refer to any earlier owned
 /// or foreign resource of a kind theirs may refer to. Foreign resources refer only to each other:
 /// one that used the stack's resources would keep them from ever being deleted.
 fn lay_out(cloud: &FakeCloud, spec: &Scenario, nodes: &[Node]) -> Vec<String> {
@@ -186,39 +187,47 @@ fn lay_out(cloud: &FakeCloud, spec: &Scenario, nodes: &[Node]) -> Vec<String> {
     }
 
     let mut primary: HashMap<String, String> = HashMap::new();
+    // The copies a second, racing run made: they refer to that run's copies where it made any.
+    let mut second: HashMap<String, String> = HashMap::new();
     let mut owned: Vec<(usize, String)> = Vec::new();
     for (s, n) in spec.nodes.iter().zip(nodes) {
         let Presence::Present { drift, duplicate } = s.presence else {
             continue;
         };
-        let lookup = |node: &str, out: &str| {
-            Some(match primary.get(node) {
-                Some(p) => fake::outputs_of(p)[out].clone(),
-                None => format!("gone-{node}"),
-            })
+        let resolve = |copies: &[&HashMap<String, String>]| {
+            let lookup = |node: &str, out: &str| {
+                Some(match copies.iter().find_map(|c| c.get(node)) {
+                    Some(p) => fake::outputs_of(p)[out].clone(),
+                    None => format!("gone-{node}"),
+                })
+            };
+            let mut attrs: BTreeMap<String, Value> = n
+                .attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.resolve(&lookup).expect("always resolves")))
+                .collect();
+            match drift {
+                1 => {
+                    attrs.insert("size".into(), Value::Int(s.size + 10));
+                }
+                2 => {
+                    attrs.insert("label".into(), Value::str("drifted"));
+                }
+                3 if attrs.contains_key("r0") => {
+                    attrs.insert("r0".into(), Value::str("gone-elsewhere"));
+                }
+                _ => {}
+            }
+            attrs
         };
-        let mut attrs: BTreeMap<String, Value> = n
-            .attrs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.resolve(&lookup).expect("always resolves")))
-            .collect();
-        match drift {
-            1 => {
-                attrs.insert("size".into(), Value::Int(s.size + 10));
-            }
-            2 => {
-                attrs.insert("label".into(), Value::str("drifted"));
-            }
-            3 if attrs.contains_key("r0") => {
-                attrs.insert("r0".into(), Value::str("gone-elsewhere"));
-            }
-            _ => {}
-        }
-        let pid = cloud.insert(n.kind, &n.id, &n.name, Some(STACK), attrs.clone());
+        let attrs = resolve(&[&primary]);
+        let copy = resolve(&[&second, &primary]);
+        let pid = cloud.insert(n.kind, &n.id, &n.name, Some(STACK), attrs);
         primary.insert(n.id.clone(), pid.clone());
         owned.push((s.kind, pid));
         if duplicate {
-            let dup = cloud.insert(n.kind, &n.id, &n.name, Some(STACK), attrs);
+            let dup = cloud.insert(n.kind, &n.id, &n.name, Some(STACK), copy);
+            second.insert(n.id.clone(), dup.clone());
             owned.push((s.kind, dup));
         }
     }
@@ -261,6 +270,7 @@ struct Seen {
     replaces: AtomicUsize,
     /// Deletes of orphans and duplicates in the first plan.
     deletes: AtomicUsize,
+    duplicates: AtomicUsize,
     faults: AtomicUsize,
     foreign: AtomicUsize,
 }
@@ -283,6 +293,23 @@ fn check(spec: &Scenario, seen: &Seen) -> Result<(), TestCaseError> {
         seen.updates.fetch_add(summary.change, Relaxed);
         seen.replaces.fetch_add(summary.replace, Relaxed);
         seen.deletes.fetch_add(summary.destroy, Relaxed);
+        // Every deleted duplicate names itself and the copy kept, which the plan keeps.
+        for c in p.changes.iter().filter(|c| c.duplicate_of.is_some()) {
+            let kept = c.duplicate_of.as_deref().unwrap();
+            let gone = &c.current.as_ref().unwrap().physical_id;
+            prop_assert_eq!(c.action, super::Action::Delete);
+            prop_assert!(
+                c.notes
+                    .iter()
+                    .any(|n| n.contains(kept) && n.contains(gone.as_str())),
+                "{:?}",
+                c.notes
+            );
+            prop_assert!(p.changes.iter().any(|k| k.key == c.key
+                && k.action != super::Action::Delete
+                && k.current.as_ref().is_some_and(|o| o.physical_id == kept)));
+            seen.duplicates.fetch_add(1, Relaxed);
+        }
         seen.foreign.fetch_add(foreign.len(), Relaxed);
         if let Some(k) = spec.fault {
             cloud.fail_write(k);
@@ -371,6 +398,7 @@ fn random_graphs_on_random_states_converge_and_destroy_cleanly() {
         ("updates", &seen.updates),
         ("replaces", &seen.replaces),
         ("deletes", &seen.deletes),
+        ("duplicates", &seen.duplicates),
         ("injected faults", &seen.faults),
         ("foreign resources", &seen.foreign),
     ]

@@ -116,6 +116,11 @@ fn block(out: &mut String, c: &Change, purpose: Purpose, st: Style) {
         Action::Create => "will be created".to_string(),
         Action::Update => "will be updated in place".to_string(),
         Action::Replace => "must be replaced".to_string(),
+        Action::Delete if c.duplicate_of.is_some() => format!(
+            "will be destroyed\n  # (a duplicate: {} carries the same stack and resource id; {} is kept)",
+            physical_id(c),
+            c.duplicate_of.as_deref().unwrap_or_default()
+        ),
         Action::Delete if purpose == Purpose::Deploy => {
             "will be destroyed\n  # (it carries this stack's ownership tag but is no longer in the spec)".to_string()
         }
@@ -189,6 +194,10 @@ fn block(out: &mut String, c: &Change, purpose: Purpose, st: Style) {
         }
     }
     let _ = writeln!(out, "    }}\n");
+}
+
+fn physical_id(c: &Change) -> &str {
+    c.current.as_ref().map_or("", |o| o.physical_id.as_str())
 }
 
 /// The attributes a create or delete shows: all but an empty `tags` or `secrets` (a stack
