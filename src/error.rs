@@ -32,6 +32,8 @@ pub enum Error {
     Cancelled { action: &'static str },
     #[error("{failed} resource(s) failed and {skipped} were skipped; the stack is partly applied (run deploy again to converge)")]
     ApplyFailed { failed: usize, skipped: usize },
+    #[error("{failed} resource(s) could not be deleted and {skipped} were skipped; the stack is partly destroyed (see why above, then run destroy again)")]
+    DestroyFailed { failed: usize, skipped: usize },
     #[error("deployment {deployment_id} was rolled back: {reason}")]
     RolledBack {
         deployment_id: String,

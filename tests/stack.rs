@@ -1329,3 +1329,56 @@ fn destroy_names_what_it_leaves_because_it_lost_the_stacks_tag() {
     s.block_on(c.logs.delete_log_group().log_group_name(group).send())
         .unwrap();
 }
+
+#[test]
+fn destroy_stops_soon_naming_what_still_uses_its_target_group() {
+    let env = Env::new();
+    let s = web(&env, "it-held", "us-west-1");
+    deploy_web(&s);
+    // The load balancer and its listener lose the stack's tag: the target group the listener
+    // forwards to can no longer be deleted.
+    let c = s.clients();
+    let lb = s.load_balancer().load_balancer_arn().unwrap().to_string();
+    let listener = s.listeners()[0].listener_arn().unwrap().to_string();
+    for arn in [&lb, &listener] {
+        s.block_on(
+            c.elbv2
+                .remove_tags()
+                .resource_arns(arn)
+                .tag_keys("ballast:stack")
+                .send(),
+        )
+        .unwrap();
+    }
+    let t = std::time::Instant::now();
+    let r = env.ballast(&["destroy", s.spec(), "--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(120),
+        "gives up in bounded time: {:?}",
+        t.elapsed()
+    );
+    r.assert_stderr(&[
+        "target group it-held-tg is still used by the listener on port 80 of load balancer it-held-alb",
+        "left: it-held-alb (aws_lb.alb",
+        "run destroy again",
+    ]);
+    assert!(!r.stderr.contains("run deploy again"), "{}", r.stderr);
+    // Given their tag back, the rest goes.
+    for arn in [&lb, &listener] {
+        s.block_on(
+            c.elbv2
+                .add_tags()
+                .resource_arns(arn)
+                .tags(
+                    aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                        .key("ballast:stack")
+                        .value("it-held")
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    }
+    s.destroy();
+}

@@ -43,6 +43,11 @@ pub async fn run(
             report_left(&s, model.as_ref()).await?;
             Ok(0)
         }
+        Err(e @ Error::DestroyFailed { .. }) => {
+            // What stopped it is often a look-alike still using the stack's resources.
+            let _ = report_left(&s, model.as_ref()).await;
+            Err(e)
+        }
         other => other,
     }
 }
@@ -122,7 +127,7 @@ async fn locked(s: &mut super::Session, yes: bool) -> Result<i32, Error> {
         return Ok(130);
     };
     if !res.ok() {
-        return Err(Error::ApplyFailed {
+        return Err(Error::DestroyFailed {
             failed: res.failed.len(),
             skipped: res.skipped.len(),
         });

@@ -173,6 +173,19 @@ impl Kind<Clients> for SecurityGroup {
                 .ctx(|| format!("delete security group {}", cur.physical_id))
         })
         .await;
+        if matches!(&r, Err(e) if e.kind() == crate::aws::ErrorKind::InUse) {
+            let users = users(c, &cur.physical_id).await.unwrap_or_default();
+            if !users.is_empty() {
+                return Err(format!(
+                    "security group {} ({}) is still used after {} s by {}: destroy deletes only what carries the stack's ownership tag; delete those (or give them the tag back) and run destroy again",
+                    cur.name,
+                    cur.physical_id,
+                    IN_USE.budget.as_secs(),
+                    users.join(", ")
+                )
+                .into());
+            }
+        }
         ignore_missing(r)
     }
 }
@@ -233,4 +246,52 @@ async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(
             .ctx(|| format!("revoke ingress on security group {id}"))?;
     }
     Ok(())
+}
+
+/// What keeps the security group `id` in use: network interfaces in it, and other groups whose
+/// rules name it, for a person.
+async fn users(c: &Clients, id: &str) -> Result<Vec<String>, crate::aws::AwsError> {
+    let filter = |name: &str| {
+        aws_sdk_ec2::types::Filter::builder()
+            .name(name)
+            .values(id)
+            .build()
+    };
+    let (enis, groups) = futures::join!(
+        c.ec2
+            .describe_network_interfaces()
+            .filters(filter("group-id"))
+            .send(),
+        c.ec2
+            .describe_security_groups()
+            .filters(filter("ip-permission.group-id"))
+            .send()
+    );
+    let enis = enis.ctx(|| format!("describe the network interfaces in {id}"))?;
+    let groups = groups.ctx(|| format!("describe the security groups that refer to {id}"))?;
+    let mut out: Vec<String> = enis
+        .network_interfaces()
+        .iter()
+        .map(|n| {
+            format!(
+                "network interface {} ({})",
+                n.network_interface_id().unwrap_or_default(),
+                n.description().unwrap_or("no description")
+            )
+        })
+        .collect();
+    out.extend(
+        groups
+            .security_groups()
+            .iter()
+            .filter(|g| g.group_id() != Some(id))
+            .map(|g| {
+                format!(
+                    "the rules of security group {} ({})",
+                    g.group_name().unwrap_or_default(),
+                    g.group_id().unwrap_or_default()
+                )
+            }),
+    );
+    Ok(out)
 }

@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::common::{i, ignore_missing, ownership, s};
 use super::elb::{arn_suffix, elb_tags, tags_of};
-use crate::aws::{Clients, Ctx, IN_USE};
+use crate::aws::{AwsError, Clients, Ctx, ErrorKind, InUseRetry, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Model, NetworkModel};
 
@@ -229,18 +229,104 @@ impl Kind<Clients> for TargetGroup {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        // Fails while a listener still forwards to it (ResourceInUse); that goes away shortly.
-        let r = super::common::retry_in_use(IN_USE, || async {
+        // Fails (ResourceInUse) while a listener or rule still forwards to it. The stack's own
+        // listeners are deleted first, so one still there after a short while is not the
+        // stack's (a load balancer that lost its tag): say which, rather than wait for it.
+        let delete = || async {
             c.elbv2
                 .delete_target_group()
                 .target_group_arn(&cur.physical_id)
                 .send()
                 .await
                 .ctx(|| format!("delete target group {}", cur.name))
-        })
-        .await;
+        };
+        let r = super::common::retry_in_use(SHORT_IN_USE, delete).await;
+        if matches!(&r, Err(e) if e.kind() == ErrorKind::InUse) {
+            let users = users(c, &cur.physical_id).await.unwrap_or_default();
+            if !users.is_empty() {
+                return Err(format!(
+                    "target group {} is still used by {}: destroy deletes only what carries the stack's ownership tag; delete those (or give them the tag back) and run destroy again",
+                    cur.name,
+                    users.join(", ")
+                )
+                .into());
+            }
+            return ignore_missing(super::common::retry_in_use(IN_USE, delete).await);
+        }
         ignore_missing(r)
     }
+}
+
+/// How long a target group's delete waits for listeners going away before asking who uses it.
+const SHORT_IN_USE: InUseRetry = InUseRetry {
+    first_pause: std::time::Duration::from_millis(500),
+    max_pause: std::time::Duration::from_secs(5),
+    budget: std::time::Duration::from_secs(20),
+};
+
+/// The listeners and rules that forward to the target group `arn`, named for a person.
+async fn users(c: &Clients, arn: &str) -> Result<Vec<String>, AwsError> {
+    let tgs = c
+        .elbv2
+        .describe_target_groups()
+        .target_group_arns(arn)
+        .send()
+        .await
+        .ctx(|| format!("describe target group {arn}"))?;
+    let forwards = |actions: &[aws_sdk_elasticloadbalancingv2::types::Action]| {
+        actions.iter().any(|a| {
+            a.target_group_arn() == Some(arn)
+                || a.forward_config().is_some_and(|f| {
+                    f.target_groups()
+                        .iter()
+                        .any(|t| t.target_group_arn() == Some(arn))
+                })
+        })
+    };
+    let mut out = Vec::new();
+    for lb in tgs
+        .target_groups()
+        .iter()
+        .flat_map(|t| t.load_balancer_arns())
+    {
+        let lb_name = lb.split('/').nth(2).unwrap_or(lb);
+        let listeners = c
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(lb)
+            .send()
+            .await
+            .ctx(|| format!("describe listeners of {lb_name}"))?;
+        for l in listeners.listeners() {
+            let port = l.port().map(|p| p.to_string()).unwrap_or_default();
+            if forwards(l.default_actions()) {
+                out.push(format!(
+                    "the listener on port {port} of load balancer {lb_name}"
+                ));
+            }
+            let larn = l.listener_arn().unwrap_or_default();
+            let rules = c
+                .elbv2
+                .describe_rules()
+                .listener_arn(larn)
+                .send()
+                .await
+                .ctx(|| format!("describe rules of the listener on port {port} of {lb_name}"))?;
+            for r in rules
+                .rules()
+                .iter()
+                .filter(|r| r.is_default() != Some(true))
+            {
+                if forwards(r.actions()) {
+                    out.push(format!(
+                        "rule {} of the listener on port {port} of load balancer {lb_name}",
+                        r.priority().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn outputs(arn: &str) -> Outputs {
