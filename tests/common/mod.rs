@@ -230,6 +230,20 @@ impl Env {
         self.shim_call("POST", "/_shim/faults", &body, "fault injection");
     }
 
+    /// Throttle each AWS call with probability `rate` (the shim answers in the service's own
+    /// throttling error shape), reproducibly for one `seed` and order of calls.
+    pub fn throttle(&self, rate: f64, seed: u64) {
+        let body = format!("{{\"rate\": {rate}, \"seed\": {seed}}}");
+        self.shim_call("POST", "/_shim/throttle", &body, "throttling");
+    }
+
+    /// Stop throttling; how many calls were throttled.
+    pub fn stop_throttling(&self) -> u64 {
+        let body = self.shim_call("DELETE", "/_shim/throttle", "", "throttling");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["throttled"].as_u64().unwrap()
+    }
+
     /// Let the next `k` writes through, then hang every call (a client to kill after write k).
     /// Global to the emulator: only for a test binary with no other test running alongside.
     pub fn freeze_after_writes(&self, k: u64) {

@@ -14,6 +14,8 @@ and exposes this under /_shim/ (see tests/emulator/README.md):
   POST /_shim/reset    -> zero the counters
   GET|POST /_shim/delay  {"ms": N}
   POST /_shim/faults   {"op", "count", "status", "code", "message"[, "service"]}
+  POST /_shim/throttle {"rate": r, "seed": n} -> each AWS call throttled with probability r
+       in its service's error shape; GET -> {"rate", "throttled"}; DELETE -> off
   POST /_shim/freeze   {"after_writes": k} -> k writes pass, then every call hangs;
   GET /_shim/freeze -> {"after_writes", "passed", "frozen", "waiting"};
   DELETE /_shim/freeze -> the hung calls get 503 without reaching moto (a kill after write k)
@@ -118,6 +120,7 @@ import datetime as dt
 import io
 import json
 import os
+import random
 import re
 import sys
 import threading
@@ -161,6 +164,9 @@ class Shim:
         # then answered 503 without reaching moto. A kill after exactly k writes.
         self.freeze: dict | None = None
         self.thawed = threading.Condition(self.lock)
+        # POST /_shim/throttle {"rate": r, "seed": n}: each AWS call is throttled with
+        # probability r, in its service's own error shape (see throttle_fault).
+        self.throttle: dict | None = None
 
     # -- WSGI entry point --------------------------------------------------
     def __call__(self, environ, start_response):
@@ -177,6 +183,10 @@ class Shim:
             if self.held(op):
                 return respond(start_response, 503, "frozen by /_shim/freeze", "text/plain")
             fault = self.take_fault(service, op)
+            t = self.throttle
+            if fault is None and t is not None and t["rng"].random() < t["rate"]:
+                t["throttled"] += 1
+                fault = throttle_fault(environ, service)
             delay = self.delay_ms
             self.in_flight += 1
         try:
@@ -253,6 +263,25 @@ class Shim:
             return respond_json(start_response, {"confirmed": arns})
         if name.startswith("route53/health/"):
             return self.route53_health(start_response, method, name[len("route53/health/"):], environ)
+        if name == "throttle" and method == "POST":
+            try:
+                spec = load_json(environ) or {}
+                rate = float(spec["rate"])
+                if not 0.0 <= rate < 1.0:
+                    raise ValueError("rate must be in [0, 1)")
+            except (KeyError, ValueError, TypeError, AttributeError) as e:
+                return respond(start_response, 400, f"bad throttle: {e!r}", "text/plain")
+            with self.lock:
+                self.throttle = {"rate": rate, "rng": random.Random(spec.get("seed")), "throttled": 0}
+            return respond_json(start_response, {"rate": rate})
+        if name == "throttle" and method == "GET":
+            with self.lock:
+                t = self.throttle or {}
+                return respond_json(start_response, {"rate": t.get("rate", 0.0), "throttled": t.get("throttled", 0)})
+        if name == "throttle" and method == "DELETE":
+            with self.lock:
+                t, self.throttle = self.throttle, None
+            return respond_json(start_response, {"throttled": (t or {}).get("throttled", 0)})
         if name == "freeze" and method == "POST":
             try:
                 k = int((load_json(environ) or {})["after_writes"])
@@ -358,9 +387,30 @@ def identify(environ, body: bytes) -> tuple[str, str]:
     )
 
 
+def throttle_fault(environ, service: str) -> dict:
+    """The error AWS answers a throttled call with, per service and protocol: EC2 503
+    RequestLimitExceeded (its own XML), S3 503 SlowDown (its own XML), JSON and CBOR protocols
+    400 ThrottlingException, query and REST-XML protocols 400 Throttling."""
+    if service == "ec2":
+        return {"code": "RequestLimitExceeded", "status": 503, "message": "Request limit exceeded."}
+    if service == "s3":
+        return {"code": "SlowDown", "status": 503, "message": "Please reduce your request rate."}
+    if is_cbor_request(environ) or environ.get("HTTP_X_AMZ_TARGET"):
+        return {"code": "ThrottlingException", "status": 400, "message": "Rate exceeded"}
+    return {"code": "Throttling", "status": 400, "message": "Rate exceeded"}
+
+
 def render_fault(environ, service: str, fault: dict, start_response):
     code, message, status = fault["code"], fault["message"], fault["status"]
     request_id = str(uuid.uuid4())
+    if service == "s3":
+        # S3's own shape: <Error> at the root.
+        body = (
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            f"<Error><Code>{xml_escape(code)}</Code><Message>{xml_escape(message)}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>"
+        )
+        return respond(start_response, status, body, "application/xml", [("x-amz-request-id", request_id)])
     if is_cbor_request(environ):
         return respond_cbor_error(start_response, status, code, message, request_id)
     if environ.get("HTTP_X_AMZ_TARGET"):
