@@ -565,3 +565,84 @@ fn two_regions_are_locked_both_and_a_lock_in_the_second_releases_the_first() {
     assert_eq!(lock_id_in(&env, stack, r2), None);
     s.destroy();
 }
+
+/// Ctrl-C at the interactive prompt releases the lock and writes nothing. The deploy runs on a
+/// real terminal (under util-linux `script`, which gives it a pseudo-terminal), so it asks
+/// "Do you want to perform these actions?" holding the lock; the test then types Ctrl-C, which
+/// the terminal turns into SIGINT, as a person's keyboard would.
+#[test]
+fn ctrl_c_at_the_prompt_releases_the_lock_and_writes_nothing() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+
+    let env = Env::new();
+    let s = web(&env, "it-lock-prompt", "eu-north-1");
+    let bin = env.command();
+    let line = format!("exec {} deploy {}", env!("CARGO_BIN_EXE_ballast"), s.spec());
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qfec", &line, "/dev/null"]);
+    for (k, v) in bin.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    env.reset();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the deploy on a pseudo-terminal");
+    let seen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let mut out = child.stdout.take().unwrap();
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !text().contains("Enter a value:") {
+        assert!(
+            Instant::now() < deadline,
+            "no prompt within 60 s; the terminal showed:\n{}",
+            text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let held = lock_value(&s).unwrap_or_else(|| panic!("the lock is held at the prompt:\n{}", text()));
+    assert_eq!(held["command"], "deploy");
+
+    // Ctrl-C, typed.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("deploy did not stop within 30 s of Ctrl-C:\n{}", text());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    assert_eq!(status.code(), Some(130), "exit 130 after Ctrl-C:\n{}", text());
+    assert_eq!(lock_value(&s), None, "released after Ctrl-C at the prompt:\n{}", text());
+    let stats = env.stats();
+    stats.assert_no_writes("a deploy stopped at its prompt");
+    assert_eq!(
+        stats.lock_ops,
+        ["PutParameter", "DeleteParameter"],
+        "the lock taken once and released"
+    );
+    assert!(s.inventory().is_empty(), "nothing was made: {:?}", s.inventory());
+}
