@@ -128,6 +128,10 @@ pub enum Command {
         yes: bool,
         #[command(flatten)]
         lock: LockArgs,
+        /// Give up on a delete still in use after this long (tests; the default is each
+        /// resource's own bound, 6 minutes at most)
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, hide = true)]
+        in_use_wait: Option<std::time::Duration>,
     },
     /// Show the stack's health: tasks, last rollout, healthy targets per AZ, scaling bounds
     #[command(group = clap::ArgGroup::new("target").required(true).args(["file", "stack"]))]

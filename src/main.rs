@@ -56,11 +56,13 @@ fn main() -> ExitCode {
             stack,
             yes,
             lock,
+            in_use_wait,
         } => rt.block_on(commands::destroy::run(
             file.as_deref(),
             stack.as_deref(),
             *yes,
             lock.into(),
+            *in_use_wait,
             g,
         )),
         Command::Status {

@@ -559,3 +559,109 @@ fn a_certificate_serves_the_page_over_https_through_cloudfront() {
         "the distribution is gone"
     );
 }
+
+/// Route 53 tags a health check in a second call. A deploy stopped between the two (here the
+/// tagging call fails) leaves a check with only its caller reference (`ballast/<stack>/<region>/
+/// <nonce>`) to say whose it is: the next plan shows that check as an update (`tagged`), the
+/// next deploy tags it instead of making another, and the stack converges with one check per
+/// region and none left over.
+#[test]
+fn a_health_check_made_but_not_tagged_is_tagged_by_the_next_deploy() {
+    let env = Env::new();
+    let (stack, zname) = ("it-fo-tag", "fo-tag.example");
+    zone(&env, zname);
+    let s = TestStack::new(
+        &env,
+        stack,
+        R1,
+        &spec(stack, zname, "us-east-1, us-west-2", ""),
+    );
+    let mine = |s: &TestStack| -> Vec<(String, BTreeMap<String, String>)> {
+        let c = s.clients();
+        s.env.rt.block_on(async {
+            let r = c.route53.list_health_checks().send().await.unwrap();
+            let mut out = Vec::new();
+            for h in r.health_checks() {
+                if !h
+                    .caller_reference()
+                    .starts_with(&format!("ballast/{stack}/"))
+                {
+                    continue;
+                }
+                let t = c
+                    .route53
+                    .list_tags_for_resource()
+                    .resource_type(aws_sdk_route53::types::TagResourceType::Healthcheck)
+                    .resource_id(h.id())
+                    .send()
+                    .await
+                    .unwrap();
+                let tags = t
+                    .resource_tag_set()
+                    .map(|s| {
+                        s.tags()
+                            .iter()
+                            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((h.id().to_string(), tags));
+            }
+            out
+        })
+    };
+
+    env.fault("ChangeTagsForResource", 1, 400, "InvalidInput");
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&["failed to tag health check"]);
+    let before = mine(&s);
+    assert_eq!(before.len(), 2, "both checks were made: {before:?}");
+    let untagged: Vec<&String> = before
+        .iter()
+        .filter(|(_, t)| t.is_empty())
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(untagged.len(), 1, "one check was not tagged: {before:?}");
+
+    // The plan names the untagged check as the stack's, to be tagged.
+    let plan = s.plan_json();
+    let tagged: Vec<&serde_json::Value> = plan
+        .changes()
+        .iter()
+        .filter(|c| {
+            c["action"] != "no-op"
+                && c["address"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("aws_route53_health_check")
+        })
+        .collect();
+    assert_eq!(tagged.len(), 1, "{tagged:?}");
+    assert_eq!(tagged[0]["action"], "update", "{}", tagged[0]);
+
+    let stats = s.deploy().stats;
+    assert_eq!(stats.count("CreateHealthCheck"), 0, "{:?}", stats.write_ops);
+    assert_eq!(stats.count("DeleteHealthCheck"), 0, "{:?}", stats.write_ops);
+    let after = mine(&s);
+    assert_eq!(
+        after.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        before.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        "the same two checks"
+    );
+    for (id, tags) in &after {
+        assert_eq!(
+            tags.get("ballast:stack").map(String::as_str),
+            Some(stack),
+            "{id}: {tags:?}"
+        );
+        assert_eq!(
+            tags.get("ballast:zone").map(String::as_str),
+            Some(zname),
+            "{id}: {tags:?}"
+        );
+    }
+    s.assert_converged();
+    s.destroy();
+    assert!(mine(&s).is_empty(), "destroy leaves no check");
+}

@@ -616,7 +616,13 @@ fn ctrl_c_at_the_prompt_releases_the_lock_and_writes_nothing() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let held = lock_value(&s).unwrap_or_else(|| panic!("the lock is held at the prompt:\n{}", text()));
+    assert!(
+        text().contains("Do you want to perform these actions?"),
+        "{}",
+        text()
+    );
+    let held =
+        lock_value(&s).unwrap_or_else(|| panic!("the lock is held at the prompt:\n{}", text()));
     assert_eq!(held["command"], "deploy");
 
     // Ctrl-C, typed.
@@ -635,8 +641,18 @@ fn ctrl_c_at_the_prompt_releases_the_lock_and_writes_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     };
     drop(stdin);
-    assert_eq!(status.code(), Some(130), "exit 130 after Ctrl-C:\n{}", text());
-    assert_eq!(lock_value(&s), None, "released after Ctrl-C at the prompt:\n{}", text());
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "exit 130 after Ctrl-C:\n{}",
+        text()
+    );
+    assert_eq!(
+        lock_value(&s),
+        None,
+        "released after Ctrl-C at the prompt:\n{}",
+        text()
+    );
     let stats = env.stats();
     stats.assert_no_writes("a deploy stopped at its prompt");
     assert_eq!(
@@ -644,5 +660,9 @@ fn ctrl_c_at_the_prompt_releases_the_lock_and_writes_nothing() {
         ["PutParameter", "DeleteParameter"],
         "the lock taken once and released"
     );
-    assert!(s.inventory().is_empty(), "nothing was made: {:?}", s.inventory());
+    assert!(
+        s.inventory().is_empty(),
+        "nothing was made: {:?}",
+        s.inventory()
+    );
 }

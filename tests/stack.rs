@@ -1330,6 +1330,61 @@ fn destroy_names_what_it_leaves_because_it_lost_the_stacks_tag() {
         .unwrap();
 }
 
+/// A security group that something outside the stack still uses (here a network interface
+/// someone made in it) cannot be deleted: when the wait for it ends, destroy names the network
+/// interface and fails, advising destroy again; once that is gone, destroy finishes.
+#[test]
+fn destroy_names_the_network_interfaces_that_hold_a_security_group() {
+    let env = Env::new();
+    let s = web(&env, "it-sgheld", "ap-northeast-3");
+    deploy_web(&s);
+    let c = s.clients();
+    let group = s
+        .security_groups()
+        .into_iter()
+        .find(|g| g.group_name() == Some("it-sgheld-service"))
+        .expect("the service's security group");
+    let subnet = s.subnets()[0].subnet_id().unwrap().to_string();
+    let eni = s
+        .block_on(
+            c.ec2
+                .create_network_interface()
+                .subnet_id(&subnet)
+                .groups(group.group_id().unwrap())
+                .description("a debugging box of someone's")
+                .send(),
+        )
+        .unwrap()
+        .network_interface()
+        .and_then(|n| n.network_interface_id())
+        .unwrap()
+        .to_string();
+    let t = std::time::Instant::now();
+    let r = env.ballast(&["destroy", s.spec(), "--yes", "--in-use-wait", "5s"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(60),
+        "gives up when its wait ends: {:?}",
+        t.elapsed()
+    );
+    r.assert_stderr(&[
+        &format!(
+            "security group it-sgheld-service ({}) is still used after 5 s by network interface {eni} (a debugging box of someone's)",
+            group.group_id().unwrap()
+        ),
+        "run destroy again",
+    ]);
+    s.block_on(
+        c.ec2
+            .delete_network_interface()
+            .network_interface_id(&eni)
+            .send(),
+    )
+    .unwrap();
+    s.destroy();
+    assert!(s.inventory().is_empty(), "{:?}", s.inventory());
+}
+
 #[test]
 fn destroy_stops_soon_naming_what_still_uses_its_target_group() {
     let env = Env::new();

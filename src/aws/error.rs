@@ -602,6 +602,21 @@ pub struct InUseRetry {
     pub budget: Duration,
 }
 
+impl InUseRetry {
+    /// The budget, or less where `destroy --in-use-wait` (hidden, for tests) shortened it for
+    /// this process.
+    pub fn limit(&self) -> Duration {
+        self.budget.min(*IN_USE_CAP.get().unwrap_or(&Duration::MAX))
+    }
+}
+
+static IN_USE_CAP: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// Bound every in-use retry of this process by `d` (`destroy --in-use-wait`).
+pub fn cap_in_use(d: Duration) {
+    let _ = IN_USE_CAP.set(d);
+}
+
 /// The one policy for deletes that wait on dependents going away (ENIs of a deleted load
 /// balancer, a draining service, terminating container instances): about six minutes.
 pub const IN_USE: InUseRetry = InUseRetry {

@@ -14,7 +14,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
-pub use error::{AwsError, Ctx, ErrorKind, InUseRetry, IN_USE};
+pub use error::{cap_in_use, AwsError, Ctx, ErrorKind, InUseRetry, IN_USE};
 pub use shared::Shared;
 
 /// Where and as whom to talk to AWS.

@@ -12,8 +12,12 @@ pub async fn run(
     stack: Option<&str>,
     yes: bool,
     lock: super::lock::Options,
+    in_use_wait: Option<std::time::Duration>,
     g: &Global,
 ) -> Result<i32, Error> {
+    if let Some(d) = in_use_wait {
+        crate::aws::cap_in_use(d);
+    }
     // The spec only names the stack: what gets destroyed is found by ownership tags.
     // `--stack NAME` has no spec, so no `accounts:` to check.
     let (stack, regions, model) = super::target_model(file, stack, g)?;

@@ -94,7 +94,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
 {
-    let deadline = std::time::Instant::now() + policy.budget;
+    let deadline = std::time::Instant::now() + policy.limit();
     let mut delay = policy.first_pause;
     loop {
         match f().await {

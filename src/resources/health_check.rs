@@ -83,6 +83,9 @@ impl Kind<Clients> for HealthCheck {
                                 .collect(),
                         ),
                     )
+                    // Its ownership tags are on it (see `route53`: a create that stopped before
+                    // tagging leaves a check the next deploy tags).
+                    .attr("tagged", true)
                     .force_new(&["type", "request_interval", "region"]);
                 // Ownership data, kept in tags: written on create only.
                 n.ignore_drift
@@ -131,47 +134,28 @@ impl Kind<Clients> for HealthCheck {
             .health_check()
             .ok_or("CreateHealthCheck returned no health check")?;
         let id = hc.id().to_string();
-        // Route 53 tags health checks in a second call. Until it is made the check is not
-        // provably the stack's: a crash here leaves an untagged check (its caller reference
-        // names the stack), which is reported, never adopted.
-        let mut tags = vec![
-            (TAG_STACK.to_string(), stack.name.clone()),
-            (TAG_RESOURCE.to_string(), node.id.clone()),
-            ("Name".to_string(), node.name.clone()),
-            (TAG_REGION.to_string(), region.to_string()),
-            (TAG_ZONE.to_string(), s(attrs, "zone")?.to_string()),
-            (TAG_DNS.to_string(), s(attrs, "record")?.to_string()),
-        ];
-        for (k, v) in &stack.tags {
-            if tags.len() < MAX_TAGS {
-                tags.push((k.clone(), v.clone()));
-            }
-        }
-        c.route53
-            .change_tags_for_resource()
-            .resource_type(TagResourceType::Healthcheck)
-            .resource_id(&id)
-            .set_add_tags(Some(
-                tags.into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .ctx(|| format!("tag health check {}", node.name))?;
+        // Route 53 tags health checks in a second call. A run stopped before it leaves a check
+        // with only its caller reference to say whose it is; the next discovery finds it by
+        // that (`route53::checks`) and the next deploy tags it (`tagged`).
+        tag(c, stack, node, attrs, &id).await?;
         Ok(outputs(&id, region))
     }
 
     async fn update(
         &self,
         c: &Clients,
-        _: &StackRef,
+        stack: &StackRef,
         node: &Node,
         attrs: &Attrs,
         cur: &Observed,
-        _: &[String],
+        changed: &[String],
     ) -> Result<Outputs, BoxError> {
-        update(c, &cur.physical_id, &node.name, attrs).await?;
+        if changed.iter().any(|a| a == "tagged") {
+            tag(c, stack, node, attrs, &cur.physical_id).await?;
+        }
+        if changed.iter().any(|a| a != "tagged") {
+            update(c, &cur.physical_id, &node.name, attrs).await?;
+        }
         Ok(cur.outputs.clone())
     }
 
@@ -208,6 +192,43 @@ fn config(attrs: &Attrs) -> Result<HealthCheckConfig, BoxError> {
         .inverted(b(attrs, "inverted"))
         .enable_sni(b(attrs, "enable_sni"))
         .build()?)
+}
+
+/// Write a check's tags: ballast's six (the stack, the resource, its name, region, zone and
+/// record), then the user's while they fit.
+async fn tag(
+    c: &Clients,
+    stack: &StackRef,
+    node: &Node,
+    attrs: &Attrs,
+    id: &str,
+) -> Result<(), BoxError> {
+    let mut tags = vec![
+        (TAG_STACK.to_string(), stack.name.clone()),
+        (TAG_RESOURCE.to_string(), node.id.clone()),
+        ("Name".to_string(), node.name.clone()),
+        (TAG_REGION.to_string(), s(attrs, "region")?.to_string()),
+        (TAG_ZONE.to_string(), s(attrs, "zone")?.to_string()),
+        (TAG_DNS.to_string(), s(attrs, "record")?.to_string()),
+    ];
+    for (k, v) in &stack.tags {
+        if tags.len() < MAX_TAGS {
+            tags.push((k.clone(), v.clone()));
+        }
+    }
+    c.route53
+        .change_tags_for_resource()
+        .resource_type(TagResourceType::Healthcheck)
+        .resource_id(id)
+        .set_add_tags(Some(
+            tags.into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .ctx(|| format!("tag health check {}", node.name))?;
+    Ok(())
 }
 
 /// UpdateHealthCheck with every field that can change in place.
@@ -276,6 +297,7 @@ pub fn observe(f: &FoundCheck) -> Observed {
             Value::Bool(cfg.and_then(|c| c.enable_sni()).unwrap_or(false)),
         ),
         ("region".into(), Value::str(region.as_str())),
+        ("tagged".into(), Value::Bool(f.tagged)),
         ("zone".into(), Value::opt_str(f.tag(TAG_ZONE))),
         ("record".into(), Value::opt_str(f.tag(TAG_DNS))),
     ]);

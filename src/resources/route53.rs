@@ -3,7 +3,11 @@
 //!
 //! Route 53 record sets carry no tags, and health checks have no names. ballast finds its health
 //! checks by their caller reference (`ballast/<stack>/<region>/<nonce>`) and proves ownership by
-//! their tags, which also name the region, the zone and the record they serve: so a stack whose
+//! their tags, which also name the region, the zone and the record they serve. Route 53 tags a
+//! check in a second call after CreateHealthCheck: a check with no ballast tags at all whose
+//! caller reference is the stack's was made by a ballast run that stopped between the two (the
+//! caller reference is set once, at create, by whoever made the check), so it is the stack's
+//! check for that region, with its tags still to be written (`FoundCheck::tagged` false). So a stack whose
 //! spec no longer has `dns:` (or that is destroyed by name) still finds its records and its
 //! fallback bucket. Records are owned when their SetIdentifier is one ballast derives from the
 //! stack (`<stack>/<region>`, `<stack>/failover`, `<stack>/fallback`; stack names cannot hold
@@ -27,7 +31,11 @@ pub const TAG_DNS: &str = "ballast:dns";
 #[derive(Clone, Debug)]
 pub struct FoundCheck {
     pub check: aws_sdk_route53::types::HealthCheck,
+    /// Its tags; for a check not tagged yet, the stack, resource id and region its caller
+    /// reference proves (no zone and no record).
     pub tags: BTreeMap<String, String>,
+    /// Whether Route 53 has its ownership tags (false: a create stopped before tagging it).
+    pub tagged: bool,
 }
 
 impl FoundCheck {
@@ -44,8 +52,20 @@ pub fn caller_prefix(stack: &str) -> String {
     format!("ballast/{stack}/")
 }
 
+/// The region a caller reference `<prefix><region>/<nonce>` (as `HealthCheck::create` makes
+/// them) was made for.
+fn created_for<'a>(caller: &'a str, prefix: &str) -> Option<&'a str> {
+    let (region, nonce) = caller.strip_prefix(prefix)?.split_once('/')?;
+    let region_like = !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    (region_like && !nonce.is_empty() && nonce.chars().all(|c| c.is_ascii_digit()))
+        .then_some(region)
+}
+
 /// Every health check whose caller reference names the stack and whose tags prove it is the
-/// stack's, read once per discovery.
+/// stack's (or that has no ballast tags yet, see the module's comment), read once per discovery.
 pub async fn checks(c: &Clients, stack: &StackRef) -> Result<Arc<Vec<FoundCheck>>, AwsError> {
     c.shared
         .once("route53-checks", || async {
@@ -104,7 +124,20 @@ pub async fn checks(c: &Clients, stack: &StackRef) -> Result<Arc<Vec<FoundCheck>
                         out.push(FoundCheck {
                             check: h.clone(),
                             tags,
+                            tagged: true,
                         });
+                    } else if !tags.keys().any(|k| k.starts_with("ballast:")) {
+                        if let Some(region) = created_for(h.caller_reference(), &prefix) {
+                            out.push(FoundCheck {
+                                check: h.clone(),
+                                tags: BTreeMap::from([
+                                    (TAG_STACK.to_string(), stack.name.clone()),
+                                    (TAG_RESOURCE.to_string(), super::health_check::id(region)),
+                                    (TAG_REGION.to_string(), region.to_string()),
+                                ]),
+                                tagged: false,
+                            });
+                        }
                     }
                 }
             }

@@ -180,7 +180,7 @@ impl Kind<Clients> for SecurityGroup {
                     "security group {} ({}) is still used after {} s by {}: destroy deletes only what carries the stack's ownership tag; delete those (or give them the tag back) and run destroy again",
                     cur.name,
                     cur.physical_id,
-                    IN_USE.budget.as_secs(),
+                    IN_USE.limit().as_secs(),
                     users.join(", ")
                 )
                 .into());
