@@ -217,3 +217,24 @@ pub fn is_zone_id(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
+
+#[cfg(test)]
+mod caller_reference_tests {
+    use super::created_for;
+
+    #[test]
+    fn a_caller_reference_names_the_region_it_was_made_for() {
+        let p = "ballast/shop/";
+        assert_eq!(
+            created_for("ballast/shop/us-east-1/1733030400123456789", p),
+            Some("us-east-1")
+        );
+        // Another stack (a name that merely starts alike), another shape, no nonce.
+        assert_eq!(created_for("ballast/shop-2/us-east-1/17", p), None);
+        assert_eq!(created_for("ballast/shop/us-east-1/abc", p), None);
+        assert_eq!(created_for("ballast/shop/us-east-1/", p), None);
+        assert_eq!(created_for("ballast/shop/us-east-1", p), None);
+        assert_eq!(created_for("ballast/shop//17", p), None);
+        assert_eq!(created_for("ballast/shop/US-EAST-1/17", p), None);
+    }
+}
