@@ -6,7 +6,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use aws_sdk_route53::types::{ResourceRecordSet, RrType};
-use common::{all_records, distributions, dns_norm, health_checks, total, zone, Env, TestStack};
+use common::{
+    all_health_checks, all_records, distributions, dns_norm, health_checks, total, zone, Env,
+    TestStack,
+};
 
 const R1: &str = "us-east-1";
 const R2: &str = "us-west-2";
@@ -576,39 +579,18 @@ fn a_health_check_made_but_not_tagged_is_tagged_by_the_next_deploy() {
         R1,
         &spec(stack, zname, "us-east-1, us-west-2", ""),
     );
+    // The stack's checks by caller reference, tagged or not.
     let mine = |s: &TestStack| -> Vec<(String, BTreeMap<String, String>)> {
-        let c = s.clients();
-        s.env.rt.block_on(async {
-            let r = c.route53.list_health_checks().send().await.unwrap();
-            let mut out = Vec::new();
-            for h in r.health_checks() {
-                if !h
-                    .caller_reference()
+        s.env
+            .rt
+            .block_on(all_health_checks(s.clients()))
+            .into_iter()
+            .filter(|(h, _)| {
+                h.caller_reference()
                     .starts_with(&format!("ballast/{stack}/"))
-                {
-                    continue;
-                }
-                let t = c
-                    .route53
-                    .list_tags_for_resource()
-                    .resource_type(aws_sdk_route53::types::TagResourceType::Healthcheck)
-                    .resource_id(h.id())
-                    .send()
-                    .await
-                    .unwrap();
-                let tags = t
-                    .resource_tag_set()
-                    .map(|s| {
-                        s.tags()
-                            .iter()
-                            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.push((h.id().to_string(), tags));
-            }
-            out
-        })
+            })
+            .map(|(h, tags)| (h.id().to_string(), tags))
+            .collect()
     };
 
     env.fault("ChangeTagsForResource", 1, 400, "InvalidInput");

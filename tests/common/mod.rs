@@ -999,6 +999,20 @@ pub async fn health_checks(
     aws_sdk_route53::types::HealthCheck,
     BTreeMap<String, String>,
 )> {
+    all_health_checks(c)
+        .await
+        .into_iter()
+        .filter(|(_, tags)| tags.get("ballast:stack").map(String::as_str) == Some(stack))
+        .collect()
+}
+
+/// Every health check of the account, with its tags.
+pub async fn all_health_checks(
+    c: &Clients,
+) -> Vec<(
+    aws_sdk_route53::types::HealthCheck,
+    BTreeMap<String, String>,
+)> {
     let mut out = Vec::new();
     let r = c.route53.list_health_checks().send().await.unwrap();
     for h in r.health_checks() {
@@ -1019,9 +1033,7 @@ pub async fn health_checks(
                     .collect()
             })
             .unwrap_or_default();
-        if tags.get("ballast:stack").map(String::as_str) == Some(stack) {
-            out.push((h.clone(), tags));
-        }
+        out.push((h.clone(), tags));
     }
     out
 }
