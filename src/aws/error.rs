@@ -43,6 +43,8 @@ pub struct AwsError {
     pub code: Option<String>,
     pub message: String,
     kind: ErrorKind,
+    /// How long the call waited for a new resource to propagate before it gave up.
+    pub waited: Option<Duration>,
 }
 
 impl fmt::Display for AwsError {
@@ -73,7 +75,13 @@ impl fmt::Display for AwsError {
             )?,
             None => write!(f, "failed to {}: {}", self.action, self.message)?,
         }
-        if self.kind == ErrorKind::AlreadyExists {
+        if let Some(w) = self.waited {
+            write!(
+                f,
+                " (still so after waiting {} for AWS to propagate what this run made)",
+                super::propagation::human(w)
+            )?;
+        } else if self.kind == ErrorKind::AlreadyExists {
             f.write_str(" (it was created after the plan was made: plan again)")?;
         }
         Ok(())
@@ -91,6 +99,7 @@ impl AwsError {
             code: None,
             message: message.into(),
             kind: ErrorKind::Other,
+            waited: None,
         }
     }
 
@@ -106,6 +115,7 @@ impl AwsError {
             code: None,
             message: message.into(),
             kind: ErrorKind::NotFound,
+            waited: None,
         }
     }
 
@@ -123,6 +133,7 @@ impl AwsError {
             service,
             code: Some(code.to_string()),
             message,
+            waited: None,
         }
     }
 
@@ -560,7 +571,7 @@ where
             let service = service_of::<E>();
             if let SdkError::ServiceError(se) = &err {
                 if let Some(code) = se.err().code() {
-                    return AwsError::from_code(
+                    let mut e = AwsError::from_code(
                         service,
                         action(),
                         code,
@@ -569,6 +580,10 @@ where
                             .map(str::to_string)
                             .unwrap_or_else(|| causes(se.err())),
                     );
+                    e.waited = super::propagation::waited(
+                        se.raw().headers().get(super::propagation::VERDICT),
+                    );
+                    return e;
                 }
             }
             let (what, status) = match &err {
@@ -587,6 +602,7 @@ where
                 code: None,
                 message,
                 kind,
+                waited: None,
             }
         })
     }

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod identity;
 pub mod lock;
+pub mod propagation;
 pub mod shared;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,8 +58,10 @@ pub struct Clients {
 /// independently half of the time fails once in 2^15 (a web stack's deploy and destroy make
 /// about 200 calls: 10 attempts lost one cycle in five at 50 % throttling, see the README's
 /// throttling trials), and 14 pauses of at most 20 s still end within the 5-minute operation
-/// timeout. (Terraform's AWS provider allows 25.)
-const MAX_ATTEMPTS: u32 = 15;
+/// timeout. (Terraform's AWS provider allows 25.) The configuration allows more: a call that
+/// waits for a new resource to propagate retries for up to its service's window (EC2 5 min, at
+/// most 10 s apart); every other retryable error stops at 15 (`propagation::OTHER_ATTEMPTS`).
+const MAX_ATTEMPTS: u32 = 45;
 
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard()
@@ -75,7 +78,8 @@ pub fn timeout_config() -> TimeoutConfig {
         .connect_timeout(Duration::from_secs(3))
         .read_timeout(Duration::from_secs(60))
         .operation_attempt_timeout(Duration::from_secs(60))
-        .operation_timeout(Duration::from_secs(300))
+        // The longest propagation window (EC2's 5 minutes) and its last attempt fit in it.
+        .operation_timeout(Duration::from_secs(360))
         .build()
 }
 
@@ -165,14 +169,29 @@ pub async fn connect(s: &Settings) -> Clients {
     }
     let conf = loader.load().await;
     let reach = Reachability::default();
+    // Every client: reachability, the propagation waits, and a retry quota that never runs out
+    // (the SDK's token bucket would end a propagation wait after a few dozen retries in a
+    // deploy; attempts and windows bound the retries instead).
+    macro_rules! builder {
+        ($sdk:ident) => {{
+            let service = stringify!($sdk).trim_start_matches("aws_sdk_");
+            $sdk::config::Builder::from(&conf)
+                .interceptor(reach.clone())
+                .retry_classifier(reach.clone())
+                .interceptor(propagation::Propagation::new(service))
+                .retry_classifier(propagation::Propagation::new(service))
+                .retry_partition(
+                    aws_smithy_runtime::client::retries::RetryPartition::custom(format!(
+                        "ballast-{service}"
+                    ))
+                    .token_bucket(aws_smithy_runtime::client::retries::TokenBucket::unlimited())
+                    .build(),
+                )
+        }};
+    }
     macro_rules! client {
         ($sdk:ident) => {
-            $sdk::Client::from_conf(
-                $sdk::config::Builder::from(&conf)
-                    .interceptor(reach.clone())
-                    .retry_classifier(reach.clone())
-                    .build(),
-            )
+            $sdk::Client::from_conf(builder!($sdk).build())
         };
     }
     Clients {
@@ -189,13 +208,7 @@ pub async fn connect(s: &Settings) -> Clients {
         route53: client!(aws_sdk_route53),
         // Path-style addressing: bucket names with dots (the fallback bucket is named like the
         // record it serves) break virtual-host TLS, and emulators serve only path style.
-        s3: aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&conf)
-                .interceptor(reach.clone())
-                .retry_classifier(reach.clone())
-                .force_path_style(true)
-                .build(),
-        ),
+        s3: aws_sdk_s3::Client::from_conf(builder!(aws_sdk_s3).force_path_style(true).build()),
         cloudfront: aws_sdk_cloudfront::Client::new(&conf),
         sts: client!(aws_sdk_sts),
         ssm: client!(aws_sdk_ssm),

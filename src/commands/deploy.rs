@@ -106,6 +106,8 @@ async fn locked(
             skipped: res.skipped.len(),
         });
     }
+    // Read our own writes: the next plan must see what this one made.
+    super::settle(s, &plan, &res).await?;
     let sum = plan.summary();
     super::eprint(&format!(
         "\n{} {} added, {} changed, {} replaced, {} destroyed in {:.1}s.\n",

@@ -136,11 +136,81 @@ async fn locked(s: &mut super::Session, yes: bool) -> Result<i32, Error> {
             skipped: res.skipped.len(),
         });
     }
+    let Some(destroyed) = super::lock::interruptible(until_gone(s, plan)).await else {
+        super::eprint("\nInterrupted: the stack is partly destroyed (run destroy again).\n");
+        return Ok(130);
+    };
     super::eprint(&format!(
         "\n{} {} destroyed in {:.1}s.\n",
         s.style.green(&s.style.bold("Destroy complete!")),
-        plan.summary().destroy,
+        destroyed?,
         t.elapsed().as_secs_f64()
     ));
     Ok(0)
+}
+
+/// AWS's listings lag: after the first pass, discover again until a discovery finds nothing
+/// owned. What it finds that was not deleted yet (hidden from the first listing) is deleted;
+/// what it still lists although deleted is waited for (at most `SETTLE`). Returns how many
+/// resources were destroyed in all.
+async fn until_gone(s: &mut super::Session, first: engine::Plan) -> Result<usize, Error> {
+    use std::collections::HashSet;
+    let mut deleted: HashSet<String> = first
+        .changes
+        .iter()
+        .filter_map(|c| c.current.as_ref().map(|o| o.physical_id.clone()))
+        .collect();
+    let mut count = first.summary().destroy;
+    let deadline = Instant::now() + super::SETTLE;
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        let again = s.plan(None).await?;
+        let (lagging, new): (Vec<_>, Vec<_>) = again
+            .changes
+            .into_iter()
+            .filter(|c| c.action == engine::Action::Delete)
+            .partition(|c| {
+                c.current
+                    .as_ref()
+                    .is_some_and(|o| deleted.contains(&o.physical_id))
+            });
+        if new.is_empty() && lagging.is_empty() {
+            return Ok(count);
+        }
+        if !new.is_empty() {
+            let more = engine::Plan {
+                stack: again.stack,
+                scopes: again.scopes,
+                changes: new,
+            };
+            let res = engine::apply(&s.kinds, &s.scopes(), &more, &Progress::new(s.style)).await;
+            if !res.ok() {
+                return Err(Error::DestroyFailed {
+                    failed: res.failed.len(),
+                    skipped: res.skipped.len(),
+                });
+            }
+            count += more.summary().destroy;
+            deleted.extend(
+                more.changes
+                    .iter()
+                    .filter_map(|c| c.current.as_ref().map(|o| o.physical_id.clone())),
+            );
+            continue;
+        }
+        if Instant::now() + pause > deadline {
+            super::eprint(&format!(
+                "\nNote: after {} s AWS still lists {} although deleted: run destroy again to check.\n",
+                super::SETTLE.as_secs(),
+                lagging
+                    .iter()
+                    .map(|c| c.address.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            return Ok(count);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(4));
+    }
 }

@@ -108,6 +108,35 @@ pub fn check_account(id: &Identity, accounts: &[String]) -> Result<(), Error> {
     })
 }
 
+/// How long a command waits, after applying, for AWS's listings to show what it did.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// After an apply: wait (at most `SETTLE`) until AWS's listings show what it created and no
+/// longer show what it deleted, so that the next plan sees the stack as this run left it; say
+/// what they still do not show.
+pub async fn settle(s: &Session, plan: &Plan, res: &engine::ApplyResult) -> Result<(), Error> {
+    s.fresh();
+    let lagging = engine::settle(&s.kinds, &s.scopes(), plan, res, SETTLE).await?;
+    if !lagging.is_empty() {
+        eprint(&format!(
+            "\nNote: after {} s AWS does not list yet what this run did to {}: the next plan may not see it yet.\n",
+            SETTLE.as_secs(),
+            lagging.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Say each propagation pause on stderr (set once per process).
+fn report_waits() {
+    aws::propagation::on_wait(|what, waited| {
+        eprint(&format!(
+            "  {}\n",
+            aws::propagation::waiting_line(what, waited)
+        ))
+    });
+}
+
 /// Reads and validates the spec; shows its warnings (and goes on).
 pub fn load(file: &Path, g: &Global) -> Result<Model, Error> {
     let model = spec::load_file(&file.to_string_lossy(), g.region.as_deref())?;
@@ -120,6 +149,7 @@ pub fn load(file: &Path, g: &Global) -> Result<Model, Error> {
 /// Clients for the stack's primary region (`stack.region`) and every other region in
 /// `regions`.
 pub async fn session(g: &Global, stack: StackRef, regions: &[String]) -> Session {
+    report_waits();
     let mut s = Session {
         kinds: registry(),
         clients: connect(g, &stack.region).await,

@@ -5,6 +5,7 @@ pub mod graph;
 pub mod leftovers;
 pub mod plan;
 pub mod resource;
+pub mod settle;
 pub mod value;
 
 #[cfg(test)]
@@ -18,4 +19,5 @@ pub use plan::{lower, plan, Action, AttrChange, Change, Plan, PlanError, Summary
 pub use resource::{
     qualify, BoxError, Conflict, Kind, Node, Observed, Retag, Scopes, StackRef, GLOBAL,
 };
+pub use settle::settle;
 pub use value::{Attrs, Outputs, Value};

@@ -393,13 +393,16 @@ impl Kind<Clients> for IamRole {
                 .ctx(|| format!("detach {arn} from role {}", cur.name));
             ignore_missing(r)?;
         }
-        let r = c
-            .iam
-            .delete_role()
-            .role_name(&cur.physical_id)
-            .send()
-            .await
-            .ctx(|| format!("delete role {}", cur.name));
+        // IAM answers DeleteConflict for a while after the policies are detached.
+        let r = super::common::retry_in_use(crate::aws::IN_USE, || async {
+            c.iam
+                .delete_role()
+                .role_name(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("delete role {}", cur.name))
+        })
+        .await;
         ignore_missing(r)
     }
 }

@@ -122,13 +122,16 @@ impl Kind<Clients> for LogGroup {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let r = c
-            .logs
-            .delete_log_group()
-            .log_group_name(&cur.physical_id)
-            .send()
-            .await
-            .ctx(|| format!("delete log group {}", cur.name));
+        // Logs answers OperationAbortedException while another change to the group is under way.
+        let r = super::common::retry_in_use(crate::aws::IN_USE, || async {
+            c.logs
+                .delete_log_group()
+                .log_group_name(&cur.physical_id)
+                .send()
+                .await
+                .ctx(|| format!("delete log group {}", cur.name))
+        })
+        .await;
         ignore_missing(r)
     }
 }

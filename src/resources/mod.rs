@@ -6,6 +6,7 @@
 //! of every kind.
 
 mod common;
+mod consistent;
 
 pub mod appscaling;
 pub mod cloudwatch;
@@ -49,8 +50,13 @@ use crate::engine::Kind;
 
 pub type DynKind = Box<dyn Kind<Clients>>;
 
-/// Every resource kind ballast manages.
+/// Every resource kind ballast manages, each waiting for AWS to show what the run made
+/// (`consistent`).
 pub fn registry() -> Vec<DynKind> {
+    kinds().into_iter().map(consistent::consistent).collect()
+}
+
+fn kinds() -> Vec<DynKind> {
     vec![
         Box::new(vpc::Vpc),
         Box::new(subnet::Subnet),
