@@ -100,14 +100,15 @@ async fn locked(
         );
         return Ok(130);
     };
+    // Read our own writes, after a failure too: the next plan must see what this one made, or
+    // it would make it again.
+    super::settle(s, &plan, &res).await?;
     if !res.ok() {
         return Err(Error::ApplyFailed {
             failed: res.failed.len(),
             skipped: res.skipped.len(),
         });
     }
-    // Read our own writes: the next plan must see what this one made.
-    super::settle(s, &plan, &res).await?;
     let sum = plan.summary();
     super::eprint(&format!(
         "\n{} {} added, {} changed, {} replaced, {} destroyed in {:.1}s.\n",

@@ -119,8 +119,28 @@ impl Env {
             env.set_delay(0);
             env.set_rollout("COMPLETED", "");
             env.shim_call("DELETE", "/_shim/faults", "", "clearing faults");
+            // A test that stopped half-way must not leave AWS's propagation on for the next.
+            env.shim_call(
+                "DELETE",
+                "/_shim/consistency",
+                "",
+                "ending the consistency mode",
+            );
         }
         env
+    }
+
+    /// Answer as AWS does while new resources propagate (tests/emulator/README.md, "Consistency
+    /// mode"): `spec` is the JSON of `POST /_shim/consistency`.
+    pub fn propagate(&self, spec: &str) {
+        self.shim_call("POST", "/_shim/consistency", spec, "the consistency mode");
+    }
+
+    /// End the consistency mode; what it did (`faulted`, `hidden`, `log`).
+    pub fn consistent(&self) -> serde_json::Value {
+        let state = self.shim_call("GET", "/_shim/consistency", "", "the consistency mode");
+        self.shim_call("DELETE", "/_shim/consistency", "", "the consistency mode");
+        serde_json::from_str(&state).unwrap()
     }
 
     /// An environment on `endpoint` (loopback only) with its call counters reset; touches none

@@ -1,0 +1,185 @@
+//! AWS is eventually consistent (issue 13): with the shim answering as AWS does while new
+//! resources propagate (every new id's first use fails as its service says, listings leave out
+//! what is younger than 3 s, IAM and Logs deletes conflict once), every example deploys at the
+//! first try, an immediate plan finds nothing to do, an immediate redeploy writes nothing, an
+//! immediate destroy leaves nothing, and a real error still fails at once.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{assert_ok, web_inventory, web_spec, zone, Env, Inventory, TestStack};
+
+/// Every new id faulted on its first use by each service, listings 3 s behind, one
+/// DeleteConflict / OperationAborted per role and log group.
+const AWS: &str = r#"{"first_uses": 1, "rate": 1.0, "seed": 7, "listing_lag_s": 3, "delete_conflicts": 1}"#;
+
+/// Deploy at the first try, then at once: plan (exit 0), deploy (zero writes), destroy
+/// ("complete"), all while AWS propagates; then, with AWS consistent again, nothing is left.
+fn first_try_and_at_once(env: &Env, s: &TestStack, what: &str) -> serde_json::Value {
+    env.propagate(AWS);
+    let r = s.run("deploy", &["--yes"]);
+    assert_ok(&r, &format!("{what}: the first deploy while AWS propagates"));
+    r.assert_stderr(&["Apply complete!"]);
+
+    let plan = s.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "{what}: a plan right after the deploy finds nothing to do:\n{}",
+        plan.stderr
+    );
+    plan.assert_stderr(&["No changes."]);
+
+    env.reset();
+    let again = s.run("deploy", &["--yes"]);
+    assert_ok(&again, &format!("{what}: a deploy right after"));
+    again.assert_stderr(&["No changes."]);
+    env.stats()
+        .assert_no_writes(&format!("{what}: a deploy right after the first"));
+
+    let d = s.run("destroy", &["--yes"]);
+    assert_ok(&d, &format!("{what}: a destroy right after"));
+    d.assert_stderr(&["Destroy complete!"]);
+    let seen = env.consistent();
+    assert_eq!(
+        s.inventory(),
+        Inventory::new(),
+        "{what}: left after the destroy, read with AWS consistent again"
+    );
+    // The same destroy has nothing to do (and says so, writing nothing).
+    s.destroy();
+    seen
+}
+
+#[test]
+fn the_web_stack_deploys_at_the_first_try_while_aws_propagates() {
+    let env = Env::new();
+    let s = TestStack::new(
+        &env,
+        "cons-web",
+        "us-east-1",
+        &web_spec("cons-web", "us-east-1", ""),
+    );
+    env.propagate(AWS);
+    let r = s.run("deploy", &["--yes"]);
+    assert_ok(&r, "the first deploy while AWS propagates");
+    // Each wait is said, naming what AWS did not show yet.
+    r.assert_stderr(&[
+        "waiting for AWS to see vpc-",
+        "(new resources take a few seconds to propagate)",
+    ]);
+    let seen = env.consistent();
+    let faulted = seen["faulted"].as_u64().unwrap();
+    assert!(faulted >= 5, "the shim answered as AWS does: {seen}");
+    // Every class of the web stack met its propagation answer.
+    let codes: Vec<&str> = seen["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["code"].as_str())
+        .collect();
+    for code in [
+        "InvalidVpcID.NotFound",
+        "InvalidGroup.NotFound",
+        "NoSuchEntity",
+        "ClusterNotFoundException",
+    ] {
+        assert!(codes.contains(&code), "{code} not met: {codes:?}");
+    }
+    assert_eq!(
+        s.inventory(),
+        web_inventory("cons-web", "us-east-1", &["us-east-1a", "us-east-1b"]),
+        "exactly the web stack: no duplicate"
+    );
+    s.assert_converged();
+    s.destroy();
+
+    // And the whole sequence at once.
+    first_try_and_at_once(&env, &s, "web");
+}
+
+#[test]
+fn every_example_converges_at_the_first_try_while_aws_propagates() {
+    let env = Env::new();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5);
+    for f in files {
+        let s = TestStack::from_file(&env, &f);
+        if s.global {
+            zone(&env, "example.com");
+        }
+        let seen = first_try_and_at_once(&env, &s, &f.display().to_string());
+        assert!(
+            seen["faulted"].as_u64().unwrap() > 0 && seen["hidden"].as_u64().unwrap() > 0,
+            "{}: the shim faulted and hid: {seen}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn a_failed_deploy_followed_at_once_by_another_makes_nothing_twice() {
+    let env = Env::new();
+    let s = TestStack::new(
+        &env,
+        "cons-again",
+        "us-east-1",
+        &web_spec("cons-again", "us-east-1", ""),
+    );
+    env.propagate(AWS);
+    // A real error late in the deploy: the network, load balancer and roles exist by then.
+    env.fault("CreateService", 1, 400, "InvalidParameterException");
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "the injected error fails the deploy:\n{}", r.stderr);
+    let r = s.run("deploy", &["--yes"]);
+    assert_ok(&r, "the deploy right after the failed one");
+    env.consistent();
+    assert_eq!(
+        s.inventory(),
+        web_inventory("cons-again", "us-east-1", &["us-east-1a", "us-east-1b"]),
+        "one of everything"
+    );
+    s.assert_converged();
+    s.destroy();
+}
+
+#[test]
+fn real_errors_still_fail_at_once_while_aws_propagates() {
+    let env = Env::new();
+    let s = TestStack::new(
+        &env,
+        "cons-denied",
+        "us-east-1",
+        &web_spec("cons-denied", "us-east-1", ""),
+    );
+    env.propagate(AWS);
+    // The caller may not create VPCs: no wait, no retry.
+    env.fault("CreateVpc", 1, 403, "UnauthorizedOperation");
+    let t = Instant::now();
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&["failed to create VPC", "UnauthorizedOperation"]);
+    assert!(
+        !r.stderr.contains("waiting for AWS to see"),
+        "an access denial is not waited for:\n{}",
+        r.stderr
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "fails at once: {:?}",
+        t.elapsed()
+    );
+    // A bad value is no propagation either.
+    env.fault("RegisterTaskDefinition", 1, 400, "ClientException");
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&["failed to register task definition", "ClientException"]);
+    env.consistent();
+    s.destroy();
+}
