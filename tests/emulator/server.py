@@ -408,7 +408,8 @@ def render_fault(environ, service: str, fault: dict, start_response):
         body = (
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             f"<Error><Code>{xml_escape(code)}</Code><Message>{xml_escape(message)}</Message>"
-            f"<RequestId>{request_id}</RequestId></Error>"
+            + (f"<BucketName>{xml_escape(fault['bucket'])}</BucketName>" if fault.get("bucket") else "")
+            + f"<RequestId>{request_id}</RequestId></Error>"
         )
         return respond(start_response, status, body, "application/xml", [("x-amz-request-id", request_id)])
     if is_cbor_request(environ):
@@ -418,7 +419,8 @@ def render_fault(environ, service: str, fault: dict, start_response):
         if not ctype.startswith("application/x-amz-json"):
             ctype = "application/x-amz-json-1.1"
         body = json.dumps({"__type": code, "message": message})
-        return respond(start_response, status, body, ctype, [("x-amzn-RequestId", request_id)])
+        return respond(start_response, status, body, ctype,
+                       [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", code)])
     if service == "ec2":
         body = (
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
