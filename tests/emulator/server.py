@@ -23,6 +23,8 @@ and exposes this under /_shim/ (see tests/emulator/README.md):
   POST /_shim/sns/confirm {"endpoint"[, "topic_arn"]} -> confirm pending SNS subscriptions
   POST /_shim/route53/health/<id> {"healthy": bool}, DELETE, GET -> force a Route 53 health
        check's endpoint unhealthy (R2)
+  POST|GET|DELETE /_shim/consistency -> consistency mode: first uses of new ids fail, listings
+       lag, deletes conflict, as on AWS while resources propagate (consistency.py)
 
 It also serves CloudWatch over Smithy RPC v2 CBOR (the protocol of aws-sdk-cloudwatch), which
 moto lacks: CborToJson translates those calls to moto's awsJson1_0 and the answers back.
@@ -110,6 +112,7 @@ appears in the code. Details and rationale: tests/emulator/README.md.
   F3 CloudFront viewer certificate: ACMCertificateArn must be an ACM certificate of the account
      in us-east-1 -> else InvalidViewerCertificate (moto takes any string).
   F4 CloudFront: an alias that another distribution has -> CNAMEAlreadyExists (409).
+  Opt-in, off by default: /_shim/consistency (consistency.py) adds AWS's propagation delays.
 """
 
 from __future__ import annotations
@@ -144,6 +147,7 @@ from moto.server import (  # noqa: E402
 from calls import CallLog  # noqa: E402  (shared with proxy.py: counts and classifies alike)
 from calls import identify as identify_call  # noqa: E402
 from calls import is_write  # noqa: E402
+from consistency import Consistency  # noqa: E402  (POST /_shim/consistency)
 
 # --------------------------------------------------------------------------
 # Shim middleware
@@ -167,6 +171,7 @@ class Shim:
         # POST /_shim/throttle {"rate": r, "seed": n}: each AWS call is throttled with
         # probability r, in its service's own error shape (see throttle_fault).
         self.throttle: dict | None = None
+        self.consistency = Consistency()
 
     # -- WSGI entry point --------------------------------------------------
     def __call__(self, environ, start_response):
@@ -190,11 +195,12 @@ class Shim:
             delay = self.delay_ms
             self.in_flight += 1
         try:
+            fault, call = self.consistency.before(environ, service, op, body, fault)
             if delay > 0:
                 time.sleep(delay / 1000.0)
             if fault is not None:
                 return render_fault(environ, service, fault, start_response)
-            return self.app(environ, start_response)
+            return self.consistency.after(call, self.app, environ, start_response)
         finally:
             with self.lock:
                 self.in_flight -= 1
@@ -282,6 +288,9 @@ class Shim:
             with self.lock:
                 t, self.throttle = self.throttle, None
             return respond_json(start_response, {"throttled": (t or {}).get("throttled", 0)})
+        if name == "consistency":
+            status, text = self.consistency.control(method, read_body(environ))
+            return respond(start_response, status, text, "application/json")
         if name == "freeze" and method == "POST":
             try:
                 k = int((load_json(environ) or {})["after_writes"])
