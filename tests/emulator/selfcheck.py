@@ -646,10 +646,294 @@ def main() -> int:
     for a, client in ((cert, acm), (cert_west, acm_west)):
         client.delete_certificate(CertificateArn=a)
 
+    # --- consistency mode (/_shim/consistency) ------------------------------------------------
+    try:
+        check_consistency(shim, kw, cbor, u, vpc)
+    finally:
+        try:
+            shim("consistency", method="DELETE")
+        except urllib.error.HTTPError:
+            pass  # an emulator without the mode (reported by check_consistency)
+
     print(f"emulator selfcheck: {'FAILED' if FAILURES else 'ok'} "
           f"({len(FAILURES)} failures, {time.monotonic() - started:.1f}s)")
     shim("reset", {})
     return 1 if FAILURES else 0
+
+
+def fault_of(fn) -> tuple | None:
+    """(code, message, HTTP status) of the error fn raises, or None if it succeeds."""
+    try:
+        fn()
+    except ClientError as e:
+        return (e.response["Error"]["Code"], e.response["Error"]["Message"],
+                e.response["ResponseMetadata"]["HTTPStatusCode"])
+    return None
+
+
+def last_response(client) -> dict:
+    """The raw body and headers of the client's last answer (updated after each call)."""
+    seen: dict = {}
+
+    def keep(http_response, **_):
+        seen.update(body=http_response.content.decode("utf-8", "replace"),
+                    headers={k.lower(): v for k, v in http_response.headers.items()})
+    client.meta.events.register("after-call", keep)
+    return seen
+
+
+def check_consistency(shim, kw, cbor, u, old_vpc) -> None:
+    """First-use faults (each class: shape, code, message, the (N+1)th use passes), delete
+    conflicts, listing lag (a young resource is omitted, then listed once older than the lag)."""
+    ec2, iam, ecs, elb, logs, aas, s3, r53, sns = (boto3.client(s, **kw) for s in (
+        "ec2", "iam", "ecs", "elbv2", "logs", "application-autoscaling", "s3", "route53", "sns"))
+    try:
+        shim("consistency")
+    except urllib.error.HTTPError as e:
+        check(False, f"consistency: GET /_shim/consistency answered {e.code}: this emulator predates "
+              "the consistency mode; restart it (scripts/emulator stop; scripts/emulator start)")
+        return
+    lag = 1.0
+    alarm = {"Namespace": "N", "MetricName": "M", "Statistic": "Sum", "Period": 60,
+             "EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold"}
+    cbor.call("PutMetricAlarm", {**alarm, "AlarmName": f"cm-old-{u}"})  # before the mode: not new
+    on = shim("consistency", {"first_uses": 1, "rate": 1.0, "seed": 7, "listing_lag_s": lag,
+                              "delete_conflicts": 1})
+    check(on["on"] is True and (on["first_uses"], on["listing_lag_s"], on["tracked"]) == (1, lag, 0),
+          f"consistency on: {on}")
+
+    def fails(what, fn, code, message, status, shape=None, raw=None):
+        got = fault_of(fn)
+        check(got == (code, message, status), f"consistency {what}: {got}")
+        if shape is not None:
+            check(shape in raw.get("body", ""), f"consistency {what}: answered {raw}")
+        check(fault_of(fn) is None, f"consistency {what}: the second use passes")
+
+    def listed(what, young, listing, direct=None):
+        """The young id is not in listing(), but is in direct() (a read by id)."""
+        check(young not in listing(), f"consistency listing lag: {what} omits a young {young}")
+        if direct is not None:
+            check(young in direct(), f"consistency listing lag: {what} by id shows {young}")
+        later.append((what, young, listing))
+    later: list = []
+
+    # EC2: its own error shape; reads by id are uses too, filters are listings.
+    raw = last_response(ec2)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "selfcheck", "Value": u}]}])["Vpc"]["VpcId"]
+    vpcs = lambda: [v["VpcId"] for v in ec2.describe_vpcs(  # noqa: E731
+        Filters=[{"Name": "tag:selfcheck", "Values": [u]}])["Vpcs"]]
+    check(old_vpc in vpcs(), "consistency listing lag keeps an older VPC")
+    listed("DescribeVpcs(Filters)", vpc, vpcs)
+    before = shim("stats")["total"]
+    fails("EC2 vpc (DescribeVpcAttribute)",
+          lambda: ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsSupport"),
+          "InvalidVpcID.NotFound", f"The vpc ID '{vpc}' does not exist", 400)
+    check(shim("stats")["total"] == before + 2, "consistency faults are counted in /_shim/stats")
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+    fails("EC2 subnet (DescribeSubnets SubnetId.1)", lambda: ec2.describe_subnets(SubnetIds=[subnet]),
+          "InvalidSubnetID.NotFound", f"The subnet ID '{subnet}' does not exist", 400,
+          "<Response><Errors><Error><Code>InvalidSubnetID.NotFound</Code><Message>The subnet ID "
+          f"'{subnet}' does not exist</Message></Error></Errors><RequestID>", raw)
+    sg = ec2.create_security_group(GroupName=f"cm-{u}", Description="x", VpcId=vpc)["GroupId"]
+    fails("EC2 security group (CreateTags)", lambda: ec2.create_tags(
+        Resources=[sg], Tags=[{"Key": "a", "Value": "b"}]),
+        "InvalidGroup.NotFound", f"The security group '{sg}' does not exist", 400)
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    fails("EC2 internet gateway (AttachInternetGateway)",
+          lambda: ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc),
+          "InvalidInternetGatewayID.NotFound", f"The internetGateway ID '{igw}' does not exist", 400)
+    rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    fails("EC2 route table (CreateRoute)", lambda: ec2.create_route(
+        RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw),
+        "InvalidRouteTableID.NotFound", f"The routeTable ID '{rtb}' does not exist", 400)
+    lt = ec2.create_launch_template(LaunchTemplateName=f"cm-{u}", LaunchTemplateData={
+        "SecurityGroupIds": [sg]})["LaunchTemplate"]["LaunchTemplateId"]
+    fails("EC2 launch template (DescribeLaunchTemplateVersions)",
+          lambda: ec2.describe_launch_template_versions(LaunchTemplateId=lt, Versions=["$Default"]),
+          "InvalidLaunchTemplateId.NotFound",
+          f"The specified launch template, with template ID {lt}, does not exist.", 400)
+    doomed = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.9.0/24")["Subnet"]["SubnetId"]
+    check(fault_of(lambda: ec2.delete_subnet(SubnetId=doomed)) is None,
+          "consistency: a delete of a new id is never answered NotFound")
+
+    # IAM (query protocol): role and instance profile names; the role's ARN in ECS.
+    raw = last_response(iam)
+    role = f"cm-{u}"
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    fails("IAM role (PutRolePolicy)", lambda: iam.put_role_policy(
+        RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})),
+        "NoSuchEntity", f"The role with name {role} cannot be found.", 404)
+    iam.create_instance_profile(InstanceProfileName=role)
+    got = fault_of(lambda: iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role))
+    check(got == ("NoSuchEntity", f"Instance Profile {role} cannot be found.", 404)
+          and raw["body"].startswith("<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity"),
+          f"consistency IAM instance profile (AddRoleToInstanceProfile): {got} {raw}")
+    check(fault_of(lambda: iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role))
+          is None, "consistency IAM instance profile: the second use passes")
+    td = {"family": f"cm-{u}", "executionRoleArn": role_arn, "containerDefinitions": [
+        {"name": "web", "image": "nginx", "memory": 128, "portMappings": [{"containerPort": 80}]}]}
+    fails("ECS role ARN (RegisterTaskDefinition)", lambda: ecs.register_task_definition(**td),
+          "ClientException", f"ECS was unable to assume the role '{role_arn}' that was provided for "
+          "this task. Please verify that the role being passed has the proper trust relationship and "
+          "permissions and that your IAM user has permissions to pass this role.", 400)
+    listed("ListTaskDefinitions", f"arn:aws:ecs:{REGION}:123456789012:task-definition/cm-{u}:1",
+           lambda: ecs.list_task_definitions(familyPrefix=f"cm-{u}")["taskDefinitionArns"])
+
+    # ECS (JSON 1.1): the service-linked role, the cluster, a target group new to ECS.
+    raw = last_response(ecs)
+    cluster = f"cm-{u}"
+    fails("ECS service-linked role (first CreateCluster)", lambda: ecs.create_cluster(clusterName=cluster),
+          "InvalidParameterException", "Unable to assume the service linked role. Please verify that "
+          "the ECS service linked role exists.", 400)
+    cluster_arn = ecs.describe_clusters(clusters=[cluster])["clusters"][0]["clusterArn"]
+    listed("ListClusters", cluster_arn, lambda: ecs.list_clusters()["clusterArns"])
+    got = fault_of(lambda: ecs.create_service(cluster=cluster, serviceName="web",
+                                              taskDefinition=f"cm-{u}", desiredCount=1))
+    check(got == ("ClusterNotFoundException", "Cluster not found.", 400)
+          and json.loads(raw["body"]) == {"__type": "ClusterNotFoundException", "message": "Cluster not found."}
+          and raw["headers"].get("x-amzn-errortype") == "ClusterNotFoundException"
+          and raw["headers"].get("content-type") == "application/x-amz-json-1.1",
+          f"consistency ECS cluster (CreateService): {got} {raw}")
+    sub_b = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.2.0/24",
+                              AvailabilityZone=f"{REGION}b")["Subnet"]["SubnetId"]
+    lb_name = f"cm-{u}"
+    lb = elb.create_load_balancer(Name=lb_name, Subnets=[subnet, sub_b])["LoadBalancers"][0]["LoadBalancerArn"]
+    listed("DescribeLoadBalancers", lb,
+           lambda: [x["LoadBalancerArn"] for x in elb.describe_load_balancers()["LoadBalancers"]],
+           lambda: [x["LoadBalancerArn"] for x in elb.describe_load_balancers(Names=[lb_name])["LoadBalancers"]])
+    tg = elb.create_target_group(Name=f"cm-{u}", Protocol="HTTP", Port=80, VpcId=vpc,
+                                 TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    svc = dict(cluster=cluster, serviceName="web", taskDefinition=f"cm-{u}", desiredCount=1,
+               loadBalancers=[{"targetGroupArn": tg, "containerName": "web", "containerPort": 80}])
+    fails("ECS target group new to ECS (CreateService)", lambda: ecs.create_service(**svc),
+          "InvalidParameterException", f"The target group with targetGroupArn {tg} does not have "
+          "an associated load balancer.", 400)
+    service_arn = ecs.describe_services(cluster=cluster, services=["web"])["services"][0]["serviceArn"]
+    listed("ListServices", service_arn, lambda: ecs.list_services(cluster=cluster)["serviceArns"])
+
+    # Application Auto Scaling: the ECS service, then the scalable target.
+    rid = f"service/{cluster}/web"
+    target = dict(ServiceNamespace="ecs", ResourceId=rid, ScalableDimension="ecs:service:DesiredCount")
+    fails("Application Auto Scaling ECS service (RegisterScalableTarget)",
+          lambda: aas.register_scalable_target(**target, MinCapacity=1, MaxCapacity=2),
+          "ValidationException", f"ECS service doesn't exist: {rid}", 400)
+    listed("DescribeScalableTargets", rid, lambda: [
+        t["ResourceId"] for t in aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]],
+        lambda: [t["ResourceId"] for t in aas.describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[rid])["ScalableTargets"]])
+    fails("Application Auto Scaling scalable target (PutScalingPolicy)", lambda: aas.put_scaling_policy(
+        PolicyName="cpu", **target, PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={"TargetValue": 50.0, "PredefinedMetricSpecification": {
+            "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}),
+        "ObjectNotFoundException", f"No scalable target registered for service namespace: ecs, "
+        f"resource ID: {rid}, scalable dimension: ecs:service:DesiredCount", 400)
+
+    # Logs, S3, Route 53, SNS, CloudWatch.
+    group = f"/cm/{u}"
+    logs.create_log_group(logGroupName=group)
+    listed("DescribeLogGroups(prefix)", group, lambda: [
+        g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]])
+    fails("Logs log group (PutRetentionPolicy)",
+          lambda: logs.put_retention_policy(logGroupName=group, retentionInDays=7),
+          "ResourceNotFoundException", "The specified log group does not exist.", 400)
+    raw = last_response(s3)
+    bucket = f"cm-{u}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    listed("ListBuckets", bucket, lambda: [b["Name"] for b in s3.list_buckets()["Buckets"]])
+    got = fault_of(lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}))
+    check(got == ("NoSuchBucket", "The specified bucket does not exist", 404)
+          and "<Error><Code>NoSuchBucket</Code>" in raw["body"]
+          and f"<BucketName>{bucket}</BucketName>" in raw["body"],
+          f"consistency S3 bucket (PutBucketTagging): {got} {raw}")
+    check(fault_of(lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": []})) is None,
+          "consistency S3 bucket: the second use passes")
+    raw = last_response(r53)
+    hc = r53.create_health_check(CallerReference=f"cm-{u}", HealthCheckConfig={
+        "Type": "HTTP", "FullyQualifiedDomainName": f"cm-{u}.example.com", "Port": 80})["HealthCheck"]["Id"]
+    listed("ListHealthChecks", hc, lambda: [h["Id"] for h in r53.list_health_checks()["HealthChecks"]])
+    got = fault_of(lambda: r53.change_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=hc, AddTags=[{"Key": "a", "Value": "b"}]))
+    check(got == ("NoSuchHealthCheck", f"A health check with id {hc} does not exist.", 404)
+          and "<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchHealthCheck" in raw["body"],
+          f"consistency Route 53 health check (ChangeTagsForResource): {got} {raw}")
+    check(fault_of(lambda: r53.change_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=hc, AddTags=[{"Key": "a", "Value": "b"}])) is None,
+        "consistency Route 53 health check: the second use passes")
+    topic = sns.create_topic(Name=f"cm-{u}")["TopicArn"]
+    listed("ListTopics", topic, lambda: [t["TopicArn"] for t in sns.list_topics()["Topics"]])
+    cbor.call("PutMetricAlarm", {**alarm, "AlarmName": f"cm-new-{u}"})
+
+    def alarms():
+        st, _, body = cbor.call("DescribeAlarms", {"AlarmNamePrefix": "cm-"})
+        check(st == 200 and b"\xc1\x1a" not in body and b"iThreshold\xfb" in body,
+              "consistency: a filtered CBOR answer keeps its wire types")
+        return [a["AlarmName"] for a in cbor2.loads(body)["MetricAlarms"]]
+    check(f"cm-old-{u}" in alarms(), "consistency listing lag keeps an alarm made before the mode")
+    listed("DescribeAlarms (CBOR)", f"cm-new-{u}", alarms)
+    young = time.monotonic()
+
+    # Delete conflicts, then the deletes pass.
+    spare = f"cm-del-{u}"
+    iam.create_role(RoleName=spare, AssumeRolePolicyDocument="{}")
+    fails("IAM DeleteRole conflict", lambda: iam.delete_role(RoleName=spare),
+          "DeleteConflict", "Cannot delete entity, must detach all policies first.", 409)
+    logs.create_log_group(logGroupName=spare)
+    fails("Logs DeleteLogGroup conflict", lambda: logs.delete_log_group(logGroupName=spare),
+          "OperationAbortedException", "A conflicting operation is currently in progress against "
+          "this resource. Please try again.", 400)
+
+    state = shim("consistency")
+    check([(e["service"], e["op"], e["code"]) for e in state["log"]] == [
+        ("ec2", "DescribeVpcAttribute", "InvalidVpcID.NotFound"),
+        ("ec2", "DescribeSubnets", "InvalidSubnetID.NotFound"),
+        ("ec2", "CreateTags", "InvalidGroup.NotFound"),
+        ("ec2", "AttachInternetGateway", "InvalidInternetGatewayID.NotFound"),
+        ("ec2", "CreateRoute", "InvalidRouteTableID.NotFound"),
+        ("ec2", "DescribeLaunchTemplateVersions", "InvalidLaunchTemplateId.NotFound"),
+        ("iam", "PutRolePolicy", "NoSuchEntity"), ("iam", "AddRoleToInstanceProfile", "NoSuchEntity"),
+        ("ecs", "RegisterTaskDefinition", "ClientException"),
+        ("ecs", "CreateCluster", "InvalidParameterException"),
+        ("ecs", "CreateService", "ClusterNotFoundException"),
+        ("ecs", "CreateService", "InvalidParameterException"),
+        ("application-autoscaling", "RegisterScalableTarget", "ValidationException"),
+        ("application-autoscaling", "PutScalingPolicy", "ObjectNotFoundException"),
+        ("logs", "PutRetentionPolicy", "ResourceNotFoundException"),
+        ("s3", "PutBucketTagging", "NoSuchBucket"),
+        ("route53", "ChangeTagsForResource", "NoSuchHealthCheck"),
+        ("iam", "DeleteRole", "DeleteConflict"), ("logs", "DeleteLogGroup", "OperationAbortedException"),
+    ] and state["faulted"] == 19 and state["hidden"] == len(later) + 2 and state["log"][10]["id"] == cluster,
+        f"consistency counters and log: {state}")
+    time.sleep(max(0.0, young + lag + 0.05 - time.monotonic()))
+    for what, value, listing in later:
+        check(value in listing(), f"consistency listing lag: {what} lists {value} once older than the lag")
+
+    # rate 0: nothing is faulted; DELETE turns it off.
+    shim("consistency", {"rate": 0.0})
+    calm = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    check(fault_of(lambda: ec2.describe_vpc_attribute(VpcId=calm, Attribute="enableDnsSupport")) is None,
+          "consistency rate 0 faults nothing")
+    off = shim("consistency", method="DELETE")
+    check(off["on"] is False and shim("consistency")["tracked"] == 0, f"consistency off: {off}")
+
+    # Clean up (the mode is off).
+    ecs.delete_service(cluster=cluster, service="web", force=True)
+    ecs.delete_cluster(cluster=cluster)
+    elb.delete_load_balancer(LoadBalancerArn=lb)
+    elb.delete_target_group(TargetGroupArn=tg)
+    iam.remove_role_from_instance_profile(InstanceProfileName=role, RoleName=role)
+    iam.delete_instance_profile(InstanceProfileName=role)
+    iam.delete_role_policy(RoleName=role, PolicyName="p")
+    iam.delete_role(RoleName=role)
+    s3.delete_bucket(Bucket=bucket)
+    logs.delete_log_group(logGroupName=group)
+    r53.delete_health_check(HealthCheckId=hc)
+    sns.delete_topic(TopicArn=topic)
+    cbor.call("DeleteAlarms", {"AlarmNames": [f"cm-old-{u}", f"cm-new-{u}"]})
+    ec2.delete_vpc(VpcId=calm)
 
 
 if __name__ == "__main__":
