@@ -342,7 +342,7 @@ impl Intercept for Propagation {
             let window = window(self.service);
             if waited + p <= window {
                 if let Some(f) = ON_WAIT.get() {
-                    let what = subject(&message).unwrap_or_else(|| op.clone());
+                    let what = subject(&message).unwrap_or_else(|| format!("what {op} names"));
                     f(&what, waited + p);
                 }
                 format!("retry {}", p.as_millis())

@@ -115,8 +115,19 @@ pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// longer show what it deleted, so that the next plan sees the stack as this run left it; say
 /// what they still do not show.
 pub async fn settle(s: &Session, plan: &Plan, res: &engine::ApplyResult) -> Result<(), Error> {
-    s.fresh();
-    let lagging = engine::settle(&s.kinds, &s.scopes(), plan, res, SETTLE).await?;
+    let deadline = std::time::Instant::now() + SETTLE;
+    let mut pause = std::time::Duration::from_millis(250);
+    let lagging = loop {
+        // Every look from scratch: the reads kinds share must not be the last look's.
+        s.fresh();
+        let lagging = engine::unsettled(&s.kinds, &s.scopes(), plan, res).await?;
+        if lagging.is_empty() || std::time::Instant::now() + pause > deadline {
+            break lagging;
+        }
+        tracing::debug!("AWS does not list yet: {}", lagging.join(", "));
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(4));
+    };
     if !lagging.is_empty() {
         eprint(&format!(
             "\nNote: after {} s AWS does not list yet what this run did to {}: the next plan may not see it yet.\n",

@@ -4,8 +4,6 @@
 //! run on.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
-
 use futures::future::try_join_all;
 
 use super::apply::ApplyResult;
@@ -83,26 +81,4 @@ pub async fn unsettled<C: Sync>(
         }
     }
     Ok(out)
-}
-
-/// Ask `unsettled` again with growing pauses until it finds nothing or `limit` has passed;
-/// returns what still lags then.
-pub async fn settle<C: Sync>(
-    kinds: &[Box<dyn Kind<C>>],
-    scopes: &Scopes<'_, C>,
-    plan: &Plan,
-    applied: &ApplyResult,
-    limit: Duration,
-) -> Result<Vec<String>, PlanError> {
-    let deadline = Instant::now() + limit;
-    let mut pause = Duration::from_millis(250);
-    loop {
-        let lagging = unsettled(kinds, scopes, plan, applied).await?;
-        if lagging.is_empty() || Instant::now() + pause > deadline {
-            return Ok(lagging);
-        }
-        tracing::debug!("AWS does not list yet: {}", lagging.join(", "));
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(4));
-    }
 }
