@@ -165,8 +165,13 @@ fn real_errors_still_fail_at_once_while_aws_propagates() {
     let r = s.run("deploy", &["--yes"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     r.assert_stderr(&["failed to create VPC", "UnauthorizedOperation"]);
+    let vpc = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("UnauthorizedOperation"))
+        .unwrap();
     assert!(
-        !r.stderr.contains("waiting for AWS to see"),
+        !vpc.contains("after waiting") && !r.stderr.contains("see what CreateVpc names"),
         "an access denial is not waited for:\n{}",
         r.stderr
     );
@@ -175,11 +180,15 @@ fn real_errors_still_fail_at_once_while_aws_propagates() {
         "fails at once: {:?}",
         t.elapsed()
     );
-    // A bad value is no propagation either.
-    env.fault("RegisterTaskDefinition", 1, 400, "ClientException");
+    // A bad value is no propagation either (the subnets come after the VPC, so this deploy
+    // makes them).
+    env.fault("CreateSubnet", 1, 400, "InvalidParameterValue");
+    let t = Instant::now();
     let r = s.run("deploy", &["--yes"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    r.assert_stderr(&["failed to register task definition", "ClientException"]);
+    r.assert_stderr(&["failed to create subnet", "InvalidParameterValue"]);
+    assert!(!r.stderr.contains("see what CreateSubnet names"), "{}", r.stderr);
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     env.consistent();
     s.destroy();
 }
