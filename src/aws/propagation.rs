@@ -72,8 +72,13 @@ pub fn window(service: &str) -> Duration {
     let mins = match service {
         "ec2" => 5,
         "ecs" => 4,
-        "iam" | "applicationautoscaling" | "s3" | "route53" | "elasticloadbalancingv2"
-        | "cloudwatchlogs" | "autoscaling" => 2,
+        "iam"
+        | "applicationautoscaling"
+        | "s3"
+        | "route53"
+        | "elasticloadbalancingv2"
+        | "cloudwatchlogs"
+        | "autoscaling" => 2,
         _ => 1,
     };
     Duration::from_secs(mins * 60)
@@ -159,12 +164,9 @@ pub fn still_propagating(
             msg.contains("does not have an associated load balancer")
                 || msg.contains("unable to assume the service linked role")
         }
-        ("ecs", "AccessDeniedException") => {
-            msg.contains("iam:passrole") && mentions_fresh(message)
-        }
+        ("ecs", "AccessDeniedException") => msg.contains("iam:passrole") && mentions_fresh(message),
         ("applicationautoscaling", "ValidationException") => {
-            msg.contains("ecs service doesn't exist")
-                || msg.contains("ecs service does not exist")
+            msg.contains("ecs service doesn't exist") || msg.contains("ecs service does not exist")
         }
         _ => false,
     };
@@ -321,8 +323,10 @@ impl Intercept for Propagation {
             .load::<Metadata>()
             .map(|m| m.name().to_string())
             .unwrap_or_default();
-        let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts()) as u32;
-        let waited = cfg.load::<Started>().map_or(Duration::ZERO, |s| s.0.elapsed());
+        let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+        let waited = cfg
+            .load::<Started>()
+            .map_or(Duration::ZERO, |s| s.0.elapsed());
         let Some(resp) = ctx.response_mut() else {
             return Ok(());
         };
@@ -561,12 +565,17 @@ mod tests {
         let json = br#"{"__type":"com.amazonaws.ecs#ClusterNotFoundException","message":"Cluster not found."}"#;
         assert_eq!(
             error_code(None, json),
-            Some(("ClusterNotFoundException".into(), "Cluster not found.".into()))
+            Some((
+                "ClusterNotFoundException".into(),
+                "Cluster not found.".into()
+            ))
         );
         let plain = br#"{"__type":"ValidationException","Message":"ECS service doesn't exist"}"#;
         assert_eq!(error_code(None, plain).unwrap().0, "ValidationException");
         assert_eq!(
-            error_code(Some("ClientException:http://x"), b"{}").unwrap().0,
+            error_code(Some("ClientException:http://x"), b"{}")
+                .unwrap()
+                .0,
             "ClientException"
         );
         assert_eq!(error_code(None, b"not an error"), None);

@@ -3,8 +3,8 @@
 //! the next plan would make a second copy, or a destroy would say "complete" while resources
 //! run on.
 
-use std::collections::HashSet;
 use futures::future::try_join_all;
+use std::collections::HashSet;
 
 use super::apply::ApplyResult;
 use super::plan::{Action, Plan, PlanError};

@@ -74,10 +74,14 @@ impl Kind<Clients> for Consistent {
     ) -> Result<Vec<Observed>, BoxError> {
         let mut pauses = REDISCOVER.iter();
         loop {
-            let r = propagation::during(Phase::Discover, self.0.discover(ctx, stack, desired)).await;
+            let r =
+                propagation::during(Phase::Discover, self.0.discover(ctx, stack, desired)).await;
             match (&r, pauses.next()) {
                 (Err(e), Some(p)) if kind_of(e) == Some(ErrorKind::NotFound) => {
-                    tracing::debug!("discovery of {} met NotFound ({e}); again in {p:?}", self.name());
+                    tracing::debug!(
+                        "discovery of {} met NotFound ({e}); again in {p:?}",
+                        self.name()
+                    );
                     tokio::time::sleep(*p).await;
                 }
                 _ => return r,
