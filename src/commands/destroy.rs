@@ -40,19 +40,25 @@ pub async fn run(
     // under it: what is destroyed is what is there once no other command writes.
     let held = s.lock(None, "destroy", lock).await?;
     let res = locked(&mut s, yes).await;
-    held.release().await;
+    // The look for look-alikes only reads: it runs beside the lock's release.
     match res {
-        Err(Error::Interrupted) => std::process::exit(130),
         Ok(0) => {
-            report_left(&s, model.as_ref()).await?;
+            let ((), left) = tokio::join!(held.release(), report_left(&s, model.as_ref()));
+            left?;
             Ok(0)
         }
         Err(e @ Error::DestroyFailed { .. }) => {
             // What stopped it is often a look-alike still using the stack's resources.
-            let _ = report_left(&s, model.as_ref()).await;
+            let _ = tokio::join!(held.release(), report_left(&s, model.as_ref()));
             Err(e)
         }
-        other => other,
+        other => {
+            held.release().await;
+            match other {
+                Err(Error::Interrupted) => std::process::exit(130),
+                other => other,
+            }
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub fn name_filter(desired: &[&Node]) -> Filter {
         .build()
 }
 
-/// EC2 resources of one type that carry the stack's tag, then those named like a desired node
+/// EC2 resources of one type that carry the stack's tag, and those named like a desired node
 /// (the look-alikes to refuse), each once.
 pub async fn find<T, F, Fut>(
     stack: &StackRef,
@@ -49,12 +49,18 @@ where
     F: Fn(Filter) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
 {
-    let mut found = describe(stack_filter(stack)).await?;
-    if !desired.is_empty() {
-        for t in describe(name_filter(desired)).await? {
-            if !found.iter().any(|f| id_of(f) == id_of(&t)) {
-                found.push(t);
-            }
+    // Both reads at once: one round trip.
+    let named = async {
+        if desired.is_empty() {
+            Ok(Vec::new())
+        } else {
+            describe(name_filter(desired)).await
+        }
+    };
+    let (mut found, named) = futures::try_join!(describe(stack_filter(stack)), named)?;
+    for t in named {
+        if !found.iter().any(|f| id_of(f) == id_of(&t)) {
+            found.push(t);
         }
     }
     Ok(found)

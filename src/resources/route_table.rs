@@ -170,40 +170,48 @@ impl Kind<Clients> for RouteTable {
 /// Make the default route and the subnet associations match `want`, given `have`.
 async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {
     let gw = s(want, "default_route_gateway_id")?;
-    match have.get("default_route_gateway_id").and_then(Value::as_str) {
-        Some(old) if old == gw => {}
-        Some(_) => {
-            c.ec2
+    // The default route and every new association at once: none waits for another.
+    let route = async {
+        match have.get("default_route_gateway_id").and_then(Value::as_str) {
+            Some(old) if old == gw => Ok(()),
+            Some(_) => c
+                .ec2
                 .replace_route()
                 .route_table_id(id)
                 .destination_cidr_block("0.0.0.0/0")
                 .gateway_id(gw)
                 .send()
                 .await
-                .ctx(|| format!("replace default route of {id}"))?;
-        }
-        None => {
-            c.ec2
+                .map(|_| ())
+                .ctx(|| format!("replace default route of {id}")),
+            None => c
+                .ec2
                 .create_route()
                 .route_table_id(id)
                 .destination_cidr_block("0.0.0.0/0")
                 .gateway_id(gw)
                 .send()
                 .await
-                .ctx(|| format!("create default route in {id}"))?;
+                .map(|_| ())
+                .ctx(|| format!("create default route in {id}")),
         }
-    }
+    };
     let want_subnets = strs(want, "subnet_ids");
     let have_subnets = strs(have, "subnet_ids");
-    for sn in want_subnets.iter().filter(|s| !have_subnets.contains(s)) {
-        c.ec2
-            .associate_route_table()
-            .route_table_id(id)
-            .subnet_id(sn)
-            .send()
-            .await
-            .ctx(|| format!("associate route table {id} with {sn}"))?;
-    }
+    let associations = want_subnets
+        .iter()
+        .filter(|s| !have_subnets.contains(s))
+        .map(|sn| async move {
+            c.ec2
+                .associate_route_table()
+                .route_table_id(id)
+                .subnet_id(sn)
+                .send()
+                .await
+                .map(|_| ())
+                .ctx(|| format!("associate route table {id} with {sn}"))
+        });
+    futures::try_join!(route, futures::future::try_join_all(associations))?;
     let extra: Vec<&String> = have_subnets
         .iter()
         .filter(|s| !want_subnets.contains(s))

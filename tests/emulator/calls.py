@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from typing import Callable
 from urllib.parse import parse_qs
 
@@ -158,7 +159,10 @@ class CallLog:
 
     def record(self, service: str, op: str) -> None:
         with self.lock:
-            self.calls.append({"service": service, "op": op, "write": is_write(op)})
+            # "t": arrival time (monotonic seconds): round trips in sequence are told apart by it
+            # (scripts/depths).
+            self.calls.append({"service": service, "op": op, "write": is_write(op),
+                               "t": round(time.monotonic(), 4)})
 
     def stats(self) -> dict:
         """The /_shim/stats body: {"total", "writes", "reads", "calls": [...]}."""
