@@ -12,14 +12,18 @@ use common::{assert_ok, web_inventory, web_spec, zone, Env, Inventory, TestStack
 
 /// Every new id faulted on its first use by each service, listings 3 s behind, one
 /// DeleteConflict / OperationAborted per role and log group.
-const AWS: &str = r#"{"first_uses": 1, "rate": 1.0, "seed": 7, "listing_lag_s": 3, "delete_conflicts": 1}"#;
+const AWS: &str =
+    r#"{"first_uses": 1, "rate": 1.0, "seed": 7, "listing_lag_s": 3, "delete_conflicts": 1}"#;
 
 /// Deploy at the first try, then at once: plan (exit 0), deploy (zero writes), destroy
 /// ("complete"), all while AWS propagates; then, with AWS consistent again, nothing is left.
 fn first_try_and_at_once(env: &Env, s: &TestStack, what: &str) -> serde_json::Value {
     env.propagate(AWS);
     let r = s.run("deploy", &["--yes"]);
-    assert_ok(&r, &format!("{what}: the first deploy while AWS propagates"));
+    assert_ok(
+        &r,
+        &format!("{what}: the first deploy while AWS propagates"),
+    );
     r.assert_stderr(&["Apply complete!"]);
 
     let plan = s.run("plan", &["--detailed-exitcode"]);
@@ -109,6 +113,7 @@ fn every_example_converges_at_the_first_try_while_aws_propagates() {
         .collect();
     files.sort();
     assert!(files.len() >= 5);
+    let mut met = std::collections::BTreeSet::new();
     for f in files {
         let s = TestStack::from_file(&env, &f);
         if s.global {
@@ -120,6 +125,34 @@ fn every_example_converges_at_the_first_try_while_aws_propagates() {
             "{}: the shim faulted and hid: {seen}",
             f.display()
         );
+        for l in seen["log"].as_array().unwrap() {
+            met.insert(format!(
+                "{} {}",
+                l["service"].as_str().unwrap_or_default(),
+                l["code"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    // Every class of AWS's propagation answers was met by some example, and converged.
+    for class in [
+        "ec2 InvalidVpcID.NotFound",
+        "ec2 InvalidSubnetID.NotFound",
+        "ec2 InvalidGroup.NotFound",
+        "ec2 InvalidInternetGatewayID.NotFound",
+        "ec2 InvalidRouteTableID.NotFound",
+        "iam NoSuchEntity",
+        "iam DeleteConflict",
+        "ecs ClientException",
+        "ecs ClusterNotFoundException",
+        "ecs InvalidParameterException",
+        "application-autoscaling ValidationException",
+        "application-autoscaling ObjectNotFoundException",
+        "logs ResourceNotFoundException",
+        "logs OperationAbortedException",
+        "s3 NoSuchBucket",
+        "route53 NoSuchHealthCheck",
+    ] {
+        assert!(met.contains(class), "{class} was not met: {met:?}");
     }
 }
 
@@ -136,7 +169,11 @@ fn a_failed_deploy_followed_at_once_by_another_makes_nothing_twice() {
     // A real error late in the deploy: the network, load balancer and roles exist by then.
     env.fault("CreateService", 1, 400, "InvalidParameterException");
     let r = s.run("deploy", &["--yes"]);
-    assert_eq!(r.code, 1, "the injected error fails the deploy:\n{}", r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "the injected error fails the deploy:\n{}",
+        r.stderr
+    );
     let r = s.run("deploy", &["--yes"]);
     assert_ok(&r, "the deploy right after the failed one");
     env.consistent();
@@ -187,7 +224,11 @@ fn real_errors_still_fail_at_once_while_aws_propagates() {
     let r = s.run("deploy", &["--yes"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     r.assert_stderr(&["failed to create subnet", "InvalidParameterValue"]);
-    assert!(!r.stderr.contains("see what CreateSubnet names"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("see what CreateSubnet names"),
+        "{}",
+        r.stderr
+    );
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     env.consistent();
     s.destroy();

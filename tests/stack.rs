@@ -429,8 +429,9 @@ fn interrupted_and_failed_deploys_converge_without_duplicates() {
     let s = web(&env, "it-kill", "eu-west-1");
     let stack = s.name.as_str();
 
-    // Kill a slow deploy part-way: 2 s into its apply (it shows the plan it made under the
-    // stack's lock just before applying it).
+    // Kill a slow deploy part-way: 1 s into its apply, about three round trips of the eight
+    // before its service (it shows the plan it made under the stack's lock just before
+    // applying it).
     env.set_delay(300);
     let mut child = env
         .command()
@@ -443,7 +444,7 @@ fn interrupted_and_failed_deploys_converge_without_duplicates() {
         .map_while(Result::ok)
         .any(|l| l.starts_with("Plan:"));
     assert!(planned, "the deploy shows its plan");
-    std::thread::sleep(std::time::Duration::from_millis(2000));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     let finished_early = child.try_wait().unwrap().is_some();
     child.kill().ok();
     child.wait().unwrap();

@@ -53,6 +53,10 @@ pub async fn tags_of(
 pub struct FoundLb {
     pub lb: aws_sdk_elasticloadbalancingv2::types::LoadBalancer,
     pub tags: Vec<(String, String)>,
+    /// Its attributes (`DescribeLoadBalancerAttributes`), key and value.
+    pub attributes: Vec<(String, String)>,
+    /// Its listeners.
+    pub listeners: Vec<aws_sdk_elasticloadbalancingv2::types::Listener>,
 }
 
 /// The stack's ALB, read once per discovery (the load balancer and listener kinds need it).
@@ -73,11 +77,44 @@ pub async fn lookup(c: &Clients, stack: &StackRef) -> Result<Arc<Option<FoundLb>
             };
             let Some(lb) = lb else { return Ok(None) };
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            let tags = tags_of(c, std::slice::from_ref(&arn))
-                .await?
-                .remove(&arn)
-                .unwrap_or_default();
-            Ok(Some(FoundLb { lb, tags }))
+            // Its tags, attributes and listeners at once: one round trip after the first.
+            let (tags, attributes, listeners) = futures::try_join!(
+                tags_of(c, std::slice::from_ref(&arn)),
+                async {
+                    c.elbv2
+                        .describe_load_balancer_attributes()
+                        .load_balancer_arn(&arn)
+                        .send()
+                        .await
+                        .ctx(|| format!("describe attributes of load balancer {name}"))
+                },
+                async {
+                    c.elbv2
+                        .describe_listeners()
+                        .load_balancer_arn(&arn)
+                        .send()
+                        .await
+                        .ctx(|| format!("describe listeners of {name}"))
+                },
+            )?;
+            let tags = tags.get(&arn).cloned().unwrap_or_default();
+            let attributes = attributes
+                .attributes()
+                .iter()
+                .map(|a| {
+                    (
+                        a.key().unwrap_or_default().to_string(),
+                        a.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let listeners = listeners.listeners.unwrap_or_default();
+            Ok(Some(FoundLb {
+                lb,
+                tags,
+                attributes,
+                listeners,
+            }))
         })
         .await
 }

@@ -210,8 +210,8 @@ impl Kind<Clients> for IamRole {
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
         let names = Names::new(&stack.name, &stack.region);
-        let mut out = Vec::new();
-        for (id, name) in roles(&names) {
+        // Every role at once; for each, its policies and instance profile at once.
+        let one = |id: &'static str, name: String| async move {
             let r = c
                 .iam
                 .get_role()
@@ -220,22 +220,26 @@ impl Kind<Clients> for IamRole {
                 .await
                 .ctx(|| format!("get role {name}"));
             let role = match r {
-                Err(e) if e.is_not_found() => continue,
+                Err(e) if e.is_not_found() => return Ok(None),
                 r => match r?.role {
                     Some(role) => role,
-                    None => continue,
+                    None => return Ok(None),
                 },
             };
             let own = ownership(stack, role.tags().iter().map(|t| (t.key(), t.value())));
             if !own.owned && !desired.iter().any(|n| n.id == id) {
-                continue;
+                return Ok(None);
             }
-            let (attached, inline) = futures::join!(
+            let (attached, inline, profile) = futures::join!(
                 c.iam.list_attached_role_policies().role_name(&name).send(),
                 c.iam
                     .get_role_policy()
                     .role_name(&name)
                     .policy_name(SECRETS_POLICY)
+                    .send(),
+                c.iam
+                    .get_instance_profile()
+                    .instance_profile_name(&name)
                     .send()
             );
             let attached = attached.ctx(|| format!("list policies of role {name}"))?;
@@ -248,14 +252,7 @@ impl Kind<Clients> for IamRole {
                 ("arn".into(), role.arn().to_string()),
                 ("name".into(), name.clone()),
             ]);
-            let profile = match c
-                .iam
-                .get_instance_profile()
-                .instance_profile_name(&name)
-                .send()
-                .await
-                .ctx(|| format!("get instance profile {name}"))
-            {
+            let profile = match profile.ctx(|| format!("get instance profile {name}")) {
                 Err(e) if e.is_not_found() => None,
                 r => r?.instance_profile,
             };
@@ -266,7 +263,7 @@ impl Kind<Clients> for IamRole {
                 outputs.insert("instance_profile_arn".into(), p.arn().to_string());
                 outputs.insert("instance_profile_name".into(), name.clone());
             }
-            out.push(Observed {
+            Ok::<_, BoxError>(Some(Observed {
                 id: id.into(),
                 kind: KIND,
                 name: name.clone(),
@@ -293,8 +290,13 @@ impl Kind<Clients> for IamRole {
                     ("secrets_policy".into(), secrets_policy),
                 ]),
                 owned: own.owned,
-            });
-        }
+            }))
+        };
+        let found = futures::future::try_join_all(
+            roles(&names).into_iter().map(|(id, name)| one(id, name)),
+        )
+        .await?;
+        let out: Vec<Observed> = found.into_iter().flatten().collect();
         Ok(out)
     }
 
@@ -374,25 +376,30 @@ impl Kind<Clients> for IamRole {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        remove_profile(c, &cur.physical_id).await?;
-        if cur
-            .attrs
-            .get("secrets_policy")
-            .is_some_and(|p| !p.is_null())
-        {
-            set_secrets_policy(c, &cur.physical_id, None).await?;
-        }
-        for arn in strs(&cur.attrs, "managed_policy_arns") {
+        // The instance profile, the inline policy and every managed policy at once.
+        let inline = async {
+            if cur
+                .attrs
+                .get("secrets_policy")
+                .is_some_and(|p| !p.is_null())
+            {
+                set_secrets_policy(c, &cur.physical_id, None).await?;
+            }
+            Ok::<(), BoxError>(())
+        };
+        let managed = strs(&cur.attrs, "managed_policy_arns");
+        let detach = futures::future::try_join_all(managed.iter().map(|arn| async move {
             let r = c
                 .iam
                 .detach_role_policy()
                 .role_name(&cur.physical_id)
-                .policy_arn(&arn)
+                .policy_arn(arn)
                 .send()
                 .await
                 .ctx(|| format!("detach {arn} from role {}", cur.name));
-            ignore_missing(r)?;
-        }
+            ignore_missing(r)
+        }));
+        futures::try_join!(remove_profile(c, &cur.physical_id), inline, detach)?;
         // IAM answers DeleteConflict for a while after the policies are detached.
         let r = super::common::retry_in_use(crate::aws::IN_USE, || async {
             c.iam

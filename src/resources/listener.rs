@@ -153,15 +153,7 @@ impl Kind<Clients> for Listener {
         // Listeners belong to the load balancer: ours if it is ours.
         let lb_owned =
             ownership(stack, lb.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))).owned;
-        let listeners = c
-            .elbv2
-            .describe_listeners()
-            .load_balancer_arn(&lb_arn)
-            .send()
-            .await
-            .ctx(|| format!("describe listeners of {lb_name}"))?
-            .listeners
-            .unwrap_or_default();
+        let listeners = lb.listeners.clone();
         let arns: Vec<String> = listeners
             .iter()
             .filter_map(|l| l.listener_arn().map(str::to_string))

@@ -43,7 +43,6 @@ impl Kind<Clients> for LoadBalancer {
         &[
             super::subnet::KIND,
             super::security_group::KIND,
-            super::route_table::KIND,
             super::internet_gateway::KIND,
         ]
     }
@@ -60,9 +59,10 @@ impl Kind<Clients> for LoadBalancer {
             .attr("idle_timeout", lb.idle_timeout)
             .attr("deletion_protection", lb.deletion_protection)
             .force_new(&["scheme"]);
-        // An internet-facing ALB in a VPC without a route to the internet is unreachable.
+        // An internet-facing ALB needs the VPC's internet gateway attached (AWS refuses it
+        // otherwise); the default route is made beside it, long before the ALB is active.
         if matches!(m.network, NetworkModel::Create { .. }) {
-            n = n.after(super::route_table::ID);
+            n = n.after(super::internet_gateway::ID);
         }
         vec![n]
     }
@@ -76,26 +76,23 @@ impl Kind<Clients> for LoadBalancer {
         let name = crate::spec::Names::new(&stack.name, &stack.region).alb();
         let found = lookup(c, stack).await?;
         let mut out = Vec::new();
-        if let Some(FoundLb { lb, tags }) = found.as_ref() {
+        if let Some(FoundLb {
+            lb,
+            tags,
+            attributes,
+            ..
+        }) = found.as_ref()
+        {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
             let own = ownership(stack, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             if !own.owned && desired.is_empty() {
                 return Ok(out);
             }
-            let attrs_r = c
-                .elbv2
-                .describe_load_balancer_attributes()
-                .load_balancer_arn(&arn)
-                .send()
-                .await
-                .ctx(|| format!("describe attributes of load balancer {name}"))?;
             let attr = |k: &str| {
-                attrs_r
-                    .attributes()
+                attributes
                     .iter()
-                    .find(|a| a.key() == Some(k))
-                    .and_then(|a| a.value())
-                    .map(str::to_string)
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
             };
             let dns = lb.dns_name().unwrap_or_default().to_string();
             let attrs = Attrs::from([
@@ -163,7 +160,12 @@ impl Kind<Clients> for LoadBalancer {
             .first()
             .ok_or("CreateLoadBalancer returned no load balancer")?;
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-        set_attributes(c, &arn, attrs).await?;
+        // A new load balancer has AWS's defaults (60 s idle timeout, no deletion protection):
+        // set the attributes only where the spec differs (one round trip less on the way to
+        // the listener).
+        if i(attrs, "idle_timeout")? != DEFAULT_IDLE_TIMEOUT || b(attrs, "deletion_protection") {
+            set_attributes(c, &arn, attrs).await?;
+        }
         Ok(outputs(
             &arn,
             lb.dns_name().unwrap_or_default(),
@@ -243,6 +245,9 @@ fn outputs(arn: &str, dns: &str, zone_id: Option<&str>) -> Outputs {
         ("zone_id".into(), zone_id.unwrap_or_default().to_string()),
     ])
 }
+
+/// AWS's idle timeout of a new load balancer, in seconds.
+const DEFAULT_IDLE_TIMEOUT: i32 = 60;
 
 async fn set_attributes(c: &Clients, arn: &str, attrs: &Attrs) -> Result<(), BoxError> {
     let kv = |k: &str, v: String| LoadBalancerAttribute::builder().key(k).value(v).build();

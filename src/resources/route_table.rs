@@ -142,10 +142,14 @@ impl Kind<Clients> for RouteTable {
             Err(e) if e.is_not_found() => return Ok(()),
             r => r?,
         };
-        for a in rt.route_tables().iter().flat_map(|t| t.associations()) {
-            if let (Some(assoc), false) =
-                (a.route_table_association_id(), a.main().unwrap_or(false))
-            {
+        // Every association at once.
+        let gone = rt
+            .route_tables()
+            .iter()
+            .flat_map(|t| t.associations())
+            .filter(|a| !a.main().unwrap_or(false))
+            .filter_map(|a| a.route_table_association_id())
+            .map(|assoc| async move {
                 let r = c
                     .ec2
                     .disassociate_route_table()
@@ -153,9 +157,9 @@ impl Kind<Clients> for RouteTable {
                     .send()
                     .await
                     .ctx(|| format!("disassociate route table {}", cur.physical_id));
-                ignore_missing(r)?;
-            }
-        }
+                ignore_missing(r)
+            });
+        futures::future::try_join_all(gone).await?;
         let r = c
             .ec2
             .delete_route_table()

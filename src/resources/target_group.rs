@@ -82,9 +82,19 @@ impl Kind<Clients> for TargetGroup {
             .iter()
             .filter_map(|t| t.target_group_arn().map(str::to_string))
             .collect();
-        let tags = tags_of(c, &arns).await?;
+        // Their tags and attributes at once.
+        let name_ref = &name;
+        let attributes = futures::future::try_join_all(arns.iter().map(|arn| async move {
+            c.elbv2
+                .describe_target_group_attributes()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .ctx(|| format!("describe attributes of target group {name_ref}"))
+        }));
+        let (tags, attributes) = futures::try_join!(tags_of(c, &arns), attributes)?;
         let mut out = Vec::new();
-        for tg in tgs {
+        for (tg, ta) in tgs.into_iter().zip(attributes) {
             let arn = tg.target_group_arn().unwrap_or_default().to_string();
             let own = ownership(
                 stack,
@@ -96,13 +106,6 @@ impl Kind<Clients> for TargetGroup {
             if !own.owned && desired.is_empty() {
                 continue;
             }
-            let ta = c
-                .elbv2
-                .describe_target_group_attributes()
-                .target_group_arn(&arn)
-                .send()
-                .await
-                .ctx(|| format!("describe attributes of target group {name}"))?;
             let delay = ta
                 .attributes()
                 .iter()
