@@ -564,6 +564,16 @@ def main() -> int:
     for hc in (hc1, hc2):
         r53.delete_health_check(HealthCheckId=hc)
 
+    # --- CloudWatch Logs (W1) ---------------------------------------------------------------
+    group = f"/selfcheck/{u}"
+    logs.create_log_group(logGroupName=group, tags={"old": "tag"})
+    arn = next(g["logGroupArn"] for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"])
+    logs.delete_log_group(logGroupName=group)
+    logs.create_log_group(logGroupName=group)
+    check(logs.list_tags_for_resource(resourceArn=arn)["tags"] == {},
+          "W1 a log group made again does not get the deleted one's tags")
+    logs.delete_log_group(logGroupName=group)
+
     # --- S3 (B1-B2) ---------------------------------------------------------------------------
     s3 = boto3.client("s3", **kw)
     bucket = f"site-{u}.example.com"

@@ -1865,6 +1865,21 @@ def patch_ssm() -> None:
     Backend.put_parameter, Backend.delete_parameter = put_parameter, delete_parameter
 
 
+def patch_logs() -> None:
+    from moto.logs.models import LogsBackend as Backend
+
+    orig_delete = Backend.delete_log_group
+
+    def delete_log_group(self, log_group_name: str) -> None:
+        """W1: a deleted log group's tags go with it (a group made again starts untagged)."""
+        group = self.groups.get(log_group_name)
+        orig_delete(self, log_group_name)
+        if group is not None:
+            self.tagger.delete_all_tags_for_resource(group.arn)
+
+    Backend.delete_log_group = delete_log_group
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -1885,6 +1900,7 @@ def main() -> None:
     patch_s3()
     patch_cloudfront()
     patch_ssm()
+    patch_logs()
     app = Shim(CborToJson(DomainDispatcherApplication(create_backend_app)), delay_ms=args.delay_ms)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
