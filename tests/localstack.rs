@@ -837,15 +837,22 @@ fn aws_iam_role() {
     // Without ec2_capacity the instance role (and its profile) is removed from the stack.
     let m2 = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, ""));
     let writes = ls.change(&m2, &[("aws_iam_role.role.instance", Action::Delete)]);
+    // The profile and the policy go at once (in either order); the role goes last.
+    let pos = |w: &str| writes.iter().position(|x| x == w);
+    let mut sorted = writes.clone();
+    sorted.sort();
     assert_eq!(
-        writes,
+        sorted,
         [
-            "RemoveRoleFromInstanceProfile",
             "DeleteInstanceProfile",
+            "DeleteRole",
             "DetachRolePolicy",
-            "DeleteRole"
-        ]
+            "RemoveRoleFromInstanceProfile",
+        ],
+        "{writes:?}"
     );
+    assert!(pos("RemoveRoleFromInstanceProfile") < pos("DeleteInstanceProfile"));
+    assert_eq!(writes.last().map(String::as_str), Some("DeleteRole"));
     ls.env.rt.block_on(async {
         let gone = c.iam.get_role().role_name(&instance).send().await;
         assert!(gone.is_err_and(|e| e.into_service_error().is_no_such_entity_exception()));
