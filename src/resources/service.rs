@@ -213,6 +213,17 @@ impl Kind<Clients> for Service {
         Ok(out)
     }
 
+    /// Discovery reads each by its name (DescribeServices): no listing to wait for.
+    async fn listed(
+        &self,
+        _: &Clients,
+        _: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        Ok(None)
+    }
+
     async fn create(
         &self,
         c: &Clients,
@@ -300,17 +311,10 @@ impl Kind<Clients> for Service {
             .get("cluster")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        // Scale to zero first so tasks drain from the target group instead of being killed.
-        let r = c
-            .ecs
-            .update_service()
-            .cluster(cluster)
-            .service(&cur.physical_id)
-            .desired_count(0)
-            .send()
-            .await
-            .ctx(|| format!("scale service {} to 0", cur.name));
-        ignore_missing(r)?;
+        // Forced: no scaling to zero first. ECS stops a deleted service's tasks through its
+        // scheduler (the service is DRAINING), and a task it stops leaves its target group
+        // after the group's deregistration delay, as it does when scaled in; the wait below
+        // lasts until they are stopped.
         let r = c
             .ecs
             .delete_service()
