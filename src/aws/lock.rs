@@ -134,8 +134,18 @@ pub async fn renew(c: &Clients, stack: &str, holder: &Holder) -> Result<Option<F
 /// Delete the lock if its id is `id` (read, then DeleteParameter). Returns what was there:
 /// `Held` with our id when deleted, `Free` when there was none, else the other lock (left).
 pub async fn delete_if(c: &Clients, stack: &str, id: &str) -> Result<Found, AwsError> {
-    let name = parameter(stack);
     let found = read(c, stack).await?;
+    delete_seen(c, stack, id, found).await
+}
+
+/// `delete_if` with the read made already: `found`, read a moment ago.
+pub async fn delete_seen(
+    c: &Clients,
+    stack: &str,
+    id: &str,
+    found: Found,
+) -> Result<Found, AwsError> {
+    let name = parameter(stack);
     if matches!(&found, Found::Held(h) if h.id == id) {
         let r = c
             .ssm

@@ -55,7 +55,7 @@ pub async fn run(
     // shown and applied is not one another command made stale while we planned.
     let held = s.lock(None, "deploy", lock).await?;
     let saved = saved.as_ref().map(|(p, s)| (*p, s));
-    let res = locked(&mut s, &model, file, yes, saved, output, wait).await;
+    let res = locked(&mut s, &held, &model, file, yes, saved, output, wait).await;
     held.release().await;
     match res {
         Err(Error::Interrupted) => std::process::exit(130),
@@ -64,8 +64,10 @@ pub async fn run(
 }
 
 /// Plan, confirm, apply and follow the rollout, holding the lock.
+#[allow(clippy::too_many_arguments)]
 async fn locked(
     s: &mut super::Session,
+    held: &super::lock::Held,
     model: &crate::spec::Model,
     file: &Path,
     yes: bool,
@@ -102,7 +104,7 @@ async fn locked(
     };
     // Read our own writes, after a failure too: the next plan must see what this one made, or
     // it would make it again.
-    super::settle(s, &plan, &res).await?;
+    super::settle(s, &plan, &res, held).await?;
     if !res.ok() {
         return Err(Error::ApplyFailed {
             failed: res.failed.len(),

@@ -39,7 +39,7 @@ pub async fn run(
     // Take the stack's lock in every region it has (planning found them all), then plan again
     // under it: what is destroyed is what is there once no other command writes.
     let held = s.lock(None, "destroy", lock).await?;
-    let res = locked(&mut s, yes).await;
+    let res = locked(&mut s, &held, yes).await;
     // The look for look-alikes only reads: it runs beside the lock's release.
     match res {
         Ok(0) => {
@@ -111,7 +111,7 @@ fn nothing(s: &super::Session) -> i32 {
     0
 }
 
-async fn locked(s: &mut super::Session, yes: bool) -> Result<i32, Error> {
+async fn locked(s: &mut super::Session, held: &super::lock::Held, yes: bool) -> Result<i32, Error> {
     let plan = s.plan(None).await?;
     if !plan.has_changes() {
         return Ok(nothing(s));
@@ -142,7 +142,7 @@ async fn locked(s: &mut super::Session, yes: bool) -> Result<i32, Error> {
             skipped: res.skipped.len(),
         });
     }
-    let Some(destroyed) = super::lock::interruptible(until_gone(s, plan)).await else {
+    let Some(destroyed) = super::lock::interruptible(until_gone(s, held, plan)).await else {
         super::eprint("\nInterrupted: the stack is partly destroyed (run destroy again).\n");
         return Ok(130);
     };
@@ -159,7 +159,11 @@ async fn locked(s: &mut super::Session, yes: bool) -> Result<i32, Error> {
 /// owned. What it finds that was not deleted yet (hidden from the first listing) is deleted;
 /// what it still lists although deleted is waited for (at most `SETTLE`). Returns how many
 /// resources were destroyed in all.
-async fn until_gone(s: &mut super::Session, first: engine::Plan) -> Result<usize, Error> {
+async fn until_gone(
+    s: &mut super::Session,
+    held: &super::lock::Held,
+    first: engine::Plan,
+) -> Result<usize, Error> {
     use std::collections::HashSet;
     let mut deleted: HashSet<String> = first
         .changes
@@ -170,6 +174,30 @@ async fn until_gone(s: &mut super::Session, first: engine::Plan) -> Result<usize
     let deadline = Instant::now() + super::SETTLE;
     let mut pause = std::time::Duration::from_millis(250);
     loop {
+        // First the listings alone (one round trip): when they show nothing owned that was not
+        // deleted, no full discovery is needed.
+        s.fresh();
+        // The lock is read beside it: its release after the last look needs no read.
+        let scopes = s.scopes();
+        let (left, ()) = tokio::join!(engine::remaining(&s.kinds, &scopes, &first), held.check());
+        let left = left?;
+        if left.iter().all(|(_, id)| deleted.contains(id)) {
+            if left.is_empty() {
+                return Ok(count);
+            }
+            if Instant::now() + pause > deadline {
+                let ids: Vec<&str> = left.iter().map(|(_, id)| id.as_str()).collect();
+                super::eprint(&format!(
+                    "\nNote: after {} s AWS still lists {} although deleted: run destroy again to check.\n",
+                    super::SETTLE.as_secs(),
+                    ids.join(", ")
+                ));
+                return Ok(count);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(4));
+            continue;
+        }
         let again = s.plan(None).await?;
         let (lagging, new): (Vec<_>, Vec<_>) = again
             .changes

@@ -52,6 +52,8 @@ pub struct Held {
     regions: Vec<(String, Clients)>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     renewing: Option<tokio::task::JoinHandle<()>>,
+    /// The last `check`: when, and what each region's lock held.
+    seen: std::sync::Mutex<Option<(Instant, Vec<Found>)>>,
 }
 
 /// `alice@laptop`.
@@ -189,7 +191,7 @@ pub async fn acquire(
                     break;
                 }
                 Err(e) => {
-                    release_all(stack, &holder.id, &taken).await;
+                    release_all(stack, &holder.id, &taken, None).await;
                     return Err(e.into());
                 }
             }
@@ -197,7 +199,7 @@ pub async fn acquire(
         let Some((region, c, found)) = blocked else {
             return Ok(Held::start(stack, holder, taken, o.lease));
         };
-        release_all(stack, &holder.id, &taken).await;
+        release_all(stack, &holder.id, &taken, None).await;
         let Some(timeout) = o.timeout else {
             return Err(refusal(stack, &region, &found, None));
         };
@@ -225,10 +227,23 @@ pub async fn acquire(
     }
 }
 
+/// How recent a look at the locks (`Held::check`) must be for the release to go without
+/// reading them again.
+const SEEN: Duration = Duration::from_secs(10);
+
 /// Delete the locks in `taken` that are still `id` (best effort: a failure is said, not fatal).
-async fn release_all(stack: &str, id: &str, taken: &[(String, Clients)]) {
-    for (r, c) in taken.iter().rev() {
-        match lock::delete_if(c, stack, id).await {
+/// `seen`: what each region's lock held a moment ago, in `taken`'s order (then no read first).
+async fn release_all(stack: &str, id: &str, taken: &[(String, Clients)], seen: Option<Vec<Found>>) {
+    let mut seen: Vec<Option<Found>> = match seen {
+        Some(v) if v.len() == taken.len() => v.into_iter().map(Some).collect(),
+        _ => vec![None; taken.len()],
+    };
+    for ((r, c), seen) in taken.iter().zip(seen.iter_mut()).rev() {
+        let r_ = match seen.take() {
+            Some(found) => lock::delete_seen(c, stack, id, found).await,
+            None => lock::delete_if(c, stack, id).await,
+        };
+        match r_ {
             Ok(Found::Held(h)) if h.id == id => {}
             Ok(Found::Free) => {
                 tracing::info!("the lock of {stack} in {r} was gone already (unlocked?)");
@@ -289,12 +304,24 @@ impl Held {
             regions,
             stop: Some(stop),
             renewing: Some(renewing),
+            seen: std::sync::Mutex::new(None),
         }
     }
 
     /// The lock id (what `ballast unlock` takes).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Read every lock (all at once) so that the release, moments later, need not: called
+    /// beside the last reads of a command (the deploy's read of its own writes), it takes the
+    /// release's round trip off the end. A failed read leaves the release to read.
+    pub async fn check(&self) {
+        let found =
+            futures::future::join_all(self.regions.iter().map(|(_, c)| lock::read(c, &self.stack)))
+                .await;
+        let found: Option<Vec<Found>> = found.into_iter().map(Result::ok).collect();
+        *self.seen.lock().unwrap() = found.map(|f| (Instant::now(), f));
     }
 
     /// Stop renewing and delete every lock that is still ours (the last region first).
@@ -305,7 +332,16 @@ impl Held {
         if let Some(t) = self.renewing.take() {
             let _ = t.await;
         }
-        release_all(&self.stack, &self.id, &self.regions).await;
+        // A renewal since the check is ours; a break of the lock since then is not seen (the
+        // window is the check's age, at most `SEEN`).
+        let seen = self
+            .seen
+            .lock()
+            .unwrap()
+            .take()
+            .filter(|(at, _)| at.elapsed() < SEEN)
+            .map(|(_, f)| f);
+        release_all(&self.stack, &self.id, &self.regions, seen).await;
         self.regions.clear();
     }
 }

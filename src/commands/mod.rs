@@ -114,13 +114,26 @@ pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// After an apply: wait (at most `SETTLE`) until AWS's listings show what it created and no
 /// longer show what it deleted, so that the next plan sees the stack as this run left it; say
 /// what they still do not show.
-pub async fn settle(s: &Session, plan: &Plan, res: &engine::ApplyResult) -> Result<(), Error> {
+///
+/// The stack's lock is read beside each look (`Held::check`), so its release after the last
+/// one needs no read of its own.
+pub async fn settle(
+    s: &Session,
+    plan: &Plan,
+    res: &engine::ApplyResult,
+    held: &lock::Held,
+) -> Result<(), Error> {
     let deadline = std::time::Instant::now() + SETTLE;
     let mut pause = std::time::Duration::from_millis(250);
     let lagging = loop {
         // Every look from scratch: the reads kinds share must not be the last look's.
         s.fresh();
-        let lagging = engine::unsettled(&s.kinds, &s.scopes(), plan, res).await?;
+        let scopes = s.scopes();
+        let (lagging, ()) = tokio::join!(
+            engine::unsettled(&s.kinds, &scopes, plan, res),
+            held.check()
+        );
+        let lagging = lagging?;
         if lagging.is_empty() || std::time::Instant::now() + pause > deadline {
             break lagging;
         }

@@ -139,71 +139,109 @@ pub async fn apply<C: Sync>(
         })
         .collect();
     let outputs = Mutex::new(plan.known_outputs());
-    let outcomes = graph::walk(&write_deps, |i| {
-        let c = writes[i];
-        let outputs = &outputs;
-        let blocked = delete_failed.contains(c.key.as_str());
-        async move {
-            let step = if c.action == Action::Update {
-                Step::Update
-            } else {
-                Step::Create
-            };
-            if blocked {
-                let msg = "the old resource could not be deleted".to_string();
-                report.failed(c, step, &msg);
-                return Err(msg);
-            }
-            let kind = kind_of(c.kind).ok_or_else(|| format!("unknown kind {}", c.kind))?;
-            let ctx = ctx_of(c)?;
-            let stack = plan.stack_in(&c.scope);
-            let node = c.node.as_ref().expect("writes have a node");
-            let attrs = {
-                let known = outputs.lock().unwrap();
-                let lookup = |n: &str, k: &str| {
-                    known
-                        .get(&super::resource::qualify(&c.scope, n))
-                        .and_then(|o| o.get(k))
-                        .cloned()
+    // What `Kind::finish` does after a create runs beside the walk: each is sent here when its
+    // create returns and driven until the walk and every one of them are done.
+    let (finishing, mut to_finish) = futures::channel::mpsc::unbounded::<Finishing<'_>>();
+    let walk = async {
+        let finishing = finishing;
+        graph::walk(&write_deps, |i| {
+            let c = writes[i];
+            let outputs = &outputs;
+            let finishing = &finishing;
+            let blocked = delete_failed.contains(c.key.as_str());
+            async move {
+                let step = if c.action == Action::Update {
+                    Step::Update
+                } else {
+                    Step::Create
                 };
-                node.attrs
-                    .iter()
-                    .map(|(k, v)| Some((k.clone(), v.resolve(&lookup)?)))
-                    .collect::<Option<_>>()
-            };
-            let Some(attrs) = attrs else {
-                let msg = "internal error: a reference is still unknown at apply time".to_string();
-                report.failed(c, step, &msg);
-                return Err(msg);
-            };
-            report.started(c, step);
-            let t = Instant::now();
-            let res = match (step, &c.current) {
-                (Step::Update, Some(cur)) => {
-                    update(kind, ctx, &stack, node, &attrs, cur, &c.changed_keys()).await
-                }
-                _ => kind.create(ctx, &stack, node, &attrs).await,
-            };
-            match res {
-                Ok(out) => {
-                    let detail = out
-                        .get("id")
-                        .or_else(|| out.get("arn"))
-                        .cloned()
-                        .unwrap_or_default();
-                    outputs.lock().unwrap().insert(c.key.clone(), out);
-                    report.finished(c, step, t.elapsed(), &detail);
-                    Ok(())
-                }
-                Err(e) => {
-                    let msg = crate::error::chain(e.as_ref());
+                if blocked {
+                    let msg = "the old resource could not be deleted".to_string();
                     report.failed(c, step, &msg);
-                    Err(msg)
+                    return Err(msg);
                 }
+                let kind = kind_of(c.kind).ok_or_else(|| format!("unknown kind {}", c.kind))?;
+                let ctx = ctx_of(c)?;
+                let stack = plan.stack_in(&c.scope);
+                let node = c.node.as_ref().expect("writes have a node");
+                let attrs = {
+                    let known = outputs.lock().unwrap();
+                    let lookup = |n: &str, k: &str| {
+                        known
+                            .get(&super::resource::qualify(&c.scope, n))
+                            .and_then(|o| o.get(k))
+                            .cloned()
+                    };
+                    node.attrs
+                        .iter()
+                        .map(|(k, v)| Some((k.clone(), v.resolve(&lookup)?)))
+                        .collect::<Option<_>>()
+                };
+                let Some(attrs) = attrs else {
+                    let msg =
+                        "internal error: a reference is still unknown at apply time".to_string();
+                    report.failed(c, step, &msg);
+                    return Err(msg);
+                };
+                report.started(c, step);
+                let t = Instant::now();
+                let res = match (step, &c.current) {
+                    (Step::Update, Some(cur)) => {
+                        update(kind, ctx, &stack, node, &attrs, cur, &c.changed_keys()).await
+                    }
+                    _ => kind.create(ctx, &stack, node, &attrs).await,
+                };
+                match res {
+                    Ok(out) => {
+                        let detail = out
+                            .get("id")
+                            .or_else(|| out.get("arn"))
+                            .cloned()
+                            .unwrap_or_default();
+                        if step == Step::Create {
+                            let out = out.clone();
+                            let _ = finishing.unbounded_send(Box::pin(async move {
+                                let r = kind.finish(ctx, &stack, node, &attrs, &out).await;
+                                r.err().map(|e| {
+                                    let msg = crate::error::chain(e.as_ref());
+                                    report.failed(c, step, &msg);
+                                    (c.address.clone(), msg)
+                                })
+                            }));
+                        }
+                        outputs.lock().unwrap().insert(c.key.clone(), out);
+                        report.finished(c, step, t.elapsed(), &detail);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let msg = crate::error::chain(e.as_ref());
+                        report.failed(c, step, &msg);
+                        Err(msg)
+                    }
+                }
+            }
+        })
+        .await
+    };
+    let finish = async {
+        use futures::StreamExt;
+        let mut running = futures::stream::FuturesUnordered::new();
+        let mut failed = Vec::new();
+        loop {
+            futures::select! {
+                f = to_finish.next() => match f {
+                    Some(f) => running.push(f),
+                    None => break,
+                },
+                r = running.select_next_some() => failed.extend(r),
             }
         }
-    })
-    .await;
+        while let Some(r) = running.next().await {
+            failed.extend(r);
+        }
+        failed
+    };
+    let (outcomes, finish_failed) = futures::join!(walk, finish);
     for (c, o) in writes.iter().zip(&outcomes) {
         match o {
             Outcome::Done => result.done += 1,
@@ -223,9 +261,17 @@ pub async fn apply<C: Sync>(
             }
         }
     }
+    for (address, e) in finish_failed {
+        result.done -= 1;
+        result.failed.push((address, e));
+    }
     result.outputs = outputs.into_inner().unwrap();
     result
 }
+
+/// The rest of a create (`Kind::finish`): the address and error if it failed.
+type Finishing<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<(String, String)>> + Send + 'a>>;
 
 /// The order of the delete phase: `deps[i]` lists the deletes that must be done before
 /// `deletes[i]` starts.

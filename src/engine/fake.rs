@@ -1145,3 +1145,144 @@ mod scope_tests {
         assert_eq!(d.summary().destroy, 4);
     }
 }
+
+#[cfg(test)]
+mod finish_tests {
+    //! `Kind::finish`: the rest of a create runs beside what depends on the resource, and its
+    //! failure fails the resource, not its dependents.
+    use super::*;
+    use crate::engine::plan::Action;
+
+    /// `fake_net` whose `finish` waits until a `fake_sg` exists (so it can only end if the
+    /// dependents were made without waiting for it), then fails if asked to.
+    struct SlowNet {
+        inner: FakeKind,
+        fail: bool,
+    }
+
+    #[async_trait]
+    impl Kind<FakeCloud> for SlowNet {
+        fn name(&self) -> &'static str {
+            self.inner.name
+        }
+        fn desired(&self, m: &Model) -> Vec<Node> {
+            self.inner.desired(m)
+        }
+        async fn discover(
+            &self,
+            ctx: &FakeCloud,
+            stack: &StackRef,
+            desired: &[&Node],
+        ) -> Result<Vec<Observed>, BoxError> {
+            self.inner.discover(ctx, stack, desired).await
+        }
+        async fn create(
+            &self,
+            ctx: &FakeCloud,
+            stack: &StackRef,
+            node: &Node,
+            attrs: &Attrs,
+        ) -> Result<Outputs, BoxError> {
+            self.inner.create(ctx, stack, node, attrs).await
+        }
+        async fn finish(
+            &self,
+            ctx: &FakeCloud,
+            stack: &StackRef,
+            _: &Node,
+            _: &Attrs,
+            _: &Outputs,
+        ) -> Result<(), BoxError> {
+            for _ in 0..200 {
+                if !ctx.discover(SG, stack, &[]).is_empty() {
+                    return if self.fail {
+                        Err("the setting was refused".into())
+                    } else {
+                        Ok(())
+                    };
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err("the dependents waited for finish".into())
+        }
+        async fn update(
+            &self,
+            ctx: &FakeCloud,
+            stack: &StackRef,
+            node: &Node,
+            attrs: &Attrs,
+            cur: &Observed,
+            changed: &[String],
+        ) -> Result<Outputs, BoxError> {
+            self.inner
+                .update(ctx, stack, node, attrs, cur, changed)
+                .await
+        }
+        async fn delete(&self, ctx: &FakeCloud, cur: &Observed) -> Result<(), BoxError> {
+            self.inner.delete(ctx, cur).await
+        }
+    }
+
+    fn kinds_with(nodes: &[Node], fail: bool) -> Vec<Box<dyn Kind<FakeCloud>>> {
+        let mut k = kinds(nodes);
+        k[0] = Box::new(SlowNet {
+            inner: FakeKind {
+                name: NET,
+                depends_on: &[],
+                nodes: nodes.to_vec(),
+                global: false,
+            },
+            fail,
+        });
+        k
+    }
+
+    fn nodes() -> Vec<Node> {
+        vec![
+            Node::new(NET, "n", "n"),
+            Node::new(SG, "s", "s").attr("vpc", Value::reference("n", "id")),
+        ]
+    }
+
+    #[tokio::test]
+    async fn finish_runs_beside_the_dependents() {
+        let cloud = FakeCloud::new();
+        let nodes = nodes();
+        let kinds = kinds_with(&nodes, false);
+        let scopes = Scopes::one(&stack().region, &cloud);
+        let p = plan(&kinds, &scopes, &stack(), Some(model()))
+            .await
+            .unwrap();
+        let r = apply(&kinds, &scopes, &p, &Quiet).await;
+        assert!(r.ok(), "{:?}", r.failed);
+        assert_eq!(r.done, 2);
+        assert_eq!(cloud.owned_by(STACK).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_finish_fails_its_resource_only() {
+        let cloud = FakeCloud::new();
+        let nodes = nodes();
+        let kinds = kinds_with(&nodes, true);
+        let scopes = Scopes::one(&stack().region, &cloud);
+        let p = plan(&kinds, &scopes, &stack(), Some(model()))
+            .await
+            .unwrap();
+        let r = apply(&kinds, &scopes, &p, &Quiet).await;
+        assert_eq!(
+            r.failed,
+            [(
+                "fake_net.n".to_string(),
+                "the setting was refused".to_string()
+            )]
+        );
+        assert!(r.skipped.is_empty());
+        assert_eq!(r.done, 1);
+        // Both exist: the next deploy finds the network and goes on from there.
+        assert_eq!(cloud.owned_by(STACK).len(), 2);
+        let again = plan(&kinds, &scopes, &stack(), Some(model()))
+            .await
+            .unwrap();
+        assert!(again.changes.iter().all(|c| c.action == Action::NoOp));
+    }
+}

@@ -19,5 +19,5 @@ pub use plan::{lower, plan, Action, AttrChange, Change, Plan, PlanError, Summary
 pub use resource::{
     qualify, BoxError, Conflict, Kind, Node, Observed, Retag, Scopes, StackRef, GLOBAL,
 };
-pub use settle::unsettled;
+pub use settle::{remaining, unsettled};
 pub use value::{Attrs, Outputs, Value};

@@ -240,6 +240,26 @@ pub trait Kind<C: Sync>: Send + Sync {
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError>;
 
+    /// Read your own writes (`engine::unsettled`, `engine::remaining`): what this kind's
+    /// discovery would find now through a listing that can lag behind creates and deletes (a
+    /// tag-filtered or prefix listing), read as cheaply as the kind can: the listing alone,
+    /// without the reads that fill attributes and tags. Each result needs its `id` (logical:
+    /// where a listing does not carry it, the `desired` node of that name), `physical_id` and
+    /// `owned` (where a listing does not say, a name AWS keeps unique that this run created or
+    /// deleted counts as owned). `known`: the attributes, references resolved, of what the run
+    /// created and deleted of this kind. `None`: discovery reads each resource by its own name
+    /// or id, never through such a listing, so there is nothing to wait for. Default: a whole
+    /// discovery.
+    async fn listed(
+        &self,
+        ctx: &C,
+        stack: &StackRef,
+        desired: &[&Node],
+        _known: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        Ok(Some(self.discover(ctx, stack, desired).await?))
+    }
+
     /// Checks against AWS that validation alone cannot make (e.g. existing subnets span 2 AZs).
     async fn preflight(&self, _ctx: &C, _model: &Model) -> Result<(), BoxError> {
         Ok(())
@@ -252,6 +272,22 @@ pub trait Kind<C: Sync>: Send + Sync {
         node: &Node,
         attrs: &Attrs,
     ) -> Result<Outputs, BoxError>;
+
+    /// Settings of a resource just created that nothing made after it needs at once (a VPC's
+    /// DNS attributes): applied once `create` returned, beside the creates that depend on it, so
+    /// they add no round trip to the deploy. A failure fails the resource (what depends on it
+    /// may be made already; the next deploy reads the setting back and sets it). Not called
+    /// for updates: `update` sets what changed. Default: nothing.
+    async fn finish(
+        &self,
+        _ctx: &C,
+        _stack: &StackRef,
+        _node: &Node,
+        _attrs: &Attrs,
+        _outputs: &Outputs,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
 
     /// Apply `changed` attributes in place. Returns the (possibly new) outputs.
     async fn update(

@@ -205,6 +205,73 @@ pub fn duration(secs: u32) -> String {
     }
 }
 
+/// `Kind::listed` of both alarm kinds: the names DescribeAlarms lists by the stack's prefix
+/// (one shared read, without the tags), those of composite alarms or of metric alarms. An
+/// alarm's name is unique in its region: one this run created or deleted counts as owned.
+pub async fn listed(
+    c: &Clients,
+    stack: &StackRef,
+    desired: &[&Node],
+    kind: &'static str,
+    composite: bool,
+) -> Result<Option<Vec<Observed>>, BoxError> {
+    let names = c
+        .shared
+        .once("alarm-names", || async {
+            let prefix = crate::spec::Names::new(&stack.name, &stack.region).alarm_prefix();
+            let mut found: Vec<(String, bool)> = Vec::new();
+            let mut next = None;
+            loop {
+                let r = c
+                    .cloudwatch
+                    .describe_alarms()
+                    .alarm_name_prefix(&prefix)
+                    .alarm_types(AlarmType::MetricAlarm)
+                    .alarm_types(AlarmType::CompositeAlarm)
+                    .max_records(100)
+                    .set_next_token(next)
+                    .send()
+                    .await
+                    .ctx(|| format!("describe alarms {prefix}*"))?;
+                let name = |n: Option<&str>| n.unwrap_or_default().to_string();
+                found.extend(
+                    r.metric_alarms()
+                        .iter()
+                        .map(|a| (name(a.alarm_name()), false)),
+                );
+                found.extend(
+                    r.composite_alarms()
+                        .iter()
+                        .map(|a| (name(a.alarm_name()), true)),
+                );
+                next = r.next_token().map(str::to_string);
+                if next.is_none() {
+                    break;
+                }
+            }
+            Ok::<_, AwsError>(found)
+        })
+        .await?;
+    Ok(Some(
+        names
+            .iter()
+            .filter(|(_, c)| *c == composite)
+            .map(|(name, _)| Observed {
+                id: desired
+                    .iter()
+                    .find(|n| n.name == *name)
+                    .map_or_else(|| name.clone(), |n| n.id.clone()),
+                kind,
+                physical_id: name.clone(),
+                name: name.clone(),
+                attrs: Attrs::new(),
+                outputs: Outputs::new(),
+                owned: true,
+            })
+            .collect(),
+    ))
+}
+
 /// Discovery of one alarm kind from the shared read: the alarms whose body `attrs` accepts
 /// (metric or composite), as observations of `kind`.
 pub async fn discover(

@@ -95,6 +95,17 @@ impl Kind<Clients> for Cluster {
         Ok(out)
     }
 
+    /// Discovery reads each by its name (DescribeClusters): no listing to wait for.
+    async fn listed(
+        &self,
+        _: &Clients,
+        _: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        Ok(None)
+    }
+
     async fn create(
         &self,
         c: &Clients,

@@ -109,6 +109,16 @@ impl Kind<Clients> for CompositeAlarm {
         .await
     }
 
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        super::cloudwatch::listed(c, stack, desired, KIND, true).await
+    }
+
     async fn create(
         &self,
         c: &Clients,

@@ -40,6 +40,26 @@ const REDISCOVER: [Duration; 3] = [
     Duration::from_secs(5),
 ];
 
+/// A read of discovery (`read`), made again after the pauses of `REDISCOVER` while it meets
+/// NotFound.
+async fn again_after_not_found<T, F, Fut>(kind: &str, mut read: F) -> Result<T, BoxError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, BoxError>>,
+{
+    let mut pauses = REDISCOVER.iter();
+    loop {
+        let r = propagation::during(Phase::Discover, read()).await;
+        match (&r, pauses.next()) {
+            (Err(e), Some(p)) if kind_of(e) == Some(ErrorKind::NotFound) => {
+                tracing::debug!("discovery of {kind} met NotFound ({e}); again in {p:?}");
+                tokio::time::sleep(*p).await;
+            }
+            _ => return r,
+        }
+    }
+}
+
 #[async_trait]
 impl Kind<Clients> for Consistent {
     fn name(&self) -> &'static str {
@@ -72,25 +92,32 @@ impl Kind<Clients> for Consistent {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let mut pauses = REDISCOVER.iter();
-        loop {
-            let r =
-                propagation::during(Phase::Discover, self.0.discover(ctx, stack, desired)).await;
-            match (&r, pauses.next()) {
-                (Err(e), Some(p)) if kind_of(e) == Some(ErrorKind::NotFound) => {
-                    tracing::debug!(
-                        "discovery of {} met NotFound ({e}); again in {p:?}",
-                        self.name()
-                    );
-                    tokio::time::sleep(*p).await;
-                }
-                _ => return r,
-            }
-        }
+        again_after_not_found(self.name(), || self.0.discover(ctx, stack, desired)).await
     }
 
-    async fn preflight(&self, ctx: &Clients, model: &Model) -> Result<(), BoxError> {
-        self.0.preflight(ctx, model).await
+    async fn listed(
+        &self,
+        ctx: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+        known: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        again_after_not_found(self.name(), || self.0.listed(ctx, stack, desired, known)).await
+    }
+
+    async fn finish(
+        &self,
+        ctx: &Clients,
+        stack: &StackRef,
+        node: &Node,
+        attrs: &Attrs,
+        outputs: &Outputs,
+    ) -> Result<(), BoxError> {
+        propagation::during(
+            Phase::Write,
+            self.0.finish(ctx, stack, node, attrs, outputs),
+        )
+        .await
     }
 
     async fn create(

@@ -105,6 +105,17 @@ impl Kind<Clients> for Dashboard {
         }])
     }
 
+    /// Discovery reads each by its name (GetDashboard): no listing to wait for.
+    async fn listed(
+        &self,
+        _: &Clients,
+        _: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        Ok(None)
+    }
+
     async fn create(
         &self,
         c: &Clients,

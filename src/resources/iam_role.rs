@@ -300,6 +300,17 @@ impl Kind<Clients> for IamRole {
         Ok(out)
     }
 
+    /// Discovery reads each by its name (GetRole): no listing to wait for.
+    async fn listed(
+        &self,
+        _: &Clients,
+        _: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        Ok(None)
+    }
+
     async fn create(
         &self,
         c: &Clients,

@@ -220,6 +220,65 @@ impl Kind<Clients> for Listener {
         Ok(out)
     }
 
+    /// With the load balancer this run wrote listeners of known: DescribeListeners of it
+    /// alone, without the tags (a listener of the stack's load balancer is the stack's; the
+    /// redirect is told by its action). Otherwise a whole discovery.
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+        known: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        let mut lbs: Vec<&str> = known
+            .iter()
+            .filter_map(|a| a.get("load_balancer_arn").and_then(Value::as_str))
+            .filter(|a| !a.is_empty())
+            .collect();
+        lbs.sort();
+        lbs.dedup();
+        if lbs.is_empty() {
+            return Ok(Some(self.discover(c, stack, desired).await?));
+        }
+        let found = futures::future::try_join_all(lbs.iter().map(|arn| async move {
+            let r = c
+                .elbv2
+                .describe_listeners()
+                .load_balancer_arn(*arn)
+                .send()
+                .await
+                .ctx(|| format!("describe listeners of {arn}"));
+            match r {
+                // The load balancer is gone, and its listeners with it.
+                Err(e) if e.is_not_found() => Ok(vec![]),
+                r => r.map(|r| r.listeners().to_vec()),
+            }
+        }))
+        .await?;
+        Ok(Some(
+            found
+                .into_iter()
+                .flatten()
+                .map(|l| {
+                    let redirect = l
+                        .default_actions()
+                        .first()
+                        .and_then(|a| a.redirect_config())
+                        .is_some();
+                    Observed {
+                        id: if redirect { REDIRECT_ID } else { ID }.into(),
+                        kind: KIND,
+                        physical_id: l.listener_arn().unwrap_or_default().to_string(),
+                        name: String::new(),
+                        attrs: Attrs::new(),
+                        outputs: Outputs::new(),
+                        owned: true,
+                    }
+                })
+                .collect(),
+        ))
+    }
+
     async fn create(
         &self,
         c: &Clients,

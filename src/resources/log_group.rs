@@ -90,6 +90,43 @@ impl Kind<Clients> for LogGroup {
         Ok(out)
     }
 
+    /// The prefix listing alone, without the tags: a log group's name is unique, so the one of
+    /// the stack's name that this run created or deleted is the stack's.
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        let name = crate::spec::Names::new(&stack.name, &stack.region).log_group();
+        let r = c
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(&name)
+            .send()
+            .await
+            .ctx(|| format!("describe log group {name}"))?;
+        let listed = r
+            .log_groups()
+            .iter()
+            .any(|g| g.log_group_name() == Some(name.as_str()));
+        Ok(Some(
+            listed
+                .then(|| Observed {
+                    id: ID.into(),
+                    kind: KIND,
+                    name: name.clone(),
+                    outputs: Outputs::new(),
+                    physical_id: name.clone(),
+                    attrs: Attrs::new(),
+                    owned: true,
+                })
+                .into_iter()
+                .collect(),
+        ))
+    }
+
     async fn create(
         &self,
         c: &Clients,

@@ -591,6 +591,16 @@ impl Kind<Clients> for MetricAlarm {
         .await
     }
 
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        super::cloudwatch::listed(c, stack, desired, KIND, false).await
+    }
+
     async fn create(
         &self,
         c: &Clients,

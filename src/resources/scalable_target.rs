@@ -79,6 +79,17 @@ impl Kind<Clients> for ScalableTarget {
         }])
     }
 
+    /// Discovery reads each by its resource id (DescribeScalableTargets ResourceIds): no listing to wait for.
+    async fn listed(
+        &self,
+        _: &Clients,
+        _: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        Ok(None)
+    }
+
     async fn create(
         &self,
         c: &Clients,

@@ -70,7 +70,7 @@ pub async fn lookup(c: &Clients, stack: &StackRef) -> Result<Arc<Option<FoundTop
 }
 
 /// The ARN of the topic called `name`: the part after the last `:`.
-async fn find_arn(c: &Clients, name: &str) -> Result<Option<String>, AwsError> {
+pub async fn find_arn(c: &Clients, name: &str) -> Result<Option<String>, AwsError> {
     let mut next = None;
     loop {
         let r = c

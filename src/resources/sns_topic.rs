@@ -58,6 +58,32 @@ impl Kind<Clients> for SnsTopic {
         }])
     }
 
+    /// ListTopics alone, without the tags: a topic's name is unique in its region, so the one
+    /// this run created or deleted is the stack's.
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        let name = crate::spec::Names::new(&stack.name, &stack.region).alarm_topic();
+        let arn = super::sns::find_arn(c, &name).await?;
+        Ok(Some(
+            arn.map(|arn| Observed {
+                id: ID.into(),
+                kind: KIND,
+                physical_id: arn,
+                name,
+                attrs: Attrs::new(),
+                outputs: Outputs::new(),
+                owned: true,
+            })
+            .into_iter()
+            .collect(),
+        ))
+    }
+
     async fn create(
         &self,
         c: &Clients,

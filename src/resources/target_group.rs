@@ -165,6 +165,17 @@ impl Kind<Clients> for TargetGroup {
         Ok(out)
     }
 
+    /// Discovery reads each by its name (DescribeTargetGroups Names): no listing to wait for.
+    async fn listed(
+        &self,
+        _: &Clients,
+        _: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        Ok(None)
+    }
+
     async fn create(
         &self,
         c: &Clients,

@@ -217,6 +217,17 @@ impl Kind<Clients> for TaskDefinition {
         }])
     }
 
+    /// Discovery reads each by its family (DescribeTaskDefinition): no listing to wait for.
+    async fn listed(
+        &self,
+        _: &Clients,
+        _: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        Ok(None)
+    }
+
     async fn create(
         &self,
         c: &Clients,

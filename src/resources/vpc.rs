@@ -81,6 +81,30 @@ impl Kind<Clients> for Vpc {
         Ok(found)
     }
 
+    /// The listing alone: the DNS attributes are read by id, not listed.
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        desired: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Option<Vec<Observed>>, BoxError> {
+        let describe = |f| async move {
+            c.ec2
+                .describe_vpcs()
+                .filters(f)
+                .send()
+                .await
+                .ctx(|| "describe VPCs".into())
+                .map(|r| r.vpcs.unwrap_or_default())
+        };
+        let read = |v: &aws_sdk_ec2::types::Vpc| {
+            let id = v.vpc_id().unwrap_or_default().to_string();
+            (Attrs::new(), Outputs::from([("id".into(), id)]))
+        };
+        Ok(Some(discover(KIND, stack, desired, describe, read).await?))
+    }
+
     async fn create(
         &self,
         c: &Clients,
@@ -101,14 +125,27 @@ impl Kind<Clients> for Vpc {
             .and_then(|v| v.vpc_id())
             .unwrap_or_default()
             .to_string();
-        // A new VPC has AWS's defaults; set what differs (a deploy killed here is repaired by
-        // the next one: the attributes are read back).
+        Ok(Outputs::from([("id".into(), id)]))
+    }
+
+    /// A new VPC has AWS's defaults; set what differs, beside the subnets and groups made in it
+    /// (nothing in it needs DNS hostnames at once). A deploy killed before this is repaired by
+    /// the next one: the attributes are read back.
+    async fn finish(
+        &self,
+        c: &Clients,
+        _: &StackRef,
+        _: &Node,
+        attrs: &Attrs,
+        out: &Outputs,
+    ) -> Result<(), BoxError> {
+        let id = out.get("id").map(String::as_str).unwrap_or_default();
         for ((key, attr), default) in DNS.iter().zip(DNS_DEFAULTS) {
             if b(attrs, key) != default {
-                set_dns_attribute(c, &id, attr, b(attrs, key)).await?;
+                set_dns_attribute(c, id, attr, b(attrs, key)).await?;
             }
         }
-        Ok(Outputs::from([("id".into(), id)]))
+        Ok(())
     }
 
     async fn update(
