@@ -95,6 +95,10 @@ impl Kind<Clients> for Consistent {
         again_after_not_found(self.name(), || self.0.discover(ctx, stack, desired)).await
     }
 
+    async fn preflight(&self, ctx: &Clients, model: &Model) -> Result<(), BoxError> {
+        self.0.preflight(ctx, model).await
+    }
+
     async fn listed(
         &self,
         ctx: &Clients,
