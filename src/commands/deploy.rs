@@ -89,17 +89,19 @@ async fn locked(
     super::confirm_locked(yes, "deploy", "\nDo you want to perform these actions?").await?;
     super::eprint("\n");
     let t = Instant::now();
-    let applied = super::lock::interruptible(engine::apply(
-        &s.kinds,
-        &s.scopes(),
-        &plan,
-        &Progress::new(s.style),
-    ))
-    .await;
+    let progress = Progress::new(s.style);
+    let recorder = engine::Recorder::new(&progress);
+    let applied =
+        super::lock::interruptible(engine::apply(&s.kinds, &s.scopes(), &plan, &recorder)).await;
     let Some(res) = applied else {
+        // Before the lock goes: wait (briefly) until the listings show what the stopped apply
+        // made, or a deploy run at once would not see it and make it again. Ctrl-C again stops
+        // the wait.
         super::eprint(
-            "\nInterrupted: the stack is partly applied (run deploy again to converge).\n",
+            "\nInterrupted: the stack is partly applied (run deploy again to converge); waiting for AWS to list what was made (Ctrl-C again to stop waiting).\n",
         );
+        let partial = recorder.partial(&plan);
+        let _ = super::lock::interruptible(super::settle(s, &plan, &partial, held)).await;
         return Ok(130);
     };
     // Read our own writes, after a failure too: the next plan must see what this one made, or

@@ -10,7 +10,7 @@ use super::plan::{Action, Change, Plan, TAGS};
 use super::resource::{BoxError, Kind, Node, Observed, Scopes, StackRef, GLOBAL};
 use super::value::{Attrs, Outputs, Value};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Step {
     Delete,
     Create,
@@ -47,6 +47,62 @@ pub struct ApplyResult {
 impl ApplyResult {
     pub fn ok(&self) -> bool {
         self.failed.is_empty() && self.skipped.is_empty()
+    }
+}
+
+/// A reporter that passes everything on to `inner` and notes which changes finished, so that
+/// an apply stopped midway (Ctrl-C drops it) still says what it did: `partial`.
+pub struct Recorder<'a> {
+    pub inner: &'a dyn Reporter,
+    done: Mutex<HashSet<(String, Step)>>,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(inner: &'a dyn Reporter) -> Self {
+        Recorder {
+            inner,
+            done: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// What an apply of `plan` stopped midway did, as far as it was told: the changes that
+    /// finished are done; every other one counts as failed (it may or may not have happened).
+    /// No outputs.
+    pub fn partial(&self, plan: &Plan) -> ApplyResult {
+        let done = self.done.lock().unwrap();
+        let mut r = ApplyResult::default();
+        for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+            let last = match c.action {
+                Action::Delete => Step::Delete,
+                Action::Update => Step::Update,
+                _ => Step::Create,
+            };
+            if done.contains(&(c.address.clone(), last)) {
+                r.done += 1;
+            } else {
+                r.failed.push((c.address.clone(), "interrupted".into()));
+            }
+        }
+        r
+    }
+}
+
+impl Reporter for Recorder<'_> {
+    fn started(&self, change: &Change, step: Step) {
+        self.inner.started(change, step)
+    }
+    fn finished(&self, change: &Change, step: Step, elapsed: Duration, detail: &str) {
+        self.done
+            .lock()
+            .unwrap()
+            .insert((change.address.clone(), step));
+        self.inner.finished(change, step, elapsed, detail)
+    }
+    fn failed(&self, change: &Change, step: Step, error: &str) {
+        self.inner.failed(change, step, error)
+    }
+    fn skipped(&self, change: &Change, step: Step, because: &str) {
+        self.inner.skipped(change, step, because)
     }
 }
 

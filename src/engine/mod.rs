@@ -13,7 +13,7 @@ mod fake;
 #[cfg(test)]
 mod prop_tests;
 
-pub use apply::{apply, ApplyResult, Reporter, Step};
+pub use apply::{apply, ApplyResult, Recorder, Reporter, Step};
 pub use leftovers::leftovers;
 pub use plan::{lower, plan, Action, AttrChange, Change, Plan, PlanError, Summary, TAGS};
 pub use resource::{
