@@ -186,6 +186,51 @@ fn a_failed_deploy_followed_at_once_by_another_makes_nothing_twice() {
     s.destroy();
 }
 
+/// Ctrl-C in the middle of the apply: before it lets the lock go, the stopped deploy waits
+/// until the listings show what it made, so a deploy started the moment it exits (its listings
+/// 3 s behind) finds the VPC and the rest instead of making them again.
+#[test]
+fn a_deploy_stopped_with_ctrl_c_and_run_again_at_once_makes_nothing_twice() {
+    let env = Env::new();
+    let (name, region) = ("cons-ctrlc", "us-east-1");
+    let s = TestStack::new(&env, name, region, &web_spec(name, region, ""));
+    env.propagate(AWS);
+    // Slow calls: the VPC and its subnets exist well before the apply ends.
+    env.set_delay(150);
+    let (mut child, rx) = common::spawn(&env, &["deploy", s.spec(), "--yes", "--no-wait"]);
+    let mut seen = String::new();
+    common::read_until(&rx, &mut seen, |l| {
+        l.starts_with("aws_subnet.") && l.contains("Created")
+    });
+    common::sigint(&child);
+    let status = child.wait().unwrap();
+    common::drain(&rx, &mut seen);
+    env.set_delay(0);
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(
+        seen.contains("waiting for AWS to list what was made"),
+        "the stopped deploy waits for the listings:\n{seen}"
+    );
+    let r = s.run("deploy", &["--yes"]);
+    assert_ok(&r, "the deploy right after the stopped one");
+    let state = env.consistent();
+    assert!(
+        state["hidden"].as_u64().unwrap_or(0) > 0,
+        "the listings lagged: {state}"
+    );
+    assert_eq!(
+        s.inventory(),
+        web_inventory(
+            name,
+            region,
+            &[&format!("{region}a"), &format!("{region}b")]
+        ),
+        "one of everything"
+    );
+    s.assert_converged();
+    s.destroy();
+}
+
 #[test]
 fn real_errors_still_fail_at_once_while_aws_propagates() {
     let env = Env::new();

@@ -11,12 +11,12 @@
 
 use std::cell::{Cell, OnceCell};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_applicationautoscaling::types::{
     ScalableTarget, ScalingPolicy, ScheduledAction, ServiceNamespace,
@@ -1453,4 +1453,61 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     }
     inv.values_mut().for_each(|v| v.sort());
     inv
+}
+
+// Processes a test talks to while they run (Ctrl-C, lines as they come).
+
+/// Spawn `ballast ARGS` with stderr read line by line on a thread.
+pub fn spawn(env: &Env, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = env
+        .command()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Read lines until one satisfies `done` (60 s at most); returns everything read.
+pub fn read_until(
+    rx: &std::sync::mpsc::Receiver<String>,
+    seen: &mut String,
+    done: impl Fn(&str) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no matching line; stderr so far:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+        if done(&line) {
+            return;
+        }
+    }
+}
+
+pub fn drain(rx: &std::sync::mpsc::Receiver<String>, seen: &mut String) {
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+}
+
+pub fn sigint(child: &std::process::Child) {
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
 }
