@@ -234,6 +234,9 @@ impl Kind<Clients> for Service {
         let r = c
             .ecs
             .create_service()
+            // The same token on every attempt of this call: a retry after an attempt whose
+            // answer was lost gets the service that attempt made, not "not idempotent".
+            .client_token(client_token(&node.name))
             .cluster(s(attrs, "cluster")?)
             .service_name(&node.name)
             .task_definition(s(attrs, "task_definition")?)
@@ -365,6 +368,21 @@ fn outputs(svc: &aws_sdk_ecs::types::Service, name: &str) -> Outputs {
         o.insert("deployment_id".into(), id);
     }
     o
+}
+
+/// An idempotency token for one CreateService call (ECS takes up to 36 ASCII characters):
+/// the time, the process and the name, so no other call shares it.
+fn client_token(name: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    h.write(name.as_bytes());
+    format!("ballast-{:016x}{:08x}", h.finish(), nanos as u32)
 }
 
 /// A deleted service drains before its cluster and target group can go: wait, bounded.
@@ -531,5 +549,16 @@ mod tests {
         let n = &Service.desired(&m)[0];
         assert_eq!(rollback_alarms(n), Value::set(["team-db-errors"]));
         assert!(!n.after.iter().any(|a| a.starts_with("alarm.")));
+    }
+}
+
+#[cfg(test)]
+mod client_token_tests {
+    #[test]
+    fn a_client_token_fits_ecs_and_is_never_reused() {
+        let a = super::client_token("web");
+        let b = super::client_token("web");
+        assert!(a.len() <= 36 && a.is_ascii(), "{a}");
+        assert_ne!(a, b);
     }
 }
