@@ -240,24 +240,28 @@ pub trait Kind<C: Sync>: Send + Sync {
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError>;
 
+    /// Discovery finds each resource of this kind by its own name or id, never through a
+    /// listing that can lag behind creates and deletes: reading one's own writes has nothing
+    /// to wait for, and `listed` is never called.
+    fn found_by_name(&self) -> bool {
+        false
+    }
+
     /// Read your own writes (`engine::unsettled`, `engine::remaining`): what this kind's
-    /// discovery would find now through a listing that can lag behind creates and deletes (a
-    /// tag-filtered or prefix listing), read as cheaply as the kind can: the listing alone,
-    /// without the reads that fill attributes and tags. Each result needs its `id` (logical:
-    /// where a listing does not carry it, the `desired` node of that name), `physical_id` and
-    /// `owned` (where a listing does not say, a name AWS keeps unique that this run created or
-    /// deleted counts as owned). `known`: the attributes, references resolved, of what the run
-    /// created and deleted of this kind. `None`: discovery reads each resource by its own name
-    /// or id, never through such a listing, so there is nothing to wait for. Default: a whole
-    /// discovery.
+    /// discovery would find now through its listing, read as cheaply as the kind can: the
+    /// listing alone, without the reads that fill attributes and tags. Each result needs its
+    /// `id` (logical: where a listing does not carry it, the `desired` node of that name),
+    /// `physical_id` and `owned` (where a listing does not say, a name AWS keeps unique that
+    /// this run created or deleted counts as owned). `known`: the attributes, references
+    /// resolved, of what the run created and deleted of this kind. Default: a whole discovery.
     async fn listed(
         &self,
         ctx: &C,
         stack: &StackRef,
         desired: &[&Node],
         _known: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
-        Ok(Some(self.discover(ctx, stack, desired).await?))
+    ) -> Result<Vec<Observed>, BoxError> {
+        self.discover(ctx, stack, desired).await
     }
 
     /// Checks against AWS that validation alone cannot make (e.g. existing subnets span 2 AZs).

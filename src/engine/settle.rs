@@ -43,6 +43,10 @@ pub async fn unsettled<C: Sync>(
         let Some(k) = kinds.iter().find(|k| k.name() == kind) else {
             continue;
         };
+        // Found by name: nothing lists it late.
+        if k.found_by_name() {
+            continue;
+        }
         let Some(ctx) = scopes.ctx(scope) else {
             continue;
         };
@@ -94,10 +98,6 @@ pub async fn unsettled<C: Sync>(
         else {
             continue;
         };
-        // Read by name or id only: nothing to wait for.
-        let Some(here) = here else {
-            continue;
-        };
         let here: Vec<_> = here.iter().filter(|o| o.owned).collect();
         let lagging = match c.action {
             // Still listed under the physical id it had.
@@ -130,7 +130,10 @@ pub async fn remaining<C: Sync>(
             continue;
         };
         let global = scope == GLOBAL;
-        for k in kinds.iter().filter(|k| k.global() == global) {
+        for k in kinds
+            .iter()
+            .filter(|k| k.global() == global && !k.found_by_name())
+        {
             let st = plan.stack_in(&scope);
             let scope = scope.clone();
             jobs.push(async move {
@@ -143,7 +146,6 @@ pub async fn remaining<C: Sync>(
                         })?;
                 Ok::<_, PlanError>(
                     found
-                        .unwrap_or_default()
                         .into_iter()
                         .filter(|o| o.owned)
                         .map(|o| (scope.clone(), o.physical_id))

@@ -49,47 +49,54 @@ impl FoundAlarm {
     }
 }
 
+/// Every metric and composite alarm named `<stack>-...` as DescribeAlarms lists them by name
+/// prefix (paged, 100 a page), without their tags.
+async fn listing(c: &Clients, stack: &StackRef) -> Result<Vec<(String, String, Body)>, AwsError> {
+    let prefix = crate::spec::Names::new(&stack.name, &stack.region).alarm_prefix();
+    let mut found: Vec<(String, String, Body)> = Vec::new();
+    let mut next = None;
+    loop {
+        let r = c
+            .cloudwatch
+            .describe_alarms()
+            .alarm_name_prefix(&prefix)
+            // Without AlarmTypes only metric alarms come back.
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .max_records(100)
+            .set_next_token(next)
+            .send()
+            .await
+            .ctx(|| format!("describe alarms {prefix}*"))?;
+        for a in r.metric_alarms() {
+            found.push((
+                a.alarm_name().unwrap_or_default().to_string(),
+                a.alarm_arn().unwrap_or_default().to_string(),
+                Body::Metric(Box::new(a.clone())),
+            ));
+        }
+        for a in r.composite_alarms() {
+            found.push((
+                a.alarm_name().unwrap_or_default().to_string(),
+                a.alarm_arn().unwrap_or_default().to_string(),
+                Body::Composite(Box::new(a.clone())),
+            ));
+        }
+        next = r.next_token().map(str::to_string);
+        if next.is_none() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
 /// Every metric and composite alarm named `<stack>-...`, read once per discovery for both
 /// alarm kinds: DescribeAlarms by name prefix (paged, 100 a page), then the tags of all of them
 /// at once.
 pub async fn alarms(c: &Clients, stack: &StackRef) -> Result<Arc<Vec<FoundAlarm>>, AwsError> {
     c.shared
         .once("alarms", || async {
-            let prefix = crate::spec::Names::new(&stack.name, &stack.region).alarm_prefix();
-            let mut found: Vec<(String, String, Body)> = Vec::new();
-            let mut next = None;
-            loop {
-                let r = c
-                    .cloudwatch
-                    .describe_alarms()
-                    .alarm_name_prefix(&prefix)
-                    // Without AlarmTypes only metric alarms come back.
-                    .alarm_types(AlarmType::MetricAlarm)
-                    .alarm_types(AlarmType::CompositeAlarm)
-                    .max_records(100)
-                    .set_next_token(next)
-                    .send()
-                    .await
-                    .ctx(|| format!("describe alarms {prefix}*"))?;
-                for a in r.metric_alarms() {
-                    found.push((
-                        a.alarm_name().unwrap_or_default().to_string(),
-                        a.alarm_arn().unwrap_or_default().to_string(),
-                        Body::Metric(Box::new(a.clone())),
-                    ));
-                }
-                for a in r.composite_alarms() {
-                    found.push((
-                        a.alarm_name().unwrap_or_default().to_string(),
-                        a.alarm_arn().unwrap_or_default().to_string(),
-                        Body::Composite(Box::new(a.clone())),
-                    ));
-                }
-                next = r.next_token().map(str::to_string);
-                if next.is_none() {
-                    break;
-                }
-            }
+            let found = listing(c, stack).await?;
             let tags = try_join_all(found.iter().map(|(name, arn, _)| async move {
                 let r = c
                     .cloudwatch
@@ -214,62 +221,35 @@ pub async fn listed(
     desired: &[&Node],
     kind: &'static str,
     composite: bool,
-) -> Result<Option<Vec<Observed>>, BoxError> {
+) -> Result<Vec<Observed>, BoxError> {
     let names = c
         .shared
         .once("alarm-names", || async {
-            let prefix = crate::spec::Names::new(&stack.name, &stack.region).alarm_prefix();
-            let mut found: Vec<(String, bool)> = Vec::new();
-            let mut next = None;
-            loop {
-                let r = c
-                    .cloudwatch
-                    .describe_alarms()
-                    .alarm_name_prefix(&prefix)
-                    .alarm_types(AlarmType::MetricAlarm)
-                    .alarm_types(AlarmType::CompositeAlarm)
-                    .max_records(100)
-                    .set_next_token(next)
-                    .send()
-                    .await
-                    .ctx(|| format!("describe alarms {prefix}*"))?;
-                let name = |n: Option<&str>| n.unwrap_or_default().to_string();
-                found.extend(
-                    r.metric_alarms()
-                        .iter()
-                        .map(|a| (name(a.alarm_name()), false)),
-                );
-                found.extend(
-                    r.composite_alarms()
-                        .iter()
-                        .map(|a| (name(a.alarm_name()), true)),
-                );
-                next = r.next_token().map(str::to_string);
-                if next.is_none() {
-                    break;
-                }
-            }
-            Ok::<_, AwsError>(found)
+            let found = listing(c, stack).await?;
+            Ok::<_, AwsError>(
+                found
+                    .into_iter()
+                    .map(|(name, _, body)| (name, matches!(body, Body::Composite(_))))
+                    .collect::<Vec<_>>(),
+            )
         })
         .await?;
-    Ok(Some(
-        names
-            .iter()
-            .filter(|(_, c)| *c == composite)
-            .map(|(name, _)| Observed {
-                id: desired
-                    .iter()
-                    .find(|n| n.name == *name)
-                    .map_or_else(|| name.clone(), |n| n.id.clone()),
-                kind,
-                physical_id: name.clone(),
-                name: name.clone(),
-                attrs: Attrs::new(),
-                outputs: Outputs::new(),
-                owned: true,
-            })
-            .collect(),
-    ))
+    Ok(names
+        .iter()
+        .filter(|(_, c)| *c == composite)
+        .map(|(name, _)| Observed {
+            id: desired
+                .iter()
+                .find(|n| n.name == *name)
+                .map_or_else(|| name.clone(), |n| n.id.clone()),
+            kind,
+            physical_id: name.clone(),
+            name: name.clone(),
+            attrs: Attrs::new(),
+            outputs: Outputs::new(),
+            owned: true,
+        })
+        .collect())
 }
 
 /// Discovery of one alarm kind from the shared read: the alarms whose body `attrs` accepts

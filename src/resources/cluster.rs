@@ -95,15 +95,9 @@ impl Kind<Clients> for Cluster {
         Ok(out)
     }
 
-    /// Discovery reads each by its name (DescribeClusters): no listing to wait for.
-    async fn listed(
-        &self,
-        _: &Clients,
-        _: &StackRef,
-        _: &[&Node],
-        _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
-        Ok(None)
+    /// Discovery reads each by its name (DescribeClusters).
+    fn found_by_name(&self) -> bool {
+        true
     }
 
     async fn create(

@@ -115,7 +115,7 @@ impl Kind<Clients> for CompositeAlarm {
         stack: &StackRef,
         desired: &[&Node],
         _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
+    ) -> Result<Vec<Observed>, BoxError> {
         super::cloudwatch::listed(c, stack, desired, KIND, true).await
     }
 

@@ -95,6 +95,10 @@ impl Kind<Clients> for Consistent {
         again_after_not_found(self.name(), || self.0.discover(ctx, stack, desired)).await
     }
 
+    fn found_by_name(&self) -> bool {
+        self.0.found_by_name()
+    }
+
     async fn preflight(&self, ctx: &Clients, model: &Model) -> Result<(), BoxError> {
         self.0.preflight(ctx, model).await
     }
@@ -105,7 +109,7 @@ impl Kind<Clients> for Consistent {
         stack: &StackRef,
         desired: &[&Node],
         known: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
+    ) -> Result<Vec<Observed>, BoxError> {
         again_after_not_found(self.name(), || self.0.listed(ctx, stack, desired, known)).await
     }
 

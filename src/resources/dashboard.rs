@@ -105,15 +105,9 @@ impl Kind<Clients> for Dashboard {
         }])
     }
 
-    /// Discovery reads each by its name (GetDashboard): no listing to wait for.
-    async fn listed(
-        &self,
-        _: &Clients,
-        _: &StackRef,
-        _: &[&Node],
-        _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
-        Ok(None)
+    /// Discovery reads each by its name (GetDashboard).
+    fn found_by_name(&self) -> bool {
+        true
     }
 
     async fn create(

@@ -300,15 +300,9 @@ impl Kind<Clients> for IamRole {
         Ok(out)
     }
 
-    /// Discovery reads each by its name (GetRole): no listing to wait for.
-    async fn listed(
-        &self,
-        _: &Clients,
-        _: &StackRef,
-        _: &[&Node],
-        _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
-        Ok(None)
+    /// Discovery reads each by its name (GetRole).
+    fn found_by_name(&self) -> bool {
+        true
     }
 
     async fn create(

@@ -229,7 +229,7 @@ impl Kind<Clients> for Listener {
         stack: &StackRef,
         desired: &[&Node],
         known: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
+    ) -> Result<Vec<Observed>, BoxError> {
         let mut lbs: Vec<&str> = known
             .iter()
             .filter_map(|a| a.get("load_balancer_arn").and_then(Value::as_str))
@@ -238,7 +238,7 @@ impl Kind<Clients> for Listener {
         lbs.sort();
         lbs.dedup();
         if lbs.is_empty() {
-            return Ok(Some(self.discover(c, stack, desired).await?));
+            return self.discover(c, stack, desired).await;
         }
         let found = futures::future::try_join_all(lbs.iter().map(|arn| async move {
             let r = c
@@ -255,28 +255,26 @@ impl Kind<Clients> for Listener {
             }
         }))
         .await?;
-        Ok(Some(
-            found
-                .into_iter()
-                .flatten()
-                .map(|l| {
-                    let redirect = l
-                        .default_actions()
-                        .first()
-                        .and_then(|a| a.redirect_config())
-                        .is_some();
-                    Observed {
-                        id: if redirect { REDIRECT_ID } else { ID }.into(),
-                        kind: KIND,
-                        physical_id: l.listener_arn().unwrap_or_default().to_string(),
-                        name: String::new(),
-                        attrs: Attrs::new(),
-                        outputs: Outputs::new(),
-                        owned: true,
-                    }
-                })
-                .collect(),
-        ))
+        Ok(found
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                let redirect = l
+                    .default_actions()
+                    .first()
+                    .and_then(|a| a.redirect_config())
+                    .is_some();
+                Observed {
+                    id: if redirect { REDIRECT_ID } else { ID }.into(),
+                    kind: KIND,
+                    physical_id: l.listener_arn().unwrap_or_default().to_string(),
+                    name: String::new(),
+                    attrs: Attrs::new(),
+                    outputs: Outputs::new(),
+                    owned: true,
+                }
+            })
+            .collect())
     }
 
     async fn create(

@@ -135,15 +135,9 @@ impl Kind<Clients> for LoadBalancer {
         Ok(out)
     }
 
-    /// Discovery reads each by its name (DescribeLoadBalancers Names): no listing to wait for.
-    async fn listed(
-        &self,
-        _: &Clients,
-        _: &StackRef,
-        _: &[&Node],
-        _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
-        Ok(None)
+    /// Discovery reads each by its name (DescribeLoadBalancers Names).
+    fn found_by_name(&self) -> bool {
+        true
     }
 
     async fn create(

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::common::{i, ignore_missing, ownership, tags_for};
-use crate::aws::{Clients, Ctx};
+use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::Model;
 
@@ -34,13 +34,7 @@ impl Kind<Clients> for LogGroup {
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
         let name = crate::spec::Names::new(&stack.name, &stack.region).log_group();
-        let r = c
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(&name)
-            .send()
-            .await
-            .ctx(|| format!("describe log group {name}"))?;
+        let r = describe(c, &name).await?;
         let mut out = Vec::new();
         for g in r
             .log_groups()
@@ -98,33 +92,25 @@ impl Kind<Clients> for LogGroup {
         stack: &StackRef,
         _: &[&Node],
         _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
+    ) -> Result<Vec<Observed>, BoxError> {
         let name = crate::spec::Names::new(&stack.name, &stack.region).log_group();
-        let r = c
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(&name)
-            .send()
-            .await
-            .ctx(|| format!("describe log group {name}"))?;
+        let r = describe(c, &name).await?;
         let listed = r
             .log_groups()
             .iter()
             .any(|g| g.log_group_name() == Some(name.as_str()));
-        Ok(Some(
-            listed
-                .then(|| Observed {
-                    id: ID.into(),
-                    kind: KIND,
-                    name: name.clone(),
-                    outputs: Outputs::new(),
-                    physical_id: name.clone(),
-                    attrs: Attrs::new(),
-                    owned: true,
-                })
-                .into_iter()
-                .collect(),
-        ))
+        Ok(listed
+            .then(|| Observed {
+                id: ID.into(),
+                kind: KIND,
+                name: name.clone(),
+                outputs: Outputs::new(),
+                physical_id: name.clone(),
+                attrs: Attrs::new(),
+                owned: true,
+            })
+            .into_iter()
+            .collect())
     }
 
     async fn create(
@@ -217,4 +203,18 @@ fn retag<'a>(
         }
         Ok(())
     })
+}
+
+/// DescribeLogGroups by the name as a prefix (Logs has no read by name alone).
+async fn describe(
+    c: &Clients,
+    name: &str,
+) -> Result<aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput, AwsError>
+{
+    c.logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .ctx(|| format!("describe log group {name}"))
 }

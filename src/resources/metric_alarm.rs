@@ -597,7 +597,7 @@ impl Kind<Clients> for MetricAlarm {
         stack: &StackRef,
         desired: &[&Node],
         _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
+    ) -> Result<Vec<Observed>, BoxError> {
         super::cloudwatch::listed(c, stack, desired, KIND, false).await
     }
 

@@ -79,15 +79,9 @@ impl Kind<Clients> for ScalableTarget {
         }])
     }
 
-    /// Discovery reads each by its resource id (DescribeScalableTargets ResourceIds): no listing to wait for.
-    async fn listed(
-        &self,
-        _: &Clients,
-        _: &StackRef,
-        _: &[&Node],
-        _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
-        Ok(None)
+    /// Discovery reads each by its resource id (DescribeScalableTargets ResourceIds).
+    fn found_by_name(&self) -> bool {
+        true
     }
 
     async fn create(

@@ -66,11 +66,11 @@ impl Kind<Clients> for SnsTopic {
         stack: &StackRef,
         _: &[&Node],
         _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
+    ) -> Result<Vec<Observed>, BoxError> {
         let name = crate::spec::Names::new(&stack.name, &stack.region).alarm_topic();
         let arn = super::sns::find_arn(c, &name).await?;
-        Ok(Some(
-            arn.map(|arn| Observed {
+        Ok(arn
+            .map(|arn| Observed {
                 id: ID.into(),
                 kind: KIND,
                 physical_id: arn,
@@ -80,8 +80,7 @@ impl Kind<Clients> for SnsTopic {
                 owned: true,
             })
             .into_iter()
-            .collect(),
-        ))
+            .collect())
     }
 
     async fn create(

@@ -217,15 +217,9 @@ impl Kind<Clients> for TaskDefinition {
         }])
     }
 
-    /// Discovery reads each by its family (DescribeTaskDefinition): no listing to wait for.
-    async fn listed(
-        &self,
-        _: &Clients,
-        _: &StackRef,
-        _: &[&Node],
-        _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
-        Ok(None)
+    /// Discovery reads each by its family (DescribeTaskDefinition).
+    fn found_by_name(&self) -> bool {
+        true
     }
 
     async fn create(

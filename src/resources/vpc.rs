@@ -51,15 +51,7 @@ impl Kind<Clients> for Vpc {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let describe = |f| async move {
-            c.ec2
-                .describe_vpcs()
-                .filters(f)
-                .send()
-                .await
-                .ctx(|| "describe VPCs".into())
-                .map(|r| r.vpcs.unwrap_or_default())
-        };
+        let describe = |f| describe_vpcs(c, f);
         let read = |v: &aws_sdk_ec2::types::Vpc| {
             let id = v.vpc_id().unwrap_or_default().to_string();
             let attrs = Attrs::from([("cidr_block".into(), Value::opt_str(v.cidr_block()))]);
@@ -88,21 +80,13 @@ impl Kind<Clients> for Vpc {
         stack: &StackRef,
         desired: &[&Node],
         _: &[Attrs],
-    ) -> Result<Option<Vec<Observed>>, BoxError> {
-        let describe = |f| async move {
-            c.ec2
-                .describe_vpcs()
-                .filters(f)
-                .send()
-                .await
-                .ctx(|| "describe VPCs".into())
-                .map(|r| r.vpcs.unwrap_or_default())
-        };
+    ) -> Result<Vec<Observed>, BoxError> {
+        let describe = |f| describe_vpcs(c, f);
         let read = |v: &aws_sdk_ec2::types::Vpc| {
             let id = v.vpc_id().unwrap_or_default().to_string();
             (Attrs::new(), Outputs::from([("id".into(), id)]))
         };
-        Ok(Some(discover(KIND, stack, desired, describe, read).await?))
+        Ok(discover(KIND, stack, desired, describe, read).await?)
     }
 
     async fn create(
@@ -212,4 +196,18 @@ async fn set_dns_attribute(
         .await
         .ctx(|| format!("set {} on VPC {vpc}", attr.as_str()))?;
     Ok(())
+}
+
+/// DescribeVpcs with one filter (discovery's owned and look-alike reads).
+async fn describe_vpcs(
+    c: &Clients,
+    f: aws_sdk_ec2::types::Filter,
+) -> Result<Vec<aws_sdk_ec2::types::Vpc>, AwsError> {
+    c.ec2
+        .describe_vpcs()
+        .filters(f)
+        .send()
+        .await
+        .ctx(|| "describe VPCs".into())
+        .map(|r| r.vpcs.unwrap_or_default())
 }
