@@ -247,7 +247,11 @@ fn the_lock_is_released_after_a_failure_and_after_ctrl_c() {
     env.set_delay(0);
     assert_eq!(status.code(), Some(130), "{seen}");
     assert!(
-        seen.contains("Interrupted: the stack is partly applied"),
+        seen.contains("Interrupted: starting nothing new, letting the calls in flight finish"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("The stack is partly applied (run deploy again to converge)"),
         "{seen}"
     );
     assert_eq!(

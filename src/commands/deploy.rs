@@ -2,6 +2,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::lock::Stopped;
 use crate::cli::{Global, Output};
 use crate::engine::{self, Action, Outputs, GLOBAL};
 use crate::error::Error;
@@ -91,18 +92,33 @@ async fn locked(
     let t = Instant::now();
     let progress = Progress::new(s.style);
     let recorder = engine::Recorder::new(&progress);
-    let applied =
-        super::lock::interruptible(engine::apply(&s.kinds, &s.scopes(), &plan, &recorder)).await;
-    let Some(res) = applied else {
-        // Before the lock goes: wait (briefly) until the listings show what the stopped apply
-        // made, or a deploy run at once would not see it and make it again. Ctrl-C again stops
-        // the wait.
+    let stopping = || {
+        recorder.stop();
         super::eprint(
-            "\nInterrupted: the stack is partly applied (run deploy again to converge); waiting for AWS to list what was made (Ctrl-C again to stop waiting).\n",
+            "\nInterrupted: starting nothing new, letting the calls in flight finish (Ctrl-C again to stop at once).\n",
         );
-        let partial = recorder.partial(&plan);
-        let _ = super::lock::interruptible(super::settle(s, &plan, &partial, held)).await;
-        return Ok(130);
+    };
+    let applied = super::lock::stoppable(
+        engine::apply(&s.kinds, &s.scopes(), &plan, &recorder),
+        stopping,
+    )
+    .await;
+    let res = match applied {
+        Stopped::No(res) => res,
+        stopped => {
+            // Before the lock goes: wait (briefly) until the listings show what the stopped
+            // apply made, or a deploy run at once would not see it and make it again. Ctrl-C
+            // again stops the wait.
+            super::eprint(
+                "The stack is partly applied (run deploy again to converge); waiting for AWS to list what was made (Ctrl-C again to stop waiting).\n",
+            );
+            let res = match stopped {
+                Stopped::Gracefully(res) => res,
+                _ => recorder.partial(&plan),
+            };
+            let _ = super::lock::interruptible(super::settle(s, &plan, &res, held)).await;
+            return Ok(130);
+        }
     };
     // Read our own writes, after a failure too: the next plan must see what this one made, or
     // it would make it again.

@@ -1,6 +1,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use super::lock::Stopped;
 use crate::cli::Global;
 use crate::engine;
 use crate::error::Error;
@@ -125,15 +126,21 @@ async fn locked(s: &mut super::Session, held: &super::lock::Held, yes: bool) -> 
     .await?;
     super::eprint("\n");
     let t = Instant::now();
-    let applied = super::lock::interruptible(engine::apply(
-        &s.kinds,
-        &s.scopes(),
-        &plan,
-        &Progress::new(s.style),
-    ))
+    let progress = Progress::new(s.style);
+    let recorder = engine::Recorder::new(&progress);
+    let stopping = || {
+        recorder.stop();
+        super::eprint(
+            "\nInterrupted: starting nothing new, letting the deletes in flight finish (Ctrl-C again to stop at once).\n",
+        );
+    };
+    let applied = super::lock::stoppable(
+        engine::apply(&s.kinds, &s.scopes(), &plan, &recorder),
+        stopping,
+    )
     .await;
-    let Some(res) = applied else {
-        super::eprint("\nInterrupted: the stack is partly destroyed (run destroy again).\n");
+    let Stopped::No(res) = applied else {
+        super::eprint("The stack is partly destroyed (run destroy again).\n");
         return Ok(130);
     };
     if !res.ok() {

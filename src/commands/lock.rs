@@ -361,6 +361,32 @@ impl Drop for Held {
     }
 }
 
+/// How an apply run by [`stoppable`] ended.
+pub enum Stopped<T> {
+    /// It ran to its end without Ctrl-C.
+    No(T),
+    /// Ctrl-C: it started nothing new and ended when the calls in flight had.
+    Gracefully(T),
+    /// A second Ctrl-C dropped it where it was.
+    AtOnce,
+}
+
+/// Run an apply: the first Ctrl-C calls `stop` (which tells it to start nothing new, through
+/// `Recorder::stop`, and says so) and lets the calls in flight finish, so that what they made
+/// is known and read back; a second Ctrl-C drops it where it is.
+pub async fn stoppable<T>(fut: impl Future<Output = T>, stop: impl FnOnce()) -> Stopped<T> {
+    let mut fut = std::pin::pin!(fut);
+    tokio::select! {
+        v = &mut fut => return Stopped::No(v),
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    stop();
+    match interruptible(fut).await {
+        Some(v) => Stopped::Gracefully(v),
+        None => Stopped::AtOnce,
+    }
+}
+
 /// Run `fut`; Ctrl-C stops it where it is (dropping it) and gives `None`.
 pub async fn interruptible<T>(fut: impl Future<Output = T>) -> Option<T> {
     tokio::select! {

@@ -33,7 +33,15 @@ pub trait Reporter: Send + Sync {
     fn finished(&self, change: &Change, step: Step, elapsed: Duration, detail: &str);
     fn failed(&self, change: &Change, step: Step, error: &str);
     fn skipped(&self, change: &Change, step: Step, because: &str);
+    /// True once the apply is to start nothing new (Ctrl-C): what is in flight finishes, what
+    /// has not started fails as "interrupted" and its dependents are skipped, unreported.
+    fn stopping(&self) -> bool {
+        false
+    }
 }
+
+/// The error of a change that an interrupted apply did not start.
+pub const NOT_STARTED: &str = "interrupted before it started";
 
 #[derive(Debug, Default)]
 pub struct ApplyResult {
@@ -51,10 +59,12 @@ impl ApplyResult {
 }
 
 /// A reporter that passes everything on to `inner` and notes which changes finished, so that
-/// an apply stopped midway (Ctrl-C drops it) still says what it did: `partial`.
+/// an apply stopped midway (a second Ctrl-C drops it) still says what it did: `partial`. Its
+/// `stop` asks the apply to start nothing new (the first Ctrl-C).
 pub struct Recorder<'a> {
     pub inner: &'a dyn Reporter,
     done: Mutex<HashSet<(String, Step)>>,
+    stop: std::sync::atomic::AtomicBool,
 }
 
 impl<'a> Recorder<'a> {
@@ -62,7 +72,13 @@ impl<'a> Recorder<'a> {
         Recorder {
             inner,
             done: Mutex::new(HashSet::new()),
+            stop: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// From now on the apply starts nothing new; what is in flight finishes.
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// What an apply of `plan` stopped midway did, as far as it was told: the changes that
@@ -104,6 +120,9 @@ impl Reporter for Recorder<'_> {
     fn skipped(&self, change: &Change, step: Step, because: &str) {
         self.inner.skipped(change, step, because)
     }
+    fn stopping(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst) || self.inner.stopping()
+    }
 }
 
 /// Apply a plan; each change goes to its scope's context.
@@ -134,6 +153,9 @@ pub async fn apply<C: Sync>(
             let kind = kind_of(c.kind).ok_or_else(|| format!("unknown kind {}", c.kind))?;
             let current = c.current.as_ref().ok_or("nothing to delete")?;
             let ctx = ctx_of(c)?;
+            if report.stopping() {
+                return Err(NOT_STARTED.to_string());
+            }
             report.started(c, Step::Delete);
             let t = Instant::now();
             match kind.delete(ctx, current).await {
@@ -167,7 +189,9 @@ pub async fn apply<C: Sync>(
                 if blocks {
                     delete_failed.insert(c.key.as_str());
                 }
-                report.skipped(c, Step::Delete, &deletes[*j].address);
+                if !report.stopping() {
+                    report.skipped(c, Step::Delete, &deletes[*j].address);
+                }
                 result.skipped.push(c.address.clone());
             }
         }
@@ -239,6 +263,9 @@ pub async fn apply<C: Sync>(
                     report.failed(c, step, &msg);
                     return Err(msg);
                 };
+                if report.stopping() {
+                    return Err(NOT_STARTED.to_string());
+                }
                 report.started(c, step);
                 let t = Instant::now();
                 let res = match (step, &c.current) {
@@ -312,7 +339,9 @@ pub async fn apply<C: Sync>(
                 } else {
                     Step::Create
                 };
-                report.skipped(c, step, &writes[*j].address);
+                if !report.stopping() {
+                    report.skipped(c, step, &writes[*j].address);
+                }
                 result.skipped.push(c.address.clone());
             }
         }

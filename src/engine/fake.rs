@@ -1286,3 +1286,53 @@ mod finish_tests {
         assert!(again.changes.iter().all(|c| c.action == Action::NoOp));
     }
 }
+
+#[cfg(test)]
+mod stop_tests {
+    //! Ctrl-C during an apply (`Reporter::stopping`): what is in flight finishes, nothing new
+    //! starts, and the result says which is which.
+    use super::*;
+    use crate::engine::apply::NOT_STARTED;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Asks the apply to stop as soon as the first change starts.
+    struct StopAtFirst(AtomicBool);
+
+    impl Reporter for StopAtFirst {
+        fn started(&self, _: &Change, _: Step) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+        fn finished(&self, _: &Change, _: Step, _: std::time::Duration, _: &str) {}
+        fn failed(&self, _: &Change, _: Step, _: &str) {}
+        fn skipped(&self, _: &Change, _: Step, _: &str) {}
+        fn stopping(&self) -> bool {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stopped_apply_finishes_what_is_in_flight_and_starts_nothing_new() {
+        let cloud = FakeCloud::new();
+        let nodes = vec![
+            Node::new(NET, "n", "n"),
+            Node::new(SG, "s", "s").attr("vpc", Value::reference("n", "id")),
+        ];
+        let kinds = kinds(&nodes);
+        let scopes = Scopes::one(&stack().region, &cloud);
+        let p = plan(&kinds, &scopes, &stack(), Some(model()))
+            .await
+            .unwrap();
+        let r = apply(&kinds, &scopes, &p, &StopAtFirst(AtomicBool::new(false))).await;
+        assert_eq!(r.done, 1, "the network, in flight when stopped, is made");
+        assert_eq!(
+            r.failed,
+            [("fake_sg.s".to_string(), NOT_STARTED.to_string())]
+        );
+        assert_eq!(cloud.owned_by(STACK).len(), 1);
+        assert!(
+            r.outputs.contains_key("us-east-1/n"),
+            "its outputs are known: {:?}",
+            r.outputs
+        );
+    }
+}
