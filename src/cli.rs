@@ -196,13 +196,20 @@ pub enum Command {
     /// `deploy`, `destroy`, `maintenance` and `drill` hold a lock per stack and region (the SSM
     /// parameter /ballast/locks/STACK) while they write; a command that finds it held names the
     /// holder and the lock id. Use this only when that holder is gone (its lease has run out,
-    /// or you know it crashed). Exit 0 when the lock was removed or there was none, 1 when
-    /// another lock is there (it is left).
+    /// or you know it crashed). A holder that renewed it moments ago may have made resources
+    /// AWS does not list yet: unlock waits until they are listed (up to a third of the lease
+    /// plus 30 s after its last renewal; --no-wait skips this), so the next command does not
+    /// make them again. Exit 0 when the lock was removed or there was none, 1 when another lock
+    /// is there (it is left), 130 on Ctrl-C during the wait (the lock is left).
     Unlock {
         /// The stack's name
         stack: String,
         /// The lock id the refused command printed
         lock_id: String,
+        /// Break it at once, without waiting for AWS to list what its holder made in its last
+        /// moments (the wait lasts until a third of a lease plus 30 s after its last renewal)
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Print shell completions
     Completions { shell: clap_complete::Shell },

@@ -110,7 +110,11 @@ fn main() -> ExitCode {
             },
             g,
         )),
-        Command::Unlock { stack, lock_id } => rt.block_on(commands::unlock::run(stack, lock_id, g)),
+        Command::Unlock {
+            stack,
+            lock_id,
+            no_wait,
+        } => rt.block_on(commands::unlock::run(stack, lock_id, *no_wait, g)),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

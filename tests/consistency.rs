@@ -231,6 +231,69 @@ fn a_deploy_stopped_with_ctrl_c_and_run_again_at_once_makes_nothing_twice() {
     s.destroy();
 }
 
+/// A deploy killed outright (SIGKILL: no handler runs, nothing waits for the listings) leaves
+/// its lock, and `unlock` is the only way past it. Run the moment the holder dies, unlock waits
+/// until AWS lists what the holder may have made in its last moments (a third of the lease
+/// plus 30 s after its last renewal), so the deploy started right after it finds the VPC and
+/// subnets the killed one made seconds before, instead of making them again.
+#[test]
+fn a_deploy_killed_outright_and_run_again_after_unlock_makes_nothing_twice() {
+    let env = Env::new();
+    let (name, region) = ("cons-kill", "us-east-1");
+    let s = TestStack::new(&env, name, region, &web_spec(name, region, ""));
+    env.propagate(AWS);
+    env.set_delay(150);
+    let (mut child, rx) = common::spawn(
+        &env,
+        &[
+            "deploy",
+            s.spec(),
+            "--yes",
+            "--no-wait",
+            "--lock-lease",
+            "3s",
+        ],
+    );
+    let mut seen = String::new();
+    common::read_until(&rx, &mut seen, |l| {
+        l.starts_with("aws_subnet.") && l.contains("Created")
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    env.set_delay(0);
+    let id = common::lock_id(&s, region).expect("the killed deploy left its lock");
+
+    let started = Instant::now();
+    let r = env.ballast(&["unlock", name, "--region", region, &id]);
+    assert_ok(&r, "unlock right after the kill");
+    r.assert_stderr(&[
+        "before removing lock",
+        "may have made resources in its last moments that AWS does not list yet",
+        &format!("removed lock {id}"),
+    ]);
+    // Lease 3 s, renewed every second: the last renewal was at most a second before the kill.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(29),
+        "unlock waited {waited:?}:\n{}",
+        r.stderr
+    );
+    let r = s.run("deploy", &["--yes"]);
+    assert_ok(&r, "the deploy right after the unlock");
+    env.consistent();
+    assert_eq!(
+        s.inventory(),
+        web_inventory(
+            name,
+            region,
+            &[&format!("{region}a"), &format!("{region}b")]
+        ),
+        "one of everything"
+    );
+    s.assert_converged();
+    s.destroy();
+}
+
 #[test]
 fn real_errors_still_fail_at_once_while_aws_propagates() {
     let env = Env::new();

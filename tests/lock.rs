@@ -337,6 +337,76 @@ fn a_held_lock_fails_fast_and_lock_timeout_waits_for_it() {
     s.destroy();
 }
 
+/// Write `v` as the lock of `s`, over whatever is there.
+fn put_lock(s: &TestStack, v: &serde_json::Value) {
+    s.block_on(
+        s.clients()
+            .ssm
+            .put_parameter()
+            .name(param(&s.name))
+            .value(v.to_string())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send(),
+    )
+    .unwrap();
+}
+
+/// `unlock` waits until AWS lists what the holder may have made (a third of its lease plus
+/// 30 s after its last renewal), and a renewal seen after that wait proves the holder alive:
+/// the lock is left. `--no-wait` breaks it at once.
+#[test]
+fn unlock_waits_for_the_listings_and_leaves_a_lock_renewed_meanwhile() {
+    let env = Env::new();
+    let s = web(&env, "it-lock-unwait", "eu-west-3");
+    // A 3 s lease last renewed 29 s ago: AWS lists what its holder made within 2 s from now.
+    let mut v = serde_json::json!({
+        "id": "bob-1", "who": "arn:aws:iam::123456789012:user/bob", "host": "bob@ci",
+        "command": "deploy", "acquired": now() - 40, "expires": now() - 26, "lease": 3,
+    });
+    put_lock(&s, &v);
+    let (mut child, rx) = common::spawn(
+        &env,
+        &["unlock", "it-lock-unwait", "--region", "eu-west-3", "bob-1"],
+    );
+    let mut seen = String::new();
+    common::read_until(&rx, &mut seen, |l| l.starts_with("Waiting "));
+    assert!(
+        seen.contains("Waiting 2 s before removing lock bob-1: its holder (arn:aws:iam::123456789012:user/bob, `deploy`) renewed it 29 s ago"),
+        "{seen}"
+    );
+    // The holder renews meanwhile: it is alive.
+    v["expires"] = (now() + 60).into();
+    put_lock(&s, &v);
+    let status = child.wait().unwrap();
+    common::drain(&rx, &mut seen);
+    assert_eq!(status.code(), Some(1), "{seen}");
+    assert!(
+        seen.contains("not unlocked: lock bob-1 was renewed while waiting, so its holder is alive"),
+        "{seen}"
+    );
+    assert_eq!(
+        lock_value(&s).unwrap()["expires"],
+        v["expires"],
+        "left as is"
+    );
+
+    // At once with --no-wait.
+    env.reset();
+    let r = env.ballast(&[
+        "unlock",
+        "it-lock-unwait",
+        "--region",
+        "eu-west-3",
+        "bob-1",
+        "--no-wait",
+    ]);
+    assert_ok(&r, "unlock --no-wait");
+    assert!(!r.stderr.contains("Waiting"), "{}", r.stderr);
+    assert_eq!(env.stats().lock_ops, ["DeleteParameter"]);
+    assert_eq!(lock_value(&s), None);
+}
+
 #[test]
 fn a_stale_lock_is_named_and_broken_only_by_its_id() {
     let env = Env::new();
@@ -503,7 +573,8 @@ fn two_regions_are_locked_both_and_a_lock_in_the_second_releases_the_first() {
     assert_eq!(lock_id_in(&env, stack, r2).as_deref(), Some("west-lock"));
 
     // Once it is gone, the deploy locks both regions and releases both.
-    let r = env.ballast(&["unlock", stack, "--region", r2, "west-lock"]);
+    // (At once: that holder made nothing.)
+    let r = env.ballast(&["unlock", stack, "--region", r2, "west-lock", "--no-wait"]);
     assert_ok(&r, "unlock");
     let d = s.deploy();
     assert_eq!(

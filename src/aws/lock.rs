@@ -31,6 +31,27 @@ pub struct Holder {
     pub acquired: u64,
     /// Until when the lease runs (the holder renews it while alive), seconds since the epoch.
     pub expires: u64,
+    /// The lease's length in seconds: the holder renews it every third of that, so its last
+    /// renewal was at `expires - lease`. 0 in a lock an older ballast wrote.
+    #[serde(default)]
+    pub lease: u64,
+}
+
+impl Holder {
+    /// The lease in seconds: `lease`, or for a lock written before it was recorded the length
+    /// every ballast used then (120 s).
+    pub fn lease_secs(&self) -> u64 {
+        if self.lease > 0 {
+            self.lease
+        } else {
+            120
+        }
+    }
+
+    /// When the holder last renewed the lock (or took it), seconds since the epoch.
+    pub fn renewed(&self) -> u64 {
+        self.expires.saturating_sub(self.lease_secs())
+    }
 }
 
 /// What the lock parameter holds in a region.
@@ -216,9 +237,16 @@ mod tests {
             host: "alice@laptop".into(),
             command: "deploy".into(),
             acquired: 1,
-            expires: 121,
+            expires: 181,
+            lease: 60,
         };
         let v = serde_json::to_string(&h).unwrap();
         assert_eq!(serde_json::from_str::<Holder>(&v).unwrap(), h);
+        assert_eq!(h.renewed(), 121);
+        // A lock from before the lease was recorded: the 120 s every ballast used.
+        let old =
+            r#"{"id":"x","who":"a","host":"h","command":"deploy","acquired":1,"expires":300}"#;
+        let old: Holder = serde_json::from_str(old).unwrap();
+        assert_eq!((old.lease_secs(), old.renewed()), (120, 180));
     }
 }

@@ -176,6 +176,7 @@ pub async fn acquire(
         command: command.to_string(),
         acquired: 0,
         expires: 0,
+        lease: o.lease.as_secs(),
     };
     let mut said = false;
     loop {
@@ -225,6 +226,16 @@ pub async fn acquire(
             }
         }
     }
+}
+
+/// When AWS lists everything the holder of `h` may have made, seconds since the epoch. A holder
+/// renews its lock every third of its lease, so one that is gone was last alive no later than a
+/// third of a lease after its last renewal; the listings show what it made by then within
+/// `SETTLE` (the bound a deploy waits for its own writes to be listed). `unlock` waits until
+/// then, so the command after it does not make again what a killed holder made in its last
+/// moments.
+pub fn listed_by(h: &Holder) -> u64 {
+    h.renewed() + h.lease_secs().div_ceil(3) + super::SETTLE.as_secs()
 }
 
 /// How recent a look at the locks (`Held::check`) must be for the release to go without

@@ -1511,3 +1511,19 @@ pub fn sigint(child: &std::process::Child) {
         .status()
         .unwrap();
 }
+
+/// The id of the stack lock a killed deploy left in `region`, if it left one.
+pub fn lock_id(s: &TestStack, region: &str) -> Option<String> {
+    let c = s.env.clients(region);
+    s.env.rt.block_on(async {
+        let p = c
+            .ssm
+            .get_parameter()
+            .name(format!("/ballast/locks/{}", s.name))
+            .send()
+            .await
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_str(p.parameter()?.value()?).ok()?;
+        Some(v["id"].as_str()?.to_string())
+    })
+}
