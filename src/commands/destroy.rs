@@ -205,6 +205,12 @@ async fn until_gone(
             pause = (pause * 2).min(std::time::Duration::from_secs(4));
             continue;
         }
+        tracing::debug!(
+            "listed after the deletes, not deleted by this run: {:?}",
+            left.iter()
+                .filter(|(_, id)| !deleted.contains(id))
+                .collect::<Vec<_>>()
+        );
         let again = s.plan(None).await?;
         let (lagging, new): (Vec<_>, Vec<_>) = again
             .changes

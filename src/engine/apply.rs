@@ -146,7 +146,7 @@ pub async fn apply<C: Sync>(
         .iter()
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
         .collect();
-    let del_deps = delete_order(&deletes, &graph::kind_closure(kinds));
+    let del_deps = delete_order(&deletes, &graph::delete_closure(kinds));
     let outcomes = graph::walk(&del_deps, |i| {
         let c = deletes[i];
         async move {

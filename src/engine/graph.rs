@@ -37,14 +37,37 @@ pub type KindClosure = HashMap<&'static str, HashSet<&'static str>>;
 
 /// The transitive closure of every kind's `Kind::depends_on`.
 pub fn kind_closure<C: Sync>(kinds: &[Box<dyn Kind<C>>]) -> KindClosure {
-    let direct: HashMap<&str, &[&str]> = kinds.iter().map(|k| (k.name(), k.depends_on())).collect();
+    closure_of(kinds, |k| k.depends_on().to_vec())
+}
+
+/// The order of deletes: the closure of `Kind::depends_on` without each kind's
+/// `Kind::made_after`.
+pub fn delete_closure<C: Sync>(kinds: &[Box<dyn Kind<C>>]) -> KindClosure {
+    closure_of(kinds, |k| {
+        let skip = k.made_after();
+        k.depends_on()
+            .iter()
+            .copied()
+            .filter(|d| !skip.contains(d))
+            .collect()
+    })
+}
+
+fn closure_of<C: Sync>(
+    kinds: &[Box<dyn Kind<C>>],
+    direct_of: impl Fn(&dyn Kind<C>) -> Vec<&'static str>,
+) -> KindClosure {
+    let direct: HashMap<&str, Vec<&'static str>> = kinds
+        .iter()
+        .map(|k| (k.name(), direct_of(k.as_ref())))
+        .collect();
     let mut out = HashMap::new();
     for k in kinds {
         let mut seen: HashSet<&'static str> = HashSet::new();
-        let mut stack: Vec<&'static str> = k.depends_on().to_vec();
+        let mut stack: Vec<&'static str> = direct[k.name()].clone();
         while let Some(d) = stack.pop() {
             if seen.insert(d) {
-                stack.extend(direct.get(d).copied().unwrap_or(&[]).iter().copied());
+                stack.extend(direct.get(d).into_iter().flatten().copied());
             }
         }
         out.insert(k.name(), seen);

@@ -207,6 +207,15 @@ pub trait Kind<C: Sync>: Send + Sync {
         &[]
     }
 
+    /// The kinds of `depends_on` that must exist before this kind's resources are made but
+    /// need not outlive them: on delete they do not wait for this kind (through it), and a
+    /// reference to them observed in this kind's attributes does not order the deletes either.
+    /// A service needs its listener and rollback alarms when it is created; deleted, it drains
+    /// without them, so the load balancer goes while the service drains.
+    fn made_after(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Global kinds (Route 53) are lowered once from the whole model and discovered once;
     /// regional kinds are lowered and discovered per region.
     fn global(&self) -> bool {

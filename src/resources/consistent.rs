@@ -70,6 +70,10 @@ impl Kind<Clients> for Consistent {
         self.0.depends_on()
     }
 
+    fn made_after(&self) -> &'static [&'static str] {
+        self.0.made_after()
+    }
+
     fn global(&self) -> bool {
         self.0.global()
     }

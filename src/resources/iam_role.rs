@@ -374,7 +374,8 @@ impl Kind<Clients> for IamRole {
             if b(attrs, "instance_profile") {
                 outputs.extend(ensure_profile(c, &node.name, None).await?);
             } else {
-                remove_profile(c, &node.name).await?;
+                remove_from_profile(c, &node.name).await?;
+                delete_profile(c, &node.name).await?;
             }
         }
         Ok(outputs)
@@ -404,18 +405,23 @@ impl Kind<Clients> for IamRole {
                 .ctx(|| format!("detach {arn} from role {}", cur.name));
             ignore_missing(r)
         }));
-        futures::try_join!(remove_profile(c, &cur.physical_id), inline, detach)?;
-        // IAM answers DeleteConflict for a while after the policies are detached.
-        let r = super::common::retry_in_use(crate::aws::IN_USE, || async {
-            c.iam
-                .delete_role()
-                .role_name(&cur.physical_id)
-                .send()
-                .await
-                .ctx(|| format!("delete role {}", cur.name))
-        })
-        .await;
-        ignore_missing(r)
+        futures::try_join!(remove_from_profile(c, &cur.physical_id), inline, detach)?;
+        // The role out of its profile: the two go at once. IAM answers DeleteConflict for a
+        // while after the policies are detached.
+        let role = async {
+            let r = super::common::retry_in_use(crate::aws::IN_USE, || async {
+                c.iam
+                    .delete_role()
+                    .role_name(&cur.physical_id)
+                    .send()
+                    .await
+                    .ctx(|| format!("delete role {}", cur.name))
+            })
+            .await;
+            ignore_missing(r)
+        };
+        futures::try_join!(delete_profile(c, &cur.physical_id), role)?;
+        Ok(())
     }
 }
 
@@ -464,7 +470,7 @@ async fn ensure_profile(
     ]))
 }
 
-async fn remove_profile(c: &Clients, name: &str) -> Result<(), BoxError> {
+async fn remove_from_profile(c: &Clients, name: &str) -> Result<(), BoxError> {
     let r = c
         .iam
         .remove_role_from_instance_profile()
@@ -473,7 +479,10 @@ async fn remove_profile(c: &Clients, name: &str) -> Result<(), BoxError> {
         .send()
         .await
         .ctx(|| format!("remove role {name} from its instance profile"));
-    ignore_missing(r)?;
+    ignore_missing(r)
+}
+
+async fn delete_profile(c: &Clients, name: &str) -> Result<(), BoxError> {
     let r = c
         .iam
         .delete_instance_profile()

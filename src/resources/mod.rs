@@ -105,3 +105,45 @@ pub fn registry_only(names: &[&str]) -> Vec<DynKind> {
         .filter(|k| names.contains(&k.name()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::graph::{delete_closure, kind_closure};
+
+    /// A service is made after its listener and rollback alarms but need not outlive them: on
+    /// delete the load balancer and the alarms go while it drains; the rest of its order holds.
+    #[test]
+    fn a_service_drains_while_its_listener_and_alarms_go() {
+        let kinds = super::registry();
+        let (made, del) = (kind_closure(&kinds), delete_closure(&kinds));
+        let service = super::service::KIND;
+        for k in [
+            super::listener::KIND,
+            super::metric_alarm::KIND,
+            super::load_balancer::KIND,
+        ] {
+            assert!(made[service].contains(k), "{k} is made before the service");
+            assert!(
+                !del[service].contains(k),
+                "{k} need not wait for the service's delete"
+            );
+        }
+        for k in [
+            super::target_group::KIND,
+            super::security_group::KIND,
+            super::subnet::KIND,
+            super::task_definition::KIND,
+            super::cluster::KIND,
+            super::iam_role::KIND,
+        ] {
+            assert!(del[service].contains(k), "{k} is deleted after the service");
+        }
+        // The delete order only drops edges; a kind that does not reach the service keeps all.
+        for (k, deps) in &made {
+            assert!(del[k].is_subset(deps), "{k}");
+            if !deps.contains(service) && *k != service {
+                assert_eq!(&del[k], deps, "{k}");
+            }
+        }
+    }
+}

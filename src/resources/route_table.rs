@@ -86,7 +86,17 @@ impl Kind<Clients> for RouteTable {
                 ("default_route_gateway_id".into(), Value::opt_str(gw)),
                 ("subnet_ids".into(), Value::set(assoc)),
             ]);
-            let outputs = Outputs::from([("id".into(), id.clone())]);
+            // What a delete takes apart first, so that it need not read the table again.
+            let links: Vec<&str> = rt
+                .associations()
+                .iter()
+                .filter(|a| !a.main().unwrap_or(false))
+                .filter_map(|a| a.route_table_association_id())
+                .collect();
+            let outputs = Outputs::from([
+                ("id".into(), id.clone()),
+                (ASSOCIATIONS.into(), links.join(",")),
+            ]);
             (attrs, outputs)
         };
         Ok(discover(KIND, stack, desired, describe, read).await?)
@@ -131,34 +141,46 @@ impl Kind<Clients> for RouteTable {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
-        let rt = c
-            .ec2
-            .describe_route_tables()
-            .route_table_ids(&cur.physical_id)
-            .send()
-            .await
-            .ctx(|| format!("describe route table {}", cur.physical_id));
-        let rt = match rt {
-            Err(e) if e.is_not_found() => return Ok(()),
-            r => r?,
-        };
-        // Every association at once.
-        let gone = rt
-            .route_tables()
-            .iter()
-            .flat_map(|t| t.associations())
-            .filter(|a| !a.main().unwrap_or(false))
-            .filter_map(|a| a.route_table_association_id())
-            .map(|assoc| async move {
-                let r = c
+        // The associations discovery read (it runs under the stack lock, moments before), or
+        // a read of them when it did not.
+        let links: Vec<String> = match cur.outputs.get(ASSOCIATIONS) {
+            Some(l) => l
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(String::from)
+                .collect(),
+            None => {
+                let rt = c
                     .ec2
-                    .disassociate_route_table()
-                    .association_id(assoc)
+                    .describe_route_tables()
+                    .route_table_ids(&cur.physical_id)
                     .send()
                     .await
-                    .ctx(|| format!("disassociate route table {}", cur.physical_id));
-                ignore_missing(r)
-            });
+                    .ctx(|| format!("describe route table {}", cur.physical_id));
+                let rt = match rt {
+                    Err(e) if e.is_not_found() => return Ok(()),
+                    r => r?,
+                };
+                rt.route_tables()
+                    .iter()
+                    .flat_map(|t| t.associations())
+                    .filter(|a| !a.main().unwrap_or(false))
+                    .filter_map(|a| a.route_table_association_id())
+                    .map(String::from)
+                    .collect()
+            }
+        };
+        // Every association at once.
+        let gone = links.iter().map(|assoc| async move {
+            let r = c
+                .ec2
+                .disassociate_route_table()
+                .association_id(assoc)
+                .send()
+                .await
+                .ctx(|| format!("disassociate route table {}", cur.physical_id));
+            ignore_missing(r)
+        });
         futures::future::try_join_all(gone).await?;
         let r = c
             .ec2
@@ -170,6 +192,9 @@ impl Kind<Clients> for RouteTable {
         ignore_missing(r)
     }
 }
+
+/// The output listing the table's association ids (comma-separated), read by discovery.
+const ASSOCIATIONS: &str = "association_ids";
 
 /// Make the default route and the subnet associations match `want`, given `have`.
 async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {

@@ -49,6 +49,12 @@ impl Kind<Clients> for Service {
         ]
     }
 
+    fn made_after(&self) -> &'static [&'static str] {
+        // DeleteService (forced) drains the tasks, deregistering them from the target group;
+        // the listener, the load balancer and the alarms can go meanwhile.
+        &[super::listener::KIND, super::metric_alarm::KIND]
+    }
+
     fn desired(&self, m: &Model) -> Vec<Node> {
         let svc = &m.service;
         let d = &svc.deployment;
