@@ -76,6 +76,15 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+impl From<crate::spec::LoadError> for Error {
+    fn from(e: crate::spec::LoadError) -> Self {
+        match e {
+            crate::spec::LoadError::Read { path, source } => Error::ReadFile { path, source },
+            crate::spec::LoadError::Spec(e) => Error::Spec(e),
+        }
+    }
+}
+
 impl Error {
     /// 3: the rollout was rolled back (circuit breaker or alarm); 4: waiting for it timed out;
     /// 1: everything else.
@@ -89,30 +98,7 @@ impl Error {
     }
 }
 
-/// An error and its causes on one line: "a: b: c".
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
-
-/// At most `max` characters of `s`, then how many more there were: `abc…(12 more characters)`.
-pub fn shorten(s: &str, max: usize) -> String {
-    let n = s.chars().count();
-    if n <= max {
-        return s.to_string();
-    }
-    let head: String = s.chars().take(max).collect();
-    format!("{head}…({} more characters)", n - max)
-}
+pub use crate::text::{chain, shorten};
 
 #[cfg(test)]
 mod tests {

@@ -9,3 +9,7 @@ pub mod inspect;
 pub mod render;
 pub mod resources;
 pub mod spec;
+pub mod text;
+
+#[cfg(test)]
+mod layers;

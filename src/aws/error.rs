@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::error::shorten;
+use crate::text::shorten;
 
 /// What an AWS error means for the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -397,7 +397,7 @@ pub fn service_name(service: &str) -> &str {
 
 /// An error's Display and its sources' on one line, without the SDK's debug dumps.
 fn causes(e: &(dyn std::error::Error + 'static)) -> String {
-    crate::error::chain(e)
+    crate::text::chain(e)
 }
 
 /// How to get credentials, for the messages that lack them.

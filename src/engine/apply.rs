@@ -164,7 +164,7 @@ pub async fn apply<C: Sync>(
                     Ok(())
                 }
                 Err(e) => {
-                    let msg = crate::error::chain(e.as_ref());
+                    let msg = crate::text::chain(e.as_ref());
                     report.failed(c, Step::Delete, &msg);
                     Err(msg)
                 }
@@ -286,7 +286,7 @@ pub async fn apply<C: Sync>(
                             let _ = finishing.unbounded_send(Box::pin(async move {
                                 let r = kind.finish(ctx, &stack, node, &attrs, &out).await;
                                 r.err().map(|e| {
-                                    let msg = crate::error::chain(e.as_ref());
+                                    let msg = crate::text::chain(e.as_ref());
                                     report.failed(c, step, &msg);
                                     (c.address.clone(), msg)
                                 })
@@ -297,7 +297,7 @@ pub async fn apply<C: Sync>(
                         Ok(())
                     }
                     Err(e) => {
-                        let msg = crate::error::chain(e.as_ref());
+                        let msg = crate::text::chain(e.as_ref());
                         report.failed(c, step, &msg);
                         Err(msg)
                     }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::types::{DesiredStatus, Service};
+use aws_sdk_ecs::types::DesiredStatus;
 
 use crate::aws::{AwsError, Ctx};
 
@@ -46,15 +46,6 @@ pub struct Watch<'a> {
     pub deployment_id: Option<String>,
     pub timeout: Duration,
     pub poll: Duration,
-}
-
-/// The id of the service's PRIMARY deployment: the rollout a create or update started.
-pub fn primary_deployment(svc: &Service) -> Option<String> {
-    svc.deployments()
-        .iter()
-        .find(|d| d.status() == Some("PRIMARY"))
-        .and_then(|d| d.id())
-        .map(str::to_string)
 }
 
 impl Watch<'_> {
@@ -105,7 +96,7 @@ impl Watch<'_> {
                     .collect(),
             };
             if deployment_id.is_empty() {
-                deployment_id = primary_deployment(svc).unwrap_or_default();
+                deployment_id = crate::resources::ecs::primary_deployment(svc).unwrap_or_default();
             }
             let Some(d) = svc
                 .deployments()
@@ -217,7 +208,9 @@ mod tests {
     use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
     use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
     use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
-    use aws_sdk_ecs::types::{Container, Deployment, DeploymentRolloutState, ServiceEvent, Task};
+    use aws_sdk_ecs::types::{
+        Container, Deployment, DeploymentRolloutState, Service, ServiceEvent, Task,
+    };
     use aws_sdk_ecs::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 

@@ -218,6 +218,6 @@ pub const MAX_SHOWN_VALUE: usize = 400;
 fn show(v: Option<&Value>) -> String {
     match v {
         None => "(known after apply)".into(),
-        Some(v) => crate::error::shorten(&v.to_string(), MAX_SHOWN_VALUE),
+        Some(v) => crate::text::shorten(&v.to_string(), MAX_SHOWN_VALUE),
     }
 }

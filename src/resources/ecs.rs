@@ -91,3 +91,12 @@ pub fn retag<'a>(
         Ok(())
     })
 }
+
+/// The id of the service's PRIMARY deployment: the rollout a create or update started.
+pub fn primary_deployment(svc: &aws_sdk_ecs::types::Service) -> Option<String> {
+    svc.deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .and_then(|d| d.id())
+        .map(str::to_string)
+}

@@ -21,9 +21,7 @@ pub struct HealthCheck;
 pub const KIND: &str = "aws_route53_health_check";
 
 /// The logical id of a region's health check.
-pub fn id(region: &str) -> String {
-    format!("health.{region}")
-}
+pub use super::route53::check_id as id;
 
 /// At most 10 tags per health check: ballast's six, then the user's tags while they fit.
 const MAX_TAGS: usize = 10;

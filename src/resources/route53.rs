@@ -132,7 +132,7 @@ pub async fn checks(c: &Clients, stack: &StackRef) -> Result<Arc<Vec<FoundCheck>
                                 check: h.clone(),
                                 tags: BTreeMap::from([
                                     (TAG_STACK.to_string(), stack.name.clone()),
-                                    (TAG_RESOURCE.to_string(), super::health_check::id(region)),
+                                    (TAG_RESOURCE.to_string(), check_id(region)),
                                     (TAG_REGION.to_string(), region.to_string()),
                                 ]),
                                 tagged: false,
@@ -216,6 +216,12 @@ pub fn is_zone_id(s: &str) -> bool {
         && s.starts_with('Z')
         && s.chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// The logical id of a region's health check (`health_check::id`): the shared reads tag what
+/// they find by it, so it lives here, below the kind.
+pub fn check_id(region: &str) -> String {
+    format!("health.{region}")
 }
 
 #[cfg(test)]

@@ -364,7 +364,7 @@ fn outputs(svc: &aws_sdk_ecs::types::Service, name: &str) -> Outputs {
             svc.cluster_arn().unwrap_or_default().to_string(),
         ),
     ]);
-    if let Some(id) = crate::inspect::rollout::primary_deployment(svc) {
+    if let Some(id) = super::ecs::primary_deployment(svc) {
         o.insert("deployment_id".into(), id);
     }
     o

@@ -11,4 +11,4 @@ pub mod validate;
 pub use error::{Issue, SpecError};
 pub use model::*;
 pub use names::Names;
-pub use validate::{load_file, load_str};
+pub use validate::{load_file, load_str, LoadError};

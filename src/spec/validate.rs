@@ -108,8 +108,21 @@ pub fn load_str(file: &str, text: &str, region: Option<&str>) -> Result<Model, S
 /// The largest spec ballast reads: real specs are a few KiB.
 pub const MAX_SPEC_BYTES: u64 = 1 << 20;
 
-pub fn load_file(path: &str, region: Option<&str>) -> Result<Model, crate::error::Error> {
-    let read_err = |source| crate::error::Error::ReadFile {
+/// Why a spec file did not load: it could not be read, or it is not a valid spec.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("failed to read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+}
+
+pub fn load_file(path: &str, region: Option<&str>) -> Result<Model, LoadError> {
+    let read_err = |source| LoadError::Read {
         path: path.to_string(),
         source,
     };
