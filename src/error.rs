@@ -87,7 +87,8 @@ impl From<crate::spec::LoadError> for Error {
 
 impl Error {
     /// 3: the rollout was rolled back (circuit breaker or alarm); 4: waiting for it timed out;
-    /// 1: everything else.
+    /// 130: interrupted (Ctrl-C); 1: everything else. (0 and, for `plan --detailed-exitcode`,
+    /// 2 are the commands' own: `src/cli.rs` lists them all.)
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::RolledBack { .. } => 3,

@@ -1,5 +1,6 @@
-//! AWS SDK configuration, clients and error helpers. Only `src/aws` and `src/resources` use the
-//! SDK crates.
+//! AWS SDK configuration, clients and error helpers. The SDK crates are used here, in
+//! `src/resources` (the kinds), in `src/inspect` (the reads behind `status`, rollouts and DNS)
+//! and in `src/commands/maintenance.rs`; never in `src/engine`, `src/spec` or `src/render`.
 
 pub mod error;
 pub mod identity;
@@ -95,8 +96,8 @@ fn imds_client() -> aws_config::imds::Client {
 }
 
 /// Whether the endpoint has answered anything yet. Until it has, a call that cannot connect
-/// (refused, DNS failure, connect timeout) is not retried: the endpoint is absent, and ten
-/// attempts with backoff only delay the error by 15 s. Once anything answered, connection errors
+/// (refused, DNS failure, connect timeout) is not retried: the endpoint is absent, and
+/// `MAX_ATTEMPTS` attempts with backoff only delay the error. Once anything answered, connection errors
 /// are transient again and retried as usual; throttling is retried either way.
 #[derive(Clone, Debug, Default)]
 pub struct Reachability {

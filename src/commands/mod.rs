@@ -291,12 +291,6 @@ impl Session {
         }
     }
 
-    /// Plan across every connected region. When the stack's global resources name a region
-    /// not connected (one removed from the spec, or a stack destroyed by name), connect it and
-    /// plan again, once.
-    ///
-    /// The identity is awaited after planning (the two run at the same time), so the account
-    /// line comes before the plan and before any write; a planning error comes first.
     /// Discovery from scratch: the reads kinds share are made again.
     pub fn fresh(&self) {
         self.clients.shared.clear();
@@ -305,6 +299,12 @@ impl Session {
         }
     }
 
+    /// Plan across every connected region. When the stack's global resources name a region
+    /// not connected (one removed from the spec, or a stack destroyed by name), connect it and
+    /// plan again, once.
+    ///
+    /// The identity is awaited after planning (the two run at the same time), so the account
+    /// line comes before the plan and before any write; a planning error comes first.
     pub async fn plan(&mut self, model: Option<&Model>) -> Result<Plan, Error> {
         self.fresh();
         let first = engine::plan(&self.kinds, &self.scopes(), &self.stack, model).await;

@@ -12,7 +12,7 @@ use super::resource::{
 use super::value::{Attrs, Outputs, Value};
 use crate::spec::Model;
 
-/// The attribute of a taggable kind's nodes that holds the spec's `tags:` (see `Kind::tags`).
+/// The attribute of a taggable kind's nodes that holds the spec's `tags:` (see `Kind::retag`).
 pub const TAGS: &str = "tags";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -30,7 +30,8 @@ pub struct StackRef {
     pub tags: std::collections::BTreeMap<String, String>,
 }
 
-/// The scope of resources that are not regional (Route 53 health checks and records).
+/// The scope of resources that are not regional (Route 53 health checks and records, the
+/// fallback page's S3 bucket and its CloudFront distribution).
 pub const GLOBAL: &str = "global";
 
 /// `reference` as seen from a node in `scope`: a reference without a scope (`alb`) means the

@@ -1,5 +1,5 @@
-//! Following an ECS rollout to its verdict, and reading a service's health for `status`.
-//! Not a resource kind: commands call these after (or instead of) applying a plan. Returns
+//! Following an ECS rollout by its deployment id to its verdict (done, rolled back, timed out)
+//! for `deploy`; `status.rs` reads what `ballast status` shows. Not a resource kind: commands call these after (or instead of) applying a plan. Returns
 //! data; rendering is `src/render`'s job.
 
 use std::collections::HashSet;

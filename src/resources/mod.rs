@@ -2,7 +2,7 @@
 //!
 //! Kinds are discovered concurrently, and execution order comes from the dependency graph, so
 //! the order here only sets the order of plan output ties. `ec2`, `elb`, `ecs`, `appscaling`,
-//! `cloudwatch` and `sns` hold the helpers several kinds of one service share; `common` those
+//! `cloudwatch`, `sns` and `route53` hold the helpers several kinds of one service share; `common` those
 //! of every kind.
 
 mod common;

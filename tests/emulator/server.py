@@ -62,6 +62,8 @@ appears in the code. Details and rationale: tests/emulator/README.md.
      replaces it, dropping tags and capacity providers).
   G1 EC2 DescribeLaunchTemplates answers a template's live tags (moto: the tags
      it had when created; CreateTags/DeleteTags later are not seen).
+  G2 EC2 DeleteSecurityGroup of a group that network interfaces are in, or that another
+     group's rules name -> DependencyViolation (400) (moto deletes it).
   L1 ELBv2 CreateLoadBalancer with an existing name returns that load balancer
      (moto creates a second one with the same name).
   L2 ELBv2 TargetGroup.LoadBalancerArns always reflects current listeners and
@@ -112,6 +114,10 @@ appears in the code. Details and rationale: tests/emulator/README.md.
   F3 CloudFront viewer certificate: ACMCertificateArn must be an ACM certificate of the account
      in us-east-1 -> else InvalidViewerCertificate (moto takes any string).
   F4 CloudFront: an alias that another distribution has -> CNAMEAlreadyExists (409).
+  M1 SSM PutParameter and DeleteParameter are atomic (moto: a check and a write, so two
+     creates with Overwrite=false could both succeed; the stack lock depends on it).
+  W1 CloudWatch Logs: a deleted log group's tags go with it (a group made again starts
+     untagged).
   Opt-in, off by default: /_shim/consistency (consistency.py) adds AWS's propagation delays.
 """
 
@@ -1427,7 +1433,7 @@ def sns_confirm(endpoint: str, topic_arn: str | None = None) -> list[str]:
 
 
 # --------------------------------------------------------------------------
-# Route 53 (R1-R5)
+# Route 53 (R1-R4)
 # --------------------------------------------------------------------------
 
 # Health the tests force on Route 53 health checks (POST /_shim/route53/health/<id>): what the
