@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use ballast::cli::{Cli, Command};
+use ballast::error::Error;
 use ballast::{commands, render};
 
 fn main() -> ExitCode {
@@ -125,13 +126,19 @@ fn main() -> ExitCode {
             Ok(0)
         }
     };
-    match result {
-        Ok(code) => ExitCode::from(code as u8),
+    let code = match result {
+        Ok(code) => code,
+        // Ctrl-C: the command said what it stopped; no error message.
+        Err(Error::Interrupted) => 130,
         Err(e) => {
             render::error::report(&e, render::Style::new(g.color));
-            ExitCode::from(e.exit_code() as u8)
+            e.exit_code()
         }
-    }
+    };
+    // A confirmation prompt left waiting on stdin (Ctrl-C at it) runs on a blocking thread:
+    // exit without waiting for it.
+    rt.shutdown_background();
+    ExitCode::from(code as u8)
 }
 
 fn init_tracing(verbose: u8) {

@@ -58,10 +58,7 @@ pub async fn run(
     let saved = saved.as_ref().map(|(p, s)| (*p, s));
     let res = locked(&mut s, &held, &model, file, yes, saved, output, wait).await;
     held.release().await;
-    match res {
-        Err(Error::Interrupted) => std::process::exit(130),
-        other => other,
-    }
+    res
 }
 
 /// Plan, confirm, apply and follow the rollout, holding the lock.

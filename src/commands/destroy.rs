@@ -55,10 +55,7 @@ pub async fn run(
         }
         other => {
             held.release().await;
-            match other {
-                Err(Error::Interrupted) => std::process::exit(130),
-                other => other,
-            }
+            other
         }
     }
 }
@@ -72,11 +69,7 @@ async fn report_left(s: &super::Session, model: Option<&crate::spec::Model>) -> 
         None => {
             let mut nodes = Vec::new();
             for r in &s.acting_in {
-                let yaml = format!(
-                    "name: {}\nregion: {r}\nservice:\n  image: any\n",
-                    s.stack.name
-                );
-                if let Ok(m) = crate::spec::load_str("(names)", &yaml, None) {
+                if let Ok(m) = crate::spec::Model::defaults(&s.stack.name, r) {
                     nodes.extend(engine::lower(&s.kinds, &m));
                 }
             }

@@ -17,7 +17,7 @@ use crate::inspect::dns::{self, Answer, CheckHealth, Targets};
 use crate::render::Style;
 use crate::resources::health_check;
 use crate::resources::route53::{self, FoundCheck, TAG_REGION};
-use crate::spec::{self, Names};
+use crate::spec::Names;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -51,7 +51,7 @@ pub struct Summary {
 
 pub async fn run(file: &Path, region: Option<&str>, o: Options, g: &Global) -> Result<i32, Error> {
     // `--region` names the region to fail over; it does not pick the spec's region.
-    let model = spec::load_file(&file.to_string_lossy(), None)?;
+    let model = super::load_in(file, None)?;
     let Some(region) = region else {
         return Err(Error::Usage(format!(
             "drill needs --region: the region to fail over, one of [{}]",

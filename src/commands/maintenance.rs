@@ -94,10 +94,7 @@ pub async fn run(
     for (_, h) in gate.held.into_inner() {
         h.release().await;
     }
-    match res {
-        Err(Error::Interrupted) => std::process::exit(130),
-        other => other,
-    }
+    res
 }
 
 /// The session, whose identity must be known before the first write, and the stack's lock in

@@ -163,7 +163,12 @@ fn report_waits() {
 
 /// Reads and validates the spec; shows its warnings (and goes on).
 pub fn load(file: &Path, g: &Global) -> Result<Model, Error> {
-    let model = spec::load_file(&file.to_string_lossy(), g.region.as_deref())?;
+    load_in(file, g.region.as_deref())
+}
+
+/// `load` with the region override given (`None`: the spec's own regions).
+pub fn load_in(file: &Path, region: Option<&str>) -> Result<Model, Error> {
+    let model = spec::load_file(&file.to_string_lossy(), region)?;
     for w in &model.warnings {
         eprint(&format!("{w}\n"));
     }
@@ -424,8 +429,8 @@ pub fn refuses_confirmation(yes: bool, action: &'static str) -> Result<(), Error
 }
 
 /// `confirm` while the stack's lock is held: Ctrl-C at the prompt must release the lock, so the
-/// prompt runs on a blocking thread with Ctrl-C awaited beside it (`Error::Interrupted`; the
-/// caller releases the lock and exits 130 without waiting for the prompt's thread).
+/// prompt runs on a blocking thread with Ctrl-C awaited beside it (`Error::Interrupted`: the
+/// caller releases the lock, and `main` exits 130 without waiting for the prompt's thread).
 pub async fn confirm_locked(yes: bool, action: &'static str, question: &str) -> Result<(), Error> {
     if yes {
         return Ok(());

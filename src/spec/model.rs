@@ -347,6 +347,13 @@ pub const OUTPUTS: &[StackOutput] = &[
 ];
 
 impl Model {
+    /// The model of a stack that only has a name and a region: every default, so its nodes
+    /// carry the names every kind gives by default (`destroy --stack` looks for those).
+    pub fn defaults(name: &str, region: &str) -> Result<Model, super::SpecError> {
+        let yaml = format!("name: {name}\nregion: {region}\nservice:\n  image: any\n");
+        super::load_str("(defaults)", &yaml, None)
+    }
+
     pub fn names(&self) -> Names {
         Names::new(&self.name, &self.region)
     }
