@@ -138,6 +138,9 @@ fn two_regions_fail_over_to_each_other_then_to_the_page() {
     );
     assert_eq!(inv["global:aws_route53_record"].len(), 4);
     assert_eq!(inv["global:aws_s3_bucket"], [format!("app.{zname}")]);
+    // Everything the plan made, each once: 24 per region, the two checks, four records and
+    // the fallback bucket.
+    assert_eq!(total(&inv), d.plan.changes().len());
     assert_eq!(total(&inv), 2 * 24 + 2 + 4 + 1);
 
     // Every health check field.
