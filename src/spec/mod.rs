@@ -2,9 +2,13 @@
 
 pub mod alarms;
 pub mod error;
+mod limits;
 pub mod model;
 pub mod names;
+mod network;
 pub mod regions;
+mod scaling;
+mod service;
 pub mod types;
 pub mod validate;
 

@@ -9,10 +9,11 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::error::Issues;
+use super::limits::{acm_arn_region, is_acm_arn, range};
 use super::model::*;
 use super::names::Names;
 use super::types::*;
-use super::validate::{acm_arn_region, check_region_name, is_acm_arn, range};
+use super::validate::check_region_name;
 
 /// Route 53 failover pairs two records: a primary and a secondary region.
 const MAX_REGIONS: usize = 2;
@@ -511,7 +512,7 @@ mod tests {
 
     #[test]
     fn acm_arn_regions() {
-        use crate::spec::validate::{acm_arn_region, is_acm_arn};
+        use crate::spec::limits::{acm_arn_region, is_acm_arn};
         let arn = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
         assert!(is_acm_arn(arn));
         assert_eq!(acm_arn_region(arn), Some("us-east-1"));
