@@ -218,17 +218,7 @@ fn a_deploy_stopped_with_ctrl_c_and_run_again_at_once_makes_nothing_twice() {
         state["hidden"].as_u64().unwrap_or(0) > 0,
         "the listings lagged: {state}"
     );
-    assert_eq!(
-        s.inventory(),
-        web_inventory(
-            name,
-            region,
-            &[&format!("{region}a"), &format!("{region}b")]
-        ),
-        "one of everything"
-    );
-    s.assert_converged();
-    s.destroy();
+    one_of_everything(&s, name, region);
 }
 
 /// A deploy killed outright (SIGKILL: no handler runs, nothing waits for the listings) leaves
@@ -281,17 +271,7 @@ fn a_deploy_killed_outright_and_run_again_after_unlock_makes_nothing_twice() {
     let r = s.run("deploy", &["--yes"]);
     assert_ok(&r, "the deploy right after the unlock");
     env.consistent();
-    assert_eq!(
-        s.inventory(),
-        web_inventory(
-            name,
-            region,
-            &[&format!("{region}a"), &format!("{region}b")]
-        ),
-        "one of everything"
-    );
-    s.assert_converged();
-    s.destroy();
+    one_of_everything(&s, name, region);
 }
 
 #[test]
@@ -339,5 +319,21 @@ fn real_errors_still_fail_at_once_while_aws_propagates() {
     );
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     env.consistent();
+    s.destroy();
+}
+
+/// The web stack `name` in `region` holds one of each of its resources and plans no change;
+/// then it is destroyed.
+fn one_of_everything(s: &TestStack, name: &str, region: &str) {
+    assert_eq!(
+        s.inventory(),
+        web_inventory(
+            name,
+            region,
+            &[&format!("{region}a"), &format!("{region}b")]
+        ),
+        "one of everything"
+    );
+    s.assert_converged();
     s.destroy();
 }

@@ -694,27 +694,20 @@ impl<'e> TestStack<'e> {
         }
     }
 
-    /// A stack from a spec file, named by its top-level `name:` and `region:` (or the first of
-    /// `regions:`). Files it refers to (a fallback page) are copied beside the spec.
+    /// A stack from a spec file, as ballast reads it: its name, its (first) region, and the
+    /// files it refers to (a fallback page), copied beside the spec.
     pub fn from_file(env: &'e Env, file: &std::path::Path) -> TestStack<'e> {
         let yaml = std::fs::read_to_string(file).unwrap();
-        let top = |key: &str| {
-            yaml.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(|v| v.trim().to_string())
-        };
-        let name = top("name:").unwrap_or_else(|| panic!("{}: no name", file.display()));
-        let region = top("region:")
-            .or_else(|| regions_of(&yaml).map(|r| r[0].clone()))
-            .unwrap_or_else(|| panic!("{}: no region", file.display()));
-        let s = TestStack::new(env, &name, &region, &yaml);
-        if let Some(page) = yaml
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("page:"))
-            .map(|p| p.split('#').next().unwrap().trim().to_string())
-        {
+        let model = ballast::spec::load_file(&file.to_string_lossy(), None)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let s = TestStack::new(env, &model.name, &model.regions[0], &yaml);
+        if let Some(page) = model.dns.as_ref().and_then(|d| d.fallback.as_ref()) {
             let dir = std::path::Path::new(&s.path).parent().unwrap();
-            std::fs::copy(file.parent().unwrap().join(&page), dir.join(&page)).unwrap();
+            std::fs::copy(
+                file.parent().unwrap().join(&page.file),
+                dir.join(&page.file),
+            )
+            .unwrap();
         }
         s
     }
