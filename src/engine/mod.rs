@@ -12,6 +12,8 @@ pub mod value;
 mod fake;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod scenarios;
 
 pub use apply::{apply, ApplyResult, Recorder, Reporter, Step};
 pub use leftovers::leftovers;
