@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AwsError, Clients, Ctx, ErrorKind};
 
+/// How long a lock stays valid without renewal, unless `--lock-lease` says otherwise.
+pub const DEFAULT_LEASE_SECS: u64 = 120;
+
 /// The lock parameter of `stack` (in every region).
 pub fn parameter(stack: &str) -> String {
     format!("/ballast/locks/{stack}")
@@ -44,7 +47,7 @@ impl Holder {
         if self.lease > 0 {
             self.lease
         } else {
-            120
+            DEFAULT_LEASE_SECS
         }
     }
 

@@ -89,18 +89,7 @@ async fn locked(
     let t = Instant::now();
     let progress = Progress::new(s.style);
     let recorder = engine::Recorder::new(&progress);
-    let stopping = || {
-        recorder.stop();
-        super::eprint(
-            "\nInterrupted: starting nothing new, letting the calls in flight finish (Ctrl-C again to stop at once).\n",
-        );
-    };
-    let applied = super::lock::stoppable(
-        engine::apply(&s.kinds, &s.scopes(), &plan, &recorder),
-        stopping,
-    )
-    .await;
-    let res = match applied {
+    let res = match super::lock::apply_stoppable(s, &plan, &recorder, "calls").await {
         Stopped::No(res) => res,
         stopped => {
             // Before the lock goes: wait (briefly) until the listings show what the stopped

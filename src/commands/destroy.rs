@@ -121,18 +121,8 @@ async fn locked(s: &mut super::Session, held: &super::lock::Held, yes: bool) -> 
     let t = Instant::now();
     let progress = Progress::new(s.style);
     let recorder = engine::Recorder::new(&progress);
-    let stopping = || {
-        recorder.stop();
-        super::eprint(
-            "\nInterrupted: starting nothing new, letting the deletes in flight finish (Ctrl-C again to stop at once).\n",
-        );
-    };
-    let applied = super::lock::stoppable(
-        engine::apply(&s.kinds, &s.scopes(), &plan, &recorder),
-        stopping,
-    )
-    .await;
-    let Stopped::No(res) = applied else {
+    let Stopped::No(res) = super::lock::apply_stoppable(s, &plan, &recorder, "deletes").await
+    else {
         super::eprint("The stack is partly destroyed (run destroy again).\n");
         return Ok(130);
     };

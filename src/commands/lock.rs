@@ -15,7 +15,7 @@ use crate::aws::Clients;
 use crate::error::{shorten, Error};
 
 /// How long a lock stays valid without renewal.
-pub const LEASE: Duration = Duration::from_secs(120);
+pub const LEASE: Duration = Duration::from_secs(lock::DEFAULT_LEASE_SECS);
 /// How often a waiter (`--lock-timeout`) reads the lock.
 const POLL: Duration = Duration::from_secs(2);
 
@@ -396,6 +396,27 @@ pub async fn stoppable<T>(fut: impl Future<Output = T>, stop: impl FnOnce()) -> 
         Some(v) => Stopped::Gracefully(v),
         None => Stopped::AtOnce,
     }
+}
+
+/// `engine::apply` of `plan` under `stoppable`, reporting to `recorder`: the first Ctrl-C stops
+/// it (saying that the `in_flight` calls finish), a second drops it.
+pub async fn apply_stoppable(
+    s: &super::Session,
+    plan: &crate::engine::Plan,
+    recorder: &crate::engine::Recorder<'_>,
+    in_flight: &str,
+) -> Stopped<crate::engine::ApplyResult> {
+    let stopping = || {
+        recorder.stop();
+        super::eprint(&format!(
+            "\nInterrupted: starting nothing new, letting the {in_flight} in flight finish (Ctrl-C again to stop at once).\n"
+        ));
+    };
+    stoppable(
+        crate::engine::apply(&s.kinds, &s.scopes(), plan, recorder),
+        stopping,
+    )
+    .await
 }
 
 /// Run `fut`; Ctrl-C stops it where it is (dropping it) and gives `None`.
