@@ -1,6 +1,7 @@
 //! The engine: resources, dependency graph, diff, plan and executor. It knows nothing of AWS.
 
 pub mod apply;
+mod duplicates;
 pub mod graph;
 pub mod leftovers;
 pub mod plan;

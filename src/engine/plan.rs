@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use futures::future::try_join_all;
 use serde::Serialize;
 
+use super::duplicates::{Copies, Duplicate};
 use super::graph;
 use super::resource::{
     qualify, BoxError, Conflict, Kind, Node, Observed, Scopes, StackRef, GLOBAL,
@@ -185,57 +186,118 @@ pub enum PlanError {
     MoreRegions(Vec<String>),
 }
 
+/// A resource's place in the plan: its scope, kind and logical id. A desired node and the
+/// owned resources found for it share one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) struct Key {
+    pub scope: String,
+    pub kind: &'static str,
+    pub id: String,
+}
+
+impl Key {
+    fn of(node: &Node) -> Key {
+        Key {
+            scope: node.scope.clone(),
+            kind: node.kind,
+            id: node.id.clone(),
+        }
+    }
+
+    fn found(scope: &str, o: &Observed) -> Key {
+        Key {
+            scope: scope.to_string(),
+            kind: o.kind,
+            id: o.id.clone(),
+        }
+    }
+}
+
+/// What discovery found, by key: the stack's own resources (several copies where a race or a
+/// crash left duplicates) and resources with the stack's names that it does not own.
+pub(super) type Owned = BTreeMap<Key, Vec<Observed>>;
+type Foreign = HashMap<Key, Observed>;
+
 /// Read AWS and compute the plan. With `model: None` everything the stack owns is destroyed.
 ///
 /// Regional kinds are lowered once per region of the model (`Model::for_region`) and
 /// discovered once per region of `scopes`; global kinds are lowered from the whole model and
 /// discovered once, with the primary region's context. References resolve across scopes in
-/// one graph.
+/// one graph. The phases: lower, preflight, discover, compare (node by node in dependency
+/// order, choosing among duplicates: `duplicates.rs`), delete what no node claims, order.
 pub async fn plan<C: Sync>(
     kinds: &[Box<dyn Kind<C>>],
     scopes: &Scopes<'_, C>,
     stack: &StackRef,
     model: Option<&Model>,
 ) -> Result<Plan, PlanError> {
-    let regions = scopes.ordered();
-    let mut models: Vec<(String, Model)> = Vec::new();
+    let (nodes, order) = desired(kinds, scopes, model)?;
     if let Some(m) = model {
-        for r in &m.regions {
-            if scopes.ctx(r).is_none() {
-                return Err(PlanError::Internal(format!("no clients for region {r}")));
-            }
-            models.push((r.clone(), m.for_region(r)));
-        }
+        preflight(kinds, scopes, m).await?;
     }
-    let nodes = model.map(|m| lower(kinds, m)).unwrap_or_default();
+    let (mut owned, foreign) = discover(kinds, scopes, stack, &nodes).await?;
+    let (mut changes, duplicates) = compare(&nodes, &order, &mut owned, &foreign, stack)?;
+    changes.extend(deletes(owned, duplicates));
+    Ok(ordered(stack, scopes.ordered(), changes))
+}
+
+/// Lower: the desired nodes and their dependency order (a graph without cycles whose
+/// references stay within what each kind declares it depends on).
+fn desired<C: Sync>(
+    kinds: &[Box<dyn Kind<C>>],
+    scopes: &Scopes<'_, C>,
+    model: Option<&Model>,
+) -> Result<(Vec<Node>, Vec<usize>), PlanError> {
+    let Some(m) = model else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    if let Some(r) = m.regions.iter().find(|r| scopes.ctx(r).is_none()) {
+        return Err(PlanError::Internal(format!("no clients for region {r}")));
+    }
+    let nodes = lower(kinds, m);
     let order = graph::topo_order(&nodes).map_err(PlanError::Internal)?;
     if cfg!(debug_assertions) {
         check_declared_deps(&nodes, &graph::kind_closure(kinds)).map_err(PlanError::Internal)?;
     }
+    Ok((nodes, order))
+}
 
+/// Preflight: each kind's checks of the account before anything is read or written (regional
+/// kinds once per region of the model, global kinds once).
+async fn preflight<C: Sync>(
+    kinds: &[Box<dyn Kind<C>>],
+    scopes: &Scopes<'_, C>,
+    m: &Model,
+) -> Result<(), PlanError> {
     let ctx = |scope: &str| scopes.ctx(scope).expect("every scope has a context");
-    let stack_in = |scope: &str| {
-        let mut s = stack.clone();
-        s.region = scopes.region_of(scope).to_string();
-        s
-    };
-    if let Some(m) = model {
-        let regional = models.iter().flat_map(|(r, rm)| {
-            kinds
-                .iter()
-                .filter(|k| !k.global())
-                .map(move |k| k.preflight(ctx(r), rm))
-        });
-        let global = kinds
+    let models: Vec<(&String, Model)> = m.regions.iter().map(|r| (r, m.for_region(r))).collect();
+    let regional = models.iter().flat_map(|(r, rm)| {
+        kinds
             .iter()
-            .filter(|k| k.global())
-            .map(|k| k.preflight(ctx(GLOBAL), m));
-        try_join_all(regional.chain(global))
-            .await
-            .map_err(PlanError::Preflight)?;
-    }
+            .filter(|k| !k.global())
+            .map(move |k| k.preflight(ctx(r), rm))
+    });
+    let global = kinds
+        .iter()
+        .filter(|k| k.global())
+        .map(|k| k.preflight(ctx(GLOBAL), m));
+    try_join_all(regional.chain(global))
+        .await
+        .map_err(PlanError::Preflight)?;
+    Ok(())
+}
 
-    // One discovery per kind and scope, all at once.
+/// Discover: one discovery per kind and scope, all at once, sorted into what the stack owns
+/// and what it does not. An owned global resource that names a region the plan has no scope
+/// for is `PlanError::MoreRegions`.
+async fn discover<C: Sync>(
+    kinds: &[Box<dyn Kind<C>>],
+    scopes: &Scopes<'_, C>,
+    stack: &StackRef,
+    nodes: &[Node],
+) -> Result<(Owned, Foreign), PlanError> {
+    let regions = scopes.ordered();
+    let ctx = |scope: &str| scopes.ctx(scope).expect("every scope has a context");
     let mut jobs: Vec<(String, &dyn Kind<C>)> = Vec::new();
     for r in &regions {
         jobs.extend(
@@ -256,7 +318,8 @@ pub async fn plan<C: Sync>(
             .iter()
             .filter(|n| n.kind == k.name() && &n.scope == scope)
             .collect();
-        let st = stack_in(scope);
+        let mut st = stack.clone();
+        st.region = scopes.region_of(scope).to_string();
         async move {
             let found =
                 k.discover(ctx(scope), &st, &mine)
@@ -270,20 +333,18 @@ pub async fn plan<C: Sync>(
     }))
     .await?;
 
-    let mut owned: BTreeMap<(String, &'static str, String), Vec<Observed>> = BTreeMap::new();
-    let mut foreign: HashMap<(String, &'static str, String), Observed> = HashMap::new();
+    let mut owned = Owned::new();
+    let mut foreign = Foreign::new();
     let mut more: Vec<String> = Vec::new();
     for (scope, k, o) in found.into_iter().flatten() {
+        let key = Key::found(&scope, &o);
         if o.owned {
             if let Some(r) = k.region_of(&o).filter(|r| !regions.contains(r)) {
                 more.push(r);
             }
-            owned
-                .entry((scope, o.kind, o.id.clone()))
-                .or_default()
-                .push(o);
+            owned.entry(key).or_default().push(o);
         } else {
-            foreign.insert((scope, o.kind, o.id.clone()), o);
+            foreign.insert(key, o);
         }
     }
     if !more.is_empty() {
@@ -291,52 +352,36 @@ pub async fn plan<C: Sync>(
         more.dedup();
         return Err(PlanError::MoreRegions(more));
     }
+    Ok((owned, foreign))
+}
 
-    let claimed: HashSet<(String, &'static str, String)> = nodes
-        .iter()
-        .map(|n| (n.scope.clone(), n.kind, n.id.clone()))
-        .collect();
-    let reach = referrers(&owned, &claimed);
-
+/// Compare: each desired node in dependency order with what was found for it (the copy kept
+/// among duplicates, `Copies::keep`), so a node's diff resolves the references to the nodes
+/// before it. Takes the found copies out of `owned`; gives the changes and the duplicates to
+/// delete. A node whose name a resource the stack does not own already has is a conflict.
+fn compare(
+    nodes: &[Node],
+    order: &[usize],
+    owned: &mut Owned,
+    foreign: &Foreign,
+    stack: &StackRef,
+) -> Result<(Vec<Change>, Vec<Duplicate>), PlanError> {
+    let claimed: HashSet<Key> = nodes.iter().map(Key::of).collect();
+    let mut copies = Copies::new(owned, &claimed);
     let mut conflicts = Vec::new();
     let mut known: HashMap<String, Outputs> = HashMap::new();
     let mut replaced: HashSet<String> = HashSet::new();
-    // The handles of the copy kept for each node, by node key.
-    let mut kept: HashMap<String, HashSet<String>> = HashMap::new();
-    let mut duplicates: Vec<(String, Observed, String, String)> = Vec::new();
-    // What the deleted duplicates are known by (and their kept copies are not): handle -> copy.
-    let mut discarded: HashMap<String, String> = HashMap::new();
     let mut changes = Vec::new();
-    for &i in &order {
+    for &i in order {
         let node = &nodes[i];
-        let key = (node.scope.clone(), node.kind, node.id.clone());
+        let key = Key::of(node);
         let current = match owned.get_mut(&key) {
             None => None,
             Some(v) if v.len() <= 1 => v.pop(),
-            Some(v) => {
-                let copies = std::mem::take(v);
-                let chosen = choose(node, copies, &kept, &reach, &known, &replaced);
-                let pid = chosen.kept.physical_id.clone();
-                let keeps = handles(&chosen.kept);
-                for (o, _) in &chosen.deleted {
-                    for h in handles(o).into_iter().filter(|h| !keeps.contains(h)) {
-                        discarded.insert(h.to_string(), o.physical_id.clone());
-                    }
-                }
-                duplicates.extend(
-                    chosen
-                        .deleted
-                        .into_iter()
-                        .map(|(o, why)| (node.scope.clone(), o, pid.clone(), why)),
-                );
-                Some(chosen.kept)
-            }
+            Some(v) => Some(copies.keep(node, std::mem::take(v), &known, &replaced)),
         };
         if let Some(c) = &current {
-            kept.insert(
-                node.key(),
-                handles(c).into_iter().map(str::to_string).collect(),
-            );
+            copies.kept(node, c);
         }
         if current.is_none() {
             if let Some(f) = foreign.get(&key) {
@@ -352,7 +397,7 @@ pub async fn plan<C: Sync>(
             }
         }
         let mut change = diff(node, current, &known, &replaced);
-        let_go_of_duplicates(&mut change, &discarded);
+        copies.let_go(&mut change);
         if change.action == Action::Replace {
             replaced.insert(node.key());
         }
@@ -369,23 +414,27 @@ pub async fn plan<C: Sync>(
             conflicts,
         });
     }
+    Ok((changes, copies.into_duplicates()))
+}
 
-    // Owned resources that no desired node claims (removed from the spec, or, when the spec no
-    // longer has their node, duplicates) are destroyed; so are the duplicates of a node's kept
-    // copy, each with a note naming both copies.
+/// Delete: owned resources that no desired node claims (removed from the spec, or, when the
+/// spec no longer has their node, duplicates) are destroyed; so are the duplicates of a node's
+/// kept copy, each with a note naming both copies.
+fn deletes(owned: Owned, duplicates: Vec<Duplicate>) -> impl Iterator<Item = Change> {
     let unclaimed = owned
         .into_iter()
-        .flat_map(|((scope, _, _), list)| list.into_iter().map(move |o| (scope.clone(), o)))
+        .flat_map(|(key, list)| list.into_iter().map(move |o| (key.scope.clone(), o)))
         .map(|(scope, o)| (scope, o, None, Vec::new()));
-    let dups = duplicates.into_iter().map(|(scope, o, kept, why)| {
+    let dups = duplicates.into_iter().map(|d| {
         let note = format!(
-            "duplicate of {kept} (kept: {why}); this copy {} is deleted",
-            o.physical_id
+            "duplicate of {} (kept: {}); this copy {} is deleted",
+            d.kept, d.why, d.copy.physical_id
         );
-        (scope, o, Some(kept), vec![note])
+        (d.scope, d.copy, Some(d.kept), vec![note])
     });
-    for (scope, o, duplicate_of, notes) in unclaimed.chain(dups) {
-        changes.push(Change {
+    unclaimed
+        .chain(dups)
+        .map(|(scope, o, duplicate_of, notes)| Change {
             address: o.address(),
             key: qualify(&scope, &o.id),
             scope,
@@ -399,9 +448,14 @@ pub async fn plan<C: Sync>(
             notes,
             duplicate_of,
             current: Some(o),
-        });
-    }
-    let mut all_scopes = regions.clone();
+        })
+}
+
+/// Order: by scope (the primary region first, `global` last), then address, action and
+/// physical id, so the same state always prints the same plan. Addresses carry their scope
+/// once the plan spans more than one.
+fn ordered(stack: &StackRef, regions: Vec<String>, mut changes: Vec<Change>) -> Plan {
+    let mut all_scopes = regions;
     all_scopes.push(GLOBAL.to_string());
     let rank = |scope: &str| all_scopes.iter().position(|s| s == scope).unwrap_or(0);
     let spans = changes
@@ -421,200 +475,15 @@ pub async fn plan<C: Sync>(
             .then(a.action.symbol().cmp(b.action.symbol()))
             .then_with(|| physical(a).cmp(physical(b)))
     });
-    Ok(Plan {
+    Plan {
         stack: stack.clone(),
         scopes: all_scopes,
         changes,
-    })
+    }
 }
 
 fn physical(c: &Change) -> &str {
     c.current.as_ref().map_or("", |o| o.physical_id.as_str())
-}
-
-/// What a reference to an observed resource looks like: its physical id and its output values.
-fn handles(o: &Observed) -> HashSet<&str> {
-    std::iter::once(o.physical_id.as_str())
-        .chain(o.outputs.values().map(String::as_str))
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// Every string in a value, through lists and maps, as often as it occurs.
-fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::Str(s) => out.push(s),
-        Value::List(items) => items.iter().for_each(|i| strings(i, out)),
-        Value::Map(m) => m.values().for_each(|i| strings(i, out)),
-        _ => {}
-    }
-}
-
-/// Every string in a resource's observed attributes, as often as it occurs.
-fn mentions(o: &Observed) -> Vec<&str> {
-    let mut out = Vec::new();
-    o.attrs.values().for_each(|v| strings(v, &mut out));
-    out
-}
-
-/// A kept resource that still uses a duplicate copy being deleted (`discarded`: what those
-/// copies are known by) must let go of it before that delete, and deletes come first: like a
-/// resource that refers to a replaced one, it is replaced, and the plan says why.
-fn let_go_of_duplicates(change: &mut Change, discarded: &HashMap<String, String>) {
-    if discarded.is_empty() {
-        return;
-    }
-    let mut used: Vec<&str> = Vec::new();
-    for d in &mut change.diffs {
-        let mut found = Vec::new();
-        if let Some(before) = &d.before {
-            strings(before, &mut found);
-        }
-        let hit: Vec<&str> = found
-            .iter()
-            .filter_map(|s| discarded.get(*s).map(String::as_str))
-            .collect();
-        if !hit.is_empty() {
-            d.forces_replacement = true;
-            used.extend(hit);
-        }
-    }
-    if used.is_empty() {
-        return;
-    }
-    used.sort_unstable();
-    used.dedup();
-    let note = format!(
-        "replaced: it uses {}, a duplicate that is deleted",
-        used.join(" and ")
-    );
-    change.action = Action::Replace;
-    change.notes.push(note);
-}
-
-/// For every copy of a node that has more than one owned copy (by scope and physical id): how
-/// many of the owned resources that desired nodes claim refer to it, directly or through
-/// others (a subnet's `vpc_id`, then the load balancer on that subnet). What hangs off a copy is
-/// what keeping it spares.
-fn referrers(
-    owned: &BTreeMap<(String, &'static str, String), Vec<Observed>>,
-    claimed: &HashSet<(String, &'static str, String)>,
-) -> HashMap<(String, String), usize> {
-    let all: Vec<(&String, &Observed)> = owned
-        .iter()
-        .filter(|(k, _)| claimed.contains(*k))
-        .flat_map(|((scope, _, _), list)| list.iter().map(move |o| (scope, o)))
-        .collect();
-    let mut known_as: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, (_, o)) in all.iter().enumerate() {
-        for h in handles(o) {
-            known_as.entry(h).or_default().push(i);
-        }
-    }
-    // users[b]: the resources whose attributes name b.
-    let mut users: Vec<HashSet<usize>> = vec![HashSet::new(); all.len()];
-    for (a, (_, o)) in all.iter().enumerate() {
-        for m in mentions(o) {
-            for &b in known_as.get(m).into_iter().flatten() {
-                if b != a {
-                    users[b].insert(a);
-                }
-            }
-        }
-    }
-    let mut out = HashMap::new();
-    for list in owned
-        .iter()
-        .filter(|(k, l)| l.len() > 1 && claimed.contains(*k))
-        .map(|(_, l)| l)
-    {
-        for copy in list {
-            let Some(start) = all.iter().position(|(_, o)| std::ptr::eq(*o, copy)) else {
-                continue;
-            };
-            let mut seen = HashSet::from([start]);
-            let mut todo = vec![start];
-            while let Some(b) = todo.pop() {
-                for &a in &users[b] {
-                    if seen.insert(a) {
-                        todo.push(a);
-                    }
-                }
-            }
-            let (scope, _) = all[start];
-            out.insert((scope.clone(), copy.physical_id.clone()), seen.len() - 1);
-        }
-    }
-    out
-}
-
-/// The copy of a node to keep, and the others with the reason they lost.
-struct Chosen {
-    kept: Observed,
-    deleted: Vec<(Observed, String)>,
-}
-
-/// Choose among the owned copies of `node` (found by the same stack and logical id: left by a
-/// race, a crash or a hand copy) the one the rest of the kept stack refers to. `kept` holds the
-/// handles of the copies already kept for the nodes before it in dependency order. Ranked by:
-/// 1. how many of its attribute values name the kept copies of the nodes it depends on (the
-///    subnet in the kept VPC);
-/// 2. how many owned resources refer to it, directly or through others (`referrers`: for a root
-///    such as the VPC, the copy more of the stack hangs off);
-/// 3. no replacement, then fewer changed attributes, against the spec;
-/// 4. the smaller physical id, so that the same state always plans the same choice.
-fn choose(
-    node: &Node,
-    copies: Vec<Observed>,
-    kept: &HashMap<String, HashSet<String>>,
-    reach: &HashMap<(String, String), usize>,
-    known: &HashMap<String, Outputs>,
-    replaced: &HashSet<String>,
-) -> Chosen {
-    let deps: Vec<&HashSet<String>> = node.dep_keys().iter().filter_map(|d| kept.get(d)).collect();
-    let mut ranked: Vec<((usize, usize, bool, usize), Observed)> = copies
-        .into_iter()
-        .map(|o| {
-            let to_kept = mentions(&o)
-                .into_iter()
-                .filter(|m| deps.iter().any(|h| h.contains(*m)))
-                .count();
-            let users = reach
-                .get(&(node.scope.clone(), o.physical_id.clone()))
-                .copied()
-                .unwrap_or(0);
-            let d = diff(node, Some(o.clone()), known, replaced);
-            let score = (to_kept, users, d.action == Action::Replace, d.diffs.len());
-            (score, o)
-        })
-        .collect();
-    ranked.sort_by(|(a, x), (b, y)| {
-        b.0.cmp(&a.0)
-            .then(b.1.cmp(&a.1))
-            .then(a.2.cmp(&b.2))
-            .then(a.3.cmp(&b.3))
-            .then(x.physical_id.cmp(&y.physical_id))
-    });
-    let mut ranked = ranked.into_iter();
-    let (best, kept) = ranked.next().expect("at least two copies");
-    let deleted = ranked
-        .map(|(s, o)| {
-            let why = if s.0 != best.0 {
-                "it refers to the kept copies of the resources it depends on".to_string()
-            } else if s.1 != best.1 {
-                format!(
-                    "the stack's other resources refer to it ({} of them, directly or through others; {} to this copy)",
-                    best.1, s.1
-                )
-            } else if (s.2, s.3) != (best.2, best.3) {
-                "it matches the spec more closely".to_string()
-            } else {
-                "the copies are alike; the smaller id is kept".to_string()
-            };
-            (o, why)
-        })
-        .collect();
-    Chosen { kept, deleted }
 }
 
 /// The desired nodes of `model`, each with its scope: regional kinds lowered once per region
@@ -706,7 +575,7 @@ fn check_read_back(node: &Node, observed: &Observed) -> Result<(), String> {
 /// too: names are deterministic, so the old resource must be deleted before its successor is
 /// created, and it cannot be deleted while something still uses it (a listener its target
 /// group, a security group rule its source group).
-fn diff(
+pub(super) fn diff(
     node: &Node,
     current: Option<Observed>,
     known: &HashMap<String, Outputs>,
