@@ -75,74 +75,15 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a stack spec without calling AWS
-    Validate {
-        /// Stack spec (YAML)
-        file: PathBuf,
-    },
+    Validate(ValidateArgs),
     /// Show what deploy would change
-    Plan {
-        file: PathBuf,
-        /// `json` writes a versioned plan to stdout
-        #[arg(long, value_enum, default_value_t = Output::Human)]
-        output: Output,
-        /// Exit 0 when there are no changes, 2 when there are, 1 on error
-        #[arg(long)]
-        detailed_exitcode: bool,
-        /// Save the plan to this file, for `deploy --plan` to apply exactly it
-        #[arg(long, value_name = "PLAN_FILE")]
-        out: Option<PathBuf>,
-    },
+    Plan(PlanArgs),
     /// Create or update the stack to match the spec
-    Deploy {
-        file: PathBuf,
-        /// Apply without asking (required when stdin is not a terminal)
-        #[arg(short, long)]
-        yes: bool,
-        /// `json` writes the outputs to stdout
-        #[arg(long, value_enum, default_value_t = Output::Human)]
-        output: Output,
-        /// Apply exactly this saved plan (`plan --out`), or change nothing if the spec or AWS
-        /// changed since it was made; it was reviewed, so there is no prompt
-        #[arg(long, value_name = "PLAN_FILE")]
-        plan: Option<PathBuf>,
-        /// Do not wait for the service rollout to finish
-        #[arg(long)]
-        no_wait: bool,
-        /// How long to wait for the rollout (e.g. 900, 90s, 15m, 1h)
-        #[arg(long, default_value = "15m", value_parser = parse_duration)]
-        wait_timeout: std::time::Duration,
-        /// How often to poll the rollout
-        #[arg(long, default_value = "5s", value_parser = parse_duration, hide = true)]
-        poll_interval: std::time::Duration,
-        #[command(flatten)]
-        lock: LockArgs,
-    },
+    Deploy(DeployArgs),
     /// Delete everything the stack owns (found by ownership tags)
-    #[command(group = clap::ArgGroup::new("target").required(true).args(["file", "stack"]))]
-    Destroy {
-        file: Option<PathBuf>,
-        /// Destroy by stack name, without the spec (needs --region or AWS_REGION)
-        #[arg(long)]
-        stack: Option<String>,
-        #[arg(short, long)]
-        yes: bool,
-        #[command(flatten)]
-        lock: LockArgs,
-        /// Give up on a delete still in use after this long (tests; the default is each
-        /// resource's own bound, 6 minutes at most)
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration, hide = true)]
-        in_use_wait: Option<std::time::Duration>,
-    },
+    Destroy(DestroyArgs),
     /// Show the stack's health: tasks, last rollout, healthy targets per AZ, scaling bounds
-    #[command(group = clap::ArgGroup::new("target").required(true).args(["file", "stack"]))]
-    Status {
-        file: Option<PathBuf>,
-        /// By stack name, without the spec (needs --region or AWS_REGION)
-        #[arg(long)]
-        stack: Option<String>,
-        #[arg(long, value_enum, default_value_t = Output::Human)]
-        output: Output,
-    },
+    Status(StatusArgs),
     /// Switch the load balancer to a 503 maintenance page (`on`) or back to the service (`off`)
     ///
     /// `on` makes the stack's main listener answer every request with 503 and the page
@@ -150,19 +91,7 @@ pub enum Command {
     /// and remembers the target group in the listener's `ballast:maintenance` tag; `off` forwards
     /// to it again. Every region of the stack, or the one `--region` names. `plan` and `deploy`
     /// report a stack in maintenance and leave it so.
-    Maintenance {
-        #[arg(value_enum)]
-        mode: MaintenanceMode,
-        file: PathBuf,
-        /// The maintenance page (HTML, at most 1024 bytes; `on` only)
-        #[arg(long)]
-        page: Option<PathBuf>,
-        /// Switch without asking (required when stdin is not a terminal)
-        #[arg(short, long)]
-        yes: bool,
-        #[command(flatten)]
-        lock: LockArgs,
-    },
+    Maintenance(MaintenanceArgs),
     /// Fail a region over in Route 53 and back: proves that failover works (exit 0 when Route
     /// 53 failed over and the health check is restored, 1 otherwise, 130 on Ctrl-C)
     ///
@@ -170,27 +99,7 @@ pub enum Command {
     /// waits until the name answers with something other than that region's load balancer,
     /// holds for --for, and restores the check (also on Ctrl-C, a timeout or an error).
     /// The global --region names the region to fail over (required; one of the stack's regions).
-    Drill {
-        file: PathBuf,
-        /// How long the region stays failed over, counted from the start (e.g. 90s, 10m); 0
-        /// restores as soon as failover is seen
-        #[arg(long = "for", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-        hold: std::time::Duration,
-        /// How long to wait for Route 53 to fail over before giving up (and restoring)
-        #[arg(long, default_value = "5m", value_parser = parse_duration)]
-        timeout: std::time::Duration,
-        /// Start without asking (required when stdin is not a terminal)
-        #[arg(short, long)]
-        yes: bool,
-        /// `json` writes a summary to stdout
-        #[arg(long, value_enum, default_value_t = Output::Human)]
-        output: Output,
-        /// How often to poll Route 53
-        #[arg(long, default_value = "5s", value_parser = parse_duration, hide = true)]
-        poll_interval: std::time::Duration,
-        #[command(flatten)]
-        lock: LockArgs,
-    },
+    Drill(DrillArgs),
     /// Break a stack's lock in one region: delete it if its id is LOCK_ID
     ///
     /// `deploy`, `destroy`, `maintenance` and `drill` hold a lock per stack and region (the SSM
@@ -201,18 +110,147 @@ pub enum Command {
     /// plus 30 s after its last renewal; --no-wait skips this), so the next command does not
     /// make them again. Exit 0 when the lock was removed or there was none, 1 when another lock
     /// is there (it is left), 130 on Ctrl-C during the wait (the lock is left).
-    Unlock {
-        /// The stack's name
-        stack: String,
-        /// The lock id the refused command printed
-        lock_id: String,
-        /// Break it at once, without waiting for AWS to list what its holder made in its last
-        /// moments (the wait lasts until a third of a lease plus 30 s after its last renewal)
-        #[arg(long)]
-        no_wait: bool,
-    },
+    Unlock(UnlockArgs),
     /// Print shell completions
-    Completions { shell: clap_complete::Shell },
+    Completions(CompletionsArgs),
+}
+
+// `ballast validate`: its arguments.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Stack spec (YAML)
+    pub file: PathBuf,
+}
+
+// `ballast plan`: its arguments.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    pub file: PathBuf,
+    /// `json` writes a versioned plan to stdout
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan to this file, for `deploy --plan` to apply exactly it
+    #[arg(long, value_name = "PLAN_FILE")]
+    pub out: Option<PathBuf>,
+}
+
+// `ballast deploy`: its arguments.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    pub file: PathBuf,
+    /// Apply without asking (required when stdin is not a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// `json` writes the outputs to stdout
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Apply exactly this saved plan (`plan --out`), or change nothing if the spec or AWS
+    /// changed since it was made; it was reviewed, so there is no prompt
+    #[arg(long, value_name = "PLAN_FILE")]
+    pub plan: Option<PathBuf>,
+    /// Do not wait for the service rollout to finish
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for the rollout (e.g. 900, 90s, 15m, 1h)
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub wait_timeout: std::time::Duration,
+    /// How often to poll the rollout
+    #[arg(long, default_value = "5s", value_parser = parse_duration, hide = true)]
+    pub poll_interval: std::time::Duration,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+// `ballast destroy`: its arguments.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["file", "stack"]))]
+pub struct DestroyArgs {
+    pub file: Option<PathBuf>,
+    /// Destroy by stack name, without the spec (needs --region or AWS_REGION)
+    #[arg(long)]
+    pub stack: Option<String>,
+    #[arg(short, long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// Give up on a delete still in use after this long (tests; the default is each
+    /// resource's own bound, 6 minutes at most)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, hide = true)]
+    pub in_use_wait: Option<std::time::Duration>,
+}
+
+// `ballast status`: its arguments.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["file", "stack"]))]
+pub struct StatusArgs {
+    pub file: Option<PathBuf>,
+    /// By stack name, without the spec (needs --region or AWS_REGION)
+    #[arg(long)]
+    pub stack: Option<String>,
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+}
+
+// `ballast maintenance`: its arguments.
+#[derive(Debug, Args)]
+pub struct MaintenanceArgs {
+    #[arg(value_enum)]
+    pub mode: MaintenanceMode,
+    pub file: PathBuf,
+    /// The maintenance page (HTML, at most 1024 bytes; `on` only)
+    #[arg(long)]
+    pub page: Option<PathBuf>,
+    /// Switch without asking (required when stdin is not a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+// `ballast drill`: its arguments.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    pub file: PathBuf,
+    /// How long the region stays failed over, counted from the start (e.g. 90s, 10m); 0
+    /// restores as soon as failover is seen
+    #[arg(long = "for", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub hold: std::time::Duration,
+    /// How long to wait for Route 53 to fail over before giving up (and restoring)
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Start without asking (required when stdin is not a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// `json` writes a summary to stdout
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// How often to poll Route 53
+    #[arg(long, default_value = "5s", value_parser = parse_duration, hide = true)]
+    pub poll_interval: std::time::Duration,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+// `ballast unlock`: its arguments.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The stack's name
+    pub stack: String,
+    /// The lock id the refused command printed
+    pub lock_id: String,
+    /// Break it at once, without waiting for AWS to list what its holder made in its last
+    /// moments (the wait lasts until a third of a lease plus 30 s after its last renewal)
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+// `ballast completions`: its arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
 }
 
 /// `90`, `90s`, `15m`, `1h`, `500ms`.
@@ -231,6 +269,25 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         _ => return Err(format!("`{s}` has an unknown unit (use ms, s, m or h)")),
     };
     Ok(std::time::Duration::from_secs(secs))
+}
+
+/// Logging on stderr: `-v` info, `-vv` debug, `-vvv` trace, or `BALLAST_LOG` (an `EnvFilter`).
+pub fn init_logging(verbose: u8) {
+    // The SDK's own WARN lines (a missing config file, a credential provider that failed) are
+    // for -vv: at the default verbosity the error message says what went wrong.
+    let default = match verbose {
+        0 => "ballast=warn",
+        1 => "ballast=info",
+        2 => "warn,ballast=debug,aws_config=debug,aws_smithy_runtime=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BALLAST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 #[cfg(test)]

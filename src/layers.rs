@@ -36,8 +36,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Modules that must not name an SDK crate.
-const NO_SDK: &[&str] = &["text", "spec", "engine", "error", "cli", "render"];
+/// Modules that must not name an SDK crate (the commands call `resources` and `inspect`).
+const NO_SDK: &[&str] = &[
+    "text", "spec", "engine", "error", "cli", "render", "commands",
+];
 
 /// What the engine may take from the spec: the model it lowers from (and the example stack
 /// its tests load).

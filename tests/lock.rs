@@ -168,7 +168,7 @@ fn concurrent_deploys_one_writes_the_others_are_refused_naming_the_holder() {
 }
 
 #[test]
-fn the_lock_is_released_after_a_failure_and_after_ctrl_c() {
+fn the_lock_is_released_after_a_failure_after_ctrl_c_and_after_sigterm() {
     let env = Env::new();
     let s = web(&env, "it-lock-exit", "eu-west-3");
 
@@ -224,13 +224,14 @@ fn the_lock_is_released_after_a_failure_and_after_ctrl_c() {
     env.set_rollout("COMPLETED", "");
     s.destroy();
 
-    // Ctrl-C in the middle of the apply (slow calls) releases it too.
+    // SIGTERM (a cancelled CI job) in the middle of the apply (slow calls) is Ctrl-C: it
+    // releases the lock too. (tests/consistency.rs sends Ctrl-C there.)
     env.set_delay(200);
     let (mut child, rx) = spawn(&env, &["deploy", s.spec(), "--yes", "--no-wait"]);
     let mut seen = String::new();
     // The VPC is made: the rest of the apply takes several round trips more.
     read_until(&rx, &mut seen, |l| l.starts_with("aws_vpc.vpc: Created"));
-    sigint(&child);
+    sigterm(&child);
     let status = child.wait().unwrap();
     drain(&rx, &mut seen);
     env.wait_idle();
@@ -247,7 +248,7 @@ fn the_lock_is_released_after_a_failure_and_after_ctrl_c() {
     assert_eq!(
         lock_value(&s),
         None,
-        "released after Ctrl-C in the apply:\n{seen}"
+        "released after SIGTERM in the apply:\n{seen}"
     );
     // It converges, without duplicates.
     s.deploy();

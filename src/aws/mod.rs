@@ -1,6 +1,7 @@
 //! AWS SDK configuration, clients and error helpers. The SDK crates are used here, in
-//! `src/resources` (the kinds), in `src/inspect` (the reads behind `status`, rollouts and DNS)
-//! and in `src/commands/maintenance.rs`; never in `src/engine`, `src/spec` or `src/render`.
+//! `src/resources` (the kinds, and the listener reads and writes of `maintenance`) and in
+//! `src/inspect` (the reads behind `status`, rollouts and DNS); never in `src/engine`,
+//! `src/spec`, `src/render` or `src/commands` (`src/layers.rs` checks it).
 
 pub mod error;
 pub mod identity;

@@ -3,7 +3,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::lock::Stopped;
-use crate::cli::{Global, Output};
+use crate::cli::{DeployArgs, Global, Output};
 use crate::engine::{self, Action, Outputs, GLOBAL};
 use crate::error::Error;
 use crate::inspect::rollout::{self, Verdict};
@@ -19,15 +19,12 @@ pub struct Wait {
     pub poll: Duration,
 }
 
-pub async fn run(
-    file: &Path,
-    yes: bool,
-    saved: Option<&Path>,
-    output: Output,
-    wait: Option<Wait>,
-    lock: super::lock::Options,
-    g: &Global,
-) -> Result<i32, Error> {
+pub async fn run(a: &DeployArgs, g: &Global) -> Result<i32, Error> {
+    let (file, yes, saved, output) = (a.file.as_path(), a.yes, a.plan.as_deref(), a.output);
+    let wait = (!a.no_wait).then_some(Wait {
+        timeout: a.wait_timeout,
+        poll: a.poll_interval,
+    });
     let model = super::load(file, g)?;
     let saved = match saved {
         Some(path) => Some((path, super::saved::load(path)?)),
@@ -54,18 +51,17 @@ pub async fn run(
     }
     // Changes: take the stack's lock in every region, then plan again under it, so the plan
     // shown and applied is not one another command made stale while we planned.
-    let held = s.lock(None, "deploy", lock).await?;
     let saved = saved.as_ref().map(|(p, s)| (*p, s));
-    let res = locked(&mut s, &held, &model, file, yes, saved, output, wait).await;
-    held.release().await;
-    res
+    s.with_lock(super::Locks::All, "deploy", (&a.lock).into(), async |s| {
+        locked(s, &model, file, yes, saved, output, wait).await
+    })
+    .await
 }
 
 /// Plan, confirm, apply and follow the rollout, holding the lock.
 #[allow(clippy::too_many_arguments)]
 async fn locked(
     s: &mut super::Session,
-    held: &super::lock::Held,
     model: &crate::spec::Model,
     file: &Path,
     yes: bool,
@@ -84,7 +80,7 @@ async fn locked(
         print_outputs(&plan.known_outputs(), &regions, output, s.style);
         return Ok(0);
     }
-    super::confirm_locked(yes, "deploy", "\nDo you want to perform these actions?").await?;
+    super::confirm(yes, "deploy", "\nDo you want to perform these actions?").await?;
     super::eprint("\n");
     let t = Instant::now();
     let progress = Progress::new(s.style);
@@ -102,13 +98,13 @@ async fn locked(
                 Stopped::Gracefully(res) => res,
                 _ => recorder.partial(&plan),
             };
-            let _ = super::lock::interruptible(super::settle(s, &plan, &res, held)).await;
+            let _ = super::signal::interruptible(super::settle(s, &plan, &res)).await;
             return Ok(130);
         }
     };
     // Read our own writes, after a failure too: the next plan must see what this one made, or
     // it would make it again.
-    super::settle(s, &plan, &res, held).await?;
+    super::settle(s, &plan, &res).await?;
     if !res.ok() {
         return Err(Error::ApplyFailed {
             failed: res.failed.len(),
@@ -145,24 +141,40 @@ async fn locked(
             })
             .collect();
         let tag = changed.len() > 1;
-        let verdicts = futures::future::join_all(changed.iter().map(|(r, svc)| {
-            let clients = &s.regional[r.as_str()];
-            follow(clients, r, tag, svc, w, file, s.style)
-        }))
-        .await;
-        let mut interrupted = false;
-        for v in verdicts {
-            interrupted |= v?;
-        }
-        if interrupted {
+        // An interrupt stops waiting, not the rollouts: listened for before "Waiting for
+        // rollout" says so.
+        let handler = super::signal::Handler::new();
+        let verdicts = handler
+            .or_interrupted(futures::future::join_all(changed.iter().map(|(r, svc)| {
+                let clients = &s.regional[r.as_str()];
+                follow(clients, r, tag, svc, w, file, s.style)
+            })))
+            .await;
+        let Some(verdicts) = verdicts else {
+            for (_, svc) in &changed {
+                if let (Some(id), Some(cluster), Some(name)) = (
+                    svc.get("deployment_id"),
+                    svc.get("cluster"),
+                    svc.get("name"),
+                ) {
+                    super::eprint(&format!(
+                        "\nStopped waiting. Rollout {id} goes on in ECS; follow it with `ballast status {}` \
+                         or `aws ecs describe-services --cluster {cluster} --services {name}`.\n",
+                        file.display()
+                    ));
+                }
+            }
             return Ok(130);
+        };
+        for v in verdicts {
+            v?;
         }
     }
     print_outputs(&outputs, &regions, output, s.style);
     Ok(0)
 }
 
-/// Wait for the rollout this deploy started; Ctrl-C stops waiting, not the rollout (`true`).
+/// Wait for the rollout this deploy started.
 async fn follow(
     clients: &crate::aws::Clients,
     region: &str,
@@ -171,13 +183,13 @@ async fn follow(
     w: Wait,
     file: &Path,
     st: Style,
-) -> Result<bool, Error> {
+) -> Result<(), Error> {
     let (Some(id), Some(cluster), Some(name)) = (
         svc.get("deployment_id"),
         svc.get("cluster"),
         svc.get("name"),
     ) else {
-        return Ok(false);
+        return Ok(());
     };
     let watch = rollout::Watch {
         ecs: &clients.ecs,
@@ -187,11 +199,6 @@ async fn follow(
         timeout: w.timeout,
         poll: w.poll,
     };
-    // Listen for Ctrl-C before saying it stops waiting: `ctrl_c()` installs its handler when
-    // first polled, and until then SIGINT kills the process without the message below. Fused:
-    // polling it again after it completed (a failed registration) must not panic.
-    let mut ctrl_c = Box::pin(futures::FutureExt::fuse(tokio::signal::ctrl_c()));
-    let _ = futures::poll!(&mut ctrl_c);
     super::eprint(&format!(
         "\nWaiting for rollout {id} of service {name}{} (up to {}s; Ctrl-C stops waiting)...\n",
         if tag {
@@ -220,24 +227,14 @@ async fn follow(
             last_line = line;
         }
     };
-    let verdict = tokio::select! {
-        v = watch.run(&mut on_progress) => v?,
-        _ = &mut ctrl_c => {
-            super::eprint(&format!(
-                "\nStopped waiting. Rollout {id} goes on in ECS; follow it with `ballast status {}` \
-                 or `aws ecs describe-services --cluster {cluster} --services {name}`.\n",
-                file.display()
-            ));
-            return Ok(true);
-        }
-    };
+    let verdict = watch.run(&mut on_progress).await?;
     match verdict {
         Verdict::Completed { running, desired } => {
             super::eprint(&format!(
                 "{} rollout {id}{at} completed: {running}/{desired} tasks running.\n",
                 st.green("✓")
             ));
-            Ok(false)
+            Ok(())
         }
         Verdict::RolledBack {
             reason,

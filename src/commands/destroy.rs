@@ -2,21 +2,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::lock::Stopped;
-use crate::cli::Global;
+use crate::cli::{DestroyArgs, Global};
 use crate::engine;
 use crate::error::Error;
 use crate::render::plan::{render, Purpose};
 use crate::render::progress::Progress;
 
-pub async fn run(
-    file: Option<&Path>,
-    stack: Option<&str>,
-    yes: bool,
-    lock: super::lock::Options,
-    in_use_wait: Option<std::time::Duration>,
-    g: &Global,
-) -> Result<i32, Error> {
-    if let Some(d) = in_use_wait {
+pub async fn run(a: &DestroyArgs, g: &Global) -> Result<i32, Error> {
+    let (file, stack, yes): (Option<&Path>, Option<&str>, bool) =
+        (a.file.as_deref(), a.stack.as_deref(), a.yes);
+    if let Some(d) = a.in_use_wait {
         crate::aws::cap_in_use(d);
     }
     // The spec only names the stack: what gets destroyed is found by ownership tags.
@@ -39,25 +34,25 @@ pub async fn run(
     }
     // Take the stack's lock in every region it has (planning found them all), then plan again
     // under it: what is destroyed is what is there once no other command writes.
-    let held = s.lock(None, "destroy", lock).await?;
-    let res = locked(&mut s, &held, yes).await;
-    // The look for look-alikes only reads: it runs beside the lock's release.
-    match res {
-        Ok(0) => {
-            let ((), left) = tokio::join!(held.release(), report_left(&s, model.as_ref()));
-            left?;
-            Ok(0)
+    let model = model.as_ref();
+    s.with_lock(super::Locks::All, "destroy", (&a.lock).into(), async |s| {
+        let res = locked(s, yes).await;
+        // The look for look-alikes only reads: it runs beside the lock's release.
+        match res {
+            Ok(0) => {
+                let ((), left) = tokio::join!(s.release_locks(), report_left(s, model));
+                left?;
+                Ok(0)
+            }
+            Err(e @ Error::DestroyFailed { .. }) => {
+                // What stopped it is often a look-alike still using the stack's resources.
+                let _ = tokio::join!(s.release_locks(), report_left(s, model));
+                Err(e)
+            }
+            other => other,
         }
-        Err(e @ Error::DestroyFailed { .. }) => {
-            // What stopped it is often a look-alike still using the stack's resources.
-            let _ = tokio::join!(held.release(), report_left(&s, model.as_ref()));
-            Err(e)
-        }
-        other => {
-            held.release().await;
-            other
-        }
-    }
+    })
+    .await
 }
 
 /// After a destroy: what still has the stack's names without its ownership tag (destroy never
@@ -105,13 +100,13 @@ fn nothing(s: &super::Session) -> i32 {
     0
 }
 
-async fn locked(s: &mut super::Session, held: &super::lock::Held, yes: bool) -> Result<i32, Error> {
+async fn locked(s: &mut super::Session, yes: bool) -> Result<i32, Error> {
     let plan = s.plan(None).await?;
     if !plan.has_changes() {
         return Ok(nothing(s));
     }
     super::eprint(&render(&plan, Purpose::Destroy, s.style));
-    super::confirm_locked(
+    super::confirm(
         yes,
         "destroy",
         "\nDo you really want to destroy all resources of this stack?",
@@ -132,7 +127,7 @@ async fn locked(s: &mut super::Session, held: &super::lock::Held, yes: bool) -> 
             skipped: res.skipped.len(),
         });
     }
-    let Some(destroyed) = super::lock::interruptible(until_gone(s, held, plan)).await else {
+    let Some(destroyed) = super::signal::interruptible(until_gone(s, plan)).await else {
         super::eprint("\nInterrupted: the stack is partly destroyed (run destroy again).\n");
         return Ok(130);
     };
@@ -149,11 +144,7 @@ async fn locked(s: &mut super::Session, held: &super::lock::Held, yes: bool) -> 
 /// owned. What it finds that was not deleted yet (hidden from the first listing) is deleted;
 /// what it still lists although deleted is waited for (at most `SETTLE`). Returns how many
 /// resources were destroyed in all.
-async fn until_gone(
-    s: &mut super::Session,
-    held: &super::lock::Held,
-    first: engine::Plan,
-) -> Result<usize, Error> {
+async fn until_gone(s: &mut super::Session, first: engine::Plan) -> Result<usize, Error> {
     use std::collections::HashSet;
     let mut deleted: HashSet<String> = first
         .changes
@@ -169,7 +160,10 @@ async fn until_gone(
         s.fresh();
         // The lock is read beside it: its release after the last look needs no read.
         let scopes = s.scopes();
-        let (left, ()) = tokio::join!(engine::remaining(&s.kinds, &scopes, &first), held.check());
+        let (left, ()) = tokio::join!(
+            engine::remaining(&s.kinds, &scopes, &first),
+            s.check_locks()
+        );
         let left = left?;
         if left.iter().all(|(_, id)| deleted.contains(id)) {
             if left.is_empty() {

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::aws::Clients;
-use crate::cli::{Global, Output};
+use crate::cli::{DrillArgs, Global, Output};
 use crate::engine::Value;
 use crate::error::Error;
 use crate::inspect::dns::{self, Answer, CheckHealth, Targets};
 use crate::render::Style;
 use crate::resources::health_check;
 use crate::resources::route53::{self, FoundCheck, TAG_REGION};
-use crate::spec::Names;
+use crate::spec::{Model, Names};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -26,9 +26,7 @@ pub struct Options {
     /// How long to wait for Route 53 to fail over.
     pub timeout: Duration,
     pub poll: Duration,
-    pub yes: bool,
     pub output: Output,
-    pub lock: super::lock::Options,
 }
 
 /// `--output json`.
@@ -49,21 +47,68 @@ pub struct Summary {
     pub interrupted: bool,
 }
 
-pub async fn run(file: &Path, region: Option<&str>, o: Options, g: &Global) -> Result<i32, Error> {
+/// What the drill acts on, found and checked before anything is written.
+struct Drill<'a> {
+    file: &'a Path,
+    region: &'a str,
+    /// The record's name.
+    name: &'a str,
+    zone_id: std::sync::Arc<String>,
+    check: FoundCheck,
+    targets: Targets,
+    before: Answer,
+    target_before: Option<String>,
+}
+
+pub async fn run(a: &DrillArgs, g: &Global) -> Result<i32, Error> {
     // `--region` names the region to fail over; it does not pick the spec's region.
-    let model = super::load_in(file, None)?;
+    let model = super::load_in(&a.file, None)?;
+    let region = region_to_drill(&model, g.region.as_deref())?;
+    let o = Options {
+        hold: a.hold,
+        timeout: a.timeout,
+        poll: a.poll_interval,
+        output: a.output,
+    };
+    let mut s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
+    let d = check(&s, &model, region, &a.file).await?;
+    super::confirm(
+        a.yes,
+        "drill",
+        &format!(
+            "\nRoute 53 will send users of {} away from {region} until the drill ends \
+             (--for {}s, or as soon as failover is seen with --for 0). Proceed?",
+            d.name,
+            o.hold.as_secs()
+        ),
+    )
+    .await?;
+    // The stack's lock (in the primary region, where its Route 53 health checks are managed),
+    // held until the check is restored.
+    let primary = [s.stack.region.clone()];
+    s.with_lock(
+        super::Locks::In(&primary),
+        "drill",
+        (&a.lock).into(),
+        async |s| drill(&s.clients, &d, o, s.style).await,
+    )
+    .await
+}
+
+/// The region `--region` names, if the stack has `dns:` and that region.
+fn region_to_drill<'a>(model: &Model, region: Option<&'a str>) -> Result<&'a str, Error> {
     let Some(region) = region else {
         return Err(Error::Usage(format!(
             "drill needs --region: the region to fail over, one of [{}]",
             model.regions.join(", ")
         )));
     };
-    let Some(dns) = &model.dns else {
+    if model.dns.is_none() {
         return Err(Error::Usage(format!(
             "stack \"{}\" has no `dns:`: there is no Route 53 failover to drill",
             model.name
         )));
-    };
+    }
     if !model.regions.iter().any(|r| r == region) {
         return Err(Error::Usage(format!(
             "--region {region} is not one of the regions of stack \"{}\" [{}]",
@@ -71,8 +116,19 @@ pub async fn run(file: &Path, region: Option<&str>, o: Options, g: &Global) -> R
             model.regions.join(", ")
         )));
     }
-    let s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
-    let st = s.style;
+    Ok(region)
+}
+
+/// Check: the region's health check (deployed, not inverted), the zone, each region's load
+/// balancer, and that Route 53 answers with `region`'s now (else failing it over proves
+/// nothing). Says what the drill will do.
+async fn check<'a>(
+    s: &super::Session,
+    model: &'a Model,
+    region: &'a str,
+    file: &'a Path,
+) -> Result<Drill<'a>, Error> {
+    let dns = model.dns.as_ref().expect("region_to_drill checked `dns:`");
     let c = &s.clients;
     let (checks, zone_id, albs) = futures::future::join3(
         route53::checks(c, &s.stack),
@@ -120,7 +176,7 @@ pub async fn run(file: &Path, region: Option<&str>, o: Options, g: &Global) -> R
     let target_before = targets.identify(&before).await;
     super::eprint(&format!(
         "{} failover of stack \"{}\" away from {region}\n  health check {} ({name} A in zone {})\n  Route 53 answers {}\n",
-        st.bold("Drill:"),
+        s.style.bold("Drill:"),
         model.name,
         check.id(),
         dns.zone,
@@ -133,147 +189,163 @@ pub async fn run(file: &Path, region: Option<&str>, o: Options, g: &Global) -> R
             described(&before, &target_before)
         )));
     }
-    super::confirm(
-        o.yes,
-        "drill",
-        &format!(
-            "\nRoute 53 will send users of {name} away from {region} until the drill ends \
-             (--for {}s, or as soon as failover is seen with --for 0). Proceed?",
-            o.hold.as_secs()
-        ),
-    )?;
+    Ok(Drill {
+        file,
+        region,
+        name,
+        zone_id,
+        check,
+        targets,
+        before,
+        target_before,
+    })
+}
 
-    // The stack's lock (in the primary region, where its Route 53 health checks are managed),
-    // held until the check is restored.
-    let held = s
-        .lock(Some(std::slice::from_ref(&s.stack.region)), "drill", o.lock)
-        .await?;
-    let res = async {
-        // Listen for Ctrl-C before saying it restores: `ctrl_c()` installs its handler when first
-        // polled (see deploy's `follow`). Fused: polling it again after it completed must not panic.
-        let mut ctrl_c = Box::pin(futures::FutureExt::fuse(tokio::signal::ctrl_c()));
-        let _ = futures::poll!(&mut ctrl_c);
-        super::eprint(&format!(
-            "\nInverting the health check of {region} (Ctrl-C restores it)...\n"
-        ));
-        set_inverted(c, &check, true).await?;
-        let started = Instant::now();
-
-        let mut summary = Summary {
-            region: region.to_string(),
-            failed_over_after_seconds: None,
-            answered_before: before.text(),
-            answered_after: before.text(),
-            target_before: target_before.clone(),
-            target_after: target_before.clone(),
-            restored: false,
-            interrupted: false,
-        };
-        // Poll until Route 53 answers something other than the region, or the timeout.
-        let watched = tokio::select! {
-            r = watch(c, &check, &zone_id, name, region, &targets, o, st, started) => Some(r),
-            _ = &mut ctrl_c => None,
-        };
-        let failed_over = match watched {
-            None => {
-                summary.interrupted = true;
-                super::eprint("\nInterrupted.\n");
-                false
-            }
-            Some(Err(e)) => {
-                // Restore before reporting the error.
-                let restored = restore(c, &check, region, file, st).await;
-                super::eprint(&format!(
-                    "{} the drill stopped on an error{}\n",
-                    st.red("✗"),
-                    if restored {
-                        "; the health check is restored"
-                    } else {
-                        ""
-                    }
-                ));
-                return Err(e);
-            }
-            Some(Ok(w)) => {
-                summary.answered_after = w.last.text();
-                summary.target_after = w.target.clone();
-                if w.failed_over {
-                    let secs = started.elapsed().as_secs_f64();
-                    summary.failed_over_after_seconds = Some(round1(secs));
-                    super::eprint(&format!(
-                        "{} Route 53 failed over after {:.1}s: it answered {}, now {}\n",
-                        st.green("✓"),
-                        secs,
-                        described(&before, &target_before),
-                        described(&w.last, &w.target)
-                    ));
+/// The drill, holding the lock: invert, watch, hold, restore; then the verdict. An interrupt
+/// (Ctrl-C, SIGTERM) from the inversion on ends the watch or the hold and restores.
+async fn drill(c: &Clients, d: &Drill<'_>, o: Options, st: Style) -> Result<i32, Error> {
+    let region = d.region;
+    // Listened for before it says an interrupt restores.
+    let handler = super::signal::Handler::new();
+    super::eprint(&format!(
+        "\nInverting the health check of {region} (Ctrl-C restores it)...\n"
+    ));
+    set_inverted(c, &d.check, true).await?;
+    let started = Instant::now();
+    let mut summary = Summary {
+        region: region.to_string(),
+        failed_over_after_seconds: None,
+        answered_before: d.before.text(),
+        answered_after: d.before.text(),
+        target_before: d.target_before.clone(),
+        target_after: d.target_before.clone(),
+        restored: false,
+        interrupted: false,
+    };
+    // Watch until Route 53 answers something other than the region, or the timeout.
+    let failed_over = match handler.or_interrupted(watch(c, d, o, st, started)).await {
+        None => {
+            summary.interrupted = true;
+            super::eprint("\nInterrupted.\n");
+            false
+        }
+        Some(Err(e)) => {
+            // Restore before reporting the error.
+            let restored = restore(c, d, st).await;
+            super::eprint(&format!(
+                "{} the drill stopped on an error{}\n",
+                st.red("✗"),
+                if restored {
+                    "; the health check is restored"
                 } else {
-                    super::eprint(&format!(
-                        "{} Route 53 did not fail over within {}s: it still answers {}\n",
-                        st.red("✗"),
-                        o.timeout.as_secs(),
-                        described(&w.last, &w.target)
-                    ));
+                    ""
                 }
-                w.failed_over
-            }
-        };
-
-        // Hold, counted from the inversion.
-        if failed_over {
-            let left = o.hold.saturating_sub(started.elapsed());
-            if !left.is_zero() {
-                super::eprint(&format!(
-                    "Holding {region} failed over for {}s more (--for {}s; Ctrl-C restores now)...\n",
-                    left.as_secs(),
-                    o.hold.as_secs()
-                ));
-                tokio::select! {
-                    _ = tokio::time::sleep(left) => {}
-                    _ = &mut ctrl_c => {
-                        summary.interrupted = true;
-                        super::eprint("\nInterrupted.\n");
-                    }
-                }
-            }
+            ));
+            return Err(e);
         }
-
-        summary.restored = restore(c, &check, region, file, st).await;
-        if o.output == Output::Json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&summary).expect("summary serializes")
-            );
-        }
-        if !summary.restored {
-            return Err(Error::Drill(format!(
-                "the health check of {region} ({}) is still inverted: Route 53 keeps sending users \
-                 away from {region}; `ballast deploy {}` restores it",
-                check.id(),
-                file.display()
-            )));
-        }
-        if summary.interrupted {
-            return Ok(130);
-        }
-        if !failed_over {
-            return Err(Error::Drill(format!(
-                "Route 53 did not fail over away from {region} within {}s: it still answers {} \
-                 (the health check is restored)",
-                o.timeout.as_secs(),
-                described_text(&summary.answered_after, &summary.target_after)
-            )));
-        }
-        super::eprint(&format!(
-            "{} {region} failed over in {:.1}s and is restored.\n",
-            st.green(&st.bold("Drill passed!")),
-            summary.failed_over_after_seconds.unwrap_or_default()
-        ));
-        Ok(0)
+        Some(Ok(w)) => watched(d, w, o, st, started, &mut summary),
+    };
+    if failed_over {
+        hold(&handler, d, o, started, &mut summary).await;
     }
-    .await;
-    held.release().await;
-    res
+    summary.restored = restore(c, d, st).await;
+    verdict(d, &summary, o, st)
+}
+
+/// What the watch saw, said and put in the summary: whether Route 53 failed over.
+fn watched(
+    d: &Drill<'_>,
+    w: Watched,
+    o: Options,
+    st: Style,
+    started: Instant,
+    summary: &mut Summary,
+) -> bool {
+    summary.answered_after = w.last.text();
+    summary.target_after = w.target.clone();
+    if w.failed_over {
+        let secs = started.elapsed().as_secs_f64();
+        summary.failed_over_after_seconds = Some(round1(secs));
+        super::eprint(&format!(
+            "{} Route 53 failed over after {:.1}s: it answered {}, now {}\n",
+            st.green("✓"),
+            secs,
+            described(&d.before, &d.target_before),
+            described(&w.last, &w.target)
+        ));
+    } else {
+        super::eprint(&format!(
+            "{} Route 53 did not fail over within {}s: it still answers {}\n",
+            st.red("✗"),
+            o.timeout.as_secs(),
+            described(&w.last, &w.target)
+        ));
+    }
+    w.failed_over
+}
+
+/// Hold the region failed over until `--for` after the inversion (an interrupt ends it).
+async fn hold(
+    handler: &super::signal::Handler,
+    d: &Drill<'_>,
+    o: Options,
+    started: Instant,
+    summary: &mut Summary,
+) {
+    let left = o.hold.saturating_sub(started.elapsed());
+    if left.is_zero() {
+        return;
+    }
+    super::eprint(&format!(
+        "Holding {} failed over for {}s more (--for {}s; Ctrl-C restores now)...\n",
+        d.region,
+        left.as_secs(),
+        o.hold.as_secs()
+    ));
+    if handler
+        .or_interrupted(tokio::time::sleep(left))
+        .await
+        .is_none()
+    {
+        summary.interrupted = true;
+        super::eprint("\nInterrupted.\n");
+    }
+}
+
+/// The summary (`--output json`) and the exit status.
+fn verdict(d: &Drill<'_>, summary: &Summary, o: Options, st: Style) -> Result<i32, Error> {
+    let region = d.region;
+    if o.output == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(summary).expect("summary serializes")
+        );
+    }
+    if !summary.restored {
+        return Err(Error::Drill(format!(
+            "the health check of {region} ({}) is still inverted: Route 53 keeps sending users \
+             away from {region}; `ballast deploy {}` restores it",
+            d.check.id(),
+            d.file.display()
+        )));
+    }
+    if summary.interrupted {
+        return Ok(130);
+    }
+    if summary.failed_over_after_seconds.is_none() {
+        return Err(Error::Drill(format!(
+            "Route 53 did not fail over away from {region} within {}s: it still answers {} \
+             (the health check is restored)",
+            o.timeout.as_secs(),
+            described_text(&summary.answered_after, &summary.target_after)
+        )));
+    }
+    super::eprint(&format!(
+        "{} {region} failed over in {:.1}s and is restored.\n",
+        st.green(&st.bold("Drill passed!")),
+        summary.failed_over_after_seconds.unwrap_or_default()
+    ));
+    Ok(0)
 }
 
 struct Watched {
@@ -282,28 +354,25 @@ struct Watched {
     target: Option<String>,
 }
 
-/// Poll the check's status and the answer until the answer is not `region`'s, or the timeout.
-#[allow(clippy::too_many_arguments)]
+/// Poll the check's status and the answer until the answer is not the drilled region's, or
+/// the timeout.
 async fn watch(
     c: &Clients,
-    check: &FoundCheck,
-    zone_id: &str,
-    name: &str,
-    region: &str,
-    targets: &Targets,
+    d: &Drill<'_>,
     o: Options,
     st: Style,
     started: Instant,
 ) -> Result<Watched, Error> {
+    let region = d.region;
     let mut last_line = String::new();
     loop {
         let (health, answer) = futures::future::join(
-            dns::check_health(c, check.id(), true),
-            dns::answer(c, zone_id, name),
+            dns::check_health(c, d.check.id(), true),
+            dns::answer(c, &d.zone_id, d.name),
         )
         .await;
         let (health, answer) = (health?, answer?);
-        let target = targets.identify(&answer).await;
+        let target = d.targets.identify(&answer).await;
         let line = format!(
             "  health check {region}: {}; Route 53 answers {}",
             health_text(&health),
@@ -343,7 +412,8 @@ async fn set_inverted(c: &Clients, check: &FoundCheck, inverted: bool) -> Result
 }
 
 /// Invert the check back, retrying a few times: a drill must not leave a region failed over.
-async fn restore(c: &Clients, check: &FoundCheck, region: &str, file: &Path, st: Style) -> bool {
+async fn restore(c: &Clients, d: &Drill<'_>, st: Style) -> bool {
+    let (check, region, file) = (&d.check, d.region, d.file);
     super::eprint(&format!(
         "Restoring the health check of {region} (Inverted=false)...\n"
     ));

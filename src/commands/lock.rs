@@ -324,6 +324,11 @@ impl Held {
         &self.id
     }
 
+    /// Whether this holds the lock in `region`.
+    pub fn holds(&self, region: &str) -> bool {
+        self.regions.iter().any(|(r, _)| r == region)
+    }
+
     /// Read every lock (all at once) so that the release, moments later, need not: called
     /// beside the last reads of a command (the deploy's read of its own writes), it takes the
     /// release's round trip off the end. A failed read leaves the release to read.
@@ -382,17 +387,18 @@ pub enum Stopped<T> {
     AtOnce,
 }
 
-/// Run an apply: the first Ctrl-C calls `stop` (which tells it to start nothing new, through
-/// `Recorder::stop`, and says so) and lets the calls in flight finish, so that what they made
-/// is known and read back; a second Ctrl-C drops it where it is.
+/// Run an apply: the first interrupt (Ctrl-C, SIGTERM) calls `stop` (which tells it to start
+/// nothing new, through `Recorder::stop`, and says so) and lets the calls in flight finish, so
+/// that what they made is known and read back; a second one drops it where it is.
 pub async fn stoppable<T>(fut: impl Future<Output = T>, stop: impl FnOnce()) -> Stopped<T> {
+    let handler = super::signal::Handler::new();
     let mut fut = std::pin::pin!(fut);
     tokio::select! {
         v = &mut fut => return Stopped::No(v),
-        _ = tokio::signal::ctrl_c() => {}
+        _ = handler.interrupted() => {}
     }
     stop();
-    match interruptible(fut).await {
+    match handler.or_interrupted(fut).await {
         Some(v) => Stopped::Gracefully(v),
         None => Stopped::AtOnce,
     }
@@ -417,14 +423,6 @@ pub async fn apply_stoppable(
         stopping,
     )
     .await
-}
-
-/// Run `fut`; Ctrl-C stops it where it is (dropping it) and gives `None`.
-pub async fn interruptible<T>(fut: impl Future<Output = T>) -> Option<T> {
-    tokio::select! {
-        v = fut => Some(v),
-        _ = tokio::signal::ctrl_c() => None,
-    }
 }
 
 /// For `plan`: one line per region whose lock is held (one GetParameter each, all at once);

@@ -10,18 +10,13 @@
 
 use std::path::Path;
 
-use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, Listener, Tag};
-
-use crate::aws::{AwsError, Clients, Ctx};
-use crate::cli::{Global, MaintenanceMode};
+use crate::aws::Clients;
+use crate::cli::{Global, MaintenanceArgs, MaintenanceMode};
 use crate::engine::StackRef;
 use crate::error::Error;
-use crate::resources::elb::tags_of;
-use crate::resources::listener::{
-    forward_action, forward_target, maintenance_action, MAINTENANCE_CONTENT_TYPE,
-    MAINTENANCE_STATUS,
-};
-use crate::spec::names::{TAG_MAINTENANCE, TAG_STACK};
+use crate::resources::listener::{main_listener, MainListener, NoMainListener, MAINTENANCE_STATUS};
+use crate::resources::target_group::{name_in_arn, owned_by_name};
+use crate::spec::names::TAG_MAINTENANCE;
 use crate::spec::{Model, Names, MAX_FALLBACK_PAGE};
 
 /// The page served when neither `--page` nor `dns.fallback.page` gives one.
@@ -37,14 +32,8 @@ pub const BUILTIN_PAGE: &str = r#"<!doctype html>
 </html>
 "#;
 
-pub async fn run(
-    mode: MaintenanceMode,
-    file: &Path,
-    page: Option<&Path>,
-    yes: bool,
-    lock: super::lock::Options,
-    g: &Global,
-) -> Result<i32, Error> {
+pub async fn run(a: &MaintenanceArgs, g: &Global) -> Result<i32, Error> {
+    let (mode, file, page, yes) = (a.mode, a.file.as_path(), a.page.as_deref(), a.yes);
     let model = super::load(file, g)?;
     let body = match mode {
         MaintenanceMode::On => Some(page_body(page, &model)?),
@@ -70,7 +59,8 @@ pub async fn run(
                 "Put stack \"{}\" in maintenance in {where_}? Its load balancer will answer every request with 503 and the maintenance page.",
                 model.name
             ),
-        )?,
+        )
+        .await?,
         MaintenanceMode::Off => super::confirm(
             yes,
             "end maintenance",
@@ -78,77 +68,45 @@ pub async fn run(
                 "End maintenance of stack \"{}\" in {where_}? Its load balancer will forward to the service again.",
                 model.name
             ),
-        )?,
+        )
+        .await?,
     }
-    let s = super::acting(g, super::stack_ref(&model), &regions, &model.accounts).await?;
-    let gate = Gate {
-        s: &s,
-        command: match mode {
-            MaintenanceMode::On => "maintenance on",
-            MaintenanceMode::Off => "maintenance off",
-        },
-        lock,
-        held: tokio::sync::Mutex::new(Vec::new()),
+    let mut s = super::acting(g, super::stack_ref(&model), &regions, &model.accounts).await?;
+    let command = match mode {
+        MaintenanceMode::On => "maintenance on",
+        MaintenanceMode::Off => "maintenance off",
     };
-    let res = switch(&s, &gate, &regions, body.as_deref(), &model).await;
-    for (_, h) in gate.held.into_inner() {
-        h.release().await;
-    }
-    res
-}
-
-/// The session, whose identity must be known before the first write, and the stack's lock in
-/// each region, taken at the region's first write (a switch with nothing to do writes nothing,
-/// not even a lock). The reads before it are not repeated: both switches set a state (tag,
-/// default action) rather than change one.
-struct Gate<'a> {
-    s: &'a super::Session,
-    command: &'static str,
-    lock: super::lock::Options,
-    held: tokio::sync::Mutex<Vec<(String, super::lock::Held)>>,
-}
-
-impl Gate<'_> {
-    async fn identity(&self) -> Result<(), Error> {
-        self.s.identity().await.map(|_| ())
-    }
-
-    /// Before the first write in `region`: the identity, then the lock there.
-    async fn before_write(&self, region: &str) -> Result<(), Error> {
-        self.s.identity().await?;
-        let mut held = self.held.lock().await;
-        if !held.iter().any(|(r, _)| r == region) {
-            let h = self
-                .s
-                .lock(Some(&[region.to_string()]), self.command, self.lock)
-                .await?;
-            held.push((region.to_string(), h));
-        }
-        Ok(())
-    }
+    // Each region's lock is taken at its first write (a switch with nothing to do writes
+    // nothing, not even a lock). The reads before it are not repeated: both switches set a
+    // state (tag, default action) rather than change one.
+    s.with_lock(
+        super::Locks::AtFirstWrite,
+        command,
+        (&a.lock).into(),
+        async |s| switch(s, &regions, body.as_deref(), &model).await,
+    )
+    .await
 }
 
 async fn switch(
     s: &super::Session,
-    gate: &Gate<'_>,
     regions: &[String],
     body: Option<&str>,
     model: &Model,
 ) -> Result<i32, Error> {
     let port = model.load_balancer.port as i32;
-    let results = super::lock::interruptible(futures::future::join_all(regions.iter().map(|r| {
+    let results = futures::future::join_all(regions.iter().map(|r| {
         let c = &s.regional[r];
         let mut stack = s.stack.clone();
         stack.region = r.clone();
         async move {
             match body {
-                Some(page) => on(c, &stack, port, page, gate).await,
-                None => off(c, &stack, port, gate).await,
+                Some(page) => on(c, &stack, port, page, s).await,
+                None => off(c, &stack, port, s).await,
             }
         }
-    })))
-    .await
-    .ok_or(Error::Interrupted)?;
+    }))
+    .await;
     // The account line before the results (a region that wrote nothing did not wait for it).
     s.identity().await?;
     let mut first_err = None;
@@ -207,146 +165,36 @@ pub fn check_page(name: &str, bytes: Vec<u8>) -> Result<String, Error> {
     })
 }
 
-/// The stack's main listener in one region and what it carries.
-struct Main {
-    lb_name: String,
-    listener: Listener,
-    arn: String,
-    /// The `ballast:maintenance` tag: where maintenance returns to.
-    tag: Option<String>,
-}
-
-impl Main {
-    fn label(&self) -> String {
-        format!(
-            "listener {}:{}",
-            self.lb_name,
-            self.listener.port().unwrap_or_default()
-        )
-    }
-}
-
-/// The load balancer by the stack's name (refused unless it carries the stack's ownership tag)
-/// and its listener on the stack's port that is not a redirect.
-async fn main_listener(c: &Clients, stack: &StackRef, port: i32) -> Result<Main, Error> {
-    let lb_name = Names::new(&stack.name, &stack.region).alb();
-    let r = c
-        .elbv2
-        .describe_load_balancers()
-        .names(&lb_name)
-        .send()
-        .await
-        .ctx(|| format!("describe load balancer {lb_name}"));
-    let lb = match r {
-        Err(e) if e.is_not_found() => None,
-        r => r?.load_balancers().first().cloned(),
-    };
-    let Some(lb) = lb else {
-        return Err(Error::Refused(format!(
-            "no load balancer {lb_name} in {}: deploy the stack first",
-            stack.region
-        )));
-    };
-    let lb_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-    let lb_tags = tags_of(c, std::slice::from_ref(&lb_arn))
-        .await?
-        .remove(&lb_arn)
-        .unwrap_or_default();
-    if !lb_tags
-        .iter()
-        .any(|(k, v)| k == TAG_STACK && *v == stack.name)
-    {
-        return Err(Error::Refused(format!(
-            "load balancer {lb_name} in {} does not carry the tag {TAG_STACK}={}: it is not this stack's, so it is left alone",
-            stack.region, stack.name
-        )));
-    }
-    let listeners = c
-        .elbv2
-        .describe_listeners()
-        .load_balancer_arn(&lb_arn)
-        .send()
-        .await
-        .ctx(|| format!("describe listeners of {lb_name}"))?
-        .listeners
-        .unwrap_or_default();
-    let Some(listener) = listeners.into_iter().find(|l| {
-        l.port() == Some(port)
-            && l.default_actions().first().and_then(|a| a.r#type())
-                != Some(&ActionTypeEnum::Redirect)
-    }) else {
-        return Err(Error::Refused(format!(
-            "load balancer {lb_name} in {} has no listener on port {port}: deploy the stack first",
-            stack.region
-        )));
-    };
-    let arn = listener.listener_arn().unwrap_or_default().to_string();
-    let tag = tags_of(c, std::slice::from_ref(&arn))
-        .await?
-        .remove(&arn)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|(k, v)| k == TAG_MAINTENANCE && !v.is_empty())
-        .map(|(_, v)| v);
-    Ok(Main {
-        lb_name,
-        listener,
-        arn,
-        tag,
+/// The main listener, or why there is none to switch.
+async fn find(c: &Clients, stack: &StackRef, port: i32) -> Result<MainListener, Error> {
+    main_listener(c, stack, port).await.map_err(|e| match e {
+        NoMainListener::Aws(e) => Error::Aws(e),
+        NoMainListener::Refused(why) => Error::Refused(why),
     })
 }
 
-/// The stack's target group by name, if it carries the stack's tag.
-async fn stack_target_group(c: &Clients, stack: &StackRef) -> Result<Option<String>, AwsError> {
-    let name = Names::new(&stack.name, &stack.region).target_group();
-    let r = c
-        .elbv2
-        .describe_target_groups()
-        .names(&name)
-        .send()
-        .await
-        .ctx(|| format!("describe target group {name}"));
-    let arn = match r {
-        Err(e) if e.is_not_found() => None,
-        r => r?
-            .target_groups()
-            .first()
-            .and_then(|t| t.target_group_arn())
-            .map(str::to_string),
-    };
-    let Some(arn) = arn else { return Ok(None) };
-    let tags = tags_of(c, std::slice::from_ref(&arn))
-        .await?
-        .remove(&arn)
-        .unwrap_or_default();
-    Ok(tags
-        .iter()
-        .any(|(k, v)| k == TAG_STACK && *v == stack.name)
-        .then_some(arn))
+/// Before the first write in a region: the identity, then the lock there; else the identity
+/// alone (the account line before the results).
+async fn before(s: &super::Session, region: &str, writes: bool) -> Result<(), Error> {
+    if writes {
+        s.lock_region(region).await
+    } else {
+        s.identity().await.map(|_| ())
+    }
 }
 
-/// The name in a target group ARN (`...:targetgroup/<name>/<id>`).
-fn tg_name(arn: &str) -> &str {
-    arn.split('/').nth(1).unwrap_or(arn)
-}
-
-/// `gate`: the session, whose identity must be known before the first write.
 async fn on(
     c: &Clients,
     stack: &StackRef,
     port: i32,
     page: &str,
-    gate: &Gate<'_>,
+    s: &super::Session,
 ) -> Result<String, Error> {
-    let m = main_listener(c, stack, port).await?;
-    let action = m.listener.default_actions().first();
-    let serving = action
-        .filter(|a| a.r#type() == Some(&ActionTypeEnum::FixedResponse))
-        .and_then(|a| a.fixed_response_config());
-    let target = match (&m.tag, action.and_then(forward_target)) {
+    let m = find(c, stack, port).await?;
+    let target = match (&m.tag, &m.forwards_to) {
         (Some(t), _) => t.clone(),
-        (None, Some(t)) => t.to_string(),
-        (None, None) => stack_target_group(c, stack).await?.ok_or_else(|| {
+        (None, Some(t)) => t.clone(),
+        (None, None) => owned_by_name(c, stack).await?.ok_or_else(|| {
             Error::Refused(format!(
                 "{} forwards to no target group and the stack's target group {} is not there: cannot tell where maintenance would return to",
                 m.label(),
@@ -354,26 +202,12 @@ async fn on(
             ))
         })?,
     };
-    let same = serving.is_some_and(|f| {
-        f.status_code() == Some(MAINTENANCE_STATUS)
-            && f.content_type() == Some(MAINTENANCE_CONTENT_TYPE)
-            && f.message_body() == Some(page)
-    });
+    let same = m.serves(page);
     let retag = m.tag.as_deref() != Some(target.as_str());
-    if retag || !same {
-        gate.before_write(&stack.region).await?;
-    } else {
-        gate.identity().await?;
-    }
+    before(s, &stack.region, retag || !same).await?;
     // Tag first: a crash before the switch leaves a tag that `off` clears.
     if retag {
-        c.elbv2
-            .add_tags()
-            .resource_arns(&m.arn)
-            .tags(Tag::builder().key(TAG_MAINTENANCE).value(&target).build())
-            .send()
-            .await
-            .ctx(|| format!("tag {}", m.label()))?;
+        m.tag_maintenance(c, &target).await?;
     }
     if same {
         return Ok(format!(
@@ -381,14 +215,8 @@ async fn on(
             m.label()
         ));
     }
-    c.elbv2
-        .modify_listener()
-        .listener_arn(&m.arn)
-        .default_actions(maintenance_action(page))
-        .send()
-        .await
-        .ctx(|| format!("switch {} to the maintenance page", m.label()))?;
-    Ok(if serving.is_some() {
+    m.switch_to_page(c, page).await?;
+    Ok(if m.fixed.is_some() {
         format!(
             "maintenance page updated: {} answers {MAINTENANCE_STATUS} with the new page ({} bytes)",
             m.label(),
@@ -399,28 +227,24 @@ async fn on(
             "in maintenance: {} answers {MAINTENANCE_STATUS} with the maintenance page ({} bytes) instead of forwarding to {}",
             m.label(),
             page.len(),
-            tg_name(&target)
+            name_in_arn(&target)
         )
     })
 }
 
-async fn off(c: &Clients, stack: &StackRef, port: i32, gate: &Gate<'_>) -> Result<String, Error> {
-    let m = main_listener(c, stack, port).await?;
-    let forwarding = m
-        .listener
-        .default_actions()
-        .first()
-        .is_some_and(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
-    if !forwarding || m.tag.is_some() {
-        gate.before_write(&stack.region).await?;
-    } else {
-        gate.identity().await?;
-    }
+async fn off(
+    c: &Clients,
+    stack: &StackRef,
+    port: i32,
+    s: &super::Session,
+) -> Result<String, Error> {
+    let m = find(c, stack, port).await?;
+    before(s, &stack.region, !m.forwarding || m.tag.is_some()).await?;
     let mut done = None;
-    if !forwarding {
+    if !m.forwarding {
         let target = match &m.tag {
             Some(t) => t.clone(),
-            None => stack_target_group(c, stack).await?.ok_or_else(|| {
+            None => owned_by_name(c, stack).await?.ok_or_else(|| {
                 Error::Refused(format!(
                     "{} is not forwarding, carries no {TAG_MAINTENANCE} tag, and the stack's target group {} is not there: run `ballast deploy` to restore it",
                     m.label(),
@@ -428,28 +252,16 @@ async fn off(c: &Clients, stack: &StackRef, port: i32, gate: &Gate<'_>) -> Resul
                 ))
             })?,
         };
-        c.elbv2
-            .modify_listener()
-            .listener_arn(&m.arn)
-            .default_actions(forward_action(&target))
-            .send()
-            .await
-            .ctx(|| format!("switch {} back to forwarding", m.label()))?;
+        m.switch_to_forward(c, &target).await?;
         done = Some(format!(
             "maintenance over: {} forwards to {} again",
             m.label(),
-            tg_name(&target)
+            name_in_arn(&target)
         ));
     }
     // Untag last: a crash before this leaves a tag the next `off` clears.
     if m.tag.is_some() {
-        c.elbv2
-            .remove_tags()
-            .resource_arns(&m.arn)
-            .tag_keys(TAG_MAINTENANCE)
-            .send()
-            .await
-            .ctx(|| format!("untag {}", m.label()))?;
+        m.untag_maintenance(c).await?;
     }
     Ok(done.unwrap_or_else(|| {
         if m.tag.is_some() {
@@ -496,7 +308,7 @@ mod tests {
     #[test]
     fn target_group_names_from_arns() {
         assert_eq!(
-            tg_name("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef"),
+            name_in_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef"),
             "web-tg"
         );
     }

@@ -7,6 +7,7 @@ pub mod lock;
 pub mod maintenance;
 pub mod plan;
 pub mod saved;
+pub mod signal;
 pub mod status;
 pub mod unlock;
 pub mod validate;
@@ -21,12 +22,58 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 
 use crate::aws::identity::{self, Identity};
 use crate::aws::{self, AwsError, Clients};
-use crate::cli::Global;
+use crate::cli::{Cli, Command, Global};
 use crate::engine::{self, Plan, PlanError, Scopes, StackRef};
 use crate::error::Error;
 use crate::render::Style;
 use crate::resources::{registry, DynKind};
 use crate::spec::{self, Model};
+
+/// Run the command `cli` names; its exit code, or the error `main` reports. An interrupt
+/// (Ctrl-C, SIGTERM) that the command does not handle itself drops it (`Error::Interrupted`).
+pub fn run(cli: &Cli) -> Result<i32, Error> {
+    let g = &cli.global;
+    if let Command::Validate(a) = &cli.command {
+        return validate::run(a, g);
+    }
+    if let Command::Completions(a) = &cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(
+            a.shell,
+            &mut Cli::command(),
+            "ballast",
+            &mut std::io::stdout(),
+        );
+        return Ok(0);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Io)?;
+    let res = rt.block_on(async {
+        let handler = signal::Handler::new();
+        let command = async {
+            match &cli.command {
+                Command::Plan(a) => plan::run(a, g).await,
+                Command::Deploy(a) => deploy::run(a, g).await,
+                Command::Destroy(a) => destroy::run(a, g).await,
+                Command::Status(a) => status::run(a, g).await,
+                Command::Maintenance(a) => maintenance::run(a, g).await,
+                Command::Drill(a) => drill::run(a, g).await,
+                Command::Unlock(a) => unlock::run(a, g).await,
+                Command::Validate(_) | Command::Completions(_) => unreachable!("run above"),
+            }
+        };
+        handler
+            .or_interrupted(command)
+            .await
+            .unwrap_or(Err(Error::Interrupted))
+    });
+    // A confirmation prompt left waiting on stdin (an interrupt at it) runs on a blocking
+    // thread: return without waiting for it.
+    rt.shutdown_background();
+    res
+}
 
 /// What every command that talks to AWS needs.
 pub struct Session {
@@ -43,6 +90,21 @@ pub struct Session {
     /// The regions the command acts in: those it was made for, then those planning found.
     acting_in: Vec<String>,
     global: Global,
+    /// The stack's locks this command holds (`with_lock`), and what takes more of them.
+    held: tokio::sync::Mutex<Vec<lock::Held>>,
+    locking: Option<(&'static str, lock::Options)>,
+}
+
+/// Which of the stack's locks `Session::with_lock` takes before its body runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Locks<'a> {
+    /// In every region the command acts in (the primary first).
+    All,
+    /// In these regions only.
+    In(&'a [String]),
+    /// None yet: the body takes each region's at its first write there (`Session::lock_region`),
+    /// so a command with nothing to do writes nothing, not even a lock.
+    AtFirstWrite,
 }
 
 /// The one GetCallerIdentity call of a command, started when the session is made and awaited
@@ -115,14 +177,9 @@ pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// longer show what it deleted, so that the next plan sees the stack as this run left it; say
 /// what they still do not show.
 ///
-/// The stack's lock is read beside each look (`Held::check`), so its release after the last
-/// one needs no read of its own.
-pub async fn settle(
-    s: &Session,
-    plan: &Plan,
-    res: &engine::ApplyResult,
-    held: &lock::Held,
-) -> Result<(), Error> {
+/// The stack's locks are read beside each look (`Session::check_locks`), so their release after
+/// the last one needs no read of its own.
+pub async fn settle(s: &Session, plan: &Plan, res: &engine::ApplyResult) -> Result<(), Error> {
     let deadline = std::time::Instant::now() + SETTLE;
     let mut pause = std::time::Duration::from_millis(250);
     let lagging = loop {
@@ -131,7 +188,7 @@ pub async fn settle(
         let scopes = s.scopes();
         let (lagging, ()) = tokio::join!(
             engine::unsettled(&s.kinds, &scopes, plan, res),
-            held.check()
+            s.check_locks()
         );
         let lagging = lagging?;
         if lagging.is_empty() || std::time::Instant::now() + pause > deadline {
@@ -191,6 +248,8 @@ pub async fn session(g: &Global, stack: StackRef, regions: &[String]) -> Session
         who: None,
         acting_in: regions.to_vec(),
         global: g.clone(),
+        held: Default::default(),
+        locking: None,
     };
     s.regional.insert(s.stack.region.clone(), s.clients.clone());
     s.connect(regions).await;
@@ -273,20 +332,94 @@ impl Session {
         v
     }
 
-    /// Take the stack's lock in `regions` (`None`: every region the command acts in), as the
-    /// caller (whose identity is known first: the account line comes before the lock).
-    pub async fn lock(
-        &self,
-        regions: Option<&[String]>,
-        command: &str,
+    /// Run `body` holding the stack's lock for `command`: this is how every command that writes
+    /// runs. It owns the lock's whole life: it takes the locks `locks` names (the caller's
+    /// identity known first: the account line comes before the lock), renews them while `body`
+    /// runs (`lock::Held`), and releases every lock the command took, on success, on an error
+    /// and on an interrupt. An interrupt (Ctrl-C, SIGTERM) that no step of `body` handles
+    /// itself drops `body` where it is and gives `Error::Interrupted` (exit 130, from `main`).
+    pub async fn with_lock<T>(
+        &mut self,
+        locks: Locks<'_>,
+        command: &'static str,
         o: lock::Options,
-    ) -> Result<lock::Held, Error> {
+        body: impl AsyncFnOnce(&mut Session) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        // Listened for from before the first lock is taken.
+        let handler = signal::Handler::new();
+        self.locking = Some((command, o));
+        let taken = match locks {
+            Locks::All => self.take_lock(None).await,
+            Locks::In(regions) => self.take_lock(Some(regions)).await,
+            Locks::AtFirstWrite => Ok(()),
+        };
+        let res = match taken {
+            Ok(()) => handler.or_interrupted(body(self)).await.unwrap_or_else(|| {
+                eprint("\nInterrupted.\n");
+                Err(Error::Interrupted)
+            }),
+            Err(e) => Err(e),
+        };
+        self.release_locks().await;
+        self.locking = None;
+        res
+    }
+
+    /// Take the lock in `regions` (`None`: every region the command acts in) for the command
+    /// `with_lock` runs.
+    async fn take_lock(&self, regions: Option<&[String]>) -> Result<(), Error> {
+        let (command, o) = self
+            .locking
+            .expect("locks are taken inside Session::with_lock");
         let who = self.identity().await?.map(|i| i.arn).unwrap_or_default();
         let mut all = self.lock_regions();
         if let Some(only) = regions {
             all.retain(|(r, _)| only.contains(r));
         }
-        lock::acquire(&self.stack.name, all, command, &who, o).await
+        let h = lock::acquire(&self.stack.name, all, command, &who, o).await?;
+        self.held.lock().await.push(h);
+        Ok(())
+    }
+
+    /// Before the first write in `region` under `Locks::AtFirstWrite`: the identity, then the
+    /// lock there (once).
+    pub async fn lock_region(&self, region: &str) -> Result<(), Error> {
+        self.identity().await?;
+        let (command, o) = self
+            .locking
+            .expect("locks are taken inside Session::with_lock");
+        let mut held = self.held.lock().await;
+        if held.iter().any(|h| h.holds(region)) {
+            return Ok(());
+        }
+        let who = self.identity().await?.map(|i| i.arn).unwrap_or_default();
+        let mut all = self.lock_regions();
+        all.retain(|(r, _)| r == region);
+        held.push(lock::acquire(&self.stack.name, all, command, &who, o).await?);
+        Ok(())
+    }
+
+    /// Read every lock held, so that their release moments later need not (`Held::check`).
+    pub async fn check_locks(&self) {
+        let held = self.held.lock().await;
+        futures::future::join_all(held.iter().map(|h| h.check())).await;
+    }
+
+    /// Release every lock the command holds (the last taken first). `with_lock` does it at
+    /// the end; a body may do it earlier, beside its last reads.
+    pub async fn release_locks(&self) {
+        let held = std::mem::take(&mut *self.held.lock().await);
+        for h in held.into_iter().rev() {
+            h.release().await;
+        }
+    }
+
+    /// The id of the lock held in `region` (what `ballast unlock` takes).
+    pub async fn lock_id(&self, region: &str) -> Option<String> {
+        let held = self.held.lock().await;
+        held.iter()
+            .find(|h| h.holds(region))
+            .map(|h| h.id().to_string())
     }
 
     pub fn scopes(&self) -> Scopes<'_, Clients> {
@@ -396,14 +529,22 @@ pub fn target_model(
     }
 }
 
-/// Ask on a TTY; refuse without one unless `--yes`.
-pub fn confirm(yes: bool, action: &'static str, question: &str) -> Result<(), Error> {
+/// Ask on a TTY; refuse without one unless `--yes`. The prompt runs on a blocking thread, so
+/// an interrupt at it reaches the command's handlers (which release the lock when one is held)
+/// and `main` exits without waiting for the prompt's thread.
+pub async fn confirm(yes: bool, action: &'static str, question: &str) -> Result<(), Error> {
     if yes {
         return Ok(());
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::NeedsConfirmation { action });
-    }
+    refuses_confirmation(false, action)?;
+    let q = question.to_string();
+    tokio::task::spawn_blocking(move || ask(action, &q))
+        .await
+        .map_err(|e| Error::Usage(format!("the confirmation prompt failed: {e}")))?
+}
+
+/// The prompt itself.
+fn ask(action: &'static str, question: &str) -> Result<(), Error> {
     let mut err = std::io::stderr();
     let _ = write!(
         err,
@@ -426,24 +567,6 @@ pub fn refuses_confirmation(yes: bool, action: &'static str) -> Result<(), Error
         return Err(Error::NeedsConfirmation { action });
     }
     Ok(())
-}
-
-/// `confirm` while the stack's lock is held: Ctrl-C at the prompt must release the lock, so the
-/// prompt runs on a blocking thread with Ctrl-C awaited beside it (`Error::Interrupted`: the
-/// caller releases the lock, and `main` exits 130 without waiting for the prompt's thread).
-pub async fn confirm_locked(yes: bool, action: &'static str, question: &str) -> Result<(), Error> {
-    if yes {
-        return Ok(());
-    }
-    let q = question.to_string();
-    let ask = tokio::task::spawn_blocking(move || confirm(false, action, &q));
-    tokio::select! {
-        r = ask => r.map_err(|e| Error::Usage(format!("the confirmation prompt failed: {e}")))?,
-        _ = tokio::signal::ctrl_c() => {
-            eprint("\n");
-            Err(Error::Interrupted)
-        }
-    }
 }
 
 pub fn eprint(s: &str) {

@@ -1,19 +1,15 @@
 use std::path::Path;
 
-use crate::cli::{Global, Output};
+use crate::cli::{Global, Output, PlanArgs};
 use crate::error::Error;
 use crate::render::{
     json,
     plan::{render, Purpose},
 };
 
-pub async fn run(
-    file: &Path,
-    output: Output,
-    detailed: bool,
-    out: Option<&Path>,
-    g: &Global,
-) -> Result<i32, Error> {
+pub async fn run(a: &PlanArgs, g: &Global) -> Result<i32, Error> {
+    let (file, output, detailed, out): (&Path, Output, bool, Option<&Path>) =
+        (&a.file, a.output, a.detailed_exitcode, a.out.as_deref());
     let model = super::load(file, g)?;
     let mut s = super::acting(g, super::stack_ref(&model), &model.regions, &model.accounts).await?;
     // `plan` takes no lock; it reads it (one GetParameter per region, beside discovery) and

@@ -1,18 +1,15 @@
 use std::path::Path;
 
-use crate::cli::{Global, Output};
+use crate::cli::{Global, Output, StatusArgs};
 use crate::error::Error;
 use crate::inspect::{dns, status};
 use crate::render;
 use crate::resources::route53;
 use crate::spec::Names;
 
-pub async fn run(
-    file: Option<&Path>,
-    stack: Option<&str>,
-    output: Output,
-    g: &Global,
-) -> Result<i32, Error> {
+pub async fn run(a: &StatusArgs, g: &Global) -> Result<i32, Error> {
+    let (file, stack, output): (Option<&Path>, Option<&str>, _) =
+        (a.file.as_deref(), a.stack.as_deref(), a.output);
     let (stack, mut regions, model) = super::target_model(file, stack, g)?;
     let mut s = super::session(g, stack, &regions).await;
     // Route 53: with a spec only when it has `dns:`; by stack name, the stack's health checks

@@ -12,11 +12,12 @@
 //! Ctrl-C while waiting (left as is).
 
 use crate::aws::lock::{self, Found};
-use crate::cli::Global;
+use crate::cli::{Global, UnlockArgs};
 use crate::engine::StackRef;
 use crate::error::Error;
 
-pub async fn run(stack: &str, lock_id: &str, no_wait: bool, g: &Global) -> Result<i32, Error> {
+pub async fn run(a: &UnlockArgs, g: &Global) -> Result<i32, Error> {
+    let (stack, lock_id, no_wait) = (a.stack.as_str(), a.lock_id.as_str(), a.no_wait);
     let region = g
         .region
         .clone()
@@ -50,7 +51,7 @@ pub async fn run(stack: &str, lock_id: &str, no_wait: bool, g: &Global) -> Resul
                 lock::span(now.saturating_sub(h.renewed())),
             ));
             let wait = std::time::Duration::from_secs(until - now);
-            if super::lock::interruptible(tokio::time::sleep(wait))
+            if super::signal::interruptible(tokio::time::sleep(wait))
                 .await
                 .is_none()
             {

@@ -1,10 +1,11 @@
 use std::path::Path;
 
-use crate::cli::Global;
+use crate::cli::{Global, ValidateArgs};
 use crate::error::Error;
 use crate::resources::registry;
 
-pub fn run(file: &Path, g: &Global) -> Result<i32, Error> {
+pub fn run(a: &ValidateArgs, g: &Global) -> Result<i32, Error> {
+    let file: &Path = &a.file;
     let model = super::load(file, g)?;
     let n = crate::engine::lower(&registry(), &model).len();
     super::eprint(&format!(

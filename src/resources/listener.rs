@@ -15,10 +15,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::common::{i, ignore_missing, ownership, s};
 use super::elb::{elb_tags, tags_of};
-use crate::aws::{Clients, Ctx};
+use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::names::TAG_MAINTENANCE;
-use crate::spec::Model;
+use crate::spec::names::{TAG_MAINTENANCE, TAG_STACK};
+use crate::spec::{Model, Names};
 
 pub struct Listener;
 
@@ -63,6 +63,211 @@ pub fn forward_target(a: &Action) -> Option<&str> {
             .target_groups()
             .first()?
             .target_group_arn()
+    })
+}
+
+/// The stack's main listener in one region, as `ballast maintenance` switches it.
+pub struct MainListener {
+    pub lb_name: String,
+    pub port: i32,
+    pub arn: String,
+    /// The `ballast:maintenance` tag: where maintenance returns to.
+    pub tag: Option<String>,
+    /// Its default action is a forward: to this target group, when it names one.
+    pub forwarding: bool,
+    pub forwards_to: Option<String>,
+    /// Its default action is a fixed response: (status, content type, body).
+    pub fixed: Option<(String, String, String)>,
+}
+
+impl MainListener {
+    pub fn label(&self) -> String {
+        format!("listener {}:{}", self.lb_name, self.port)
+    }
+
+    /// Whether it answers with maintenance's status and `page` already.
+    pub fn serves(&self, page: &str) -> bool {
+        self.fixed.as_ref().is_some_and(|(status, ctype, body)| {
+            status == MAINTENANCE_STATUS && ctype == MAINTENANCE_CONTENT_TYPE && body == page
+        })
+    }
+
+    /// Answer every request with 503 and `page`.
+    pub async fn switch_to_page(&self, c: &Clients, page: &str) -> Result<(), AwsError> {
+        self.set_default_action(
+            c,
+            maintenance_action(page),
+            "switch",
+            "to the maintenance page",
+        )
+        .await
+    }
+
+    /// Forward to `target_group_arn` again.
+    pub async fn switch_to_forward(
+        &self,
+        c: &Clients,
+        target_group_arn: &str,
+    ) -> Result<(), AwsError> {
+        self.set_default_action(
+            c,
+            forward_action(target_group_arn),
+            "switch",
+            "back to forwarding",
+        )
+        .await
+    }
+
+    async fn set_default_action(
+        &self,
+        c: &Clients,
+        action: Action,
+        verb: &str,
+        how: &str,
+    ) -> Result<(), AwsError> {
+        c.elbv2
+            .modify_listener()
+            .listener_arn(&self.arn)
+            .default_actions(action)
+            .send()
+            .await
+            .ctx(|| format!("{verb} {} {how}", self.label()))
+            .map(|_| ())
+    }
+
+    /// Tag it `ballast:maintenance` = `target_group_arn` (where maintenance returns to).
+    pub async fn tag_maintenance(
+        &self,
+        c: &Clients,
+        target_group_arn: &str,
+    ) -> Result<(), AwsError> {
+        c.elbv2
+            .add_tags()
+            .resource_arns(&self.arn)
+            .tags(
+                Tag::builder()
+                    .key(TAG_MAINTENANCE)
+                    .value(target_group_arn)
+                    .build(),
+            )
+            .send()
+            .await
+            .ctx(|| format!("tag {}", self.label()))
+            .map(|_| ())
+    }
+
+    /// Remove its `ballast:maintenance` tag.
+    pub async fn untag_maintenance(&self, c: &Clients) -> Result<(), AwsError> {
+        c.elbv2
+            .remove_tags()
+            .resource_arns(&self.arn)
+            .tag_keys(TAG_MAINTENANCE)
+            .send()
+            .await
+            .ctx(|| format!("untag {}", self.label()))
+            .map(|_| ())
+    }
+}
+
+/// Why there is no main listener to switch.
+#[derive(Debug)]
+pub enum NoMainListener {
+    Aws(AwsError),
+    /// Not there, or not the stack's: the reason, said to the user.
+    Refused(String),
+}
+
+impl From<AwsError> for NoMainListener {
+    fn from(e: AwsError) -> Self {
+        NoMainListener::Aws(e)
+    }
+}
+
+/// The load balancer by the stack's name (refused unless it carries the stack's ownership tag)
+/// and its listener on `port` that is not a redirect.
+pub async fn main_listener(
+    c: &Clients,
+    stack: &StackRef,
+    port: i32,
+) -> Result<MainListener, NoMainListener> {
+    let lb_name = Names::new(&stack.name, &stack.region).alb();
+    let r = c
+        .elbv2
+        .describe_load_balancers()
+        .names(&lb_name)
+        .send()
+        .await
+        .ctx(|| format!("describe load balancer {lb_name}"));
+    let lb = match r {
+        Err(e) if e.is_not_found() => None,
+        r => r?.load_balancers().first().cloned(),
+    };
+    let Some(lb) = lb else {
+        return Err(NoMainListener::Refused(format!(
+            "no load balancer {lb_name} in {}: deploy the stack first",
+            stack.region
+        )));
+    };
+    let lb_arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    let lb_tags = tags_of(c, std::slice::from_ref(&lb_arn))
+        .await?
+        .remove(&lb_arn)
+        .unwrap_or_default();
+    if !lb_tags
+        .iter()
+        .any(|(k, v)| k == TAG_STACK && *v == stack.name)
+    {
+        return Err(NoMainListener::Refused(format!(
+            "load balancer {lb_name} in {} does not carry the tag {TAG_STACK}={}: it is not this stack's, so it is left alone",
+            stack.region, stack.name
+        )));
+    }
+    let listeners = c
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .ctx(|| format!("describe listeners of {lb_name}"))?
+        .listeners
+        .unwrap_or_default();
+    let Some(listener) = listeners.into_iter().find(|l| {
+        l.port() == Some(port)
+            && l.default_actions().first().and_then(|a| a.r#type())
+                != Some(&ActionTypeEnum::Redirect)
+    }) else {
+        return Err(NoMainListener::Refused(format!(
+            "load balancer {lb_name} in {} has no listener on port {port}: deploy the stack first",
+            stack.region
+        )));
+    };
+    let arn = listener.listener_arn().unwrap_or_default().to_string();
+    let tag = tags_of(c, std::slice::from_ref(&arn))
+        .await?
+        .remove(&arn)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(k, v)| k == TAG_MAINTENANCE && !v.is_empty())
+        .map(|(_, v)| v);
+    let action = listener.default_actions().first();
+    let fixed = action
+        .filter(|a| a.r#type() == Some(&ActionTypeEnum::FixedResponse))
+        .and_then(|a| a.fixed_response_config())
+        .map(|f| {
+            (
+                f.status_code().unwrap_or_default().to_string(),
+                f.content_type().unwrap_or_default().to_string(),
+                f.message_body().unwrap_or_default().to_string(),
+            )
+        });
+    Ok(MainListener {
+        lb_name,
+        port: listener.port().unwrap_or_default(),
+        arn,
+        tag,
+        forwarding: action.is_some_and(|a| a.r#type() == Some(&ActionTypeEnum::Forward)),
+        forwards_to: action.and_then(forward_target).map(str::to_string),
+        fixed,
     })
 }
 

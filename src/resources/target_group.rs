@@ -273,6 +273,40 @@ const SHORT_IN_USE: InUseRetry = InUseRetry {
 };
 
 /// The listeners and rules that forward to the target group `arn`, named for a person.
+/// The stack's target group by its name, if it carries the stack's ownership tag: its ARN.
+pub async fn owned_by_name(c: &Clients, stack: &StackRef) -> Result<Option<String>, AwsError> {
+    let name = crate::spec::Names::new(&stack.name, &stack.region).target_group();
+    let r = c
+        .elbv2
+        .describe_target_groups()
+        .names(&name)
+        .send()
+        .await
+        .ctx(|| format!("describe target group {name}"));
+    let arn = match r {
+        Err(e) if e.is_not_found() => None,
+        r => r?
+            .target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .map(str::to_string),
+    };
+    let Some(arn) = arn else { return Ok(None) };
+    let tags = tags_of(c, std::slice::from_ref(&arn))
+        .await?
+        .remove(&arn)
+        .unwrap_or_default();
+    Ok(tags
+        .iter()
+        .any(|(k, v)| k == crate::spec::names::TAG_STACK && *v == stack.name)
+        .then_some(arn))
+}
+
+/// The name in a target group ARN (`...:targetgroup/<name>/<id>`).
+pub fn name_in_arn(arn: &str) -> &str {
+    arn.split('/').nth(1).unwrap_or(arn)
+}
+
 async fn users(c: &Clients, arn: &str) -> Result<Vec<String>, AwsError> {
     let tgs = c
         .elbv2

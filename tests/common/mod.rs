@@ -1499,8 +1499,17 @@ pub fn drain(rx: &std::sync::mpsc::Receiver<String>, seen: &mut String) {
 }
 
 pub fn sigint(child: &std::process::Child) {
+    send(child, "-INT");
+}
+
+/// What CI runners and `timeout` send: ballast treats it as Ctrl-C.
+pub fn sigterm(child: &std::process::Child) {
+    send(child, "-TERM");
+}
+
+fn send(child: &std::process::Child, signal: &str) {
     std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
 }
