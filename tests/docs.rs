@@ -3,6 +3,7 @@
 //! every YAML block in them is a spec that `ballast validate` accepts. A block that shows only
 //! some fields is completed with the minimal spec's (`name`, `region`, `service.image`) before
 //! it is validated, so a fragment is checked too. No emulator: `validate` makes no AWS call.
+//! The emulator README's table of fidelity patches is the shim's patch registry.
 
 mod common;
 
@@ -220,6 +221,26 @@ fn every_yaml_block_in_the_docs_is_a_valid_spec() {
         }
     }
     assert!(checked >= 5, "only {checked} YAML blocks checked");
+}
+
+/// `tests/emulator/shim/catalog.py --check`: the table between the `patches:begin`/`end`
+/// markers of tests/emulator/README.md is what the `@patch` registrations in
+/// tests/emulator/shim/patches/ say. Needs `.venv` (`scripts/emulator start` makes it), not a
+/// running emulator.
+#[test]
+fn the_emulator_readme_table_is_the_patch_registry() {
+    let out = std::process::Command::new(root().join(".venv/bin/python"))
+        .args(["tests/emulator/shim/catalog.py", "--check"])
+        .current_dir(root())
+        .output()
+        .expect(".venv/bin/python runs (scripts/emulator start makes .venv)");
+    assert!(
+        out.status.success(),
+        "the patch table of tests/emulator/README.md is not the registry; fix the texts in \
+         tests/emulator/shim/patches/ and run .venv/bin/python tests/emulator/shim/catalog.py\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 """Which AWS call a request is, and the call log behind /_shim/stats.
 
-Shared by the moto shim (server.py) and the LocalStack proxy (proxy.py), so both count and
-classify calls the same way. Standard library only: the proxy runs without moto.
+Shared by the moto shim (shim/middleware.py) and the LocalStack proxy (proxy.py), so both count
+and classify calls the same way. Standard library only: the proxy runs without moto.
 """
 
 from __future__ import annotations

@@ -6,13 +6,15 @@ Usage: .venv/bin/python tests/emulator/selfcheck.py [--endpoint URL]
 
 Works in its own region (ap-southeast-2) with unique names, so it does not touch
 test resources, but it resets the /_shim/stats counters: run it before tests,
-not concurrently with them. Exits 1 if any check fails.
+not concurrently with them. Exits 1 if any check fails. A check named "E1 ..." checks patch E1:
+the last check is that GET /_shim/patches (the registry) lists every patch checked here.
 """
 
 import argparse
 import datetime as dt
 import json
 import os
+import re
 import struct
 import sys
 import time
@@ -30,9 +32,12 @@ from botocore.exceptions import ClientError
 
 REGION = "ap-southeast-2"
 FAILURES: list[str] = []
+CHECKED: list[str] = []  # every check's name, passed or not
+PATCH_CHECK_RE = re.compile(r"^([A-Z][0-9]+) ")  # "E1 deploymentConfiguration": patch E1
 
 
 def check(cond, what: str) -> None:
+    CHECKED.append(what)
     if not cond:
         FAILURES.append(what)
         print(f"FAIL {what}", file=sys.stderr)
@@ -667,6 +672,22 @@ def main() -> int:
             shim("consistency", method="DELETE")
         except urllib.error.HTTPError:
             pass  # an emulator without the mode (reported by check_consistency)
+
+    # --- GET /_shim/patches: the registry lists every patch checked above (keep this last) ---
+    checked = sorted({m.group(1) for w in CHECKED if (m := PATCH_CHECK_RE.match(w))},
+                     key=lambda i: (i[0], int(i[1:])))
+    try:
+        listed = shim("patches")
+    except urllib.error.HTTPError as e:
+        check(False, f"patches: GET /_shim/patches answered {e.code}: this emulator predates it")
+    else:
+        ids = [p.get("id") for p in listed if isinstance(p, dict)]
+        complete = all(isinstance(p, dict) and set(p) == {"id", "service", "moto", "emulator"}
+                       and all(isinstance(v, str) and v for v in p.values()) for p in listed)
+        missing = [i for i in checked if i not in ids]
+        check(complete and not missing and len(ids) == len(set(ids)) and len(checked) >= 30,
+              f"patches: GET /_shim/patches lists every patch checked here ({len(checked)}), "
+              f"each once with id, service, moto, emulator; missing: {missing}")
 
     print(f"emulator selfcheck: {'FAILED' if FAILURES else 'ok'} "
           f"({len(FAILURES)} failures, {time.monotonic() - started:.1f}s)")

@@ -1,0 +1,326 @@
+"""ECS patches (E1-E7). The table in tests/emulator/README.md is written from these."""
+
+from __future__ import annotations
+
+import uuid
+
+from ..registry import patch
+
+DEFAULT_DEPLOYMENT_CONFIGURATION = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+
+
+# How new ECS deployments end (POST /_shim/rollout): moto has no tasks, so a test picks the
+# outcome a real rollout would have reached. COMPLETED (default), FAILED (as after a circuit
+# breaker rollback) or IN_PROGRESS (never settles).
+ROLLOUT = {"state": "COMPLETED", "reason": None}
+
+
+@patch(
+    "E1", "ecs",
+    moto=(
+        "CreateService drops `deploymentConfiguration`, `capacityProviderStrategy`, "
+        "`healthCheckGracePeriodSeconds`, `enableExecuteCommand`. It reports `launchType: \"EC2\"` "
+        "even with a capacity provider strategy. It has no `createdAt`. UpdateService stores "
+        "`taskDefinition` as given (e.g. `web`), not as an ARN. It applies fields before "
+        "validating."
+    ),
+    emulator=(
+        "These fields are stored and returned. `deploymentConfiguration` defaults to "
+        "`{deploymentCircuitBreaker:{enable:false,rollback:false}, maximumPercent:200, "
+        "minimumHealthyPercent:100}`. UpdateService merges a partial one. With no strategy and no "
+        "launchType, the cluster's default strategy is used. If there is a strategy, `launchType` "
+        "is omitted. Strategy items always have `weight` and `base`. `taskDefinition` is always "
+        "the full ARN. Invalid task definitions or subnets are rejected before any change."
+    ),
+)
+@patch(
+    "E2", "ecs",
+    moto=(
+        "Services stay at `runningCount 0`, `pendingCount = desired`, with the deployment "
+        "`IN_PROGRESS`. UpdateService never makes a new deployment (except `forceNewDeployment`)."
+    ),
+    emulator=(
+        "Services are always steady: `runningCount == desiredCount`, `pendingCount 0`. There is "
+        "one deployment: `status PRIMARY`, `rolloutState COMPLETED`, counts = desired, `id "
+        "ecs-svc/<19 digits>`. Changing taskDefinition, networkConfiguration, platformVersion or "
+        "capacityProviderStrategy (or `forceNewDeployment`) replaces it with a new id. Scaling "
+        "keeps the id. A \"has reached a steady state.\" event is added."
+    ),
+)
+@patch(
+    "E3", "ecs",
+    moto="CreateService on an existing ACTIVE name silently replaces the service.",
+    emulator="`InvalidParameterException: Creation of service was not idempotent.`",
+)
+@patch(
+    "E4", "ecs",
+    moto="Deleted (INACTIVE) services stay in ListServices and can be updated or deleted again.",
+    emulator=(
+        "ListServices omits them. UpdateService/DeleteService → `ServiceNotActiveException`. "
+        "Counts drop to 0. DescribeServices still shows `status: INACTIVE`, as real ECS does. The "
+        "same name can be created again."
+    ),
+)
+def services() -> None:
+    """E1-E4: CreateService, UpdateService, DeleteService and ListServices (one wrapper each)."""
+    from moto.core.utils import utcnow
+    from moto.ecs import models
+    from moto.ecs.exceptions import ECSException, InvalidParameterException
+    from moto.ecs.responses import EC2ContainerServiceResponse as R
+
+    Backend = models.EC2ContainerServiceBackend
+
+    def not_active():
+        return ECSException("ServiceNotActiveException", "Service was not ACTIVE.")
+
+    def normalize_strategy(strategy):
+        """Real ECS reports weight and base on every capacity provider strategy item."""
+        return [{"capacityProvider": i["capacityProvider"], "weight": i.get("weight", 0),
+                 "base": i.get("base", 0)} for i in strategy] if strategy else None
+
+    def make_steady(svc, new_deployment: bool) -> None:
+        """E2: the service has finished rolling out, whatever happened."""
+        svc.running_count, svc.pending_count = svc.desired_count, 0
+        if svc.deployment_controller.get("type", "ECS") != "ECS":
+            return
+        now = utcnow()
+        old = svc.deployments[0] if svc.deployments else None
+        if new_deployment or old is None:
+            dep_id = f"ecs-svc/{models.mock_random.randint(10**18, 10**19 - 1)}"
+            created = now
+        else:
+            dep_id, created = old["id"], old["createdAt"]
+        state = ROLLOUT["state"] if (new_deployment or old is None) else (old or {}).get("rolloutState", "COMPLETED")
+        settled = state == "COMPLETED"
+        reason = ROLLOUT["reason"] if not settled else None
+        svc.deployments = [{
+            "id": dep_id,
+            "status": "PRIMARY",
+            "taskDefinition": svc.task_definition,
+            "desiredCount": svc.desired_count,
+            "pendingCount": 0,
+            "runningCount": svc.desired_count if settled else 0,
+            "failedTasks": 0 if state != "FAILED" else max(svc.desired_count, 1),
+            "createdAt": created,
+            "updatedAt": now,
+            "capacityProviderStrategy": svc.capacity_provider_strategy,
+            "launchType": svc.launch_type,
+            "platformVersion": svc.platform_version,
+            "platformFamily": None if svc.launch_type == "EC2" else "Linux",
+            "networkConfiguration": svc.network_configuration or None,
+            "rolloutState": state,
+            "rolloutStateReason": reason or (f"ECS deployment {dep_id} completed." if settled else f"ECS deployment {dep_id} in progress."),
+        }]
+        svc.events.insert(0, {
+            "id": str(uuid.uuid4()),
+            "createdAt": now,
+            "message": f"(service {svc.name}) has reached a steady state." if settled
+            else f"(service {svc.name}) deployment {dep_id} {'failed: ' + (reason or 'tasks failed to start') if state == 'FAILED' else 'is in progress'}.",
+        })
+
+    orig_create = R.create_service
+
+    def create_service(self):
+        """E1 + E2 + E3."""
+        cluster_str = self._get_param("cluster", "default")
+        name = self._get_param("serviceName")
+        backend = self.ecs_backend
+        try:
+            existing = backend._get_service(cluster_str, name)
+        except ECSException:
+            existing = None
+        if existing is not None and existing.status == "ACTIVE":  # E3
+            raise InvalidParameterException("Creation of service was not idempotent.")
+        launch_type = self._get_param("launchType")
+        strategy = self._get_param("capacityProviderStrategy")
+        if not strategy and not launch_type:
+            # Real ECS falls back to the cluster's default strategy, then EC2.
+            strategy = backend._get_cluster(cluster_str).default_capacity_provider_strategy
+        result = orig_create(self)
+        svc = result.result["service"]
+        svc.capacity_provider_strategy = normalize_strategy(strategy)
+        if strategy and not launch_type:
+            svc.launch_type = None
+        svc.deployment_configuration = (
+            self._get_param("deploymentConfiguration") or DEFAULT_DEPLOYMENT_CONFIGURATION
+        )
+        svc.health_check_grace_period_seconds = self._get_param("healthCheckGracePeriodSeconds")
+        svc.enable_execute_command = bool(self._get_param("enableExecuteCommand", False))
+        svc.created_at = utcnow()
+        make_steady(svc, new_deployment=True)
+        return result
+
+    orig_update = R.update_service
+
+    def update_service(self):
+        """E1 + E2 + E4."""
+        params = self._get_params()
+        backend = self.ecs_backend
+        svc = backend._get_service(params.get("cluster", "default"), params["service"])
+        if svc.status != "ACTIVE":
+            raise not_active()
+        # moto copies every request field onto the service (camelCase -> snake_case)
+        # before validating, and stores taskDefinition as given: validate first.
+        td_arn = None
+        if params.get("taskDefinition"):
+            td_arn = backend.describe_task_definition(params["taskDefinition"]).arn
+        if params.get("networkConfiguration"):
+            svc._validate_network(params["networkConfiguration"])
+        before = (svc.task_definition, svc.platform_version, svc.network_configuration,
+                  svc.capacity_provider_strategy)
+        old_dc = svc.deployment_configuration
+        result = orig_update(self)
+        if td_arn:
+            svc.task_definition = td_arn
+        if params.get("deploymentConfiguration"):
+            svc.deployment_configuration = {**(old_dc or {}), **params["deploymentConfiguration"]}
+        if params.get("capacityProviderStrategy"):
+            svc.capacity_provider_strategy = normalize_strategy(params["capacityProviderStrategy"])
+            if not params.get("launchType"):
+                svc.launch_type = None
+        if params.get("enableExecuteCommand") is not None:
+            svc.enable_execute_command = bool(params["enableExecuteCommand"])
+        after = (svc.task_definition, svc.platform_version, svc.network_configuration,
+                 svc.capacity_provider_strategy)
+        make_steady(svc, new_deployment=before != after or bool(params.get("forceNewDeployment")))
+        return result
+
+    orig_delete = Backend.delete_service
+
+    def delete_service(self, cluster_name, service_name, force):
+        """E4."""
+        if self._get_service(cluster_name, service_name).status != "ACTIVE":
+            raise not_active()
+        svc = orig_delete(self, cluster_name, service_name, force)
+        svc.desired_count = svc.running_count = svc.pending_count = 0
+        for dep in svc.deployments:
+            dep.update(desiredCount=0, runningCount=0, pendingCount=0)
+        return svc
+
+    orig_list_services = Backend.list_services
+
+    def list_services(self, cluster_str, *args, **kwargs):
+        """E4: deleted (INACTIVE) services are not listed."""
+        arns = orig_list_services(self, cluster_str, *args, **kwargs)
+        inactive = {s.arn for s in self.services.values() if s.status != "ACTIVE"}
+        return [a for a in arns if a not in inactive]
+
+    # Service objects created before a patch field existed would miss the attribute.
+    models.Service.capacity_provider_strategy = None
+    models.Service.deployment_configuration = None
+    models.Service.health_check_grace_period_seconds = None
+    models.Service.enable_execute_command = False
+    models.Service.created_at = None
+
+    R.create_service, R.update_service = create_service, update_service
+    Backend.delete_service, Backend.list_services = delete_service, list_services
+
+
+@patch(
+    "E5", "ecs",
+    moto=(
+        "DeleteCluster succeeds with active services. An INACTIVE cluster stays in ListClusters "
+        "and accepts CreateService. `activeServicesCount` is always 0."
+    ),
+    emulator=(
+        "`ClusterContainsServicesException`. An INACTIVE cluster is `ClusterNotFoundException` "
+        "everywhere except DescribeClusters, which shows `status: INACTIVE`. It is not in "
+        "ListClusters. DescribeClusters computes `activeServicesCount` and `runningTasksCount` (= "
+        "sum of desired counts). Tasks from RunTask are not counted."
+    ),
+)
+def clusters() -> None:
+    """E5: DescribeClusters, DeleteCluster, ListClusters and every lookup of a cluster."""
+    from moto.ecs import models
+    from moto.ecs.exceptions import ECSException
+
+    Backend = models.EC2ContainerServiceBackend
+
+    def active_services(backend, cluster):
+        return [s for s in backend.services.values()
+                if s.cluster_arn == cluster.arn and s.status == "ACTIVE"]
+
+    orig_describe_clusters = Backend.describe_clusters
+
+    def describe_clusters(self, cluster_names):
+        """E5: counts derived from the (steady) services."""
+        clusters, failures = orig_describe_clusters(self, cluster_names)
+        for c in clusters:
+            svcs = active_services(self, c)
+            c.active_services_count = len(svcs)
+            c.running_tasks_count = sum(s.desired_count for s in svcs)
+            c.pending_tasks_count = 0
+        return clusters, failures
+
+    orig_get_cluster = Backend._get_cluster
+
+    def get_cluster(self, name):
+        """E5: a deleted (INACTIVE) cluster is gone for every operation but Describe."""
+        cluster = orig_get_cluster(self, name)
+        if cluster.status != "ACTIVE":
+            raise models.ClusterNotFoundException
+        return cluster
+
+    def list_clusters(self):
+        return [c.arn for c in self.clusters.values() if c.status == "ACTIVE"]
+
+    orig_delete_cluster = Backend.delete_cluster
+
+    def delete_cluster(self, cluster_str):
+        """E5."""
+        if active_services(self, self._get_cluster(cluster_str)):
+            raise ECSException("ClusterContainsServicesException",
+                               "The Cluster cannot be deleted while Services are active.")
+        return orig_delete_cluster(self, cluster_str)
+
+    Backend.describe_clusters, Backend.delete_cluster = describe_clusters, delete_cluster
+    Backend._get_cluster, Backend.list_clusters = get_cluster, list_clusters
+
+
+@patch(
+    "E6", "ecs",
+    moto="RegisterTaskDefinition response has no `tags`.",
+    emulator="`tags` is returned.",
+)
+def task_definition_tags() -> None:
+    from moto.ecs.responses import EC2ContainerServiceResponse as R
+
+    orig_register = R.register_task_definition
+
+    def register_task_definition(self):
+        """E6: the response carries the tags, like real ECS."""
+        result = orig_register(self)
+        if self._get_param("tags"):
+            result.result["tags"] = self._get_param("tags")
+        return result
+
+    R.register_task_definition = register_task_definition
+
+
+@patch(
+    "E7", "ecs",
+    moto=(
+        "CreateCluster on an existing name replaces the cluster, which drops its tags and capacity "
+        "providers."
+    ),
+    emulator="Returns the existing ACTIVE cluster unchanged.",
+)
+def idempotent_create_cluster() -> None:
+    from moto.ecs import models
+
+    Backend = models.EC2ContainerServiceBackend
+
+    orig_create_cluster = Backend.create_cluster
+
+    def create_cluster(self, cluster_name, *args, **kwargs):
+        """E7: CreateCluster on an ACTIVE cluster returns it unchanged (moto replaces it)."""
+        existing = self.clusters.get(cluster_name)
+        if existing is not None and existing.status == "ACTIVE":
+            return existing
+        return orig_create_cluster(self, cluster_name, *args, **kwargs)
+
+    Backend.create_cluster = create_cluster
