@@ -155,6 +155,35 @@ def main() -> int:
     check(time.monotonic() - t >= 0.15, "delay")
     shim("delay", {"ms": old_delay})
 
+    # --- shim: scopes (a test's own counts, faults and rollouts) -------------
+    def scoped(key, path, body=None, method=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{endpoint}/_shim/{path}", data=data, headers={"X-Shim-Scope": key},
+                                     method=method or ("POST" if data else "GET"))
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read().decode())
+
+    ka, kb = f"AKIDSA{u}".upper(), f"AKIDSB{u}".upper()
+    ecs_a, ecs_b = (boto3.client("ecs", **{**kw, "aws_access_key_id": k}) for k in (ka, kb))
+    shim("reset", {})
+    scoped(ka, "reset", {})
+    scoped(kb, "reset", {})
+    scoped(ka, "faults", {"op": "ListClusters", "count": 1, "code": "ThrottlingException"})
+    scoped(ka, "rollout", {"state": "FAILED", "reason": "scoped"})
+    check(error_of(lambda: ecs_b.list_clusters()) is None, "scopes: B does not get A's fault")
+    check(error_of(lambda: ecs_a.list_clusters()) == ("ThrottlingException", 400), "scopes: A gets its fault")
+    ecs_b.list_clusters()
+    ops = lambda st: [c["op"] for c in st["calls"]]  # noqa: E731
+    check(ops(scoped(ka, "stats")) == ["ListClusters"] and ops(scoped(kb, "stats")) == ["ListClusters"] * 2
+          and shim("stats")["total"] == 0, "scopes: each key's calls counted in its own scope only")
+    check(shim("faults") == [] and shim("rollout", {"state": "COMPLETED"})["state"] == "COMPLETED"
+          and scoped(ka, "rollout", {"state": "FAILED", "reason": "scoped"})["state"] == "FAILED",
+          "scopes: switches are per scope")
+    scoped(ka, "scope", method="DELETE")
+    scoped(kb, "scope", method="DELETE")
+    ecs_a.list_clusters()
+    check(shim("stats")["total"] == 1, "scopes: a deleted scope's key counts in the default scope")
+
     # --- IAM: managed policies loaded ----------------------------------------
     iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
 

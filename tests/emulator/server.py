@@ -28,6 +28,14 @@ and exposes this under /_shim/ (see tests/emulator/README.md):
   POST|GET|DELETE /_shim/consistency -> consistency mode: first uses of new ids fail, listings
        lag, deletes conflict, as on AWS while resources propagate (consistency.py)
 
+SCOPES: every call is counted, delayed, faulted, throttled, frozen and given its consistency
+mode and ECS rollout outcome in the scope of the access key id it is signed with, and every
+/_shim/ call acts on the scope its `X-Shim-Scope: <access key id>` header names (created by
+the first such call; no header: the default scope, which also holds every call of a key no
+/_shim/ call named). Each test signs with a key of its own, so tests share one emulator and
+run at once. The Route 53 forced health (by check id) and SNS confirmations (by endpoint) are
+not scoped.
+
 It also serves CloudWatch over Smithy RPC v2 CBOR (the protocol of aws-sdk-cloudwatch), which
 moto lacks: CborToJson (shim/cbor.py) translates those calls to moto's awsJson1_0 and the
 answers back.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -17,17 +18,24 @@ from consistency import Consistency  # (POST /_shim/consistency)
 
 from . import registry
 from .cbor import is_cbor_request, respond_cbor_error
-from .patches.ecs import ROLLOUT
+from .patches.ecs import ROLLOUT, current_rollout
 from .patches.route53 import R53_FORCED_HEALTH, r53_backends, r53_find_health_check, r53_health
 from .patches.sns import sns_confirm
 from .wsgi import load_json, read_body, respond, respond_json, xml_escape
 
 
-class Shim:
-    def __init__(self, app, delay_ms: int = 0):
-        self.app = app
-        self.delay_ms = delay_ms
-        self.lock = threading.Lock()
+# The access key id a request is signed with (SigV4 `Credential=<key>/<date>/...`).
+CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
+
+
+class Scope:
+    """What one client of the shim sees and sets: its calls, faults, latency, freeze, throttle,
+    consistency mode and how its ECS rollouts end. A test signs its calls with an access key id
+    of its own and names it in the `X-Shim-Scope` header of its /_shim/ calls, so tests that
+    share one emulator run at once without seeing each other's counts or switches. Calls of a
+    key no /_shim/ call named (and /_shim/ calls without the header) share the default scope."""
+
+    def __init__(self, delay_ms: int = 0):
         self.log = CallLog()
         self.faults: list[dict] = []
         # AWS calls received and not yet answered (a killed client's calls still land).
@@ -36,47 +44,72 @@ class Shim:
         # waits (the client looks hung: a test kills it) until DELETE /_shim/freeze, and is
         # then answered 503 without reaching moto. A kill after exactly k writes.
         self.freeze: dict | None = None
-        self.thawed = threading.Condition(self.lock)
         # POST /_shim/throttle {"rate": r, "seed": n}: each AWS call is throttled with
         # probability r, in its service's own error shape (see throttle_fault).
         self.throttle: dict | None = None
+        self.delay_ms = delay_ms
         self.consistency = Consistency()
+        # POST /_shim/rollout: how the ECS deployments this scope's calls create end (E2).
+        self.rollout = dict(ROLLOUT)
+
+
+class Shim:
+    def __init__(self, app, delay_ms: int = 0):
+        self.app = app
+        self.lock = threading.Lock()
+        self.thawed = threading.Condition(self.lock)
+        self.default = Scope(delay_ms)
+        self.scopes: dict[str, Scope] = {}
+
+    def scope_of_call(self, environ) -> Scope:
+        m = CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        with self.lock:
+            return self.scopes.get(m.group(1), self.default) if m else self.default
+
+    def scope_of_control(self, environ) -> Scope:
+        key = environ.get("HTTP_X_SHIM_SCOPE", "").strip()
+        if not key:
+            return self.default
+        with self.lock:
+            return self.scopes.setdefault(key, Scope())
 
     # -- WSGI entry point --------------------------------------------------
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_shim/"):
-            return self.control(environ, start_response, path)
+            return self.control(environ, start_response, path, self.scope_of_control(environ))
         if path.startswith("/moto-api"):
             return self.app(environ, start_response)
 
+        sc = self.scope_of_call(environ)
         body = read_body(environ)
         service, op = identify(environ, body)
-        self.log.record(service, op)
+        sc.log.record(service, op)
         with self.lock:
-            if self.held(op):
+            if self.held(sc, op):
                 return respond(start_response, 503, "frozen by /_shim/freeze", "text/plain")
-            fault = self.take_fault(service, op)
-            t = self.throttle
+            fault = self.take_fault(sc, service, op)
+            t = sc.throttle
             if fault is None and t is not None and t["rng"].random() < t["rate"]:
                 t["throttled"] += 1
                 fault = throttle_fault(environ, service)
-            delay = self.delay_ms
-            self.in_flight += 1
+            delay = sc.delay_ms
+            sc.in_flight += 1
         try:
-            fault, call = self.consistency.before(environ, service, op, body, fault)
+            fault, call = sc.consistency.before(environ, service, op, body, fault)
             if delay > 0:
                 time.sleep(delay / 1000.0)
             if fault is not None:
                 return render_fault(environ, service, fault, start_response)
-            return self.consistency.after(call, self.app, environ, start_response)
+            with current_rollout(sc.rollout):
+                return sc.consistency.after(call, self.app, environ, start_response)
         finally:
             with self.lock:
-                self.in_flight -= 1
+                sc.in_flight -= 1
 
-    def held(self, op: str) -> bool:
+    def held(self, sc: Scope, op: str) -> bool:
         """With the lock held: whether this call is frozen (it then waits until thawed)."""
-        f = self.freeze
+        f = sc.freeze
         if f is None:
             return False
         if not f["frozen"]:
@@ -85,52 +118,62 @@ class Shim:
                 f["frozen"] = f["passed"] >= f["after_writes"]
             return False
         f["waiting"] += 1
-        while self.freeze is f:
+        while sc.freeze is f:
             self.thawed.wait(timeout=1.0)
         return True
 
-    def take_fault(self, service: str, op: str):
-        for f in self.faults:
+    @staticmethod
+    def take_fault(sc: Scope, service: str, op: str):
+        for f in sc.faults:
             if f["op"] == op and f.get("service") in (None, service):
                 f["count"] -= 1
                 if f["count"] <= 0:
-                    self.faults.remove(f)
+                    sc.faults.remove(f)
                 return f
         return None
 
     # -- /_shim/ control endpoints -----------------------------------------
-    def control(self, environ, start_response, path):
+    def control(self, environ, start_response, path, sc: Scope):
         method = environ.get("REQUEST_METHOD", "GET")
         name = path[len("/_shim/"):].strip("/")
         if name == "health":
             return respond(start_response, 200, "ok", "text/plain")
+        if name == "scope" and method == "DELETE":
+            # The test is over: forget its scope (its calls still in flight, if any, end in the
+            # default scope's counts); calls it froze are let go.
+            key = environ.get("HTTP_X_SHIM_SCOPE", "").strip()
+            with self.lock:
+                self.scopes.pop(key, None)
+                sc.freeze = None
+                self.thawed.notify_all()
+            return respond_json(start_response, {"ok": True})
         if name == "patches" and method == "GET":
             return respond_json(start_response, registry.as_json())
         if name == "stats" and method == "GET":
             with self.lock:
-                in_flight = self.in_flight
-            return respond_json(start_response, {**self.log.stats(), "in_flight": in_flight})
+                in_flight = sc.in_flight
+            return respond_json(start_response, {**sc.log.stats(), "in_flight": in_flight})
         if name == "reset" and method == "POST":
-            self.log.reset()
+            sc.log.reset()
             return respond_json(start_response, {"ok": True})
         if name == "delay" and method == "GET":
-            return respond_json(start_response, {"ms": self.delay_ms})
+            return respond_json(start_response, {"ms": sc.delay_ms})
         if name == "delay" and method == "POST":
             try:
                 ms = int(load_json(environ).get("ms", 0))
             except (ValueError, TypeError, AttributeError) as e:
                 return respond(start_response, 400, f"bad delay: {e}", "text/plain")
             with self.lock:
-                self.delay_ms = max(ms, 0)
-            return respond_json(start_response, {"ms": self.delay_ms})
+                sc.delay_ms = max(ms, 0)
+            return respond_json(start_response, {"ms": sc.delay_ms})
         if name == "rollout" and method == "POST":
             spec = load_json(environ) or {}
             state = str(spec.get("state", "COMPLETED"))
             if state not in ("COMPLETED", "FAILED", "IN_PROGRESS"):
                 return respond(start_response, 400, f"bad rollout state {state}", "text/plain")
             with self.lock:
-                ROLLOUT["state"], ROLLOUT["reason"] = state, spec.get("reason")
-            return respond_json(start_response, dict(ROLLOUT))
+                sc.rollout["state"], sc.rollout["reason"] = state, spec.get("reason")
+            return respond_json(start_response, dict(sc.rollout))
         if name == "sns/confirm" and method == "POST":
             spec = load_json(environ) or {}
             if not spec.get("endpoint"):
@@ -149,18 +192,18 @@ class Shim:
             except (KeyError, ValueError, TypeError, AttributeError) as e:
                 return respond(start_response, 400, f"bad throttle: {e!r}", "text/plain")
             with self.lock:
-                self.throttle = {"rate": rate, "rng": random.Random(spec.get("seed")), "throttled": 0}
+                sc.throttle = {"rate": rate, "rng": random.Random(spec.get("seed")), "throttled": 0}
             return respond_json(start_response, {"rate": rate})
         if name == "throttle" and method == "GET":
             with self.lock:
-                t = self.throttle or {}
+                t = sc.throttle or {}
                 return respond_json(start_response, {"rate": t.get("rate", 0.0), "throttled": t.get("throttled", 0)})
         if name == "throttle" and method == "DELETE":
             with self.lock:
-                t, self.throttle = self.throttle, None
+                t, sc.throttle = sc.throttle, None
             return respond_json(start_response, {"throttled": (t or {}).get("throttled", 0)})
         if name == "consistency":
-            status, text = self.consistency.control(method, read_body(environ))
+            status, text = sc.consistency.control(method, read_body(environ))
             return respond(start_response, status, text, "application/json")
         if name == "freeze" and method == "POST":
             try:
@@ -170,14 +213,14 @@ class Shim:
             except (KeyError, ValueError, TypeError, AttributeError) as e:
                 return respond(start_response, 400, f"bad freeze: {e!r}", "text/plain")
             with self.lock:
-                self.freeze = {"after_writes": k, "passed": 0, "frozen": k == 0, "waiting": 0}
-                return respond_json(start_response, dict(self.freeze))
+                sc.freeze = {"after_writes": k, "passed": 0, "frozen": k == 0, "waiting": 0}
+                return respond_json(start_response, dict(sc.freeze))
         if name == "freeze" and method == "GET":
             with self.lock:
-                return respond_json(start_response, dict(self.freeze or {}))
+                return respond_json(start_response, dict(sc.freeze or {}))
         if name == "freeze" and method == "DELETE":
             with self.lock:
-                self.freeze = None
+                sc.freeze = None
                 self.thawed.notify_all()
             return respond_json(start_response, {"ok": True})
         if name == "faults" and method == "POST":
@@ -197,14 +240,14 @@ class Shim:
             except (KeyError, ValueError, TypeError, AttributeError) as e:
                 return respond(start_response, 400, f"bad fault: {e!r}", "text/plain")
             with self.lock:
-                self.faults.append(fault)
+                sc.faults.append(fault)
             return respond_json(start_response, fault)
         if name == "faults" and method == "GET":
             with self.lock:
-                return respond_json(start_response, list(self.faults))
+                return respond_json(start_response, list(sc.faults))
         if name == "faults" and method == "DELETE":
             with self.lock:
-                self.faults.clear()
+                sc.faults.clear()
             return respond_json(start_response, {"ok": True})
         return respond(start_response, 404, f"no such shim endpoint: {method} {path}", "text/plain")
 

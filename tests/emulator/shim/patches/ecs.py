@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
 
 from ..registry import patch
@@ -15,8 +17,24 @@ DEFAULT_DEPLOYMENT_CONFIGURATION = {
 
 # How new ECS deployments end (POST /_shim/rollout): moto has no tasks, so a test picks the
 # outcome a real rollout would have reached. COMPLETED (default), FAILED (as after a circuit
-# breaker rollback) or IN_PROGRESS (never settles).
+# breaker rollback) or IN_PROGRESS (never settles). Each shim scope has its own (the
+# middleware's Scope.rollout), set for the thread that serves one of its calls.
 ROLLOUT = {"state": "COMPLETED", "reason": None}
+_serving = threading.local()
+
+
+@contextlib.contextmanager
+def current_rollout(rollout: dict):
+    """While serving one call: the rollout outcome of the scope it belongs to."""
+    _serving.rollout = rollout
+    try:
+        yield
+    finally:
+        _serving.rollout = None
+
+
+def rollout() -> dict:
+    return getattr(_serving, "rollout", None) or ROLLOUT
 
 
 @patch(
@@ -94,9 +112,9 @@ def services() -> None:
             created = now
         else:
             dep_id, created = old["id"], old["createdAt"]
-        state = ROLLOUT["state"] if (new_deployment or old is None) else (old or {}).get("rolloutState", "COMPLETED")
+        state = rollout()["state"] if (new_deployment or old is None) else (old or {}).get("rolloutState", "COMPLETED")
         settled = state == "COMPLETED"
-        reason = ROLLOUT["reason"] if not settled else None
+        reason = rollout()["reason"] if not settled else None
         svc.deployments = [{
             "id": dep_id,
             "status": "PRIMARY",
