@@ -415,13 +415,7 @@ fn a_foreign_record_of_the_same_name_is_refused_with_zero_writes() {
 
 /// An ACM certificate for `domain` in us-east-1 (CloudFront takes no other region's).
 fn certificate(env: &Env, domain: &str) -> String {
-    let conf = env.rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(R1))
-            .endpoint_url(&env.endpoint)
-            .load(),
-    );
-    let acm = aws_sdk_acm::Client::new(&conf);
+    let acm = env.acm(R1);
     env.rt.block_on(async {
         let r = acm
             .request_certificate()

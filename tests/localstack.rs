@@ -90,7 +90,12 @@ struct Ls {
     env: Env,
     stack: &'static str,
     kinds: Vec<DynKind>,
+    /// The counting proxy counts every call together (it has no scopes, unlike the moto
+    /// shim): LocalStack's tests run one at a time.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Ls {
     /// The environment of one LocalStack test; fails when LocalStack is not there.
@@ -101,6 +106,7 @@ impl Ls {
             "BALLAST_LOCALSTACK_URL is not set: the LocalStack set runs with \
              scripts/test --localstack (or scripts/emulator start --localstack)"
         );
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let env = Env::at(url);
         assert!(
             env.shim,
@@ -112,6 +118,7 @@ impl Ls {
             env,
             stack,
             kinds: registry_only(kinds),
+            _serial: serial,
         };
         ls.destroy_leftovers();
         ls

@@ -923,13 +923,7 @@ fn replacing_a_target_group_replaces_what_holds_on_to_it() {
 fn a_certificate_makes_the_listener_https_with_a_redirect_from_http() {
     let env = Env::new();
     let (stack, region) = ("it-tls", "us-east-2");
-    let conf = env.rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region))
-            .endpoint_url(&env.endpoint)
-            .load(),
-    );
-    let acm = aws_sdk_acm::Client::new(&conf);
+    let acm = env.acm(region);
     let cert = env.rt.block_on(async {
         let r = acm
             .request_certificate()

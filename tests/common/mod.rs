@@ -15,7 +15,7 @@ use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_applicationautoscaling::types::{
@@ -24,16 +24,26 @@ use aws_sdk_applicationautoscaling::types::{
 use aws_sdk_ec2::types::Filter;
 use ballast::aws::Clients;
 
-static LOCK: Mutex<()> = Mutex::new(());
+/// How many environments this test binary has made (each gets an access key of its own).
+static ENVS: AtomicUsize = AtomicUsize::new(0);
 
+/// A test's view of the emulator. Every AWS call it makes (ballast's and its own SDK clients')
+/// is signed with `key`, an access key id of its own, and every /_shim/ call names that key in
+/// `X-Shim-Scope`: the shim counts, delays, faults, throttles and freezes each test's calls
+/// apart (tests/emulator/README.md, "Scopes"), so the tests of a binary run at once on one
+/// emulator. AWS state is shared: each test keeps to stack names of its own.
 pub struct Env {
     pub endpoint: String,
     host_port: String,
     pub shim: bool,
     pub dir: tempfile::TempDir,
     pub rt: tokio::runtime::Runtime,
-    _guard: MutexGuard<'static, ()>,
+    /// The access key id this test signs with: its scope in the shim.
+    pub key: String,
 }
+
+/// The secret of every test's access key (the emulator does not check signatures).
+const SECRET: &str = "test";
 
 /// The shim's call counts since the last `Env::reset`.
 ///
@@ -115,18 +125,6 @@ impl Env {
              never skipped.",
             env.endpoint
         );
-        if env.shim {
-            env.set_delay(0);
-            env.set_rollout("COMPLETED", "");
-            env.shim_call("DELETE", "/_shim/faults", "", "clearing faults");
-            // A test that stopped half-way must not leave AWS's propagation on for the next.
-            env.shim_call(
-                "DELETE",
-                "/_shim/consistency",
-                "",
-                "ending the consistency mode",
-            );
-        }
         env
     }
 
@@ -143,10 +141,11 @@ impl Env {
         serde_json::from_str(&state).unwrap()
     }
 
-    /// An environment on `endpoint` (loopback only) with its call counters reset; touches none
-    /// of the moto shim's other controls, so it also fits the LocalStack proxy.
+    /// An environment on `endpoint` (loopback only) with an access key of its own; its first
+    /// /_shim/ call (the counters' reset) makes its scope in the moto shim. Touches none of the
+    /// shim's other controls, so it also fits the LocalStack proxy (which has no scopes: its
+    /// tests run one at a time).
     pub fn at(endpoint: String) -> Env {
-        let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let host_port = endpoint
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -166,7 +165,11 @@ impl Env {
                 .enable_all()
                 .build()
                 .unwrap(),
-            _guard: guard,
+            key: format!(
+                "AKIDT{}N{}",
+                std::process::id(),
+                ENVS.fetch_add(1, Ordering::SeqCst)
+            ),
         };
         env.shim = env
             .http("GET", "/_shim/health", "")
@@ -198,8 +201,9 @@ impl Env {
         let mut s = TcpStream::connect(&self.host_port).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
         let req = format!(
-            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nX-Shim-Scope: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.host_port,
+            self.key,
             body.len()
         );
         s.write_all(req.as_bytes()).ok()?;
@@ -356,8 +360,9 @@ impl Env {
     pub fn command(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ballast"));
         c.env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_ACCESS_KEY_ID", &self.key)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_REGION")
             .env_remove("AWS_DEFAULT_REGION")
@@ -370,27 +375,39 @@ impl Env {
         Run::from(self.command().args(args).output().expect("run ballast"))
     }
 
+    /// An ACM client for `region` (ballast has none: tests request certificates), signing with
+    /// this test's key.
+    pub fn acm(&self, region: &str) -> aws_sdk_acm::Client {
+        let keys = aws_sdk_sts::config::Credentials::new(&self.key, SECRET, None, None, "test");
+        let conf = self.rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region.to_string()))
+                .endpoint_url(&self.endpoint)
+                .credentials_provider(keys)
+                .load(),
+        );
+        aws_sdk_acm::Client::new(&conf)
+    }
+
+    /// ballast's clients for `region`, signing with this test's key.
     pub fn clients(&self, region: &str) -> Clients {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
         let settings = ballast::aws::Settings {
             region: region.into(),
             profile: None,
             endpoint_url: Some(self.endpoint.clone()),
         };
-        self.rt.block_on(ballast::aws::connect(&settings))
+        self.rt.block_on(ballast::aws::connect_with_keys(
+            &settings, &self.key, SECRET,
+        ))
     }
 }
 
 impl Drop for Env {
-    /// Leave the shared emulator as `new` found it, even after a failed test (scripts/test
-    /// self-checks it before the tests). Errors are ignored: this may run during a panic.
+    /// Forget this test's scope in the shim (its counts and switches), even after a failed
+    /// test. Errors are ignored: this may run during a panic.
     fn drop(&mut self) {
         if self.shim {
-            self.http("POST", "/_shim/delay", "{\"ms\": 0}");
-            let completed = "{\"state\": \"COMPLETED\", \"reason\": \"\"}";
-            self.http("POST", "/_shim/rollout", completed);
-            self.http("DELETE", "/_shim/faults", "");
+            self.http("DELETE", "/_shim/scope", "");
         }
     }
 }
@@ -1169,8 +1186,14 @@ fn ec2_name(tags: &[aws_sdk_ec2::types::Tag]) -> String {
 /// Everything in `region` tagged `ballast:stack=STACK` (IAM, being global, by the region in the
 /// role name), plus the scaling policies and scheduled actions of its scalable targets (they
 /// carry no tags).
+/// What the stack owns in `region`, by kind. Only resources whose names are the stack's (every
+/// name ballast gives starts with the stack's name) are described: other tests run at once
+/// against the same emulator, and a resource of theirs may be gone between a listing and the
+/// read of its tags.
 async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     let mut found: Vec<(&str, String)> = Vec::new();
+    let stack_dash = format!("{stack}-");
+    let ours = |name: &str| name == stack || name.starts_with(&stack_dash);
 
     // EC2: the tag filter.
     let r = c.ec2.describe_vpcs().filters(tagged(stack)).send().await;
@@ -1203,7 +1226,11 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     let lbs = c.elbv2.describe_load_balancers().send().await.unwrap();
     let tgs = c.elbv2.describe_target_groups().send().await.unwrap();
     let mut arns: Vec<(&str, String, String)> = Vec::new();
-    for lb in lbs.load_balancers() {
+    for lb in lbs
+        .load_balancers()
+        .iter()
+        .filter(|lb| ours(lb.load_balancer_name().unwrap_or_default()))
+    {
         let (arn, name) = (lb.load_balancer_arn().unwrap(), lb.load_balancer_name());
         arns.push(("aws_lb", arn.into(), name.unwrap().into()));
         let ls = c.elbv2.describe_listeners().load_balancer_arn(arn);
@@ -1212,7 +1239,11 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
             arns.push(("aws_lb_listener", l.listener_arn().unwrap().into(), name));
         }
     }
-    for tg in tgs.target_groups() {
+    for tg in tgs
+        .target_groups()
+        .iter()
+        .filter(|tg| ours(tg.target_group_name().unwrap_or_default()))
+    {
         let (arn, name) = (tg.target_group_arn().unwrap(), tg.target_group_name());
         arns.push(("aws_lb_target_group", arn.into(), name.unwrap().into()));
     }
@@ -1250,7 +1281,11 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     };
     let mut provider_names = std::collections::BTreeSet::from([format!("{stack}-ec2")]);
     let cluster_arns = c.ecs.list_clusters().send().await.unwrap();
-    for arn in cluster_arns.cluster_arns() {
+    for arn in cluster_arns
+        .cluster_arns()
+        .iter()
+        .filter(|a| ours(a.rsplit('/').next().unwrap_or_default()))
+    {
         let r = c.ecs.describe_clusters().clusters(arn);
         let r = r.include(aws_sdk_ecs::types::ClusterField::Tags);
         let r = r.send().await.unwrap();
@@ -1280,6 +1315,7 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     let mut families = std::collections::BTreeSet::new();
     let tds = c.ecs.list_task_definitions();
     let tds = tds.status(aws_sdk_ecs::types::TaskDefinitionStatus::Active);
+    let tds = tds.family_prefix(stack);
     let tds = tds.send().await.unwrap();
     for arn in tds.task_definition_arns() {
         let td = c.ecs.describe_task_definition().task_definition(arn);
@@ -1317,7 +1353,9 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     }
 
     // CloudWatch Logs: tags by the ARN without `:*`.
-    let groups = c.logs.describe_log_groups().into_paginator().items().send();
+    let groups = c.logs.describe_log_groups();
+    let groups = groups.log_group_name_prefix(format!("/ballast/{stack}"));
+    let groups = groups.into_paginator().items().send();
     let groups: Vec<_> = groups.collect::<Result<_, _>>().await.unwrap();
     for g in groups {
         let arn = g.log_group_arn().map(str::to_string).unwrap_or_else(|| {
@@ -1337,7 +1375,12 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
 
     // Application Auto Scaling: tagged targets, and the policies and actions on them (moto
     // matches ResourceId by substring: keep the exact ones).
-    for t in scalable_targets(c, None).await {
+    // ResourceId: service/<cluster>/<service>.
+    for t in scalable_targets(c, None)
+        .await
+        .into_iter()
+        .filter(|t| ours(t.resource_id().split('/').nth(1).unwrap_or_default()))
+    {
         let tags = c.appscaling.list_tags_for_resource();
         let tags = tags.resource_arn(t.scalable_target_arn().unwrap());
         let tags = tags.send().await.unwrap();
@@ -1396,7 +1439,15 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
 
     // SNS: the tagged topic and the subscriptions on it.
     let topics = c.sns.list_topics().send().await.unwrap();
-    for t in topics.topics() {
+    for t in topics.topics().iter().filter(|t| {
+        ours(
+            t.topic_arn()
+                .unwrap_or_default()
+                .rsplit(':')
+                .next()
+                .unwrap(),
+        )
+    }) {
         let arn = t.topic_arn().unwrap();
         let tags = c.sns.list_tags_for_resource().resource_arn(arn);
         let tags = tags.send().await.unwrap();
