@@ -1,0 +1,173 @@
+//! The upgrade test: a stack that an earlier release deployed must plan "No changes" with this
+//! binary, so this binary must lower the specs of that release to the same resources.
+//! `tests/upgrade/` keeps the examples as they were then (`<name>.yaml`, and the files they
+//! name) and what that release lowered each to (`<name>.lowered.json`: every node by its
+//! `scope/kind.id`, with its physical name, every attribute, the attributes that force a
+//! replacement, those whose drift is left alone, and its explicit dependencies). A difference
+//! fails the test unless `INTENDED` lists it with the reason. No emulator: lowering makes no AWS
+//! call.
+//!
+//! `BALLAST_UPGRADE_FIXTURES=write cargo test --test upgrade` writes the `.lowered.json` files
+//! from this binary: only for taking a release's lowering as the new baseline.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ballast::engine::{lower, Node};
+use ballast::resources::registry;
+use serde_json::{json, Value};
+
+/// Changes of the lowering that a later change means to make, as (`scope/kind.id` or
+/// `scope/kind.id attribute`, why). Empty: every node and attribute is as the baseline has it.
+const INTENDED: &[(&str, &str)] = &[];
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/upgrade")
+}
+
+/// Every node of the spec at `path`, by `scope/kind.id`.
+fn lowered(path: &Path) -> BTreeMap<String, Value> {
+    let model = ballast::spec::load_file(path.to_str().unwrap(), None)
+        .unwrap_or_else(|e| panic!("{} does not load: {e:?}", path.display()));
+    let nodes: Vec<Node> = lower(&registry(), &model);
+    let mut out = BTreeMap::new();
+    for n in nodes {
+        let key = format!("{}/{}.{}", n.scope, n.kind, n.id);
+        let mut ignore: Vec<&str> = n.ignore_drift.iter().map(|(k, _)| *k).collect();
+        ignore.sort_unstable();
+        let mut after = n.after.clone();
+        after.sort();
+        let v = json!({
+            "name": n.name,
+            "attrs": serde_json::to_value(&n.attrs).unwrap(),
+            "force_new": n.force_new,
+            "ignore_drift": ignore,
+            "after": after,
+            "outputs_change_on_update": n.outputs_change_on_update,
+        });
+        assert!(out.insert(key.clone(), v).is_none(), "{key} twice");
+    }
+    out
+}
+
+fn intended(what: &str) -> bool {
+    INTENDED.iter().any(|(w, _)| *w == what)
+}
+
+/// What differs between the baseline and this binary's lowering, one line each.
+fn differences(was: &BTreeMap<String, Value>, now: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, old) in was {
+        let Some(new) = now.get(key) else {
+            if !intended(key) {
+                out.push(format!("{key}: no longer lowered"));
+            }
+            continue;
+        };
+        for field in [
+            "name",
+            "force_new",
+            "ignore_drift",
+            "after",
+            "outputs_change_on_update",
+        ] {
+            if old[field] != new[field] && !intended(&format!("{key} {field}")) {
+                out.push(format!("{key} {field}: {} -> {}", old[field], new[field]));
+            }
+        }
+        let (a, b) = (
+            old["attrs"].as_object().unwrap(),
+            new["attrs"].as_object().unwrap(),
+        );
+        for attr in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+            let (x, y) = (a.get(attr), b.get(attr));
+            if x != y && !intended(&format!("{key} {attr}")) {
+                let show = |v: Option<&Value>| v.map_or("(none)".to_string(), Value::to_string);
+                out.push(format!("{key} {attr}: {} -> {}", show(x), show(y)));
+            }
+        }
+    }
+    for key in now.keys().filter(|k| !was.contains_key(*k)) {
+        if !intended(key) {
+            out.push(format!("{key}: new"));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_example_of_the_baseline_lowers_to_the_same_resources() {
+    let write = std::env::var("BALLAST_UPGRADE_FIXTURES").as_deref() == Ok("write");
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(dir())
+        .expect("tests/upgrade exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    specs.sort();
+    assert!(specs.len() >= 5, "the baseline's examples: {specs:?}");
+    let mut failed = Vec::new();
+    for spec in &specs {
+        let now = lowered(spec);
+        let fixture = spec.with_extension("lowered.json");
+        if write {
+            let text = serde_json::to_string_pretty(&now).unwrap() + "\n";
+            std::fs::write(&fixture, text).unwrap();
+            continue;
+        }
+        let text = std::fs::read_to_string(&fixture).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (BALLAST_UPGRADE_FIXTURES=write makes it)",
+                fixture.display()
+            )
+        });
+        let was: BTreeMap<String, Value> = serde_json::from_str(&text).unwrap();
+        assert!(!was.is_empty(), "{} has no nodes", fixture.display());
+        let name = spec.file_name().unwrap().to_string_lossy().to_string();
+        failed.extend(
+            differences(&was, &now)
+                .into_iter()
+                .map(|d| format!("{name}: {d}")),
+        );
+    }
+    assert!(
+        failed.is_empty(),
+        "this binary lowers the baseline's examples differently (a stack deployed by it would \
+         not plan \"No changes\"); list an intended difference in INTENDED:\n{}",
+        failed.join("\n")
+    );
+}
+
+/// The comparison itself catches a changed attribute, a renamed resource, a lost and a new
+/// node (so the test above cannot pass by comparing nothing).
+#[test]
+fn a_changed_attribute_name_or_node_is_a_difference() {
+    let node = |name: &str, port: i64| {
+        json!({"name": name, "attrs": {"port": port}, "force_new": [], "ignore_drift": [],
+               "after": [], "outputs_change_on_update": false})
+    };
+    let was = BTreeMap::from([
+        (
+            "us-east-1/aws_lb_target_group.tg".to_string(),
+            node("web-tg", 80),
+        ),
+        ("us-east-1/aws_vpc.vpc".to_string(), node("web", 0)),
+    ]);
+    assert!(differences(&was, &was).is_empty());
+    let now = BTreeMap::from([
+        (
+            "us-east-1/aws_lb_target_group.tg".to_string(),
+            node("web-tg2", 8080),
+        ),
+        ("us-east-1/aws_subnet.a".to_string(), node("web-a", 0)),
+    ]);
+    let d = differences(&was, &now);
+    assert_eq!(
+        d,
+        [
+            "us-east-1/aws_lb_target_group.tg name: \"web-tg\" -> \"web-tg2\"",
+            "us-east-1/aws_lb_target_group.tg port: 80 -> 8080",
+            "us-east-1/aws_vpc.vpc: no longer lowered",
+            "us-east-1/aws_subnet.a: new",
+        ]
+    );
+}
