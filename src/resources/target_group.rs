@@ -272,7 +272,6 @@ const SHORT_IN_USE: InUseRetry = InUseRetry {
     budget: std::time::Duration::from_secs(20),
 };
 
-/// The listeners and rules that forward to the target group `arn`, named for a person.
 /// The stack's target group by its name, if it carries the stack's ownership tag: its ARN.
 pub async fn owned_by_name(c: &Clients, stack: &StackRef) -> Result<Option<String>, AwsError> {
     let name = crate::spec::Names::new(&stack.name, &stack.region).target_group();
@@ -307,6 +306,7 @@ pub fn name_in_arn(arn: &str) -> &str {
     arn.split('/').nth(1).unwrap_or(arn)
 }
 
+/// The listeners and rules that forward to the target group `arn`, named for a person.
 async fn users(c: &Clients, arn: &str) -> Result<Vec<String>, AwsError> {
     let tgs = c
         .elbv2
