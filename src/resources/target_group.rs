@@ -66,18 +66,7 @@ impl Kind<Clients> for TargetGroup {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let name = crate::spec::Names::new(&stack.name, &stack.region).target_group();
-        let r = c
-            .elbv2
-            .describe_target_groups()
-            .names(&name)
-            .send()
-            .await
-            .ctx(|| format!("describe target group {name}"));
-        let tgs = match r {
-            Err(e) if e.is_not_found() => return Ok(vec![]),
-            r => r?.target_groups.unwrap_or_default(),
-        };
+        let (name, tgs) = by_name(c, stack).await?;
         let arns: Vec<String> = tgs
             .iter()
             .filter_map(|t| t.target_group_arn().map(str::to_string))
@@ -272,8 +261,18 @@ const SHORT_IN_USE: InUseRetry = InUseRetry {
     budget: std::time::Duration::from_secs(20),
 };
 
-/// The stack's target group by its name, if it carries the stack's ownership tag: its ARN.
-pub async fn owned_by_name(c: &Clients, stack: &StackRef) -> Result<Option<String>, AwsError> {
+/// The stack's deterministic target group name, and the target groups AWS has by it (none when
+/// it has none).
+async fn by_name(
+    c: &Clients,
+    stack: &StackRef,
+) -> Result<
+    (
+        String,
+        Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup>,
+    ),
+    AwsError,
+> {
     let name = crate::spec::Names::new(&stack.name, &stack.region).target_group();
     let r = c
         .elbv2
@@ -282,14 +281,20 @@ pub async fn owned_by_name(c: &Clients, stack: &StackRef) -> Result<Option<Strin
         .send()
         .await
         .ctx(|| format!("describe target group {name}"));
-    let arn = match r {
-        Err(e) if e.is_not_found() => None,
-        r => r?
-            .target_groups()
-            .first()
-            .and_then(|t| t.target_group_arn())
-            .map(str::to_string),
+    let tgs = match r {
+        Err(e) if e.is_not_found() => Vec::new(),
+        r => r?.target_groups.unwrap_or_default(),
     };
+    Ok((name, tgs))
+}
+
+/// The stack's target group by its name, if it carries the stack's ownership tag: its ARN.
+pub async fn owned_by_name(c: &Clients, stack: &StackRef) -> Result<Option<String>, AwsError> {
+    let (_, tgs) = by_name(c, stack).await?;
+    let arn = tgs
+        .first()
+        .and_then(|t| t.target_group_arn())
+        .map(str::to_string);
     let Some(arn) = arn else { return Ok(None) };
     let tags = tags_of(c, std::slice::from_ref(&arn))
         .await?
