@@ -191,7 +191,7 @@ impl Ls {
 
     /// Creates everything the subset lowers from `model`, from nothing.
     fn deploy(&self, model: &Model) {
-        let want: usize = self.kinds.iter().map(|k| k.desired(model).len()).sum();
+        let want = ballast::engine::lower(&self.kinds, model).len();
         let plan = self.plan(Some(model));
         let creates = actions(&plan, Action::Create);
         assert_eq!(
@@ -264,7 +264,7 @@ impl Ls {
 
     /// Destroys the stack (plan without a model + apply) and checks nothing of it is left.
     fn destroy(&self, model: &Model) {
-        let want: usize = self.kinds.iter().map(|k| k.desired(model).len()).sum();
+        let want = ballast::engine::lower(&self.kinds, model).len();
         let plan = self.plan(None);
         assert_eq!(
             actions(&plan, Action::Delete).len(),

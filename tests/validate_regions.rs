@@ -5,7 +5,7 @@
 mod common;
 
 use ballast::spec::names::TAG_REGION;
-use ballast::spec::{load_file, load_str, Model, Names, NetworkModel};
+use ballast::spec::{load_file, load_str, Model, Names, NetworkModel, View};
 use common::{rejects, validate, validate_file};
 
 /// A two-region stack (lines 1-4) followed by `rest`, which starts on line 5.
@@ -71,15 +71,15 @@ fn the_failover_example_is_valid_and_lowers_both_regions() {
 }
 
 #[test]
-fn for_region_moves_the_subnets_and_nothing_else() {
+fn a_regional_view_moves_the_subnets_and_nothing_else() {
     let m = example();
-    assert_eq!(m.for_region("us-east-1").region, "us-east-1");
-    let w = m.for_region("us-west-2");
+    let e = View::new(&m, "us-east-1", None);
+    let w = View::new(&m, "us-west-2", None);
     assert_eq!(w.region, "us-west-2");
-    assert_eq!(w.regions, m.regions);
-    assert_eq!(w.primary(), "us-east-1");
-    assert!(!w.is_primary(&w.region));
-    let azs = |m: &Model| match &m.network {
+    assert!(e.is_primary());
+    assert!(!w.is_primary());
+    assert_eq!(w.stack.primary(), "us-east-1");
+    let azs = |n: &NetworkModel| match n {
         NetworkModel::Create { subnets, .. } => subnets
             .iter()
             .map(|s| (s.az.clone(), s.cidr.clone()))
@@ -87,25 +87,26 @@ fn for_region_moves_the_subnets_and_nothing_else() {
         NetworkModel::Existing { .. } => panic!("existing network"),
     };
     assert_eq!(
-        azs(&m),
+        azs(&m.network),
         [
             ("us-east-1a".to_string(), "10.0.0.0/20".to_string()),
             ("us-east-1b".to_string(), "10.0.16.0/20".to_string())
         ]
     );
+    assert_eq!(azs(&e.network), azs(&m.network));
     assert_eq!(
-        azs(&w),
+        azs(&w.network),
         [
             ("us-west-2a".to_string(), "10.0.0.0/20".to_string()),
             ("us-west-2b".to_string(), "10.0.16.0/20".to_string())
         ]
     );
-    // Back again, and names follow the region.
-    assert_eq!(azs(&w.for_region("us-east-1")), azs(&m));
+    // Names follow the region; the service is the stack's one service in both.
     assert_eq!(w.names().execution_role(), "shop-us-west-2-exec");
-    assert_eq!(m.names().execution_role(), "shop-us-east-1-exec");
-    assert_eq!(w.service.image, m.service.image);
-    assert_eq!(w.dns.unwrap().name, "shop.example.com");
+    assert_eq!(e.names().execution_role(), "shop-us-east-1-exec");
+    let ws = View::new(&m, "us-west-2", Some("shop"));
+    assert_eq!(ws.service().image, m.service.image);
+    assert_eq!(m.services().len(), 1);
 }
 
 #[test]
@@ -116,7 +117,7 @@ fn explicit_subnets_keep_their_letters_in_the_other_region() {
         None,
     )
     .unwrap();
-    let NetworkModel::Create { subnets, .. } = &m.for_region("us-west-2").network else {
+    let NetworkModel::Create { subnets, .. } = &View::new(&m, "us-west-2", None).network else {
         panic!("existing network");
     };
     let azs: Vec<&str> = subnets.iter().map(|s| s.az.as_str()).collect();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::graph::{self, KindClosure, Outcome};
 use super::plan::{Action, Change, Plan, TAGS};
-use super::resource::{BoxError, Kind, Node, Observed, Scopes, StackRef, GLOBAL};
+use super::resource::{BoxError, Cloud, Kind, Node, Observed, Scopes, StackRef, GLOBAL};
 use super::value::{Attrs, Outputs, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -126,7 +126,7 @@ impl Reporter for Recorder<'_> {
 }
 
 /// Apply a plan; each change goes to its scope's context.
-pub async fn apply<C: Sync>(
+pub async fn apply<C: Cloud>(
     kinds: &[Box<dyn Kind<C>>],
     scopes: &Scopes<'_, C>,
     plan: &Plan,
@@ -494,7 +494,7 @@ fn strings<'a>(v: &'a Value, out: &mut HashSet<&'a str>) {
 
 /// An in-place update: the spec's tags through `Kind::retag` (only the keys that differ), the
 /// rest through `Kind::update`; outputs stay as they are when only the tags changed.
-async fn update<C: Sync>(
+async fn update<C: Cloud>(
     kind: &dyn Kind<C>,
     ctx: &C,
     stack: &StackRef,

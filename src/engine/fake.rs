@@ -11,9 +11,8 @@ use async_trait::async_trait;
 
 use super::apply::{apply, ApplyResult, Reporter, Step};
 use super::plan::{plan, Change, Plan, PlanError};
-use super::resource::{BoxError, Kind, Node, Observed, Scopes, StackRef};
+use super::resource::{BoxError, Cloud, Kind, Node, Observed, Scopes, Spec, StackRef};
 use super::value::{Attrs, Outputs, Value};
-use crate::spec::Model;
 
 /// A resource as the fake cloud stores it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -318,6 +317,45 @@ pub struct FakeKind {
     pub global: bool,
 }
 
+/// What the fake kinds lower from: regions, service names and tags, no spec.
+#[derive(Clone, Debug)]
+pub struct FakeSpec {
+    pub regions: Vec<String>,
+    pub services: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A view of a `FakeSpec`: which region (and service) a kind lowers for.
+#[derive(Clone, Copy, Debug)]
+pub struct FakeView<'a> {
+    pub region: &'a str,
+    pub service: Option<&'a str>,
+}
+
+impl Spec for FakeSpec {
+    type View<'a> = FakeView<'a>;
+
+    fn regions(&self) -> &[String] {
+        &self.regions
+    }
+
+    fn services(&self) -> Vec<String> {
+        self.services.clone()
+    }
+
+    fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+
+    fn view<'a>(&'a self, region: &'a str, service: Option<&'a str>) -> FakeView<'a> {
+        FakeView { region, service }
+    }
+}
+
+impl Cloud for FakeCloud {
+    type Spec = FakeSpec;
+}
+
 #[async_trait]
 impl Kind<FakeCloud> for FakeKind {
     fn name(&self) -> &'static str {
@@ -337,7 +375,7 @@ impl Kind<FakeCloud> for FakeKind {
         self.global.then(|| r.to_string())
     }
 
-    fn desired(&self, _model: &Model) -> Vec<Node> {
+    fn desired(&self, _view: &FakeView<'_>) -> Vec<Node> {
         self.nodes
             .iter()
             .filter(|n| n.kind == self.name)
@@ -415,12 +453,13 @@ pub fn stack() -> StackRef {
     }
 }
 
-/// A valid model for `plan` to pass to `Kind::desired`, which the fake kinds ignore.
-pub fn model() -> &'static Model {
-    static MODEL: OnceLock<Model> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        crate::spec::load_str("web.yaml", include_str!("../../stacks/web.yaml"), None)
-            .expect("stacks/web.yaml is valid")
+/// The spec of the stack: one region, one service, no tags.
+pub fn model() -> &'static FakeSpec {
+    static SPEC: OnceLock<FakeSpec> = OnceLock::new();
+    SPEC.get_or_init(|| FakeSpec {
+        regions: vec![stack().region],
+        services: vec![STACK.into()],
+        tags: BTreeMap::new(),
     })
 }
 

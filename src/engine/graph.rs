@@ -6,7 +6,7 @@ use std::future::Future;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use super::resource::{Kind, Node};
+use super::resource::{Cloud, Kind, Node};
 
 /// Indices of `nodes` in dependency order (dependencies first). Ties keep input order.
 pub fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, String> {
@@ -36,13 +36,13 @@ pub fn topo_order(nodes: &[Node]) -> Result<Vec<usize>, String> {
 pub type KindClosure = HashMap<&'static str, HashSet<&'static str>>;
 
 /// The transitive closure of every kind's `Kind::depends_on`.
-pub fn kind_closure<C: Sync>(kinds: &[Box<dyn Kind<C>>]) -> KindClosure {
+pub fn kind_closure<C: Cloud>(kinds: &[Box<dyn Kind<C>>]) -> KindClosure {
     closure_of(kinds, |k| k.depends_on().to_vec())
 }
 
 /// The order of deletes: the closure of `Kind::depends_on` without each kind's
 /// `Kind::made_after`.
-pub fn delete_closure<C: Sync>(kinds: &[Box<dyn Kind<C>>]) -> KindClosure {
+pub fn delete_closure<C: Cloud>(kinds: &[Box<dyn Kind<C>>]) -> KindClosure {
     closure_of(kinds, |k| {
         let skip = k.made_after();
         k.depends_on()
@@ -53,7 +53,7 @@ pub fn delete_closure<C: Sync>(kinds: &[Box<dyn Kind<C>>]) -> KindClosure {
     })
 }
 
-fn closure_of<C: Sync>(
+fn closure_of<C: Cloud>(
     kinds: &[Box<dyn Kind<C>>],
     direct_of: impl Fn(&dyn Kind<C>) -> Vec<&'static str>,
 ) -> KindClosure {

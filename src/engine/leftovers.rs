@@ -5,12 +5,12 @@
 use futures::future::try_join_all;
 
 use super::plan::PlanError;
-use super::resource::{Kind, Node, Observed, Scopes, StackRef};
+use super::resource::{Cloud, Kind, Node, Observed, Scopes, StackRef};
 
 /// Everything discovery finds for `nodes` (the stack's desired nodes, for their names), kind by
 /// kind and scope by scope at once: the look-alikes (`owned: false`) and anything still owned.
 /// Kinds without a node are not asked: what they own was just destroyed.
-pub async fn leftovers<C: Sync>(
+pub async fn leftovers<C: Cloud>(
     kinds: &[Box<dyn Kind<C>>],
     scopes: &Scopes<'_, C>,
     stack: &StackRef,

@@ -1,4 +1,5 @@
-//! The engine: resources, dependency graph, diff, plan and executor. It knows nothing of AWS.
+//! The engine: resources, dependency graph, diff, plan and executor. It knows nothing of AWS,
+//! nor of the spec: kinds lower from views of a `Spec`.
 
 pub mod apply;
 mod duplicates;
@@ -20,7 +21,8 @@ pub use apply::{apply, ApplyResult, Recorder, Reporter, Step};
 pub use leftovers::leftovers;
 pub use plan::{lower, plan, Action, AttrChange, Change, Plan, PlanError, Summary, TAGS};
 pub use resource::{
-    qualify, BoxError, Conflict, Kind, Node, Observed, Retag, Scopes, StackRef, GLOBAL,
+    qualify, BoxError, Cloud, Conflict, Kind, Node, Observed, Retag, Scopes, Spec, StackRef,
+    ViewOf, GLOBAL,
 };
 pub use settle::{remaining, unsettled};
 pub use value::{Attrs, Outputs, Value};

@@ -8,10 +8,9 @@ use serde::Serialize;
 use super::duplicates::{Copies, Duplicate};
 use super::graph;
 use super::resource::{
-    qualify, BoxError, Conflict, Kind, Node, Observed, Scopes, StackRef, GLOBAL,
+    qualify, BoxError, Cloud, Conflict, Kind, Node, Observed, Scopes, Spec, StackRef, GLOBAL,
 };
 use super::value::{Attrs, Outputs, Value};
-use crate::spec::Model;
 
 /// The attribute of a taggable kind's nodes that holds the spec's `tags:` (see `Kind::retag`).
 pub const TAGS: &str = "tags";
@@ -220,16 +219,16 @@ type Foreign = HashMap<Key, Observed>;
 
 /// Read AWS and compute the plan. With `model: None` everything the stack owns is destroyed.
 ///
-/// Regional kinds are lowered once per region of the model (`Model::for_region`) and
-/// discovered once per region of `scopes`; global kinds are lowered from the whole model and
-/// discovered once, with the primary region's context. References resolve across scopes in
+/// Regional kinds are lowered once per region of the spec (and per service of it: `lower`) and
+/// discovered once per region of `scopes`; global kinds are lowered from the primary region's
+/// view and discovered once, with the primary region's context. References resolve across scopes in
 /// one graph. The phases: lower, preflight, discover, compare (node by node in dependency
 /// order, choosing among duplicates: `duplicates.rs`), delete what no node claims, order.
-pub async fn plan<C: Sync>(
+pub async fn plan<C: Cloud>(
     kinds: &[Box<dyn Kind<C>>],
     scopes: &Scopes<'_, C>,
     stack: &StackRef,
-    model: Option<&Model>,
+    model: Option<&C::Spec>,
 ) -> Result<Plan, PlanError> {
     let (nodes, order) = desired(kinds, scopes, model)?;
     if let Some(m) = model {
@@ -243,15 +242,15 @@ pub async fn plan<C: Sync>(
 
 /// Lower: the desired nodes and their dependency order (a graph without cycles whose
 /// references stay within what each kind declares it depends on).
-fn desired<C: Sync>(
+fn desired<C: Cloud>(
     kinds: &[Box<dyn Kind<C>>],
     scopes: &Scopes<'_, C>,
-    model: Option<&Model>,
+    model: Option<&C::Spec>,
 ) -> Result<(Vec<Node>, Vec<usize>), PlanError> {
     let Some(m) = model else {
         return Ok((Vec::new(), Vec::new()));
     };
-    if let Some(r) = m.regions.iter().find(|r| scopes.ctx(r).is_none()) {
+    if let Some(r) = m.regions().iter().find(|r| scopes.ctx(r).is_none()) {
         return Err(PlanError::Internal(format!("no clients for region {r}")));
     }
     let nodes = lower(kinds, m);
@@ -263,24 +262,26 @@ fn desired<C: Sync>(
 }
 
 /// Preflight: each kind's checks of the account before anything is read or written (regional
-/// kinds once per region of the model, global kinds once).
-async fn preflight<C: Sync>(
+/// kinds once per region of the spec, global kinds once), from the stack-wide views.
+async fn preflight<C: Cloud>(
     kinds: &[Box<dyn Kind<C>>],
     scopes: &Scopes<'_, C>,
-    m: &Model,
+    m: &C::Spec,
 ) -> Result<(), PlanError> {
     let ctx = |scope: &str| scopes.ctx(scope).expect("every scope has a context");
-    let models: Vec<(&String, Model)> = m.regions.iter().map(|r| (r, m.for_region(r))).collect();
-    let regional = models.iter().flat_map(|(r, rm)| {
+    let regions = m.regions();
+    let views: Vec<_> = regions.iter().map(|r| (r, m.view(r, None))).collect();
+    let regional = views.iter().flat_map(|(r, v)| {
         kinds
             .iter()
             .filter(|k| !k.global())
-            .map(move |k| k.preflight(ctx(r), rm))
+            .map(move |k| k.preflight(ctx(r), v))
     });
+    let primary = m.view(&regions[0], None);
     let global = kinds
         .iter()
         .filter(|k| k.global())
-        .map(|k| k.preflight(ctx(GLOBAL), m));
+        .map(|k| k.preflight(ctx(GLOBAL), &primary));
     try_join_all(regional.chain(global))
         .await
         .map_err(PlanError::Preflight)?;
@@ -290,7 +291,7 @@ async fn preflight<C: Sync>(
 /// Discover: one discovery per kind and scope, all at once, sorted into what the stack owns
 /// and what it does not. An owned global resource that names a region the plan has no scope
 /// for is `PlanError::MoreRegions`.
-async fn discover<C: Sync>(
+async fn discover<C: Cloud>(
     kinds: &[Box<dyn Kind<C>>],
     scopes: &Scopes<'_, C>,
     stack: &StackRef,
@@ -486,11 +487,12 @@ fn physical(c: &Change) -> &str {
     c.current.as_ref().map_or("", |o| o.physical_id.as_str())
 }
 
-/// The desired nodes of `model`, each with its scope: regional kinds lowered once per region
-/// (`Model::for_region`), global kinds once from the whole model.
-pub fn lower<C: Sync>(kinds: &[Box<dyn Kind<C>>], m: &Model) -> Vec<Node> {
+/// The desired nodes of `m`, each with its scope: regional kinds lowered once per region
+/// (`Kind::desired`) and once per (region, service) (`Kind::service_desired`), global kinds
+/// once from the primary region's view and once per service of it.
+pub fn lower<C: Cloud>(kinds: &[Box<dyn Kind<C>>], m: &C::Spec) -> Vec<Node> {
     let tags = Value::Map(
-        m.tags
+        m.tags()
             .iter()
             .map(|(k, v)| (k.clone(), Value::str(v)))
             .collect(),
@@ -502,21 +504,32 @@ pub fn lower<C: Sync>(kinds: &[Box<dyn Kind<C>>], m: &Model) -> Vec<Node> {
         }
         n
     };
+    let services = m.services();
+    let regions = m.regions();
     let mut nodes = Vec::new();
-    for r in &m.regions {
-        let rm = m.for_region(r);
-        for k in kinds.iter().filter(|k| !k.global()) {
-            nodes.extend(k.desired(&rm).into_iter().map(|mut n| {
-                n.scope = r.clone();
-                tagged(k.as_ref(), n)
-            }));
-        }
-    }
-    for k in kinds.iter().filter(|k| k.global()) {
-        nodes.extend(k.desired(m).into_iter().map(|mut n| {
-            n.scope = GLOBAL.to_string();
-            tagged(k.as_ref(), n)
+    let mut add = |k: &dyn Kind<C>, scope: &str, lowered: Vec<Node>| {
+        nodes.extend(lowered.into_iter().map(|mut n| {
+            n.scope = scope.to_string();
+            tagged(k, n)
         }));
+    };
+    for (scope, region, global) in
+        regions
+            .iter()
+            .map(|r| (r.as_str(), r, false))
+            .chain([(GLOBAL, &regions[0], true)])
+    {
+        let kinds = || kinds.iter().filter(move |k| k.global() == global);
+        let view = m.view(region, None);
+        for k in kinds() {
+            add(k.as_ref(), scope, k.desired(&view));
+        }
+        for s in &services {
+            let view = m.view(region, Some(s));
+            for k in kinds() {
+                add(k.as_ref(), scope, k.service_desired(&view));
+            }
+        }
     }
     nodes
 }

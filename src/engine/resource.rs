@@ -1,6 +1,7 @@
 //! The resource model: what a kind of AWS resource must be able to do for the engine.
 //!
-//! The engine is generic over the client context `C`, so it never sees an AWS SDK type.
+//! The engine is generic over the client context `C`, so it never sees an AWS SDK type, and
+//! over what the kinds of that context lower from (`Cloud::Spec`), so it never sees the spec.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,7 +9,6 @@ use std::fmt;
 use async_trait::async_trait;
 
 use super::value::{Attrs, Outputs, Value};
-use crate::spec::Model;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -20,6 +20,37 @@ pub type Retag<C> = for<'a> fn(
     &'a BTreeMap<String, String>,
     &'a [String],
 ) -> futures::future::BoxFuture<'a, Result<(), BoxError>>;
+
+/// What kinds lower from, as the engine sees it: the regions and services of a stack, its
+/// tags, and a view of it for one region (and one service).
+pub trait Spec: Sync {
+    /// What one kind lowers from: the stack-wide spec, one region and, for a per-service
+    /// lowering, one service.
+    type View<'a>: Sync
+    where
+        Self: 'a;
+
+    /// Every region of the stack, the primary first.
+    fn regions(&self) -> &[String];
+
+    /// The stack's services, by name, in a stable order.
+    fn services(&self) -> Vec<String>;
+
+    /// The user's tags on every resource whose kind can retag (`Kind::retag`).
+    fn tags(&self) -> &BTreeMap<String, String>;
+
+    /// The view for `region` (one of `regions`; the primary for global kinds) and, for a
+    /// per-service lowering, `service` (one of `services`).
+    fn view<'a>(&'a self, region: &'a str, service: Option<&'a str>) -> Self::View<'a>;
+}
+
+/// A client context, and the spec its kinds lower from.
+pub trait Cloud: Sync {
+    type Spec: Spec;
+}
+
+/// The view kinds of `C` lower from.
+pub type ViewOf<'a, C> = <<C as Cloud>::Spec as Spec>::View<'a>;
 
 /// Which stack a discovery is for. Destroy by `--stack NAME` only knows this much.
 #[derive(Clone, Debug)]
@@ -196,7 +227,7 @@ impl Observed {
 /// One kind of AWS resource. Implementations live in `src/resources/<kind>.rs`, are listed once
 /// in the registry, and never print: they return values and errors.
 #[async_trait]
-pub trait Kind<C: Sync>: Send + Sync {
+pub trait Kind<C: Cloud>: Send + Sync {
     /// Terraform-style type name, e.g. `aws_vpc`.
     fn name(&self) -> &'static str;
 
@@ -217,8 +248,8 @@ pub trait Kind<C: Sync>: Send + Sync {
         &[]
     }
 
-    /// Global kinds (Route 53) are lowered once from the whole model and discovered once;
-    /// regional kinds are lowered and discovered per region.
+    /// Global kinds (Route 53) are lowered once (from the primary region's view) and discovered
+    /// once; regional kinds are lowered and discovered per region.
     fn global(&self) -> bool {
         false
     }
@@ -238,8 +269,18 @@ pub trait Kind<C: Sync>: Send + Sync {
         None
     }
 
-    /// Lower the spec into desired nodes of this kind (none is fine).
-    fn desired(&self, model: &Model) -> Vec<Node>;
+    /// Lower the stack-wide view (one region, no service) into desired nodes of this kind
+    /// (none is fine).
+    fn desired(&self, _view: &ViewOf<'_, C>) -> Vec<Node> {
+        Vec::new()
+    }
+
+    /// Lower one service's view (one region, one service) into desired nodes of this kind:
+    /// called once per (region, service) for a regional kind, once per service for a global
+    /// one. None is fine (the default).
+    fn service_desired(&self, _view: &ViewOf<'_, C>) -> Vec<Node> {
+        Vec::new()
+    }
 
     /// Everything of this kind that carries the stack's ownership tag, plus same-named
     /// resources among `desired` that lack it (returned with `owned: false`).
@@ -275,7 +316,7 @@ pub trait Kind<C: Sync>: Send + Sync {
     }
 
     /// Checks against AWS that validation alone cannot make (e.g. existing subnets span 2 AZs).
-    async fn preflight(&self, _ctx: &C, _model: &Model) -> Result<(), BoxError> {
+    async fn preflight(&self, _ctx: &C, _view: &ViewOf<'_, C>) -> Result<(), BoxError> {
         Ok(())
     }
 

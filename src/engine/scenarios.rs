@@ -10,7 +10,6 @@ use super::fake::*;
 use super::plan::{plan, Change, Plan, PlanError};
 use super::resource::{BoxError, Kind, Node, Observed, Scopes, StackRef};
 use super::value::{Attrs, Outputs, Value};
-use crate::spec::Model;
 
 mod tests {
     use super::*;
@@ -588,7 +587,7 @@ mod scope_tests {
     const R2: &str = "us-west-2";
     const DNS: &str = "fake_dns";
 
-    fn two_region_model() -> Model {
+    fn two_region_model() -> FakeSpec {
         let mut m = model().clone();
         m.regions = vec![R1.into(), R2.into()];
         m
@@ -722,7 +721,7 @@ mod finish_tests {
         fn name(&self) -> &'static str {
             self.inner.name
         }
-        fn desired(&self, m: &Model) -> Vec<Node> {
+        fn desired(&self, m: &FakeView<'_>) -> Vec<Node> {
             self.inner.desired(m)
         }
         async fn discover(
@@ -890,5 +889,117 @@ mod stop_tests {
             "its outputs are known: {:?}",
             r.outputs
         );
+    }
+}
+
+mod view_tests {
+    //! Lowering from views: a regional kind once per region (`desired`) and once per (region,
+    //! service) (`service_desired`); a global kind the same from the primary region's view.
+    use super::*;
+    use crate::engine::lower;
+
+    const R1: &str = "us-east-1";
+    const R2: &str = "us-west-2";
+
+    /// Desires one node per view it is lowered from, named after the view.
+    struct PerView {
+        global: bool,
+    }
+
+    #[async_trait]
+    impl Kind<FakeCloud> for PerView {
+        fn name(&self) -> &'static str {
+            if self.global {
+                "fake_global"
+            } else {
+                "fake_regional"
+            }
+        }
+        fn global(&self) -> bool {
+            self.global
+        }
+        fn desired(&self, v: &FakeView<'_>) -> Vec<Node> {
+            assert!(v.service.is_none());
+            vec![Node::new(self.name(), format!("stack.{}", v.region), "x")]
+        }
+        fn service_desired(&self, v: &FakeView<'_>) -> Vec<Node> {
+            let s = v.service.expect("a service's view");
+            vec![Node::new(self.name(), format!("{s}.{}", v.region), "x")]
+        }
+        async fn discover(
+            &self,
+            _: &FakeCloud,
+            _: &StackRef,
+            _: &[&Node],
+        ) -> Result<Vec<Observed>, BoxError> {
+            Ok(vec![])
+        }
+        async fn create(
+            &self,
+            _: &FakeCloud,
+            _: &StackRef,
+            _: &Node,
+            _: &Attrs,
+        ) -> Result<Outputs, BoxError> {
+            Ok(Outputs::new())
+        }
+        async fn update(
+            &self,
+            _: &FakeCloud,
+            _: &StackRef,
+            _: &Node,
+            _: &Attrs,
+            _: &Observed,
+            _: &[String],
+        ) -> Result<Outputs, BoxError> {
+            Ok(Outputs::new())
+        }
+        async fn delete(&self, _: &FakeCloud, _: &Observed) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn kinds_lower_once_per_region_and_once_per_region_and_service() {
+        let spec = FakeSpec {
+            regions: vec![R1.into(), R2.into()],
+            services: vec!["api".into(), "web".into()],
+            tags: BTreeMap::new(),
+        };
+        let kinds: Vec<Box<dyn Kind<FakeCloud>>> = vec![
+            Box::new(PerView { global: false }),
+            Box::new(PerView { global: true }),
+        ];
+        let mut got: Vec<String> = lower(&kinds, &spec)
+            .iter()
+            .map(|n| format!("{}/{}.{}", n.scope, n.kind, n.id))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "global/fake_global.api.us-east-1",
+                "global/fake_global.stack.us-east-1",
+                "global/fake_global.web.us-east-1",
+                "us-east-1/fake_regional.api.us-east-1",
+                "us-east-1/fake_regional.stack.us-east-1",
+                "us-east-1/fake_regional.web.us-east-1",
+                "us-west-2/fake_regional.api.us-west-2",
+                "us-west-2/fake_regional.stack.us-west-2",
+                "us-west-2/fake_regional.web.us-west-2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stack_without_services_lowers_only_its_stack_wide_views() {
+        let spec = FakeSpec {
+            regions: vec![R1.into()],
+            services: vec![],
+            tags: BTreeMap::new(),
+        };
+        let kinds: Vec<Box<dyn Kind<FakeCloud>>> = vec![Box::new(PerView { global: false })];
+        let got: Vec<String> = lower(&kinds, &spec).into_iter().map(|n| n.id).collect();
+        assert_eq!(got, ["stack.us-east-1"]);
     }
 }

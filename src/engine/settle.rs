@@ -8,14 +8,14 @@ use std::collections::HashSet;
 
 use super::apply::ApplyResult;
 use super::plan::{Action, Plan, PlanError};
-use super::resource::{Kind, Node, Scopes, GLOBAL};
+use super::resource::{Cloud, Kind, Node, Scopes, GLOBAL};
 use super::value::Attrs;
 
 /// What the listings do not show as `plan`'s apply left it: the addresses of resources it
 /// created (or replaced) that are not listed yet, and of those it deleted that are still
 /// listed. Only the kinds it wrote are read again, each with its listing alone
 /// (`Kind::listed`), all at once: one round trip when AWS is consistent.
-pub async fn unsettled<C: Sync>(
+pub async fn unsettled<C: Cloud>(
     kinds: &[Box<dyn Kind<C>>],
     scopes: &Scopes<'_, C>,
     plan: &Plan,
@@ -119,7 +119,7 @@ pub async fn unsettled<C: Sync>(
 /// (scope, physical id), each kind read with its listing alone (`Kind::listed`), all at once.
 /// Kinds discovered by name or id only are not read: what the destroy's plan found of them is
 /// all there is.
-pub async fn remaining<C: Sync>(
+pub async fn remaining<C: Cloud>(
     kinds: &[Box<dyn Kind<C>>],
     scopes: &Scopes<'_, C>,
     plan: &Plan,

@@ -9,7 +9,7 @@ use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 use super::common::{b, i, ownership, s, strs, tags_for};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, Names};
+use crate::spec::{Names, View};
 
 pub struct AutoScalingGroup;
 
@@ -30,18 +30,18 @@ impl Kind<Clients> for AutoScalingGroup {
         &[super::launch_template::KIND, super::subnet::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(e) = &m.service.ec2_capacity else {
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(e) = &v.service().ec2_capacity else {
             return vec![];
         };
-        vec![Node::new(KIND, ID, m.names().autoscaling_group())
+        vec![Node::new(KIND, ID, v.names().autoscaling_group())
             .attr(
                 "launch_template_id",
                 Value::reference(super::launch_template::ID, "id"),
             )
             .attr("min_size", e.min)
             .attr("max_size", e.max)
-            .attr("subnets", super::load_balancer::subnet_refs(m))
+            .attr("subnets", super::load_balancer::subnet_refs(v))
             // ECS managed termination protection needs new instances protected from scale-in.
             .attr("protect_from_scale_in", e.managed_termination_protection)]
     }

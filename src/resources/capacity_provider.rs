@@ -11,7 +11,7 @@ use super::common::{b, i, ignore_missing, s};
 use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, Names};
+use crate::spec::{Names, View};
 
 pub struct CapacityProvider;
 
@@ -32,11 +32,11 @@ impl Kind<Clients> for CapacityProvider {
         &[super::autoscaling_group::KIND, super::cluster::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(e) = &m.service.ec2_capacity else {
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(e) = &v.service().ec2_capacity else {
             return vec![];
         };
-        vec![Node::new(KIND, ID, m.names().capacity_provider())
+        vec![Node::new(KIND, ID, v.names().capacity_provider())
             .attr(
                 "auto_scaling_group_arn",
                 Value::reference(super::autoscaling_group::ID, "arn"),

@@ -25,7 +25,7 @@ use aws_sdk_cloudfront::types::{
 use super::common::{b, ignore_missing, ownership, s, strs, tags_for, wait_until};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct Cdn;
 
@@ -70,8 +70,10 @@ impl Kind<Clients> for Cdn {
         true
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(dns) = &m.dns else { return Vec::new() };
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(dns) = &v.stack.dns else {
+            return Vec::new();
+        };
         let Some(arn) = dns
             .fallback
             .as_ref()
@@ -79,7 +81,7 @@ impl Kind<Clients> for Cdn {
         else {
             return Vec::new();
         };
-        vec![Node::new(KIND, ID, m.names().fallback_distribution())
+        vec![Node::new(KIND, ID, v.names().fallback_distribution())
             .attr(
                 "origin_domain",
                 Value::reference(super::fallback::ID, "website_host"),
@@ -95,7 +97,11 @@ impl Kind<Clients> for Cdn {
             .attr("enabled", true)
             .attr(
                 "comment",
-                format!("{} fallback page for {}", comment_prefix(&m.name), dns.name),
+                format!(
+                    "{} fallback page for {}",
+                    comment_prefix(&v.stack.name),
+                    dns.name
+                ),
             )]
     }
 

@@ -7,7 +7,7 @@ use super::common::ignore_missing;
 use super::ecs::{ecs_owner, ecs_tags, edit_providers};
 use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct Cluster;
 
@@ -24,8 +24,8 @@ impl Kind<Clients> for Cluster {
         Some(super::ecs::retag)
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        vec![Node::new(KIND, ID, m.names().cluster())
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        vec![Node::new(KIND, ID, v.names().cluster())
             .attr("container_insights", "enabled")
             .attr(
                 "capacity_providers",

@@ -15,7 +15,7 @@ use super::common::{b, s, strs};
 use super::metric_alarm::{slo_window_id, slos, BurnAlert, Slo, BURN_ALERTS, SLO_DAYS};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct CompositeAlarm;
 
@@ -26,7 +26,7 @@ pub fn id(slo: &str, alert: &str) -> String {
     format!("alarm.slo.{slo}.{alert}")
 }
 
-fn description(m: &Model, slo: &Slo, a: &BurnAlert) -> String {
+fn description(v: &View<'_>, slo: &Slo, a: &BurnAlert) -> String {
     let share_per_window = a.burn_rate * f64::from(a.long.seconds) / (SLO_DAYS * 86400.0);
     let days = (SLO_DAYS / a.burn_rate * 10.0).round() / 10.0;
     let (head, tail) = match a.key {
@@ -38,7 +38,7 @@ fn description(m: &Model, slo: &Slo, a: &BurnAlert) -> String {
          than it can last: {bad} was above {threshold}% (budget {budget}%) over both the last \
          {long} and the last {short}. At this rate {share}% of the 30-day budget goes every \
          {long}, all of it within {days} days. {tail}",
-        stack = m.name,
+        stack = v.stack.name,
         objective = slo.objective,
         burn = canon(a.burn_rate),
         bad = slo.bad,
@@ -64,17 +64,17 @@ impl Kind<Clients> for CompositeAlarm {
         &[super::metric_alarm::KIND, super::sns_topic::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let actions = if m.alarms.is_some() {
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let actions = if v.stack.alarms.is_some() {
             Value::set([Value::reference(super::sns_topic::ID, "arn")])
         } else {
             // No `alarms:` means no topic: the alerts are there to be seen, not sent.
             Value::List(vec![])
         };
         let mut nodes = Vec::new();
-        for slo in slos(m) {
+        for slo in slos(v) {
             for a in &BURN_ALERTS {
-                let name = m.names().alarm(&format!("slo-{}-{}", slo.key, a.key));
+                let name = v.names().alarm(&format!("slo-{}-{}", slo.key, a.key));
                 // A list that holds references is sorted by value once resolved: the rule is
                 // built from the sorted names, and read back the same way.
                 let rule = Value::List(
@@ -85,7 +85,7 @@ impl Kind<Clients> for CompositeAlarm {
                 );
                 nodes.push(
                     Node::new(KIND, id(slo.key, a.key), name)
-                        .attr("description", description(m, &slo, a))
+                        .attr("description", description(v, &slo, a))
                         .attr("rule", rule)
                         .attr("actions_enabled", true)
                         .attr("alarm_actions", actions.clone())
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn page_and_ticket_per_slo_join_their_windows() {
         let m = model();
-        let nodes = CompositeAlarm.desired(&m);
+        let nodes = crate::resources::lower_one(&CompositeAlarm, &m);
         let ids: Vec<(&str, &str)> = nodes
             .iter()
             .map(|n| (n.id.as_str(), n.name.as_str()))
@@ -243,11 +243,11 @@ mod tests {
             ]
         );
         // Every rule names metric alarm nodes by reference.
-        let windows: Vec<String> = crate::resources::metric_alarm::MetricAlarm
-            .desired(&m)
-            .into_iter()
-            .map(|n| n.id)
-            .collect();
+        let windows: Vec<String> =
+            crate::resources::lower_one(&crate::resources::metric_alarm::MetricAlarm, &m)
+                .into_iter()
+                .map(|n| n.id)
+                .collect();
         for n in &nodes {
             for dep in n.deps() {
                 assert!(
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn a_composite_read_back_equals_what_was_put() {
-        for n in CompositeAlarm.desired(&model()) {
+        for n in crate::resources::lower_one(&CompositeAlarm, &model()) {
             let want = resolved(&n);
             let names = strs(&want, "rule");
             let aws = AwsComposite::builder()
@@ -301,6 +301,6 @@ mod tests {
     fn nothing_without_an_slo() {
         let mut m = model();
         m.slo = None;
-        assert!(CompositeAlarm.desired(&m).is_empty());
+        assert!(crate::resources::lower_one(&CompositeAlarm, &m).is_empty());
     }
 }

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use crate::aws::propagation::{self, Phase};
 use crate::aws::{AwsError, Clients, ErrorKind};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef};
-use crate::spec::Model;
+use crate::spec::View;
 
 use super::DynKind;
 
@@ -86,8 +86,12 @@ impl Kind<Clients> for Consistent {
         self.0.retag()
     }
 
-    fn desired(&self, model: &Model) -> Vec<Node> {
-        self.0.desired(model)
+    fn desired(&self, view: &View<'_>) -> Vec<Node> {
+        self.0.desired(view)
+    }
+
+    fn service_desired(&self, view: &View<'_>) -> Vec<Node> {
+        self.0.service_desired(view)
     }
 
     async fn discover(
@@ -103,8 +107,8 @@ impl Kind<Clients> for Consistent {
         self.0.found_by_name()
     }
 
-    async fn preflight(&self, ctx: &Clients, model: &Model) -> Result<(), BoxError> {
-        self.0.preflight(ctx, model).await
+    async fn preflight(&self, ctx: &Clients, view: &View<'_>) -> Result<(), BoxError> {
+        self.0.preflight(ctx, view).await
     }
 
     async fn listed(

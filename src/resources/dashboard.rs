@@ -18,7 +18,7 @@ use super::common::{ignore_missing, s};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::names::TAG_STACK;
-use crate::spec::{ManagedAlarm, Model, NetworkModel};
+use crate::spec::{ManagedAlarm, NetworkModel, View};
 
 pub struct Dashboard;
 
@@ -43,12 +43,12 @@ impl Kind<Clients> for Dashboard {
         &[super::load_balancer::KIND, super::target_group::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        if !m.dashboard {
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        if !v.stack.dashboard {
             return vec![];
         }
-        vec![Node::new(KIND, ID, m.names().dashboard())
-            .attr("body", canonical(&body(m)))
+        vec![Node::new(KIND, ID, v.names().dashboard())
+            .attr("body", canonical(&body(v)))
             .attr(
                 "alb_arn_suffix",
                 Value::reference(super::load_balancer::ID, "arn_suffix"),
@@ -186,8 +186,9 @@ fn normalize(mut v: Json) -> (Json, Option<String>, Option<String>) {
 }
 
 /// The threshold of a managed alarm that is on, to draw on its graph.
-fn threshold(m: &Model, which: ManagedAlarm) -> Option<f64> {
-    m.alarms
+fn threshold(v: &View<'_>, which: ManagedAlarm) -> Option<f64> {
+    v.stack
+        .alarms
         .as_ref()?
         .managed
         .iter()
@@ -204,10 +205,10 @@ fn annotations(lines: &[(&str, Option<f64>)]) -> Json {
 }
 
 /// The dashboard body, with `${alb}` and `${tg}` where the ARN suffixes go.
-fn body(m: &Model) -> Json {
-    let names = m.names();
+fn body(v: &View<'_>) -> Json {
+    let names = v.names();
     let (cluster, service) = (names.cluster(), names.service());
-    let region = m.region.as_str();
+    let region = v.region;
     let metric = |title: &str, metrics: Json, stat: &str, ann: Json, x: u32, y: u32| {
         json!({
             "type": "metric",
@@ -224,7 +225,7 @@ fn body(m: &Model) -> Json {
         })
     };
     let lb = |name: &str| json!(["AWS/ApplicationELB", name, "LoadBalancer", ALB]);
-    let azs: Vec<String> = match &m.network {
+    let azs: Vec<String> = match &v.network {
         NetworkModel::Create { subnets, .. } => subnets.iter().map(|s| s.az.clone()).collect(),
         NetworkModel::Existing { .. } => Vec::new(),
     };
@@ -250,7 +251,8 @@ fn body(m: &Model) -> Json {
         }
     }
     let ecs = |ns: &str, name: &str, label: &str| json!([ns, name, "ClusterName", cluster, "ServiceName", service, {"label": label}]);
-    let slo_ms = m
+    let slo_ms = v
+        .stack
         .slo
         .as_ref()
         .and_then(|s| s.latency.as_ref())
@@ -263,8 +265,8 @@ fn body(m: &Model) -> Json {
                 "markdown": format!(
                     "## {stack} ({region})\nGolden signals of the service. Managed by ballast \
                      ({mark}): changes made here are overwritten by the next deploy.",
-                    stack = m.name,
-                    mark = mark(&m.name),
+                    stack = v.stack.name,
+                    mark = mark(&v.stack.name),
                 )
             }
         }),
@@ -283,7 +285,7 @@ fn body(m: &Model) -> Json {
                 lb("HTTPCode_ELB_5XX_Count")
             ]),
             "Sum",
-            annotations(&[("elb_5xx alarm", threshold(m, ManagedAlarm::Elb5xx))]),
+            annotations(&[("elb_5xx alarm", threshold(v, ManagedAlarm::Elb5xx))]),
             8,
             2,
         ),
@@ -295,7 +297,7 @@ fn body(m: &Model) -> Json {
             ]),
             "p99",
             annotations(&[
-                ("latency_p99 alarm", threshold(m, ManagedAlarm::LatencyP99)),
+                ("latency_p99 alarm", threshold(v, ManagedAlarm::LatencyP99)),
                 ("latency SLO", slo_ms),
             ]),
             16,
@@ -318,7 +320,7 @@ fn body(m: &Model) -> Json {
             "Average",
             annotations(&[(
                 "running_tasks_low alarm",
-                threshold(m, ManagedAlarm::RunningTasksLow),
+                threshold(v, ManagedAlarm::RunningTasksLow),
             )]),
             8,
             8,
@@ -331,8 +333,8 @@ fn body(m: &Model) -> Json {
             ]),
             "Average",
             annotations(&[
-                ("cpu_high alarm", threshold(m, ManagedAlarm::CpuHigh)),
-                ("memory_high alarm", threshold(m, ManagedAlarm::MemoryHigh)),
+                ("cpu_high alarm", threshold(v, ManagedAlarm::CpuHigh)),
+                ("memory_high alarm", threshold(v, ManagedAlarm::MemoryHigh)),
             ]),
             16,
             8,
@@ -353,7 +355,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let want = canonical(&body(&m));
+        let want = canonical(&body(&View::new(&m, "us-east-1", None)));
         // What AWS holds: placeholders filled in, keys in another order, whitespace.
         let filled = want
             .replace(ALB, "app/web-alb/50dc6c495c0c9188")

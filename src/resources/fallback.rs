@@ -23,7 +23,7 @@ use super::common::{ignore_missing, ownership, s};
 use super::route53::{self, TAG_DNS};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct Fallback;
 
@@ -178,13 +178,15 @@ impl Kind<Clients> for Fallback {
         true
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(dns) = &m.dns else { return Vec::new() };
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(dns) = &v.stack.dns else {
+            return Vec::new();
+        };
         let Some(page) = &dns.fallback else {
             return Vec::new();
         };
-        let region = region_of(&m.regions).expect("a model has a region");
-        let mut node = Node::new(KIND, ID, m.names().fallback_bucket(&dns.name))
+        let region = region_of(&v.stack.regions).expect("a model has a region");
+        let mut node = Node::new(KIND, ID, v.names().fallback_bucket(&dns.name))
             .attr("region", region)
             .attr("website_index", PAGE)
             .attr("public_read", true)

@@ -14,7 +14,7 @@ use super::route53::{self, FoundCheck, TAG_DNS, TAG_REGION, TAG_ZONE};
 use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::{TAG_RESOURCE, TAG_STACK};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct HealthCheck;
 
@@ -49,19 +49,22 @@ impl Kind<Clients> for HealthCheck {
         o.outputs.get("region").cloned()
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(dns) = &m.dns else { return Vec::new() };
-        let https = m.load_balancer.https();
-        m.regions
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(dns) = &v.stack.dns else {
+            return Vec::new();
+        };
+        let https = v.stack.load_balancer.https();
+        v.stack
+            .regions
             .iter()
             .map(|r| {
-                let mut n = Node::new(KIND, id(r), m.names().health_check(r))
+                let mut n = Node::new(KIND, id(r), v.names().health_check(r))
                     .attr("type", if https { "HTTPS" } else { "HTTP" })
                     .attr(
                         "fqdn",
                         Value::reference_in(r, super::load_balancer::ID, "dns_name"),
                     )
-                    .attr("port", m.load_balancer.port)
+                    .attr("port", v.stack.load_balancer.port)
                     .attr("resource_path", dns.health_check.path.as_str())
                     .attr("request_interval", dns.health_check.interval)
                     .attr("failure_threshold", dns.health_check.failure_threshold)
@@ -74,7 +77,8 @@ impl Kind<Clients> for HealthCheck {
                     .attr(
                         "tags",
                         Value::Map(
-                            m.tags
+                            v.stack
+                                .tags
                                 .iter()
                                 .take(MAX_TAGS - OWN_TAGS)
                                 .map(|(k, v)| (k.clone(), Value::str(v)))

@@ -7,7 +7,7 @@ use aws_sdk_iam::types::Tag;
 use super::common::{b, ignore_missing, ownership, s, strs, tags_for};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, Names};
+use crate::spec::{Names, View};
 
 pub struct IamRole;
 
@@ -28,8 +28,8 @@ const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","P
 /// IAM returns policy documents URL-encoded; compare them as canonical JSON.
 /// The execution role's inline policy (`SECRETS_POLICY`) when the service has `secrets:`: it
 /// may read exactly those secrets and parameters (and decrypt with `secrets_kms_key`).
-pub fn secrets_policy(m: &Model) -> Option<String> {
-    let svc = &m.service;
+pub fn secrets_policy(v: &View<'_>) -> Option<String> {
+    let svc = v.service();
     if svc.secrets.is_empty() {
         return None;
     }
@@ -43,16 +43,16 @@ pub fn secrets_policy(m: &Model) -> Option<String> {
             parameters.insert(from.clone());
         } else {
             // A parameter of the stack's region, in the account of whoever reads it.
-            let partition = if m.region.starts_with("cn-") {
+            let partition = if v.region.starts_with("cn-") {
                 "aws-cn"
-            } else if m.region.starts_with("us-gov-") {
+            } else if v.region.starts_with("us-gov-") {
                 "aws-us-gov"
             } else {
                 "aws"
             };
             parameters.insert(format!(
                 "arn:{partition}:ssm:{}:${{aws:PrincipalAccount}}:parameter/{}",
-                m.region,
+                v.region,
                 from.trim_start_matches('/')
             ));
         }
@@ -183,18 +183,20 @@ impl Kind<Clients> for IamRole {
         Some(retag)
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let mut out = vec![Node::new(KIND, EXECUTION_ID, m.names().execution_role())
+    /// Each service's roles: the execution role (its secrets only), and the container
+    /// instances' role when it runs on EC2 capacity.
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let mut out = vec![Node::new(KIND, EXECUTION_ID, v.names().execution_role())
             .attr("assume_role_policy", canonical_policy(TRUST))
             .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
             .attr(
                 "secrets_policy",
-                secrets_policy(m).map(|p| canonical_policy(&p)),
+                secrets_policy(v).map(|p| canonical_policy(&p)),
             )
             .attr("instance_profile", false)];
-        if m.service.ec2_capacity.is_some() {
+        if v.service().ec2_capacity.is_some() {
             out.push(
-                Node::new(KIND, INSTANCE_ID, m.names().instance_role())
+                Node::new(KIND, INSTANCE_ID, v.names().instance_role())
                     .attr("assume_role_policy", canonical_policy(INSTANCE_TRUST))
                     .attr("managed_policy_arns", Value::set([INSTANCE_POLICY]))
                     .attr("instance_profile", true),

@@ -7,7 +7,7 @@ use super::common::{ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, NetworkModel};
+use crate::spec::{NetworkModel, View};
 
 pub struct InternetGateway;
 
@@ -28,10 +28,10 @@ impl Kind<Clients> for InternetGateway {
         &[super::vpc::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        match &m.network {
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        match &v.network {
             NetworkModel::Create { .. } => {
-                vec![Node::new(KIND, ID, m.names().igw())
+                vec![Node::new(KIND, ID, v.names().igw())
                     .attr("vpc_id", Value::reference(super::vpc::ID, "id"))]
             }
             NetworkModel::Existing { .. } => vec![],

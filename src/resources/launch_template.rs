@@ -14,7 +14,7 @@ use super::common::{ignore_missing, s, strs};
 use super::ec2::{observe_ec2, stack_filter, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct LaunchTemplate;
 
@@ -45,11 +45,11 @@ impl Kind<Clients> for LaunchTemplate {
         ]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(e) = &m.service.ec2_capacity else {
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(e) = &v.service().ec2_capacity else {
             return vec![];
         };
-        vec![Node::new(KIND, ID, m.names().launch_template())
+        vec![Node::new(KIND, ID, v.names().launch_template())
             .attr("image_id", e.image_id.as_str())
             .attr("instance_type", e.instance_type.as_str())
             .attr(
@@ -60,7 +60,7 @@ impl Kind<Clients> for LaunchTemplate {
                 "security_groups",
                 Value::set([Value::reference(super::security_group::SERVICE_ID, "id")]),
             )
-            .attr("user_data", user_data(&m.names().cluster()))
+            .attr("user_data", user_data(&v.names().cluster()))
             .after(super::cluster::ID)]
     }
 

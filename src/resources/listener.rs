@@ -18,7 +18,7 @@ use super::elb::{elb_tags, tags_of};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::{TAG_MAINTENANCE, TAG_STACK};
-use crate::spec::{Model, Names};
+use crate::spec::{Names, View};
 
 pub struct Listener;
 
@@ -299,10 +299,10 @@ impl Kind<Clients> for Listener {
         &[super::load_balancer::KIND, super::target_group::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let lb = &m.load_balancer;
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let lb = &v.stack.load_balancer;
         let https = lb.https();
-        let mut main = Node::new(KIND, ID, format!("{}:{}", m.names().alb(), lb.port))
+        let mut main = Node::new(KIND, ID, format!("{}:{}", v.names().alb(), lb.port))
             .attr(
                 "load_balancer_arn",
                 Value::reference(super::load_balancer::ID, "arn"),
@@ -329,7 +329,7 @@ impl Kind<Clients> for Listener {
         let mut out = vec![main];
         if https {
             out.push(
-                Node::new(KIND, REDIRECT_ID, format!("{}:80", m.names().alb()))
+                Node::new(KIND, REDIRECT_ID, format!("{}:80", v.names().alb()))
                     .attr(
                         "load_balancer_arn",
                         Value::reference(super::load_balancer::ID, "arn"),

@@ -9,15 +9,15 @@ use super::common::{b, i, ignore_missing, ownership, s, strs};
 use super::elb::{arn_suffix, elb_tags, lookup, FoundLb};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, NetworkModel};
+use crate::spec::{NetworkModel, View};
 
 pub struct LoadBalancer;
 
 pub const KIND: &str = "aws_lb";
 pub const ID: &str = "alb";
 
-pub fn subnet_refs(m: &Model) -> Value {
-    match &m.network {
+pub fn subnet_refs(v: &View<'_>) -> Value {
+    match &v.network {
         NetworkModel::Create { subnets, .. } => Value::set(
             subnets
                 .iter()
@@ -47,11 +47,11 @@ impl Kind<Clients> for LoadBalancer {
         ]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let lb = &m.load_balancer;
-        let mut n = Node::new(KIND, ID, m.names().alb())
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let lb = &v.stack.load_balancer;
+        let mut n = Node::new(KIND, ID, v.names().alb())
             .attr("scheme", "internet-facing")
-            .attr("subnets", subnet_refs(m))
+            .attr("subnets", subnet_refs(v))
             .attr(
                 "security_groups",
                 Value::set([Value::reference(super::security_group::ALB_ID, "id")]),
@@ -61,7 +61,7 @@ impl Kind<Clients> for LoadBalancer {
             .force_new(&["scheme"]);
         // An internet-facing ALB needs the VPC's internet gateway attached (AWS refuses it
         // otherwise); the default route is made beside it, long before the ALB is active.
-        if matches!(m.network, NetworkModel::Create { .. }) {
+        if matches!(v.network, NetworkModel::Create { .. }) {
             n = n.after(super::internet_gateway::ID);
         }
         vec![n]

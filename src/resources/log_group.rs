@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::common::{i, ignore_missing, ownership, tags_for};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct LogGroup;
 
@@ -22,9 +22,9 @@ impl Kind<Clients> for LogGroup {
         Some(retag)
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        vec![Node::new(KIND, ID, m.names().log_group())
-            .attr("retention_in_days", m.service.log_retention_days)]
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        vec![Node::new(KIND, ID, v.names().log_group())
+            .attr("retention_in_days", v.service().log_retention_days)]
     }
 
     async fn discover(

@@ -19,7 +19,7 @@ use super::cloudwatch::{canon, cw_tags, duration, number, span, Body};
 use super::common::{b, i, s, strs};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{CustomAlarmModel, Evaluation, ManagedAlarm, ManagedAlarmModel, Model};
+use crate::spec::{CustomAlarmModel, Evaluation, ManagedAlarm, ManagedAlarmModel, View};
 use crate::vmap;
 
 pub struct MetricAlarm;
@@ -109,8 +109,8 @@ pub struct Slo {
 }
 
 /// The SLOs the spec sets, availability first.
-pub fn slos(m: &Model) -> Vec<Slo> {
-    let Some(slo) = &m.slo else {
+pub fn slos(v: &View<'_>) -> Vec<Slo> {
+    let Some(slo) = &v.stack.slo else {
         return vec![];
     };
     let mut out = Vec::new();
@@ -197,8 +197,8 @@ impl Stat {
     }
 
     /// A metric of the stack's ECS service.
-    fn service(m: &Model, namespace: &str, metric: &str, statistic: &str) -> Stat {
-        let n = m.names();
+    fn service(v: &View<'_>, namespace: &str, metric: &str, statistic: &str) -> Stat {
+        let n = v.names();
         Stat {
             namespace: namespace.into(),
             metric: metric.into(),
@@ -339,13 +339,13 @@ fn over(e: &Evaluation) -> String {
     }
 }
 
-fn managed(m: &Model, a: &ManagedAlarmModel) -> Def {
+fn managed(v: &View<'_>, a: &ManagedAlarmModel) -> Def {
     let e = &a.eval;
-    let (stack, t, over) = (&m.name, canon(e.threshold), over(e));
+    let (stack, t, over) = (&v.stack.name, canon(e.threshold), over(e));
     let above = "GreaterThanThreshold";
     let (comparison, query, description) = match a.alarm {
         ManagedAlarm::Target5xxRate => {
-            let rollback = if m.service.deployment.rollback_managed.contains(&a.alarm) {
+            let rollback = if v.service().deployment.rollback_managed.contains(&a.alarm) {
                 " While a deployment runs, this alarm rolls it back."
             } else {
                 ""
@@ -357,7 +357,7 @@ fn managed(m: &Model, a: &ManagedAlarmModel) -> Def {
                     "More than {t}% of the requests to {stack} got a 5xx error from its tasks \
                      {over}. The application is failing: look at its logs (log group {}) and \
                      at the latest deployment.{rollback} Periods without requests do not count.",
-                    m.names().log_group()
+                    v.names().log_group()
                 ),
             )
         }
@@ -397,7 +397,7 @@ fn managed(m: &Model, a: &ManagedAlarmModel) -> Def {
         ManagedAlarm::RunningTasksLow => (
             "LessThanThreshold",
             Query::Single(Stat::service(
-                m,
+                v,
                 "ECS/ContainerInsights",
                 "RunningTaskCount",
                 "Minimum",
@@ -410,10 +410,10 @@ fn managed(m: &Model, a: &ManagedAlarmModel) -> Def {
         ),
         ManagedAlarm::CpuHigh => (
             above,
-            Query::Single(Stat::service(m, "AWS/ECS", "CPUUtilization", "Average")),
+            Query::Single(Stat::service(v, "AWS/ECS", "CPUUtilization", "Average")),
             format!(
                 "{stack}'s tasks used more than {t}% of their CPU on average {over}. {}",
-                match &m.service.autoscaling {
+                match &v.service().autoscaling {
                     // Not the maximum itself: a new maximum must not rewrite the alarm.
                     Some(_) => "Autoscaling may be at its maximum (`ballast status` shows it), or \
                                 too slow to follow."
@@ -424,7 +424,7 @@ fn managed(m: &Model, a: &ManagedAlarmModel) -> Def {
         ),
         ManagedAlarm::MemoryHigh => (
             above,
-            Query::Single(Stat::service(m, "AWS/ECS", "MemoryUtilization", "Average")),
+            Query::Single(Stat::service(v, "AWS/ECS", "MemoryUtilization", "Average")),
             format!(
                 "{stack}'s tasks used more than {t}% of their memory on average {over}. A task \
                  that reaches its memory limit is killed: look for a leak, or give tasks more \
@@ -434,7 +434,7 @@ fn managed(m: &Model, a: &ManagedAlarmModel) -> Def {
     };
     Def {
         id: managed_id(a.alarm),
-        name: m.names().alarm(a.alarm.key()),
+        name: v.names().alarm(a.alarm.key()),
         description,
         comparison: comparison.into(),
         threshold: e.threshold,
@@ -447,7 +447,7 @@ fn managed(m: &Model, a: &ManagedAlarmModel) -> Def {
     }
 }
 
-fn custom(m: &Model, a: &CustomAlarmModel) -> Def {
+fn custom(v: &View<'_>, a: &CustomAlarmModel) -> Def {
     let e = &a.eval;
     let dims: Vec<String> = a
         .dimensions
@@ -468,10 +468,10 @@ fn custom(m: &Model, a: &CustomAlarmModel) -> Def {
     };
     Def {
         id: custom_id(&a.name),
-        name: m.names().alarm(&a.name),
+        name: v.names().alarm(&a.name),
         description: format!(
             "{}: {} {} ({}{of}) was {op} {} {}. A custom alarm of the spec (alarms.custom {}).",
-            m.name,
+            v.stack.name,
             a.namespace,
             a.metric,
             a.statistic,
@@ -500,18 +500,18 @@ fn custom(m: &Model, a: &CustomAlarmModel) -> Def {
 }
 
 /// The alarm of one SLO over one window of `alert`; `other` is the alert's other window.
-fn slo_window(m: &Model, slo: &Slo, alert: &BurnAlert, w: Window, other: Window) -> Def {
+fn slo_window(v: &View<'_>, slo: &Slo, alert: &BurnAlert, w: Window, other: Window) -> Def {
     let threshold = slo.threshold(alert.burn_rate);
-    let composite = m.names().alarm(&format!("slo-{}-{}", slo.key, alert.key));
+    let composite = v.names().alarm(&format!("slo-{}-{}", slo.key, alert.key));
     Def {
         id: slo_window_id(slo.key, w.key),
-        name: m.names().alarm(&format!("slo-{}-{}", slo.key, w.key)),
+        name: v.names().alarm(&format!("slo-{}-{}", slo.key, w.key)),
         description: format!(
             "{} at {} over the last {} is above {}%: {} times the error budget ({}%) of the {}. \
              One of the two windows of {composite}, which notifies when the last {} agrees; \
              this alarm notifies nobody by itself.",
             capitalize(&slo.bad),
-            m.name,
+            v.stack.name,
             span(w.seconds),
             canon(threshold * 100.0),
             canon(alert.burn_rate),
@@ -539,17 +539,28 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-/// Every metric alarm of the model, in a stable order: managed, custom, SLO windows.
-fn defs(m: &Model) -> Vec<Def> {
+/// The metric alarms of a view, in a stable order: of the stack-wide view the managed alarms of
+/// the load balancer and the custom alarms; of a service's view its managed alarms and its SLO
+/// windows.
+fn defs(v: &View<'_>, service: bool) -> Vec<Def> {
     let mut defs = Vec::new();
-    if let Some(a) = &m.alarms {
-        defs.extend(a.managed.iter().map(|x| managed(m, x)));
-        defs.extend(a.custom.iter().map(|x| custom(m, x)));
+    if let Some(a) = &v.stack.alarms {
+        defs.extend(
+            a.managed
+                .iter()
+                .filter(|x| x.alarm.per_service() == service)
+                .map(|x| managed(v, x)),
+        );
+        if !service {
+            defs.extend(a.custom.iter().map(|x| custom(v, x)));
+        }
     }
-    for slo in slos(m) {
-        for alert in &BURN_ALERTS {
-            defs.push(slo_window(m, &slo, alert, alert.long, alert.short));
-            defs.push(slo_window(m, &slo, alert, alert.short, alert.long));
+    if service {
+        for slo in slos(v) {
+            for alert in &BURN_ALERTS {
+                defs.push(slo_window(v, &slo, alert, alert.long, alert.short));
+                defs.push(slo_window(v, &slo, alert, alert.short, alert.long));
+            }
         }
     }
     defs
@@ -573,9 +584,14 @@ impl Kind<Clients> for MetricAlarm {
         ]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let topic = m.alarms.is_some();
-        defs(m).into_iter().map(|d| d.node(topic)).collect()
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let topic = v.stack.alarms.is_some();
+        defs(v, false).into_iter().map(|d| d.node(topic)).collect()
+    }
+
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let topic = v.stack.alarms.is_some();
+        defs(v, true).into_iter().map(|d| d.node(topic)).collect()
     }
 
     async fn discover(
@@ -877,7 +893,7 @@ pub(crate) mod tests {
 
     /// The web stack with every managed alarm, a custom alarm, both SLOs, and the 5xx rate
     /// rolling deployments back.
-    pub fn model() -> Model {
+    pub fn model() -> crate::spec::Model {
         let yaml = "name: web\nregion: us-east-1\nservice:\n  image: nginx\n";
         let mut m = crate::spec::load_str("web.yaml", yaml, None).unwrap();
         m.alarms = Some(AlarmsModel {
@@ -1003,24 +1019,24 @@ pub(crate) mod tests {
         let mut m = model();
         m.alarms = None;
         m.slo = None;
-        assert!(MetricAlarm.desired(&m).is_empty());
+        assert!(crate::resources::lower_one(&MetricAlarm, &m).is_empty());
     }
 
     #[test]
     fn one_alarm_per_managed_custom_and_slo_window() {
-        let nodes = MetricAlarm.desired(&model());
+        let nodes = crate::resources::lower_one(&MetricAlarm, &model());
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(
             names,
             [
-                "web-target_5xx_rate",
                 "web-elb_5xx",
+                "web-queue-depth",
+                "web-target_5xx_rate",
                 "web-latency_p99",
                 "web-unhealthy_hosts",
                 "web-running_tasks_low",
                 "web-cpu_high",
                 "web-memory_high",
-                "web-queue-depth",
                 "web-slo-availability-1h",
                 "web-slo-availability-5m",
                 "web-slo-availability-6h",
@@ -1047,7 +1063,7 @@ pub(crate) mod tests {
 
     #[test]
     fn slo_windows_burn_at_14_4_and_6_times_the_budget() {
-        let nodes = MetricAlarm.desired(&model());
+        let nodes = crate::resources::lower_one(&MetricAlarm, &model());
         let cases = [
             ("availability.1h", "0.0144", 3600),
             ("availability.5m", "0.0144", 300),
@@ -1121,7 +1137,7 @@ pub(crate) mod tests {
 
     #[test]
     fn managed_alarm_definitions() {
-        let nodes = MetricAlarm.desired(&model());
+        let nodes = crate::resources::lower_one(&MetricAlarm, &model());
         let rate = resolved(node(&nodes, "alarm.target_5xx_rate"));
         assert!(!rate.contains_key("metric"));
         assert_eq!(rate["threshold"], Value::str("5"));
@@ -1228,14 +1244,14 @@ pub(crate) mod tests {
     fn without_a_topic_nothing_notifies() {
         let mut m = model();
         m.alarms = None;
-        for n in MetricAlarm.desired(&m) {
+        for n in crate::resources::lower_one(&MetricAlarm, &m) {
             assert_eq!(attr(&n, "alarm_actions"), &Value::List(vec![]), "{}", n.id);
         }
     }
 
     #[test]
     fn an_alarm_read_back_equals_what_was_put() {
-        for n in MetricAlarm.desired(&model()) {
+        for n in crate::resources::lower_one(&MetricAlarm, &model()) {
             let want = resolved(&n);
             let aws = as_aws(&n.name, &want);
             assert_eq!(observed_attrs(&aws), want, "{}", n.id);
@@ -1244,7 +1260,7 @@ pub(crate) mod tests {
 
     #[test]
     fn aws_defaults_normalize_to_the_spec_s_values() {
-        let nodes = MetricAlarm.desired(&model());
+        let nodes = crate::resources::lower_one(&MetricAlarm, &model());
         let want = resolved(node(&nodes, "alarm.slo.availability.1h"));
         // What AWS reports when DatapointsToAlarm, ReturnData and ActionsEnabled were left to
         // their defaults, with the threshold as the float it stores.
@@ -1266,7 +1282,7 @@ pub(crate) mod tests {
 
     #[test]
     fn an_alarm_of_the_other_shape_differs() {
-        let nodes = MetricAlarm.desired(&model());
+        let nodes = crate::resources::lower_one(&MetricAlarm, &model());
         let math = resolved(node(&nodes, "alarm.target_5xx_rate"));
         let single = resolved(node(&nodes, "alarm.elb_5xx"));
         // The 5xx rate alarm turned into a single-metric one by hand, and the other way.

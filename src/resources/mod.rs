@@ -45,10 +45,41 @@ pub mod target_group;
 pub mod task_definition;
 pub mod vpc;
 
+use std::collections::BTreeMap;
+
 use crate::aws::Clients;
-use crate::engine::Kind;
+use crate::engine::{Cloud, Kind, Spec};
+use crate::spec::{Model, View};
 
 pub type DynKind = Box<dyn Kind<Clients>>;
+
+/// The kinds of AWS lower from the stack's model.
+impl Cloud for Clients {
+    type Spec = Model;
+}
+
+impl Spec for Model {
+    type View<'a> = View<'a>;
+
+    fn regions(&self) -> &[String] {
+        &self.regions
+    }
+
+    fn services(&self) -> Vec<String> {
+        Model::services(self)
+            .into_iter()
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+
+    fn view<'a>(&'a self, region: &'a str, service: Option<&'a str>) -> View<'a> {
+        View::new(self, region, service)
+    }
+}
 
 /// Every resource kind ballast manages, each waiting for AWS to show what the run made
 /// (`consistent`).
@@ -104,6 +135,16 @@ pub fn registry_only(names: &[&str]) -> Vec<DynKind> {
         .into_iter()
         .filter(|k| names.contains(&k.name()))
         .collect()
+}
+
+/// What `kind` lowers `m` to in its primary region: the stack-wide view, then each service's.
+#[cfg(test)]
+pub(crate) fn lower_one(kind: &dyn Kind<Clients>, m: &Model) -> Vec<crate::engine::Node> {
+    let mut nodes = kind.desired(&View::new(m, &m.region, None));
+    for (name, _) in m.services() {
+        nodes.extend(kind.service_desired(&View::new(m, &m.region, Some(name))));
+    }
+    nodes
 }
 
 #[cfg(test)]

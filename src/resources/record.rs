@@ -29,7 +29,7 @@ use super::common::{b, s, wait_until};
 use super::route53::{self, norm_name, TAG_DNS, TAG_ZONE};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
-use crate::spec::{Model, Names};
+use crate::spec::{Names, View};
 
 pub struct Record;
 
@@ -73,9 +73,11 @@ impl Kind<Clients> for Record {
         true
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(dns) = &m.dns else { return Vec::new() };
-        let stack = &m.name;
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(dns) = &v.stack.dns else {
+            return Vec::new();
+        };
+        let stack = &v.stack.name;
         let record = |id: &str, name: &str, what: &str, failover: &str| {
             Node::new(KIND, id, format!("{name} {failover}"))
                 .attr("zone", dns.zone.as_str())
@@ -119,10 +121,10 @@ impl Kind<Clients> for Record {
         let name = dns.name.as_str();
         let pair = failover_name(stack, name);
         let mut out = vec![to_region(
-            record(PRIMARY, name, &m.regions[0], "PRIMARY"),
-            &m.regions[0],
+            record(PRIMARY, name, &v.stack.regions[0], "PRIMARY"),
+            &v.stack.regions[0],
         )];
-        match (m.secondary(), dns.fallback.is_some()) {
+        match (v.stack.secondary(), dns.fallback.is_some()) {
             (Some(r2), false) => out.push(to_region(record(SECONDARY, name, r2, "SECONDARY"), r2)),
             (Some(r2), true) => {
                 out.push(

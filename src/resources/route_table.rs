@@ -8,7 +8,7 @@ use super::common::{ignore_missing, s, strs};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, NetworkModel};
+use crate::spec::{NetworkModel, View};
 
 pub struct RouteTable;
 
@@ -33,11 +33,11 @@ impl Kind<Clients> for RouteTable {
         ]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let NetworkModel::Create { subnets, .. } = &m.network else {
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let NetworkModel::Create { subnets, .. } = &v.network else {
             return vec![];
         };
-        vec![Node::new(KIND, ID, m.names().route_table())
+        vec![Node::new(KIND, ID, v.names().route_table())
             .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
             .attr(
                 "default_route_gateway_id",

@@ -10,7 +10,7 @@ use super::appscaling::{dimension, find, namespace, resource_id};
 use super::common::{i, ignore_missing, s, tags_for};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct ScalableTarget;
 
@@ -31,11 +31,11 @@ impl Kind<Clients> for ScalableTarget {
         &[super::service::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(a) = &m.service.autoscaling else {
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(a) = &v.service().autoscaling else {
             return vec![];
         };
-        let rid = resource_id(&m.names());
+        let rid = resource_id(&v.names());
         vec![Node::new(KIND, ID, rid.clone())
             .attr("resource_id", rid)
             // The service must exist before its desired count can be registered, and a replaced

@@ -15,7 +15,7 @@ use super::common::{b, i, ignore_missing, s};
 use super::scalable_target;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct ScalingPolicy;
 
@@ -51,8 +51,8 @@ impl Kind<Clients> for ScalingPolicy {
         ]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(a) = &m.service.autoscaling else {
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(a) = &v.service().autoscaling else {
             return vec![];
         };
         let targets = [a.cpu, a.memory, a.requests_per_target];
@@ -63,7 +63,7 @@ impl Kind<Clients> for ScalingPolicy {
                 let mut n = Node::new(
                     KIND,
                     format!("scaling.{suffix}"),
-                    policy_name(&m.name, suffix),
+                    policy_name(&v.stack.name, suffix),
                 )
                 .attr("metric", metric)
                 .attr("target_value", target?)

@@ -12,7 +12,7 @@ use super::common::{ignore_missing, s};
 use super::scalable_target;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct ScheduledAction;
 
@@ -31,8 +31,8 @@ impl Kind<Clients> for ScheduledAction {
         &[scalable_target::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(a) = &m.service.autoscaling else {
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(a) = &v.service().autoscaling else {
             return vec![];
         };
         a.schedules
@@ -41,7 +41,7 @@ impl Kind<Clients> for ScheduledAction {
                 Node::new(
                     KIND,
                     format!("schedule.{}", sc.name),
-                    format!("{}-{}", m.name, sc.name),
+                    format!("{}-{}", v.stack.name, sc.name),
                 )
                 .attr("schedule", &sc.expression)
                 .attr("timezone", &sc.timezone)

@@ -8,7 +8,7 @@ use super::common::{ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, NetworkModel};
+use crate::spec::{NetworkModel, View};
 use crate::vmap;
 
 pub struct SecurityGroup;
@@ -17,8 +17,8 @@ pub const KIND: &str = "aws_security_group";
 pub const ALB_ID: &str = "sg.alb";
 pub const SERVICE_ID: &str = "sg.service";
 
-fn vpc_ref(m: &Model) -> Value {
-    match &m.network {
+fn vpc_ref(v: &View<'_>) -> Value {
+    match &v.network {
         NetworkModel::Create { .. } => Value::reference(super::vpc::ID, "id"),
         NetworkModel::Existing { vpc_id, .. } => Value::str(vpc_id),
     }
@@ -42,8 +42,8 @@ impl Kind<Clients> for SecurityGroup {
         &[super::vpc::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let lb = &m.load_balancer;
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let lb = &v.stack.load_balancer;
         let mut ports = vec![lb.port];
         if lb.https() {
             ports.push(80);
@@ -51,27 +51,31 @@ impl Kind<Clients> for SecurityGroup {
         let alb_rules = ports
             .iter()
             .flat_map(|&p| lb.ingress_cidrs.iter().map(move |c| rule(p, c.as_str())));
-        vec![
-            Node::new(KIND, ALB_ID, m.names().alb_sg())
-                .attr("vpc_id", vpc_ref(m))
-                .attr("description", format!("ballast {}: load balancer", m.name))
-                .attr("ingress", Value::set(alb_rules))
-                .force_new(&["vpc_id", "description"]),
-            Node::new(KIND, SERVICE_ID, m.names().service_sg())
-                .attr("vpc_id", vpc_ref(m))
-                .attr(
-                    "description",
-                    format!(
-                        "ballast {}: service tasks, from the load balancer only",
-                        m.name
-                    ),
-                )
-                .attr(
-                    "ingress",
-                    Value::set([rule(m.service.port, Value::reference(ALB_ID, "id"))]),
-                )
-                .force_new(&["vpc_id", "description"]),
-        ]
+        vec![Node::new(KIND, ALB_ID, v.names().alb_sg())
+            .attr("vpc_id", vpc_ref(v))
+            .attr(
+                "description",
+                format!("ballast {}: load balancer", v.stack.name),
+            )
+            .attr("ingress", Value::set(alb_rules))
+            .force_new(&["vpc_id", "description"])]
+    }
+
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        vec![Node::new(KIND, SERVICE_ID, v.names().service_sg())
+            .attr("vpc_id", vpc_ref(v))
+            .attr(
+                "description",
+                format!(
+                    "ballast {}: service tasks, from the load balancer only",
+                    v.stack.name
+                ),
+            )
+            .attr(
+                "ingress",
+                Value::set([rule(v.service().port, Value::reference(ALB_ID, "id"))]),
+            )
+            .force_new(&["vpc_id", "description"])]
     }
 
     async fn discover(

@@ -16,7 +16,7 @@ use super::ecs::{ecs_owner, ecs_tags};
 use super::task_definition::CONTAINER;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{ManagedAlarm, Model};
+use crate::spec::{ManagedAlarm, View};
 use crate::vmap;
 
 pub struct Service;
@@ -55,15 +55,15 @@ impl Kind<Clients> for Service {
         &[super::listener::KIND, super::metric_alarm::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let svc = &m.service;
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let svc = v.service();
         let d = &svc.deployment;
-        let managed = rollback_managed(m);
+        let managed = rollback_managed(v);
         let rollback_alarms = d
             .rollback_alarms
             .iter()
             .cloned()
-            .chain(managed.iter().map(|a| m.names().alarm(a.key())));
+            .chain(managed.iter().map(|a| v.names().alarm(a.key())));
         let deployment = vmap! {
             "circuit_breaker" => d.circuit_breaker,
             "rollback" => d.circuit_breaker,
@@ -71,16 +71,16 @@ impl Kind<Clients> for Service {
             "max_percent" => d.max_percent,
             "rollback_alarms" => Value::set(rollback_alarms),
         };
-        let mut node = Node::new(KIND, ID, m.names().service())
+        let mut node = Node::new(KIND, ID, v.names().service())
             .attr("cluster", Value::reference(super::cluster::ID, "arn"))
             .attr(
                 "task_definition",
                 Value::reference(super::task_definition::ID, "arn"),
             )
             .attr("desired_count", svc.desired_count)
-            .attr("capacity_provider_strategy", strategy(m))
+            .attr("capacity_provider_strategy", strategy(v))
             .attr("deployment", deployment)
-            .attr("subnets", super::load_balancer::subnet_refs(m))
+            .attr("subnets", super::load_balancer::subnet_refs(v))
             .attr(
                 "security_groups",
                 Value::set([Value::reference(super::security_group::SERVICE_ID, "id")]),
@@ -336,13 +336,15 @@ impl Kind<Clients> for Service {
 /// them that are on. ECS watches them by name; the service waits for them through `after`
 /// rather than a reference to their `name` output: the names are known, and a reference would
 /// replace the service whenever an alarm is replaced (as it is with its load balancer).
-fn rollback_managed(m: &Model) -> Vec<ManagedAlarm> {
+fn rollback_managed(v: &View<'_>) -> Vec<ManagedAlarm> {
     let on = |k: &ManagedAlarm| {
-        m.alarms
+        v.stack
+            .alarms
             .as_ref()
             .is_some_and(|a| a.managed.iter().any(|x| x.alarm == *k))
     };
-    m.service
+    v.stack
+        .service
         .deployment
         .rollback_managed
         .iter()
@@ -411,12 +413,12 @@ async fn wait_inactive(c: &Clients, cluster: &str, arn: &str, name: &str) -> Res
 
 /// On-demand Fargate first (`base` tasks), then the on-demand:Spot weights. Without a
 /// `capacity` section: all on-demand Fargate. With `ec2_capacity`: the stack's EC2 provider.
-fn strategy(m: &Model) -> Value {
+fn strategy(v: &View<'_>) -> Value {
     let item = |provider: &str, base: u32, weight: u32| vmap! { "provider" => provider, "base" => base, "weight" => weight };
-    if m.service.ec2_capacity.is_some() {
-        return Value::set([item(&m.names().capacity_provider(), 0, 1)]);
+    if v.service().ec2_capacity.is_some() {
+        return Value::set([item(&v.names().capacity_provider(), 0, 1)]);
     }
-    let items = match &m.service.capacity {
+    let items = match &v.service().capacity {
         None => vec![item("FARGATE", 0, 1)],
         Some(c) => {
             let mut v = vec![item("FARGATE", c.base, c.on_demand_weight)];
@@ -537,7 +539,7 @@ mod tests {
     fn managed_rollback_alarms_are_watched_by_name_once_they_exist() {
         let mut m = model();
         m.service.deployment.rollback_alarms = vec!["team-db-errors".into()];
-        let n = &Service.desired(&m)[0];
+        let n = &crate::resources::lower_one(&Service, &m)[0];
         assert_eq!(
             rollback_alarms(n),
             Value::set(["team-db-errors", "web-target_5xx_rate"])
@@ -546,7 +548,7 @@ mod tests {
 
         // Without alarms nothing changes: only the external names, no alarm to wait for.
         m.alarms = None;
-        let n = &Service.desired(&m)[0];
+        let n = &crate::resources::lower_one(&Service, &m)[0];
         assert_eq!(rollback_alarms(n), Value::set(["team-db-errors"]));
         assert!(!n.after.iter().any(|a| a.starts_with("alarm.")));
     }

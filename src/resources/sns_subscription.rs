@@ -15,7 +15,7 @@ use super::sns::lookup;
 use super::sns_topic;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct SnsSubscription;
 
@@ -74,8 +74,8 @@ impl Kind<Clients> for SnsSubscription {
         &[sns_topic::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let Some(a) = &m.alarms else {
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let Some(a) = &v.stack.alarms else {
             return vec![];
         };
         let mut nodes: Vec<Node> = Vec::new();

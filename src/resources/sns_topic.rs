@@ -7,7 +7,7 @@ use super::common::{ignore_missing, ownership};
 use super::sns::{lookup, sns_tags};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef};
-use crate::spec::Model;
+use crate::spec::View;
 
 pub struct SnsTopic;
 
@@ -24,12 +24,12 @@ impl Kind<Clients> for SnsTopic {
         Some(retag)
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        if m.alarms.is_none() {
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        if v.stack.alarms.is_none() {
             return vec![];
         }
         // Nothing to set: the topic is its name (SNS defaults for everything else).
-        vec![Node::new(KIND, ID, m.names().alarm_topic())]
+        vec![Node::new(KIND, ID, v.names().alarm_topic())]
     }
 
     async fn discover(
@@ -178,13 +178,13 @@ mod tests {
     #[test]
     fn a_topic_and_its_subscriptions_only_with_alarms() {
         let mut m = model();
-        let topic = SnsTopic.desired(&m);
+        let topic = crate::resources::lower_one(&SnsTopic, &m);
         assert_eq!(topic.len(), 1);
         assert_eq!(
             (topic[0].id.as_str(), topic[0].name.as_str()),
             (ID, "web-alarms")
         );
-        let subs = SnsSubscription.desired(&m);
+        let subs = crate::resources::lower_one(&SnsSubscription, &m);
         let ids: Vec<&str> = subs.iter().map(|n| n.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -199,7 +199,7 @@ mod tests {
         );
         assert_eq!(subs[1].deps(), [ID]);
         m.alarms = None;
-        assert!(SnsTopic.desired(&m).is_empty());
-        assert!(SnsSubscription.desired(&m).is_empty());
+        assert!(crate::resources::lower_one(&SnsTopic, &m).is_empty());
+        assert!(crate::resources::lower_one(&SnsSubscription, &m).is_empty());
     }
 }

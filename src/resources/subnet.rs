@@ -10,7 +10,7 @@ use super::common::{b, ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, NetworkModel};
+use crate::spec::{NetworkModel, View};
 
 pub struct Subnet;
 
@@ -34,14 +34,14 @@ impl Kind<Clients> for Subnet {
         &[super::vpc::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let NetworkModel::Create { subnets, .. } = &m.network else {
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        let NetworkModel::Create { subnets, .. } = &v.network else {
             return vec![];
         };
         subnets
             .iter()
             .map(|sn| {
-                Node::new(KIND, id(&sn.az), m.names().subnet(&sn.az))
+                Node::new(KIND, id(&sn.az), v.names().subnet(&sn.az))
                     .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
                     .attr("cidr_block", sn.cidr.as_str())
                     .attr("availability_zone", sn.az.as_str())
@@ -51,8 +51,8 @@ impl Kind<Clients> for Subnet {
             .collect()
     }
 
-    async fn preflight(&self, c: &Clients, m: &Model) -> Result<(), BoxError> {
-        let NetworkModel::Existing { vpc_id, subnet_ids } = &m.network else {
+    async fn preflight(&self, c: &Clients, v: &View<'_>) -> Result<(), BoxError> {
+        let NetworkModel::Existing { vpc_id, subnet_ids } = &v.network else {
             return Ok(());
         };
         let found = c

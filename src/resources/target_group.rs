@@ -9,7 +9,7 @@ use super::common::{i, ignore_missing, ownership, s};
 use super::elb::{arn_suffix, elb_tags, tags_of};
 use crate::aws::{AwsError, Clients, Ctx, ErrorKind, InUseRetry, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, NetworkModel};
+use crate::spec::{NetworkModel, View};
 
 pub struct TargetGroup;
 
@@ -39,15 +39,15 @@ impl Kind<Clients> for TargetGroup {
         &[super::vpc::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let hc = &m.load_balancer.health_check;
-        let vpc = match &m.network {
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let hc = &v.stack.load_balancer.health_check;
+        let vpc = match &v.network {
             NetworkModel::Create { .. } => Value::reference(super::vpc::ID, "id"),
             NetworkModel::Existing { vpc_id, .. } => Value::str(vpc_id),
         };
-        vec![Node::new(KIND, ID, m.names().target_group())
+        vec![Node::new(KIND, ID, v.names().target_group())
             .attr("vpc_id", vpc)
-            .attr("port", m.service.port)
+            .attr("port", v.service().port)
             .attr("protocol", "HTTP")
             .attr("target_type", "ip")
             .attr("health_check_path", hc.path.as_str())
@@ -56,7 +56,10 @@ impl Kind<Clients> for TargetGroup {
             .attr("healthy_threshold", hc.healthy_threshold)
             .attr("unhealthy_threshold", hc.unhealthy_threshold)
             .attr("matcher", hc.matcher.as_str())
-            .attr("deregistration_delay", m.load_balancer.deregistration_delay)
+            .attr(
+                "deregistration_delay",
+                v.stack.load_balancer.deregistration_delay,
+            )
             .force_new(&["vpc_id", "port", "protocol", "target_type"])]
     }
 

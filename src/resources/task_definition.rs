@@ -13,7 +13,7 @@ use super::common::{i, s, strs};
 use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::Model;
+use crate::spec::View;
 use crate::vmap;
 
 pub struct TaskDefinition;
@@ -38,8 +38,8 @@ impl Kind<Clients> for TaskDefinition {
         &[super::iam_role::KIND, super::log_group::KIND]
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        let svc = &m.service;
+    fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let svc = v.service();
         let env: BTreeMap<String, Value> = svc
             .environment
             .iter()
@@ -54,7 +54,7 @@ impl Kind<Clients> for TaskDefinition {
                 "start_period" => h.start_period,
             }
         });
-        let mut n = Node::new(KIND, ID, m.names().family())
+        let mut n = Node::new(KIND, ID, v.names().family())
             .attr(
                 "compatibility",
                 if svc.ec2_capacity.is_some() {
@@ -90,7 +90,7 @@ impl Kind<Clients> for TaskDefinition {
                 Value::reference(super::iam_role::EXECUTION_ID, "arn"),
             )
             .attr("log_group", Value::reference(super::log_group::ID, "name"))
-            .attr("log_region", m.region.as_str());
+            .attr("log_region", v.region);
         n.outputs_change_on_update = true;
         vec![n]
     }

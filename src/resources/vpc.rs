@@ -8,7 +8,7 @@ use super::common::{b, ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Model, NetworkModel};
+use crate::spec::{NetworkModel, View};
 
 pub struct Vpc;
 
@@ -34,9 +34,9 @@ impl Kind<Clients> for Vpc {
         Some(super::ec2::retag)
     }
 
-    fn desired(&self, m: &Model) -> Vec<Node> {
-        match &m.network {
-            NetworkModel::Create { cidr, .. } => vec![Node::new(KIND, ID, m.names().vpc())
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        match &v.network {
+            NetworkModel::Create { cidr, .. } => vec![Node::new(KIND, ID, v.names().vpc())
                 .attr("cidr_block", cidr.as_str())
                 .attr(DNS[0].0, true)
                 .attr(DNS[1].0, true)

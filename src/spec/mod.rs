@@ -11,8 +11,10 @@ mod scaling;
 mod service;
 pub mod types;
 pub mod validate;
+mod view;
 
 pub use error::{Issue, SpecError};
 pub use model::*;
 pub use names::Names;
 pub use validate::{load_file, load_str, LoadError};
+pub use view::View;

@@ -9,8 +9,7 @@ use super::names::Names;
 #[derive(Clone, Debug, Serialize)]
 pub struct Model {
     pub name: String,
-    /// The region this model is lowered for: the primary as loaded, the other one after
-    /// `for_region`.
+    /// The primary region (kinds lower from a `View` of one region).
     pub region: String,
     /// Every region of the stack, the primary first: `[region]` for the one-region form,
     /// `regions:` as written (at most two) otherwise. Two regions always come with `dns`.
@@ -266,6 +265,12 @@ impl ManagedAlarm {
         }
     }
 
+    /// Whether each service has its own (of its target group or its tasks); the others are the
+    /// load balancer's, one per stack and region.
+    pub fn per_service(self) -> bool {
+        self != ManagedAlarm::Elb5xx
+    }
+
     pub fn from_key(key: &str) -> Option<ManagedAlarm> {
         ManagedAlarm::ALL.into_iter().find(|a| a.key() == key)
     }
@@ -374,20 +379,9 @@ impl Model {
         self.regions.get(1).map(String::as_str)
     }
 
-    /// The model as lowered for `region` (one of `regions`): `region` set to it and the created
-    /// subnets' availability zones moved to it with the same letter (`us-east-1a` ->
-    /// `us-west-2a`); everything else is the same. `for_region(primary())` is the model itself.
-    pub fn for_region(&self, region: &str) -> Model {
-        let mut m = self.clone();
-        if let NetworkModel::Create { subnets, .. } = &mut m.network {
-            for s in subnets {
-                if let Some(suffix) = s.az.strip_prefix(self.region.as_str()) {
-                    s.az = format!("{region}{suffix}");
-                }
-            }
-        }
-        m.region = region.to_string();
-        m
+    /// The stack's services by name: `service:` is one service named like the stack.
+    pub fn services(&self) -> Vec<(&str, &ServiceModel)> {
+        vec![(self.name.as_str(), &self.service)]
     }
 }
 

@@ -1,0 +1,66 @@
+//! What one resource kind lowers from: the stack-wide model, one region (its network as in that
+//! region) and, for a per-service kind, one service, each with its names.
+
+use super::model::{Model, NetworkModel, ServiceModel};
+use super::names::Names;
+
+#[derive(Clone, Debug)]
+pub struct View<'a> {
+    /// The stack-wide model as loaded (`region` is the primary's).
+    pub stack: &'a Model,
+    /// The region lowered for: one of the stack's regions (the primary for global kinds).
+    pub region: &'a str,
+    /// The network as it is in `region`: created subnets' availability zones moved there with
+    /// the same letter (`us-east-1a` -> `us-west-2a`); the same as the model's in the primary.
+    pub network: NetworkModel,
+    /// The service of a per-service view.
+    service: Option<&'a ServiceModel>,
+}
+
+impl<'a> View<'a> {
+    /// The view of `stack` for `region` and, when given, the service named `service` (one of
+    /// `Model::services`).
+    pub fn new(stack: &'a Model, region: &'a str, service: Option<&str>) -> View<'a> {
+        let mut network = stack.network.clone();
+        if let NetworkModel::Create { subnets, .. } = &mut network {
+            for s in subnets {
+                if let Some(suffix) = s.az.strip_prefix(stack.region.as_str()) {
+                    s.az = format!("{region}{suffix}");
+                }
+            }
+        }
+        let service = service.map(|name| {
+            stack
+                .services()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| s)
+                .unwrap_or_else(|| panic!("{name} is not a service of the stack"))
+        });
+        View {
+            stack,
+            region,
+            network,
+            service,
+        }
+    }
+
+    /// The names of the stack's resources in this region.
+    pub fn names(&self) -> Names {
+        Names::new(&self.stack.name, self.region)
+    }
+
+    /// Whether this is the view of the stack's primary region.
+    pub fn is_primary(&self) -> bool {
+        self.stack.is_primary(self.region)
+    }
+
+    /// The service of a per-service view (`Kind::service_desired`).
+    ///
+    /// # Panics
+    /// On a stack-wide view: only per-service lowering has a service.
+    pub fn service(&self) -> &'a ServiceModel {
+        self.service
+            .expect("a per-service view (Kind::service_desired) has a service")
+    }
+}
