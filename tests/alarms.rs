@@ -97,7 +97,8 @@ fn model_of(stack: &str, region: &str) -> Model {
             threshold_ms: 300,
         }),
     });
-    m.service.deployment.rollback_managed = vec![ManagedAlarm::Target5xxRate];
+    let name = m.name.clone();
+    m.service_mut(&name).deployment.rollback_managed = vec![ManagedAlarm::Target5xxRate];
     m
 }
 

@@ -105,7 +105,7 @@ fn a_regional_view_moves_the_subnets_and_nothing_else() {
     assert_eq!(w.names().execution_role(), "shop-us-west-2-exec");
     assert_eq!(e.names().execution_role(), "shop-us-east-1-exec");
     let ws = View::new(&m, "us-west-2", Some("shop"));
-    assert_eq!(ws.service().image, m.service.image);
+    assert_eq!(ws.service().image, m.services[&m.name].image);
     assert_eq!(m.services().len(), 1);
 }
 

@@ -34,16 +34,18 @@ impl Kind<Clients> for AutoScalingGroup {
         let Some(e) = &v.service().ec2_capacity else {
             return vec![];
         };
-        vec![Node::new(KIND, ID, v.names().autoscaling_group())
-            .attr(
-                "launch_template_id",
-                Value::reference(super::launch_template::ID, "id"),
-            )
-            .attr("min_size", e.min)
-            .attr("max_size", e.max)
-            .attr("subnets", super::load_balancer::subnet_refs(v))
-            // ECS managed termination protection needs new instances protected from scale-in.
-            .attr("protect_from_scale_in", e.managed_termination_protection)]
+        vec![
+            Node::new(KIND, v.id(ID), v.service_names().autoscaling_group())
+                .attr(
+                    "launch_template_id",
+                    Value::reference(&v.id(super::launch_template::ID), "id"),
+                )
+                .attr("min_size", e.min)
+                .attr("max_size", e.max)
+                .attr("subnets", super::load_balancer::subnet_refs(v))
+                // ECS managed termination protection needs new instances protected from scale-in.
+                .attr("protect_from_scale_in", e.managed_termination_protection),
+        ]
     }
 
     async fn discover(

@@ -36,18 +36,20 @@ impl Kind<Clients> for CapacityProvider {
         let Some(e) = &v.service().ec2_capacity else {
             return vec![];
         };
-        vec![Node::new(KIND, ID, v.names().capacity_provider())
-            .attr(
-                "auto_scaling_group_arn",
-                Value::reference(super::autoscaling_group::ID, "arn"),
-            )
-            .attr("target_capacity", e.target_capacity)
-            .attr(
-                "managed_termination_protection",
-                e.managed_termination_protection,
-            )
-            .attr("cluster", Value::reference(super::cluster::ID, "name"))
-            .force_new(&["auto_scaling_group_arn"])]
+        vec![
+            Node::new(KIND, v.id(ID), v.service_names().capacity_provider())
+                .attr(
+                    "auto_scaling_group_arn",
+                    Value::reference(&v.id(super::autoscaling_group::ID), "arn"),
+                )
+                .attr("target_capacity", e.target_capacity)
+                .attr(
+                    "managed_termination_protection",
+                    e.managed_termination_protection,
+                )
+                .attr("cluster", Value::reference(super::cluster::ID, "name"))
+                .force_new(&["auto_scaling_group_arn"]),
+        ]
     }
 
     async fn discover(

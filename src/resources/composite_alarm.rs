@@ -74,17 +74,19 @@ impl Kind<Clients> for CompositeAlarm {
         let mut nodes = Vec::new();
         for slo in slos(v) {
             for a in &BURN_ALERTS {
-                let name = v.names().alarm(&format!("slo-{}-{}", slo.key, a.key));
+                let name = v
+                    .service_names()
+                    .alarm(&format!("slo-{}-{}", slo.key, a.key));
                 // A list that holds references is sorted by value once resolved: the rule is
                 // built from the sorted names, and read back the same way.
                 let rule = Value::List(
                     [a.long, a.short]
                         .iter()
-                        .map(|w| Value::reference(&slo_window_id(slo.key, w.key), "name"))
+                        .map(|w| Value::reference(&v.id(&slo_window_id(slo.key, w.key)), "name"))
                         .collect(),
                 );
                 nodes.push(
-                    Node::new(KIND, id(slo.key, a.key), name)
+                    Node::new(KIND, v.id(&id(slo.key, a.key)), name)
                         .attr("description", description(v, &slo, a))
                         .attr("rule", rule)
                         .attr("actions_enabled", true)

@@ -186,17 +186,19 @@ impl Kind<Clients> for IamRole {
     /// Each service's roles: the execution role (its secrets only), and the container
     /// instances' role when it runs on EC2 capacity.
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
-        let mut out = vec![Node::new(KIND, EXECUTION_ID, v.names().execution_role())
-            .attr("assume_role_policy", canonical_policy(TRUST))
-            .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
-            .attr(
-                "secrets_policy",
-                secrets_policy(v).map(|p| canonical_policy(&p)),
-            )
-            .attr("instance_profile", false)];
+        let mut out = vec![
+            Node::new(KIND, v.id(EXECUTION_ID), v.service_names().execution_role())
+                .attr("assume_role_policy", canonical_policy(TRUST))
+                .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
+                .attr(
+                    "secrets_policy",
+                    secrets_policy(v).map(|p| canonical_policy(&p)),
+                )
+                .attr("instance_profile", false),
+        ];
         if v.service().ec2_capacity.is_some() {
             out.push(
-                Node::new(KIND, INSTANCE_ID, v.names().instance_role())
+                Node::new(KIND, v.id(INSTANCE_ID), v.service_names().instance_role())
                     .attr("assume_role_policy", canonical_policy(INSTANCE_TRUST))
                     .attr("managed_policy_arns", Value::set([INSTANCE_POLICY]))
                     .attr("instance_profile", true),

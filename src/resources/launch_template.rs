@@ -49,19 +49,24 @@ impl Kind<Clients> for LaunchTemplate {
         let Some(e) = &v.service().ec2_capacity else {
             return vec![];
         };
-        vec![Node::new(KIND, ID, v.names().launch_template())
-            .attr("image_id", e.image_id.as_str())
-            .attr("instance_type", e.instance_type.as_str())
-            .attr(
-                "instance_profile_arn",
-                Value::reference(super::iam_role::INSTANCE_ID, "instance_profile_arn"),
-            )
-            .attr(
-                "security_groups",
-                Value::set([Value::reference(super::security_group::SERVICE_ID, "id")]),
-            )
-            .attr("user_data", user_data(&v.names().cluster()))
-            .after(super::cluster::ID)]
+        vec![
+            Node::new(KIND, v.id(ID), v.service_names().launch_template())
+                .attr("image_id", e.image_id.as_str())
+                .attr("instance_type", e.instance_type.as_str())
+                .attr(
+                    "instance_profile_arn",
+                    Value::reference(&v.id(super::iam_role::INSTANCE_ID), "instance_profile_arn"),
+                )
+                .attr(
+                    "security_groups",
+                    Value::set([Value::reference(
+                        &v.id(super::security_group::SERVICE_ID),
+                        "id",
+                    )]),
+                )
+                .attr("user_data", user_data(&v.names().cluster()))
+                .after(super::cluster::ID),
+        ]
     }
 
     async fn discover(

@@ -23,7 +23,7 @@ impl Kind<Clients> for LogGroup {
     }
 
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
-        vec![Node::new(KIND, ID, v.names().log_group())
+        vec![Node::new(KIND, v.id(ID), v.service_names().log_group())
             .attr("retention_in_days", v.service().log_retention_days)]
     }
 

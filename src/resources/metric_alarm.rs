@@ -123,7 +123,7 @@ pub fn slos(v: &View<'_>) -> Vec<Slo> {
                 canon(a)
             ),
             bad: "the share of requests that failed with a 5xx error".into(),
-            query: error_ratio(1.0, "Share of requests that failed with a 5xx error"),
+            query: error_ratio(v, 1.0, "Share of requests that failed with a 5xx error"),
         });
     }
     if let Some(l) = &slo.latency {
@@ -144,6 +144,7 @@ pub fn slos(v: &View<'_>) -> Vec<Slo> {
                 inputs: vec![(
                     "m1",
                     Stat::alb(
+                        v,
                         "TargetResponseTime",
                         &format!("PR(:{secs})"),
                         &[LB_DIM, TG_DIM],
@@ -175,15 +176,15 @@ const LB_DIM: &str = "LoadBalancer";
 const TG_DIM: &str = "TargetGroup";
 
 impl Stat {
-    /// An ALB metric by the stack's load balancer (and target group).
-    fn alb(metric: &str, statistic: &str, dims: &[&str]) -> Stat {
+    /// An ALB metric by the stack's load balancer (and the view's service's target group).
+    fn alb(v: &View<'_>, metric: &str, statistic: &str, dims: &[&str]) -> Stat {
         let dimensions = dims
             .iter()
             .map(|&d| {
                 let v = if d == LB_DIM {
                     Value::reference(super::load_balancer::ID, "arn_suffix")
                 } else {
-                    Value::reference(super::target_group::ID, "arn_suffix")
+                    Value::reference(&v.id(super::target_group::ID), "arn_suffix")
                 };
                 (d.to_string(), v)
             })
@@ -198,12 +199,12 @@ impl Stat {
 
     /// A metric of the stack's ECS service.
     fn service(v: &View<'_>, namespace: &str, metric: &str, statistic: &str) -> Stat {
-        let n = v.names();
+        let n = v.service_names();
         Stat {
             namespace: namespace.into(),
             metric: metric.into(),
             dimensions: BTreeMap::from([
-                ("ClusterName".to_string(), Value::str(n.cluster())),
+                ("ClusterName".to_string(), Value::str(n.stack.cluster())),
                 ("ServiceName".to_string(), Value::str(n.service())),
             ]),
             statistic: statistic.into(),
@@ -236,21 +237,26 @@ enum Query {
 /// Target 5xx responses per request, times `scale` (100 for percent). Periods without
 /// requests have no datapoint, so they count as missing data, not as errors; a period with
 /// requests but without any 5xx (the metric is not published then) counts as 0.
-fn error_ratio(scale: f64, label: &str) -> Query {
+///
+/// With named services the ratio is of the view's service's target group; the one-service
+/// form counts by the load balancer, as it always has (one service is all it serves).
+fn error_ratio(v: &View<'_>, scale: f64, label: &str) -> Query {
     let expression = if scale == 1.0 {
         "IF(m2 > 0, FILL(m1, 0) / m2, 0)".to_string()
     } else {
         format!("IF(m2 > 0, {} * FILL(m1, 0) / m2, 0)", canon(scale))
     };
+    let dims: &[&str] = if v.stack.named_services {
+        &[LB_DIM, TG_DIM]
+    } else {
+        &[LB_DIM]
+    };
     Query::Math {
         expression,
         label: label.into(),
         inputs: vec![
-            (
-                "m1",
-                Stat::alb("HTTPCode_Target_5XX_Count", "Sum", &[LB_DIM]),
-            ),
-            ("m2", Stat::alb("RequestCount", "Sum", &[LB_DIM])),
+            ("m1", Stat::alb(v, "HTTPCode_Target_5XX_Count", "Sum", dims)),
+            ("m2", Stat::alb(v, "RequestCount", "Sum", dims)),
         ],
     }
 }
@@ -352,18 +358,18 @@ fn managed(v: &View<'_>, a: &ManagedAlarmModel) -> Def {
             };
             (
                 above,
-                error_ratio(100.0, "Target 5xx rate (%)"),
+                error_ratio(v, 100.0, "Target 5xx rate (%)"),
                 format!(
                     "More than {t}% of the requests to {stack} got a 5xx error from its tasks \
                      {over}. The application is failing: look at its logs (log group {}) and \
                      at the latest deployment.{rollback} Periods without requests do not count.",
-                    v.names().log_group()
+                    v.service_names().log_group()
                 ),
             )
         }
         ManagedAlarm::Elb5xx => (
             above,
-            Query::Single(Stat::alb("HTTPCode_ELB_5XX_Count", "Sum", &[LB_DIM])),
+            Query::Single(Stat::alb(v, "HTTPCode_ELB_5XX_Count", "Sum", &[LB_DIM])),
             format!(
                 "The load balancer of {stack} answered more than {t} requests with a 5xx error \
                  of its own (502, 503, 504: no healthy task to send them to, or tasks that \
@@ -373,7 +379,7 @@ fn managed(v: &View<'_>, a: &ManagedAlarmModel) -> Def {
         ),
         ManagedAlarm::LatencyP99 => (
             above,
-            Query::Single(Stat::alb("TargetResponseTime", "p99", &[LB_DIM, TG_DIM])),
+            Query::Single(Stat::alb(v, "TargetResponseTime", "p99", &[LB_DIM, TG_DIM])),
             format!(
                 "The slowest 1% of the requests to {stack} took longer than {t} seconds (p99 of \
                  the tasks' response time at the load balancer) {over}. The application, or \
@@ -383,6 +389,7 @@ fn managed(v: &View<'_>, a: &ManagedAlarmModel) -> Def {
         ManagedAlarm::UnhealthyHosts => (
             above,
             Query::Single(Stat::alb(
+                v,
                 "UnHealthyHostCount",
                 "Maximum",
                 &[TG_DIM, LB_DIM],
@@ -433,8 +440,17 @@ fn managed(v: &View<'_>, a: &ManagedAlarmModel) -> Def {
         ),
     };
     Def {
-        id: managed_id(a.alarm),
-        name: v.names().alarm(a.alarm.key()),
+        // The load balancer's own alarm is the stack's; the others are the view's service's.
+        id: if a.alarm.per_service() {
+            v.id(&managed_id(a.alarm))
+        } else {
+            managed_id(a.alarm)
+        },
+        name: if a.alarm.per_service() {
+            v.service_names().alarm(a.alarm.key())
+        } else {
+            v.names().alarm(a.alarm.key())
+        },
         description,
         comparison: comparison.into(),
         threshold: e.threshold,
@@ -502,10 +518,11 @@ fn custom(v: &View<'_>, a: &CustomAlarmModel) -> Def {
 /// The alarm of one SLO over one window of `alert`; `other` is the alert's other window.
 fn slo_window(v: &View<'_>, slo: &Slo, alert: &BurnAlert, w: Window, other: Window) -> Def {
     let threshold = slo.threshold(alert.burn_rate);
-    let composite = v.names().alarm(&format!("slo-{}-{}", slo.key, alert.key));
+    let names = v.service_names();
+    let composite = names.alarm(&format!("slo-{}-{}", slo.key, alert.key));
     Def {
-        id: slo_window_id(slo.key, w.key),
-        name: v.names().alarm(&format!("slo-{}-{}", slo.key, w.key)),
+        id: v.id(&slo_window_id(slo.key, w.key)),
+        name: names.alarm(&format!("slo-{}-{}", slo.key, w.key)),
         description: format!(
             "{} at {} over the last {} is above {}%: {} times the error budget ({}%) of the {}. \
              One of the two windows of {composite}, which notifies when the last {} agrees; \
@@ -931,7 +948,8 @@ pub(crate) mod tests {
                 threshold_ms: 300,
             }),
         });
-        m.service.deployment.rollback_managed = vec![ManagedAlarm::Target5xxRate];
+        let name = m.name.clone();
+        m.service_mut(&name).deployment.rollback_managed = vec![ManagedAlarm::Target5xxRate];
         m
     }
 

@@ -150,6 +150,73 @@ pub(crate) fn lower_one(kind: &dyn Kind<Clients>, m: &Model) -> Vec<crate::engin
 #[cfg(test)]
 mod tests {
     use crate::engine::graph::{delete_closure, kind_closure};
+    use crate::spec::{load_str, Model, View};
+
+    /// A stack of two named services (`api`, `web`), each with every per-service resource:
+    /// autoscaling with schedules, EC2 capacity, every managed alarm and both SLOs.
+    fn two_services() -> Model {
+        let mut m = super::metric_alarm::tests::model();
+        let scaled = load_str(
+            "scaled.yaml",
+            include_str!("../../stacks/scaled.yaml"),
+            None,
+        )
+        .unwrap();
+        let ec2 = load_str("ec2.yaml", include_str!("../../stacks/ec2.yaml"), None).unwrap();
+        let mut one = m.services.remove("web").unwrap();
+        one.autoscaling = scaled.services["scaled"].autoscaling.clone();
+        one.ec2_capacity = ec2.services["onec2"].ec2_capacity.clone();
+        m.services = [("api".to_string(), one.clone()), ("web".to_string(), one)].into();
+        m.named_services = true;
+        m
+    }
+
+    /// With named services every kind's per-service nodes carry the service in their id
+    /// (`<base>.<service>`) and physical name, no two nodes share an id, and a service's nodes
+    /// refer only to their own service's nodes or to the stack's.
+    #[test]
+    fn named_services_lower_apart() {
+        let m = two_services();
+        let stack_wide: Vec<String> = super::registry()
+            .iter()
+            .flat_map(|k| k.desired(&View::new(&m, &m.region, None)))
+            .map(|n| n.id)
+            .collect();
+        let mut ids: std::collections::BTreeSet<String> = stack_wide.iter().cloned().collect();
+        for service in ["api", "web"] {
+            let view = View::new(&m, &m.region, Some(service));
+            let nodes: Vec<_> = super::registry()
+                .iter()
+                .flat_map(|k| k.service_desired(&view))
+                .collect();
+            // Every per-service kind has a node here (the registry's kinds but the network,
+            // load balancer, cluster, dashboard, topic and Route 53 ones).
+            assert!(nodes.len() >= 30, "{service}: {} nodes", nodes.len());
+            let own: std::collections::BTreeSet<&str> =
+                nodes.iter().map(|n| n.id.as_str()).collect();
+            for n in &nodes {
+                assert!(
+                    n.id.ends_with(&format!(".{service}")),
+                    "{service}: id {}",
+                    n.id
+                );
+                assert!(
+                    n.name.contains(service),
+                    "{service}: {} named {}",
+                    n.id,
+                    n.name
+                );
+                assert!(ids.insert(n.id.clone()), "{} twice", n.id);
+                for dep in n.deps() {
+                    assert!(
+                        own.contains(dep.as_str()) || stack_wide.contains(&dep),
+                        "{service}: {} refers to {dep}, neither its service's nor the stack's",
+                        n.id
+                    );
+                }
+            }
+        }
+    }
 
     /// A service is made after its listener and rollback alarms but need not outlive them: on
     /// delete the load balancer and the alarms go while it drains; the rest of its order holds.

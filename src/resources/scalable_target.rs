@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 
-use super::appscaling::{dimension, find, namespace, resource_id};
+use super::appscaling::{dimension, find, namespace};
 use super::common::{i, ignore_missing, s, tags_for};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
@@ -35,12 +35,15 @@ impl Kind<Clients> for ScalableTarget {
         let Some(a) = &v.service().autoscaling else {
             return vec![];
         };
-        let rid = resource_id(&v.names());
-        vec![Node::new(KIND, ID, rid.clone())
+        let rid = v.service_names().scalable_resource_id();
+        vec![Node::new(KIND, v.id(ID), rid.clone())
             .attr("resource_id", rid)
             // The service must exist before its desired count can be registered, and a replaced
             // service (unknown name until it exists again) is registered anew.
-            .attr("service", Value::reference(super::service::ID, "name"))
+            .attr(
+                "service",
+                Value::reference(&v.id(super::service::ID), "name"),
+            )
             .attr("min_capacity", a.min)
             .attr("max_capacity", a.max)
             .force_new(&["resource_id", "service"])]

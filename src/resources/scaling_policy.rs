@@ -62,8 +62,8 @@ impl Kind<Clients> for ScalingPolicy {
             .filter_map(|(&(suffix, metric), target)| {
                 let mut n = Node::new(
                     KIND,
-                    format!("scaling.{suffix}"),
-                    policy_name(&v.stack.name, suffix),
+                    v.id(&format!("scaling.{suffix}")),
+                    v.service_names().scaling_policy(suffix),
                 )
                 .attr("metric", metric)
                 .attr("target_value", target?)
@@ -73,7 +73,7 @@ impl Kind<Clients> for ScalingPolicy {
                 // A re-registered target has lost its policies and actions: put them again.
                 .attr(
                     "resource_id",
-                    Value::reference(scalable_target::ID, "resource_id"),
+                    Value::reference(&v.id(scalable_target::ID), "resource_id"),
                 );
                 if suffix == "requests" {
                     // The resource label is `<alb arn suffix>/<tg arn suffix>`; references are
@@ -85,7 +85,7 @@ impl Kind<Clients> for ScalingPolicy {
                         )
                         .attr(
                             "tg_arn_suffix",
-                            Value::reference(super::target_group::ID, "arn_suffix"),
+                            Value::reference(&v.id(super::target_group::ID), "arn_suffix"),
                         );
                 }
                 Some(n)

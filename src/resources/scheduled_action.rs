@@ -40,8 +40,8 @@ impl Kind<Clients> for ScheduledAction {
             .map(|sc| {
                 Node::new(
                     KIND,
-                    format!("schedule.{}", sc.name),
-                    format!("{}-{}", v.stack.name, sc.name),
+                    v.id(&format!("schedule.{}", sc.name)),
+                    v.service_names().scheduled_action(&sc.name),
                 )
                 .attr("schedule", &sc.expression)
                 .attr("timezone", &sc.timezone)
@@ -50,7 +50,7 @@ impl Kind<Clients> for ScheduledAction {
                 // A re-registered target has lost its policies and actions: put them again.
                 .attr(
                     "resource_id",
-                    Value::reference(scalable_target::ID, "resource_id"),
+                    Value::reference(&v.id(scalable_target::ID), "resource_id"),
                 )
             })
             .collect()

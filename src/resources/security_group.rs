@@ -62,20 +62,22 @@ impl Kind<Clients> for SecurityGroup {
     }
 
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
-        vec![Node::new(KIND, SERVICE_ID, v.names().service_sg())
-            .attr("vpc_id", vpc_ref(v))
-            .attr(
-                "description",
-                format!(
-                    "ballast {}: service tasks, from the load balancer only",
-                    v.stack.name
-                ),
-            )
-            .attr(
-                "ingress",
-                Value::set([rule(v.service().port, Value::reference(ALB_ID, "id"))]),
-            )
-            .force_new(&["vpc_id", "description"])]
+        vec![
+            Node::new(KIND, v.id(SERVICE_ID), v.service_names().service_sg())
+                .attr("vpc_id", vpc_ref(v))
+                .attr(
+                    "description",
+                    format!(
+                        "ballast {}: service tasks, from the load balancer only",
+                        v.stack.name
+                    ),
+                )
+                .attr(
+                    "ingress",
+                    Value::set([rule(v.service().port, Value::reference(ALB_ID, "id"))]),
+                )
+                .force_new(&["vpc_id", "description"]),
+        ]
     }
 
     async fn discover(

@@ -63,7 +63,7 @@ impl Kind<Clients> for Service {
             .rollback_alarms
             .iter()
             .cloned()
-            .chain(managed.iter().map(|a| v.names().alarm(a.key())));
+            .chain(managed.iter().map(|a| v.service_names().alarm(a.key())));
         let deployment = vmap! {
             "circuit_breaker" => d.circuit_breaker,
             "rollback" => d.circuit_breaker,
@@ -71,11 +71,11 @@ impl Kind<Clients> for Service {
             "max_percent" => d.max_percent,
             "rollback_alarms" => Value::set(rollback_alarms),
         };
-        let mut node = Node::new(KIND, ID, v.names().service())
+        let mut node = Node::new(KIND, v.id(ID), v.service_names().service())
             .attr("cluster", Value::reference(super::cluster::ID, "arn"))
             .attr(
                 "task_definition",
-                Value::reference(super::task_definition::ID, "arn"),
+                Value::reference(&v.id(super::task_definition::ID), "arn"),
             )
             .attr("desired_count", svc.desired_count)
             .attr("capacity_provider_strategy", strategy(v))
@@ -83,12 +83,15 @@ impl Kind<Clients> for Service {
             .attr("subnets", super::load_balancer::subnet_refs(v))
             .attr(
                 "security_groups",
-                Value::set([Value::reference(super::security_group::SERVICE_ID, "id")]),
+                Value::set([Value::reference(
+                    &v.id(super::security_group::SERVICE_ID),
+                    "id",
+                )]),
             )
             .attr("assign_public_ip", svc.assign_public_ip)
             .attr(
                 "target_group_arn",
-                Value::reference(super::target_group::ID, "arn"),
+                Value::reference(&v.id(super::target_group::ID), "arn"),
             )
             .attr("container_port", svc.port)
             .attr("health_check_grace_period", svc.health_check_grace_period)
@@ -97,10 +100,10 @@ impl Kind<Clients> for Service {
             // can register targets in it.
             .after(super::listener::ID);
         if svc.ec2_capacity.is_some() {
-            node = node.after(super::capacity_provider::ID);
+            node = node.after(v.id(super::capacity_provider::ID));
         }
         for a in managed {
-            node = node.after(super::metric_alarm::managed_id(a));
+            node = node.after(v.id(&super::metric_alarm::managed_id(a)));
         }
         if let Some(a) = &svc.autoscaling {
             node.ignore_drift.push((
@@ -343,8 +346,7 @@ fn rollback_managed(v: &View<'_>) -> Vec<ManagedAlarm> {
             .as_ref()
             .is_some_and(|a| a.managed.iter().any(|x| x.alarm == *k))
     };
-    v.stack
-        .service
+    v.service()
         .deployment
         .rollback_managed
         .iter()
@@ -538,7 +540,8 @@ mod tests {
     #[test]
     fn managed_rollback_alarms_are_watched_by_name_once_they_exist() {
         let mut m = model();
-        m.service.deployment.rollback_alarms = vec!["team-db-errors".into()];
+        let name = m.name.clone();
+        m.service_mut(&name).deployment.rollback_alarms = vec!["team-db-errors".into()];
         let n = &crate::resources::lower_one(&Service, &m)[0];
         assert_eq!(
             rollback_alarms(n),

@@ -45,7 +45,7 @@ impl Kind<Clients> for TargetGroup {
             NetworkModel::Create { .. } => Value::reference(super::vpc::ID, "id"),
             NetworkModel::Existing { vpc_id, .. } => Value::str(vpc_id),
         };
-        vec![Node::new(KIND, ID, v.names().target_group())
+        vec![Node::new(KIND, v.id(ID), v.service_names().target_group())
             .attr("vpc_id", vpc)
             .attr("port", v.service().port)
             .attr("protocol", "HTTP")

@@ -54,7 +54,7 @@ impl Kind<Clients> for TaskDefinition {
                 "start_period" => h.start_period,
             }
         });
-        let mut n = Node::new(KIND, ID, v.names().family())
+        let mut n = Node::new(KIND, v.id(ID), v.service_names().family())
             .attr(
                 "compatibility",
                 if svc.ec2_capacity.is_some() {
@@ -87,9 +87,12 @@ impl Kind<Clients> for TaskDefinition {
             .attr("health_check", health)
             .attr(
                 "execution_role_arn",
-                Value::reference(super::iam_role::EXECUTION_ID, "arn"),
+                Value::reference(&v.id(super::iam_role::EXECUTION_ID), "arn"),
             )
-            .attr("log_group", Value::reference(super::log_group::ID, "name"))
+            .attr(
+                "log_group",
+                Value::reference(&v.id(super::log_group::ID), "name"),
+            )
             .attr("log_region", v.region);
         n.outputs_change_on_update = true;
         vec![n]

@@ -825,8 +825,11 @@ mod tests {
         assert!(a.notify.email.is_empty() && a.notify.https.is_empty());
         assert!(m.slo.is_none());
         assert!(m.dashboard);
-        assert_eq!(m.service.deployment.rollback_managed, [Target5xxRate]);
-        assert!(m.service.deployment.rollback_alarms.is_empty());
+        assert_eq!(
+            m.services[&m.name].deployment.rollback_managed,
+            [Target5xxRate]
+        );
+        assert!(m.services[&m.name].deployment.rollback_alarms.is_empty());
     }
 
     #[test]
@@ -847,7 +850,7 @@ mod tests {
         let m = model("alarms: false\ndashboard: false\n");
         assert!(m.alarms.is_none());
         assert!(!m.dashboard);
-        assert!(m.service.deployment.rollback_managed.is_empty());
+        assert!(m.services[&m.name].deployment.rollback_managed.is_empty());
     }
 
     #[test]
@@ -910,24 +913,24 @@ mod tests {
     fn rollback_managed_by_default_and_explicit() {
         use ManagedAlarm::*;
         let m = model("alarms:\n  target_5xx_rate: false\n");
-        assert!(m.service.deployment.rollback_managed.is_empty());
+        assert!(m.services[&m.name].deployment.rollback_managed.is_empty());
 
         let yaml = "name: web\nservice:\n  image: nginx\n  deployment:\n    rollback_alarms: [latency_p99, my-own-alarm, target_5xx_rate]\n";
         let m = load_str("stack.yaml", yaml, Some("us-east-1")).unwrap();
-        let d = &m.service.deployment;
+        let d = &m.services[&m.name].deployment;
         assert_eq!(d.rollback_managed, [Target5xxRate, LatencyP99]);
         assert_eq!(d.rollback_alarms, ["my-own-alarm"]);
 
         let yaml = "name: web\nservice:\n  image: nginx\n  deployment:\n    rollback_alarms: []\n";
         let m = load_str("stack.yaml", yaml, Some("us-east-1")).unwrap();
-        assert!(m.service.deployment.rollback_managed.is_empty());
-        assert!(m.service.deployment.rollback_alarms.is_empty());
+        assert!(m.services[&m.name].deployment.rollback_managed.is_empty());
+        assert!(m.services[&m.name].deployment.rollback_alarms.is_empty());
 
         // External names stay external when alarms are off.
         let yaml = "name: web\nservice:\n  image: nginx\n  deployment:\n    rollback_alarms: [theirs]\nalarms: false\n";
         let m = load_str("stack.yaml", yaml, Some("us-east-1")).unwrap();
-        assert_eq!(m.service.deployment.rollback_alarms, ["theirs"]);
-        assert!(m.service.deployment.rollback_managed.is_empty());
+        assert_eq!(m.services[&m.name].deployment.rollback_alarms, ["theirs"]);
+        assert!(m.services[&m.name].deployment.rollback_managed.is_empty());
     }
 
     #[test]

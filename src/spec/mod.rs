@@ -15,6 +15,6 @@ mod view;
 
 pub use error::{Issue, SpecError};
 pub use model::*;
-pub use names::Names;
+pub use names::{Names, ServiceNames};
 pub use validate::{load_file, load_str, LoadError};
 pub use view::View;

@@ -19,7 +19,12 @@ pub struct Model {
     pub tags: BTreeMap<String, String>,
     pub network: NetworkModel,
     pub load_balancer: LoadBalancerModel,
-    pub service: ServiceModel,
+    /// The stack's services by name. The `service:` form is one service named like the stack.
+    pub services: BTreeMap<String, ServiceModel>,
+    /// Whether the spec names its services (`services:`): the ids and physical names of their
+    /// resources then carry the service's name (`tg.api`, `pizza-api-tg`). The `service:` form
+    /// keeps the ids and names of a one-service stack (`tg`, `web-tg`).
+    pub named_services: bool,
     /// `None` when `alarms: false`.
     pub alarms: Option<AlarmsModel>,
     pub slo: Option<SloModel>,
@@ -379,9 +384,20 @@ impl Model {
         self.regions.get(1).map(String::as_str)
     }
 
-    /// The stack's services by name: `service:` is one service named like the stack.
+    /// The stack's services by name, in name order: `service:` is one service named like the
+    /// stack.
     pub fn services(&self) -> Vec<(&str, &ServiceModel)> {
-        vec![(self.name.as_str(), &self.service)]
+        self.services.iter().map(|(n, s)| (n.as_str(), s)).collect()
+    }
+
+    /// The service named `name`, to change it (tests and tools build variants of a model).
+    ///
+    /// # Panics
+    /// When the stack has no such service.
+    pub fn service_mut(&mut self, name: &str) -> &mut ServiceModel {
+        self.services
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("{name} is not a service of the stack"))
     }
 }
 

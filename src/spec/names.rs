@@ -136,6 +136,92 @@ impl Names {
     }
 }
 
+/// The physical names of one service's resources. In the one-service form (`service:`) they
+/// are the stack's (`Names`: `web-tg`, family `web`); with named services (`services:`) each
+/// carries the service's name (`pizza-api-tg`, family `pizza-api`, log group
+/// `/ballast/pizza/api`, ECS service `api` in cluster `pizza`). Validation keeps every one
+/// within its AWS limit (`MAX_SERVICE_NAME_IN`).
+#[derive(Clone, Debug)]
+pub struct ServiceNames {
+    pub stack: Names,
+    /// `None` in the one-service form.
+    pub service: Option<String>,
+}
+
+impl ServiceNames {
+    /// `<stack>-<what>`, or `<stack>-<service>-<what>` with named services.
+    fn join(&self, what: &str) -> String {
+        match &self.service {
+            None => format!("{}-{what}", self.stack.stack),
+            Some(s) => format!("{}-{s}-{what}", self.stack.stack),
+        }
+    }
+    pub fn target_group(&self) -> String {
+        self.join("tg")
+    }
+    pub fn service_sg(&self) -> String {
+        self.join("service")
+    }
+    /// The ECS service, in the stack's cluster: the stack's name, or the service's.
+    pub fn service(&self) -> String {
+        self.service.clone().unwrap_or_else(|| self.stack.service())
+    }
+    /// Task definition families are per account and region: `<stack>-<service>`.
+    pub fn family(&self) -> String {
+        match &self.service {
+            None => self.stack.family(),
+            Some(s) => format!("{}-{s}", self.stack.stack),
+        }
+    }
+    pub fn execution_role(&self) -> String {
+        self.join(&format!("{}-exec", self.stack.region))
+    }
+    pub fn instance_role(&self) -> String {
+        self.join(&format!("{}-instance", self.stack.region))
+    }
+    pub fn launch_template(&self) -> String {
+        self.join("ecs")
+    }
+    pub fn autoscaling_group(&self) -> String {
+        self.join("ecs")
+    }
+    pub fn capacity_provider(&self) -> String {
+        self.join("ec2")
+    }
+    pub fn log_group(&self) -> String {
+        match &self.service {
+            None => self.stack.log_group(),
+            Some(s) => format!("/ballast/{}/{s}", self.stack.stack),
+        }
+    }
+    /// Application Auto Scaling's name of the ECS service: `service/<cluster>/<service>`.
+    pub fn scalable_resource_id(&self) -> String {
+        format!("service/{}/{}", self.stack.cluster(), self.service())
+    }
+    /// A target tracking policy of the service's scalable target (`cpu`, `requests`...).
+    pub fn scaling_policy(&self, suffix: &str) -> String {
+        self.join(suffix)
+    }
+    /// A scheduled action of the service's scalable target, by its schedule's name.
+    pub fn scheduled_action(&self, schedule: &str) -> String {
+        self.join(schedule)
+    }
+    /// A per-service alarm: `<stack>-<key>`, or `<stack>-<service>-<key>`.
+    pub fn alarm(&self, key: &str) -> String {
+        self.join(key)
+    }
+}
+
+/// The longest a target group name may be (the tightest of the names `ServiceNames` makes):
+/// `<stack>-<service>-tg` fits when the stack and service names together leave room.
+pub const MAX_TARGET_GROUP_NAME: usize = 32;
+
+/// How many characters a service's name may have in stack `stack`: what
+/// `<stack>-<service>-tg` leaves of the 32 a target group name allows.
+pub fn max_service_name_in(stack: &str) -> usize {
+    MAX_TARGET_GROUP_NAME.saturating_sub(stack.len() + "--tg".len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +243,56 @@ mod tests {
         // The longest stack name in the longest region still fits a SetIdentifier (128).
         let long = Names::new(&"a".repeat(MAX_STACK_NAME), "ap-southeast-4");
         assert!(long.set_identifier("us-gov-west-1").len() <= 128);
+    }
+
+    #[test]
+    fn the_one_service_form_keeps_the_stack_names() {
+        let stack = Names::new("web", "us-east-1");
+        let one = ServiceNames {
+            stack: stack.clone(),
+            service: None,
+        };
+        let pairs = [
+            (one.target_group(), stack.target_group()),
+            (one.service_sg(), stack.service_sg()),
+            (one.service(), stack.service()),
+            (one.family(), stack.family()),
+            (one.execution_role(), stack.execution_role()),
+            (one.instance_role(), stack.instance_role()),
+            (one.launch_template(), stack.launch_template()),
+            (one.autoscaling_group(), stack.autoscaling_group()),
+            (one.capacity_provider(), stack.capacity_provider()),
+            (one.log_group(), stack.log_group()),
+            (one.alarm("cpu_high"), stack.alarm("cpu_high")),
+        ];
+        for (service, stack) in pairs {
+            assert_eq!(service, stack);
+        }
+    }
+
+    #[test]
+    fn named_services_carry_their_name() {
+        let api = ServiceNames {
+            stack: Names::new("pizza", "us-east-1"),
+            service: Some("api".into()),
+        };
+        assert_eq!(api.target_group(), "pizza-api-tg");
+        assert_eq!(api.service_sg(), "pizza-api-service");
+        assert_eq!(api.service(), "api");
+        assert_eq!(api.family(), "pizza-api");
+        assert_eq!(api.execution_role(), "pizza-api-us-east-1-exec");
+        assert_eq!(api.instance_role(), "pizza-api-us-east-1-instance");
+        assert_eq!(api.capacity_provider(), "pizza-api-ec2");
+        assert_eq!(api.log_group(), "/ballast/pizza/api");
+        assert_eq!(api.alarm("cpu_high"), "pizza-api-cpu_high");
+        // The longest service name a stack allows keeps the target group within 32, and the
+        // IAM role names (64) in the longest region name.
+        let stack = "a".repeat(MAX_STACK_NAME - 8);
+        let longest = ServiceNames {
+            stack: Names::new(&stack, "ap-southeast-4"),
+            service: Some("s".repeat(max_service_name_in(&stack))),
+        };
+        assert_eq!(longest.target_group().len(), MAX_TARGET_GROUP_NAME);
+        assert!(longest.instance_role().len() <= 64);
     }
 }

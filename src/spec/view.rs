@@ -2,7 +2,7 @@
 //! region) and, for a per-service kind, one service, each with its names.
 
 use super::model::{Model, NetworkModel, ServiceModel};
-use super::names::Names;
+use super::names::{Names, ServiceNames};
 
 #[derive(Clone, Debug)]
 pub struct View<'a> {
@@ -13,8 +13,8 @@ pub struct View<'a> {
     /// The network as it is in `region`: created subnets' availability zones moved there with
     /// the same letter (`us-east-1a` -> `us-west-2a`); the same as the model's in the primary.
     pub network: NetworkModel,
-    /// The service of a per-service view.
-    service: Option<&'a ServiceModel>,
+    /// The service of a per-service view, and its name.
+    service: Option<(&'a str, &'a ServiceModel)>,
 }
 
 impl<'a> View<'a> {
@@ -34,7 +34,6 @@ impl<'a> View<'a> {
                 .services()
                 .into_iter()
                 .find(|(n, _)| *n == name)
-                .map(|(_, s)| s)
                 .unwrap_or_else(|| panic!("{name} is not a service of the stack"))
         });
         View {
@@ -60,7 +59,46 @@ impl<'a> View<'a> {
     /// # Panics
     /// On a stack-wide view: only per-service lowering has a service.
     pub fn service(&self) -> &'a ServiceModel {
+        self.per_service().1
+    }
+
+    /// The name of the service of a per-service view (the stack's, in the one-service form).
+    ///
+    /// # Panics
+    /// On a stack-wide view.
+    pub fn service_name(&self) -> &'a str {
+        self.per_service().0
+    }
+
+    fn per_service(&self) -> (&'a str, &'a ServiceModel) {
         self.service
             .expect("a per-service view (Kind::service_desired) has a service")
+    }
+
+    /// The logical id of one of this service's nodes: `base` in the one-service form (`tg`,
+    /// `service`), `<base>.<service>` with named services (`tg.api`, `service.api`).
+    ///
+    /// # Panics
+    /// On a stack-wide view.
+    pub fn id(&self, base: &str) -> String {
+        if self.stack.named_services {
+            format!("{base}.{}", self.service_name())
+        } else {
+            base.to_string()
+        }
+    }
+
+    /// The physical names of this service's resources in this region.
+    ///
+    /// # Panics
+    /// On a stack-wide view.
+    pub fn service_names(&self) -> ServiceNames {
+        ServiceNames {
+            stack: self.names(),
+            service: self
+                .stack
+                .named_services
+                .then(|| self.service_name().to_string()),
+        }
     }
 }
