@@ -177,7 +177,9 @@ fn as_spec(block: &str) -> String {
     if !top("region") && !top("regions") {
         s.push_str("region: us-east-1\n");
     }
-    if !top("service") {
+    if top("services") {
+        s.push_str(block);
+    } else if !top("service") {
         s.push_str("service:\n  image: public.ecr.aws/nginx/nginx:1.27\n");
         s.push_str(block);
     } else if block.lines().any(|l| l.starts_with("  image:")) {

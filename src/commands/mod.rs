@@ -225,6 +225,22 @@ pub fn load(file: &Path, g: &Global) -> Result<Model, Error> {
 
 /// `load` with the region override given (`None`: the spec's own regions).
 pub fn load_in(file: &Path, region: Option<&str>) -> Result<Model, Error> {
+    let model = load_valid(file, region)?;
+    if model.named_services {
+        // `services:` validates, but what lowers it (listener rules per service, Service
+        // Connect, discovery of every service's resources) is not built yet: no command may
+        // act on AWS with it rather than act on half of it.
+        return Err(Error::Usage(format!(
+            "{}: this release validates `services:` but cannot plan or deploy several services \
+             yet (listener rules per service are not built); use `service:` for one service",
+            file.display()
+        )));
+    }
+    Ok(model)
+}
+
+/// Reads and validates the spec, either form (`ballast validate`); shows its warnings.
+pub fn load_valid(file: &Path, region: Option<&str>) -> Result<Model, Error> {
     let model = spec::load_file(&file.to_string_lossy(), region)?;
     for w in &model.warnings {
         eprint(&format!("{w}\n"));

@@ -6,7 +6,7 @@ use crate::resources::registry;
 
 pub fn run(a: &ValidateArgs, g: &Global) -> Result<i32, Error> {
     let file: &Path = &a.file;
-    let model = super::load(file, g)?;
+    let model = super::load_valid(file, g.region.as_deref())?;
     let n = crate::engine::lower(&registry(), &model).len();
     super::eprint(&format!(
         "{} is valid: stack \"{}\" in {}, {n} resources.\n",

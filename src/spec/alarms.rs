@@ -116,7 +116,7 @@ fn wrong_toggle(at: &Location, key: &str, what: &str, issues: &mut Issues) {
 /// plus the custom ones.
 pub(super) fn check_alarms(
     spec: &Spec,
-    service: &ServiceModel,
+    service_min: u32,
     issues: &mut Issues,
 ) -> Option<AlarmsModel> {
     let default = Alarms::default();
@@ -130,11 +130,6 @@ pub(super) fn check_alarms(
         None | Some((Toggle::On, _)) => &default,
     };
     let notify = check_notify(&a.notify, issues);
-    let service_min = service
-        .autoscaling
-        .as_ref()
-        .map(|s| s.min)
-        .unwrap_or(service.desired_count);
     let no_tuning = AlarmTuning::default();
     let managed = ManagedAlarm::ALL
         .into_iter()
@@ -618,14 +613,15 @@ pub fn statistic(s: &str) -> Result<(), (&'static str, String)> {
     ))
 }
 
-/// `service.deployment.rollback_alarms` -> (external alarm names, managed alarms).
+/// A service's `deployment.rollback_alarms` -> (external alarm names, managed alarms).
 pub(super) fn check_rollback(
     spec: &Spec,
+    service: &Service,
     alarms: Option<&AlarmsModel>,
     issues: &mut Issues,
 ) -> (Vec<String>, Vec<ManagedAlarm>) {
     let is_on = |m: ManagedAlarm| alarms.is_some_and(|a| a.managed.iter().any(|x| x.alarm == m));
-    let Some(list) = &spec.service.deployment.rollback_alarms else {
+    let Some(list) = &service.deployment.rollback_alarms else {
         let managed = if is_on(ManagedAlarm::Target5xxRate) {
             vec![ManagedAlarm::Target5xxRate]
         } else {

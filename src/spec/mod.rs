@@ -9,6 +9,7 @@ mod network;
 pub mod regions;
 mod scaling;
 mod service;
+mod services;
 pub mod types;
 pub mod validate;
 mod view;

@@ -154,6 +154,29 @@ pub struct ServiceModel {
     pub capacity: Option<CapacityModel>,
     pub ec2_capacity: Option<Ec2CapacityModel>,
     pub deployment: DeploymentModel,
+    /// `route:` (named services only): the listener rule's conditions. `None` for the
+    /// one-service form (the listener's default action) and for internal services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteModel>,
+    /// `internal: true`: no route; reached by the stack's other services only.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
+}
+
+/// A service's listener rule conditions, as validated: path patterns (empty: any path) and
+/// host headers (empty: any host). `path: /` alone is the catch-all: the service at `/` takes
+/// the listener's default action instead of a rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RouteModel {
+    pub paths: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+impl RouteModel {
+    /// Whether this is the catch-all (`path: /` and no host): the listener's default action.
+    pub fn is_default(&self) -> bool {
+        self.hosts.is_empty() && self.paths == ["/"]
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -91,6 +91,8 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         // Tasks on EC2 (awsvpc) cannot get public IPs: the instance pulls images instead.
         assign_public_ip: s.assign_public_ip.unwrap_or(s.ec2_capacity.is_none()),
         log_retention_days,
+        route: None,
+        internal: false,
     }
 }
 

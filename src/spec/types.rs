@@ -35,7 +35,10 @@ pub struct Spec {
     pub network: Option<Network>,
     #[serde(default)]
     pub load_balancer: LoadBalancer,
-    pub service: Service,
+    /// One service, named like the stack.
+    pub service: Option<S<Service>>,
+    /// Several services behind the one load balancer, by name (the alternative to `service:`).
+    pub services: Option<S<std::collections::HashMap<S<String>, Service>>>,
     /// CloudWatch alarms; default on. `alarms: false` turns every alarm off.
     pub alarms: Option<S<Toggle<Alarms>>>,
     /// Error-budget alerts.
@@ -183,6 +186,22 @@ pub struct Service {
     /// Rollout safety; default circuit breaker with rollback, 100% min healthy, 200% max.
     #[serde(default)]
     pub deployment: Deployment,
+    /// `services:` only: the requests of the load balancer this service gets (a listener
+    /// rule). Every service but an internal one has a route.
+    pub route: Option<S<Route>>,
+    /// `services:` only: no load balancer route; the stack's other services reach it by name.
+    pub internal: Option<S<bool>>,
+}
+
+/// A listener rule's conditions: requests whose path matches one of the paths and (when hosts
+/// are given) whose Host header is one of the hosts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub path: Option<S<String>>,
+    pub paths: Option<S<Vec<S<String>>>>,
+    pub host: Option<S<String>>,
+    pub hosts: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,8 +10,9 @@ use super::error::{did_you_mean, Issues, SpecError};
 use super::model::*;
 use super::names::MAX_STACK_NAME;
 use super::regions::{check_dns, check_regions, check_two_regions};
+use super::services::check_services;
 use super::types::*;
-use super::{limits::*, network::*, service::*};
+use super::{limits::*, network::*};
 
 /// Parse and validate `text` (read from `file`). `region` overrides the spec's `region`; with
 /// `regions:` it must be one of them and changes nothing (commands use it to pick one region).
@@ -292,12 +293,24 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
 
     let network = check_network(spec.network.as_ref(), &region, issues);
     let load_balancer = check_lb(&spec.load_balancer, issues);
-    let mut service = check_service(&spec.service, issues);
-    let alarms = check_alarms(spec, &service, issues);
-    (
-        service.deployment.rollback_alarms,
-        service.deployment.rollback_managed,
-    ) = check_rollback(spec, alarms.as_ref(), issues);
+    let (mut checked, named_services) = check_services(spec, name, issues);
+    // The fewest tasks any service runs: the running-tasks alarm's default threshold.
+    let service_min = checked
+        .iter()
+        .map(|c| {
+            c.model
+                .autoscaling
+                .as_ref()
+                .map_or(c.model.desired_count, |a| a.min)
+        })
+        .min()
+        .unwrap_or(0);
+    let alarms = check_alarms(spec, service_min, issues);
+    for c in &mut checked {
+        let d = &mut c.model.deployment;
+        (d.rollback_alarms, d.rollback_managed) =
+            check_rollback(spec, c.spec, alarms.as_ref(), issues);
+    }
     let slo = spec.slo.as_ref().map(|s| check_slo(spec, s, issues));
     check_two_regions(spec, &regions, issues);
     let dns = check_dns(spec, file, &regions, &load_balancer, issues);
@@ -312,8 +325,8 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         tags,
         network,
         load_balancer,
-        services: BTreeMap::from([(name.clone(), service)]),
-        named_services: false,
+        services: checked.into_iter().map(|c| (c.name, c.model)).collect(),
+        named_services,
         alarms,
         slo,
         dashboard: spec.dashboard.unwrap_or(true),

@@ -1,0 +1,146 @@
+//! `services:`: several services by name, their names and their routes; every rule fails with
+//! file:line:col and exit 1 (no AWS needed). Until what lowers them is built, commands that
+//! act on AWS refuse a `services:` stack, and say so.
+
+mod common;
+
+use common::{rejects, validate};
+
+/// The pizza shop of the issue: `web` at `/`, `api` by path and host, `factory` internal.
+const PIZZA: &str = "name: pizza
+region: us-east-1
+services:
+  web:
+    image: ghcr.io/acme/pizza-web:1.4
+    port: 8080
+    route: {path: /}
+    autoscaling: {min: 2, max: 10, requests_per_target: 500}
+  api:
+    image: ghcr.io/acme/pizza-api:2.0
+    port: 8080
+    route: {paths: [/api/*], host: api.example.com}
+  factory:
+    image: ghcr.io/acme/pizza-factory:1.0
+    port: 9000
+    internal: true
+";
+
+macro_rules! rejects {
+    ($name:ident, $yaml:expr, $($needle:expr),+) => {
+        #[test]
+        fn $name() {
+            let err = rejects($yaml, &[$($needle),+]);
+            insta::assert_snapshot!(stringify!($name), err);
+        }
+    };
+}
+
+#[test]
+fn three_services_are_valid() {
+    let (code, err) = validate(PIZZA);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("stack \"pizza\" in us-east-1"), "{err}");
+}
+
+/// `plan` (as every command that acts on AWS) refuses what it cannot deploy whole, before it
+/// makes a single call.
+#[test]
+fn plan_refuses_several_services_until_they_can_be_deployed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pizza.yaml");
+    std::fs::write(&path, PIZZA).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .current_dir(dir.path())
+        .args(["plan", "pizza.yaml"])
+        .env("NO_COLOR", "1")
+        // Nothing listens here: a call would fail differently.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot plan or deploy several services yet"),
+        "{err}"
+    );
+}
+
+rejects!(
+    service_or_services_not_both,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\nservices:\n  api:\n    image: api\n    route: {path: /}\n",
+    "a stack has `service:` or `services:`, not both",
+    "stack.yaml:4:3"
+);
+
+rejects!(
+    a_stack_needs_a_service,
+    "name: web\nregion: us-east-1\n",
+    "missing required key `service` (or `services`)"
+);
+
+rejects!(
+    a_route_belongs_to_named_services,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  route: {path: /}\n",
+    "`route` belongs to a service of `services:`",
+    "stack.yaml:5:10"
+);
+
+rejects!(
+    service_names_are_lowercase_words,
+    "name: pizza\nregion: us-east-1\nservices:\n  Web_1:\n    image: web\n    route: {path: /}\n",
+    "invalid service name `Web_1`",
+    "stack.yaml:4:3"
+);
+
+rejects!(
+    service_names_too_long_say_how_many_characters_are_left,
+    "name: pizzeria-napoletana\nregion: us-east-1\nservices:\n  storefront:\n    image: web\n    route: {path: /}\n",
+    "service name `storefront` is 10 characters",
+    "a service name may",
+    "1 too many",
+    "`pizzeria-napoletana-storefront-tg`"
+);
+
+rejects!(
+    a_public_service_needs_a_route,
+    "name: pizza\nregion: us-east-1\nservices:\n  web:\n    image: web\n",
+    "service `web` has no route",
+    "stack.yaml:4:3"
+);
+
+rejects!(
+    an_internal_service_has_no_route,
+    "name: pizza\nregion: us-east-1\nservices:\n  web:\n    image: web\n    route: {path: /}\n  factory:\n    image: f\n    internal: true\n    route: {path: /factory/*}\n",
+    "service `factory` is internal: it has no route",
+    "stack.yaml:10:12"
+);
+
+rejects!(
+    one_service_at_the_root,
+    "name: pizza\nregion: us-east-1\nservices:\n  web:\n    image: web\n    route: {path: /}\n  shop:\n    image: shop\n    route: {path: /}\n",
+    "services `shop` and `web` both route `/`"
+);
+
+rejects!(
+    duplicate_routes,
+    "name: pizza\nregion: us-east-1\nservices:\n  api:\n    image: api\n    route: {paths: [/api/*], host: api.example.com}\n  web:\n    image: web\n    route: {paths: [/, /api/*], hosts: [API.example.com]}\n",
+    "services `api` and `web` both route path `/api/*` on host `api.example.com`",
+    "`/` already matches every path"
+);
+
+rejects!(
+    a_rule_has_five_conditions_at_most,
+    "name: pizza\nregion: us-east-1\nservices:\n  api:\n    image: api\n    route: {paths: [/a, /b, /c, /d], hosts: [a.example.com, b.example.com]}\n",
+    "a route has 6 paths and hosts: a listener rule allows 5",
+    "1 too many"
+);
+
+rejects!(
+    paths_and_hosts_are_checked,
+    "name: pizza\nregion: us-east-1\nservices:\n  api:\n    image: api\n    route: {paths: [api/*, \"/a b\"], host: \"api example.com\"}\n",
+    "path `api/*` does not start with `/`",
+    "path `/a b` has a character a path pattern cannot have",
+    "host `api example.com` is not a host name"
+);
