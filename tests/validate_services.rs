@@ -62,7 +62,7 @@ fn plan_refuses_several_services_until_they_can_be_deployed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("cannot plan or deploy several services yet"),
+        err.contains("validates `services:` but cannot plan or deploy it yet"),
         "{err}"
     );
 }
@@ -144,3 +144,90 @@ rejects!(
     "path `/a b` has a character a path pattern cannot have",
     "host `api example.com` is not a host name"
 );
+
+/// `api` of the issue: a telemetry sidecar and a task role.
+const API: &str = "name: pizza
+region: us-east-1
+service:
+  image: ghcr.io/acme/pizza-api:2.0
+  port: 8080
+  cpu: 512
+  memory: 1024
+  depends_on: {otel: START}
+  containers:
+    - name: otel
+      image: public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0
+      essential: false
+      memory_reservation: 64
+  permissions:
+    - {actions: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query], resources: [\"arn:aws:dynamodb:us-east-1:123456789012:table/orders\"]}
+";
+
+#[test]
+fn a_sidecar_and_a_task_role_are_valid() {
+    let (code, err) = validate(API);
+    assert_eq!(code, 0, "{err}");
+}
+
+rejects!(
+    a_sidecar_named_like_the_app_container,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  containers:\n    - {name: app, image: otel}\n    - {name: log, image: fluent}\n    - {name: log, image: fluent}\n",
+    "a sidecar cannot be named `app`",
+    "stack.yaml:6:14",
+    "two containers are named `log`"
+);
+
+rejects!(
+    depends_on_cycles,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  depends_on: {init: START}\n  containers:\n    - name: init\n      image: busybox\n      depends_on: {app: START}\n",
+    "the containers wait for each other in a cycle: app -> init -> app"
+);
+
+rejects!(
+    depends_on_names_containers_and_conditions,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  depends_on: {otle: START, init: DONE, otel: HEALTHY}\n  containers:\n    - {name: otel, image: otel}\n    - {name: init, image: busybox}\n    - {name: migrate, image: m, depends_on: {init: SUCCESS}}\n",
+    "container `app` waits for `otle`, which is not a container of the task",
+    "did you mean `otel`?",
+    "`DONE` is not a condition ECS knows",
+    "`otel` has no health check",
+    "`init` is essential"
+);
+
+rejects!(
+    sidecars_leave_the_app_container_memory,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  containers:\n    - {name: otel, image: otel, memory_reservation: 300}\n    - {name: log, image: log, memory: 212, memory_reservation: 300}\n",
+    "memory_reservation 300 is above the container's memory limit 212",
+    "the sidecars reserve 600 MiB of the task's 512"
+);
+
+rejects!(
+    permissions_are_actions_on_arns,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  permissions:\n    - {actions: [dynamodb:GetItem, GetItem], resources: [orders]}\n    - {actions: [], resources: [\"*\"]}\n",
+    "`GetItem` is not an IAM action",
+    "`orders` is not an ARN",
+    "`actions` is empty"
+);
+
+/// Sidecars and task roles validate but are not deployed yet: `plan` says so.
+#[test]
+fn plan_refuses_sidecars_and_task_roles_until_they_are_built() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.yaml"), API).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .current_dir(dir.path())
+        .args(["plan", "api.yaml"])
+        .env("NO_COLOR", "1")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "validates `containers:`, `depends_on:`, `permissions:` but cannot plan or deploy them yet"
+        ),
+        "{err}"
+    );
+}

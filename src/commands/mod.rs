@@ -226,14 +226,26 @@ pub fn load(file: &Path, g: &Global) -> Result<Model, Error> {
 /// `load` with the region override given (`None`: the spec's own regions).
 pub fn load_in(file: &Path, region: Option<&str>) -> Result<Model, Error> {
     let model = load_valid(file, region)?;
-    if model.named_services {
-        // `services:` validates, but what lowers it (listener rules per service, Service
-        // Connect, discovery of every service's resources) is not built yet: no command may
-        // act on AWS with it rather than act on half of it.
+    // Validated, but what lowers it is not built yet (listener rules per service, Service
+    // Connect, sidecars in the task definition, task roles): no command may act on AWS with it
+    // rather than act on part of it.
+    let any = |f: fn(&spec::ServiceModel) -> bool| model.services.values().any(f);
+    let unbuilt: Vec<&str> = [
+        ("`services:`", model.named_services),
+        ("`containers:`", any(|s| !s.containers.is_empty())),
+        ("`depends_on:`", any(|s| !s.depends_on.is_empty())),
+        ("`permissions:`", any(|s| !s.permissions.is_empty())),
+    ]
+    .into_iter()
+    .filter_map(|(what, used)| used.then_some(what))
+    .collect();
+    if !unbuilt.is_empty() {
         return Err(Error::Usage(format!(
-            "{}: this release validates `services:` but cannot plan or deploy several services \
-             yet (listener rules per service are not built); use `service:` for one service",
-            file.display()
+            "{}: this release validates {} but cannot plan or deploy {} yet; \
+             `ballast validate` checks the spec",
+            file.display(),
+            unbuilt.join(", "),
+            if unbuilt.len() == 1 { "it" } else { "them" },
         )));
     }
     Ok(model)

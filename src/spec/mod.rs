@@ -1,6 +1,7 @@
 //! YAML -> typed spec with source spans -> validated `Model`.
 
 pub mod alarms;
+mod containers;
 pub mod error;
 mod limits;
 pub mod model;

@@ -161,6 +161,37 @@ pub struct ServiceModel {
     /// `internal: true`: no route; reached by the stack's other services only.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
+    /// Sidecars, in the spec's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<ContainerModel>,
+    /// What the `app` container waits for: container name -> condition.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<String, String>,
+    /// The task role's statements; empty: no task role.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<PermissionModel>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ContainerModel {
+    pub name: String,
+    pub image: String,
+    pub essential: bool,
+    pub cpu: Option<u32>,
+    pub memory: Option<u32>,
+    pub memory_reservation: Option<u32>,
+    pub command: Option<Vec<String>>,
+    pub environment: BTreeMap<String, String>,
+    pub health_check: Option<ContainerHealthModel>,
+    /// Container name -> START | HEALTHY | COMPLETE | SUCCESS.
+    pub depends_on: BTreeMap<String, String>,
+}
+
+/// One Allow statement of a task role's inline policy; actions and resources sorted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PermissionModel {
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
 }
 
 /// A service's listener rule conditions, as validated: path patterns (empty: any path) and

@@ -13,29 +13,7 @@ use super::types::*;
 
 /// `service:`, one section at a time.
 pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
-    if s.image.value.trim().is_empty() || s.image.value.contains(char::is_whitespace) {
-        issues.push(
-            &s.image.referenced,
-            "invalid image reference",
-            "not an image",
-            None,
-        );
-    } else {
-        // ECS RegisterTaskDefinition, ContainerDefinition.image: up to 255 characters (for
-        // `repo@sha256:...`, the part before the `@`).
-        let name = s.image.value.split('@').next().unwrap_or("");
-        let n = name.chars().count();
-        if n > MAX_IMAGE_CHARS {
-            issues.push(
-                &s.image.referenced,
-                format!("the image name is {n} characters long: ECS allows {MAX_IMAGE_CHARS}"),
-                "too long",
-                Some(
-                    "ECS counts the registry, repository and tag (everything before an `@`)".into(),
-                ),
-            );
-        }
-    }
+    check_image(&s.image, issues);
     let port = range(&s.port, 80, 1, 65535, "port", issues);
     let (cpu, memory) = check_task_size(s, issues);
     let desired_count = range(&s.desired_count, 2, 0, 1000, "desired_count", issues);
@@ -61,6 +39,8 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
     }
     let capacity = s.capacity.as_ref().map(|c| check_capacity(c, issues));
     let deployment = check_deployment(&s.deployment, issues);
+    let (containers, depends_on) =
+        super::containers::check_containers(s, cpu, memory, health_check.is_some(), issues);
     ServiceModel {
         autoscaling,
         capacity,
@@ -93,6 +73,36 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         log_retention_days,
         route: None,
         internal: false,
+        containers,
+        depends_on,
+        permissions: super::containers::check_permissions(s, issues),
+    }
+}
+
+/// An image reference: no whitespace, at most `MAX_IMAGE_CHARS` before any `@`.
+pub(super) fn check_image(image: &S<String>, issues: &mut Issues) {
+    if image.value.trim().is_empty() || image.value.contains(char::is_whitespace) {
+        issues.push(
+            &image.referenced,
+            "invalid image reference",
+            "not an image",
+            None,
+        );
+    } else {
+        // ECS RegisterTaskDefinition, ContainerDefinition.image: up to 255 characters (for
+        // `repo@sha256:...`, the part before the `@`).
+        let name = image.value.split('@').next().unwrap_or("");
+        let n = name.chars().count();
+        if n > MAX_IMAGE_CHARS {
+            issues.push(
+                &image.referenced,
+                format!("the image name is {n} characters long: ECS allows {MAX_IMAGE_CHARS}"),
+                "too long",
+                Some(
+                    "ECS counts the registry, repository and tag (everything before an `@`)".into(),
+                ),
+            );
+        }
     }
 }
 

@@ -191,6 +191,50 @@ pub struct Service {
     pub route: Option<S<Route>>,
     /// `services:` only: no load balancer route; the stack's other services reach it by name.
     pub internal: Option<S<bool>>,
+    /// Sidecars: every other container of the task (the service's own is `app`).
+    #[serde(default)]
+    pub containers: Vec<S<Container>>,
+    /// What the `app` container waits for: container name -> START | HEALTHY | COMPLETE |
+    /// SUCCESS.
+    #[serde(default)]
+    pub depends_on: BTreeMap<String, S<String>>,
+    /// The task role: what the application itself may call on AWS. No permissions, no role
+    /// (the tasks get no AWS credentials).
+    #[serde(default)]
+    pub permissions: Vec<S<Permission>>,
+}
+
+/// A sidecar container of a service's task.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    /// Letters, digits, dashes and underscores; not `app` (the service's own container).
+    pub name: S<String>,
+    pub image: S<String>,
+    /// Default true (as in ECS): the task stops when an essential container stops.
+    pub essential: Option<bool>,
+    /// CPU units reserved for it; default none (it shares the task's).
+    pub cpu: Option<S<u32>>,
+    /// MiB: its hard limit (`memory`) and what is reserved for it (`memory_reservation`).
+    pub memory: Option<S<u32>>,
+    pub memory_reservation: Option<S<u32>>,
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, S<String>>,
+    pub health_check: Option<ContainerHealthCheck>,
+    /// Container name -> START | HEALTHY | COMPLETE | SUCCESS (`app` is the service's own).
+    #[serde(default)]
+    pub depends_on: BTreeMap<String, S<String>>,
+}
+
+/// One statement of a task role's policy (Allow).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Permission {
+    /// `service:Action`, wildcards allowed (`dynamodb:Get*`).
+    pub actions: S<Vec<S<String>>>,
+    /// ARNs, or `*`.
+    pub resources: S<Vec<S<String>>>,
 }
 
 /// A listener rule's conditions: requests whose path matches one of the paths and (when hosts
