@@ -438,20 +438,33 @@ impl Model {
         self.regions.get(1).map(String::as_str)
     }
 
-    /// The stack's services by name, in name order: `service:` is one service named like the
-    /// stack.
+    /// The stack's services by name, in name order. The one service of the `service:` form is
+    /// named like the stack (whatever `name` is now: a model renamed after loading keeps it).
     pub fn services(&self) -> Vec<(&str, &ServiceModel)> {
-        self.services.iter().map(|(n, s)| (n.as_str(), s)).collect()
+        if self.named_services {
+            self.services.iter().map(|(n, s)| (n.as_str(), s)).collect()
+        } else {
+            self.services
+                .values()
+                .map(|s| (self.name.as_str(), s))
+                .collect()
+        }
     }
 
-    /// The service named `name`, to change it (tests and tools build variants of a model).
+    /// The service named `name` (as `services` names it), to change it (tests and tools build
+    /// variants of a model).
     ///
     /// # Panics
     /// When the stack has no such service.
     pub fn service_mut(&mut self, name: &str) -> &mut ServiceModel {
-        self.services
-            .get_mut(name)
-            .unwrap_or_else(|| panic!("{name} is not a service of the stack"))
+        let found = if self.named_services {
+            self.services.get_mut(name)
+        } else if name == self.name {
+            self.services.values_mut().next()
+        } else {
+            None
+        };
+        found.unwrap_or_else(|| panic!("{name} is not a service of the stack"))
     }
 }
 
