@@ -46,25 +46,30 @@ fn three_services_are_valid() {
 /// makes a single call.
 #[test]
 fn plan_refuses_several_services_until_they_can_be_deployed() {
+    let err = plan_refuses("pizza.yaml", PIZZA);
+    assert!(
+        err.contains("validates `services:` but cannot plan or deploy it yet"),
+        "{err}"
+    );
+}
+
+/// `ballast plan` of `yaml` (written to `file`) against an endpoint where nothing listens (a
+/// call would fail differently): it must exit 1 before any call; its stderr.
+fn plan_refuses(file: &str, yaml: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pizza.yaml");
-    std::fs::write(&path, PIZZA).unwrap();
+    std::fs::write(dir.path().join(file), yaml).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ballast"))
         .current_dir(dir.path())
-        .args(["plan", "pizza.yaml"])
+        .args(["plan", file])
         .env("NO_COLOR", "1")
-        // Nothing listens here: a call would fail differently.
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("validates `services:` but cannot plan or deploy it yet"),
-        "{err}"
-    );
+    err
 }
 
 rejects!(
@@ -211,19 +216,7 @@ rejects!(
 /// Sidecars and task roles validate but are not deployed yet: `plan` says so.
 #[test]
 fn plan_refuses_sidecars_and_task_roles_until_they_are_built() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("api.yaml"), API).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .current_dir(dir.path())
-        .args(["plan", "api.yaml"])
-        .env("NO_COLOR", "1")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = plan_refuses("api.yaml", API);
     assert!(
         err.contains(
             "validates `containers:`, `depends_on:`, `permissions:` but cannot plan or deploy them yet"
