@@ -53,6 +53,26 @@ pub fn ownership<'a>(
     }
 }
 
+/// The logical id of a resource a discovery found by name `name`: the stack's own by its
+/// `ballast:resource` tag (`derived` from the name when it has none); one the stack does not own
+/// only when a desired node has that name (the name is taken: the plan says so), and `None`
+/// otherwise (a listing also shows other stacks' look-alikes: none of this stack's business).
+pub fn found_id(
+    own: &Ownership,
+    desired: &[&Node],
+    name: &str,
+    derived: impl FnOnce() -> String,
+) -> Option<String> {
+    if own.owned {
+        Some(own.id.clone().unwrap_or_else(derived))
+    } else {
+        desired
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.id.clone())
+    }
+}
+
 pub fn s<'a>(attrs: &'a Attrs, key: &str) -> Result<&'a str, BoxError> {
     attrs
         .get(key)

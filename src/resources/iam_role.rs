@@ -4,9 +4,10 @@
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 
-use super::common::{b, ignore_missing, ownership, s, strs, tags_for};
+use super::common::{b, found_id, ignore_missing, ownership, s, strs, tags_for};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::spec::names::{service_id, service_of};
 use crate::spec::{Names, View};
 
 pub struct IamRole;
@@ -173,6 +174,34 @@ fn roles(names: &Names) -> [(&'static str, String); 2] {
     ]
 }
 
+/// The logical id of the stack's role `name` in the stack's region (`None` for a name of
+/// another shape): `<stack>[-<service>]-<region>-exec` or `-instance`.
+fn id_of(stack: &StackRef, name: &str) -> Option<String> {
+    [("exec", EXECUTION_ID), ("instance", INSTANCE_ID)]
+        .into_iter()
+        .find_map(|(what, base)| {
+            let svc = service_of(&stack.name, name, &format!("{}-{what}", stack.region))?;
+            Some(service_id(base, svc.as_deref()))
+        })
+}
+
+/// The names of the roles that may be the stack's in its region: every page of ListRoles,
+/// by the names' shape.
+async fn list(c: &Clients, stack: &StackRef) -> Result<Vec<String>, crate::aws::AwsError> {
+    let mut pages = c.iam.list_roles().max_items(1000).into_paginator().send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.ctx(|| "list roles".into())?;
+        out.extend(
+            page.roles()
+                .iter()
+                .map(|r| r.role_name().to_string())
+                .filter(|n| id_of(stack, n).is_some()),
+        );
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl Kind<Clients> for IamRole {
     fn name(&self) -> &'static str {
@@ -213,9 +242,10 @@ impl Kind<Clients> for IamRole {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let names = Names::new(&stack.name, &stack.region);
-        // Every role at once; for each, its policies and instance profile at once.
-        let one = |id: &'static str, name: String| async move {
+        // Every role at once (each desired one and the stack's own names by name, and the
+        // listing); for each, its policies and instance profile at once. Then the roles only
+        // the listing showed.
+        let one = |name: String| async move {
             let r = c
                 .iam
                 .get_role()
@@ -231,9 +261,11 @@ impl Kind<Clients> for IamRole {
                 },
             };
             let own = ownership(stack, role.tags().iter().map(|t| (t.key(), t.value())));
-            if !own.owned && !desired.iter().any(|n| n.id == id) {
+            let Some(id) = found_id(&own, desired, &name, || {
+                id_of(stack, &name).unwrap_or_default()
+            }) else {
                 return Ok(None);
-            }
+            };
             let (attached, inline, profile) = futures::join!(
                 c.iam.list_attached_role_policies().role_name(&name).send(),
                 c.iam
@@ -268,7 +300,7 @@ impl Kind<Clients> for IamRole {
                 outputs.insert("instance_profile_name".into(), name.clone());
             }
             Ok::<_, BoxError>(Some(Observed {
-                id: id.into(),
+                id,
                 kind: KIND,
                 name: name.clone(),
                 outputs,
@@ -296,17 +328,45 @@ impl Kind<Clients> for IamRole {
                 owned: own.owned,
             }))
         };
-        let found = futures::future::try_join_all(
-            roles(&names).into_iter().map(|(id, name)| one(id, name)),
-        )
-        .await?;
-        let out: Vec<Observed> = found.into_iter().flatten().collect();
-        Ok(out)
+        let names = Names::new(&stack.name, &stack.region);
+        let mut named: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
+        named.extend(roles(&names).into_iter().map(|(_, name)| name));
+        named.sort();
+        named.dedup();
+        let read_all =
+            |names: Vec<String>| futures::future::try_join_all(names.into_iter().map(one));
+        let (mut found, listed) = futures::try_join!(read_all(named.clone()), async {
+            list(c, stack).await.map_err(BoxError::from)
+        })?;
+        let extra: Vec<String> = listed.into_iter().filter(|n| !named.contains(n)).collect();
+        if !extra.is_empty() {
+            found.extend(read_all(extra).await?);
+        }
+        Ok(found.into_iter().flatten().collect())
     }
 
-    /// Discovery reads each by its name (GetRole).
-    fn found_by_name(&self) -> bool {
-        true
+    /// ListRoles alone: a role's name is unique in the account, so one of the stack's names
+    /// that this run created or deleted is the stack's.
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Vec<Observed>, BoxError> {
+        Ok(list(c, stack)
+            .await?
+            .into_iter()
+            .map(|name| Observed {
+                id: id_of(stack, &name).unwrap_or_default(),
+                kind: KIND,
+                physical_id: name.clone(),
+                name,
+                attrs: Attrs::new(),
+                outputs: Outputs::new(),
+                owned: true,
+            })
+            .collect())
     }
 
     async fn create(

@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::common::{i, ignore_missing, ownership, tags_for};
+use super::common::{found_id, i, ignore_missing, ownership, tags_for};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::spec::names::service_id;
 use crate::spec::View;
 
 pub struct LogGroup;
@@ -33,43 +34,40 @@ impl Kind<Clients> for LogGroup {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let name = crate::spec::Names::new(&stack.name, &stack.region).log_group();
-        let r = describe(c, &name).await?;
-        let mut out = Vec::new();
-        for g in r
-            .log_groups()
-            .iter()
-            .filter(|g| g.log_group_name() == Some(name.as_str()))
-        {
-            // `logGroupArn` is the taggable ARN (`arn` ends in `:*`).
-            let arn = g.log_group_arn().map(str::to_string).unwrap_or_else(|| {
-                g.arn()
-                    .unwrap_or_default()
-                    .trim_end_matches(":*")
-                    .to_string()
-            });
-            let tags = c
+        let groups = list(c, stack).await?;
+        // Their tags at once. One deleted a moment ago may still be listed: without tags, it
+        // is left out.
+        let tags = futures::future::try_join_all(groups.iter().map(|g| async move {
+            let name = g.log_group_name().unwrap_or_default();
+            let r = c
                 .logs
                 .list_tags_for_resource()
-                .resource_arn(&arn)
+                .resource_arn(taggable_arn(g))
                 .send()
                 .await
-                .ctx(|| format!("list tags of log group {name}"))?;
-            let own = ownership(
-                stack,
-                tags.tags()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            );
-            if !own.owned && desired.is_empty() {
-                continue;
+                .ctx(|| format!("list tags of log group {name}"));
+            match r {
+                Err(e) if e.is_not_found() => Ok(None),
+                r => r.map(|r| Some(r.tags.unwrap_or_default())),
             }
+        }))
+        .await?;
+        let mut out = Vec::new();
+        for (g, tags) in groups.iter().zip(tags) {
+            let Some(tags) = tags else { continue };
+            let name = g.log_group_name().unwrap_or_default().to_string();
+            let own = ownership(stack, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let Some(id) = found_id(&own, desired, &name, || id_of(stack, &name)) else {
+                continue;
+            };
             out.push(Observed {
-                id: ID.into(),
+                id,
                 kind: KIND,
                 name: name.clone(),
-                outputs: Outputs::from([("name".into(), name.clone()), ("arn".into(), arn)]),
+                outputs: Outputs::from([
+                    ("name".into(), name.clone()),
+                    ("arn".into(), taggable_arn(g)),
+                ]),
                 physical_id: name.clone(),
                 attrs: Attrs::from([
                     (
@@ -93,23 +91,21 @@ impl Kind<Clients> for LogGroup {
         _: &[&Node],
         _: &[Attrs],
     ) -> Result<Vec<Observed>, BoxError> {
-        let name = crate::spec::Names::new(&stack.name, &stack.region).log_group();
-        let r = describe(c, &name).await?;
-        let listed = r
-            .log_groups()
+        Ok(list(c, stack)
+            .await?
             .iter()
-            .any(|g| g.log_group_name() == Some(name.as_str()));
-        Ok(listed
-            .then(|| Observed {
-                id: ID.into(),
-                kind: KIND,
-                name: name.clone(),
-                outputs: Outputs::new(),
-                physical_id: name.clone(),
-                attrs: Attrs::new(),
-                owned: true,
+            .filter_map(|g| {
+                let name = g.log_group_name()?.to_string();
+                Some(Observed {
+                    id: id_of(stack, &name),
+                    kind: KIND,
+                    name: name.clone(),
+                    outputs: Outputs::new(),
+                    physical_id: name,
+                    attrs: Attrs::new(),
+                    owned: true,
+                })
             })
-            .into_iter()
             .collect())
     }
 
@@ -206,15 +202,45 @@ fn retag<'a>(
 }
 
 /// DescribeLogGroups by the name as a prefix (Logs has no read by name alone).
-async fn describe(
-    c: &Clients,
-    name: &str,
-) -> Result<aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput, AwsError>
-{
-    c.logs
+type Group = aws_sdk_cloudwatchlogs::types::LogGroup;
+
+/// The stack's log groups (`/ballast/<stack>`, `/ballast/<stack>/<service>`), from every page
+/// of the listing by prefix.
+async fn list(c: &Clients, stack: &StackRef) -> Result<Vec<Group>, AwsError> {
+    let one = crate::spec::Names::new(&stack.name, &stack.region).log_group();
+    let named = format!("{one}/");
+    let mut pages = c
+        .logs
         .describe_log_groups()
-        .log_group_name_prefix(name)
-        .send()
-        .await
-        .ctx(|| format!("describe log group {name}"))
+        .log_group_name_prefix(&one)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.ctx(|| format!("describe log groups {one}*"))?;
+        out.extend(page.log_groups.unwrap_or_default().into_iter().filter(|g| {
+            g.log_group_name()
+                .is_some_and(|n| n == one || n.starts_with(&named))
+        }));
+    }
+    Ok(out)
+}
+
+/// The logical id of the stack's log group `name` without a `ballast:resource` tag.
+fn id_of(stack: &StackRef, name: &str) -> String {
+    let one = crate::spec::Names::new(&stack.name, &stack.region).log_group();
+    let svc = name
+        .strip_prefix(one.as_str())
+        .and_then(|r| r.strip_prefix('/'));
+    service_id(ID, svc)
+}
+
+/// `logGroupArn`, the taggable ARN (`arn` ends in `:*`).
+fn taggable_arn(g: &Group) -> String {
+    g.log_group_arn().map(str::to_string).unwrap_or_else(|| {
+        g.arn()
+            .unwrap_or_default()
+            .trim_end_matches(":*")
+            .to_string()
+    })
 }

@@ -15,7 +15,7 @@ use crate::spec::View;
 pub struct ScalableTarget;
 
 pub const KIND: &str = "aws_appautoscaling_target";
-pub const ID: &str = "scaling.target";
+pub const ID: &str = super::appscaling::TARGET_ID;
 
 #[async_trait]
 impl Kind<Clients> for ScalableTarget {
@@ -56,35 +56,60 @@ impl Kind<Clients> for ScalableTarget {
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
         let found = find(c, stack).await?;
-        let Some(t) = found.as_ref() else {
-            return Ok(vec![]);
-        };
-        if !t.owned && desired.is_empty() {
-            return Ok(vec![]);
-        }
-        Ok(vec![Observed {
-            id: ID.into(),
-            kind: KIND,
-            physical_id: t.resource_id.clone(),
-            name: t.resource_id.clone(),
-            attrs: Attrs::from([
-                ("tags".into(), t.tags.clone()),
-                ("resource_id".into(), Value::str(&t.resource_id)),
-                (
-                    "service".into(),
-                    Value::str(t.resource_id.rsplit('/').next().unwrap_or_default()),
-                ),
-                ("min_capacity".into(), Value::Int(t.min.into())),
-                ("max_capacity".into(), Value::Int(t.max.into())),
-            ]),
-            outputs: outputs(&t.resource_id, &t.arn),
-            owned: t.owned,
-        }])
+        Ok(found
+            .iter()
+            .filter(|t| t.owned || desired.iter().any(|n| n.name == t.resource_id))
+            .map(|t| Observed {
+                id: if t.owned {
+                    t.id.clone()
+                } else {
+                    desired
+                        .iter()
+                        .find(|n| n.name == t.resource_id)
+                        .map(|n| n.id.clone())
+                        .unwrap_or_default()
+                },
+                kind: KIND,
+                physical_id: t.resource_id.clone(),
+                name: t.resource_id.clone(),
+                attrs: Attrs::from([
+                    ("tags".into(), t.tags.clone()),
+                    ("resource_id".into(), Value::str(&t.resource_id)),
+                    (
+                        "service".into(),
+                        Value::str(t.resource_id.rsplit('/').next().unwrap_or_default()),
+                    ),
+                    ("min_capacity".into(), Value::Int(t.min.into())),
+                    ("max_capacity".into(), Value::Int(t.max.into())),
+                ]),
+                outputs: outputs(&t.resource_id, &t.arn),
+                owned: t.owned,
+            })
+            .collect())
     }
 
-    /// Discovery reads each by its resource id (DescribeScalableTargets ResourceIds).
-    fn found_by_name(&self) -> bool {
-        true
+    /// The listing alone, without tags: a scalable target's resource id is unique, and
+    /// every target of the stack's cluster is the stack's.
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Vec<Observed>, BoxError> {
+        Ok(super::appscaling::listed(c, stack)
+            .await?
+            .into_iter()
+            .map(|rid| Observed {
+                id: super::appscaling::id_of(stack, &rid),
+                kind: KIND,
+                physical_id: rid.clone(),
+                name: rid,
+                attrs: Attrs::new(),
+                outputs: Outputs::new(),
+                owned: true,
+            })
+            .collect())
     }
 
     async fn create(

@@ -15,6 +15,7 @@ use super::common::{b, i, ignore_missing, s};
 use super::scalable_target;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::names::service_id;
 use crate::spec::View;
 
 pub struct ScalingPolicy;
@@ -32,10 +33,6 @@ const POLICIES: &[(&str, &str)] = &[
 ];
 
 const LABEL_SPLIT: &str = "/targetgroup/";
-
-fn policy_name(stack: &str, suffix: &str) -> String {
-    format!("{stack}-{suffix}")
-}
 
 #[async_trait]
 impl Kind<Clients> for ScalingPolicy {
@@ -115,39 +112,37 @@ impl Kind<Clients> for ScalingPolicy {
                 r.next_token().map(str::to_string),
             ))
         };
-        let Some((found, policies)) = attached(c, stack, desired, page).await? else {
-            return Ok(vec![]);
-        };
-        let Some(target) = found.as_ref() else {
-            return Ok(vec![]);
-        };
-        let rid = &target.resource_id;
+        let (found, policies) = attached(c, stack, desired, page).await?;
         let mut out = Vec::new();
-        for p in policies.iter().filter(|p| p.resource_id() == rid.as_str()) {
-            let name = p.policy_name();
-            let Some(&(suffix, _)) = POLICIES
-                .iter()
-                .find(|(suffix, _)| name == policy_name(&stack.name, suffix))
-            else {
-                continue;
-            };
-            let id = format!("scaling.{suffix}");
-            if !target.claims(&id, desired) {
-                continue;
+        for (target, policies) in found.iter().zip(policies) {
+            let rid = &target.resource_id;
+            let names = target.names(stack);
+            for p in policies.iter().filter(|p| p.resource_id() == rid.as_str()) {
+                let name = p.policy_name();
+                let Some(&(suffix, _)) = POLICIES
+                    .iter()
+                    .find(|(suffix, _)| name == names.scaling_policy(suffix))
+                else {
+                    continue;
+                };
+                let id = service_id(&format!("scaling.{suffix}"), target.service());
+                if !target.claims(&id, desired) {
+                    continue;
+                }
+                out.push(Observed {
+                    id,
+                    kind: KIND,
+                    physical_id: p.policy_arn().to_string(),
+                    name: name.to_string(),
+                    attrs: observed_attrs(p),
+                    outputs: Outputs::from([
+                        ("arn".into(), p.policy_arn().to_string()),
+                        ("name".into(), name.to_string()),
+                        ("resource_id".into(), rid.clone()),
+                    ]),
+                    owned: target.owned,
+                });
             }
-            out.push(Observed {
-                id,
-                kind: KIND,
-                physical_id: p.policy_arn().to_string(),
-                name: name.to_string(),
-                attrs: observed_attrs(p),
-                outputs: Outputs::from([
-                    ("arn".into(), p.policy_arn().to_string()),
-                    ("name".into(), name.to_string()),
-                    ("resource_id".into(), rid.clone()),
-                ]),
-                owned: target.owned,
-            });
         }
         Ok(out)
     }

@@ -12,6 +12,7 @@ use super::common::{ignore_missing, s};
 use super::scalable_target;
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::spec::names::service_id;
 use crate::spec::View;
 
 pub struct ScheduledAction;
@@ -78,37 +79,34 @@ impl Kind<Clients> for ScheduledAction {
                 r.next_token().map(str::to_string),
             ))
         };
-        let Some((found, actions)) = attached(c, stack, desired, page).await? else {
-            return Ok(vec![]);
-        };
-        let Some(target) = found.as_ref() else {
-            return Ok(vec![]);
-        };
-        let rid = &target.resource_id;
-        let prefix = format!("{}-", stack.name);
+        let (found, actions) = attached(c, stack, desired, page).await?;
         let mut out = Vec::new();
-        for a in actions.iter().filter(|a| a.resource_id() == rid.as_str()) {
-            let name = a.scheduled_action_name();
-            let Some(schedule) = name.strip_prefix(&prefix).filter(|s| !s.is_empty()) else {
-                continue;
-            };
-            let id = format!("schedule.{schedule}");
-            if !target.claims(&id, desired) {
-                continue;
+        for (target, actions) in found.iter().zip(actions) {
+            let rid = &target.resource_id;
+            let prefix = target.names(stack).scheduled_action("");
+            for a in actions.iter().filter(|a| a.resource_id() == rid.as_str()) {
+                let name = a.scheduled_action_name();
+                let Some(schedule) = name.strip_prefix(&prefix).filter(|s| !s.is_empty()) else {
+                    continue;
+                };
+                let id = service_id(&format!("schedule.{schedule}"), target.service());
+                if !target.claims(&id, desired) {
+                    continue;
+                }
+                out.push(Observed {
+                    id,
+                    kind: KIND,
+                    physical_id: a.scheduled_action_arn().to_string(),
+                    name: name.to_string(),
+                    attrs: observed_attrs(a),
+                    outputs: Outputs::from([
+                        ("arn".into(), a.scheduled_action_arn().to_string()),
+                        ("name".into(), name.to_string()),
+                        ("resource_id".into(), rid.clone()),
+                    ]),
+                    owned: target.owned,
+                });
             }
-            out.push(Observed {
-                id,
-                kind: KIND,
-                physical_id: a.scheduled_action_arn().to_string(),
-                name: name.to_string(),
-                attrs: observed_attrs(a),
-                outputs: Outputs::from([
-                    ("arn".into(), a.scheduled_action_arn().to_string()),
-                    ("name".into(), name.to_string()),
-                    ("resource_id".into(), rid.clone()),
-                ]),
-                owned: target.owned,
-            });
         }
         Ok(out)
     }

@@ -11,11 +11,12 @@ use aws_sdk_ecs::types::{
     PropagateTags, ServiceField,
 };
 
-use super::common::{b, i, ignore_missing, s, strs};
+use super::common::{b, found_id, i, ignore_missing, s, strs};
 use super::ecs::{ecs_owner, ecs_tags};
 use super::task_definition::CONTAINER;
-use crate::aws::{Clients, Ctx};
+use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::spec::names::service_id;
 use crate::spec::{ManagedAlarm, View};
 use crate::vmap;
 
@@ -120,31 +121,14 @@ impl Kind<Clients> for Service {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let names = crate::spec::Names::new(&stack.name, &stack.region);
-        let (cluster, name) = (names.cluster(), names.service());
-        let r = c
-            .ecs
-            .describe_services()
-            .cluster(&cluster)
-            .services(&name)
-            .include(ServiceField::Tags)
-            .send()
-            .await
-            .ctx(|| format!("describe service {name}"));
-        let r = match r {
-            Err(e) if e.is_not_found() => return Ok(vec![]),
-            r => r?,
-        };
+        let found = find(c, stack, desired).await?;
         let mut out = Vec::new();
-        for svc in r
-            .services()
-            .iter()
-            .filter(|s| s.status() != Some("INACTIVE"))
-        {
+        for svc in found.iter().filter(|s| s.status() != Some("INACTIVE")) {
             let own = ecs_owner(stack, svc.tags());
-            if !own.owned && desired.is_empty() {
+            let name = svc.service_name().unwrap_or_default().to_string();
+            let Some(id) = found_id(&own, desired, &name, || id_of(stack, &name)) else {
                 continue;
-            }
+            };
             let vpc = svc
                 .network_configuration()
                 .and_then(|n| n.awsvpc_configuration());
@@ -207,7 +191,7 @@ impl Kind<Clients> for Service {
                 ),
             ]);
             out.push(Observed {
-                id: ID.into(),
+                id,
                 kind: KIND,
                 name: name.clone(),
                 outputs: Outputs::from([
@@ -222,9 +206,31 @@ impl Kind<Clients> for Service {
         Ok(out)
     }
 
-    /// Discovery reads each by its name (DescribeServices).
-    fn found_by_name(&self) -> bool {
-        true
+    /// ListServices of the stack's cluster alone: a service's name is unique in its
+    /// cluster, and every service of the stack's cluster is the stack's.
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Vec<Observed>, BoxError> {
+        Ok(list(c, stack)
+            .await?
+            .into_iter()
+            .map(|arn| {
+                let name = name_in_arn(&arn).to_string();
+                Observed {
+                    id: id_of(stack, &name),
+                    kind: KIND,
+                    physical_id: arn,
+                    name,
+                    attrs: Attrs::new(),
+                    outputs: Outputs::new(),
+                    owned: true,
+                }
+            })
+            .collect())
     }
 
     async fn create(
@@ -566,4 +572,90 @@ mod client_token_tests {
         assert!(a.len() <= 36 && a.is_ascii(), "{a}");
         assert_ne!(a, b);
     }
+}
+
+/// The logical id of the stack's ECS service `name` that lacks a `ballast:resource` tag: the
+/// one service of `service:` is named like the stack.
+fn id_of(stack: &StackRef, name: &str) -> String {
+    let one = crate::spec::Names::new(&stack.name, &stack.region).service();
+    service_id(ID, (name != one).then_some(name))
+}
+
+/// The service name in a service ARN (`...:service/<cluster>/<name>`, or the old
+/// `...:service/<name>`).
+fn name_in_arn(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The ARNs of the services in the stack's cluster (none when there is no cluster): every
+/// page of ListServices.
+async fn list(c: &Clients, stack: &StackRef) -> Result<Vec<String>, AwsError> {
+    let cluster = crate::spec::Names::new(&stack.name, &stack.region).cluster();
+    let mut pages = c
+        .ecs
+        .list_services()
+        .cluster(&cluster)
+        .max_results(100)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page.ctx(|| format!("list the services of cluster {cluster}")) {
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            page => out.extend(page?.service_arns.unwrap_or_default()),
+        }
+    }
+    Ok(out)
+}
+
+/// DescribeServices of `names` in the stack's cluster, ten at a time, all at once (a name
+/// AWS does not have is left out).
+async fn describe(
+    c: &Clients,
+    stack: &StackRef,
+    names: &[String],
+) -> Result<Vec<aws_sdk_ecs::types::Service>, AwsError> {
+    let cluster = crate::spec::Names::new(&stack.name, &stack.region).cluster();
+    let cluster = &cluster;
+    let found = futures::future::try_join_all(names.chunks(10).map(|chunk| async move {
+        let r = c
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .ctx(|| format!("describe services {}", chunk.join(", ")));
+        match r {
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            r => Ok(r?.services.unwrap_or_default()),
+        }
+    }))
+    .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// The stack's services: each desired one (and the one service's) by name, and the
+/// cluster's listing, at once; then those only the listing showed. A service created a
+/// moment ago is found before the listing shows it.
+async fn find(
+    c: &Clients,
+    stack: &StackRef,
+    desired: &[&Node],
+) -> Result<Vec<aws_sdk_ecs::types::Service>, AwsError> {
+    let mut names: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
+    names.push(crate::spec::Names::new(&stack.name, &stack.region).service());
+    names.sort();
+    names.dedup();
+    let (mut found, listed) = futures::try_join!(describe(c, stack, &names), list(c, stack))?;
+    let extra: Vec<String> = listed
+        .iter()
+        .map(|arn| name_in_arn(arn).to_string())
+        .filter(|n| !names.contains(n))
+        .collect();
+    if !extra.is_empty() {
+        found.extend(describe(c, stack, &extra).await?);
+    }
+    Ok(found)
 }

@@ -5,11 +5,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::common::{i, ignore_missing, ownership, s};
+use super::common::{found_id, i, ignore_missing, ownership, s};
 use super::elb::{arn_suffix, elb_tags, tags_of};
 use crate::aws::{AwsError, Clients, Ctx, ErrorKind, InUseRetry, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{NetworkModel, View};
+use crate::spec::names::{service_id, service_of};
+use crate::spec::{Names, NetworkModel, View};
 
 pub struct TargetGroup;
 
@@ -69,25 +70,32 @@ impl Kind<Clients> for TargetGroup {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let (name, tgs) = by_name(c, stack).await?;
+        let tgs = find(c, stack, desired).await?;
         let arns: Vec<String> = tgs
             .iter()
             .filter_map(|t| t.target_group_arn().map(str::to_string))
             .collect();
-        // Their tags and attributes at once.
-        let name_ref = &name;
+        // Their tags and attributes at once. One deleted a moment ago may still be listed:
+        // its attributes are not found, and it is left out.
         let attributes = futures::future::try_join_all(arns.iter().map(|arn| async move {
-            c.elbv2
+            let r = c
+                .elbv2
                 .describe_target_group_attributes()
                 .target_group_arn(arn)
                 .send()
                 .await
-                .ctx(|| format!("describe attributes of target group {name_ref}"))
+                .ctx(|| format!("describe attributes of target group {}", name_in_arn(arn)));
+            match r {
+                Err(e) if e.is_not_found() => Ok(None),
+                r => r.map(Some),
+            }
         }));
         let (tags, attributes) = futures::try_join!(tags_of(c, &arns), attributes)?;
         let mut out = Vec::new();
         for (tg, ta) in tgs.into_iter().zip(attributes) {
+            let Some(ta) = ta else { continue };
             let arn = tg.target_group_arn().unwrap_or_default().to_string();
+            let name = tg.target_group_name().unwrap_or_default().to_string();
             let own = ownership(
                 stack,
                 tags.get(&arn)
@@ -95,9 +103,11 @@ impl Kind<Clients> for TargetGroup {
                     .flatten()
                     .map(|(k, v)| (k.as_str(), v.as_str())),
             );
-            if !own.owned && desired.is_empty() {
+            let Some(id) = found_id(&own, desired, &name, || {
+                service_id(ID, service_of_tg(stack, &name).flatten().as_deref())
+            }) else {
                 continue;
-            }
+            };
             let delay = ta
                 .attributes()
                 .iter()
@@ -145,9 +155,9 @@ impl Kind<Clients> for TargetGroup {
                 ("deregistration_delay".into(), Value::Int(delay)),
             ]);
             out.push(Observed {
-                id: ID.into(),
+                id,
                 kind: KIND,
-                name: name.clone(),
+                name,
                 outputs: outputs(&arn),
                 physical_id: arn,
                 attrs,
@@ -157,9 +167,32 @@ impl Kind<Clients> for TargetGroup {
         Ok(out)
     }
 
-    /// Discovery reads each by its name (DescribeTargetGroups Names).
-    fn found_by_name(&self) -> bool {
-        true
+    /// The listing alone, without tags or attributes: a target group's name is unique in
+    /// the region, so one of the stack's names that this run created or deleted is the
+    /// stack's.
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Vec<Observed>, BoxError> {
+        Ok(list(c, stack)
+            .await?
+            .into_iter()
+            .map(|tg| {
+                let name = tg.target_group_name().unwrap_or_default().to_string();
+                Observed {
+                    id: service_id(ID, service_of_tg(stack, &name).flatten().as_deref()),
+                    kind: KIND,
+                    physical_id: tg.target_group_arn().unwrap_or_default().to_string(),
+                    name,
+                    attrs: Attrs::new(),
+                    outputs: Outputs::new(),
+                    owned: true,
+                }
+            })
+            .collect())
     }
 
     async fn create(
@@ -264,36 +297,79 @@ const SHORT_IN_USE: InUseRetry = InUseRetry {
     budget: std::time::Duration::from_secs(20),
 };
 
-/// The stack's deterministic target group name, and the target groups AWS has by it (none when
-/// it has none).
-async fn by_name(
-    c: &Clients,
-    stack: &StackRef,
-) -> Result<
-    (
-        String,
-        Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup>,
-    ),
-    AwsError,
-> {
-    let name = crate::spec::Names::new(&stack.name, &stack.region).target_group();
+type Tg = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+
+/// The target groups AWS has by the name `name` (none when it has none).
+async fn by_name(c: &Clients, name: &str) -> Result<Vec<Tg>, AwsError> {
     let r = c
         .elbv2
         .describe_target_groups()
-        .names(&name)
+        .names(name)
         .send()
         .await
         .ctx(|| format!("describe target group {name}"));
-    let tgs = match r {
-        Err(e) if e.is_not_found() => Vec::new(),
-        r => r?.target_groups.unwrap_or_default(),
-    };
-    Ok((name, tgs))
+    match r {
+        Err(e) if e.is_not_found() => Ok(Vec::new()),
+        r => Ok(r?.target_groups.unwrap_or_default()),
+    }
+}
+
+/// Which service of the stack a target group name is for (see `names::service_of`).
+fn service_of_tg(stack: &StackRef, name: &str) -> Option<Option<String>> {
+    service_of(&stack.name, name, "tg")
+}
+
+/// The region's target groups named like the stack's services' (`<stack>-tg`,
+/// `<stack>-<service>-tg`), from the listing: every page of DescribeTargetGroups.
+async fn list(c: &Clients, stack: &StackRef) -> Result<Vec<Tg>, AwsError> {
+    let mut pages = c
+        .elbv2
+        .describe_target_groups()
+        .page_size(400)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.ctx(|| "list target groups".into())?;
+        out.extend(
+            page.target_groups
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| {
+                    t.target_group_name()
+                        .is_some_and(|n| service_of_tg(stack, n).is_some())
+                }),
+        );
+    }
+    Ok(out)
+}
+
+/// The stack's target groups: the listing, and each desired one (and the one service's)
+/// also by its name, all at once, so one created a moment ago is found before the listing
+/// shows it.
+async fn find(c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Tg>, AwsError> {
+    let mut names: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
+    names.push(Names::new(&stack.name, &stack.region).target_group());
+    names.sort();
+    names.dedup();
+    let named = futures::future::try_join_all(names.iter().map(|n| by_name(c, n)));
+    let (named, listed) = futures::try_join!(named, list(c, stack))?;
+    let mut out: Vec<Tg> = named.into_iter().flatten().collect();
+    for tg in listed {
+        if !out
+            .iter()
+            .any(|t| t.target_group_arn() == tg.target_group_arn())
+        {
+            out.push(tg);
+        }
+    }
+    Ok(out)
 }
 
 /// The stack's target group by its name, if it carries the stack's ownership tag: its ARN.
 pub async fn owned_by_name(c: &Clients, stack: &StackRef) -> Result<Option<String>, AwsError> {
-    let (_, tgs) = by_name(c, stack).await?;
+    let name = Names::new(&stack.name, &stack.region).target_group();
+    let tgs = by_name(c, &name).await?;
     let arn = tgs
         .first()
         .and_then(|t| t.target_group_arn())

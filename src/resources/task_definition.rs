@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    NetworkMode, PortMapping, Secret, TaskDefinitionFamilyStatus, TaskDefinitionField,
+    TaskDefinitionStatus, TransportProtocol,
 };
 
-use super::common::{i, s, strs};
+use super::common::{found_id, i, s, strs};
 use super::ecs::{ecs_owner, ecs_tags};
-use crate::aws::{Clients, Ctx};
+use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::spec::names::service_id;
 use crate::spec::View;
 use crate::vmap;
 
@@ -104,125 +106,50 @@ impl Kind<Clients> for TaskDefinition {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let family = crate::spec::Names::new(&stack.name, &stack.region).family();
-        let r = c
-            .ecs
-            .describe_task_definition()
-            .task_definition(&family)
-            .include(TaskDefinitionField::Tags)
-            .send()
-            .await
-            .ctx(|| format!("describe task definition {family}"));
-        let r = match r {
-            Err(e) if e.is_not_found() => return Ok(vec![]),
-            r => r?,
+        // Each desired family (and the one service's) by name and the listing at once; then
+        // the families only the listing showed. One registered a moment ago is found before
+        // the listing shows it.
+        let mut names: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
+        names.push(crate::spec::Names::new(&stack.name, &stack.region).family());
+        names.sort();
+        names.dedup();
+        let read_all = |families: Vec<String>| {
+            futures::future::try_join_all(
+                families
+                    .into_iter()
+                    .map(|f| async move { read(c, stack, desired, &f).await }),
+            )
         };
-        let Some(td) = r.task_definition() else {
-            return Ok(vec![]);
-        };
-        if td.status() != Some(&TaskDefinitionStatus::Active) {
-            return Ok(vec![]);
+        let (mut found, listed) = futures::try_join!(read_all(names.clone()), families(c, stack))?;
+        let extra: Vec<String> = listed.into_iter().filter(|f| !names.contains(f)).collect();
+        if !extra.is_empty() {
+            found.extend(read_all(extra).await?);
         }
-        let own = ecs_owner(stack, r.tags());
-        if !own.owned && desired.is_empty() {
-            return Ok(vec![]);
-        }
-        let cd = td
-            .container_definitions()
-            .iter()
-            .find(|c| c.name() == Some(CONTAINER));
-        let opt = |o: Option<&LogConfiguration>, k: &str| {
-            o.and_then(|l| l.options()).and_then(|m| m.get(k)).cloned()
-        };
-        let log = cd.and_then(|c| c.log_configuration());
-        let env: BTreeMap<String, Value> = cd
-            .map(|c| c.environment())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|kv| {
-                Some((
-                    kv.name()?.to_string(),
-                    Value::str(kv.value().unwrap_or_default()),
-                ))
-            })
-            .collect();
-        let health = cd.and_then(|c| c.health_check()).map(|h| {
-            vmap! {
-                "command" => Value::List(h.command().iter().map(Value::str).collect()),
-                "interval" => i64::from(h.interval().unwrap_or(30)),
-                "timeout" => i64::from(h.timeout().unwrap_or(5)),
-                "retries" => i64::from(h.retries().unwrap_or(3)),
-                "start_period" => i64::from(h.start_period().unwrap_or(0)),
-            }
-        });
-        let command = cd
-            .map(|c| c.command())
-            .filter(|c| !c.is_empty())
-            .map(|c| Value::List(c.iter().map(Value::str).collect()));
-        let num = |v: Option<&str>| Value::from(v.and_then(|s| s.parse::<i64>().ok()));
-        let arn = td.task_definition_arn().unwrap_or_default().to_string();
-        let attrs = Attrs::from([
-            ("tags".into(), own.tags.clone()),
-            (
-                "compatibility".into(),
-                // A definition registered for EC2 also lists EXTERNAL etc.; ballast asks for one.
-                Value::str(
-                    if td
-                        .requires_compatibilities()
-                        .iter()
-                        .any(|c| c.as_str() == "EC2")
-                    {
-                        "EC2"
-                    } else {
-                        "FARGATE"
-                    },
-                ),
-            ),
-            ("cpu".into(), num(td.cpu())),
-            ("memory".into(), num(td.memory())),
-            ("image".into(), Value::opt_str(cd.and_then(|c| c.image()))),
-            (
-                "container_port".into(),
-                Value::from(
-                    cd.and_then(|c| c.port_mappings().first())
-                        .and_then(|p| p.container_port())
-                        .map(i64::from),
-                ),
-            ),
-            ("environment".into(), Value::Map(env)),
-            (
-                "secrets".into(),
-                Value::Map(
-                    cd.map(|c| c.secrets())
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|x| (x.name().to_string(), Value::str(x.value_from())))
-                        .collect(),
-                ),
-            ),
-            ("command".into(), command.into()),
-            ("health_check".into(), health.into()),
-            (
-                "execution_role_arn".into(),
-                Value::opt_str(td.execution_role_arn()),
-            ),
-            ("log_group".into(), Value::from(opt(log, "awslogs-group"))),
-            ("log_region".into(), Value::from(opt(log, "awslogs-region"))),
-        ]);
-        Ok(vec![Observed {
-            id: ID.into(),
-            kind: KIND,
-            name: family.clone(),
-            outputs: Outputs::from([("arn".into(), arn), ("family".into(), family.clone())]),
-            physical_id: family,
-            attrs,
-            owned: own.owned,
-        }])
+        Ok(found.into_iter().flatten().collect())
     }
 
-    /// Discovery reads each by its family (DescribeTaskDefinition).
-    fn found_by_name(&self) -> bool {
-        true
+    /// ListTaskDefinitionFamilies alone: a family's name is unique in the region, so one of
+    /// the stack's that this run registered or deregistered is the stack's.
+    async fn listed(
+        &self,
+        c: &Clients,
+        stack: &StackRef,
+        _: &[&Node],
+        _: &[Attrs],
+    ) -> Result<Vec<Observed>, BoxError> {
+        Ok(families(c, stack)
+            .await?
+            .into_iter()
+            .map(|family| Observed {
+                id: id_of(stack, &family),
+                kind: KIND,
+                name: family.clone(),
+                physical_id: family,
+                attrs: Attrs::new(),
+                outputs: Outputs::new(),
+                owned: true,
+            })
+            .collect())
     }
 
     async fn create(
@@ -365,4 +292,160 @@ async fn register(
         ("arn".into(), arn),
         ("family".into(), node.name.clone()),
     ]))
+}
+
+/// The stack's task definition family `family`, its latest ACTIVE revision, read whole
+/// (none when AWS has none, or another stack's look-alike no desired node is named like).
+async fn read(
+    c: &Clients,
+    stack: &StackRef,
+    desired: &[&Node],
+    family: &str,
+) -> Result<Option<Observed>, AwsError> {
+    let family = family.to_string();
+    let r = c
+        .ecs
+        .describe_task_definition()
+        .task_definition(&family)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .ctx(|| format!("describe task definition {family}"));
+    let r = match r {
+        Err(e) if e.is_not_found() => return Ok(None),
+        r => r?,
+    };
+    let Some(td) = r.task_definition() else {
+        return Ok(None);
+    };
+    if td.status() != Some(&TaskDefinitionStatus::Active) {
+        return Ok(None);
+    }
+    let own = ecs_owner(stack, r.tags());
+    let Some(id) = found_id(&own, desired, &family, || id_of(stack, &family)) else {
+        return Ok(None);
+    };
+    let cd = td
+        .container_definitions()
+        .iter()
+        .find(|c| c.name() == Some(CONTAINER));
+    let opt = |o: Option<&LogConfiguration>, k: &str| {
+        o.and_then(|l| l.options()).and_then(|m| m.get(k)).cloned()
+    };
+    let log = cd.and_then(|c| c.log_configuration());
+    let env: BTreeMap<String, Value> = cd
+        .map(|c| c.environment())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|kv| {
+            Some((
+                kv.name()?.to_string(),
+                Value::str(kv.value().unwrap_or_default()),
+            ))
+        })
+        .collect();
+    let health = cd.and_then(|c| c.health_check()).map(|h| {
+        vmap! {
+            "command" => Value::List(h.command().iter().map(Value::str).collect()),
+            "interval" => i64::from(h.interval().unwrap_or(30)),
+            "timeout" => i64::from(h.timeout().unwrap_or(5)),
+            "retries" => i64::from(h.retries().unwrap_or(3)),
+            "start_period" => i64::from(h.start_period().unwrap_or(0)),
+        }
+    });
+    let command = cd
+        .map(|c| c.command())
+        .filter(|c| !c.is_empty())
+        .map(|c| Value::List(c.iter().map(Value::str).collect()));
+    let num = |v: Option<&str>| Value::from(v.and_then(|s| s.parse::<i64>().ok()));
+    let arn = td.task_definition_arn().unwrap_or_default().to_string();
+    let attrs = Attrs::from([
+        ("tags".into(), own.tags.clone()),
+        (
+            "compatibility".into(),
+            // A definition registered for EC2 also lists EXTERNAL etc.; ballast asks for one.
+            Value::str(
+                if td
+                    .requires_compatibilities()
+                    .iter()
+                    .any(|c| c.as_str() == "EC2")
+                {
+                    "EC2"
+                } else {
+                    "FARGATE"
+                },
+            ),
+        ),
+        ("cpu".into(), num(td.cpu())),
+        ("memory".into(), num(td.memory())),
+        ("image".into(), Value::opt_str(cd.and_then(|c| c.image()))),
+        (
+            "container_port".into(),
+            Value::from(
+                cd.and_then(|c| c.port_mappings().first())
+                    .and_then(|p| p.container_port())
+                    .map(i64::from),
+            ),
+        ),
+        ("environment".into(), Value::Map(env)),
+        (
+            "secrets".into(),
+            Value::Map(
+                cd.map(|c| c.secrets())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|x| (x.name().to_string(), Value::str(x.value_from())))
+                    .collect(),
+            ),
+        ),
+        ("command".into(), command.into()),
+        ("health_check".into(), health.into()),
+        (
+            "execution_role_arn".into(),
+            Value::opt_str(td.execution_role_arn()),
+        ),
+        ("log_group".into(), Value::from(opt(log, "awslogs-group"))),
+        ("log_region".into(), Value::from(opt(log, "awslogs-region"))),
+    ]);
+    Ok(Some(Observed {
+        id,
+        kind: KIND,
+        name: family.clone(),
+        outputs: Outputs::from([("arn".into(), arn), ("family".into(), family.clone())]),
+        physical_id: family,
+        attrs,
+        owned: own.owned,
+    }))
+}
+
+/// The logical id of the stack's family `family` without a `ballast:resource` tag: the one
+/// service of `service:` has the stack's name as its family, a named service
+/// `<stack>-<service>`.
+fn id_of(stack: &StackRef, family: &str) -> String {
+    let svc = family
+        .strip_prefix(stack.name.as_str())
+        .and_then(|r| r.strip_prefix('-'));
+    service_id(ID, svc)
+}
+
+/// The task definition families with an ACTIVE revision that may be the stack's
+/// (`<stack>`, `<stack>-<service>`): every page of ListTaskDefinitionFamilies by prefix.
+async fn families(c: &Clients, stack: &StackRef) -> Result<Vec<String>, AwsError> {
+    let mut pages = c
+        .ecs
+        .list_task_definition_families()
+        .family_prefix(&stack.name)
+        .status(TaskDefinitionFamilyStatus::Active)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.ctx(|| format!("list task definition families {}*", stack.name))?;
+        out.extend(page.families.unwrap_or_default().into_iter().filter(|f| {
+            *f == stack.name
+                || f.strip_prefix(stack.name.as_str())
+                    .is_some_and(|r| r.starts_with('-'))
+        }));
+    }
+    Ok(out)
 }

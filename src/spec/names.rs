@@ -212,6 +212,28 @@ impl ServiceNames {
     }
 }
 
+/// The logical id of one of a service's nodes: `base` for the one service of `service:`
+/// (`tg`, `service`), `<base>.<service>` for a named service (`tg.api`).
+pub fn service_id(base: &str, service: Option<&str>) -> String {
+    match service {
+        None => base.to_string(),
+        Some(s) => format!("{base}.{s}"),
+    }
+}
+
+/// Which service of stack `stack` a physical name made by `ServiceNames::join(what)` is
+/// for: `Some(None)` for `<stack>-<what>` (the one service of `service:`), `Some(Some(s))`
+/// for `<stack>-<s>-<what>`, `None` for a name of another shape. Names alone cannot tell
+/// stack `web`'s service `api` from stack `web-api`: ownership tags do.
+pub fn service_of(stack: &str, name: &str, what: &str) -> Option<Option<String>> {
+    let rest = name.strip_prefix(stack)?.strip_prefix('-')?;
+    if rest == what {
+        return Some(None);
+    }
+    let svc = rest.strip_suffix(what)?.strip_suffix('-')?;
+    (!svc.is_empty()).then(|| Some(svc.to_string()))
+}
+
 /// The longest a target group name may be (the tightest of the names `ServiceNames` makes):
 /// `<stack>-<service>-tg` fits when the stack and service names together leave room.
 pub const MAX_TARGET_GROUP_NAME: usize = 32;
@@ -225,6 +247,28 @@ pub fn max_service_name_in(stack: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_of_a_name() {
+        assert_eq!(service_of("web", "web-tg", "tg"), Some(None));
+        assert_eq!(
+            service_of("web", "web-api-tg", "tg"),
+            Some(Some("api".into()))
+        );
+        assert_eq!(
+            service_of("web", "web-a-b-tg", "tg"),
+            Some(Some("a-b".into()))
+        );
+        assert_eq!(service_of("web", "webx-tg", "tg"), None);
+        assert_eq!(service_of("web", "web--tg", "tg"), None);
+        assert_eq!(service_of("web", "web-api-alb", "tg"), None);
+        assert_eq!(
+            service_of("web", "web-api-us-east-1-exec", "us-east-1-exec"),
+            Some(Some("api".into()))
+        );
+        assert_eq!(service_id("tg", None), "tg");
+        assert_eq!(service_id("tg", Some("api")), "tg.api");
+    }
 
     #[test]
     fn route53_names() {

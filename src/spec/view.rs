@@ -81,11 +81,7 @@ impl<'a> View<'a> {
     /// # Panics
     /// On a stack-wide view.
     pub fn id(&self, base: &str) -> String {
-        if self.stack.named_services {
-            format!("{base}.{}", self.service_name())
-        } else {
-            base.to_string()
-        }
+        super::names::service_id(base, self.stack.named_services.then(|| self.service_name()))
     }
 
     /// The physical names of this service's resources in this region.
