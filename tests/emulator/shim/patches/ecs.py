@@ -1,4 +1,4 @@
-"""ECS patches (E1-E7). The table in tests/emulator/README.md is written from these."""
+"""ECS patches (E1-E8). The table in tests/emulator/README.md is written from these."""
 
 from __future__ import annotations
 
@@ -342,3 +342,31 @@ def idempotent_create_cluster() -> None:
         return orig_create_cluster(self, cluster_name, *args, **kwargs)
 
     Backend.create_cluster = create_cluster
+
+
+@patch(
+    "E8", "ecs",
+    moto="ListTaskDefinitionFamilies ignores `status`: a family whose revisions are all INACTIVE is still listed as ACTIVE.",
+    emulator=(
+        "`status` is honored: ACTIVE lists the families with an ACTIVE revision, INACTIVE those "
+        "without one, ALL (the default) every family."
+    ),
+)
+def task_definition_family_status() -> None:
+    from moto.ecs.responses import EC2ContainerServiceResponse as R
+    from moto.core.responses import ActionResult
+
+    def list_task_definition_families(self):
+        """E8: the families by the status of their revisions, like real ECS."""
+        prefix = self._get_param("familyPrefix")
+        status = self._get_param("status") or "ALL"
+        out = []
+        for family, revisions in self.ecs_backend.task_definitions.items():
+            if prefix is not None and not family.startswith(prefix):
+                continue
+            active = any(td.status == "ACTIVE" for td in revisions.values())
+            if status == "ALL" or (status == "ACTIVE") == active:
+                out.append(family)
+        return ActionResult({"families": out})
+
+    R.list_task_definition_families = list_task_definition_families
