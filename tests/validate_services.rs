@@ -1,6 +1,6 @@
 //! `services:`: several services by name, their names and their routes; every rule fails with
 //! file:line:col and exit 1 (no AWS needed). Until what lowers them is built, commands that
-//! act on AWS refuse a `services:` stack, and say so.
+//! act on AWS refuse internal services, sidecars and task roles, and say so.
 
 mod common;
 
@@ -45,13 +45,21 @@ fn three_services_are_valid() {
 /// `plan` (as every command that acts on AWS) refuses what it cannot deploy whole, before it
 /// makes a single call.
 #[test]
-fn plan_refuses_several_services_until_they_can_be_deployed() {
+fn plan_refuses_internal_services_until_they_can_be_deployed() {
     let err = plan_refuses("pizza.yaml", PIZZA);
     assert!(
-        err.contains("validates `services:` but cannot plan or deploy it yet"),
+        err.contains("validates `internal:` but cannot plan or deploy it yet"),
         "{err}"
     );
 }
+
+// Two routes of one specificity whose services' names hash to one slot (`cart` and `hj`).
+rejects!(
+    two_rules_cannot_share_a_priority,
+    "name: shop\nregion: us-east-1\nservices:\n  cart:\n    image: cart:1\n    route: {path: /cart/*}\n  hj:\n    image: hj:1\n    route: {path: /hjhj/*}\n",
+    "services `cart` and `hj` would take the same listener rule priority",
+    "rename one of the two"
+);
 
 /// `ballast plan` of `yaml` (written to `file`) against an endpoint where nothing listens (a
 /// call would fail differently): it must exit 1 before any call; its stderr.

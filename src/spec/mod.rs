@@ -8,6 +8,7 @@ pub mod model;
 pub mod names;
 mod network;
 pub mod regions;
+mod routing;
 mod scaling;
 mod service;
 mod services;

@@ -145,7 +145,41 @@ fn check_named<'a>(
         });
     }
     check_overlaps(&out, many, issues);
+    check_priorities(&out, many, issues);
     out
+}
+
+/// No two listener rules may take one priority (`routing`): a clash of two services' stable
+/// hashes within one band, which renaming either service resolves.
+fn check_priorities(out: &[Checked<'_>], many: &HashMap<S<String>, Service>, issues: &mut Issues) {
+    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
+    for c in out {
+        let Some(route) = c.model.route.as_ref().filter(|r| !r.is_default()) else {
+            continue;
+        };
+        let p = route.priority(&c.name);
+        let Some(first) = seen.insert(p, &c.name) else {
+            continue;
+        };
+        if let Some(loc) = many
+            .iter()
+            .find(|(n, _)| n.value == c.name)
+            .map(|(n, _)| n.referenced)
+        {
+            issues.push(
+                &loc,
+                format!(
+                    "services `{first}` and `{}` would take the same listener rule priority ({p})",
+                    c.name
+                ),
+                "same priority",
+                Some(
+                    "a rule's priority comes from its route and its service's name: rename one of the two"
+                        .into(),
+                ),
+            );
+        }
+    }
 }
 
 /// Lowercase letters, digits and dashes, starting with a letter; short enough that
