@@ -125,29 +125,40 @@ async fn locked(
     let mut outputs = plan.known_outputs();
     outputs.extend(res.outputs.clone());
     if let Some(w) = wait {
-        // Follow the rollout of every region whose service changed, all at once.
-        let changed: Vec<(&String, &Outputs)> = regions
+        // Follow the rollout of every service that changed, in every region, all at once.
+        let changed: Vec<(String, &Outputs)> = plan
+            .changes
             .iter()
-            .filter(|r| {
-                plan.changes.iter().any(|c| {
-                    &c.scope == *r
-                        && c.id == crate::resources::service::ID
-                        && matches!(c.action, Action::Create | Action::Update | Action::Replace)
-                })
+            .filter(|c| {
+                c.kind == crate::resources::service::KIND
+                    && matches!(c.action, Action::Create | Action::Update | Action::Replace)
             })
-            .filter_map(|r| {
-                let key = engine::qualify(r, crate::resources::service::ID);
-                Some((r, res.outputs.get(&key)?))
+            .filter_map(|c| {
+                let key = engine::qualify(&c.scope, &c.id);
+                Some((c.scope.clone(), res.outputs.get(&key)?))
             })
             .collect();
-        let tag = changed.len() > 1;
+        let regions_tagged = regions.len() > 1;
+        let services_tagged = changed
+            .iter()
+            .filter_map(|(_, o)| o.get("name"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1;
         // An interrupt stops waiting, not the rollouts: listened for before "Waiting for
         // rollout" says so.
         let handler = super::signal::Handler::new();
         let verdicts = handler
             .or_interrupted(futures::future::join_all(changed.iter().map(|(r, svc)| {
                 let clients = &s.regional[r.as_str()];
-                follow(clients, r, tag, svc, w, file, s.style)
+                let label = Label {
+                    region: regions_tagged.then_some(r.as_str()),
+                    service: services_tagged
+                        .then(|| svc.get("name"))
+                        .flatten()
+                        .map(String::as_str),
+                };
+                follow(clients, label, svc, w, file, s.style)
             })))
             .await;
         let Some(verdicts) = verdicts else {
@@ -174,11 +185,17 @@ async fn locked(
     Ok(0)
 }
 
+/// What a rollout's lines say it is, when a deploy follows more than one: its region, its
+/// service.
+struct Label<'a> {
+    region: Option<&'a str>,
+    service: Option<&'a str>,
+}
+
 /// Wait for the rollout this deploy started.
 async fn follow(
     clients: &crate::aws::Clients,
-    region: &str,
-    tag: bool,
+    label: Label<'_>,
     svc: &Outputs,
     w: Wait,
     file: &Path,
@@ -201,19 +218,18 @@ async fn follow(
     };
     super::eprint(&format!(
         "\nWaiting for rollout {id} of service {name}{} (up to {}s; Ctrl-C stops waiting)...\n",
-        if tag {
-            format!(" in {region}")
-        } else {
-            String::new()
+        match label.region {
+            Some(r) => format!(" in {r}"),
+            None => String::new(),
         },
         w.timeout.as_secs()
     ));
     let mut last_line = String::new();
-    let at = if tag {
-        format!(" {region}")
-    } else {
-        String::new()
-    };
+    let at: String = [label.region, label.service]
+        .into_iter()
+        .flatten()
+        .map(|l| format!(" {l}"))
+        .collect();
     let mut on_progress = |p: &rollout::Progress| {
         for e in &p.new_events {
             super::eprint(&format!("  {} {e}\n", st.dim(&format!("event{at}:"))));

@@ -35,6 +35,14 @@ pub const BUILTIN_PAGE: &str = r#"<!doctype html>
 pub async fn run(a: &MaintenanceArgs, g: &Global) -> Result<i32, Error> {
     let (mode, file, page, yes) = (a.mode, a.file.as_path(), a.page.as_deref(), a.yes);
     let model = super::load(file, g)?;
+    if model.named_services {
+        // The listener rules of named services would go on forwarding: the page would not
+        // reach every service.
+        return Err(Error::Usage(format!(
+            "{}: `ballast maintenance` of a stack with `services:` is not built yet (its listener rules would keep forwarding)",
+            file.display()
+        )));
+    }
     let body = match mode {
         MaintenanceMode::On => Some(page_body(page, &model)?),
         MaintenanceMode::Off if page.is_some() => {

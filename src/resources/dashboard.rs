@@ -44,7 +44,9 @@ impl Kind<Clients> for Dashboard {
     }
 
     fn desired(&self, v: &View<'_>) -> Vec<Node> {
-        if !v.stack.dashboard {
+        // With named services the dashboard would need a row per service: not built yet, so
+        // none is made rather than one that shows a single service.
+        if !v.stack.dashboard || v.stack.named_services {
             return vec![];
         }
         vec![Node::new(KIND, ID, v.names().dashboard())

@@ -47,6 +47,43 @@ pub fn maintenance_action(page: &str) -> Action {
         .build()
 }
 
+/// The status of the default action of a listener with no service at `/`.
+pub const NOT_FOUND_STATUS: &str = "404";
+
+/// Where the main listener's default action forwards: the one service's target group, or
+/// the target group of the named service whose route is `path: /`; `Null` when no service
+/// is there (the default action answers `NOT_FOUND_STATUS`).
+fn default_target(v: &View<'_>) -> Value {
+    if !v.stack.named_services {
+        return Value::reference(super::target_group::ID, "arn");
+    }
+    v.stack
+        .services()
+        .into_iter()
+        .find(|(_, s)| s.route.as_ref().is_some_and(|r| r.is_default()))
+        .map(|(name, _)| {
+            Value::reference(
+                &crate::spec::names::service_id(super::target_group::ID, Some(name)),
+                "arn",
+            )
+        })
+        .unwrap_or(Value::Null)
+}
+
+/// The fixed response of a listener with no service at `/`.
+fn not_found_action() -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code(NOT_FOUND_STATUS)
+                .content_type("text/plain")
+                .message_body("Not Found")
+                .build(),
+        )
+        .build()
+}
+
 /// A forward to one target group.
 pub fn forward_action(target_group_arn: &str) -> Action {
     Action::builder()
@@ -314,12 +351,13 @@ impl Kind<Clients> for Listener {
                 Value::opt_str(lb.certificate_arn.as_deref()),
             )
             .attr("ssl_policy", Value::opt_str(https.then_some(SSL_POLICY)))
-            .attr(
-                "forward_to",
-                Value::reference(super::target_group::ID, "arn"),
-            )
+            .attr("forward_to", default_target(v))
             .attr("maintenance", false)
             .force_new(&["load_balancer_arn"]);
+        // Without a service at `/`, what no rule takes is not found (not a bare AWS error).
+        if main.attrs.get("forward_to") == Some(&Value::Null) {
+            main = main.attr("default_status", NOT_FOUND_STATUS);
+        }
         main.ignore_drift.push((
             "maintenance",
             "the stack is in maintenance (the load balancer answers 503 with the maintenance page); \
@@ -411,6 +449,16 @@ impl Kind<Clients> for Listener {
                     Value::opt_str(back_to.or_else(|| action.and_then(forward_target))),
                 );
                 attrs.insert("maintenance".into(), Value::from(back_to.is_some()));
+                // A fixed response that is not maintenance's: its status.
+                attrs.insert(
+                    "default_status".into(),
+                    Value::opt_str(
+                        action
+                            .filter(|_| back_to.is_none())
+                            .and_then(|a| a.fixed_response_config())
+                            .and_then(|f| f.status_code()),
+                    ),
+                );
             }
             out.push(Observed {
                 id,
@@ -610,7 +658,10 @@ fn default_action(attrs: &Attrs) -> Result<Action, BoxError> {
                         .build(),
                 )
                 .build(),
-            None => forward_action(s(attrs, "forward_to")?),
+            None => match attrs.get("forward_to").and_then(Value::as_str) {
+                Some(tg) => forward_action(tg),
+                None => not_found_action(),
+            },
         },
     )
 }

@@ -28,6 +28,7 @@ pub mod iam_role;
 pub mod internet_gateway;
 pub mod launch_template;
 pub mod listener;
+pub mod listener_rule;
 pub mod load_balancer;
 pub mod log_group;
 pub mod metric_alarm;
@@ -97,6 +98,7 @@ fn kinds() -> Vec<DynKind> {
         Box::new(load_balancer::LoadBalancer),
         Box::new(target_group::TargetGroup),
         Box::new(listener::Listener),
+        Box::new(listener_rule::ListenerRule),
         Box::new(launch_template::LaunchTemplate),
         Box::new(autoscaling_group::AutoScalingGroup),
         Box::new(cluster::Cluster),

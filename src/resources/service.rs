@@ -43,6 +43,7 @@ impl Kind<Clients> for Service {
             super::capacity_provider::KIND,
             super::task_definition::KIND,
             super::listener::KIND,
+            super::listener_rule::KIND,
             super::target_group::KIND,
             super::security_group::KIND,
             super::subnet::KIND,
@@ -102,6 +103,10 @@ impl Kind<Clients> for Service {
             .after(super::listener::ID);
         if svc.ec2_capacity.is_some() {
             node = node.after(v.id(super::capacity_provider::ID));
+        }
+        // A named service's target group is the load balancer's once its rule is there.
+        if svc.route.as_ref().is_some_and(|r| !r.is_default()) {
+            node = node.after(v.id(super::listener_rule::ID));
         }
         for a in managed {
             node = node.after(v.id(&super::metric_alarm::managed_id(a)));

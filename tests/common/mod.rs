@@ -1235,8 +1235,24 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
         arns.push(("aws_lb", arn.into(), name.unwrap().into()));
         let ls = c.elbv2.describe_listeners().load_balancer_arn(arn);
         for l in ls.send().await.unwrap().listeners() {
-            let name = format!("{}:{}", name.unwrap(), l.port().unwrap());
-            arns.push(("aws_lb_listener", l.listener_arn().unwrap().into(), name));
+            let listener = format!("{}:{}", name.unwrap(), l.port().unwrap());
+            arns.push((
+                "aws_lb_listener",
+                l.listener_arn().unwrap().into(),
+                listener.clone(),
+            ));
+            // Its rules but the default one, by the service in their logical id.
+            let rules = c
+                .elbv2
+                .describe_rules()
+                .listener_arn(l.listener_arn().unwrap());
+            for r in rules.send().await.unwrap().rules() {
+                if r.is_default() == Some(true) {
+                    continue;
+                }
+                let arn = r.rule_arn().unwrap().to_string();
+                arns.push(("aws_lb_listener_rule", arn, listener.clone()));
+            }
         }
     }
     for tg in tgs
@@ -1265,7 +1281,20 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
                     .iter()
                     .find(|(_, a, _)| Some(a.as_str()) == d.resource_arn())
                     .unwrap();
-                found.push((*kind, name.clone()));
+                // A rule is named by its listener and its service (`rule.<service>`).
+                let name = match *kind {
+                    "aws_lb_listener_rule" => {
+                        let id = d
+                            .tags()
+                            .iter()
+                            .find(|t| t.key() == Some("ballast:resource"))
+                            .and_then(|t| t.value())
+                            .unwrap_or_default();
+                        format!("{name} {}", id.strip_prefix("rule.").unwrap_or(id))
+                    }
+                    _ => name.clone(),
+                };
+                found.push((*kind, name));
             }
         }
     }
@@ -1315,9 +1344,20 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     let mut families = std::collections::BTreeSet::new();
     let tds = c.ecs.list_task_definitions();
     let tds = tds.status(aws_sdk_ecs::types::TaskDefinitionStatus::Active);
-    let tds = tds.family_prefix(stack);
-    let tds = tds.send().await.unwrap();
-    for arn in tds.task_definition_arns() {
+    // `familyPrefix` is a whole family name: every active definition, by the family in the ARN
+    // (`<stack>`, a named service's `<stack>-<service>`).
+    let tds = tds.into_paginator().items().send();
+    let tds: Vec<String> = tds.collect::<Result<_, _>>().await.unwrap();
+    let family_of = |arn: &str| {
+        let f = arn
+            .rsplit_once(":task-definition/")
+            .map(|(_, f)| f)
+            .unwrap_or_default();
+        f.rsplit_once(':')
+            .map(|(f, _)| f.to_string())
+            .unwrap_or_default()
+    };
+    for arn in tds.iter().filter(|a| ours(&family_of(a))) {
         let td = c.ecs.describe_task_definition().task_definition(arn);
         let td = td.include(aws_sdk_ecs::types::TaskDefinitionField::Tags);
         let td = td.send().await.unwrap();
@@ -1343,8 +1383,12 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     // IAM is global: a stack's role names carry its region.
     let roles = c.iam.list_roles().into_paginator().items().send();
     let roles: Vec<_> = roles.collect::<Result<_, _>>().await.unwrap();
-    let prefix = format!("{stack}-{region}-");
-    for role in roles.iter().filter(|r| r.role_name().starts_with(&prefix)) {
+    // `<stack>-<region>-exec`, and a named service's `<stack>-<service>-<region>-exec`.
+    let (prefix, in_region) = (format!("{stack}-"), format!("-{region}-"));
+    for role in roles
+        .iter()
+        .filter(|r| r.role_name().starts_with(&prefix) && r.role_name().contains(&in_region))
+    {
         let tags = c.iam.list_role_tags().role_name(role.role_name());
         let tags = tags.send().await.unwrap();
         if owned(stack, tags.tags().iter().map(|t| (t.key(), t.value()))) {

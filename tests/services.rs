@@ -1,0 +1,269 @@
+//! Several services per stack (`services:`), end to end against the emulator: one load
+//! balancer, a listener rule per routed service, every service's resources found again by
+//! discovery (also by a destroy that knows only the stack's name), and exactly the writes a
+//! change needs.
+
+mod common;
+
+use common::{assert_ok, Env, Inventory, TestStack};
+
+/// Two public services: `web` at `/` (the listener's default action), `api` by path and host.
+fn two(stack: &str, region: &str, api_image: &str, api_route: &str, extra: &str) -> String {
+    format!(
+        "name: {stack}\nregion: {region}\nservices:\n  web:\n    image: public.ecr.aws/nginx/nginx:1.27\n    route: {{path: /}}\n  api:\n    image: {api_image}\n    port: 8080\n    route: {api_route}\n    desired_count: 1\n{extra}"
+    )
+}
+
+const API_ROUTE: &str = "{paths: [/api/*], host: api.example.com}";
+
+/// What one named service of stack `stack` has in `region` (alarms off).
+fn service_rows(stack: &str, region: &str, svc: &str, routed: bool) -> Vec<(String, String)> {
+    let mut rows = vec![
+        ("aws_security_group", format!("{stack}-{svc}-service")),
+        ("aws_lb_target_group", format!("{stack}-{svc}-tg")),
+        (
+            "aws_cloudwatch_log_group",
+            format!("/ballast/{stack}/{svc}"),
+        ),
+        ("aws_iam_role", format!("{stack}-{svc}-{region}-exec")),
+        ("aws_ecs_task_definition", format!("{stack}-{svc}")),
+        ("aws_ecs_service", svc.to_string()),
+    ];
+    if routed {
+        rows.push(("aws_lb_listener_rule", format!("{stack}-alb:80 {svc}")));
+    }
+    rows.into_iter().map(|(k, n)| (k.to_string(), n)).collect()
+}
+
+/// What the stack has in `region` with the services `(name, routed by a rule)`.
+fn expected(stack: &str, region: &str, services: &[(&str, bool)]) -> Inventory {
+    let stack_wide = [
+        ("aws_vpc", stack.to_string()),
+        ("aws_subnet", format!("{stack}-{region}a")),
+        ("aws_subnet", format!("{stack}-{region}b")),
+        ("aws_internet_gateway", stack.to_string()),
+        ("aws_route_table", format!("{stack}-public")),
+        ("aws_security_group", format!("{stack}-alb")),
+        ("aws_lb", format!("{stack}-alb")),
+        ("aws_lb_listener", format!("{stack}-alb:80")),
+        ("aws_ecs_cluster", stack.to_string()),
+    ];
+    let mut rows: Vec<(String, String)> = stack_wide
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
+    for (svc, routed) in services {
+        rows.extend(service_rows(stack, region, svc, *routed));
+    }
+    let mut inv = Inventory::new();
+    for (k, n) in rows {
+        inv.entry(k).or_default().push(n);
+    }
+    inv.values_mut().for_each(|v| v.sort());
+    inv
+}
+
+#[test]
+fn two_services_share_one_load_balancer_and_converge() {
+    let env = Env::new();
+    let (stack, region) = ("it-two", "us-east-2");
+    let s = TestStack::new(
+        &env,
+        stack,
+        region,
+        &two(stack, region, "api:1", API_ROUTE, "alarms: false\n"),
+    );
+    let d = s.deploy();
+    let want = expected(stack, region, &[("web", false), ("api", true)]);
+    assert_eq!(d.plan.inventory_after(), want, "the plan");
+    assert_eq!(s.inventory(), want, "in AWS after the deploy");
+
+    // Read back: the rule routes api's paths and host to api's target group; what no rule
+    // takes goes to web's.
+    let c = s.clients();
+    let tg = |svc: &str| {
+        let r = c
+            .elbv2
+            .describe_target_groups()
+            .names(format!("{stack}-{svc}-tg"));
+        s.block_on(r.send()).unwrap().target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_string()
+    };
+    let listener = s.listeners().swap_remove(0);
+    assert_eq!(
+        listener.default_actions()[0].target_group_arn(),
+        Some(tg("web").as_str()),
+        "the default action forwards to the service at /"
+    );
+    let rules = c
+        .elbv2
+        .describe_rules()
+        .listener_arn(listener.listener_arn().unwrap());
+    let rules = s.block_on(rules.send()).unwrap();
+    let rule = rules
+        .rules()
+        .iter()
+        .find(|r| r.is_default() != Some(true))
+        .expect("api's rule");
+    assert_eq!(
+        rule.actions()[0].target_group_arn(),
+        Some(tg("api").as_str())
+    );
+    let values = |field: &str| -> Vec<String> {
+        rule.conditions()
+            .iter()
+            .filter(|c| c.field() == Some(field))
+            .flat_map(|c| {
+                c.path_pattern_config()
+                    .map(|p| p.values().to_vec())
+                    .or_else(|| c.host_header_config().map(|h| h.values().to_vec()))
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    assert_eq!(values("path-pattern"), ["/api/*"]);
+    assert_eq!(values("host-header"), ["api.example.com"]);
+    let priority: u32 = rule.priority().unwrap().parse().unwrap();
+    assert!(
+        (1_000..25_000).contains(&priority),
+        "a rule with a host condition is in the first half of the bands: {priority}"
+    );
+    let svcs = c.ecs.describe_services().cluster(stack).services("api");
+    let api = s.block_on(svcs.send()).unwrap().services()[0].clone();
+    assert_eq!(
+        api.load_balancers()[0].target_group_arn(),
+        Some(tg("api").as_str())
+    );
+    assert_eq!(api.load_balancers()[0].container_port(), Some(8080));
+
+    s.assert_converged();
+
+    // One service's image: one new revision and one service update, for that service only.
+    s.set_yaml(&two(stack, region, "api:2", API_ROUTE, "alarms: false\n"));
+    let d = s.deploy();
+    assert_eq!(
+        d.stats.write_ops,
+        ["RegisterTaskDefinition", "UpdateService"],
+        "a new image of api"
+    );
+    let svcs = c.ecs.describe_services().cluster(stack).services("api");
+    let api = s.block_on(svcs.send()).unwrap().services()[0].clone();
+    assert!(
+        api.task_definition()
+            .unwrap()
+            .contains(&format!("{stack}-api:")),
+        "{:?}",
+        api.task_definition()
+    );
+
+    // One route: one ModifyRule.
+    let route = "{paths: [/api/*, /v2/*], host: api.example.com}";
+    s.set_yaml(&two(stack, region, "api:2", route, "alarms: false\n"));
+    let d = s.deploy();
+    assert_eq!(d.stats.write_ops, ["ModifyRule"], "a changed route");
+    s.assert_converged();
+
+    // Destroy by the stack's name alone finds every service's resources.
+    s.destroy_by_name();
+}
+
+#[test]
+fn adding_and_removing_a_service_writes_only_its_resources() {
+    let env = Env::new();
+    let (stack, region) = ("it-add", "us-east-2");
+    let one = format!(
+        "name: {stack}\nregion: {region}\nalarms: false\nservices:\n  web:\n    image: public.ecr.aws/nginx/nginx:1.27\n    route: {{path: /}}\n"
+    );
+    let s = TestStack::new(&env, stack, region, &one);
+    s.deploy();
+    assert_eq!(s.inventory(), expected(stack, region, &[("web", false)]));
+
+    // Adding api: exactly its resources and its rule; nothing of web's is touched.
+    s.set_yaml(&two(stack, region, "api:1", API_ROUTE, "alarms: false\n"));
+    let d = s.deploy();
+    let added = d.plan.inventory_after();
+    assert_eq!(
+        added,
+        expected(stack, region, &[("web", false), ("api", true)])
+    );
+    let changed = d.plan.actions();
+    assert!(
+        changed.iter().all(|(address, _)| address.ends_with(".api")),
+        "only api's resources change: {changed:?}"
+    );
+    let mut want: Vec<(String, String)> = service_rows(stack, region, "api", true)
+        .into_iter()
+        .map(|(kind, _)| (kind, "create".to_string()))
+        .collect();
+    want.sort();
+    let mut got: Vec<(String, String)> = changed
+        .iter()
+        .map(|(address, action)| {
+            let kind = address.split('.').next().unwrap_or_default().to_string();
+            (kind, action.clone())
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got, want,
+        "adding a service creates its resources only: {changed:?}"
+    );
+    s.assert_converged();
+
+    // Removing it again: exactly its resources, the rule before its target group.
+    s.set_yaml(&one);
+    let d = s.deploy();
+    let deletes: Vec<&String> = d
+        .stats
+        .write_ops
+        .iter()
+        .filter(|o| o.starts_with("Delete") || o.starts_with("Deregister"))
+        .collect();
+    let at = |op: &str| deletes.iter().position(|o| *o == op).unwrap_or(usize::MAX);
+    assert!(
+        at("DeleteRule") < at("DeleteTargetGroup"),
+        "the rule goes before its target group: {deletes:?}"
+    );
+    assert_eq!(s.inventory(), expected(stack, region, &[("web", false)]));
+    s.assert_converged();
+    s.destroy();
+}
+
+#[test]
+fn without_a_service_at_the_root_the_listener_answers_404() {
+    let env = Env::new();
+    let (stack, region) = ("it-404", "us-east-2");
+    let yaml = format!(
+        "name: {stack}\nregion: {region}\nalarms: false\nservices:\n  api:\n    image: api:1\n    port: 8080\n    route: {{paths: [/api/*]}}\n"
+    );
+    let s = TestStack::new(&env, stack, region, &yaml);
+    s.deploy();
+    let listener = s.listeners().swap_remove(0);
+    let fixed = listener.default_actions()[0]
+        .fixed_response_config()
+        .expect("a fixed response");
+    assert_eq!(fixed.status_code(), Some("404"));
+    s.assert_converged();
+    let r = env.ballast(&["maintenance", "on", s.spec(), "--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("not built yet"), "{}", r.stderr);
+    s.destroy();
+}
+
+#[test]
+fn what_is_not_built_yet_is_refused_before_any_call() {
+    let env = Env::new();
+    let (stack, region) = ("it-unbuilt", "us-east-2");
+    let yaml = format!(
+        "name: {stack}\nregion: {region}\nservices:\n  web:\n    image: web:1\n    route: {{path: /}}\n  factory:\n    image: f:1\n    port: 9000\n    internal: true\n"
+    );
+    let s = TestStack::new(&env, stack, region, &yaml);
+    env.reset();
+    let r = s.run("plan", &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("`internal:`"), "{}", r.stderr);
+    assert_eq!(env.stats().total, 0, "refused before any AWS call");
+    assert_ok(&s.run("validate", &[]), "validate checks it");
+}
