@@ -229,6 +229,7 @@ mod tests {
         let service = super::service::KIND;
         for k in [
             super::listener::KIND,
+            super::listener_rule::KIND,
             super::metric_alarm::KIND,
             super::load_balancer::KIND,
         ] {

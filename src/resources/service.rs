@@ -53,8 +53,12 @@ impl Kind<Clients> for Service {
 
     fn made_after(&self) -> &'static [&'static str] {
         // DeleteService (forced) drains the tasks, deregistering them from the target group;
-        // the listener, the load balancer and the alarms can go meanwhile.
-        &[super::listener::KIND, super::metric_alarm::KIND]
+        // the listener, its rules, the load balancer and the alarms can go meanwhile.
+        &[
+            super::listener::KIND,
+            super::listener_rule::KIND,
+            super::metric_alarm::KIND,
+        ]
     }
 
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
