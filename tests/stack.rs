@@ -831,8 +831,13 @@ fn status_shows_tasks_rollout_and_healthy_targets_per_az() {
     s.destroy();
 }
 
+/// The example stacks keep their names, so the two tests that deploy all of them on one emulator
+/// take turns.
+static EXAMPLES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn every_example_stack_deploys_idempotently_and_destroys() {
+    let _turn = EXAMPLES.lock().unwrap_or_else(|e| e.into_inner());
     let env = Env::new();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks");
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -1061,6 +1066,7 @@ fn tags_follow_the_spec_in_place_on_every_kind_of_every_example() {
         "ChangeTagsForResource",
         "PutBucketTagging",
     ];
+    let _turn = EXAMPLES.lock().unwrap_or_else(|e| e.into_inner());
     let env = Env::new();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks");
     let mut files: Vec<_> = std::fs::read_dir(dir)
