@@ -55,6 +55,19 @@ pub(super) fn check_containers(
             );
         }
         check_image(&c.image, issues);
+        for (k, v) in &c.environment {
+            if super::service::looks_secret(k) {
+                issues.warn(
+                    &v.referenced,
+                    format!("environment variable `{k}` of sidecar `{n}` looks like a secret"),
+                    Some(
+                        "environment values are stored in the task definition, which anyone \
+                         allowed to describe it can read: put it in a secret store"
+                            .into(),
+                    ),
+                );
+            }
+        }
         let cpu_of = c
             .cpu
             .as_ref()

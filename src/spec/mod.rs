@@ -16,6 +16,7 @@ pub mod types;
 pub mod validate;
 mod view;
 
+pub use containers::APP;
 pub use error::{Issue, SpecError};
 pub use model::*;
 pub use names::{Names, ServiceNames};
