@@ -20,6 +20,9 @@ pub struct Style {
 /// hold what should have been a secret (its variable names stay visible).
 pub const SENSITIVE: &[&str] = &["environment"];
 
+/// The attribute whose items (the sidecars) each have a sensitive `environment`.
+pub const SIDECARS: &str = "containers";
+
 /// What a plan shows of a sensitive value.
 pub const HIDDEN: &str = "(sensitive)";
 /// ... of one that changes.
@@ -55,11 +58,44 @@ pub fn shown(
             _ => Value::str(HIDDEN),
         }
     }
+    // The sidecars' environments too, each against the same sidecar's (by name) before.
+    fn hide_sidecars(v: &Value, before: Option<&Value>) -> Value {
+        let before_env = |name: Option<&Value>| {
+            before?.as_list().iter().find_map(|b| {
+                let b = b.as_map()?;
+                (b.get("name") == name)
+                    .then(|| b.get("environment"))
+                    .flatten()
+            })
+        };
+        match v {
+            Value::List(items) => Value::List(
+                items
+                    .iter()
+                    .map(|item| match item {
+                        Value::Map(m) => {
+                            let mut m = m.clone();
+                            let was = before_env(m.get("name")).cloned();
+                            if let Some(env) = m.get_mut("environment") {
+                                *env = hide(env, was.as_ref().or(before.map(|_| &Value::Null)));
+                            }
+                            Value::Map(m)
+                        }
+                        other => other.clone(),
+                    })
+                    .collect(),
+            ),
+            _ => v.clone(),
+        }
+    }
     let hide_all = |attrs: &mut Attrs| {
         for key in SENSITIVE {
             if let Some(v) = attrs.get_mut(*key) {
                 *v = hide(v, None);
             }
+        }
+        if let Some(v) = attrs.get_mut(SIDECARS) {
+            *v = hide_sidecars(v, None);
         }
     };
     let mut plan = plan.clone();
@@ -78,6 +114,14 @@ pub fn shown(
         {
             let after = d.after.as_ref().map(|a| hide(a, d.before.as_ref()));
             d.before = d.before.as_ref().map(|b| hide(b, None));
+            d.after = after;
+        }
+        for d in c.diffs.iter_mut().filter(|d| d.key == SIDECARS) {
+            let after = d
+                .after
+                .as_ref()
+                .map(|a| hide_sidecars(a, d.before.as_ref()));
+            d.before = d.before.as_ref().map(|b| hide_sidecars(b, None));
             d.after = after;
         }
     }

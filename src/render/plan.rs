@@ -200,11 +200,17 @@ fn physical_id(c: &Change) -> &str {
     c.current.as_ref().map_or("", |o| o.physical_id.as_str())
 }
 
-/// The attributes a create or delete shows: all but an empty `tags` or `secrets` (a stack
-/// without `tags:`, a service without `secrets:`).
+/// The attributes a create or delete shows: all but an empty `tags`, `secrets`, `containers`
+/// or `depends_on` (a stack without `tags:`, a service without `secrets:` or sidecars).
 fn shown(attrs: &Attrs) -> impl Iterator<Item = (&String, &Value)> {
+    const NONE_WHEN_EMPTY: [&str; 4] = [TAGS, "secrets", "containers", "depends_on"];
     attrs.iter().filter(|(k, v)| {
-        !([TAGS, "secrets"].contains(&k.as_str()) && matches!(v, Value::Map(m) if m.is_empty()))
+        let empty = match v {
+            Value::Map(m) => m.is_empty(),
+            Value::List(l) => l.is_empty(),
+            _ => false,
+        };
+        !(NONE_WHEN_EMPTY.contains(&k.as_str()) && empty)
     })
 }
 
