@@ -196,3 +196,50 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+/// A sidecar's environment is as sensitive as the app container's: hidden in every plan (a
+/// changed value says so without showing either), shown by `--show-values`, warned about.
+#[test]
+fn a_sidecars_environment_is_never_shown_either() {
+    let env = Env::new();
+    let (name, region) = ("it-sidecar-env", "ca-central-1");
+    let spec = |value: &str| {
+        web_spec(
+            name,
+            region,
+            &format!(
+                "  containers:\n    - name: otel\n      image: otel:1\n      essential: false\n      environment: {{OTEL_TOKEN: {value}, LEVEL: info}}\n"
+            ),
+        )
+    };
+    let s = TestStack::new(&env, name, region, &spec(ENV_VALUE));
+    let r = s.run("validate", &[]);
+    assert_ok(&r, "validate");
+    r.assert_stderr(&["environment variable `OTEL_TOKEN` of sidecar `otel` looks like a secret"]);
+    assert_clean(&r, "validate");
+    for args in [&[][..], &["--output", "json"]] {
+        let r = s.run("plan", args);
+        assert_ok(&r, "plan");
+        assert_clean(&r, &format!("plan {args:?}"));
+    }
+    let r = s.run("deploy", &["--yes", "-vvv"]);
+    assert_ok(&r, "deploy -vvv");
+    assert_clean(&r, "deploy -vvv");
+
+    s.set_yaml(&spec("canary-env-value-2e8f41"));
+    let r = s.run("plan", &[]);
+    assert_ok(&r, "plan of a changed sidecar value");
+    r.assert_stderr(&["containers", "(sensitive, changed)", "LEVEL"]);
+    assert_clean(&r, "plan of a changed sidecar value");
+    assert!(
+        !r.stderr.contains("canary-env-value-2e8f41"),
+        "{}",
+        r.stderr
+    );
+    let r = s.run("plan", &["--show-values"]);
+    assert!(
+        r.stderr.contains("canary-env-value-2e8f41"),
+        "--show-values shows it"
+    );
+    s.destroy();
+}

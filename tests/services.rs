@@ -267,3 +267,124 @@ fn what_is_not_built_yet_is_refused_before_any_call() {
     assert_eq!(env.stats().total, 0, "refused before any AWS call");
     assert_ok(&s.run("validate", &[]), "validate checks it");
 }
+
+/// `api` with two sidecars (a telemetry collector the app waits for, a log router that waits
+/// for the app): every container's settings are written and read back.
+fn sidecars(stack: &str, region: &str, otel_image: &str, with_router: bool) -> String {
+    let router = if with_router {
+        "      - name: router\n        image: fluent-bit:3\n        memory: 128\n        memory_reservation: 32\n        command: [/fluent-bit, -q]\n        environment: {LEVEL: warn}\n        depends_on: {app: START}\n"
+    } else {
+        ""
+    };
+    let wait = if with_router {
+        "{otel: HEALTHY}"
+    } else {
+        "{otel: START}"
+    };
+    format!(
+        "name: {stack}\nregion: {region}\nalarms: false\nservices:\n  api:\n    image: api:1\n    port: 8080\n    cpu: 512\n    memory: 1024\n    route: {{path: /}}\n    depends_on: {wait}\n    containers:\n      - name: otel\n        image: {otel_image}\n        essential: false\n        cpu: 64\n        memory_reservation: 64\n        health_check: {{command: [CMD, /healthcheck], interval: 10}}\n{router}"
+    )
+}
+
+#[test]
+fn sidecars_are_written_read_back_and_changed_with_one_revision() {
+    let env = Env::new();
+    let (stack, region) = ("it-sidecar", "us-east-2");
+    let s = TestStack::new(
+        &env,
+        stack,
+        region,
+        &sidecars(stack, region, "otel:1", true),
+    );
+    s.deploy();
+    let c = s.clients();
+    let describe = || {
+        let r = c
+            .ecs
+            .describe_task_definition()
+            .task_definition(format!("{stack}-api"));
+        s.block_on(r.send()).unwrap().task_definition.unwrap()
+    };
+    let td = describe();
+    let names: Vec<&str> = td
+        .container_definitions()
+        .iter()
+        .filter_map(|c| c.name())
+        .collect();
+    assert_eq!(names, ["app", "otel", "router"], "the app container first");
+    let by = |n: &str| {
+        td.container_definitions()
+            .iter()
+            .find(|c| c.name() == Some(n))
+            .unwrap()
+            .clone()
+    };
+    let deps = |c: &aws_sdk_ecs::types::ContainerDefinition| -> Vec<(String, String)> {
+        c.depends_on()
+            .iter()
+            .map(|d| {
+                (
+                    d.container_name().to_string(),
+                    d.condition().as_str().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (app, otel, router) = (by("app"), by("otel"), by("router"));
+    assert_eq!(deps(&app), [("otel".to_string(), "HEALTHY".to_string())]);
+    assert_eq!(app.essential(), Some(true));
+    assert_eq!(otel.image(), Some("otel:1"));
+    assert_eq!(otel.essential(), Some(false));
+    assert_eq!(otel.cpu(), 64);
+    assert_eq!(otel.memory_reservation(), Some(64));
+    let hc = otel.health_check().expect("otel's health check");
+    assert_eq!(hc.command(), ["CMD", "/healthcheck"]);
+    assert_eq!(hc.interval(), Some(10));
+    assert_eq!(router.memory(), Some(128));
+    assert_eq!(router.memory_reservation(), Some(32));
+    assert_eq!(router.command(), ["/fluent-bit", "-q"]);
+    assert_eq!(router.environment()[0].name(), Some("LEVEL"));
+    assert_eq!(router.environment()[0].value(), Some("warn"));
+    assert_eq!(deps(&router), [("app".to_string(), "START".to_string())]);
+    let log = router.log_configuration().expect("the router's logs");
+    let opts = log.options().unwrap();
+    assert_eq!(opts["awslogs-group"], format!("/ballast/{stack}/api"));
+    assert_eq!(opts["awslogs-stream-prefix"], "router");
+    s.assert_converged();
+
+    // One sidecar's image: one revision and one service update.
+    s.set_yaml(&sidecars(stack, region, "otel:2", true));
+    let d = s.deploy();
+    assert_eq!(
+        d.stats.write_ops,
+        ["RegisterTaskDefinition", "UpdateService"],
+        "a new image of a sidecar"
+    );
+    assert_eq!(
+        describe().container_definitions()[1].image(),
+        Some("otel:2")
+    );
+    s.assert_converged();
+
+    // Removing a sidecar (and what waits on it changing) is a change too.
+    s.set_yaml(&sidecars(stack, region, "otel:2", false));
+    let plan = s.plan_json();
+    let change = plan.change("aws_ecs_task_definition.taskdef.api");
+    let keys: Vec<&str> = change["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["containers", "depends_on"], "{change:#}");
+    let d = s.deploy();
+    assert_eq!(
+        d.stats.write_ops,
+        ["RegisterTaskDefinition", "UpdateService"],
+        "a sidecar removed"
+    );
+    let td = describe();
+    assert_eq!(td.container_definitions().len(), 2);
+    s.assert_converged();
+    s.destroy();
+}

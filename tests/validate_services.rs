@@ -221,14 +221,12 @@ rejects!(
     "`actions` is empty"
 );
 
-/// Sidecars and task roles validate but are not deployed yet: `plan` says so.
+/// Task roles validate but are not deployed yet: `plan` says so (sidecars are: tests/services.rs).
 #[test]
-fn plan_refuses_sidecars_and_task_roles_until_they_are_built() {
+fn plan_refuses_task_roles_until_they_are_built() {
     let err = plan_refuses("api.yaml", API);
     assert!(
-        err.contains(
-            "validates `containers:`, `depends_on:`, `permissions:` but cannot plan or deploy them yet"
-        ),
+        err.contains("validates `permissions:` but cannot plan or deploy it yet"),
         "{err}"
     );
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, PortMapping, Secret, TaskDefinitionFamilyStatus, TaskDefinitionField,
-    TaskDefinitionStatus, TransportProtocol,
+    Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck,
+    KeyValuePair, LogConfiguration, LogDriver, NetworkMode, PortMapping, Secret,
+    TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 
 use super::common::{found_id, i, s, strs};
@@ -15,7 +15,7 @@ use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::service_id;
-use crate::spec::View;
+use crate::spec::{ContainerHealthModel, ContainerModel, View};
 use crate::vmap;
 
 pub struct TaskDefinition;
@@ -23,8 +23,8 @@ pub struct TaskDefinition;
 pub const KIND: &str = "aws_ecs_task_definition";
 pub const ID: &str = "taskdef";
 
-/// The one container of the task.
-pub const CONTAINER: &str = "app";
+/// The service's own container (the sidecars have names of their own).
+pub const CONTAINER: &str = crate::spec::APP;
 
 #[async_trait]
 impl Kind<Clients> for TaskDefinition {
@@ -47,15 +47,7 @@ impl Kind<Clients> for TaskDefinition {
             .iter()
             .map(|(k, v)| (k.clone(), Value::str(v)))
             .collect();
-        let health = svc.health_check.as_ref().map(|h| {
-            vmap! {
-                "command" => Value::List(h.command.iter().map(Value::str).collect()),
-                "interval" => h.interval,
-                "timeout" => h.timeout,
-                "retries" => h.retries,
-                "start_period" => h.start_period,
-            }
-        });
+        let health = svc.health_check.as_ref().map(health_value);
         let mut n = Node::new(KIND, v.id(ID), v.service_names().family())
             .attr(
                 "compatibility",
@@ -87,6 +79,13 @@ impl Kind<Clients> for TaskDefinition {
                     .map(|c| Value::List(c.iter().map(Value::str).collect())),
             )
             .attr("health_check", health)
+            // The sidecars in the spec's order, and what the app container waits for: both
+            // always set (empty without any), so removing the last sidecar is a change too.
+            .attr(
+                "containers",
+                Value::List(svc.containers.iter().map(sidecar_value).collect()),
+            )
+            .attr("depends_on", conditions_value(&svc.depends_on))
             .attr(
                 "execution_role_arn",
                 Value::reference(&v.id(super::iam_role::EXECUTION_ID), "arn"),
@@ -209,6 +208,14 @@ async fn register(
     node: &Node,
     attrs: &Attrs,
 ) -> Result<Outputs, BoxError> {
+    let log = |prefix: &str| -> Result<LogConfiguration, BoxError> {
+        Ok(LogConfiguration::builder()
+            .log_driver(LogDriver::Awslogs)
+            .options("awslogs-group", s(attrs, "log_group")?)
+            .options("awslogs-region", s(attrs, "log_region")?)
+            .options("awslogs-stream-prefix", prefix)
+            .build()?)
+    };
     let mut container = ContainerDefinition::builder()
         .name(CONTAINER)
         .image(s(attrs, "image")?)
@@ -219,14 +226,7 @@ async fn register(
                 .protocol(TransportProtocol::Tcp)
                 .build(),
         )
-        .log_configuration(
-            LogConfiguration::builder()
-                .log_driver(LogDriver::Awslogs)
-                .options("awslogs-group", s(attrs, "log_group")?)
-                .options("awslogs-region", s(attrs, "log_region")?)
-                .options("awslogs-stream-prefix", CONTAINER)
-                .build()?,
-        );
+        .log_configuration(log(CONTAINER)?);
     if let Some(env) = attrs.get("environment").and_then(Value::as_map) {
         for (k, v) in env {
             container = container.environment(
@@ -251,23 +251,12 @@ async fn register(
         container = container.set_command(Some(strs(attrs, "command")));
     }
     if let Some(h) = attrs.get("health_check").and_then(Value::as_map) {
-        let n = |k: &str| h.get(k).and_then(Value::as_int).map(|v| v as i32);
-        container = container.health_check(
-            HealthCheck::builder()
-                .set_command(Some(
-                    h.get("command")
-                        .map(Value::as_list)
-                        .unwrap_or(&[])
-                        .iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect(),
-                ))
-                .set_interval(n("interval"))
-                .set_timeout(n("timeout"))
-                .set_retries(n("retries"))
-                .set_start_period(n("start_period"))
-                .build()?,
-        );
+        container = container.health_check(health_check(h)?);
+    }
+    container = container.set_depends_on(dependencies(attrs.get("depends_on")));
+    let mut containers = vec![container.build()];
+    for sc in attrs.get("containers").map(Value::as_list).unwrap_or(&[]) {
+        containers.push(sidecar_definition(sc, log)?);
     }
     let r = c
         .ecs
@@ -278,7 +267,7 @@ async fn register(
         .cpu(i(attrs, "cpu")?.to_string())
         .memory(i(attrs, "memory")?.to_string())
         .execution_role_arn(s(attrs, "execution_role_arn")?)
-        .container_definitions(container.build())
+        .set_container_definitions(Some(containers))
         .set_tags(Some(ecs_tags(stack, node)))
         .send()
         .await
@@ -344,15 +333,13 @@ async fn read(
             ))
         })
         .collect();
-    let health = cd.and_then(|c| c.health_check()).map(|h| {
-        vmap! {
-            "command" => Value::List(h.command().iter().map(Value::str).collect()),
-            "interval" => i64::from(h.interval().unwrap_or(30)),
-            "timeout" => i64::from(h.timeout().unwrap_or(5)),
-            "retries" => i64::from(h.retries().unwrap_or(3)),
-            "start_period" => i64::from(h.start_period().unwrap_or(0)),
-        }
-    });
+    let health = cd.and_then(|c| c.health_check()).map(health_of);
+    let sidecars: Vec<Value> = td
+        .container_definitions()
+        .iter()
+        .filter(|c| c.name() != Some(CONTAINER))
+        .map(sidecar_of)
+        .collect();
     let command = cd
         .map(|c| c.command())
         .filter(|c| !c.is_empty())
@@ -400,6 +387,11 @@ async fn read(
         ),
         ("command".into(), command.into()),
         ("health_check".into(), health.into()),
+        ("containers".into(), Value::List(sidecars)),
+        (
+            "depends_on".into(),
+            conditions_of(cd.map(|c| c.depends_on()).unwrap_or_default()),
+        ),
         (
             "execution_role_arn".into(),
             Value::opt_str(td.execution_role_arn()),
@@ -448,4 +440,186 @@ async fn families(c: &Clients, stack: &StackRef) -> Result<Vec<String>, AwsError
         }));
     }
     Ok(out)
+}
+
+/// A container's health check as an attribute.
+fn health_value(h: &ContainerHealthModel) -> Value {
+    vmap! {
+        "command" => Value::List(h.command.iter().map(Value::str).collect()),
+        "interval" => h.interval,
+        "timeout" => h.timeout,
+        "retries" => h.retries,
+        "start_period" => h.start_period,
+    }
+}
+
+/// A container's health check as ECS describes it (its defaults filled in).
+fn health_of(h: &HealthCheck) -> Value {
+    vmap! {
+        "command" => Value::List(h.command().iter().map(Value::str).collect()),
+        "interval" => i64::from(h.interval().unwrap_or(30)),
+        "timeout" => i64::from(h.timeout().unwrap_or(5)),
+        "retries" => i64::from(h.retries().unwrap_or(3)),
+        "start_period" => i64::from(h.start_period().unwrap_or(0)),
+    }
+}
+
+/// The health check an attribute map asks for.
+fn health_check(h: &BTreeMap<String, Value>) -> Result<HealthCheck, BoxError> {
+    let n = |k: &str| h.get(k).and_then(Value::as_int).map(|v| v as i32);
+    Ok(HealthCheck::builder()
+        .set_command(Some(
+            h.get("command")
+                .map(Value::as_list)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+        ))
+        .set_interval(n("interval"))
+        .set_timeout(n("timeout"))
+        .set_retries(n("retries"))
+        .set_start_period(n("start_period"))
+        .build()?)
+}
+
+/// Container name -> condition, as an attribute.
+fn conditions_value(m: &BTreeMap<String, String>) -> Value {
+    Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
+}
+
+/// A container's `dependsOn` as an attribute.
+fn conditions_of(deps: &[ContainerDependency]) -> Value {
+    Value::Map(
+        deps.iter()
+            .map(|d| {
+                (
+                    d.container_name().to_string(),
+                    Value::str(d.condition().as_str()),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The `dependsOn` an attribute asks for (`None` when empty: ECS keeps no empty list).
+fn dependencies(v: Option<&Value>) -> Option<Vec<ContainerDependency>> {
+    let m = v.and_then(Value::as_map).filter(|m| !m.is_empty())?;
+    Some(
+        m.iter()
+            .filter_map(|(name, cond)| {
+                ContainerDependency::builder()
+                    .container_name(name)
+                    .condition(ContainerCondition::from(cond.as_str().unwrap_or("START")))
+                    .build()
+                    .ok()
+            })
+            .collect(),
+    )
+}
+
+/// A CPU share or memory figure: zero (what ECS reports when none is set) is none.
+fn figure(v: Option<i32>) -> Value {
+    Value::from(v.filter(|n| *n > 0).map(i64::from))
+}
+
+/// A sidecar's settings without those it does not set (a shorter plan line; both sides alike).
+fn compact(v: Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null() && v.as_map().is_none_or(|m| !m.is_empty()))
+                .collect(),
+        ),
+        v => v,
+    }
+}
+
+/// A sidecar as an attribute: every setting ballast writes of it.
+fn sidecar_value(c: &ContainerModel) -> Value {
+    let env: BTreeMap<String, Value> = c
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::str(v)))
+        .collect();
+    compact(vmap! {
+        "name" => c.name.as_str(),
+        "image" => c.image.as_str(),
+        "essential" => c.essential,
+        "cpu" => c.cpu.filter(|n| *n > 0),
+        "memory" => c.memory.filter(|n| *n > 0),
+        "memory_reservation" => c.memory_reservation.filter(|n| *n > 0),
+        "command" => c.command.as_ref().filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect())),
+        "environment" => Value::Map(env),
+        "health_check" => c.health_check.as_ref().map(health_value),
+        "depends_on" => conditions_value(&c.depends_on),
+    })
+}
+
+/// A sidecar as ECS describes it, in the shape of [`sidecar_value`].
+fn sidecar_of(c: &ContainerDefinition) -> Value {
+    let env: BTreeMap<String, Value> = c
+        .environment()
+        .iter()
+        .filter_map(|kv| {
+            Some((
+                kv.name()?.to_string(),
+                Value::str(kv.value().unwrap_or_default()),
+            ))
+        })
+        .collect();
+    compact(vmap! {
+        "name" => c.name().unwrap_or_default(),
+        "image" => c.image().unwrap_or_default(),
+        "essential" => c.essential().unwrap_or(true),
+        "cpu" => figure(Some(c.cpu())),
+        "memory" => figure(c.memory()),
+        "memory_reservation" => figure(c.memory_reservation()),
+        "command" => Some(c.command()).filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect())),
+        "environment" => Value::Map(env),
+        "health_check" => c.health_check().map(health_of),
+        "depends_on" => conditions_of(c.depends_on()),
+    })
+}
+
+/// The container definition of a sidecar attribute; its logs go to the service's log group
+/// under its own name.
+fn sidecar_definition(
+    v: &Value,
+    log: impl Fn(&str) -> Result<LogConfiguration, BoxError>,
+) -> Result<ContainerDefinition, BoxError> {
+    let m = v.as_map().ok_or("a sidecar attribute is not a map")?;
+    let get = |k: &str| m.get(k).unwrap_or(&Value::Null);
+    let name = get("name").as_str().unwrap_or_default().to_string();
+    let int = |k: &str| get(k).as_int().map(|n| n as i32);
+    let mut d = ContainerDefinition::builder()
+        .name(&name)
+        .image(get("image").as_str().unwrap_or_default())
+        .essential(get("essential").as_bool().unwrap_or(true))
+        .set_cpu(int("cpu"))
+        .set_memory(int("memory"))
+        .set_memory_reservation(int("memory_reservation"))
+        .log_configuration(log(&name)?)
+        .set_depends_on(dependencies(Some(get("depends_on"))));
+    if !get("command").is_null() {
+        d = d.set_command(Some(
+            get("command")
+                .as_list()
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+        ));
+    }
+    for (k, v) in get("environment").as_map().into_iter().flatten() {
+        d = d.environment(
+            KeyValuePair::builder()
+                .name(k)
+                .value(v.as_str().unwrap_or_default())
+                .build(),
+        );
+    }
+    if let Some(h) = get("health_check").as_map() {
+        d = d.health_check(health_check(h)?);
+    }
+    Ok(d.build())
 }
