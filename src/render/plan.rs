@@ -203,7 +203,7 @@ fn physical_id(c: &Change) -> &str {
 /// The attributes a create or delete shows: all but an empty `tags`, `secrets`, `containers`
 /// or `depends_on` (a stack without `tags:`, a service without `secrets:` or sidecars).
 fn shown(attrs: &Attrs) -> impl Iterator<Item = (&String, &Value)> {
-    const NONE_WHEN_EMPTY: [&str; 4] = [TAGS, "secrets", "containers", "depends_on"];
+    const NONE_WHEN_EMPTY: [&str; 4] = [TAGS, "secrets", super::SIDECARS, "depends_on"];
     attrs.iter().filter(|(k, v)| {
         let empty = match v {
             Value::Map(m) => m.is_empty(),

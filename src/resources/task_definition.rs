@@ -42,11 +42,6 @@ impl Kind<Clients> for TaskDefinition {
 
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
         let svc = v.service();
-        let env: BTreeMap<String, Value> = svc
-            .environment
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::str(v)))
-            .collect();
         let health = svc.health_check.as_ref().map(health_value);
         let mut n = Node::new(KIND, v.id(ID), v.service_names().family())
             .attr(
@@ -61,17 +56,9 @@ impl Kind<Clients> for TaskDefinition {
             .attr("memory", svc.memory)
             .attr("image", svc.image.as_str())
             .attr("container_port", svc.port)
-            .attr("environment", Value::Map(env))
+            .attr("environment", str_map(&svc.environment))
             // Names and where ECS reads the values from: the values never pass through here.
-            .attr(
-                "secrets",
-                Value::Map(
-                    svc.secrets
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::str(v)))
-                        .collect(),
-                ),
-            )
+            .attr("secrets", str_map(&svc.secrets))
             .attr(
                 "command",
                 svc.command
@@ -85,7 +72,7 @@ impl Kind<Clients> for TaskDefinition {
                 "containers",
                 Value::List(svc.containers.iter().map(sidecar_value).collect()),
             )
-            .attr("depends_on", conditions_value(&svc.depends_on))
+            .attr("depends_on", str_map(&svc.depends_on))
             .attr(
                 "execution_role_arn",
                 Value::reference(&v.id(super::iam_role::EXECUTION_ID), "arn"),
@@ -227,16 +214,7 @@ async fn register(
                 .build(),
         )
         .log_configuration(log(CONTAINER)?);
-    if let Some(env) = attrs.get("environment").and_then(Value::as_map) {
-        for (k, v) in env {
-            container = container.environment(
-                KeyValuePair::builder()
-                    .name(k)
-                    .value(v.as_str().unwrap_or_default())
-                    .build(),
-            );
-        }
-    }
+    container = container.set_environment(key_values(attrs.get("environment")));
     if let Some(secrets) = attrs.get("secrets").and_then(Value::as_map) {
         for (k, v) in secrets {
             container = container.secrets(
@@ -322,17 +300,6 @@ async fn read(
         o.and_then(|l| l.options()).and_then(|m| m.get(k)).cloned()
     };
     let log = cd.and_then(|c| c.log_configuration());
-    let env: BTreeMap<String, Value> = cd
-        .map(|c| c.environment())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|kv| {
-            Some((
-                kv.name()?.to_string(),
-                Value::str(kv.value().unwrap_or_default()),
-            ))
-        })
-        .collect();
     let health = cd.and_then(|c| c.health_check()).map(health_of);
     let sidecars: Vec<Value> = td
         .container_definitions()
@@ -374,7 +341,10 @@ async fn read(
                     .map(i64::from),
             ),
         ),
-        ("environment".into(), Value::Map(env)),
+        (
+            "environment".into(),
+            environment_of(cd.map(|c| c.environment()).unwrap_or_default()),
+        ),
         (
             "secrets".into(),
             Value::Map(
@@ -483,9 +453,38 @@ fn health_check(h: &BTreeMap<String, Value>) -> Result<HealthCheck, BoxError> {
         .build()?)
 }
 
-/// Container name -> condition, as an attribute.
-fn conditions_value(m: &BTreeMap<String, String>) -> Value {
+/// A map of strings (environment, secrets, container name -> condition) as an attribute.
+fn str_map(m: &BTreeMap<String, String>) -> Value {
     Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
+}
+
+/// A container's environment as ECS describes it, in the shape of [`str_map`].
+fn environment_of(env: &[KeyValuePair]) -> Value {
+    Value::Map(
+        env.iter()
+            .filter_map(|kv| {
+                Some((
+                    kv.name()?.to_string(),
+                    Value::str(kv.value().unwrap_or_default()),
+                ))
+            })
+            .collect(),
+    )
+}
+
+/// The environment an attribute asks for (`None` when empty: ECS keeps no empty list).
+fn key_values(v: Option<&Value>) -> Option<Vec<KeyValuePair>> {
+    let m = v.and_then(Value::as_map).filter(|m| !m.is_empty())?;
+    Some(
+        m.iter()
+            .map(|(k, v)| {
+                KeyValuePair::builder()
+                    .name(k)
+                    .value(v.as_str().unwrap_or_default())
+                    .build()
+            })
+            .collect(),
+    )
 }
 
 /// A container's `dependsOn` as an attribute.
@@ -537,11 +536,6 @@ fn compact(v: Value) -> Value {
 
 /// A sidecar as an attribute: every setting ballast writes of it.
 fn sidecar_value(c: &ContainerModel) -> Value {
-    let env: BTreeMap<String, Value> = c
-        .environment
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::str(v)))
-        .collect();
     compact(vmap! {
         "name" => c.name.as_str(),
         "image" => c.image.as_str(),
@@ -550,24 +544,14 @@ fn sidecar_value(c: &ContainerModel) -> Value {
         "memory" => c.memory.filter(|n| *n > 0),
         "memory_reservation" => c.memory_reservation.filter(|n| *n > 0),
         "command" => c.command.as_ref().filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect())),
-        "environment" => Value::Map(env),
+        "environment" => str_map(&c.environment),
         "health_check" => c.health_check.as_ref().map(health_value),
-        "depends_on" => conditions_value(&c.depends_on),
+        "depends_on" => str_map(&c.depends_on),
     })
 }
 
 /// A sidecar as ECS describes it, in the shape of [`sidecar_value`].
 fn sidecar_of(c: &ContainerDefinition) -> Value {
-    let env: BTreeMap<String, Value> = c
-        .environment()
-        .iter()
-        .filter_map(|kv| {
-            Some((
-                kv.name()?.to_string(),
-                Value::str(kv.value().unwrap_or_default()),
-            ))
-        })
-        .collect();
     compact(vmap! {
         "name" => c.name().unwrap_or_default(),
         "image" => c.image().unwrap_or_default(),
@@ -576,7 +560,7 @@ fn sidecar_of(c: &ContainerDefinition) -> Value {
         "memory" => figure(c.memory()),
         "memory_reservation" => figure(c.memory_reservation()),
         "command" => Some(c.command()).filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect())),
-        "environment" => Value::Map(env),
+        "environment" => environment_of(c.environment()),
         "health_check" => c.health_check().map(health_of),
         "depends_on" => conditions_of(c.depends_on()),
     })
@@ -610,14 +594,7 @@ fn sidecar_definition(
                 .collect(),
         ));
     }
-    for (k, v) in get("environment").as_map().into_iter().flatten() {
-        d = d.environment(
-            KeyValuePair::builder()
-                .name(k)
-                .value(v.as_str().unwrap_or_default())
-                .build(),
-        );
-    }
+    d = d.set_environment(key_values(Some(get("environment"))));
     if let Some(h) = get("health_check").as_map() {
         d = d.health_check(health_check(h)?);
     }
