@@ -388,3 +388,162 @@ fn sidecars_are_written_read_back_and_changed_with_one_revision() {
     s.assert_converged();
     s.destroy();
 }
+
+/// `api` may call what `perms` allows (`permissions:` entries, YAML flow style); `web` has no
+/// permissions, so no task role.
+fn with_permissions(stack: &str, region: &str, perms: &str) -> String {
+    format!(
+        "name: {stack}\nregion: {region}\nalarms: false\nservices:\n  web:\n    image: web:1\n    route: {{path: /}}\n  api:\n    image: api:1\n    port: 8080\n    route: {{paths: [/api/*]}}\n{perms}"
+    )
+}
+
+const ORDERS: &str = "arn:aws:dynamodb:us-east-2:123456789012:table/orders";
+
+#[test]
+fn a_task_role_allows_exactly_the_permissions_and_nothing_added_by_hand() {
+    let env = Env::new();
+    let (stack, region) = ("it-taskrole", "us-east-2");
+    let perms = |actions: &str| {
+        format!(
+            "    permissions:\n      - {{actions: [{actions}], resources: [\"{ORDERS}\"]}}\n      - {{actions: [\"s3:Get*\"], resources: [\"*\"]}}\n"
+        )
+    };
+    let s = TestStack::new(
+        &env,
+        stack,
+        region,
+        &with_permissions(stack, region, &perms("dynamodb:Query, dynamodb:GetItem")),
+    );
+    let d = s.deploy();
+    let role = format!("{stack}-api-{region}-task");
+    let created = d.plan.change("aws_iam_role.role.task.api");
+    assert_eq!(created["action"], "create", "{created:#}");
+    let c = s.clients();
+    let policy = |role: &str, name: &str| -> serde_json::Value {
+        let r = c.iam.get_role_policy().role_name(role).policy_name(name);
+        let doc = s.block_on(r.send()).unwrap().policy_document;
+        let doc = ballast::resources::iam_role::canonical_policy(&doc);
+        serde_json::from_str(&doc).unwrap()
+    };
+    let inline = |role: &str| -> Vec<String> {
+        let r = c.iam.list_role_policies().role_name(role);
+        s.block_on(r.send()).unwrap().policy_names
+    };
+    let got = policy(&role, "ballast-permissions");
+    let statements = got["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{got:#}");
+    assert_eq!(
+        statements[0]["Action"],
+        serde_json::json!(["dynamodb:GetItem", "dynamodb:Query"])
+    );
+    assert_eq!(statements[0]["Resource"], serde_json::json!([ORDERS]));
+    assert_eq!(statements[0]["Effect"], "Allow");
+    assert_eq!(statements[1]["Action"], serde_json::json!(["s3:Get*"]));
+    assert_eq!(statements[1]["Resource"], serde_json::json!(["*"]));
+    assert_eq!(inline(&role), ["ballast-permissions"]);
+    let r = s
+        .block_on(c.iam.get_role().role_name(&role).send())
+        .unwrap();
+    let trust = ballast::resources::iam_role::canonical_policy(
+        r.role
+            .as_ref()
+            .unwrap()
+            .assume_role_policy_document()
+            .unwrap(),
+    );
+    assert!(trust.contains("ecs-tasks.amazonaws.com"), "{trust}");
+    let role_arn = r.role.unwrap().arn;
+    let attached = c.iam.list_attached_role_policies().role_name(&role);
+    let attached = s.block_on(attached.send()).unwrap();
+    assert!(attached.attached_policies().is_empty(), "no managed policy");
+    let task_role = |family: &str| {
+        let r = c.ecs.describe_task_definition().task_definition(family);
+        let td = s.block_on(r.send()).unwrap().task_definition.unwrap();
+        td.task_role_arn().map(str::to_string)
+    };
+    assert_eq!(task_role(&format!("{stack}-api")), Some(role_arn.clone()));
+    assert_eq!(
+        task_role(&format!("{stack}-web")),
+        None,
+        "web has no task role"
+    );
+    s.assert_converged();
+
+    // A policy added by hand to a role ballast owns is drift: the plan shows it, deploy
+    // deletes it and nothing else.
+    let hand =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    for r in [role.clone(), format!("{stack}-web-{region}-exec")] {
+        let put = c
+            .iam
+            .put_role_policy()
+            .role_name(&r)
+            .policy_name("by-hand")
+            .policy_document(hand);
+        s.block_on(put.send()).unwrap();
+    }
+    let r = s.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "a hand-added policy is a change:\n{}", r.stderr);
+    let plan = s.plan_json();
+    for addr in [
+        "aws_iam_role.role.task.api",
+        "aws_iam_role.role.execution.web",
+    ] {
+        let keys: Vec<&str> = plan.change(addr)["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["key"].as_str())
+            .collect();
+        assert_eq!(keys, ["inline_policies"], "{addr}");
+    }
+    let d = s.deploy();
+    assert_eq!(d.stats.write_ops, ["DeleteRolePolicy", "DeleteRolePolicy"]);
+    assert_eq!(inline(&role), ["ballast-permissions"]);
+    assert!(inline(&format!("{stack}-web-{region}-exec")).is_empty());
+    s.assert_converged();
+
+    // Another action: the policy is put again, the task definition stays.
+    s.set_yaml(&with_permissions(
+        stack,
+        region,
+        &perms("dynamodb:Query, dynamodb:GetItem, dynamodb:PutItem"),
+    ));
+    let d = s.deploy();
+    assert_eq!(d.stats.write_ops, ["PutRolePolicy"], "one more action");
+    let got = policy(&role, "ballast-permissions");
+    assert_eq!(
+        got["Statement"][0]["Action"],
+        serde_json::json!(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"])
+    );
+    s.assert_converged();
+
+    // No permissions: the task runs without a role, then the role goes.
+    s.set_yaml(&with_permissions(stack, region, ""));
+    let d = s.deploy();
+    let mut writes = d.stats.write_ops.clone();
+    writes.sort();
+    assert_eq!(
+        writes,
+        [
+            "DeleteRole",
+            "DeleteRolePolicy",
+            "RegisterTaskDefinition",
+            "UpdateService"
+        ]
+    );
+    assert_eq!(task_role(&format!("{stack}-api")), None);
+    s.assert_converged();
+
+    // Back, and a policy added by hand again: destroy leaves nothing.
+    s.set_yaml(&with_permissions(stack, region, &perms("dynamodb:Query")));
+    s.deploy();
+    let put = c
+        .iam
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name("by-hand")
+        .policy_document(hand);
+    s.block_on(put.send()).unwrap();
+    s.destroy();
+}

@@ -220,13 +220,3 @@ rejects!(
     "`orders` is not an ARN",
     "`actions` is empty"
 );
-
-/// Task roles validate but are not deployed yet: `plan` says so (sidecars are: tests/services.rs).
-#[test]
-fn plan_refuses_task_roles_until_they_are_built() {
-    let err = plan_refuses("api.yaml", API);
-    assert!(
-        err.contains("validates `permissions:` but cannot plan or deploy it yet"),
-        "{err}"
-    );
-}

@@ -200,10 +200,17 @@ fn physical_id(c: &Change) -> &str {
     c.current.as_ref().map_or("", |o| o.physical_id.as_str())
 }
 
-/// The attributes a create or delete shows: all but an empty `tags`, `secrets`, `containers`
-/// or `depends_on` (a stack without `tags:`, a service without `secrets:` or sidecars).
+/// The attributes a create or delete shows: all but an empty `tags`, `secrets`, `containers`,
+/// `depends_on` or `inline_policies` (a stack without `tags:`, a service without `secrets:`
+/// or sidecars).
 fn shown(attrs: &Attrs) -> impl Iterator<Item = (&String, &Value)> {
-    const NONE_WHEN_EMPTY: [&str; 4] = [TAGS, "secrets", super::SIDECARS, "depends_on"];
+    const NONE_WHEN_EMPTY: [&str; 5] = [
+        TAGS,
+        "secrets",
+        super::SIDECARS,
+        "depends_on",
+        "inline_policies",
+    ];
     attrs.iter().filter(|(k, v)| {
         let empty = match v {
             Value::Map(m) => m.is_empty(),

@@ -1,5 +1,7 @@
-//! `aws_iam_role`: the task execution role ECS uses to pull images and write logs, and, with
-//! `ec2_capacity`, the container instances' role with its instance profile.
+//! `aws_iam_role`: the task execution role ECS uses to pull images and write logs, the task
+//! role the application calls AWS as (`permissions:`), and, with `ec2_capacity`, the container
+//! instances' role with its instance profile. Every inline policy on a role is read back: one
+//! ballast did not write is drift, and deploy deletes it.
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
@@ -15,6 +17,7 @@ pub struct IamRole;
 pub const KIND: &str = "aws_iam_role";
 pub const EXECUTION_ID: &str = "role.execution";
 pub const INSTANCE_ID: &str = "role.instance";
+pub const TASK_ID: &str = "role.task";
 
 const EXECUTION_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
@@ -83,28 +86,63 @@ pub fn secrets_policy(v: &View<'_>) -> Option<String> {
 /// The name of the execution role's inline policy for `secrets:`.
 pub const SECRETS_POLICY: &str = "ballast-secrets";
 
-/// `PutRolePolicy` of `policy`, or `DeleteRolePolicy` (if there is one) when `None`.
-async fn set_secrets_policy(c: &Clients, role: &str, policy: Option<&str>) -> Result<(), BoxError> {
-    match policy {
+/// The name of the task role's inline policy: the service's `permissions:`.
+pub const PERMISSIONS_POLICY: &str = "ballast-permissions";
+
+/// The inline policies ballast writes, as (attribute, policy name).
+const INLINE: [(&str, &str); 2] = [
+    ("secrets_policy", SECRETS_POLICY),
+    ("permissions_policy", PERMISSIONS_POLICY),
+];
+
+/// The task role's policy: one Allow statement per `permissions:` entry, in the spec's order.
+pub fn permissions_policy(v: &View<'_>) -> Option<String> {
+    let svc = v.service();
+    if svc.permissions.is_empty() {
+        return None;
+    }
+    let statements: Vec<serde_json::Value> = svc
+        .permissions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            serde_json::json!({
+                "Sid": format!("Permission{i}"), "Effect": "Allow",
+                "Action": p.actions, "Resource": p.resources,
+            })
+        })
+        .collect();
+    Some(serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+}
+
+/// `PutRolePolicy` of `doc` as the inline policy `policy`, or `DeleteRolePolicy` (if there is
+/// one) when `None`.
+async fn set_policy(
+    c: &Clients,
+    role: &str,
+    policy: &str,
+    doc: Option<&str>,
+) -> Result<(), BoxError> {
+    match doc {
         Some(doc) => {
             c.iam
                 .put_role_policy()
                 .role_name(role)
-                .policy_name(SECRETS_POLICY)
+                .policy_name(policy)
                 .policy_document(doc)
                 .send()
                 .await
-                .ctx(|| format!("put the secrets policy of role {role}"))?;
+                .ctx(|| format!("put policy {policy} of role {role}"))?;
         }
         None => {
             let r = c
                 .iam
                 .delete_role_policy()
                 .role_name(role)
-                .policy_name(SECRETS_POLICY)
+                .policy_name(policy)
                 .send()
                 .await
-                .ctx(|| format!("delete the secrets policy of role {role}"));
+                .ctx(|| format!("delete policy {policy} of role {role}"));
             ignore_missing(r)?;
         }
     }
@@ -167,22 +205,27 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// (logical id, role name) of every role a stack can have.
-fn roles(names: &Names) -> [(&'static str, String); 2] {
+fn roles(names: &Names) -> [(&'static str, String); 3] {
     [
         (EXECUTION_ID, names.execution_role()),
         (INSTANCE_ID, names.instance_role()),
+        (TASK_ID, names.task_role()),
     ]
 }
 
 /// The logical id of the stack's role `name` in the stack's region (`None` for a name of
-/// another shape): `<stack>[-<service>]-<region>-exec` or `-instance`.
+/// another shape): `<stack>[-<service>]-<region>-exec`, `-instance` or `-task`.
 fn id_of(stack: &StackRef, name: &str) -> Option<String> {
-    [("exec", EXECUTION_ID), ("instance", INSTANCE_ID)]
-        .into_iter()
-        .find_map(|(what, base)| {
-            let svc = service_of(&stack.name, name, &format!("{}-{what}", stack.region))?;
-            Some(service_id(base, svc.as_deref()))
-        })
+    [
+        ("exec", EXECUTION_ID),
+        ("instance", INSTANCE_ID),
+        ("task", TASK_ID),
+    ]
+    .into_iter()
+    .find_map(|(what, base)| {
+        let svc = service_of(&stack.name, name, &format!("{}-{what}", stack.region))?;
+        Some(service_id(base, svc.as_deref()))
+    })
 }
 
 /// The names of the roles that may be the stack's in its region: every page of ListRoles,
@@ -212,24 +255,37 @@ impl Kind<Clients> for IamRole {
         Some(retag)
     }
 
-    /// Each service's roles: the execution role (its secrets only), and the container
-    /// instances' role when it runs on EC2 capacity.
+    /// Each service's roles: the execution role (its secrets only), the task role when it
+    /// has `permissions:`, and the container instances' role when it runs on EC2 capacity.
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let secrets = secrets_policy(v).map(|p| canonical_policy(&p));
         let mut out = vec![
             Node::new(KIND, v.id(EXECUTION_ID), v.service_names().execution_role())
                 .attr("assume_role_policy", canonical_policy(TRUST))
                 .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
                 .attr(
-                    "secrets_policy",
-                    secrets_policy(v).map(|p| canonical_policy(&p)),
+                    "inline_policies",
+                    Value::set(secrets.as_ref().map(|_| SECRETS_POLICY)),
                 )
+                .attr("secrets_policy", secrets)
                 .attr("instance_profile", false),
         ];
+        if let Some(doc) = permissions_policy(v) {
+            out.push(
+                Node::new(KIND, v.id(TASK_ID), v.service_names().task_role())
+                    .attr("assume_role_policy", canonical_policy(TRUST))
+                    .attr("managed_policy_arns", Value::List(Vec::new()))
+                    .attr("inline_policies", Value::set([PERMISSIONS_POLICY]))
+                    .attr("permissions_policy", canonical_policy(&doc))
+                    .attr("instance_profile", false),
+            );
+        }
         if v.service().ec2_capacity.is_some() {
             out.push(
                 Node::new(KIND, v.id(INSTANCE_ID), v.service_names().instance_role())
                     .attr("assume_role_policy", canonical_policy(INSTANCE_TRUST))
                     .attr("managed_policy_arns", Value::set([INSTANCE_POLICY]))
+                    .attr("inline_policies", Value::List(Vec::new()))
                     .attr("instance_profile", true),
             );
         }
@@ -266,24 +322,51 @@ impl Kind<Clients> for IamRole {
             }) else {
                 return Ok(None);
             };
-            let (attached, inline, profile) = futures::join!(
+            // The inline policies ballast writes on a role of this kind, each read by name (a
+            // listing may lag what was just written), and the listing, for those it did not.
+            let base = |b: &str| id == b || id.starts_with(&format!("{b}."));
+            let mine: &[(&str, &str)] = if base(EXECUTION_ID) {
+                &INLINE[..1]
+            } else if base(TASK_ID) {
+                &INLINE[1..]
+            } else {
+                &[]
+            };
+            let read_policy = |policy: &'static str| {
+                let name = &name;
+                async move {
+                    let r = c
+                        .iam
+                        .get_role_policy()
+                        .role_name(name)
+                        .policy_name(policy)
+                        .send()
+                        .await
+                        .ctx(|| format!("get policy {policy} of role {name}"));
+                    match r {
+                        Err(e) if e.is_not_found() => Ok(None),
+                        r => r.map(|r| Some(canonical_policy(r.policy_document()))),
+                    }
+                }
+            };
+            let (attached, docs, inline, profile) = futures::join!(
                 c.iam.list_attached_role_policies().role_name(&name).send(),
-                c.iam
-                    .get_role_policy()
-                    .role_name(&name)
-                    .policy_name(SECRETS_POLICY)
-                    .send(),
+                futures::future::try_join_all(mine.iter().map(|(_, p)| read_policy(p))),
+                inline_policies(c, &name),
                 c.iam
                     .get_instance_profile()
                     .instance_profile_name(&name)
                     .send()
             );
             let attached = attached.ctx(|| format!("list policies of role {name}"))?;
-            let secrets_policy =
-                match inline.ctx(|| format!("get the secrets policy of role {name}")) {
-                    Err(e) if e.is_not_found() => Value::Null,
-                    r => Value::str(canonical_policy(r?.policy_document())),
-                };
+            let docs = docs?;
+            let mut inline = inline?;
+            inline.extend(
+                mine.iter()
+                    .zip(&docs)
+                    .filter(|(_, d)| d.is_some())
+                    .map(|((_, p), _)| p.to_string()),
+            );
             let mut outputs = Outputs::from([
                 ("arn".into(), role.arn().to_string()),
                 ("name".into(), name.clone()),
@@ -305,7 +388,7 @@ impl Kind<Clients> for IamRole {
                 name: name.clone(),
                 outputs,
                 physical_id: name,
-                attrs: Attrs::from([
+                attrs: [
                     ("tags".into(), own.tags.clone()),
                     (
                         "assume_role_policy".into(),
@@ -323,8 +406,15 @@ impl Kind<Clients> for IamRole {
                         ),
                     ),
                     ("instance_profile".into(), Value::Bool(has_profile)),
-                    ("secrets_policy".into(), secrets_policy),
-                ]),
+                    ("inline_policies".into(), Value::set(inline)),
+                ]
+                .into_iter()
+                .chain(
+                    mine.iter()
+                        .zip(docs)
+                        .map(|((attr, _), doc)| (attr.to_string(), Value::from(doc))),
+                )
+                .collect(),
                 owned: own.owned,
             }))
         };
@@ -398,8 +488,10 @@ impl Kind<Clients> for IamRole {
             ("name".into(), node.name.clone()),
         ]);
         attach(c, &node.name, attrs, &Attrs::new()).await?;
-        if let Some(Value::Str(doc)) = attrs.get("secrets_policy") {
-            set_secrets_policy(c, &node.name, Some(doc)).await?;
+        for (attr, policy) in INLINE {
+            if let Some(Value::Str(doc)) = attrs.get(attr) {
+                set_policy(c, &node.name, policy, Some(doc)).await?;
+            }
         }
         if b(attrs, "instance_profile") {
             outputs.extend(ensure_profile(c, &node.name, Some(tags)).await?);
@@ -426,12 +518,24 @@ impl Kind<Clients> for IamRole {
                 .ctx(|| format!("update trust policy of role {}", node.name))?;
         }
         attach(c, &node.name, attrs, &cur.attrs).await?;
-        if changed.iter().any(|k| k == "secrets_policy") {
-            let doc = match attrs.get("secrets_policy") {
-                Some(Value::Str(doc)) => Some(doc.as_str()),
-                _ => None,
-            };
-            set_secrets_policy(c, &node.name, doc).await?;
+        for (attr, policy) in INLINE {
+            if changed.iter().any(|k| k == attr) {
+                let doc = match attrs.get(attr) {
+                    Some(Value::Str(doc)) => Some(doc.as_str()),
+                    _ => None,
+                };
+                set_policy(c, &node.name, policy, doc).await?;
+            }
+        }
+        // Inline policies ballast did not write (added by hand): drift, deleted.
+        let want = strs(attrs, "inline_policies");
+        for policy in strs(&cur.attrs, "inline_policies") {
+            let ours = INLINE
+                .iter()
+                .any(|(a, p)| *p == policy && attrs.contains_key(*a));
+            if !want.contains(&policy) && !ours {
+                set_policy(c, &node.name, &policy, None).await?;
+            }
         }
         let mut outputs = cur.outputs.clone();
         if changed.iter().any(|k| k == "instance_profile") {
@@ -447,13 +551,14 @@ impl Kind<Clients> for IamRole {
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         // The instance profile, the inline policy and every managed policy at once.
+        // Every inline policy the listing shows (a role found only by listing: read it now).
         let inline = async {
-            if cur
-                .attrs
-                .get("secrets_policy")
-                .is_some_and(|p| !p.is_null())
-            {
-                set_secrets_policy(c, &cur.physical_id, None).await?;
+            let names = match cur.attrs.get("inline_policies") {
+                Some(_) => strs(&cur.attrs, "inline_policies"),
+                None => inline_policies(c, &cur.physical_id).await?,
+            };
+            for policy in names {
+                set_policy(c, &cur.physical_id, &policy, None).await?;
             }
             Ok::<(), BoxError>(())
         };
@@ -469,7 +574,15 @@ impl Kind<Clients> for IamRole {
                 .ctx(|| format!("detach {arn} from role {}", cur.name));
             ignore_missing(r)
         }));
-        futures::try_join!(remove_from_profile(c, &cur.physical_id), inline, detach)?;
+        // The instance profile, if the role has one (or was found by listing only).
+        let profile = !matches!(cur.attrs.get("instance_profile"), Some(Value::Bool(false)));
+        let remove = async {
+            if profile {
+                remove_from_profile(c, &cur.physical_id).await?;
+            }
+            Ok::<(), BoxError>(())
+        };
+        futures::try_join!(remove, inline, detach)?;
         // The role out of its profile: the two go at once. IAM answers DeleteConflict for a
         // while after the policies are detached.
         let role = async {
@@ -484,9 +597,33 @@ impl Kind<Clients> for IamRole {
             .await;
             ignore_missing(r)
         };
-        futures::try_join!(delete_profile(c, &cur.physical_id), role)?;
+        let drop_profile = async {
+            if profile {
+                delete_profile(c, &cur.physical_id).await?;
+            }
+            Ok::<(), BoxError>(())
+        };
+        futures::try_join!(drop_profile, role)?;
         Ok(())
     }
+}
+
+/// The names of every inline policy of role `role` (none when it is gone).
+async fn inline_policies(c: &Clients, role: &str) -> Result<Vec<String>, BoxError> {
+    let mut pages = c
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page.ctx(|| format!("list inline policies of role {role}")) {
+            Err(e) if e.is_not_found() => break,
+            r => out.extend(r?.policy_names),
+        }
+    }
+    Ok(out)
 }
 
 /// An instance profile named like the role, holding it (EC2 instances take roles this way).

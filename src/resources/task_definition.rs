@@ -77,6 +77,12 @@ impl Kind<Clients> for TaskDefinition {
                 "execution_role_arn",
                 Value::reference(&v.id(super::iam_role::EXECUTION_ID), "arn"),
             )
+            // The task role, with `permissions:`: what the application calls AWS as.
+            .attr(
+                "task_role_arn",
+                (!svc.permissions.is_empty())
+                    .then(|| Value::reference(&v.id(super::iam_role::TASK_ID), "arn")),
+            )
             .attr(
                 "log_group",
                 Value::reference(&v.id(super::log_group::ID), "name"),
@@ -245,6 +251,12 @@ async fn register(
         .cpu(i(attrs, "cpu")?.to_string())
         .memory(i(attrs, "memory")?.to_string())
         .execution_role_arn(s(attrs, "execution_role_arn")?)
+        .set_task_role_arn(
+            attrs
+                .get("task_role_arn")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        )
         .set_container_definitions(Some(containers))
         .set_tags(Some(ecs_tags(stack, node)))
         .send()
@@ -366,6 +378,7 @@ async fn read(
             "execution_role_arn".into(),
             Value::opt_str(td.execution_role_arn()),
         ),
+        ("task_role_arn".into(), Value::opt_str(td.task_role_arn())),
         ("log_group".into(), Value::from(opt(log, "awslogs-group"))),
         ("log_region".into(), Value::from(opt(log, "awslogs-region"))),
     ]);

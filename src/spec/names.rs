@@ -76,6 +76,10 @@ impl Names {
     pub fn instance_role(&self) -> String {
         format!("{}-{}-instance", self.stack, self.region)
     }
+    /// The task role: what the application itself may call (`permissions:`).
+    pub fn task_role(&self) -> String {
+        format!("{}-{}-task", self.stack, self.region)
+    }
     pub fn launch_template(&self) -> String {
         format!("{}-ecs", self.stack)
     }
@@ -178,6 +182,9 @@ impl ServiceNames {
     }
     pub fn instance_role(&self) -> String {
         self.join(&format!("{}-instance", self.stack.region))
+    }
+    pub fn task_role(&self) -> String {
+        self.join(&format!("{}-task", self.stack.region))
     }
     pub fn launch_template(&self) -> String {
         self.join("ecs")
@@ -303,6 +310,7 @@ mod tests {
             (one.family(), stack.family()),
             (one.execution_role(), stack.execution_role()),
             (one.instance_role(), stack.instance_role()),
+            (one.task_role(), stack.task_role()),
             (one.launch_template(), stack.launch_template()),
             (one.autoscaling_group(), stack.autoscaling_group()),
             (one.capacity_provider(), stack.capacity_provider()),
@@ -326,6 +334,7 @@ mod tests {
         assert_eq!(api.family(), "pizza-api");
         assert_eq!(api.execution_role(), "pizza-api-us-east-1-exec");
         assert_eq!(api.instance_role(), "pizza-api-us-east-1-instance");
+        assert_eq!(api.task_role(), "pizza-api-us-east-1-task");
         assert_eq!(api.capacity_provider(), "pizza-api-ec2");
         assert_eq!(api.log_group(), "/ballast/pizza/api");
         assert_eq!(api.alarm("cpu_high"), "pizza-api-cpu_high");
