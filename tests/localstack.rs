@@ -867,7 +867,32 @@ fn aws_iam_role() {
         assert!(gone.is_err_and(|e| e.into_service_error().is_no_such_entity_exception()));
         c.iam.get_role().role_name(&exec).send().await.unwrap();
     });
-    ls.destroy(&m2);
+
+    // `permissions:`: a task role with one inline policy, read back.
+    let perms = "  permissions:\n    - {actions: [dynamodb:GetItem], resources: [\"arn:aws:dynamodb:us-east-1:000000000000:table/t\"]}\n";
+    let m3 = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, perms));
+    let writes = ls.change(&m3, &[("aws_iam_role.role.task", Action::Create)]);
+    assert_eq!(writes, ["CreateRole", "PutRolePolicy"]);
+    let task = format!("{}-{REGION}-task", ls.stack);
+    ls.env.rt.block_on(async {
+        let r = c.iam.list_role_policies().role_name(&task).send().await;
+        assert_eq!(r.unwrap().policy_names(), ["ballast-permissions"]);
+        let r = c.iam.get_role_policy().role_name(&task).policy_name("ballast-permissions");
+        let doc = policy_json(&r.send().await.unwrap().policy_document);
+        assert_eq!(doc["Statement"][0]["Action"], serde_json::json!(["dynamodb:GetItem"]));
+        // A policy added by hand to an owned role is drift.
+        c.iam
+            .put_role_policy()
+            .role_name(&exec)
+            .policy_name("by-hand")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+            .send()
+            .await
+            .unwrap();
+    });
+    let writes = ls.change(&m3, &[("aws_iam_role.role.execution", Action::Update)]);
+    assert_eq!(writes, ["DeleteRolePolicy"], "the hand-added policy goes");
+    ls.destroy(&m3);
 }
 
 #[test]
