@@ -23,13 +23,13 @@ fn a_deploy_killed_after_any_write_converges_with_one_more_deploy() {
         region,
         &[&format!("{region}a"), &format!("{region}b")],
     );
-    let writes = matrix(&env, &s, &want, stride(1));
+    let writes = matrix(&env, &s, &want, stride(2));
     assert!(writes > 20, "a cold deploy of the web stack: {writes}");
 }
 
 /// The two-region stack with failover records, health checks and a fallback page: the writes
 /// of both regions and of Route 53 and S3 interleave, and a health check is tagged in a second
-/// call. Every third k by default (`BALLAST_KILL_STRIDE=1` for every k: a run of about 15
+/// call. Every fifth k by default (`BALLAST_KILL_STRIDE=1` for every k: a run of about 15
 /// minutes).
 #[test]
 fn a_two_region_deploy_killed_after_any_write_converges_with_one_more_deploy() {
@@ -45,7 +45,7 @@ fn a_two_region_deploy_killed_after_any_write_converges_with_one_more_deploy() {
     let dir = std::path::Path::new(s.spec()).parent().unwrap();
     std::fs::write(dir.join("page.html"), "<!doctype html><p>Back soon.</p>\n").unwrap();
     let want = s.plan_json().inventory_after();
-    let writes = matrix(&env, &s, &want, stride(3));
+    let writes = matrix(&env, &s, &want, stride(5));
     assert!(
         writes > 40,
         "a cold deploy of the two-region stack: {writes}"
@@ -60,8 +60,23 @@ fn stride(default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Cold-deploy `s` once to count its writes, destroy it, then for every k (every `stride`-th,
-/// and the last) kill a cold deploy right after its k-th write, break the locks it left, deploy
+/// Which k of every `stride` are tried: `BALLAST_KILL_OFFSET`, or one that changes every day
+/// (days since 1970, modulo the stride), so that runs on consecutive days cover every k.
+fn offset(stride: u64) -> u64 {
+    let day = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 86_400)
+    };
+    std::env::var("BALLAST_KILL_OFFSET")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(day)
+        % stride.max(1)
+}
+
+/// Cold-deploy `s` once to count its writes, destroy it, then for every k (every `stride`-th
+/// from `offset`, the first and the last) kill a cold deploy right after its k-th write, break the locks it left, deploy
 /// once more and require the stack converged with exactly `want`. Returns the number of writes
 /// of a cold deploy, the locks' included.
 fn matrix(env: &Env, s: &TestStack, want: &common::Inventory, stride: u64) -> u64 {
@@ -75,7 +90,11 @@ fn matrix(env: &Env, s: &TestStack, want: &common::Inventory, stride: u64) -> u6
     s.destroy();
 
     let mut tried = 0;
-    for k in (1..=writes).filter(|k| k % stride == 0 || *k == writes || *k == 1) {
+    let offset = offset(stride);
+    eprintln!(
+        "trying every k with k % {stride} == {offset} (BALLAST_KILL_STRIDE, BALLAST_KILL_OFFSET), the first and the last"
+    );
+    for k in (1..=writes).filter(|k| k % stride.max(1) == offset || *k == writes || *k == 1) {
         tried += 1;
         env.freeze_after_writes(k);
         let mut child = env
