@@ -114,6 +114,14 @@ KINDS: dict[str, dict] = {
                      "code": "NoSuchHealthCheck", "status": 404,
                      "message": "A health check with id {id} does not exist.",
                      "deleters": {("route53", "DeleteHealthCheck")}},
+    # A Cloud Map namespace: Cloud Map's own reads of it, and ECS Service Connect naming it.
+    "namespace": {"service": "servicediscovery", "ops": {"GetNamespace"}, "keys": {"Id"},
+                  "code": "NamespaceNotFound", "status": 400, "message": "Namespace not found: {id}",
+                  "deleters": {("servicediscovery", "DeleteNamespace")}},
+    "namespace-arn": {"service": "ecs", "ops": {"CreateService", "UpdateService"},
+                      "keys": {"namespace"}, "code": "NamespaceNotFoundException", "status": 400,
+                      "message": "The specified namespace was not found.",
+                      "deleters": {("servicediscovery", "DeleteNamespace")}},
     "bucket": {"service": "s3", "ops": None, "keys": {"Bucket"}, "code": "NoSuchBucket",
                "status": 404, "message": "The specified bucket does not exist",
                "deleters": {("s3", "DeleteBucket")}},
@@ -166,6 +174,21 @@ def ecs_service_rid(cluster: str | None, service: str | None) -> str | None:
     return f"service/{last_segment(cluster)}/{last_segment(service)}"
 
 
+# The request's region, among the parameters a creator gets.
+REGION = "__region"
+
+
+def cloudmap_namespace(region: str | None, operation: str | None) -> list:
+    """The namespace a CreateHttpNamespace operation made: its id and ARN (the response holds
+    only the operation)."""
+    from moto.core import DEFAULT_ACCOUNT_ID as acct
+    from moto.servicediscovery.models import servicediscovery_backends
+    backend = servicediscovery_backends[acct][region or "us-east-1"]
+    op = backend.operations.get(operation or "")
+    ns = backend.namespaces.get(op.targets.get("NAMESPACE")) if op else None
+    return [("namespace", ns.id), ("namespace-arn", ns.arn)] if ns else []
+
+
 # (service, op) -> fn(params: dict[key, first value], text response, json response)
 #   -> [(kind, id), ...]: the ids the create made (one resource).
 def _ec2(kind: str, tag: str):
@@ -205,6 +228,8 @@ CREATORS = {
         ("scalable-target", p.get("ResourceId"))],
     ("route53", "CreateHealthCheck"): lambda p, text, doc: [("health-check", xml_first(text, "Id"))],
     ("s3", "CreateBucket"): lambda p, text, doc: [("bucket", p.get("Bucket"))],
+    ("servicediscovery", "CreateHttpNamespace"): lambda p, text, doc: cloudmap_namespace(
+        p.get(REGION), json_path(doc, "OperationId")),
     ("sns", "CreateTopic"): lambda p, text, doc: [("topic", xml_first(text, "TopicArn"))],
     ("monitoring", "PutMetricAlarm"): lambda p, text, doc: [("alarm", p.get("AlarmName"))],
     ("monitoring", "PutCompositeAlarm"): lambda p, text, doc: [("alarm", p.get("AlarmName"))],
@@ -241,6 +266,8 @@ def listing(service: str, op: str):
         return "xml", "HealthCheck", lambda k: False
     if service == "s3" and op == "ListBuckets":
         return "xml", "Bucket", lambda k: False
+    if service == "servicediscovery" and op == "ListNamespaces":
+        return "json", None, lambda k: False
     if service == "cloudfront" and op == "ListDistributions":
         return "xml", "DistributionSummary", lambda k: False
     return None
@@ -435,9 +462,9 @@ def cbor_ready(value):
 class Call:
     """A request the response side looks at (a create, a delete, a listing, a forwarder)."""
 
-    def __init__(self, service, op, values, existed, new_tgs):
+    def __init__(self, service, op, values, existed, new_tgs, region):
         self.service, self.op, self.values = service, op, values
-        self.existed, self.new_tgs = existed, new_tgs
+        self.existed, self.new_tgs, self.region = existed, new_tgs, region
 
 
 class Consistency:
@@ -536,7 +563,7 @@ class Consistency:
                 self.faulted += 1
                 return fault, None
         if key in CREATORS or key in DELETERS or key in FORWARDERS or listing(service, op):
-            return None, Call(service, op, values, existed, new_tgs)
+            return None, Call(service, op, values, existed, new_tgs, region)
         return None, None
 
     def special_fault(self, service, op, p, cfg):
@@ -633,7 +660,8 @@ class Consistency:
                 doc = None
                 if text.strip().startswith("{"):
                     doc = json.loads(text)
-                made = [(k, v) for k, v in CREATORS[key](dict(call.values), text, doc) if v]
+                params = {**dict(call.values), REGION: call.region}
+                made = [(k, v) for k, v in CREATORS[key](params, text, doc) if v]
                 self.track(made, call.op, now)
                 for name in (v for k, v in made if k in ("role", "log-group")):
                     self.conflicts = {c: n for c, n in self.conflicts.items() if c[1] != name}

@@ -263,6 +263,47 @@ def main() -> int:
     check(aas.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=rid)["ScalingPolicies"] == [],
           "A2 deregister deletes policies")
 
+    # --- Service Connect and Cloud Map (E9, D1-D3) ----------------------------
+    sd = boto3.client("servicediscovery", **kw)
+    ns_name = f"ns-{u}"
+    op = sd.create_http_namespace(Name=ns_name, CreatorRequestId=f"r-{u}")["OperationId"]
+    check(sd.create_http_namespace(Name=ns_name, CreatorRequestId=f"r-{u}")["OperationId"] == op,
+          "D3 CreateHttpNamespace retried with the same request id")
+    check(error_of(lambda: sd.create_http_namespace(Name=ns_name, CreatorRequestId=f"x-{u}"))
+          == ("NamespaceAlreadyExists", 400), "D3 CreateHttpNamespace of a taken name")
+    ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
+    ns_arn = sd.get_namespace(Id=ns_id)["Namespace"]["Arn"]
+    other = sd.get_operation(OperationId=sd.create_http_namespace(Name=f"other-{u}")["OperationId"])
+    listed = sd.list_namespaces(Filters=[{"Name": "NAME", "Values": [ns_name], "Condition": "EQ"}])["Namespaces"]
+    check([n["Id"] for n in listed] == [ns_id], "D1 ListNamespaces NAME filter")
+    sc_td = {**td, "containerDefinitions": [{"name": "app", "image": "nginx", "essential": True,
+                                              "portMappings": [{"containerPort": 80, "name": "app"}]}]}
+    sc_td_arn = ecs.register_task_definition(**sc_td)["taskDefinition"]["taskDefinitionArn"]
+    sc = {"enabled": True, "namespace": ns_arn, "services": [
+        {"portName": "app", "discoveryName": "api", "clientAliases": [{"port": 80, "dnsName": "api"}]}]}
+    check(error_of(lambda: ecs.create_service(
+        cluster=cluster, serviceName="scx", taskDefinition=sc_td_arn, desiredCount=1, networkConfiguration=net,
+        serviceConnectConfiguration={**sc, "namespace": f"missing-{u}"})) == ("NamespaceNotFoundException", 400),
+        "E9 unknown namespace")
+    check(error_of(lambda: ecs.create_service(
+        cluster=cluster, serviceName="scx", taskDefinition=td2, desiredCount=1, networkConfiguration=net,
+        serviceConnectConfiguration=sc)) == ("InvalidParameterException", 400), "E9 portName not in the task definition")
+    ecs.create_service(cluster=cluster, serviceName="sc", taskDefinition=sc_td_arn, desiredCount=1,
+                       networkConfiguration=net, serviceConnectConfiguration=sc)
+    dep = describe("sc")["deployments"][0]
+    check(dep.get("serviceConnectConfiguration") == sc, "E9 serviceConnectConfiguration on the deployment")
+    check(error_of(lambda: sd.delete_namespace(Id=ns_id)) == ("ResourceInUse", 400),
+          "D2 DeleteNamespace with a Service Connect service in it")
+    off = ecs.update_service(cluster=cluster, service="sc", serviceConnectConfiguration={"enabled": False})["service"]
+    check("serviceConnectConfiguration" not in off["deployments"][0] and off["deployments"][0]["id"] != dep["id"],
+          "E9 Service Connect off: a new deployment without it")
+    ecs.update_service(cluster=cluster, service="sc", serviceConnectConfiguration=sc)
+    ecs.delete_service(cluster=cluster, service="sc", force=True)
+    sd.delete_namespace(Id=ns_id)
+    sd.delete_namespace(Id=other["Operation"]["Targets"]["NAMESPACE"])
+    check(not any(n["Id"] == ns_id for n in sd.list_namespaces()["Namespaces"]),
+          "E9 DeleteService deregisters its Cloud Map service; the namespace goes")
+
     for name in ("web", "dflt"):
         ecs.delete_service(cluster=cluster, service=name, force=True)
     check(ecs.list_services(cluster=cluster)["serviceArns"] == [], "E4 ListServices omits INACTIVE")

@@ -1,7 +1,8 @@
 """The fidelity patches, one module per service. Each patch is registered once, next to its
 code, with @patch (shim/registry.py); the README's table lists them in this import order."""
 
-from . import ecs, ec2, elbv2, appscaling, cloudwatch, sns, route53, s3, cloudfront, ssm, logs
+from . import (ecs, ec2, elbv2, appscaling, cloudwatch, sns, route53, s3, cloudfront, ssm, logs,
+               servicediscovery)
 
 __all__ = ["ecs", "ec2", "elbv2", "appscaling", "cloudwatch", "sns", "route53", "s3",
-           "cloudfront", "ssm", "logs"]
+           "cloudfront", "ssm", "logs", "servicediscovery"]

@@ -83,8 +83,24 @@ def rollout() -> dict:
         "same name can be created again."
     ),
 )
+@patch(
+    "E9", "ecs",
+    moto=(
+        "CreateService and UpdateService drop `serviceConnectConfiguration`: deployments have "
+        "none, no namespace is checked and nothing is registered in Cloud Map."
+    ),
+    emulator=(
+        "It is kept on each deployment (DescribeServices shows the primary's), as ECS does; a "
+        "change makes a new deployment. The namespace (name or ARN) must exist in Cloud Map "
+        "(`NamespaceNotFoundException`) and each `portName` must name a port mapping of the task "
+        "definition (`InvalidParameterException`). Each server is registered as a Cloud Map "
+        "service in the namespace (so DeleteNamespace is refused while it is there); "
+        "DeleteService, or turning Service Connect off, deregisters it."
+    ),
+)
 def services() -> None:
-    """E1-E4: CreateService, UpdateService, DeleteService and ListServices (one wrapper each)."""
+    """E1-E4, E9: CreateService, UpdateService, DeleteService and ListServices (one wrapper
+    each)."""
     from moto.core.utils import utcnow
     from moto.ecs import models
     from moto.ecs.exceptions import ECSException, InvalidParameterException
@@ -133,12 +149,64 @@ def services() -> None:
             "rolloutState": state,
             "rolloutStateReason": reason or (f"ECS deployment {dep_id} completed." if settled else f"ECS deployment {dep_id} in progress."),
         }]
+        if svc.service_connect_configuration:  # E9
+            svc.deployments[0]["serviceConnectConfiguration"] = svc.service_connect_configuration
         svc.events.insert(0, {
             "id": str(uuid.uuid4()),
             "createdAt": now,
             "message": f"(service {svc.name}) has reached a steady state." if settled
             else f"(service {svc.name}) deployment {dep_id} {'failed: ' + (reason or 'tasks failed to start') if state == 'FAILED' else 'is in progress'}.",
         })
+
+    def cloudmap(backend, namespace: str):
+        """E9: the Cloud Map backend and namespace a Service Connect namespace (name or ARN)
+        names, in the ECS backend's account and region."""
+        from moto.servicediscovery.models import servicediscovery_backends
+        sd = servicediscovery_backends[backend.account_id][backend.region_name]
+        for ns in sd.namespaces.values():
+            if namespace in (ns.arn, ns.name):
+                return sd, ns
+        raise ECSException("NamespaceNotFoundException", "The specified namespace was not found.")
+
+    def check_service_connect(backend, sc, task_definition: str) -> None:
+        """E9: the namespace exists and every portName is a port mapping's name."""
+        if not sc or not sc.get("enabled"):
+            return
+        if sc.get("namespace"):
+            cloudmap(backend, sc["namespace"])
+        td = backend.describe_task_definition(task_definition)
+        names = {pm.get("name") for cd in td.container_definitions
+                 for pm in cd.get("portMappings") or []}
+        for server in sc.get("services") or []:
+            if server.get("portName") not in names:
+                raise InvalidParameterException(
+                    f"The portName {server.get('portName')} does not match any port mapping "
+                    f"name in the task definition {td.arn}.")
+
+    def register_servers(backend, svc) -> None:
+        """E9: ECS keeps a Cloud Map service per Service Connect server of the service, in the
+        namespace; the ones the configuration no longer has go."""
+        wanted = {}
+        sc = svc.service_connect_configuration
+        if sc and sc.get("enabled") and sc.get("namespace"):
+            sd, ns = cloudmap(backend, sc["namespace"])
+            for server in sc.get("services") or []:
+                wanted[(ns.id, server.get("discoveryName") or server.get("portName"))] = sd
+        kept = {}
+        for key, (sd, sd_id) in (svc.service_connect_servers or {}).items():
+            if key in wanted:
+                kept[key] = (sd, sd_id)
+            elif sd_id in sd.services:
+                sd.delete_service(sd_id)
+        for (ns_id, name), sd in wanted.items():
+            if (ns_id, name) not in kept:
+                made = sd.create_service(
+                    name=name, namespace_id=ns_id, creator_request_id=str(uuid.uuid4()),
+                    description=f"ECS Service Connect: {svc.name}", dns_config=None,
+                    health_check_config=None, health_check_custom_config=None,
+                    tags=[{"Key": "AmazonECSManaged", "Value": "true"}], service_type="HTTP")
+                kept[(ns_id, name)] = (sd, made.id)
+        svc.service_connect_servers = kept
 
     orig_create = R.create_service
 
@@ -153,6 +221,9 @@ def services() -> None:
             existing = None
         if existing is not None and existing.status == "ACTIVE":  # E3
             raise InvalidParameterException("Creation of service was not idempotent.")
+        sc = self._get_param("serviceConnectConfiguration")
+        if self._get_param("taskDefinition"):
+            check_service_connect(backend, sc, self._get_param("taskDefinition"))
         launch_type = self._get_param("launchType")
         strategy = self._get_param("capacityProviderStrategy")
         if not strategy and not launch_type:
@@ -169,6 +240,8 @@ def services() -> None:
         svc.health_check_grace_period_seconds = self._get_param("healthCheckGracePeriodSeconds")
         svc.enable_execute_command = bool(self._get_param("enableExecuteCommand", False))
         svc.created_at = utcnow()
+        svc.service_connect_configuration = sc if sc and sc.get("enabled") else None
+        register_servers(backend, svc)
         make_steady(svc, new_deployment=True)
         return result
 
@@ -188,8 +261,11 @@ def services() -> None:
             td_arn = backend.describe_task_definition(params["taskDefinition"]).arn
         if params.get("networkConfiguration"):
             svc._validate_network(params["networkConfiguration"])
+        sc = params.pop("serviceConnectConfiguration", None)
+        if sc is not None:
+            check_service_connect(backend, sc, td_arn or svc.task_definition)
         before = (svc.task_definition, svc.platform_version, svc.network_configuration,
-                  svc.capacity_provider_strategy)
+                  svc.capacity_provider_strategy, svc.service_connect_configuration)
         old_dc = svc.deployment_configuration
         result = orig_update(self)
         if td_arn:
@@ -202,8 +278,11 @@ def services() -> None:
                 svc.launch_type = None
         if params.get("enableExecuteCommand") is not None:
             svc.enable_execute_command = bool(params["enableExecuteCommand"])
+        if sc is not None:  # E9: `enabled: false` turns it off
+            svc.service_connect_configuration = sc if sc.get("enabled") else None
+            register_servers(backend, svc)
         after = (svc.task_definition, svc.platform_version, svc.network_configuration,
-                 svc.capacity_provider_strategy)
+                 svc.capacity_provider_strategy, svc.service_connect_configuration)
         make_steady(svc, new_deployment=before != after or bool(params.get("forceNewDeployment")))
         return result
 
@@ -214,6 +293,8 @@ def services() -> None:
         if self._get_service(cluster_name, service_name).status != "ACTIVE":
             raise not_active()
         svc = orig_delete(self, cluster_name, service_name, force)
+        svc.service_connect_configuration = None  # E9: its Cloud Map services go with it
+        register_servers(self, svc)
         svc.desired_count = svc.running_count = svc.pending_count = 0
         for dep in svc.deployments:
             dep.update(desiredCount=0, runningCount=0, pendingCount=0)
@@ -233,6 +314,8 @@ def services() -> None:
     models.Service.health_check_grace_period_seconds = None
     models.Service.enable_execute_command = False
     models.Service.created_at = None
+    models.Service.service_connect_configuration = None
+    models.Service.service_connect_servers = None
 
     R.create_service, R.update_service = create_service, update_service
     Backend.delete_service, Backend.list_services = delete_service, list_services
