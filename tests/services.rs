@@ -47,6 +47,9 @@ fn expected(stack: &str, region: &str, services: &[(&str, bool)]) -> Inventory {
         ("aws_lb", format!("{stack}-alb")),
         ("aws_lb_listener", format!("{stack}-alb:80")),
         ("aws_ecs_cluster", stack.to_string()),
+        // Service Connect: the namespace, and the group every task carries.
+        ("aws_service_discovery_http_namespace", stack.to_string()),
+        ("aws_security_group", format!("{stack}-tasks")),
     ];
     let mut rows: Vec<(String, String)> = stack_wide
         .into_iter()
@@ -257,13 +260,17 @@ fn what_is_not_built_yet_is_refused_before_any_call() {
     let env = Env::new();
     let (stack, region) = ("it-unbuilt", "us-east-2");
     let yaml = format!(
-        "name: {stack}\nregion: {region}\nservices:\n  web:\n    image: web:1\n    route: {{path: /}}\n  factory:\n    image: f:1\n    port: 9000\n    internal: true\n"
+        "name: {stack}\nregion: {region}\nservices:\n  web:\n    image: web:1\n    route: {{path: /}}\n    ec2_capacity: {{instance_type: t3.small, min: 1, max: 2}}\n"
     );
     let s = TestStack::new(&env, stack, region, &yaml);
     env.reset();
     let r = s.run("plan", &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("`internal:`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`ec2_capacity:` under `services:`"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(env.stats().total, 0, "refused before any AWS call");
     assert_ok(&s.run("validate", &[]), "validate checks it");
 }
@@ -546,4 +553,176 @@ fn a_task_role_allows_exactly_the_permissions_and_nothing_added_by_hand() {
         .policy_document(hand);
     s.block_on(put.send()).unwrap();
     s.destroy();
+}
+
+/// `stacks/app.yaml` as stack `stack` in `region`, alarms off.
+fn pizza(stack: &str, region: &str) -> String {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/app.yaml");
+    let yaml = std::fs::read_to_string(file).unwrap();
+    format!(
+        "{}alarms: false\n",
+        yaml.replace("name: pizza", &format!("name: {stack}"))
+            .replace("region: us-east-1", &format!("region: {region}"))
+    )
+}
+
+/// The three services of `stacks/app.yaml`: `web` and `api` behind the load balancer, `factory`
+/// internal. Every service is a Service Connect client and a server under its own name in the
+/// stack's namespace; each admits the stack's tasks on its port, the public ones the load
+/// balancer too, the internal one nothing else; it has no target group, rule or grace period.
+/// Read back field by field, redeployed with zero writes, destroyed leaving nothing.
+#[test]
+fn an_internal_service_is_reached_by_name_and_only_by_the_stack() {
+    let env = Env::new();
+    let (stack, region) = ("it-pizza", "us-east-2");
+    let s = TestStack::new(&env, stack, region, &pizza(stack, region));
+    let d = s.deploy();
+    let mut want = expected(stack, region, &[("web", false), ("api", true)]);
+    for (kind, name) in [
+        ("aws_security_group", format!("{stack}-factory-service")),
+        (
+            "aws_cloudwatch_log_group",
+            format!("/ballast/{stack}/factory"),
+        ),
+        ("aws_iam_role", format!("{stack}-factory-{region}-exec")),
+        ("aws_iam_role", format!("{stack}-api-{region}-task")),
+        ("aws_ecs_task_definition", format!("{stack}-factory")),
+        ("aws_ecs_service", "factory".to_string()),
+        ("aws_appautoscaling_target", format!("service/{stack}/web")),
+        ("aws_appautoscaling_policy", format!("{stack}-web-requests")),
+    ] {
+        want.entry(kind.to_string()).or_default().push(name);
+    }
+    want.values_mut().for_each(|v| v.sort());
+    assert_eq!(d.plan.inventory_after(), want, "the plan");
+    assert_eq!(s.inventory(), want, "in AWS after the deploy");
+
+    let c = s.clients();
+    // The namespace, and each service's Service Connect configuration on its deployment.
+    let ns = s
+        .block_on(c.servicediscovery.list_namespaces().send())
+        .unwrap();
+    let ns = ns
+        .namespaces()
+        .iter()
+        .find(|n| n.name() == Some(stack))
+        .expect("the stack's namespace")
+        .clone();
+    let svcs = c
+        .ecs
+        .describe_services()
+        .cluster(stack)
+        .services("web")
+        .services("api")
+        .services("factory");
+    let svcs = s.block_on(svcs.send()).unwrap().services().to_vec();
+    let groups = s.security_groups();
+    let group = |name: &str| {
+        groups
+            .iter()
+            .find(|g| g.group_name() == Some(name))
+            .unwrap_or_else(|| panic!("security group {name}"))
+            .clone()
+    };
+    let tasks_sg = group(&format!("{stack}-tasks"));
+    let alb_sg = group(&format!("{stack}-alb"));
+    assert!(
+        tasks_sg.ip_permissions().is_empty(),
+        "the tasks' group admits nothing itself"
+    );
+    for (name, port, public) in [
+        ("web", 80, true),
+        ("api", 80, true),
+        ("factory", 9000, false),
+    ] {
+        let svc = svcs
+            .iter()
+            .find(|x| x.service_name() == Some(name))
+            .unwrap();
+        let dep = svc
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .unwrap();
+        let sc = dep.service_connect_configuration().expect(name);
+        assert!(sc.enabled(), "{name}");
+        assert_eq!(sc.namespace(), ns.arn(), "{name}'s namespace");
+        let server = &sc.services()[0];
+        assert_eq!(server.port_name(), "app", "{name}");
+        assert_eq!(server.discovery_name(), Some(name));
+        let alias = &server.client_aliases()[0];
+        assert_eq!((alias.dns_name(), alias.port()), (Some(name), port));
+        // Its tasks carry its own group and the stack's tasks' group.
+        let vpc = svc
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .unwrap();
+        let own = group(&format!("{stack}-{name}-service"));
+        let mut carried = vpc.security_groups().to_vec();
+        carried.sort();
+        let mut both = vec![
+            own.group_id().unwrap().to_string(),
+            tasks_sg.group_id().unwrap().to_string(),
+        ];
+        both.sort();
+        assert_eq!(carried, both, "{name}'s tasks' groups");
+        // Who may reach it: the stack's tasks on its port, and the load balancer if public.
+        let mut sources: Vec<(String, i32)> = own
+            .ip_permissions()
+            .iter()
+            .flat_map(|p| {
+                assert!(p.ip_ranges().is_empty(), "{name}: no CIDR may reach it");
+                p.user_id_group_pairs()
+                    .iter()
+                    .map(|g| (g.group_id().unwrap().to_string(), p.from_port().unwrap()))
+            })
+            .collect();
+        sources.sort();
+        let mut admitted = vec![(tasks_sg.group_id().unwrap().to_string(), port)];
+        if public {
+            admitted.push((alb_sg.group_id().unwrap().to_string(), port));
+        }
+        admitted.sort();
+        assert_eq!(sources, admitted, "{name}'s ingress");
+        // The app's port mapping is named for Service Connect.
+        let td = c
+            .ecs
+            .describe_task_definition()
+            .task_definition(svc.task_definition().unwrap());
+        let td = s.block_on(td.send()).unwrap().task_definition.unwrap();
+        let pm = &td.container_definitions()[0].port_mappings()[0];
+        assert_eq!(
+            (
+                pm.name(),
+                pm.container_port(),
+                pm.app_protocol().map(|p| p.as_str())
+            ),
+            (Some("app"), Some(port), Some("http")),
+            "{name}'s port mapping"
+        );
+        if public {
+            assert_eq!(svc.load_balancers().len(), 1, "{name}");
+        } else {
+            assert!(
+                svc.load_balancers().is_empty(),
+                "an internal service has no load balancer"
+            );
+            assert_eq!(svc.health_check_grace_period_seconds(), None);
+        }
+    }
+
+    s.assert_converged();
+
+    // One image of the internal service: its revision and its update, nothing else.
+    s.set_yaml(&pizza(stack, region).replace("python:3.13-slim", "python:3.14-slim"));
+    let d = s.deploy();
+    assert_eq!(
+        d.stats.write_ops,
+        ["RegisterTaskDefinition", "UpdateService"],
+        "a new image of factory"
+    );
+    s.assert_converged();
+
+    // Destroy by the stack's name alone: the namespace goes after the services left it.
+    s.destroy_by_name();
 }

@@ -42,6 +42,11 @@ const INTENDED: &[(&str, &str)] = &[
          baseline's execution roles have only ballast-secrets (with `secrets:`): no change",
     ),
     (
+        "*/aws_ecs_service.service service_connect",
+        "ECS Service Connect, for named services only: always set (none in the one-service \
+         form); the baseline's services read back as without it: no change",
+    ),
+    (
         "*/aws_iam_role.role.instance inline_policies",
         "as for the execution role: the baseline's instance roles have no inline policy",
     ),

@@ -1,6 +1,6 @@
 //! `services:`: several services by name, their names and their routes; every rule fails with
-//! file:line:col and exit 1 (no AWS needed). Until what lowers them is built, commands that
-//! act on AWS refuse internal services, sidecars and task roles, and say so.
+//! file:line:col and exit 1 (no AWS needed). Until what lowers it is built, commands that act
+//! on AWS refuse `ec2_capacity:` under `services:`, and say so.
 
 mod common;
 
@@ -43,12 +43,18 @@ fn three_services_are_valid() {
 }
 
 /// `plan` (as every command that acts on AWS) refuses what it cannot deploy whole, before it
-/// makes a single call.
+/// makes a single call: container instances per service are not built yet.
 #[test]
-fn plan_refuses_internal_services_until_they_can_be_deployed() {
-    let err = plan_refuses("pizza.yaml", PIZZA);
+fn plan_refuses_ec2_capacity_of_named_services_until_it_can_be_deployed() {
+    let yaml = PIZZA.replace(
+        "    internal: true\n",
+        "    internal: true\n    ec2_capacity: {instance_type: t3.small}\n",
+    );
+    let err = plan_refuses("pizza.yaml", &yaml);
     assert!(
-        err.contains("validates `internal:` but cannot plan or deploy it yet"),
+        err.contains(
+            "validates `ec2_capacity:` under `services:` but cannot plan or deploy it yet"
+        ),
         "{err}"
     );
 }
@@ -121,6 +127,13 @@ rejects!(
     "name: pizza\nregion: us-east-1\nservices:\n  web:\n    image: web\n",
     "service `web` has no route",
     "stack.yaml:4:3"
+);
+
+rejects!(
+    an_internal_service_scales_on_no_request_count,
+    "name: pizza\nregion: us-east-1\nservices:\n  web:\n    image: web\n    route: {path: /}\n  factory:\n    image: f\n    internal: true\n    autoscaling: {min: 1, max: 3, requests_per_target: 100}\n",
+    "service `factory` is internal: it has no target group to count requests per target",
+    "stack.yaml:10:56"
 );
 
 rejects!(

@@ -203,6 +203,7 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             "ClusterNotFoundException"
             | "ServiceNotFoundException"
             | "TargetNotFoundException"
+            | "NamespaceNotFoundException"
             | "ResourceNotFoundException" => Some(NotFound),
             "ClusterContainsServicesException"
             | "ClusterContainsTasksException"
@@ -311,6 +312,18 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             "RegionDisabledException" => Some(AccessDenied),
             _ => None,
         },
+        "servicediscovery" => match code {
+            "NamespaceNotFound"
+            | "ServiceNotFound"
+            | "OperationNotFound"
+            | "ResourceNotFoundException" => Some(NotFound),
+            // DeleteNamespace while ECS still has Service Connect services in it.
+            "ResourceInUse" => Some(InUse),
+            "NamespaceAlreadyExists" | "DuplicateRequest" => Some(AlreadyExists),
+            "InvalidInput" => Some(Invalid),
+            "RequestLimitExceeded" => Some(Throttled),
+            _ => None,
+        },
         "ssm" => match code {
             "ParameterNotFound" | "ParameterVersionNotFound" => Some(NotFound),
             "ParameterAlreadyExists" => Some(AlreadyExists),
@@ -390,6 +403,7 @@ pub fn service_name(service: &str) -> &str {
         "s3" => "S3",
         "sts" => "STS",
         "ssm" => "SSM",
+        "servicediscovery" => "Cloud Map",
         "" => "AWS",
         other => other,
     }
@@ -784,6 +798,16 @@ mod tests {
             ("sts", "InvalidClientTokenId", "", AccessDenied),
             ("sts", "ExpiredToken", "", AccessDenied),
             ("ssm", "ParameterNotFound", "", NotFound),
+            ("servicediscovery", "NamespaceNotFound", "", NotFound),
+            ("servicediscovery", "ResourceInUse", "", InUse),
+            (
+                "servicediscovery",
+                "NamespaceAlreadyExists",
+                "",
+                AlreadyExists,
+            ),
+            ("servicediscovery", "RequestLimitExceeded", "", Throttled),
+            ("ecs", "NamespaceNotFoundException", "", NotFound),
             ("ssm", "ParameterAlreadyExists", "", AlreadyExists),
             ("ssm", "TooManyUpdates", "", Throttled),
             ("ssm", "ThrottlingException", "", Throttled),

@@ -38,6 +38,8 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Cloud Map: the stack's HTTP namespace (ECS Service Connect).
+    pub servicediscovery: aws_sdk_servicediscovery::Client,
     pub appscaling: aws_sdk_applicationautoscaling::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
@@ -217,6 +219,7 @@ async fn connect_as(s: &Settings, keys: Option<aws_sdk_sts::config::Credentials>
         ecs: client!(aws_sdk_ecs),
         iam: client!(aws_sdk_iam),
         logs: client!(aws_sdk_cloudwatchlogs),
+        servicediscovery: client!(aws_sdk_servicediscovery),
         appscaling: client!(aws_sdk_applicationautoscaling),
         autoscaling: client!(aws_sdk_autoscaling),
         cloudwatch: client!(aws_sdk_cloudwatch),

@@ -78,6 +78,7 @@ pub fn window(service: &str) -> Duration {
         | "route53"
         | "elasticloadbalancingv2"
         | "cloudwatchlogs"
+        | "servicediscovery"
         | "autoscaling" => 2,
         _ => 1,
     };
@@ -177,7 +178,11 @@ pub fn still_propagating(
         return false;
     }
     if reads(op) {
-        return (service == "ec2" && code.contains("ID.NotFound")) || code == "NoSuchBucket";
+        // Cloud Map's GetNamespace/GetOperation of the namespace a create just started.
+        return (service == "ec2" && code.contains("ID.NotFound"))
+            || code == "NoSuchBucket"
+            || (service == "servicediscovery"
+                && matches!(code, "NamespaceNotFound" | "OperationNotFound"));
     }
     true
 }
@@ -466,6 +471,14 @@ mod tests {
             ("s3", "GetBucketWebsite", "NoSuchBucket", ""),
             ("route53", "ChangeTagsForResource", "NoSuchHealthCheck", ""),
             ("cloudwatchlogs", "PutRetentionPolicy", "ResourceNotFoundException", ""),
+            ("servicediscovery", "GetNamespace", "NamespaceNotFound", ""),
+            ("servicediscovery", "GetOperation", "OperationNotFound", ""),
+            (
+                "ecs",
+                "CreateService",
+                "NamespaceNotFoundException",
+                "The specified namespace was not found.",
+            ),
         ] {
             assert!(
                 still_propagating(service, op, code, message, W),
@@ -491,6 +504,9 @@ mod tests {
             ("ec2", "DeleteSubnet", "InvalidSubnetID.NotFound", "", W),
             ("ec2", "DetachInternetGateway", "InvalidInternetGatewayID.NotFound", "", W),
             ("iam", "DeleteRolePolicy", "NoSuchEntity", "", W),
+            ("servicediscovery", "DeleteNamespace", "NamespaceNotFound", "", W),
+            // A tag read is not the namespace itself.
+            ("servicediscovery", "ListTagsForResource", "ResourceNotFoundException", "", W),
             ("ec2", "RevokeSecurityGroupIngress", "InvalidGroup.NotFound", "", W),
             // An absent setting is an answer, not a missing resource.
             ("s3", "GetBucketTagging", "NoSuchTagSet", "", W),

@@ -163,3 +163,19 @@ where
         pause = (pause * 2).min(std::time::Duration::from_secs(15));
     }
 }
+
+/// An idempotency token for one create call (ECS CreateService, Cloud Map CreateHttpNamespace;
+/// ECS takes up to 36 ASCII characters):
+/// the time, the process and the name, so no other call shares it.
+pub fn client_token(name: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    h.write(name.as_bytes());
+    format!("ballast-{:016x}{:08x}", h.finish(), nanos as u32)
+}

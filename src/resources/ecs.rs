@@ -100,3 +100,7 @@ pub fn primary_deployment(svc: &aws_sdk_ecs::types::Service) -> Option<String> {
         .and_then(|d| d.id())
         .map(str::to_string)
 }
+
+/// The name of the app container's port mapping, which Service Connect refers to (named
+/// services).
+pub const PORT_NAME: &str = "app";

@@ -108,11 +108,15 @@ pub struct Slo {
     query: Query,
 }
 
-/// The SLOs the spec sets, availability first.
+/// The SLOs the spec sets, availability first. Both count requests at the load balancer: an
+/// internal service has none.
 pub fn slos(v: &View<'_>) -> Vec<Slo> {
     let Some(slo) = &v.stack.slo else {
         return vec![];
     };
+    if !v.behind_load_balancer() {
+        return vec![];
+    }
     let mut out = Vec::new();
     if let Some(a) = slo.availability {
         out.push(Slo {
@@ -566,6 +570,7 @@ fn defs(v: &View<'_>, service: bool) -> Vec<Def> {
             a.managed
                 .iter()
                 .filter(|x| x.alarm.per_service() == service)
+                .filter(|x| !service || v.behind_load_balancer() || !x.alarm.at_load_balancer())
                 .map(|x| managed(v, x)),
         );
         if !service {

@@ -32,6 +32,7 @@ pub mod listener_rule;
 pub mod load_balancer;
 pub mod log_group;
 pub mod metric_alarm;
+pub mod namespace;
 pub mod record;
 pub mod route_table;
 pub mod scalable_target;
@@ -102,6 +103,7 @@ fn kinds() -> Vec<DynKind> {
         Box::new(launch_template::LaunchTemplate),
         Box::new(autoscaling_group::AutoScalingGroup),
         Box::new(cluster::Cluster),
+        Box::new(namespace::Namespace),
         Box::new(capacity_provider::CapacityProvider),
         Box::new(iam_role::IamRole),
         Box::new(log_group::LogGroup),

@@ -16,6 +16,9 @@ pub struct SecurityGroup;
 pub const KIND: &str = "aws_security_group";
 pub const ALB_ID: &str = "sg.alb";
 pub const SERVICE_ID: &str = "sg.service";
+/// Named services only: the group every task of the stack carries (no rules of its own); each
+/// service admits it on its port, so the stack's services reach each other (Service Connect).
+pub const TASKS_ID: &str = "sg.tasks";
 
 fn vpc_ref(v: &View<'_>) -> Value {
     match &v.network {
@@ -51,31 +54,63 @@ impl Kind<Clients> for SecurityGroup {
         let alb_rules = ports
             .iter()
             .flat_map(|&p| lb.ingress_cidrs.iter().map(move |c| rule(p, c.as_str())));
-        vec![Node::new(KIND, ALB_ID, v.names().alb_sg())
+        let mut nodes = vec![Node::new(KIND, ALB_ID, v.names().alb_sg())
             .attr("vpc_id", vpc_ref(v))
             .attr(
                 "description",
                 format!("ballast {}: load balancer", v.stack.name),
             )
             .attr("ingress", Value::set(alb_rules))
-            .force_new(&["vpc_id", "description"])]
+            .force_new(&["vpc_id", "description"])];
+        if v.stack.named_services {
+            nodes.push(
+                Node::new(KIND, TASKS_ID, v.names().tasks_sg())
+                    .attr("vpc_id", vpc_ref(v))
+                    .attr(
+                        "description",
+                        format!(
+                            "ballast {}: every task of its services (each service admits it)",
+                            v.stack.name
+                        ),
+                    )
+                    .attr("ingress", Value::set(Vec::<Value>::new()))
+                    .force_new(&["vpc_id", "description"]),
+            );
+        }
+        nodes
     }
 
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        let port = v.service().port;
+        let mut ingress = Vec::new();
+        if v.behind_load_balancer() {
+            ingress.push(rule(port, Value::reference(ALB_ID, "id")));
+        }
+        // With named services the stack's tasks call each other through Service Connect.
+        if v.stack.named_services {
+            ingress.push(rule(port, Value::reference(TASKS_ID, "id")));
+        }
+        let description = match (v.stack.named_services, v.behind_load_balancer()) {
+            (false, _) => format!(
+                "ballast {}: service tasks, from the load balancer only",
+                v.stack.name
+            ),
+            (true, true) => format!(
+                "ballast {}: service {}, from the load balancer and the stack's tasks",
+                v.stack.name,
+                v.service_name()
+            ),
+            (true, false) => format!(
+                "ballast {}: internal service {}, from the stack's tasks only",
+                v.stack.name,
+                v.service_name()
+            ),
+        };
         vec![
             Node::new(KIND, v.id(SERVICE_ID), v.service_names().service_sg())
                 .attr("vpc_id", vpc_ref(v))
-                .attr(
-                    "description",
-                    format!(
-                        "ballast {}: service tasks, from the load balancer only",
-                        v.stack.name
-                    ),
-                )
-                .attr(
-                    "ingress",
-                    Value::set([rule(v.service().port, Value::reference(ALB_ID, "id"))]),
-                )
+                .attr("description", description)
+                .attr("ingress", Value::set(ingress))
                 .force_new(&["vpc_id", "description"]),
         ]
     }

@@ -8,10 +8,11 @@ use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentAlarms,
     DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer, NetworkConfiguration,
-    PropagateTags, ServiceField,
+    PropagateTags, ServiceConnectClientAlias, ServiceConnectConfiguration, ServiceConnectService,
+    ServiceField,
 };
 
-use super::common::{b, found_id, i, ignore_missing, s, strs};
+use super::common::{b, client_token, found_id, i, ignore_missing, s, strs};
 use super::ecs::{ecs_owner, ecs_tags};
 use super::task_definition::CONTAINER;
 use crate::aws::{AwsError, Clients, Ctx};
@@ -40,6 +41,7 @@ impl Kind<Clients> for Service {
     fn depends_on(&self) -> &'static [&'static str] {
         &[
             super::cluster::KIND,
+            super::namespace::KIND,
             super::capacity_provider::KIND,
             super::task_definition::KIND,
             super::listener::KIND,
@@ -87,24 +89,29 @@ impl Kind<Clients> for Service {
             .attr("capacity_provider_strategy", strategy(v))
             .attr("deployment", deployment)
             .attr("subnets", super::load_balancer::subnet_refs(v))
-            .attr(
-                "security_groups",
-                Value::set([Value::reference(
-                    &v.id(super::security_group::SERVICE_ID),
-                    "id",
-                )]),
-            )
+            .attr("security_groups", Value::set(security_groups(v)))
             .attr("assign_public_ip", svc.assign_public_ip)
-            .attr(
-                "target_group_arn",
-                Value::reference(&v.id(super::target_group::ID), "arn"),
-            )
-            .attr("container_port", svc.port)
-            .attr("health_check_grace_period", svc.health_check_grace_period)
-            .force_new(&["cluster", "target_group_arn", "container_port"])
-            // The target group must be attached to the ALB (by the listener) before a service
-            // can register targets in it.
-            .after(super::listener::ID);
+            .attr("service_connect", service_connect(v))
+            .force_new(&["cluster", "target_group_arn", "container_port"]);
+        if v.behind_load_balancer() {
+            node = node
+                .attr(
+                    "target_group_arn",
+                    Value::reference(&v.id(super::target_group::ID), "arn"),
+                )
+                .attr("container_port", svc.port)
+                .attr("health_check_grace_period", svc.health_check_grace_period)
+                // The target group must be attached to the ALB (by the listener) before a
+                // service can register targets in it.
+                .after(super::listener::ID);
+        } else {
+            // An internal service has no load balancer (and ECS takes a grace period only
+            // with one).
+            node = node
+                .attr("target_group_arn", Value::Null)
+                .attr("container_port", Value::Null)
+                .attr("health_check_grace_period", 0);
+        }
         if svc.ec2_capacity.is_some() {
             node = node.after(v.id(super::capacity_provider::ID));
         }
@@ -198,6 +205,7 @@ impl Kind<Clients> for Service {
                     "health_check_grace_period".into(),
                     Value::Int(svc.health_check_grace_period_seconds().unwrap_or(0).into()),
                 ),
+                ("service_connect".into(), observed_service_connect(svc)),
             ]);
             out.push(Observed {
                 id,
@@ -262,14 +270,9 @@ impl Kind<Clients> for Service {
             .set_capacity_provider_strategy(Some(strategy_items(attrs)))
             .deployment_configuration(deployment_config(attrs))
             .network_configuration(network(attrs)?)
-            .load_balancers(
-                LoadBalancer::builder()
-                    .target_group_arn(s(attrs, "target_group_arn")?)
-                    .container_name(CONTAINER)
-                    .container_port(i(attrs, "container_port")?)
-                    .build(),
-            )
-            .health_check_grace_period_seconds(i(attrs, "health_check_grace_period")?)
+            .set_load_balancers(load_balancers(attrs)?)
+            .set_health_check_grace_period_seconds(grace_period(attrs)?)
+            .set_service_connect_configuration(service_connect_config(attrs)?)
             .propagate_tags(PropagateTags::Service)
             .enable_ecs_managed_tags(true)
             .set_tags(Some(ecs_tags(stack, node)))
@@ -314,7 +317,17 @@ impl Kind<Clients> for Service {
             req = req.deployment_configuration(deployment_config(attrs));
         }
         if has("health_check_grace_period") {
-            req = req.health_check_grace_period_seconds(i(attrs, "health_check_grace_period")?);
+            req = req.set_health_check_grace_period_seconds(grace_period(attrs)?);
+        }
+        if has("service_connect") {
+            // Off: an empty configuration, `enabled: false`.
+            req = req.service_connect_configuration(
+                service_connect_config(attrs)?.unwrap_or(
+                    ServiceConnectConfiguration::builder()
+                        .enabled(false)
+                        .build(),
+                ),
+            );
         }
         let r = req
             .send()
@@ -367,6 +380,7 @@ fn rollback_managed(v: &View<'_>) -> Vec<ManagedAlarm> {
         .iter()
         .copied()
         .filter(on)
+        .filter(|a| v.behind_load_balancer() || !a.at_load_balancer())
         .collect()
 }
 
@@ -387,21 +401,6 @@ fn outputs(svc: &aws_sdk_ecs::types::Service, name: &str) -> Outputs {
         o.insert("deployment_id".into(), id);
     }
     o
-}
-
-/// An idempotency token for one CreateService call (ECS takes up to 36 ASCII characters):
-/// the time, the process and the name, so no other call shares it.
-fn client_token(name: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(nanos);
-    h.write_u32(std::process::id());
-    h.write(name.as_bytes());
-    format!("ballast-{:016x}{:08x}", h.finish(), nanos as u32)
 }
 
 /// A deleted service drains before its cluster and target group can go: wait, bounded.
@@ -525,6 +524,127 @@ fn deployment_config(attrs: &Attrs) -> DeploymentConfiguration {
         );
     }
     b.build()
+}
+
+/// The service's own group; with named services also the group of every task of the stack,
+/// which the other services admit (Service Connect).
+fn security_groups(v: &View<'_>) -> Vec<Value> {
+    let mut groups = vec![Value::reference(
+        &v.id(super::security_group::SERVICE_ID),
+        "id",
+    )];
+    if v.stack.named_services {
+        groups.push(Value::reference(super::security_group::TASKS_ID, "id"));
+    }
+    groups
+}
+
+/// Named services: each is a Service Connect client of the stack's namespace and a server
+/// under its own name at its port (`http://<service>:<port>`). `Null` in the one-service form.
+fn service_connect(v: &View<'_>) -> Value {
+    if !v.stack.named_services {
+        return Value::Null;
+    }
+    let name = v.service_name();
+    vmap! {
+        "namespace" => Value::reference(super::namespace::ID, "arn"),
+        "services" => Value::List(vec![vmap! {
+            "port_name" => super::ecs::PORT_NAME,
+            "discovery_name" => name,
+            "dns_name" => name,
+            "port" => v.service().port,
+        }]),
+    }
+}
+
+/// What the primary deployment runs with (ECS keeps Service Connect per deployment).
+fn observed_service_connect(svc: &aws_sdk_ecs::types::Service) -> Value {
+    let primary = svc
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"));
+    let Some(sc) = primary
+        .and_then(|d| d.service_connect_configuration())
+        .filter(|sc| sc.enabled())
+    else {
+        return Value::Null;
+    };
+    let services = sc
+        .services()
+        .iter()
+        .flat_map(|s| {
+            let aliases = s.client_aliases();
+            let alias = aliases.first();
+            [vmap! {
+                "port_name" => s.port_name(),
+                "discovery_name" => Value::opt_str(s.discovery_name()),
+                "dns_name" => Value::opt_str(alias.and_then(|a| a.dns_name())),
+                "port" => Value::from(alias.map(|a| i64::from(a.port()))),
+            }]
+        })
+        .collect();
+    vmap! {
+        "namespace" => Value::opt_str(sc.namespace()),
+        "services" => Value::List(services),
+    }
+}
+
+fn service_connect_config(attrs: &Attrs) -> Result<Option<ServiceConnectConfiguration>, BoxError> {
+    let Some(sc) = attrs.get("service_connect").and_then(Value::as_map) else {
+        return Ok(None);
+    };
+    let text = |m: &std::collections::BTreeMap<String, Value>, k: &str| {
+        m.get(k).and_then(Value::as_str).map(str::to_string)
+    };
+    let mut b = ServiceConnectConfiguration::builder()
+        .enabled(true)
+        .set_namespace(text(sc, "namespace"));
+    for svc in sc
+        .get("services")
+        .map(Value::as_list)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Value::as_map)
+    {
+        let port = svc.get("port").and_then(Value::as_int).unwrap_or(0) as i32;
+        b = b.services(
+            ServiceConnectService::builder()
+                .set_port_name(text(svc, "port_name"))
+                .set_discovery_name(text(svc, "discovery_name"))
+                .client_aliases(
+                    ServiceConnectClientAlias::builder()
+                        .port(port)
+                        .set_dns_name(text(svc, "dns_name"))
+                        .build()?,
+                )
+                .build()?,
+        );
+    }
+    Ok(Some(b.build()))
+}
+
+/// The target group the tasks register in; none for an internal service.
+fn load_balancers(attrs: &Attrs) -> Result<Option<Vec<LoadBalancer>>, BoxError> {
+    let Some(tg) = attrs.get("target_group_arn").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    Ok(Some(vec![LoadBalancer::builder()
+        .target_group_arn(tg)
+        .container_name(CONTAINER)
+        .container_port(i(attrs, "container_port")?)
+        .build()]))
+}
+
+/// The grace period, which ECS takes only for a service with a load balancer.
+fn grace_period(attrs: &Attrs) -> Result<Option<i32>, BoxError> {
+    if attrs
+        .get("target_group_arn")
+        .and_then(Value::as_str)
+        .is_none()
+    {
+        return Ok(None);
+    }
+    Ok(Some(i(attrs, "health_check_grace_period")?))
 }
 
 fn network(attrs: &Attrs) -> Result<NetworkConfiguration, BoxError> {

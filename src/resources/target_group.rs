@@ -41,6 +41,9 @@ impl Kind<Clients> for TargetGroup {
     }
 
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
+        if !v.behind_load_balancer() {
+            return vec![];
+        }
         let hc = &v.stack.load_balancer.health_check;
         let vpc = match &v.network {
             NetworkModel::Create { .. } => Value::reference(super::vpc::ID, "id"),

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck,
-    KeyValuePair, LogConfiguration, LogDriver, NetworkMode, PortMapping, Secret,
-    TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    ApplicationProtocol, Compatibility, ContainerCondition, ContainerDefinition,
+    ContainerDependency, HealthCheck, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
+    PortMapping, Secret, TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus,
+    TransportProtocol,
 };
 
 use super::common::{found_id, i, s, strs};
@@ -88,6 +89,13 @@ impl Kind<Clients> for TaskDefinition {
                 Value::reference(&v.id(super::log_group::ID), "name"),
             )
             .attr("log_region", v.region);
+        // Named services: Service Connect refers to the app's port mapping by name, and
+        // speaks HTTP to it. (Left out in the one-service form, which has no Service Connect.)
+        if v.stack.named_services {
+            n = n
+                .attr("port_name", super::ecs::PORT_NAME)
+                .attr("app_protocol", "http");
+        }
         n.outputs_change_on_update = true;
         vec![n]
     }
@@ -217,6 +225,18 @@ async fn register(
             PortMapping::builder()
                 .container_port(i(attrs, "container_port")?)
                 .protocol(TransportProtocol::Tcp)
+                .set_name(
+                    attrs
+                        .get("port_name")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                )
+                .set_app_protocol(
+                    attrs
+                        .get("app_protocol")
+                        .and_then(Value::as_str)
+                        .map(ApplicationProtocol::from),
+                )
                 .build(),
         )
         .log_configuration(log(CONTAINER)?);
@@ -351,6 +371,21 @@ async fn read(
                 cd.and_then(|c| c.port_mappings().first())
                     .and_then(|p| p.container_port())
                     .map(i64::from),
+            ),
+        ),
+        (
+            "port_name".into(),
+            Value::opt_str(
+                cd.and_then(|c| c.port_mappings().first())
+                    .and_then(|p| p.name()),
+            ),
+        ),
+        (
+            "app_protocol".into(),
+            Value::opt_str(
+                cd.and_then(|c| c.port_mappings().first())
+                    .and_then(|p| p.app_protocol())
+                    .map(|p| p.as_str()),
             ),
         ),
         (

@@ -330,6 +330,15 @@ impl ManagedAlarm {
         self != ManagedAlarm::Elb5xx
     }
 
+    /// Whether it counts at the load balancer (requests, responses, target health): none of
+    /// these watch an internal service, which has no target group.
+    pub fn at_load_balancer(self) -> bool {
+        !matches!(
+            self,
+            ManagedAlarm::RunningTasksLow | ManagedAlarm::CpuHigh | ManagedAlarm::MemoryHigh
+        )
+    }
+
     pub fn from_key(key: &str) -> Option<ManagedAlarm> {
         ManagedAlarm::ALL.into_iter().find(|a| a.key() == key)
     }

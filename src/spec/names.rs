@@ -62,6 +62,17 @@ impl Names {
     pub fn cluster(&self) -> String {
         self.stack.clone()
     }
+    /// The Cloud Map HTTP namespace of the stack's services (ECS Service Connect; named
+    /// services only): the stack's name, like its cluster.
+    pub fn namespace(&self) -> String {
+        self.stack.clone()
+    }
+    /// The security group every task of a named service carries: a service admits this group
+    /// on its port, so the stack's services reach each other (Service Connect) and nothing else
+    /// does.
+    pub fn tasks_sg(&self) -> String {
+        format!("{}-tasks", self.stack)
+    }
     pub fn service(&self) -> String {
         self.stack.clone()
     }

@@ -119,7 +119,26 @@ fn check_named<'a>(
                 None
             }
             (Some(r), false) => Some(check_route(&r.value, &r.referenced, issues)),
-            (None, true) => None,
+            (None, true) => {
+                // Requests per target are counted at the load balancer, which an internal
+                // service is not behind.
+                if let Some(r) = s
+                    .autoscaling
+                    .as_ref()
+                    .and_then(|a| a.requests_per_target.as_ref())
+                {
+                    issues.push(
+                        &r.referenced,
+                        format!(
+                            "service `{}` is internal: it has no target group to count requests per target",
+                            name.value
+                        ),
+                        "requests per target of an internal service",
+                        Some("scale it on `cpu` or `memory` instead".into()),
+                    );
+                }
+                None
+            }
             (None, false) => {
                 issues.push(
                     &name.referenced,

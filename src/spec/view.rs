@@ -75,6 +75,15 @@ impl<'a> View<'a> {
             .expect("a per-service view (Kind::service_desired) has a service")
     }
 
+    /// Whether the view's service is behind the load balancer (every service but an internal
+    /// one): it has a target group, and the alarms and SLOs counted at the load balancer.
+    ///
+    /// # Panics
+    /// On a stack-wide view.
+    pub fn behind_load_balancer(&self) -> bool {
+        !self.service().internal
+    }
+
     /// The logical id of one of this service's nodes: `base` in the one-service form (`tg`,
     /// `service`), `<base>.<service>` with named services (`tg.api`, `service.api`).
     ///

@@ -1417,6 +1417,20 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
         }
     }
 
+    // Cloud Map: the HTTP namespace of a stack of named services, by its tags.
+    let pages = c.servicediscovery.list_namespaces().into_paginator().send();
+    let pages: Vec<_> = pages.collect::<Result<_, _>>().await.unwrap();
+    let nss: Vec<_> = pages.iter().flat_map(|p| p.namespaces()).collect();
+    for ns in nss.iter().filter(|n| ours(n.name().unwrap_or_default())) {
+        let tags = c.servicediscovery.list_tags_for_resource();
+        let tags = tags.resource_arn(ns.arn().unwrap_or_default()).send().await;
+        let Ok(tags) = tags else { continue }; // deleted meanwhile
+        if owned(stack, tags.tags().iter().map(|t| (t.key(), t.value()))) {
+            let name = ns.name().unwrap_or_default().to_string();
+            found.push(("aws_service_discovery_http_namespace", name));
+        }
+    }
+
     // Application Auto Scaling: tagged targets, and the policies and actions on them (moto
     // matches ResourceId by substring: keep the exact ones).
     // ResourceId: service/<cluster>/<service>.
