@@ -248,3 +248,91 @@ fn maintenance_refuses_a_load_balancer_the_stack_does_not_own() {
     s.block_on(retag.send()).unwrap();
     s.destroy();
 }
+
+/// With named services the services' rules would go on forwarding: `on` puts the maintenance
+/// rule first on the listener (every path, 503 with the page), the services' rules and the
+/// default action stay as they are; plan and deploy leave the rule alone; `off` deletes it.
+#[test]
+fn maintenance_of_named_services_puts_one_rule_before_every_service() {
+    let env = Env::new();
+    let (stack, region) = ("it-maint-many", "us-east-2");
+    let yaml = format!(
+        "name: {stack}\nregion: {region}\nalarms: false\nservices:\n  web:\n    image: web:1\n    route: {{path: /}}\n  api:\n    image: api:1\n    route: {{paths: [/api/*]}}\n"
+    );
+    let s = TestStack::new(&env, stack, region, &yaml);
+    s.deploy();
+    let l = listener(&s, 80);
+    let arn = l.listener_arn().unwrap().to_string();
+    let before = l.default_actions()[0].clone();
+    let rules = |s: &TestStack| {
+        let r = s.clients().elbv2.describe_rules().listener_arn(&arn);
+        s.block_on(r.send()).unwrap().rules().to_vec()
+    };
+    let api_rule = rules(&s)
+        .into_iter()
+        .find(|r| r.is_default() != Some(true))
+        .expect("api's rule");
+    assert_eq!(status_json(&s)["maintenance"], false);
+
+    let page = env.spec("page.html", PAGE);
+    env.reset();
+    let r = maintenance(&s, "on", &["--page", page.to_str().unwrap(), "--yes"]);
+    assert_ok(&r, "maintenance on");
+    r.assert_stderr(&["us-east-2: in maintenance", "before every service's rule"]);
+    assert_eq!(env.stats().write_ops, ["CreateRule"]);
+    let all = rules(&s);
+    let first = all
+        .iter()
+        .find(|r| r.priority() == Some("1"))
+        .expect("the maintenance rule");
+    let f = first.actions()[0].fixed_response_config().unwrap();
+    assert_eq!(
+        (f.status_code(), f.content_type(), f.message_body()),
+        (Some("503"), Some("text/html"), Some(PAGE))
+    );
+    let cond = &first.conditions()[0];
+    assert_eq!(cond.path_pattern_config().unwrap().values(), ["*"]);
+    assert_eq!(
+        maintenance_tag(&s, first.rule_arn().unwrap()).as_deref(),
+        Some("on")
+    );
+    // The services' routing is untouched, so `off` has nothing to restore but the rule.
+    assert!(all.contains(&api_rule), "api's rule as it was");
+    assert_eq!(listener(&s, 80).default_actions()[0], before);
+    assert_eq!(status_json(&s)["maintenance"], true);
+
+    // plan and deploy leave it alone: no changes, zero writes; the rule stays.
+    let r = s.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    s.deploy()
+        .stats
+        .assert_no_writes("a deploy of named services in maintenance");
+    assert_eq!(rules(&s).len(), all.len());
+
+    // Again with the same page: nothing; another page: one ModifyRule.
+    env.reset();
+    let r = maintenance(&s, "on", &["--page", page.to_str().unwrap(), "--yes"]);
+    r.assert_stderr(&["already in maintenance with this page"]);
+    env.stats().assert_no_writes("maintenance on twice");
+    env.reset();
+    assert_ok(&maintenance(&s, "on", &["--yes"]), "the built-in page");
+    assert_eq!(env.stats().write_ops, ["ModifyRule"]);
+
+    // Off: the rule goes; off again: nothing.
+    env.reset();
+    let r = maintenance(&s, "off", &["--yes"]);
+    assert_ok(&r, "maintenance off");
+    r.assert_stderr(&["maintenance over", "routes to the services again"]);
+    assert_eq!(env.stats().write_ops, ["DeleteRule"]);
+    assert!(rules(&s).iter().all(|r| r.priority() != Some("1")));
+    assert_eq!(status_json(&s)["maintenance"], false);
+    env.reset();
+    let r = maintenance(&s, "off", &["--yes"]);
+    r.assert_stderr(&["not in maintenance", "nothing to do"]);
+    env.stats().assert_no_writes("maintenance off twice");
+
+    // Destroyed in maintenance too: the rule goes with the listener, nothing is left.
+    assert_ok(&maintenance(&s, "on", &["--yes"]), "on before destroy");
+    assert_ok(&s.run("destroy", &["--yes"]), "destroy in maintenance");
+    assert_eq!(s.inventory(), Inventory::new(), "left after destroy");
+}

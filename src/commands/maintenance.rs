@@ -4,6 +4,9 @@
 //! `on` tags the listener `ballast:maintenance` = the target group it forwarded to, then changes
 //! its default action (so a crash in between leaves a tag `off` clears); `off` forwards to that
 //! target group again (the stack's target group by name without the tag), then removes the tag.
+//! With named services (`services:`) the services' listener rules would go on forwarding, so
+//! `on` puts one rule first on the main listener instead (priority 1, every path, 503 with the
+//! page) and `off` deletes it.
 //! Both are idempotent and write nothing when there is nothing to do. Only a load balancer that
 //! carries the stack's ownership tag is touched. `plan` and `deploy` leave a stack in
 //! maintenance alone (`src/resources/listener.rs`).
@@ -15,6 +18,9 @@ use crate::cli::{Global, MaintenanceArgs, MaintenanceMode};
 use crate::engine::StackRef;
 use crate::error::Error;
 use crate::resources::listener::{main_listener, MainListener, NoMainListener, MAINTENANCE_STATUS};
+use crate::resources::listener_rule::{
+    delete_maintenance_rule, maintenance_rule, put_maintenance_rule, MAINTENANCE_PRIORITY,
+};
 use crate::resources::target_group::{name_in_arn, owned_by_name};
 use crate::spec::names::TAG_MAINTENANCE;
 use crate::spec::{Model, Names, MAX_FALLBACK_PAGE};
@@ -35,14 +41,6 @@ pub const BUILTIN_PAGE: &str = r#"<!doctype html>
 pub async fn run(a: &MaintenanceArgs, g: &Global) -> Result<i32, Error> {
     let (mode, file, page, yes) = (a.mode, a.file.as_path(), a.page.as_deref(), a.yes);
     let model = super::load(file, g)?;
-    if model.named_services {
-        // The listener rules of named services would go on forwarding: the page would not
-        // reach every service.
-        return Err(Error::Usage(format!(
-            "{}: `ballast maintenance` of a stack with `services:` is not built yet (its listener rules would keep forwarding)",
-            file.display()
-        )));
-    }
     let body = match mode {
         MaintenanceMode::On => Some(page_body(page, &model)?),
         MaintenanceMode::Off if page.is_some() => {
@@ -103,14 +101,17 @@ async fn switch(
     model: &Model,
 ) -> Result<i32, Error> {
     let port = model.load_balancer.port as i32;
+    let named = model.named_services;
     let results = futures::future::join_all(regions.iter().map(|r| {
         let c = &s.regional[r];
         let mut stack = s.stack.clone();
         stack.region = r.clone();
         async move {
-            match body {
-                Some(page) => on(c, &stack, port, page, s).await,
-                None => off(c, &stack, port, s).await,
+            match (body, named) {
+                (Some(page), false) => on(c, &stack, port, page, s).await,
+                (None, false) => off(c, &stack, port, s).await,
+                (Some(page), true) => rule_on(c, &stack, port, page, s).await,
+                (None, true) => rule_off(c, &stack, port, s).await,
             }
         }
     }))
@@ -281,6 +282,70 @@ async fn off(
             format!("not in maintenance: {} forwards, nothing to do", m.label())
         }
     }))
+}
+
+/// With named services: the maintenance rule, first on the main listener, answers every
+/// request (no service's rule forwards while it is there); the default action and the
+/// services' rules are left as they are.
+async fn rule_on(
+    c: &Clients,
+    stack: &StackRef,
+    port: i32,
+    page: &str,
+    s: &super::Session,
+) -> Result<String, Error> {
+    let m = find(c, stack, port).await?;
+    let rule = maintenance_rule(c, &stack.name, &m.arn)
+        .await?
+        .map_err(Error::Refused)?;
+    if rule.as_ref().and_then(|r| r.page.as_deref()) == Some(page) {
+        before(s, &stack.region, false).await?;
+        return Ok(format!(
+            "already in maintenance with this page: {} answers {MAINTENANCE_STATUS} before every service's rule",
+            m.label()
+        ));
+    }
+    before(s, &stack.region, true).await?;
+    put_maintenance_rule(c, stack, &m.arn, rule.as_ref(), page).await?;
+    Ok(if rule.is_some() {
+        format!(
+            "maintenance page updated: {} answers {MAINTENANCE_STATUS} with the new page ({} bytes)",
+            m.label(),
+            page.len()
+        )
+    } else {
+        format!(
+            "in maintenance: {} answers {MAINTENANCE_STATUS} with the maintenance page ({} bytes) before every service's rule (rule {MAINTENANCE_PRIORITY})",
+            m.label(),
+            page.len()
+        )
+    })
+}
+
+async fn rule_off(
+    c: &Clients,
+    stack: &StackRef,
+    port: i32,
+    s: &super::Session,
+) -> Result<String, Error> {
+    let m = find(c, stack, port).await?;
+    let rule = maintenance_rule(c, &stack.name, &m.arn)
+        .await?
+        .map_err(Error::Refused)?;
+    before(s, &stack.region, rule.is_some()).await?;
+    Ok(match rule {
+        Some(r) => {
+            delete_maintenance_rule(c, &r).await?;
+            format!(
+                "maintenance over: {} routes to the services again",
+                m.label()
+            )
+        }
+        None => format!(
+            "not in maintenance: {} routes to the services, nothing to do",
+            m.label()
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -176,7 +176,7 @@ pub async fn read(c: &Clients, names: &Names) -> Result<StackStatus, AwsError> {
 
     if let Some((health, lb_arn)) = target_health(c, names, &subnets).await? {
         out.load_balancer = Some(health);
-        out.maintenance = in_maintenance(c, &lb_arn).await?;
+        out.maintenance = in_maintenance(c, &names.stack, &lb_arn).await?;
     }
 
     let resource_id = format!("service/{cluster}/{service}");
@@ -322,8 +322,9 @@ async fn alarms(c: &Clients, names: &Names) -> Result<Vec<AlarmState>, AwsError>
 }
 
 /// Whether a listener of the load balancer is in maintenance (a fixed response and the
-/// `ballast:maintenance` tag, as the listener kind sees it).
-async fn in_maintenance(c: &Clients, lb_arn: &str) -> Result<bool, AwsError> {
+/// `ballast:maintenance` tag, as the listener kind sees it; or, with named services, the
+/// maintenance rule first on it).
+async fn in_maintenance(c: &Clients, stack: &str, lb_arn: &str) -> Result<bool, AwsError> {
     let listeners = c
         .elbv2
         .describe_listeners()
@@ -338,14 +339,32 @@ async fn in_maintenance(c: &Clients, lb_arn: &str) -> Result<bool, AwsError> {
         .filter_map(|l| l.listener_arn().map(str::to_string))
         .collect();
     let tags = crate::resources::elb::tags_of(c, &arns).await?;
-    Ok(listeners.iter().any(|l| {
+    if listeners.iter().any(|l| {
         let t = l
             .listener_arn()
             .and_then(|a| tags.get(a))
             .map(Vec::as_slice)
             .unwrap_or_default();
         crate::resources::listener::maintenance_of(l.default_actions().first(), t).is_some()
+    }) {
+        return Ok(true);
+    }
+    // With named services: the maintenance rule first on a listener that forwards.
+    let forwarding = listeners.iter().filter(|l| {
+        l.default_actions()
+            .first()
+            .and_then(|a| a.redirect_config())
+            .is_none()
+    });
+    let rules = futures::future::try_join_all(forwarding.map(|l| {
+        crate::resources::listener_rule::maintenance_rule(
+            c,
+            stack,
+            l.listener_arn().unwrap_or_default(),
+        )
     }))
+    .await?;
+    Ok(rules.into_iter().any(|r| matches!(r, Ok(Some(_)))))
 }
 
 /// Healthy targets per AZ, and the load balancer's ARN. A target's AZ comes from DescribeTargetHealth, or else from the

@@ -13,9 +13,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::common::{found_id, i, ignore_missing, ownership, strs};
 use super::elb::{elb_tags, tags_of};
-use super::listener::{forward_action, forward_target};
+use super::listener::{forward_action, forward_target, maintenance_action, MAINTENANCE_STATUS};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::spec::names::{TAG_MAINTENANCE, TAG_STACK};
 use crate::spec::View;
 
 pub struct ListenerRule;
@@ -111,6 +112,10 @@ impl Kind<Clients> for ListenerRule {
         let mut out = Vec::new();
         for (rule, listener_arn, port) in rules {
             let arn = rule.rule_arn().unwrap_or_default().to_string();
+            // `ballast maintenance on`'s rule is the command's, not the plan's: left alone.
+            if tags.get(&arn).is_some_and(|t| is_maintenance(t)) {
+                continue;
+            }
             let own = ownership(
                 stack,
                 tags.get(&arn)
@@ -309,4 +314,125 @@ fn conditions(attrs: &Attrs) -> Vec<RuleCondition> {
         );
     }
     out
+}
+
+/// `ballast maintenance on` with named services: a rule first on the main listener that
+/// answers every request with the maintenance page, so no service's rule forwards. `off`
+/// deletes it. It carries the stack's tag and `ballast:maintenance`; the plan leaves it alone.
+pub const MAINTENANCE_PRIORITY: i32 = 1;
+/// Its `ballast:resource` tag.
+pub const MAINTENANCE_RULE: &str = "rule.maintenance";
+
+fn is_maintenance(tags: &[(String, String)]) -> bool {
+    tags.iter().any(|(k, _)| k == TAG_MAINTENANCE)
+}
+
+/// The maintenance rule of a listener, as `ballast maintenance` finds it.
+pub struct MaintenanceRule {
+    pub arn: String,
+    /// The page it serves (its fixed response's body), if it is a maintenance response.
+    pub page: Option<String>,
+}
+
+/// The stack's maintenance rule on listener `listener_arn`; refused (the reason) when
+/// `MAINTENANCE_PRIORITY` is taken by a rule that is not the stack's maintenance rule.
+pub async fn maintenance_rule(
+    c: &Clients,
+    stack: &str,
+    listener_arn: &str,
+) -> Result<Result<Option<MaintenanceRule>, String>, AwsError> {
+    let first = rules_of(c, listener_arn)
+        .await?
+        .into_iter()
+        .find(|r| r.priority() == Some(&MAINTENANCE_PRIORITY.to_string()));
+    let Some(rule) = first else {
+        return Ok(Ok(None));
+    };
+    let arn = rule.rule_arn().unwrap_or_default().to_string();
+    let tags = tags_of(c, std::slice::from_ref(&arn))
+        .await?
+        .remove(&arn)
+        .unwrap_or_default();
+    let ours = tags.iter().any(|(k, v)| k == TAG_STACK && v == stack);
+    if !ours || !is_maintenance(&tags) {
+        return Ok(Err(format!(
+            "priority {MAINTENANCE_PRIORITY} of listener {listener_arn} is taken by rule {arn}, which is not this stack's maintenance rule: it is left alone; move it to another priority"
+        )));
+    }
+    let page = rule
+        .actions()
+        .first()
+        .and_then(|a| a.fixed_response_config())
+        .filter(|f| f.status_code() == Some(MAINTENANCE_STATUS))
+        .and_then(|f| f.message_body())
+        .map(str::to_string);
+    Ok(Ok(Some(MaintenanceRule { arn, page })))
+}
+
+/// Every path: the one condition of the maintenance rule.
+fn every_path() -> RuleCondition {
+    RuleCondition::builder()
+        .field(PATH)
+        .path_pattern_config(PathPatternConditionConfig::builder().values("*").build())
+        .build()
+}
+
+/// Make the maintenance rule serve `page`: create it, or change the page of `existing`.
+pub async fn put_maintenance_rule(
+    c: &Clients,
+    stack: &StackRef,
+    listener_arn: &str,
+    existing: Option<&MaintenanceRule>,
+    page: &str,
+) -> Result<(), AwsError> {
+    match existing {
+        Some(rule) => c
+            .elbv2
+            .modify_rule()
+            .rule_arn(&rule.arn)
+            .conditions(every_path())
+            .actions(maintenance_action(page))
+            .send()
+            .await
+            .ctx(|| format!("modify maintenance rule {}", rule.arn))
+            .map(|_| ()),
+        None => {
+            let tag = |k: &str, v: &str| {
+                aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+            };
+            let mut tags: Vec<_> = stack.tags.iter().map(|(k, v)| tag(k, v)).collect();
+            tags.push(tag(TAG_STACK, &stack.name));
+            tags.push(tag(crate::spec::names::TAG_RESOURCE, MAINTENANCE_RULE));
+            tags.push(tag(TAG_MAINTENANCE, "on"));
+            c.elbv2
+                .create_rule()
+                .listener_arn(listener_arn)
+                .priority(MAINTENANCE_PRIORITY)
+                .conditions(every_path())
+                .actions(maintenance_action(page))
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .ctx(|| format!("create maintenance rule on listener {listener_arn}"))
+                .map(|_| ())
+        }
+    }
+}
+
+/// `ballast maintenance off`: the rule goes (already gone is done).
+pub async fn delete_maintenance_rule(c: &Clients, rule: &MaintenanceRule) -> Result<(), AwsError> {
+    let r = c
+        .elbv2
+        .delete_rule()
+        .rule_arn(&rule.arn)
+        .send()
+        .await
+        .ctx(|| format!("delete maintenance rule {}", rule.arn));
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        r => r.map(|_| ()),
+    }
 }
