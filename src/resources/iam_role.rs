@@ -29,6 +29,70 @@ const INSTANCE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
+/// What stands for the role's own account in a trust policy as planned and as read back: the
+/// account is the caller's, known when the role is written (STS), and read back from the
+/// role's ARN. A trust naming any other account reads back as it is: drift.
+pub const THIS_ACCOUNT: &str = "(this account)";
+
+/// The task role's trust: ECS tasks, of this account only (`aws:SourceAccount`) and started by
+/// ECS in the role's region of this account (`aws:SourceArn`): the confused-deputy guard AWS
+/// recommends for task roles.
+fn task_trust(region: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": THIS_ACCOUNT},
+                "ArnLike": {"aws:SourceArn": format!("arn:{}:ecs:{region}:{THIS_ACCOUNT}:*", partition(region))},
+            },
+        }],
+    })
+    .to_string()
+}
+
+/// The partition of a region's ARNs.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// A trust policy as written: `THIS_ACCOUNT` replaced by the caller's account (one STS call,
+/// only when the policy names it).
+async fn with_account(c: &Clients, doc: &str) -> Result<String, BoxError> {
+    if !doc.contains(THIS_ACCOUNT) {
+        return Ok(doc.to_string());
+    }
+    let who = c
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .ctx(|| "get caller identity (the account of a task role's trust)".into())?;
+    let account = who
+        .account()
+        .ok_or("GetCallerIdentity returned no account")?;
+    Ok(doc.replace(THIS_ACCOUNT, account))
+}
+
+/// A trust policy as read back: the role's own account (from its ARN) as `THIS_ACCOUNT`.
+fn without_account(doc: &str, role_arn: &str) -> String {
+    let canonical = canonical_policy(doc);
+    match role_arn.split(':').nth(4).filter(|a| !a.is_empty()) {
+        Some(account) => canonical
+            .replace(&format!("\"{account}\""), &format!("\"{THIS_ACCOUNT}\""))
+            .replace(&format!(":{account}:"), &format!(":{THIS_ACCOUNT}:")),
+        None => canonical,
+    }
+}
+
 /// IAM returns policy documents URL-encoded; compare them as canonical JSON.
 /// The execution role's inline policy (`SECRETS_POLICY`) when the service has `secrets:`: it
 /// may read exactly those secrets and parameters (and decrypt with `secrets_kms_key`).
@@ -47,15 +111,9 @@ pub fn secrets_policy(v: &View<'_>) -> Option<String> {
             parameters.insert(from.clone());
         } else {
             // A parameter of the stack's region, in the account of whoever reads it.
-            let partition = if v.region.starts_with("cn-") {
-                "aws-cn"
-            } else if v.region.starts_with("us-gov-") {
-                "aws-us-gov"
-            } else {
-                "aws"
-            };
             parameters.insert(format!(
-                "arn:{partition}:ssm:{}:${{aws:PrincipalAccount}}:parameter/{}",
+                "arn:{}:ssm:{}:${{aws:PrincipalAccount}}:parameter/{}",
+                partition(v.region),
                 v.region,
                 from.trim_start_matches('/')
             ));
@@ -273,7 +331,10 @@ impl Kind<Clients> for IamRole {
         if let Some(doc) = permissions_policy(v) {
             out.push(
                 Node::new(KIND, v.id(TASK_ID), v.service_names().task_role())
-                    .attr("assume_role_policy", canonical_policy(TRUST))
+                    .attr(
+                        "assume_role_policy",
+                        canonical_policy(&task_trust(v.region)),
+                    )
                     .attr("managed_policy_arns", Value::List(Vec::new()))
                     .attr("inline_policies", Value::set([PERMISSIONS_POLICY]))
                     .attr("permissions_policy", canonical_policy(&doc))
@@ -392,8 +453,9 @@ impl Kind<Clients> for IamRole {
                     ("tags".into(), own.tags.clone()),
                     (
                         "assume_role_policy".into(),
-                        Value::str(canonical_policy(
+                        Value::str(without_account(
                             role.assume_role_policy_document().unwrap_or_default(),
+                            role.arn(),
                         )),
                     ),
                     (
@@ -475,7 +537,7 @@ impl Kind<Clients> for IamRole {
             .create_role()
             .role_name(&node.name)
             .description(format!("ballast stack {}: {}", stack.name, node.id))
-            .assume_role_policy_document(s(attrs, "assume_role_policy")?)
+            .assume_role_policy_document(with_account(c, s(attrs, "assume_role_policy")?).await?)
             .set_tags(Some(tags.clone()))
             .send()
             .await
@@ -512,7 +574,7 @@ impl Kind<Clients> for IamRole {
             c.iam
                 .update_assume_role_policy()
                 .role_name(&node.name)
-                .policy_document(s(attrs, "assume_role_policy")?)
+                .policy_document(with_account(c, s(attrs, "assume_role_policy")?).await?)
                 .send()
                 .await
                 .ctx(|| format!("update trust policy of role {}", node.name))?;
@@ -755,6 +817,30 @@ fn retag<'a>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_task_roles_trust_names_this_account_and_reads_back_as_planned() {
+        let planned = super::canonical_policy(&super::task_trust("us-east-1"));
+        let written = planned.replace(super::THIS_ACCOUNT, "123456789012");
+        assert!(
+            written.contains(r#""aws:SourceAccount":"123456789012""#),
+            "{written}"
+        );
+        assert!(
+            written.contains(r#""aws:SourceArn":"arn:aws:ecs:us-east-1:123456789012:*""#),
+            "{written}"
+        );
+        assert!(written.contains("ecs-tasks.amazonaws.com"), "{written}");
+        let role = "arn:aws:iam::123456789012:role/pizza-api-us-east-1-task";
+        assert_eq!(super::without_account(&written, role), planned);
+        // A trust of another account is drift; a trust without the condition too.
+        let other = planned.replace(super::THIS_ACCOUNT, "210987654321");
+        assert_ne!(super::without_account(&other, role), planned);
+        assert_ne!(super::without_account(super::TRUST, role), planned);
+        assert!(
+            super::canonical_policy(&super::task_trust("cn-north-1")).contains("arn:aws-cn:ecs:")
+        );
+    }
     #[test]
     fn key_order_does_not_matter() {
         let a = super::canonical_policy(r#"{"Version":"1","Statement":[{"b":1,"a":2}]}"#);
