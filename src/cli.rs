@@ -190,6 +190,9 @@ pub struct StatusArgs {
     /// By stack name, without the spec (needs --region or AWS_REGION)
     #[arg(long)]
     pub stack: Option<String>,
+    /// One service of a stack of several (`services:`): its tasks, targets and scaling only
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
     #[arg(long, value_enum, default_value_t = Output::Human)]
     pub output: Output,
 }

@@ -255,7 +255,7 @@ fn maintenance_refuses_a_load_balancer_the_stack_does_not_own() {
 #[test]
 fn maintenance_of_named_services_puts_one_rule_before_every_service() {
     let env = Env::new();
-    let (stack, region) = ("it-maint-many", "us-east-2");
+    let (stack, region) = ("it-mnt-named", "us-east-2");
     let yaml = format!(
         "name: {stack}\nregion: {region}\nalarms: false\nservices:\n  web:\n    image: web:1\n    route: {{path: /}}\n  api:\n    image: api:1\n    route: {{paths: [/api/*]}}\n"
     );

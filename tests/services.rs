@@ -249,9 +249,23 @@ fn without_a_service_at_the_root_the_listener_answers_404() {
         .expect("a fixed response");
     assert_eq!(fixed.status_code(), Some("404"));
     s.assert_converged();
-    let r = env.ballast(&["maintenance", "on", s.spec(), "--yes"]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("not built yet"), "{}", r.stderr);
+    // Maintenance without a service at `/` too: on and off leave the 404 default as it is.
+    assert_ok(
+        &env.ballast(&["maintenance", "on", s.spec(), "--yes"]),
+        "maintenance on",
+    );
+    assert_ok(
+        &env.ballast(&["maintenance", "off", s.spec(), "--yes"]),
+        "maintenance off",
+    );
+    let listener = s.listeners().swap_remove(0);
+    assert_eq!(
+        listener.default_actions()[0]
+            .fixed_response_config()
+            .and_then(|f| f.status_code()),
+        Some("404")
+    );
+    s.assert_converged();
     s.destroy();
 }
 
@@ -459,6 +473,15 @@ fn a_task_role_allows_exactly_the_permissions_and_nothing_added_by_hand() {
             .unwrap(),
     );
     assert!(trust.contains("ecs-tasks.amazonaws.com"), "{trust}");
+    // Only ECS tasks of this account, started by ECS in the stack's region (confused deputy).
+    assert!(
+        trust.contains(r#""StringEquals":{"aws:SourceAccount":"123456789012"}"#),
+        "{trust}"
+    );
+    assert!(
+        trust.contains(r#""ArnLike":{"aws:SourceArn":"arn:aws:ecs:us-east-2:123456789012:*"}"#),
+        "{trust}"
+    );
     let role_arn = r.role.unwrap().arn;
     let attached = c.iam.list_attached_role_policies().role_name(&role);
     let attached = s.block_on(attached.send()).unwrap();
@@ -710,6 +733,45 @@ fn an_internal_service_is_reached_by_name_and_only_by_the_stack() {
             assert_eq!(svc.health_check_grace_period_seconds(), None);
         }
     }
+
+    // status: every service apart (an internal one has no targets), or one with --service;
+    // by stack name the cluster's services tell.
+    let status = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--output", "json"];
+        all.extend_from_slice(args);
+        let r = s.run("status", &all);
+        assert_ok(&r, "status");
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let st = status(&[]);
+    let names: Vec<&str> = st["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api", "factory", "web"], "{st:#}");
+    for p in st["services"].as_array().unwrap() {
+        assert_eq!(p["service"]["status"], "ACTIVE", "{p:#}");
+        let internal = p["name"] == "factory";
+        assert_eq!(p["targets"].is_null(), internal, "{p:#}");
+    }
+    assert_eq!(
+        st["services"][2]["scaling"]["max"], 10,
+        "web scales: {st:#}"
+    );
+    assert!(st["service"].is_null(), "{st:#}");
+    let one = status(&["--service", "factory"]);
+    assert_eq!(one["services"].as_array().unwrap().len(), 1, "{one:#}");
+    assert_eq!(one["services"][0]["name"], "factory");
+    let r = s.run("status", &["--service", "oven"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&["--service oven", "api, factory, web"]);
+    let r = s
+        .env
+        .ballast(&["status", "--stack", stack, "--region", region]);
+    assert_ok(&r, "status --stack");
+    r.assert_stderr(&["Service api", "Service factory", "internal:", "Service web"]);
 
     s.assert_converged();
 

@@ -30,11 +30,57 @@ pub async fn run(a: &StatusArgs, g: &Global) -> Result<i32, Error> {
         }
         s.connect(&regions).await;
     }
+    // The named services to read (`services:`), or none for the one-service form; by stack
+    // name, the cluster's services tell.
+    let named: Option<Vec<String>> = model.as_ref().map(|m| {
+        if m.named_services {
+            m.services.keys().cloned().collect()
+        } else {
+            Vec::new()
+        }
+    });
+    let only = a.service.as_deref();
+    if let (Some(one), Some(named)) = (only, &named) {
+        if !named.iter().any(|n| n == one) {
+            return Err(Error::Usage(if named.is_empty() {
+                format!(
+                    "--service {one}: the stack has one service (`service:`); leave --service out"
+                )
+            } else {
+                format!(
+                    "--service {one}: the stack has no such service; its services are {}",
+                    named.join(", ")
+                )
+            }));
+        }
+    }
     // Every region at once, shown primary first, and Route 53 alongside.
     let reads = futures::future::join_all(regions.iter().map(|r| {
         let names = Names::new(&s.stack.name, r);
         let clients = &s.regional[r];
-        async move { status::read(clients, &names).await }
+        let named = named.clone();
+        async move {
+            let mut services = match named {
+                Some(n) => n,
+                None => status::services_in_cluster(clients, &names).await?,
+            };
+            if let Some(one) = only {
+                if !services.iter().any(|n| n == one) {
+                    return Err(Error::Usage(format!(
+                        "--service {one}: stack {} has no such service in {}{}",
+                        names.stack,
+                        names.region,
+                        if services.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (its services: {})", services.join(", "))
+                        }
+                    )));
+                }
+                services.retain(|n| n == one);
+            }
+            Ok::<_, Error>(status::read(clients, &names, &services).await?)
+        }
     }));
     let dns_read = async {
         if !with_dns {

@@ -8,7 +8,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::spec::Names;
+use crate::spec::{Names, ServiceNames};
 
 #[derive(Debug, Default, Serialize)]
 pub struct StackStatus {
@@ -28,6 +28,21 @@ pub struct StackStatus {
     /// every region's status).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns: Option<crate::inspect::dns::NameAnswer>,
+    /// With named services (`services:`): each service, in name order (`service`, `scaling`
+    /// and the load balancer's `by_az` are then empty: each service has its own).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One named service's status.
+#[derive(Debug, Default, Serialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    /// `None`: not deployed.
+    pub service: Option<ServiceHealth>,
+    /// Healthy targets per AZ of its target group; `None` for an internal service.
+    pub targets: Option<BTreeMap<String, AzTargets>>,
+    pub scaling: Option<Scaling>,
 }
 
 #[derive(Debug, Serialize)]
@@ -96,19 +111,93 @@ pub struct Scaling {
     pub schedules: Vec<String>,
 }
 
-pub async fn read(c: &Clients, names: &Names) -> Result<StackStatus, AwsError> {
-    let (cluster, service) = (names.cluster(), names.service());
+/// The stack's status in one region. `services`: the names of a stack of named services
+/// (`services:`), each read apart; empty for the one-service form, read as it always was.
+pub async fn read(
+    c: &Clients,
+    names: &Names,
+    services: &[String],
+) -> Result<StackStatus, AwsError> {
     let mut out = StackStatus {
         stack: names.stack.clone(),
         region: names.region.clone(),
         ..Default::default()
     };
+    let lb = load_balancer(c, names).await?;
+    if let Some((_, lb_arn)) = &lb {
+        out.maintenance = in_maintenance(c, &names.stack, lb_arn).await?;
+    }
+    let dns_name = |lb: &Option<(String, String)>| lb.as_ref().map(|(dns, _)| dns.clone());
+    if services.is_empty() {
+        let one = service_part(c, names, &names.service(), &names.target_group()).await?;
+        out.service = one.service;
+        out.scaling = one.scaling;
+        out.load_balancer = dns_name(&lb).map(|dns_name| TargetHealth {
+            dns_name,
+            by_az: one.targets.unwrap_or_default(),
+        });
+    } else {
+        let parts = futures::future::try_join_all(services.iter().map(|name| {
+            let n = ServiceNames {
+                stack: names.clone(),
+                service: Some(name.clone()),
+            };
+            async move { service_part(c, names, &n.service(), &n.target_group()).await }
+        }))
+        .await?;
+        out.services = parts;
+        out.load_balancer = dns_name(&lb).map(|dns_name| TargetHealth {
+            dns_name,
+            by_az: BTreeMap::new(),
+        });
+    }
+    out.alarms = alarms(c, names).await?;
+    Ok(out)
+}
 
+/// The names of the named services of the stack's cluster (ListServices), for a status by
+/// stack name: empty when the cluster runs only the one service named like the stack.
+pub async fn services_in_cluster(c: &Clients, names: &Names) -> Result<Vec<String>, AwsError> {
+    let cluster = names.cluster();
+    let mut pages = c
+        .ecs
+        .list_services()
+        .cluster(&cluster)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = match page.ctx(|| format!("list services of cluster {cluster}")) {
+            Err(e) if e.is_not_found() => break,
+            r => r?,
+        };
+        found.extend(
+            page.service_arns()
+                .iter()
+                .map(|a| a.rsplit('/').next().unwrap_or_default().to_string()),
+        );
+    }
+    found.sort();
+    if found.iter().all(|n| *n == names.service()) {
+        found.clear();
+    }
+    Ok(found)
+}
+
+/// One ECS service: its tasks and rollouts, its targets per AZ (`None` without a target
+/// group: an internal service), its scaling.
+async fn service_part(
+    c: &Clients,
+    names: &Names,
+    service: &str,
+    target_group: &str,
+) -> Result<ServiceStatus, AwsError> {
+    let cluster = names.cluster();
     let r = c
         .ecs
         .describe_services()
         .cluster(&cluster)
-        .services(&service)
+        .services(service)
         .send()
         .await
         .ctx(|| format!("describe service {service}"));
@@ -120,15 +209,21 @@ pub async fn read(c: &Clients, names: &Names) -> Result<StackStatus, AwsError> {
             .find(|s| s.status() != Some("INACTIVE"))
             .cloned(),
     };
+    let mut out = ServiceStatus {
+        name: service.to_string(),
+        ..Default::default()
+    };
     let mut subnets: Vec<String> = Vec::new();
+    let mut internal = false;
     if let Some(s) = &svc {
         subnets = s
             .network_configuration()
             .and_then(|n| n.awsvpc_configuration())
             .map(|v| v.subnets().to_vec())
             .unwrap_or_default();
+        internal = s.load_balancers().is_empty();
         out.service = Some(ServiceHealth {
-            name: service.clone(),
+            name: service.to_string(),
             status: s.status().unwrap_or_default().to_string(),
             running: s.running_count(),
             desired: s.desired_count(),
@@ -173,78 +268,88 @@ pub async fn read(c: &Clients, names: &Names) -> Result<StackStatus, AwsError> {
                 .collect(),
         });
     }
-
-    if let Some((health, lb_arn)) = target_health(c, names, &subnets).await? {
-        out.load_balancer = Some(health);
-        out.maintenance = in_maintenance(c, &names.stack, &lb_arn).await?;
-    }
-
     let resource_id = format!("service/{cluster}/{service}");
+    let (targets, scaling) = futures::try_join!(
+        async {
+            if internal {
+                Ok(None)
+            } else {
+                targets(c, target_group, &subnets).await.map(Some)
+            }
+        },
+        scaling(c, &resource_id)
+    )?;
+    out.targets = targets;
+    out.scaling = scaling;
+    Ok(out)
+}
+
+/// The scalable target of an ECS service (`service/<cluster>/<service>`), with its policies
+/// and schedules; `None` without autoscaling.
+async fn scaling(c: &Clients, resource_id: &str) -> Result<Option<Scaling>, AwsError> {
     let targets = c
         .appscaling
         .describe_scalable_targets()
         .service_namespace(ServiceNamespace::Ecs)
-        .resource_ids(&resource_id)
+        .resource_ids(resource_id)
         .send()
         .await
         .ctx(|| format!("describe scalable target {resource_id}"))?;
-    if let Some(t) = targets.scalable_targets().first() {
-        let policies = c
-            .appscaling
-            .describe_scaling_policies()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(&resource_id)
-            .send()
-            .await
-            .ctx(|| format!("describe scaling policies of {resource_id}"))?;
-        let schedules = c
-            .appscaling
-            .describe_scheduled_actions()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(&resource_id)
-            .send()
-            .await
-            .ctx(|| format!("describe scheduled actions of {resource_id}"))?;
-        out.scaling = Some(Scaling {
-            min: t.min_capacity(),
-            max: t.max_capacity(),
-            policies: policies
-                .scaling_policies()
-                .iter()
-                .map(|p| {
-                    let cfg = p.target_tracking_scaling_policy_configuration();
-                    let metric = cfg
-                        .and_then(|c| c.predefined_metric_specification())
-                        .map(|m| m.predefined_metric_type().as_str().to_string())
-                        .unwrap_or_default();
-                    format!(
-                        "{} ({metric} target {})",
-                        p.policy_name(),
-                        cfg.map(|c| c.target_value()).unwrap_or_default()
-                    )
-                })
-                .collect(),
-            schedules: schedules
-                .scheduled_actions()
-                .iter()
-                .map(|a| {
-                    let action = a.scalable_target_action();
-                    let bound =
-                        |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-                    format!(
-                        "{} {} {} -> min {} max {}",
-                        a.scheduled_action_name(),
-                        a.schedule(),
-                        a.timezone().unwrap_or("UTC"),
-                        bound(action.and_then(|x| x.min_capacity())),
-                        bound(action.and_then(|x| x.max_capacity()))
-                    )
-                })
-                .collect(),
-        });
-    }
-    out.alarms = alarms(c, names).await?;
-    Ok(out)
+    let Some(t) = targets.scalable_targets().first() else {
+        return Ok(None);
+    };
+    let policies = c
+        .appscaling
+        .describe_scaling_policies()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(resource_id)
+        .send()
+        .await
+        .ctx(|| format!("describe scaling policies of {resource_id}"))?;
+    let schedules = c
+        .appscaling
+        .describe_scheduled_actions()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(resource_id)
+        .send()
+        .await
+        .ctx(|| format!("describe scheduled actions of {resource_id}"))?;
+    Ok(Some(Scaling {
+        min: t.min_capacity(),
+        max: t.max_capacity(),
+        policies: policies
+            .scaling_policies()
+            .iter()
+            .map(|p| {
+                let cfg = p.target_tracking_scaling_policy_configuration();
+                let metric = cfg
+                    .and_then(|c| c.predefined_metric_specification())
+                    .map(|m| m.predefined_metric_type().as_str().to_string())
+                    .unwrap_or_default();
+                format!(
+                    "{} ({metric} target {})",
+                    p.policy_name(),
+                    cfg.map(|c| c.target_value()).unwrap_or_default()
+                )
+            })
+            .collect(),
+        schedules: schedules
+            .scheduled_actions()
+            .iter()
+            .map(|a| {
+                let action = a.scalable_target_action();
+                let bound = |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+                format!(
+                    "{} {} {} -> min {} max {}",
+                    a.scheduled_action_name(),
+                    a.schedule(),
+                    a.timezone().unwrap_or("UTC"),
+                    bound(action.and_then(|x| x.min_capacity())),
+                    bound(action.and_then(|x| x.max_capacity()))
+                )
+            })
+            .collect(),
+    }))
 }
 
 /// The alarms named `<stack>-...` that carry the stack's ownership tag (another stack's name
@@ -367,14 +472,9 @@ async fn in_maintenance(c: &Clients, stack: &str, lb_arn: &str) -> Result<bool, 
     Ok(rules.into_iter().any(|r| matches!(r, Ok(Some(_)))))
 }
 
-/// Healthy targets per AZ, and the load balancer's ARN. A target's AZ comes from DescribeTargetHealth, or else from the
-/// service subnet whose CIDR holds its IP.
-async fn target_health(
-    c: &Clients,
-    names: &Names,
-    subnets: &[String],
-) -> Result<Option<(TargetHealth, String)>, AwsError> {
-    let (alb, tg) = (names.alb(), names.target_group());
+/// The stack's load balancer: its DNS name and ARN (`None`: not there).
+async fn load_balancer(c: &Clients, names: &Names) -> Result<Option<(String, String)>, AwsError> {
+    let alb = names.alb();
     let lb = match c
         .elbv2
         .describe_load_balancers()
@@ -386,18 +486,22 @@ async fn target_health(
         Err(e) if e.is_not_found() => return Ok(None),
         r => r?,
     };
-    let dns_name = lb
-        .load_balancers()
-        .first()
-        .and_then(|l| l.dns_name())
-        .unwrap_or_default()
-        .to_string();
-    let lb_arn = lb
-        .load_balancers()
-        .first()
-        .and_then(|l| l.load_balancer_arn())
-        .unwrap_or_default()
-        .to_string();
+    Ok(lb.load_balancers().first().map(|l| {
+        (
+            l.dns_name().unwrap_or_default().to_string(),
+            l.load_balancer_arn().unwrap_or_default().to_string(),
+        )
+    }))
+}
+
+/// Healthy targets per AZ of target group `tg` (every AZ of the service's subnets listed, even
+/// without targets). A target's AZ comes from DescribeTargetHealth, or else from the service
+/// subnet whose CIDR holds its IP.
+async fn targets(
+    c: &Clients,
+    tg: &str,
+    subnets: &[String],
+) -> Result<BTreeMap<String, AzTargets>, AwsError> {
     let mut by_az: BTreeMap<String, AzTargets> = BTreeMap::new();
     let mut cidrs: Vec<(Ipv4Net, String)> = Vec::new();
     if !subnets.is_empty() {
@@ -421,7 +525,7 @@ async fn target_health(
     let tg_arn = match c
         .elbv2
         .describe_target_groups()
-        .names(&tg)
+        .names(tg)
         .send()
         .await
         .ctx(|| format!("describe target group {tg}"))
@@ -474,5 +578,5 @@ async fn target_health(
             }
         }
     }
-    Ok(Some((TargetHealth { dns_name, by_az }, lb_arn)))
+    Ok(by_az)
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::Style;
 use crate::inspect::dns::{NameAnswer, FALLBACK};
-use crate::inspect::status::StackStatus;
+use crate::inspect::status::{AzTargets, Scaling, ServiceHealth, StackStatus};
 
 pub fn render(s: &StackStatus, st: Style) -> String {
     let mut out = format!("{} \"{}\" in {}\n\n", st.bold("Stack"), s.stack, s.region);
@@ -15,7 +15,107 @@ pub fn render(s: &StackStatus, st: Style) -> String {
             st.yellow(&st.bold("In maintenance:"))
         );
     }
-    match &s.service {
+    if s.services.is_empty() {
+        service(&mut out, s.service.as_ref(), s.scaling.as_ref(), st);
+        out.push('\n');
+        match &s.load_balancer {
+            None => out.push_str("Load balancer: not deployed\n"),
+            Some(lb) => {
+                let _ = writeln!(out, "{} http://{}/", st.bold("Load balancer"), lb.dns_name);
+                targets(&mut out, &lb.by_az, st);
+            }
+        }
+    } else {
+        match &s.load_balancer {
+            None => out.push_str("Load balancer: not deployed\n"),
+            Some(lb) => {
+                let _ = writeln!(out, "{} http://{}/", st.bold("Load balancer"), lb.dns_name);
+            }
+        }
+        for part in &s.services {
+            out.push('\n');
+            if part.service.is_none() {
+                let _ = writeln!(out, "Service {}: not deployed", part.name);
+                continue;
+            }
+            service(&mut out, part.service.as_ref(), part.scaling.as_ref(), st);
+            match &part.targets {
+                Some(by_az) => targets(&mut out, by_az, st),
+                None => out.push_str(
+                    "  internal:         no load balancer; the stack's services call it by name\n",
+                ),
+            }
+        }
+    }
+    if let Some(h) = &s.health_check {
+        let state = if h.healthy {
+            st.green("healthy")
+        } else {
+            st.red("unhealthy")
+        };
+        let _ = writeln!(
+            out,
+            "\n{} {} {state}, {}/{} observations healthy{}",
+            st.bold("Route 53 health check"),
+            h.id,
+            h.healthy_observations,
+            h.observations,
+            if h.inverted {
+                format!(
+                    " ({})",
+                    st.yellow("inverted: a drill is running or was interrupted")
+                )
+            } else {
+                String::new()
+            }
+        );
+        if !h.last_status.is_empty() {
+            let _ = writeln!(out, "  last status: {}", st.dim(&h.last_status));
+        }
+    }
+    if !s.alarms.is_empty() {
+        let firing = s.alarms.iter().filter(|a| a.state == "ALARM").count();
+        let _ = writeln!(
+            out,
+            "\n{} {} ({} in ALARM)",
+            st.bold("Alarms"),
+            s.alarms.len(),
+            firing
+        );
+        for a in &s.alarms {
+            let state = match a.state.as_str() {
+                "OK" => st.green(&a.state),
+                "ALARM" => st.red(&a.state),
+                other => st.yellow(other),
+            };
+            let _ = writeln!(out, "  {:<40} {state}", a.name);
+            if a.state != "OK" && !a.reason.is_empty() {
+                let _ = writeln!(out, "    {}", st.dim(&a.reason));
+            }
+        }
+    }
+    let services = s
+        .service
+        .iter()
+        .chain(s.services.iter().filter_map(|p| p.service.as_ref()));
+    for svc in services {
+        if !svc.events.is_empty() {
+            if s.services.is_empty() {
+                out.push_str("\nRecent events:\n");
+            } else {
+                let _ = writeln!(out, "\nRecent events of {}:", svc.name);
+            }
+            for e in &svc.events {
+                let _ = writeln!(out, "  {e}");
+            }
+        }
+    }
+    out
+}
+
+/// One service: its tasks, task definition, capacity, last deployment and scaling.
+fn service(out: &mut String, svc: Option<&ServiceHealth>, scaling: Option<&Scaling>, st: Style) {
+    match svc {
         None => out.push_str("Service: not deployed\n"),
         Some(svc) => {
             let ok = svc.running >= svc.desired;
@@ -72,7 +172,7 @@ pub fn render(s: &StackStatus, st: Style) -> String {
             }
         }
     }
-    match &s.scaling {
+    match scaling {
         Some(sc) => {
             let _ = writeln!(out, "  scaling:          {}..{} tasks", sc.min, sc.max);
             for p in &sc.policies {
@@ -82,87 +182,28 @@ pub fn render(s: &StackStatus, st: Style) -> String {
                 let _ = writeln!(out, "    schedule {a}");
             }
         }
-        None if s.service.is_some() => {
+        None if svc.is_some() => {
             out.push_str("  scaling:          fixed desired count (no autoscaling)\n")
         }
         None => {}
     }
-    out.push('\n');
-    match &s.load_balancer {
-        None => out.push_str("Load balancer: not deployed\n"),
-        Some(lb) => {
-            let _ = writeln!(out, "{} http://{}/", st.bold("Load balancer"), lb.dns_name);
-            out.push_str("  healthy targets per AZ:\n");
-            for (az, t) in &lb.by_az {
-                let counts = format!("{}/{}", t.healthy, t.total);
-                let counts = if t.total > 0 && t.healthy == t.total {
-                    st.green(&counts)
-                } else {
-                    st.yellow(&counts)
-                };
-                let _ = writeln!(out, "    {az:<16} {counts} healthy");
-                for u in &t.unhealthy {
-                    let _ = writeln!(out, "      {}", st.dim(u));
-                }
-            }
-        }
-    }
-    if let Some(h) = &s.health_check {
-        let state = if h.healthy {
-            st.green("healthy")
+}
+
+/// Healthy targets per AZ.
+fn targets(out: &mut String, by_az: &std::collections::BTreeMap<String, AzTargets>, st: Style) {
+    out.push_str("  healthy targets per AZ:\n");
+    for (az, t) in by_az {
+        let counts = format!("{}/{}", t.healthy, t.total);
+        let counts = if t.total > 0 && t.healthy == t.total {
+            st.green(&counts)
         } else {
-            st.red("unhealthy")
+            st.yellow(&counts)
         };
-        let _ = writeln!(
-            out,
-            "\n{} {} {state}, {}/{} observations healthy{}",
-            st.bold("Route 53 health check"),
-            h.id,
-            h.healthy_observations,
-            h.observations,
-            if h.inverted {
-                format!(
-                    " ({})",
-                    st.yellow("inverted: a drill is running or was interrupted")
-                )
-            } else {
-                String::new()
-            }
-        );
-        if !h.last_status.is_empty() {
-            let _ = writeln!(out, "  last status: {}", st.dim(&h.last_status));
+        let _ = writeln!(out, "    {az:<16} {counts} healthy");
+        for u in &t.unhealthy {
+            let _ = writeln!(out, "      {}", st.dim(u));
         }
     }
-    if !s.alarms.is_empty() {
-        let firing = s.alarms.iter().filter(|a| a.state == "ALARM").count();
-        let _ = writeln!(
-            out,
-            "\n{} {} ({} in ALARM)",
-            st.bold("Alarms"),
-            s.alarms.len(),
-            firing
-        );
-        for a in &s.alarms {
-            let state = match a.state.as_str() {
-                "OK" => st.green(&a.state),
-                "ALARM" => st.red(&a.state),
-                other => st.yellow(other),
-            };
-            let _ = writeln!(out, "  {:<40} {state}", a.name);
-            if a.state != "OK" && !a.reason.is_empty() {
-                let _ = writeln!(out, "    {}", st.dim(&a.reason));
-            }
-        }
-    }
-    if let Some(svc) = &s.service {
-        if !svc.events.is_empty() {
-            out.push_str("\nRecent events:\n");
-            for e in &svc.events {
-                let _ = writeln!(out, "  {e}");
-            }
-        }
-    }
-    out
 }
 
 /// What Route 53 answers for the stack's name, shown once after every region.
