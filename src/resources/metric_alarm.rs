@@ -351,7 +351,13 @@ fn over(e: &Evaluation) -> String {
 
 fn managed(v: &View<'_>, a: &ManagedAlarmModel) -> Def {
     let e = &a.eval;
-    let (stack, t, over) = (&v.stack.name, canon(e.threshold), over(e));
+    // What it watches: the stack, or with named services one of them (`pizza/api`).
+    let stack = if a.alarm.per_service() && v.stack.named_services {
+        format!("{}/{}", v.stack.name, v.service_name())
+    } else {
+        v.stack.name.clone()
+    };
+    let (t, over) = (canon(e.threshold), over(e));
     let above = "GreaterThanThreshold";
     let (comparison, query, description) = match a.alarm {
         ManagedAlarm::Target5xxRate => {
