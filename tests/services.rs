@@ -50,6 +50,8 @@ fn expected(stack: &str, region: &str, services: &[(&str, bool)]) -> Inventory {
         // Service Connect: the namespace, and the group every task carries.
         ("aws_service_discovery_http_namespace", stack.to_string()),
         ("aws_security_group", format!("{stack}-tasks")),
+        // A row per service.
+        ("aws_cloudwatch_dashboard", format!("{stack}-{region}")),
     ];
     let mut rows: Vec<(String, String)> = stack_wide
         .into_iter()
@@ -183,7 +185,8 @@ fn adding_and_removing_a_service_writes_only_its_resources() {
     s.deploy();
     assert_eq!(s.inventory(), expected(stack, region, &[("web", false)]));
 
-    // Adding api: exactly its resources and its rule; nothing of web's is touched.
+    // Adding api: exactly its resources and its rule, and its row on the dashboard; nothing
+    // of web's is touched.
     s.set_yaml(&two(stack, region, "api:1", API_ROUTE, "alarms: false\n"));
     let d = s.deploy();
     let added = d.plan.inventory_after();
@@ -191,7 +194,13 @@ fn adding_and_removing_a_service_writes_only_its_resources() {
         added,
         expected(stack, region, &[("web", false), ("api", true)])
     );
-    let changed = d.plan.actions();
+    let dashboard = (
+        "aws_cloudwatch_dashboard.dashboard".to_string(),
+        "update".to_string(),
+    );
+    let mut changed = d.plan.actions();
+    assert!(changed.contains(&dashboard), "api's row: {changed:?}");
+    changed.retain(|c| *c != dashboard);
     assert!(
         changed.iter().all(|(address, _)| address.ends_with(".api")),
         "only api's resources change: {changed:?}"

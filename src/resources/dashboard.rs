@@ -44,21 +44,34 @@ impl Kind<Clients> for Dashboard {
     }
 
     fn desired(&self, v: &View<'_>) -> Vec<Node> {
-        // With named services the dashboard would need a row per service: not built yet, so
-        // none is made rather than one that shows a single service.
-        if !v.stack.dashboard || v.stack.named_services {
+        if !v.stack.dashboard {
             return vec![];
         }
+        // The one service's target group, or with named services each routed service's, by
+        // service (an internal one has none).
+        let tg = if v.stack.named_services {
+            Value::Map(
+                v.stack
+                    .services()
+                    .into_iter()
+                    .filter(|(_, s)| !s.internal)
+                    .map(|(name, _)| {
+                        let id =
+                            crate::spec::names::service_id(super::target_group::ID, Some(name));
+                        (name.to_string(), Value::reference(&id, "arn_suffix"))
+                    })
+                    .collect(),
+            )
+        } else {
+            Value::reference(super::target_group::ID, "arn_suffix")
+        };
         vec![Node::new(KIND, ID, v.names().dashboard())
             .attr("body", canonical(&body(v)))
             .attr(
                 "alb_arn_suffix",
                 Value::reference(super::load_balancer::ID, "arn_suffix"),
             )
-            .attr(
-                "tg_arn_suffix",
-                Value::reference(super::target_group::ID, "arn_suffix"),
-            )]
+            .attr("tg_arn_suffix", tg)]
     }
 
     async fn discover(
@@ -85,7 +98,7 @@ impl Kind<Clients> for Dashboard {
             return Ok(vec![]);
         }
         let parsed: Json = serde_json::from_str(raw).unwrap_or(Json::Null);
-        let (body, alb, tg) = normalize(parsed);
+        let (body, alb, tg) = normalize(parsed, &stack.name);
         Ok(vec![Observed {
             id: ID.into(),
             kind: KIND,
@@ -94,7 +107,7 @@ impl Kind<Clients> for Dashboard {
             attrs: Attrs::from([
                 ("body".into(), Value::Str(canonical(&body))),
                 ("alb_arn_suffix".into(), Value::opt_str(alb)),
-                ("tg_arn_suffix".into(), Value::opt_str(tg)),
+                ("tg_arn_suffix".into(), tg),
             ]),
             outputs: Outputs::from([
                 ("name".into(), name),
@@ -147,9 +160,15 @@ impl Kind<Clients> for Dashboard {
 }
 
 async fn put(c: &Clients, name: &str, attrs: &Attrs) -> Result<Outputs, BoxError> {
-    let body = s(attrs, "body")?
-        .replace(ALB, s(attrs, "alb_arn_suffix")?)
-        .replace(TG, s(attrs, "tg_arn_suffix")?);
+    let mut body = s(attrs, "body")?.replace(ALB, s(attrs, "alb_arn_suffix")?);
+    match attrs.get("tg_arn_suffix") {
+        Some(Value::Map(by_service)) => {
+            for (svc, suffix) in by_service {
+                body = body.replace(&tg_of(svc), suffix.as_str().unwrap_or_default());
+            }
+        }
+        _ => body = body.replace(TG, s(attrs, "tg_arn_suffix")?),
+    }
     c.cloudwatch
         .put_dashboard()
         .dashboard_name(name)
@@ -166,24 +185,56 @@ fn canonical(v: &Json) -> String {
     v.to_string()
 }
 
-/// The body with the load balancer's and target group's ARN suffixes replaced by their
-/// placeholders, and the suffixes found.
-fn normalize(mut v: Json) -> (Json, Option<String>, Option<String>) {
-    fn walk(v: &mut Json, alb: &mut Option<String>, tg: &mut Option<String>) {
+/// The placeholder of a named service's target group suffix: `${tg:api}`.
+fn tg_of(service: &str) -> String {
+    format!("${{tg:{service}}}")
+}
+
+/// The body with the load balancer's and target groups' ARN suffixes replaced by their
+/// placeholders, and the suffixes found: the load balancer's, and the target group's (the one
+/// service's `<stack>-tg` as a string; named services' `<stack>-<service>-tg` as a map by
+/// service).
+fn normalize(mut v: Json, stack: &str) -> (Json, Option<String>, Value) {
+    fn walk(
+        v: &mut Json,
+        stack: &str,
+        alb: &mut Option<String>,
+        one: &mut Option<String>,
+        named: &mut std::collections::BTreeMap<String, Value>,
+    ) {
         match v {
             Json::String(s) if s.starts_with("app/") => {
                 *alb = Some(std::mem::replace(s, ALB.into()));
             }
             Json::String(s) if s.starts_with("targetgroup/") => {
-                *tg = Some(std::mem::replace(s, TG.into()));
+                let name = s.split('/').nth(1).unwrap_or_default();
+                let service = name
+                    .strip_prefix(&format!("{stack}-"))
+                    .and_then(|r| r.strip_suffix("-tg"))
+                    .filter(|svc| !svc.is_empty())
+                    .map(str::to_string);
+                match service {
+                    Some(svc) => {
+                        let suffix = std::mem::replace(s, tg_of(&svc));
+                        named.insert(svc, Value::Str(suffix));
+                    }
+                    None => *one = Some(std::mem::replace(s, TG.into())),
+                }
             }
-            Json::Array(items) => items.iter_mut().for_each(|i| walk(i, alb, tg)),
-            Json::Object(m) => m.values_mut().for_each(|i| walk(i, alb, tg)),
+            Json::Array(items) => items
+                .iter_mut()
+                .for_each(|i| walk(i, stack, alb, one, named)),
+            Json::Object(m) => m.values_mut().for_each(|i| walk(i, stack, alb, one, named)),
             _ => {}
         }
     }
-    let (mut alb, mut tg) = (None, None);
-    walk(&mut v, &mut alb, &mut tg);
+    let (mut alb, mut one, mut named) = (None, None, std::collections::BTreeMap::new());
+    walk(&mut v, stack, &mut alb, &mut one, &mut named);
+    let tg = if named.is_empty() {
+        Value::opt_str(one)
+    } else {
+        Value::Map(named)
+    };
     (v, alb, tg)
 }
 
@@ -206,10 +257,11 @@ fn annotations(lines: &[(&str, Option<f64>)]) -> Json {
     json!({ "horizontal": h })
 }
 
-/// The dashboard body, with `${alb}` and `${tg}` where the ARN suffixes go.
+/// The dashboard body, with `${alb}` and `${tg}` (named services: `${tg:<service>}`) where the
+/// ARN suffixes go: the load balancer's row, then a row per service.
 fn body(v: &View<'_>) -> Json {
     let names = v.names();
-    let (cluster, service) = (names.cluster(), names.service());
+    let cluster = names.cluster();
     let region = v.region;
     let metric = |title: &str, metrics: Json, stat: &str, ann: Json, x: u32, y: u32| {
         json!({
@@ -231,41 +283,24 @@ fn body(v: &View<'_>) -> Json {
         NetworkModel::Create { subnets, .. } => subnets.iter().map(|s| s.az.clone()).collect(),
         NetworkModel::Existing { .. } => Vec::new(),
     };
-    let mut hosts: Vec<Json> = Vec::new();
-    for az in &azs {
-        for metric in ["HealthyHostCount", "UnHealthyHostCount"] {
-            hosts.push(json!([
-                "AWS/ApplicationELB", metric, "TargetGroup", TG, "LoadBalancer", ALB,
-                "AvailabilityZone", az, {"label": format!("{metric} {az}")}
-            ]));
-        }
-    }
-    if azs.is_empty() {
-        for metric in ["HealthyHostCount", "UnHealthyHostCount"] {
-            hosts.push(json!([
-                "AWS/ApplicationELB",
-                metric,
-                "TargetGroup",
-                TG,
-                "LoadBalancer",
-                ALB
-            ]));
-        }
-    }
-    let ecs = |ns: &str, name: &str, label: &str| json!([ns, name, "ClusterName", cluster, "ServiceName", service, {"label": label}]);
     let slo_ms = v
         .stack
         .slo
         .as_ref()
         .and_then(|s| s.latency.as_ref())
         .map(|l| f64::from(l.threshold_ms) / 1000.0);
-    let widgets = vec![
+    let what = if v.stack.named_services {
+        "Golden signals of its services"
+    } else {
+        "Golden signals of the service"
+    };
+    let mut widgets = vec![
         json!({
             "type": "text",
             "x": 0, "y": 0, "width": 24, "height": 2,
             "properties": {
                 "markdown": format!(
-                    "## {stack} ({region})\nGolden signals of the service. Managed by ballast \
+                    "## {stack} ({region})\n{what}. Managed by ballast \
                      ({mark}): changes made here are overwritten by the next deploy.",
                     stack = v.stack.name,
                     mark = mark(&v.stack.name),
@@ -305,16 +340,56 @@ fn body(v: &View<'_>) -> Json {
             16,
             2,
         ),
-        metric(
-            "Healthy and unhealthy hosts per AZ",
-            Json::Array(hosts),
-            "Maximum",
-            annotations(&[]),
-            0,
-            8,
-        ),
-        metric(
-            "Tasks: running vs desired",
+    ];
+    // One row per service: (ECS service, title prefix, target group placeholder).
+    let rows: Vec<(String, String, Option<String>)> = if v.stack.named_services {
+        v.stack
+            .services()
+            .into_iter()
+            .map(|(name, s)| {
+                let tg = (!s.internal).then(|| tg_of(name));
+                (name.to_string(), format!("{name}: "), tg)
+            })
+            .collect()
+    } else {
+        vec![(names.service(), String::new(), Some(TG.to_string()))]
+    };
+    for (i, (service, prefix, tg)) in rows.iter().enumerate() {
+        let y = 8 + 6 * i as u32;
+        if let Some(tg) = tg {
+            let mut hosts: Vec<Json> = Vec::new();
+            for az in &azs {
+                for metric in ["HealthyHostCount", "UnHealthyHostCount"] {
+                    hosts.push(json!([
+                        "AWS/ApplicationELB", metric, "TargetGroup", tg, "LoadBalancer", ALB,
+                        "AvailabilityZone", az, {"label": format!("{metric} {az}")}
+                    ]));
+                }
+            }
+            if azs.is_empty() {
+                for metric in ["HealthyHostCount", "UnHealthyHostCount"] {
+                    hosts.push(json!([
+                        "AWS/ApplicationELB",
+                        metric,
+                        "TargetGroup",
+                        tg,
+                        "LoadBalancer",
+                        ALB
+                    ]));
+                }
+            }
+            widgets.push(metric(
+                &format!("{prefix}Healthy and unhealthy hosts per AZ"),
+                Json::Array(hosts),
+                "Maximum",
+                annotations(&[]),
+                0,
+                y,
+            ));
+        }
+        let ecs = |ns: &str, name: &str, label: &str| json!([ns, name, "ClusterName", cluster, "ServiceName", service, {"label": label}]);
+        widgets.push(metric(
+            &format!("{prefix}Tasks: running vs desired"),
             json!([
                 ecs("ECS/ContainerInsights", "RunningTaskCount", "running"),
                 ecs("ECS/ContainerInsights", "DesiredTaskCount", "desired")
@@ -325,10 +400,10 @@ fn body(v: &View<'_>) -> Json {
                 threshold(v, ManagedAlarm::RunningTasksLow),
             )]),
             8,
-            8,
-        ),
-        metric(
-            "CPU and memory (percent)",
+            y,
+        ));
+        widgets.push(metric(
+            &format!("{prefix}CPU and memory (percent)"),
             json!([
                 ecs("AWS/ECS", "CPUUtilization", "CPU"),
                 ecs("AWS/ECS", "MemoryUtilization", "memory")
@@ -339,9 +414,9 @@ fn body(v: &View<'_>) -> Json {
                 ("memory_high alarm", threshold(v, ManagedAlarm::MemoryHigh)),
             ]),
             16,
-            8,
-        ),
-    ];
+            y,
+        ));
+    }
     json!({ "widgets": widgets })
 }
 
@@ -364,10 +439,56 @@ mod tests {
             .replace(TG, "targetgroup/web-tg/73e2d6bc24d8a067");
         let reordered: Json = serde_json::from_str(&filled).unwrap();
         let pretty = serde_json::to_string_pretty(&reordered).unwrap();
-        let (norm, alb, tg) = normalize(serde_json::from_str(&pretty).unwrap());
+        let (norm, alb, tg) = normalize(serde_json::from_str(&pretty).unwrap(), "web");
         assert_eq!(canonical(&norm), want);
         assert_eq!(alb.as_deref(), Some("app/web-alb/50dc6c495c0c9188"));
-        assert_eq!(tg.as_deref(), Some("targetgroup/web-tg/73e2d6bc24d8a067"));
+        assert_eq!(tg, Value::str("targetgroup/web-tg/73e2d6bc24d8a067"));
         assert!(want.contains(&mark("web")));
+    }
+
+    /// With named services: a row per service, each routed one with its own target group; the
+    /// suffixes read back by service (from the target groups' names).
+    #[test]
+    fn named_services_have_a_row_each() {
+        let m =
+            crate::spec::load_str("app.yaml", include_str!("../../stacks/app.yaml"), None).unwrap();
+        let v = View::new(&m, "us-east-1", None);
+        let want = canonical(&body(&v));
+        for title in [
+            "api: Healthy and unhealthy hosts per AZ",
+            "factory: CPU and memory (percent)",
+            "web: Tasks: running vs desired",
+        ] {
+            assert!(want.contains(title), "{title}: {want}");
+        }
+        assert!(
+            !want.contains("factory: Healthy"),
+            "an internal service has no targets"
+        );
+        let filled = want
+            .replace(ALB, "app/pizza-alb/50dc6c495c0c9188")
+            .replace(&tg_of("api"), "targetgroup/pizza-api-tg/1")
+            .replace(&tg_of("web"), "targetgroup/pizza-web-tg/2");
+        let (norm, _, tg) = normalize(serde_json::from_str(&filled).unwrap(), "pizza");
+        assert_eq!(canonical(&norm), want);
+        assert_eq!(
+            tg,
+            Value::Map(
+                [
+                    ("api".to_string(), Value::str("targetgroup/pizza-api-tg/1")),
+                    ("web".to_string(), Value::str("targetgroup/pizza-web-tg/2")),
+                ]
+                .into()
+            )
+        );
+        let node = &Dashboard.desired(&v)[0];
+        assert_eq!(
+            node.attrs["tg_arn_suffix"]
+                .as_map()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["api", "web"]
+        );
     }
 }
