@@ -213,7 +213,7 @@ fn maintenance_on_serves_the_page_deploy_leaves_it_and_off_forwards_again() {
 #[test]
 fn maintenance_refuses_a_load_balancer_the_stack_does_not_own() {
     let env = Env::new();
-    let s = web(&env, "it-maint-own", "us-east-2");
+    let s = web(&env, "it-ownmaint", "us-east-2");
     s.deploy();
     let lb_arn = s.load_balancer().load_balancer_arn().unwrap().to_string();
     let c = s.clients();
@@ -228,7 +228,7 @@ fn maintenance_refuses_a_load_balancer_the_stack_does_not_own() {
     let r = maintenance(&s, "on", &["--yes"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     r.assert_stderr(&[
-        "it-maint-own-alb in us-east-2 does not carry the tag ballast:stack=it-maint-own",
+        "it-ownmaint-alb in us-east-2 does not carry the tag ballast:stack=it-ownmaint",
         "left alone",
     ]);
     let r = maintenance(&s, "off", &["--yes"]);
@@ -242,7 +242,7 @@ fn maintenance_refuses_a_load_balancer_the_stack_does_not_own() {
     let retag = c.elbv2.add_tags().resource_arns(&lb_arn).tags(
         Tag::builder()
             .key("ballast:stack")
-            .value("it-maint-own")
+            .value("it-ownmaint")
             .build(),
     );
     s.block_on(retag.send()).unwrap();

@@ -1390,7 +1390,9 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
         .filter(|r| r.role_name().starts_with(&prefix) && r.role_name().contains(&in_region))
     {
         let tags = c.iam.list_role_tags().role_name(role.role_name());
-        let tags = tags.send().await.unwrap();
+        let Some(tags) = gone_meanwhile(tags.send().await) else {
+            continue;
+        };
         if owned(stack, tags.tags().iter().map(|t| (t.key(), t.value()))) {
             found.push(("aws_iam_role", role.role_name().into()));
         }
@@ -1409,7 +1411,9 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
                 .to_string()
         });
         let tags = c.logs.list_tags_for_resource().resource_arn(arn);
-        let tags = tags.send().await.unwrap();
+        let Some(tags) = gone_meanwhile(tags.send().await) else {
+            continue;
+        };
         let tags = tags.tags().into_iter().flatten();
         if owned(stack, tags.map(|(k, v)| (k.as_str(), v.as_str()))) {
             let name = g.log_group_name().unwrap().to_string();
@@ -1441,7 +1445,9 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     {
         let tags = c.appscaling.list_tags_for_resource();
         let tags = tags.resource_arn(t.scalable_target_arn().unwrap());
-        let tags = tags.send().await.unwrap();
+        let Some(tags) = gone_meanwhile(tags.send().await) else {
+            continue;
+        };
         let tags = tags.tags().into_iter().flatten();
         if !owned(stack, tags.map(|(k, v)| (k.as_str(), v.as_str()))) {
             continue;
@@ -1485,7 +1491,9 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
         .collect();
     for (kind, name, arn) in named {
         let tags = c.cloudwatch.list_tags_for_resource().resource_arn(arn);
-        let tags = tags.send().await.unwrap();
+        let Some(tags) = gone_meanwhile(tags.send().await) else {
+            continue;
+        };
         let tags = tags.tags().iter();
         if owned(
             stack,
@@ -1508,7 +1516,9 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     }) {
         let arn = t.topic_arn().unwrap();
         let tags = c.sns.list_tags_for_resource().resource_arn(arn);
-        let tags = tags.send().await.unwrap();
+        let Some(tags) = gone_meanwhile(tags.send().await) else {
+            continue;
+        };
         let tags = tags.tags().iter();
         if !owned(stack, tags.map(|t| (t.key(), t.value()))) {
             continue;
@@ -1637,4 +1647,28 @@ pub fn lock_id(s: &TestStack, region: &str) -> Option<String> {
         let v: serde_json::Value = serde_json::from_str(p.parameter()?.value()?).ok()?;
         Some(v["id"].as_str()?.to_string())
     })
+}
+
+/// A tag read of something a listing showed: `None` when it was deleted in between (another
+/// test's stack of a name this one's is a prefix of, or the destroy being checked); any other
+/// error fails the test.
+fn gone_meanwhile<T, E, R>(
+    r: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+) -> Option<T>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
+    match r {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let code = e.code().unwrap_or_default();
+            if code.contains("NotFound") || code == "NoSuchEntity" {
+                None
+            } else {
+                panic!("{e:?}")
+            }
+        }
+    }
 }
