@@ -397,16 +397,15 @@ pub async fn put_maintenance_rule(
             .ctx(|| format!("modify maintenance rule {}", rule.arn))
             .map(|_| ()),
         None => {
-            let tag = |k: &str, v: &str| {
+            // The tags of every ELB resource of the stack (ownership, its logical id, the
+            // user's), plus the mark that makes it maintenance's.
+            let mut tags = elb_tags(stack, &Node::new(KIND, MAINTENANCE_RULE, ""));
+            tags.push(
                 aws_sdk_elasticloadbalancingv2::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-            };
-            let mut tags: Vec<_> = stack.tags.iter().map(|(k, v)| tag(k, v)).collect();
-            tags.push(tag(TAG_STACK, &stack.name));
-            tags.push(tag(crate::spec::names::TAG_RESOURCE, MAINTENANCE_RULE));
-            tags.push(tag(TAG_MAINTENANCE, "on"));
+                    .key(TAG_MAINTENANCE)
+                    .value("on")
+                    .build(),
+            );
             c.elbv2
                 .create_rule()
                 .listener_arn(listener_arn)
