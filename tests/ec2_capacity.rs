@@ -193,3 +193,99 @@ fn ec2_capacity_validation() {
     );
     rejects(&public, &["assign_public_ip: true does not work"]);
 }
+
+/// Named services, two on EC2 capacity of their own: each gets its own launch template, Auto
+/// Scaling group, capacity provider and instance role, both providers join the one cluster
+/// although they are created at once (PutClusterCapacityProviders replaces the whole list),
+/// a redeploy writes nothing, and a destroy by name finds and removes every one.
+#[test]
+fn ec2_capacity_per_named_service() {
+    let env = Env::new();
+    let (stack, region) = ("it-ec2svc", "me-south-1");
+    let yaml = format!(
+        "name: {stack}\nregion: {region}\nservices:\n\
+         \x20 web:\n    image: public.ecr.aws/nginx/nginx:1.27\n    route: {{path: /}}\n    cpu: 256\n    memory: 512\n\
+         \x20   ec2_capacity: {{instance_type: t3.small, min: 1, max: 3}}\n\
+         \x20 api:\n    image: public.ecr.aws/nginx/nginx:1.27\n    route: {{paths: [/api/*]}}\n\
+         \x20   ec2_capacity: {{instance_type: t3.medium, min: 1, max: 5}}\n\
+         \x20 worker:\n    image: public.ecr.aws/nginx/nginx:1.27\n    port: 9000\n    internal: true\n"
+    );
+    let s = TestStack::new(&env, stack, region, &yaml);
+    let d = s.deploy();
+    let inv = d.plan.inventory_after();
+    for (kind, names) in [
+        (
+            "aws_launch_template",
+            ["it-ec2svc-api-ecs", "it-ec2svc-web-ecs"],
+        ),
+        (
+            "aws_autoscaling_group",
+            ["it-ec2svc-api-ecs", "it-ec2svc-web-ecs"],
+        ),
+        (
+            "aws_ecs_capacity_provider",
+            ["it-ec2svc-api-ec2", "it-ec2svc-web-ec2"],
+        ),
+    ] {
+        assert_eq!(inv[kind], names, "{kind}");
+    }
+    for role in [
+        "it-ec2svc-api-me-south-1-instance",
+        "it-ec2svc-web-me-south-1-instance",
+    ] {
+        assert!(inv["aws_iam_role"].iter().any(|r| r == role), "{role}");
+    }
+    assert_eq!(s.inventory(), inv);
+
+    let mut providers = s.clusters()[0].capacity_providers().to_vec();
+    providers.sort();
+    assert_eq!(
+        providers,
+        [
+            "FARGATE",
+            "FARGATE_SPOT",
+            "it-ec2svc-api-ec2",
+            "it-ec2svc-web-ec2"
+        ],
+        "both providers joined the cluster"
+    );
+    for svc in s.services() {
+        let strategy: Vec<&str> = svc
+            .capacity_provider_strategy()
+            .iter()
+            .map(|i| i.capacity_provider())
+            .collect();
+        let want = match svc.service_name().unwrap() {
+            "worker" => "FARGATE".to_string(),
+            name => format!("{stack}-{name}-ec2"),
+        };
+        assert_eq!(strategy, [want.as_str()], "{:?}", svc.service_name());
+    }
+    let c = s.clients();
+    let asgs = s.block_on(async {
+        c.autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("it-ec2svc-api-ecs")
+            .auto_scaling_group_names("it-ec2svc-web-ecs")
+            .send()
+            .await
+            .unwrap()
+            .auto_scaling_groups()
+            .to_vec()
+    });
+    let mut bounds: Vec<(&str, Option<i32>)> = asgs
+        .iter()
+        .map(|g| (g.auto_scaling_group_name().unwrap(), g.max_size()))
+        .collect();
+    bounds.sort();
+    assert_eq!(
+        bounds,
+        [
+            ("it-ec2svc-api-ecs", Some(5)),
+            ("it-ec2svc-web-ecs", Some(3))
+        ]
+    );
+
+    s.assert_converged();
+    s.destroy_by_name();
+}

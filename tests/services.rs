@@ -278,26 +278,6 @@ fn without_a_service_at_the_root_the_listener_answers_404() {
     s.destroy();
 }
 
-#[test]
-fn what_is_not_built_yet_is_refused_before_any_call() {
-    let env = Env::new();
-    let (stack, region) = ("it-unbuilt", "us-east-2");
-    let yaml = format!(
-        "name: {stack}\nregion: {region}\nservices:\n  web:\n    image: web:1\n    route: {{path: /}}\n    ec2_capacity: {{instance_type: t3.small, min: 1, max: 2}}\n"
-    );
-    let s = TestStack::new(&env, stack, region, &yaml);
-    env.reset();
-    let r = s.run("plan", &[]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("`ec2_capacity:` under `services:`"),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(env.stats().total, 0, "refused before any AWS call");
-    assert_ok(&s.run("validate", &[]), "validate checks it");
-}
-
 /// `api` with two sidecars (a telemetry collector the app waits for, a log router that waits
 /// for the app): every container's settings are written and read back.
 fn sidecars(stack: &str, region: &str, otel_image: &str, with_router: bool) -> String {

@@ -42,23 +42,6 @@ fn three_services_are_valid() {
     assert!(err.contains("stack \"pizza\" in us-east-1"), "{err}");
 }
 
-/// `plan` (as every command that acts on AWS) refuses what it cannot deploy whole, before it
-/// makes a single call: container instances per service are not built yet.
-#[test]
-fn plan_refuses_ec2_capacity_of_named_services_until_it_can_be_deployed() {
-    let yaml = PIZZA.replace(
-        "    internal: true\n",
-        "    internal: true\n    ec2_capacity: {instance_type: t3.small}\n",
-    );
-    let err = plan_refuses("pizza.yaml", &yaml);
-    assert!(
-        err.contains(
-            "validates `ec2_capacity:` under `services:` but cannot plan or deploy it yet"
-        ),
-        "{err}"
-    );
-}
-
 // Two routes of one specificity whose services' names hash to one slot (`cart` and `hj`).
 rejects!(
     two_rules_cannot_share_a_priority,
@@ -66,25 +49,6 @@ rejects!(
     "services `cart` and `hj` would take the same listener rule priority",
     "rename one of the two"
 );
-
-/// `ballast plan` of `yaml` (written to `file`) against an endpoint where nothing listens (a
-/// call would fail differently): it must exit 1 before any call; its stderr.
-fn plan_refuses(file: &str, yaml: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(file), yaml).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .current_dir(dir.path())
-        .args(["plan", file])
-        .env("NO_COLOR", "1")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    err
-}
 
 rejects!(
     service_or_services_not_both,

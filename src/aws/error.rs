@@ -208,7 +208,9 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             "ClusterContainsServicesException"
             | "ClusterContainsTasksException"
             | "ClusterContainsContainerInstancesException"
-            | "ResourceInUseException" => Some(InUse),
+            | "ResourceInUseException"
+            // Another edit of a cluster's capacity providers is still being applied.
+            | "UpdateInProgressException" => Some(InUse),
             // ECS says "not found" in a ClientException for task definitions and capacity
             // providers; any other ClientException is a real error.
             "ClientException"
@@ -730,6 +732,7 @@ mod tests {
                 InUse,
             ),
             ("ecs", "ResourceInUseException", "", InUse),
+            ("ecs", "UpdateInProgressException", "", InUse),
             ("ecs", "AccessDeniedException", "", AccessDenied),
             ("ecs", "ThrottlingException", "", Throttled),
             ("iam", "NoSuchEntity", "", NotFound),

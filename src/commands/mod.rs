@@ -225,28 +225,7 @@ pub fn load(file: &Path, g: &Global) -> Result<Model, Error> {
 
 /// `load` with the region override given (`None`: the spec's own regions).
 pub fn load_in(file: &Path, region: Option<&str>) -> Result<Model, Error> {
-    let model = load_valid(file, region)?;
-    // Validated, but what lowers it is not built yet (container instances per service): no
-    // command may act on AWS
-    // with it rather than act on part of it.
-    let any = |f: fn(&spec::ServiceModel) -> bool| model.services.values().any(f);
-    let unbuilt: Vec<&str> = [(
-        "`ec2_capacity:` under `services:`",
-        model.named_services && any(|s| s.ec2_capacity.is_some()),
-    )]
-    .into_iter()
-    .filter_map(|(what, used)| used.then_some(what))
-    .collect();
-    if !unbuilt.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}: this release validates {} but cannot plan or deploy {} yet; \
-             `ballast validate` checks the spec",
-            file.display(),
-            unbuilt.join(", "),
-            if unbuilt.len() == 1 { "it" } else { "them" },
-        )));
-    }
-    Ok(model)
+    load_valid(file, region)
 }
 
 /// Reads and validates the spec, either form (`ballast validate`); shows its warnings.

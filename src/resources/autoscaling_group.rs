@@ -54,30 +54,56 @@ impl Kind<Clients> for AutoScalingGroup {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        let name = Names::new(&stack.name, &stack.region).autoscaling_group();
-        let r = c
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&name)
-            .send()
-            .await
-            .ctx(|| format!("describe auto scaling group {name}"))?;
+        // Each desired group (and the one service's) by name, and the stack's by its ownership
+        // tag, at once: a group made a moment ago is found by name before the filter shows it.
+        let mut names: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
+        names.push(Names::new(&stack.name, &stack.region).autoscaling_group());
+        let describe = |names: Vec<String>, tagged: bool| async move {
+            let mut q = c.autoscaling.describe_auto_scaling_groups();
+            q = if tagged {
+                q.filters(
+                    aws_sdk_autoscaling::types::Filter::builder()
+                        .name(format!("tag:{}", crate::spec::names::TAG_STACK))
+                        .values(&stack.name)
+                        .build(),
+                )
+            } else {
+                q.set_auto_scaling_group_names(Some(names))
+            };
+            let mut pages = q.into_paginator().send();
+            let mut out = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.ctx(|| "describe auto scaling groups".into())?;
+                out.extend(page.auto_scaling_groups().iter().cloned());
+            }
+            Ok::<_, crate::aws::AwsError>(out)
+        };
+        let (named, tagged) = futures::try_join!(describe(names, false), describe(vec![], true))?;
+        let mut groups: Vec<aws_sdk_autoscaling::types::AutoScalingGroup> = Vec::new();
+        for g in named.into_iter().chain(tagged) {
+            if !groups
+                .iter()
+                .any(|f| f.auto_scaling_group_name() == g.auto_scaling_group_name())
+            {
+                groups.push(g);
+            }
+        }
         let mut out = Vec::new();
         // A group being deleted is on its way out, not something to adopt or update.
-        for g in r
-            .auto_scaling_groups()
-            .iter()
-            .filter(|g| g.status().is_none())
-        {
+        for g in groups.iter().filter(|g| g.status().is_none()) {
+            let name = g.auto_scaling_group_name().unwrap_or_default().to_string();
             let own = ownership(
                 stack,
                 g.tags()
                     .iter()
                     .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))),
             );
-            if !own.owned && desired.is_empty() {
+            let Some(id) = super::common::found_id(&own, desired, &name, || {
+                let svc = crate::spec::names::service_of(&stack.name, &name, "ecs").flatten();
+                crate::spec::names::service_id(ID, svc.as_deref())
+            }) else {
                 continue;
-            }
+            };
             let subnets: Vec<&str> = g
                 .vpc_zone_identifier()
                 .unwrap_or_default()
@@ -86,7 +112,7 @@ impl Kind<Clients> for AutoScalingGroup {
                 .collect();
             let arn = g.auto_scaling_group_arn().unwrap_or_default().to_string();
             out.push(Observed {
-                id: ID.into(),
+                id,
                 kind: KIND,
                 name: name.clone(),
                 outputs: Outputs::from([("arn".into(), arn), ("name".into(), name.clone())]),

@@ -58,42 +58,77 @@ impl Kind<Clients> for CapacityProvider {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
+        // Each desired one (and the one service's) by name, the listing (every provider of the
+        // region) and the cluster, all at once.
         let names = Names::new(&stack.name, &stack.region);
-        let name = names.capacity_provider();
-        let r = c
-            .ecs
-            .describe_capacity_providers()
-            .capacity_providers(&name)
-            .include(CapacityProviderField::Tags)
-            .send()
-            .await
-            .ctx(|| format!("describe capacity provider {name}"))?;
-        let mut out = Vec::new();
-        for cp in r
-            .capacity_providers()
-            .iter()
-            .filter(|cp| cp.status().map(|s| s.as_str()) == Some("ACTIVE"))
-        {
-            let own = ecs_owner(stack, cp.tags());
-            if !own.owned && desired.is_empty() {
-                continue;
+        let mut wanted: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
+        wanted.push(names.capacity_provider());
+        let describe = |wanted: Vec<String>| async move {
+            let mut out = Vec::new();
+            let mut token = None;
+            // Bounded: a region has at most a few hundred providers.
+            for _ in 0..50 {
+                let r = c
+                    .ecs
+                    .describe_capacity_providers()
+                    .set_capacity_providers((!wanted.is_empty()).then(|| wanted.clone()))
+                    .include(CapacityProviderField::Tags)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .ctx(|| "describe capacity providers".into())?;
+                out.extend(r.capacity_providers().iter().cloned());
+                token = r.next_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
             }
-            let asg = cp.auto_scaling_group_provider();
-            let cluster = names.cluster();
-            let clusters = c
-                .ecs
+            Ok::<_, AwsError>(out)
+        };
+        let cluster = names.cluster();
+        let clusters = async {
+            c.ecs
                 .describe_clusters()
                 .clusters(&cluster)
                 .include(ClusterField::Settings)
                 .send()
                 .await
-                .ctx(|| format!("describe cluster {cluster}"))?;
-            let associated = clusters
-                .clusters()
-                .iter()
-                .any(|cl| cl.status() == Some("ACTIVE") && cl.capacity_providers().contains(&name));
+                .ctx(|| format!("describe cluster {cluster}"))
+        };
+        let (named, listed, clusters) =
+            futures::try_join!(describe(wanted), describe(Vec::new()), clusters)?;
+        let associated: Vec<String> = clusters
+            .clusters()
+            .iter()
+            .filter(|cl| cl.status() == Some("ACTIVE"))
+            .flat_map(|cl| cl.capacity_providers().iter().cloned())
+            .collect();
+        let mut found: Vec<aws_sdk_ecs::types::CapacityProvider> = Vec::new();
+        for cp in named.into_iter().chain(listed) {
+            let name = cp.name().unwrap_or_default();
+            let ours = desired.iter().any(|n| n.name == name)
+                || crate::spec::names::service_of(&stack.name, name, "ec2").is_some();
+            if ours && !found.iter().any(|f| f.name() == Some(name)) {
+                found.push(cp);
+            }
+        }
+        let mut out = Vec::new();
+        for cp in found
+            .iter()
+            .filter(|cp| cp.status().map(|s| s.as_str()) == Some("ACTIVE"))
+        {
+            let name = cp.name().unwrap_or_default().to_string();
+            let own = ecs_owner(stack, cp.tags());
+            let Some(id) = super::common::found_id(&own, desired, &name, || {
+                let svc = crate::spec::names::service_of(&stack.name, &name, "ec2").flatten();
+                crate::spec::names::service_id(ID, svc.as_deref())
+            }) else {
+                continue;
+            };
+            let asg = cp.auto_scaling_group_provider();
+            let associated = associated.contains(&name);
             out.push(Observed {
-                id: ID.into(),
+                id,
                 kind: KIND,
                 name: name.clone(),
                 outputs: Outputs::from([
@@ -128,7 +163,7 @@ impl Kind<Clients> for CapacityProvider {
                     (
                         "cluster".into(),
                         if associated {
-                            Value::str(cluster)
+                            Value::str(&cluster)
                         } else {
                             Value::Null
                         },

@@ -141,7 +141,7 @@ impl Kind<Clients> for Cluster {
             // The Fargate ones from the spec; the EC2 provider manages its own membership.
             let fargate = super::common::strs(attrs, "capacity_providers");
             edit_providers(c, &node.name, |current| {
-                let mut list = fargate;
+                let mut list = fargate.clone();
                 list.extend(current.into_iter().filter(|p| !p.starts_with("FARGATE")));
                 list
             })

@@ -25,11 +25,58 @@ pub fn ecs_owner(stack: &StackRef, tags: &[Tag]) -> super::common::Ownership {
 
 /// Read-modify-write of an active cluster's capacity providers (PutClusterCapacityProviders
 /// replaces the whole list). Does nothing when the cluster is gone or the list is unchanged.
+///
+/// Several services' EC2 capacity providers join and leave the one cluster at once, so the
+/// edits of this process take turns (one would otherwise overwrite another's), an edit that
+/// meets an update still in progress (`UpdateInProgressException`) is made again from a fresh
+/// read, and each edit waits until the cluster shows its list before the next one reads it.
 pub async fn edit_providers(
     c: &Clients,
     cluster: &str,
-    edit: impl FnOnce(Vec<String>) -> Vec<String>,
+    edit: impl Fn(Vec<String>) -> Vec<String>,
 ) -> Result<(), AwsError> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = TURN.lock().await;
+    let edit = &edit;
+    let next = super::common::retry_in_use(CLUSTER_BUSY, || async move {
+        let Some(current) = providers(c, cluster).await? else {
+            return Ok(None);
+        };
+        let next = edit(current.clone());
+        if next == current {
+            return Ok(None);
+        }
+        c.ecs
+            .put_cluster_capacity_providers()
+            .cluster(cluster)
+            .set_capacity_providers(Some(next.clone()))
+            .set_default_capacity_provider_strategy(Some(vec![]))
+            .send()
+            .await
+            .ctx(|| format!("set capacity providers of cluster {cluster}"))?;
+        Ok(Some(next))
+    })
+    .await?;
+    let Some(next) = next else { return Ok(()) };
+    // Read back: the next edit starts from this list.
+    let mut pause = std::time::Duration::from_millis(200);
+    for _ in 0..8 {
+        match providers(c, cluster).await? {
+            Some(now) if now != next => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            _ => return Ok(()),
+        }
+    }
+    Err(AwsError::new(
+        format!("read back the capacity providers of cluster {cluster}"),
+        format!("it does not show {next:?} after they were set"),
+    ))
+}
+
+/// An active cluster's capacity providers (`None` when it has no active cluster by that name).
+async fn providers(c: &Clients, cluster: &str) -> Result<Option<Vec<String>>, AwsError> {
     let r = c
         .ecs
         .describe_clusters()
@@ -37,24 +84,18 @@ pub async fn edit_providers(
         .send()
         .await
         .ctx(|| format!("describe cluster {cluster}"))?;
-    let Some(cl) = r.clusters().iter().find(|c| c.status() == Some("ACTIVE")) else {
-        return Ok(());
-    };
-    let current = cl.capacity_providers().to_vec();
-    let next = edit(current.clone());
-    if next == current {
-        return Ok(());
-    }
-    c.ecs
-        .put_cluster_capacity_providers()
-        .cluster(cluster)
-        .set_capacity_providers(Some(next))
-        .set_default_capacity_provider_strategy(Some(vec![]))
-        .send()
-        .await
-        .ctx(|| format!("set capacity providers of cluster {cluster}"))?;
-    Ok(())
+    Ok(r.clusters()
+        .iter()
+        .find(|c| c.status() == Some("ACTIVE"))
+        .map(|c| c.capacity_providers().to_vec()))
 }
+
+/// How long an edit of a cluster's capacity providers waits for an update in progress.
+const CLUSTER_BUSY: crate::aws::InUseRetry = crate::aws::InUseRetry {
+    first_pause: std::time::Duration::from_secs(1),
+    max_pause: std::time::Duration::from_secs(10),
+    budget: std::time::Duration::from_secs(120),
+};
 
 /// `Kind::retag` of the ECS kinds (by ARN: the `arn` output): TagResource for what is set,
 /// UntagResource for what is removed.

@@ -432,7 +432,7 @@ async fn wait_inactive(c: &Clients, cluster: &str, arn: &str, name: &str) -> Res
 fn strategy(v: &View<'_>) -> Value {
     let item = |provider: &str, base: u32, weight: u32| vmap! { "provider" => provider, "base" => base, "weight" => weight };
     if v.service().ec2_capacity.is_some() {
-        return Value::set([item(&v.names().capacity_provider(), 0, 1)]);
+        return Value::set([item(&v.service_names().capacity_provider(), 0, 1)]);
     }
     let items = match &v.service().capacity {
         None => vec![item("FARGATE", 0, 1)],

@@ -1368,8 +1368,16 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     for f in families {
         found.push(("aws_ecs_task_definition", f));
     }
-    // moto cannot list every capacity provider (DescribeCapacityProviders without names is an
-    // HTTP 500): ask for the stack's name and for those that any active cluster uses.
+    // Every capacity provider of the region (the emulator's patch E10 lists them as ECS does),
+    // and those any active cluster uses.
+    let listed = c.ecs.describe_capacity_providers().send().await.unwrap();
+    provider_names.extend(
+        listed
+            .capacity_providers()
+            .iter()
+            .filter_map(|p| p.name())
+            .map(str::to_string),
+    );
     let cps = c.ecs.describe_capacity_providers();
     let cps = cps.set_capacity_providers(Some(provider_names.into_iter().collect()));
     let cps = cps.include(aws_sdk_ecs::types::CapacityProviderField::Tags);

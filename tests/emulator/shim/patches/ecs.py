@@ -453,3 +453,25 @@ def task_definition_family_status() -> None:
         return ActionResult({"families": out})
 
     R.list_task_definition_families = list_task_definition_families
+
+
+@patch(
+    "E10", "ecs",
+    moto="DescribeCapacityProviders without `capacityProviders` fails (HTTP 500).",
+    emulator=(
+        "Without names it answers every capacity provider of the region, as real ECS does "
+        "(in one page)."
+    ),
+)
+def capacity_providers_listing() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend as B
+
+    original = B.describe_capacity_providers
+
+    def describe_capacity_providers(self, names):
+        """E10: no names lists them all."""
+        if not names:
+            names = list(self.capacity_providers)
+        return original(self, names)
+
+    B.describe_capacity_providers = describe_capacity_providers
