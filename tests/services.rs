@@ -777,3 +777,49 @@ fn an_internal_service_is_reached_by_name_and_only_by_the_stack() {
     // Destroy by the stack's name alone: the namespace goes after the services left it.
     s.destroy_by_name();
 }
+
+/// A routed service's own target group health check: its fields are written and read back,
+/// what it leaves out is the load balancer's, the other service keeps the load balancer's, and
+/// a changed path is one ModifyTargetGroup.
+#[test]
+fn a_service_checks_its_target_group_its_own_way() {
+    let env = Env::new();
+    let (stack, region) = ("it-tgcheck", "us-east-2");
+    let yaml = |path: &str| {
+        two(
+            stack,
+            region,
+            "api:1",
+            API_ROUTE,
+            &format!("    health_check: {{path: {path}, interval: 10, matcher: \"200\"}}\nload_balancer:\n  health_check: {{path: /up, timeout: 4}}\nalarms: false\n"),
+        )
+    };
+    let s = TestStack::new(&env, stack, region, &yaml("/api/healthz"));
+    s.deploy();
+    let c = s.clients();
+    let check = |svc: &str| {
+        let r = c
+            .elbv2
+            .describe_target_groups()
+            .names(format!("{stack}-{svc}-tg"));
+        let tg = s.block_on(r.send()).unwrap().target_groups()[0].clone();
+        (
+            tg.health_check_path().unwrap().to_string(),
+            tg.health_check_interval_seconds().unwrap(),
+            tg.health_check_timeout_seconds().unwrap(),
+            tg.matcher()
+                .and_then(|m| m.http_code())
+                .unwrap()
+                .to_string(),
+        )
+    };
+    assert_eq!(check("api"), ("/api/healthz".into(), 10, 4, "200".into()));
+    assert_eq!(check("web"), ("/up".into(), 15, 4, "200-399".into()));
+    s.assert_converged();
+
+    s.set_yaml(&yaml("/api/ready"));
+    assert_eq!(s.deploy_writes(), ["ModifyTargetGroup"]);
+    assert_eq!(check("api").0, "/api/ready");
+    s.assert_converged();
+    s.destroy();
+}

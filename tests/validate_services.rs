@@ -1,6 +1,5 @@
 //! `services:`: several services by name, their names and their routes; every rule fails with
-//! file:line:col and exit 1 (no AWS needed). Until what lowers it is built, commands that act
-//! on AWS refuse `ec2_capacity:` under `services:`, and say so.
+//! file:line:col and exit 1 (no AWS needed).
 
 mod common;
 
@@ -41,6 +40,67 @@ fn three_services_are_valid() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("stack \"pizza\" in us-east-1"), "{err}");
 }
+
+/// A routed service's `health_check: {path: ...}` is its target group's; a sidecar-free
+/// service may still give its container a check (`command`).
+#[test]
+fn a_routed_service_may_check_its_target_group_or_its_container() {
+    let yaml = PIZZA
+        .replace(
+            "    route: {paths: [/api/*], host: api.example.com}\n",
+            "    route: {paths: [/api/*], host: api.example.com}\n    health_check: {path: /api/healthz, interval: 10}\n",
+        )
+        .replace(
+            "    internal: true\n",
+            "    internal: true\n    health_check: {command: [CMD, /bin/ok], retries: 2}\n",
+        );
+    let (code, err) = validate(&yaml);
+    assert_eq!(code, 0, "{err}");
+}
+
+rejects!(
+    a_health_check_is_the_containers_or_the_target_groups,
+    &PIZZA.replace(
+        "    route: {paths: [/api/*], host: api.example.com}\n",
+        "    route: {paths: [/api/*], host: api.example.com}\n    health_check: {command: [CMD, /bin/ok], path: /healthz}\n",
+    ),
+    "`path` belongs to a target group's health check, and `command` makes this the container's",
+    "stack.yaml:13:"
+);
+
+rejects!(
+    a_health_check_needs_a_command_or_a_path,
+    &PIZZA.replace(
+        "    route: {paths: [/api/*], host: api.example.com}\n",
+        "    route: {paths: [/api/*], host: api.example.com}\n    health_check: {interval: 10, retries: 2}\n",
+    ),
+    "a health check needs `command` (the container's) or `path` (its target group's)"
+);
+
+rejects!(
+    an_internal_service_has_no_target_group_to_check,
+    &PIZZA.replace(
+        "    internal: true\n",
+        "    internal: true\n    health_check: {path: /healthz}\n",
+    ),
+    "service `factory` is internal: it has no target group to check"
+);
+
+rejects!(
+    a_target_group_check_keeps_its_timeout_below_its_interval,
+    &PIZZA.replace(
+        "    route: {paths: [/api/*], host: api.example.com}\n",
+        "    route: {paths: [/api/*], host: api.example.com}\n    health_check: {path: /healthz, interval: 5}\n",
+    ),
+    "health check timeout 5s must be less than the interval 5s"
+);
+
+rejects!(
+    the_one_service_has_the_load_balancers_check,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  health_check: {path: /healthz}\n",
+    "the one service's target group checks `load_balancer.health_check`",
+    "stack.yaml:5:17"
+);
 
 // Two routes of one specificity whose services' names hash to one slot (`cart` and `hj`).
 rejects!(

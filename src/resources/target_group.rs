@@ -44,7 +44,11 @@ impl Kind<Clients> for TargetGroup {
         if !v.behind_load_balancer() {
             return vec![];
         }
-        let hc = &v.stack.load_balancer.health_check;
+        let hc = v
+            .service()
+            .target_health
+            .as_ref()
+            .unwrap_or(&v.stack.load_balancer.health_check);
         let vpc = match &v.network {
             NetworkModel::Create { .. } => Value::reference(super::vpc::ID, "id"),
             NetworkModel::Existing { vpc_id, .. } => Value::str(vpc_id),

@@ -170,6 +170,10 @@ pub struct ServiceModel {
     /// The task role's statements; empty: no task role.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<PermissionModel>,
+    /// Its target group's own health check (`health_check: {path: ...}` of a routed service);
+    /// none: `load_balancer.health_check`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_health: Option<TargetHealthModel>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -261,7 +261,25 @@ pub(super) fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerMo
     ingress_cidrs.sort();
     ingress_cidrs.dedup();
 
-    let hc = &lb.health_check;
+    let health_check = check_target_health(&lb.health_check, None, issues);
+    LoadBalancerModel {
+        port,
+        certificate_arn: lb.certificate_arn.as_ref().map(|a| a.value.clone()),
+        idle_timeout,
+        deletion_protection: lb.deletion_protection.unwrap_or(false),
+        ingress_cidrs,
+        deregistration_delay,
+        health_check,
+    }
+}
+
+/// A target group's health check: `load_balancer.health_check`, or a service's own (`base`:
+/// the load balancer's, which each field it leaves out keeps).
+pub(super) fn check_target_health(
+    hc: &TargetHealthCheck,
+    base: Option<&TargetHealthModel>,
+    issues: &mut Issues,
+) -> TargetHealthModel {
     let path = match &hc.path {
         Some(p) => {
             if !p.value.starts_with('/') || p.value.len() > 1024 {
@@ -274,11 +292,30 @@ pub(super) fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerMo
             }
             p.value.clone()
         }
-        None => "/".to_string(),
+        None => base.map_or("/".to_string(), |b| b.path.clone()),
     };
-    let interval = range(&hc.interval, 15, 5, 300, "health check interval", issues);
-    let timeout = range(&hc.timeout, 5, 2, 120, "health check timeout", issues);
-    if let Some(t) = &hc.timeout {
+    let interval = range(
+        &hc.interval,
+        base.map_or(15, |b| b.interval),
+        5,
+        300,
+        "health check interval",
+        issues,
+    );
+    let timeout = range(
+        &hc.timeout,
+        base.map_or(5, |b| b.timeout),
+        2,
+        120,
+        "health check timeout",
+        issues,
+    );
+    // A service's own check may meet the load balancer's timeout with a shorter interval.
+    let at = match base {
+        Some(_) => hc.timeout.as_ref().or(hc.interval.as_ref()),
+        None => hc.timeout.as_ref(),
+    };
+    if let Some(t) = at {
         if timeout >= interval {
             issues.push(
                 &t.referenced,
@@ -290,10 +327,17 @@ pub(super) fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerMo
             );
         }
     }
-    let healthy_threshold = range(&hc.healthy_threshold, 3, 2, 10, "healthy_threshold", issues);
+    let healthy_threshold = range(
+        &hc.healthy_threshold,
+        base.map_or(3, |b| b.healthy_threshold),
+        2,
+        10,
+        "healthy_threshold",
+        issues,
+    );
     let unhealthy_threshold = range(
         &hc.unhealthy_threshold,
-        3,
+        base.map_or(3, |b| b.unhealthy_threshold),
         2,
         10,
         "unhealthy_threshold",
@@ -318,22 +362,14 @@ pub(super) fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerMo
             }
             m.value.clone()
         }
-        None => "200-399".to_string(),
+        None => base.map_or("200-399".to_string(), |b| b.matcher.clone()),
     };
-    LoadBalancerModel {
-        port,
-        certificate_arn: lb.certificate_arn.as_ref().map(|a| a.value.clone()),
-        idle_timeout,
-        deletion_protection: lb.deletion_protection.unwrap_or(false),
-        ingress_cidrs,
-        deregistration_delay,
-        health_check: TargetHealthModel {
-            path,
-            interval,
-            timeout,
-            healthy_threshold,
-            unhealthy_threshold,
-            matcher,
-        },
+    TargetHealthModel {
+        path,
+        interval,
+        timeout,
+        healthy_threshold,
+        unhealthy_threshold,
+        matcher,
     }
 }

@@ -18,10 +18,12 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
     let (cpu, memory) = check_task_size(s, issues);
     let desired_count = range(&s.desired_count, 2, 0, 1000, "desired_count", issues);
     check_environment(s, issues);
-    let health_check = s
-        .health_check
-        .as_ref()
-        .map(|h| check_container_health(h, issues));
+    let health_check = s.health_check.as_ref().and_then(|h| {
+        split_health_check(h, issues);
+        h.value
+            .container()
+            .map(|c| check_container_health(&c, issues))
+    });
     let log_retention_days = check_log_retention(s, issues);
     let autoscaling = s
         .autoscaling
@@ -76,6 +78,7 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         containers,
         depends_on,
         permissions: super::containers::check_permissions(s, issues),
+        target_health: None,
     }
 }
 
@@ -308,6 +311,72 @@ pub(super) fn check_secrets(s: &Service, issues: &mut Issues) -> BTreeMap<String
         }
     }
     out
+}
+
+/// A service's `health_check` is its container's (`command`) or its target group's (`path`),
+/// not both, and not neither.
+fn split_health_check(h: &S<ServiceHealthCheck>, issues: &mut Issues) {
+    let v = &h.value;
+    let target_only = [
+        ("path", v.path.as_ref().map(|p| &p.referenced)),
+        ("matcher", v.matcher.as_ref().map(|m| &m.referenced)),
+        (
+            "healthy_threshold",
+            v.healthy_threshold.as_ref().map(|t| &t.referenced),
+        ),
+        (
+            "unhealthy_threshold",
+            v.unhealthy_threshold.as_ref().map(|t| &t.referenced),
+        ),
+    ];
+    let container_only = [
+        ("retries", v.retries.as_ref().map(|r| &r.referenced)),
+        (
+            "start_period",
+            v.start_period.as_ref().map(|p| &p.referenced),
+        ),
+    ];
+    match &v.command {
+        Some(_) => {
+            for (key, at) in target_only {
+                if let Some(at) = at {
+                    issues.push(
+                        at,
+                        format!(
+                            "`{key}` belongs to a target group's health check, and `command` makes this the container's"
+                        ),
+                        "mixes the two checks",
+                        Some(
+                            "the container's check: `command`, `interval`, `timeout`, `retries`, \
+                             `start_period`; the target group's: `path`, `matcher`, `interval`, \
+                             `timeout`, the thresholds"
+                                .into(),
+                        ),
+                    );
+                }
+            }
+        }
+        None if target_only.iter().all(|(_, at)| at.is_none()) => issues.push(
+            &h.referenced,
+            "a health check needs `command` (the container's) or `path` (its target group's)",
+            "neither",
+            Some("e.g. `{command: [CMD-SHELL, \"curl -f http://localhost/ || exit 1\"]}` or `{path: /healthz}`".into()),
+        ),
+        None => {
+            for (key, at) in container_only {
+                if let Some(at) = at {
+                    issues.push(
+                        at,
+                        format!(
+                            "`{key}` belongs to a container's health check, and `path` makes this the target group's"
+                        ),
+                        "mixes the two checks",
+                        Some("a container's check has a `command`".into()),
+                    );
+                }
+            }
+        }
+    }
 }
 
 pub(super) fn check_container_health(

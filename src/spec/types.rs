@@ -168,8 +168,10 @@ pub struct Service {
     /// The customer managed KMS key the secrets are encrypted with (its ARN); the execution
     /// role may then decrypt with it.
     pub secrets_kms_key: Option<S<String>>,
-    /// Container health check (ECS replaces tasks that fail it).
-    pub health_check: Option<ContainerHealthCheck>,
+    /// The container's health check (`command`: ECS replaces tasks that fail it), or, on a
+    /// routed service of `services:`, its target group's (`path`: default
+    /// `load_balancer.health_check`).
+    pub health_check: Option<S<ServiceHealthCheck>>,
     /// Seconds ECS ignores failing ALB health checks after a task starts; default 60.
     pub health_check_grace_period: Option<S<u32>>,
     /// Default true (public subnets without NAT need it to pull images).
@@ -304,6 +306,48 @@ pub struct Deployment {
     /// (`target_5xx_rate`...) or names of alarms made outside ballast. Absent: `target_5xx_rate`
     /// when alarms are on; `[]`: none.
     pub rollback_alarms: Option<Vec<S<String>>>,
+}
+
+/// A service's `health_check`: its container's (`command`, `retries`, `start_period`) or its
+/// target group's (`path`, `matcher`, the thresholds); `interval` and `timeout` belong to
+/// whichever it is.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceHealthCheck {
+    pub command: Option<S<Vec<String>>>,
+    pub path: Option<S<String>>,
+    pub matcher: Option<S<String>>,
+    pub healthy_threshold: Option<S<u32>>,
+    pub unhealthy_threshold: Option<S<u32>>,
+    pub interval: Option<S<u32>>,
+    pub timeout: Option<S<u32>>,
+    pub retries: Option<S<u32>>,
+    pub start_period: Option<S<u32>>,
+}
+
+impl ServiceHealthCheck {
+    /// The container's check, when `command` is set.
+    pub fn container(&self) -> Option<ContainerHealthCheck> {
+        Some(ContainerHealthCheck {
+            command: self.command.clone()?,
+            interval: self.interval.clone(),
+            timeout: self.timeout.clone(),
+            retries: self.retries.clone(),
+            start_period: self.start_period.clone(),
+        })
+    }
+
+    /// The target group's check, when `command` is not set.
+    pub fn target(&self) -> Option<TargetHealthCheck> {
+        self.command.is_none().then(|| TargetHealthCheck {
+            path: self.path.clone(),
+            interval: self.interval.clone(),
+            timeout: self.timeout.clone(),
+            healthy_threshold: self.healthy_threshold.clone(),
+            unhealthy_threshold: self.unhealthy_threshold.clone(),
+            matcher: self.matcher.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]

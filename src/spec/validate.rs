@@ -305,6 +305,10 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         })
         .min()
         .unwrap_or(0);
+    for c in &mut checked {
+        c.model.target_health =
+            check_own_target_health(c, named_services, &load_balancer.health_check, issues);
+    }
     let alarms = check_alarms(spec, service_min, issues);
     for c in &mut checked {
         let d = &mut c.model.deployment;
@@ -331,6 +335,45 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         slo,
         dashboard: spec.dashboard.unwrap_or(true),
     }
+}
+
+/// A routed service's own target group health check (`health_check: {path: ...}`), each field
+/// it leaves out the load balancer's. The one service of `service:` has the load balancer's
+/// (`load_balancer.health_check`), an internal one no target group.
+fn check_own_target_health(
+    c: &super::services::Checked,
+    named: bool,
+    lb: &TargetHealthModel,
+    issues: &mut Issues,
+) -> Option<TargetHealthModel> {
+    let h = c.spec.health_check.as_ref()?;
+    let target = h.value.target()?;
+    if !named {
+        issues.push(
+            &h.referenced,
+            "the one service's target group checks `load_balancer.health_check`",
+            "a target group health check under `service:`",
+            Some("move `path` (and the rest) to `load_balancer.health_check`".into()),
+        );
+        return None;
+    }
+    if c.model.internal {
+        issues.push(
+            &h.referenced,
+            format!(
+                "service `{}` is internal: it has no target group to check",
+                c.name
+            ),
+            "a target group health check of an internal service",
+            Some("give it a container health check (`command`) instead".into()),
+        );
+        return None;
+    }
+    Some(super::network::check_target_health(
+        &target,
+        Some(lb),
+        issues,
+    ))
 }
 
 /// `accounts:`: a non-empty list of 12-digit account ids.
