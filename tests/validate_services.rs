@@ -102,6 +102,32 @@ rejects!(
     "stack.yaml:5:17"
 );
 
+rejects!(
+    an_internal_service_has_no_slo,
+    &PIZZA.replace(
+        "    internal: true\n",
+        "    internal: true\n    slo: {availability: 99.9}\n",
+    ),
+    "service `factory` is internal: its requests are not counted at the load balancer"
+);
+
+rejects!(
+    the_one_services_slo_is_the_stacks,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  slo: {availability: 99.9}\n",
+    "`slo` of the one service is the stack's `slo:`",
+    "stack.yaml:5:8"
+);
+
+rejects!(
+    a_services_slo_is_checked_as_the_stacks,
+    &PIZZA.replace(
+        "    route: {paths: [/api/*], host: api.example.com}\n",
+        "    route: {paths: [/api/*], host: api.example.com}\n    slo: {availability: 80}\n",
+    ),
+    "slo availability 80 is out of range",
+    "stack.yaml:13:25"
+);
+
 // Two routes of one specificity whose services' names hash to one slot (`cart` and `hj`).
 rejects!(
     two_rules_cannot_share_a_priority,

@@ -108,10 +108,10 @@ pub struct Slo {
     query: Query,
 }
 
-/// The SLOs the spec sets, availability first. Both count requests at the load balancer: an
+/// The SLOs of the view's service (its own `slo:`, or the stack's), availability first. Both count requests at the load balancer: an
 /// internal service has none.
 pub fn slos(v: &View<'_>) -> Vec<Slo> {
-    let Some(slo) = &v.stack.slo else {
+    let Some(slo) = v.slo() else {
         return vec![];
     };
     if !v.behind_load_balancer() {

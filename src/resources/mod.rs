@@ -175,6 +175,64 @@ mod tests {
         m
     }
 
+    /// `slo:` of a routed service replaces the stack's for it alone; the others keep the
+    /// stack's, an internal service has none.
+    #[test]
+    fn a_services_own_slo_replaces_the_stacks() {
+        let m = load_str(
+            "slo.yaml",
+            "name: shop\nregion: us-east-1\nslo: {availability: 99.9}\nservices:\n  web:\n    image: web:1\n    route: {path: /}\n  api:\n    image: api:1\n    route: {paths: [/api/*]}\n    slo: {latency: {percentile: 95, threshold_ms: 200}}\n  jobs:\n    image: jobs:1\n    internal: true\n",
+            None,
+        )
+        .unwrap();
+        let slo_alarms = |service: &str| -> Vec<(String, String)> {
+            let view = View::new(&m, &m.region, Some(service));
+            let mut out: Vec<(String, String)> = super::registry()
+                .iter()
+                .flat_map(|k| k.service_desired(&view))
+                .filter(|n| n.id.starts_with("alarm.slo."))
+                .map(|n| (n.id, n.name))
+                .collect();
+            out.sort();
+            out
+        };
+        let web = slo_alarms("web");
+        assert!(
+            !web.is_empty()
+                && web
+                    .iter()
+                    .all(|(id, _)| id.starts_with("alarm.slo.availability.")),
+            "{web:?}"
+        );
+        let api = slo_alarms("api");
+        assert!(
+            !api.is_empty()
+                && api
+                    .iter()
+                    .all(|(id, _)| id.starts_with("alarm.slo.latency.")),
+            "{api:?}"
+        );
+        assert!(
+            api.contains(&(
+                "alarm.slo.latency.page.api".into(),
+                "shop-api-slo-latency-page".into()
+            )),
+            "{api:?}"
+        );
+        assert_eq!(slo_alarms("jobs"), vec![]);
+        let desc = super::registry()
+            .iter()
+            .flat_map(|k| k.service_desired(&View::new(&m, &m.region, Some("api"))))
+            .find(|n| n.id == "alarm.slo.latency.page.api")
+            .and_then(|n| {
+                n.attrs
+                    .get("description")
+                    .and_then(|d| d.as_str().map(str::to_string))
+            })
+            .unwrap();
+        assert!(desc.contains("200 ms"), "{desc}");
+    }
+
     /// With named services every kind's per-service nodes carry the service in their id
     /// (`<base>.<service>`) and physical name, no two nodes share an id, and a service's nodes
     /// refer only to their own service's nodes or to the stack's.

@@ -174,6 +174,9 @@ pub struct ServiceModel {
     /// none: `load_balancer.health_check`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_health: Option<TargetHealthModel>,
+    /// Its own SLO (`slo:` of a routed service); none: the stack's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloModel>,
 }
 
 #[derive(Clone, Debug, Serialize)]

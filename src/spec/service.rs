@@ -79,6 +79,7 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         depends_on,
         permissions: super::containers::check_permissions(s, issues),
         target_health: None,
+        slo: None,
     }
 }
 

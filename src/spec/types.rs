@@ -204,6 +204,9 @@ pub struct Service {
     /// (the tasks get no AWS credentials).
     #[serde(default)]
     pub permissions: Vec<S<Permission>>,
+    /// `services:` only: this routed service's error-budget alerts, instead of the stack's
+    /// `slo:`.
+    pub slo: Option<S<Slo>>,
 }
 
 /// A sidecar container of a service's task.

@@ -316,6 +316,9 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
             check_rollback(spec, c.spec, alarms.as_ref(), issues);
     }
     let slo = spec.slo.as_ref().map(|s| check_slo(spec, s, issues));
+    for c in &mut checked {
+        c.model.slo = check_own_slo(spec, c, named_services, issues);
+    }
     check_two_regions(spec, &regions, issues);
     let dns = check_dns(spec, file, &regions, &load_balancer, issues);
 
@@ -374,6 +377,39 @@ fn check_own_target_health(
         Some(lb),
         issues,
     ))
+}
+
+/// A routed service's own `slo:`. Both SLOs count requests at the load balancer, which an
+/// internal service is not behind; the one service of `service:` has the stack's `slo:`.
+fn check_own_slo(
+    spec: &Spec,
+    c: &super::services::Checked,
+    named: bool,
+    issues: &mut Issues,
+) -> Option<SloModel> {
+    let s = c.spec.slo.as_ref()?;
+    if !named {
+        issues.push(
+            &s.referenced,
+            "`slo` of the one service is the stack's `slo:`",
+            "an SLO under `service:`",
+            Some("move this section to the top level".into()),
+        );
+        return None;
+    }
+    if c.model.internal {
+        issues.push(
+            &s.referenced,
+            format!(
+                "service `{}` is internal: its requests are not counted at the load balancer, which SLOs measure",
+                c.name
+            ),
+            "an SLO of an internal service",
+            Some("remove this `slo:`; its CPU, memory and running tasks alarms watch it".into()),
+        );
+        return None;
+    }
+    Some(check_slo(spec, s, issues))
 }
 
 /// `accounts:`: a non-empty list of 12-digit account ids.

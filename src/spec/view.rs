@@ -1,7 +1,7 @@
 //! What one resource kind lowers from: the stack-wide model, one region (its network as in that
 //! region) and, for a per-service kind, one service, each with its names.
 
-use super::model::{Model, NetworkModel, ServiceModel};
+use super::model::{Model, NetworkModel, ServiceModel, SloModel};
 use super::names::{Names, ServiceNames};
 
 #[derive(Clone, Debug)]
@@ -60,6 +60,14 @@ impl<'a> View<'a> {
     /// On a stack-wide view: only per-service lowering has a service.
     pub fn service(&self) -> &'a ServiceModel {
         self.per_service().1
+    }
+
+    /// The SLO of a per-service view's service: its own `slo:`, or the stack's.
+    ///
+    /// # Panics
+    /// On a stack-wide view.
+    pub fn slo(&self) -> Option<&'a SloModel> {
+        self.service().slo.as_ref().or(self.stack.slo.as_ref())
     }
 
     /// The name of the service of a per-service view (the stack's, in the one-service form).
