@@ -644,3 +644,45 @@ fn a_health_check_made_but_not_tagged_is_tagged_by_the_next_deploy() {
     s.destroy();
     assert!(mine(&s).is_empty(), "destroy leaves no check");
 }
+
+/// Named services in two regions: every service (routed and internal) runs in both, each
+/// region with its own Cloud Map namespace and listener rules, one failover pair of records
+/// in front; a redeploy writes nothing and a destroy by name leaves nothing in either region.
+#[test]
+fn named_services_run_in_both_regions() {
+    let env = Env::new();
+    let (stack, zname) = ("it-tworeg", "tworeg.example");
+    zone(&env, zname);
+    let yaml = format!(
+        "name: {stack}\nregions: [{R1}, {R2}]\nalarms: false\nservices:\n\
+         \x20 web:\n    image: nginx\n    desired_count: 1\n    route: {{path: /}}\n\
+         \x20 api:\n    image: nginx\n    desired_count: 1\n    route: {{paths: [/api/*]}}\n\
+         \x20 worker:\n    image: nginx\n    desired_count: 1\n    port: 9000\n    internal: true\n\
+         dns:\n  zone: {zname}\n  name: app.{zname}\n  health_check: {{path: /}}\n"
+    );
+    let s = TestStack::new(&env, stack, R1, &yaml);
+    let d = s.deploy();
+    let inv = d.plan.inventory_after();
+    for region in [R1, R2] {
+        assert_eq!(
+            inv[&format!("{region}:aws_ecs_service")],
+            ["api", "web", "worker"],
+            "{region}"
+        );
+        assert_eq!(
+            inv[&format!("{region}:aws_lb_listener_rule")].len(),
+            1,
+            "{region}: api's rule"
+        );
+        assert_eq!(
+            inv[&format!("{region}:aws_service_discovery_http_namespace")],
+            [stack],
+            "{region}"
+        );
+    }
+    assert_eq!(s.inventory(), inv, "in AWS after the deploy");
+    assert_eq!(records(&s).len(), 2, "one failover pair");
+    s.assert_converged();
+    let r = s.destroy_by_name();
+    r.assert_stderr(&[&format!("{R2}:aws_ecs_service.service.worker")]);
+}
