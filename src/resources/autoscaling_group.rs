@@ -9,7 +9,7 @@ use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 use super::common::{b, i, ownership, s, strs, tags_for};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{Names, View};
+use crate::spec::View;
 
 pub struct AutoScalingGroup;
 
@@ -54,10 +54,8 @@ impl Kind<Clients> for AutoScalingGroup {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        // Each desired group (and the one service's) by name, and the stack's by its ownership
-        // tag, at once: a group made a moment ago is found by name before the filter shows it.
-        let mut names: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
-        names.push(Names::new(&stack.name, &stack.region).autoscaling_group());
+        // The stack's groups by their ownership tag; then each desired one the filter did not
+        // show by its name (one made a moment ago is found before the filter shows it).
         let describe = |names: Vec<String>, tagged: bool| async move {
             let mut q = c.autoscaling.describe_auto_scaling_groups();
             q = if tagged {
@@ -78,7 +76,21 @@ impl Kind<Clients> for AutoScalingGroup {
             }
             Ok::<_, crate::aws::AwsError>(out)
         };
-        let (named, tagged) = futures::try_join!(describe(names, false), describe(vec![], true))?;
+        let tagged = describe(vec![], true).await?;
+        let missing: Vec<String> = desired
+            .iter()
+            .map(|n| n.name.clone())
+            .filter(|n| {
+                !tagged
+                    .iter()
+                    .any(|g| g.auto_scaling_group_name() == Some(n.as_str()))
+            })
+            .collect();
+        let named = if missing.is_empty() {
+            Vec::new()
+        } else {
+            describe(missing, false).await?
+        };
         let mut groups: Vec<aws_sdk_autoscaling::types::AutoScalingGroup> = Vec::new();
         for g in named.into_iter().chain(tagged) {
             if !groups

@@ -58,11 +58,9 @@ impl Kind<Clients> for CapacityProvider {
         stack: &StackRef,
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
-        // Each desired one (and the one service's) by name, the listing (every provider of the
-        // region) and the cluster, all at once.
+        // The listing (every provider of the region); then each desired one it did not show
+        // by its name (one made a moment ago is found before the listing shows it).
         let names = Names::new(&stack.name, &stack.region);
-        let mut wanted: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
-        wanted.push(names.capacity_provider());
         let describe = |wanted: Vec<String>| async move {
             let mut out = Vec::new();
             let mut token = None;
@@ -95,14 +93,17 @@ impl Kind<Clients> for CapacityProvider {
                 .await
                 .ctx(|| format!("describe cluster {cluster}"))
         };
-        let (named, listed, clusters) =
-            futures::try_join!(describe(wanted), describe(Vec::new()), clusters)?;
-        let associated: Vec<String> = clusters
-            .clusters()
+        let listed = describe(Vec::new()).await?;
+        let missing: Vec<String> = desired
             .iter()
-            .filter(|cl| cl.status() == Some("ACTIVE"))
-            .flat_map(|cl| cl.capacity_providers().iter().cloned())
+            .map(|n| n.name.clone())
+            .filter(|n| !listed.iter().any(|p| p.name() == Some(n.as_str())))
             .collect();
+        let named = if missing.is_empty() {
+            Vec::new()
+        } else {
+            describe(missing).await?
+        };
         let mut found: Vec<aws_sdk_ecs::types::CapacityProvider> = Vec::new();
         for cp in named.into_iter().chain(listed) {
             let name = cp.name().unwrap_or_default();
@@ -112,6 +113,18 @@ impl Kind<Clients> for CapacityProvider {
                 found.push(cp);
             }
         }
+        // Which of them the cluster uses (read only when the stack has any).
+        let associated: Vec<String> = if found.is_empty() {
+            Vec::new()
+        } else {
+            clusters
+                .await?
+                .clusters()
+                .iter()
+                .filter(|cl| cl.status() == Some("ACTIVE"))
+                .flat_map(|cl| cl.capacity_providers().iter().cloned())
+                .collect()
+        };
         let mut out = Vec::new();
         for cp in found
             .iter()

@@ -410,14 +410,25 @@ impl Kind<Clients> for IamRole {
                     }
                 }
             };
+            // Only the container instances' role has an instance profile (ballast makes one
+            // for no other role).
+            let with_profile = base(INSTANCE_ID);
             let (attached, docs, inline, profile) = futures::join!(
                 c.iam.list_attached_role_policies().role_name(&name).send(),
                 futures::future::try_join_all(mine.iter().map(|(_, p)| read_policy(p))),
                 inline_policies(c, &name),
-                c.iam
-                    .get_instance_profile()
-                    .instance_profile_name(&name)
-                    .send()
+                async {
+                    if !with_profile {
+                        return None;
+                    }
+                    Some(
+                        c.iam
+                            .get_instance_profile()
+                            .instance_profile_name(&name)
+                            .send()
+                            .await,
+                    )
+                }
             );
             let attached = attached.ctx(|| format!("list policies of role {name}"))?;
             let docs = docs?;
@@ -432,9 +443,10 @@ impl Kind<Clients> for IamRole {
                 ("arn".into(), role.arn().to_string()),
                 ("name".into(), name.clone()),
             ]);
-            let profile = match profile.ctx(|| format!("get instance profile {name}")) {
-                Err(e) if e.is_not_found() => None,
-                r => r?.instance_profile,
+            let profile = match profile.map(|p| p.ctx(|| format!("get instance profile {name}"))) {
+                None => None,
+                Some(Err(e)) if e.is_not_found() => None,
+                Some(r) => r?.instance_profile,
             };
             let has_profile = profile
                 .as_ref()

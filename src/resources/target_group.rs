@@ -351,17 +351,22 @@ async fn list(c: &Clients, stack: &StackRef) -> Result<Vec<Tg>, AwsError> {
     Ok(out)
 }
 
-/// The stack's target groups: the listing, and each desired one (and the one service's)
-/// also by its name, all at once, so one created a moment ago is found before the listing
-/// shows it.
+/// The stack's target groups: the listing and the one service's by name at once, then each
+/// desired one the listing did not show by its name (one created a moment ago is found before
+/// the listing shows it; a converged stack needs no read by name but the one service's).
 async fn find(c: &Clients, stack: &StackRef, desired: &[&Node]) -> Result<Vec<Tg>, AwsError> {
-    let mut names: Vec<String> = desired.iter().map(|n| n.name.clone()).collect();
-    names.push(Names::new(&stack.name, &stack.region).target_group());
-    names.sort();
-    names.dedup();
-    let named = futures::future::try_join_all(names.iter().map(|n| by_name(c, n)));
-    let (named, listed) = futures::try_join!(named, list(c, stack))?;
-    let mut out: Vec<Tg> = named.into_iter().flatten().collect();
+    let one = Names::new(&stack.name, &stack.region).target_group();
+    let (listed, mut out) = futures::try_join!(list(c, stack), by_name(c, &one))?;
+    let shown = |name: &str, tgs: &[Tg]| tgs.iter().any(|t| t.target_group_name() == Some(name));
+    let mut missing: Vec<&str> = desired
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| !shown(n, &listed) && !shown(n, &out))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    let named = futures::future::try_join_all(missing.iter().map(|n| by_name(c, n))).await?;
+    out.extend(named.into_iter().flatten());
     for tg in listed {
         if !out
             .iter()
