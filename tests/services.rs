@@ -823,3 +823,63 @@ fn a_service_checks_its_target_group_its_own_way() {
     s.assert_converged();
     s.destroy();
 }
+
+/// `iam.permissions_boundary` is set on every role the stack has (and read back); without it,
+/// a boundary put on an owned role by hand is drift: the plan shows it, deploy removes it.
+#[test]
+fn every_role_has_the_specs_permissions_boundary_and_no_other() {
+    let env = Env::new();
+    let (stack, region) = ("it-boundary", "us-east-2");
+    const BOUNDARY: &str = "arn:aws:iam::aws:policy/PowerUserAccess";
+    let perms = "    permissions:\n      - {actions: [\"s3:GetObject\"], resources: [\"*\"]}\n";
+    let bounded = format!(
+        "{}iam: {{permissions_boundary: \"{BOUNDARY}\"}}\n",
+        with_permissions(stack, region, perms)
+    );
+    let s = TestStack::new(&env, stack, region, &bounded);
+    s.deploy();
+    let c = s.clients();
+    let roles = [
+        format!("{stack}-web-{region}-exec"),
+        format!("{stack}-api-{region}-exec"),
+        format!("{stack}-api-{region}-task"),
+    ];
+    let boundary = |role: &str| -> Option<String> {
+        let r = s.block_on(c.iam.get_role().role_name(role).send()).unwrap();
+        r.role()?
+            .permissions_boundary()?
+            .permissions_boundary_arn()
+            .map(str::to_string)
+    };
+    for role in &roles {
+        assert_eq!(boundary(role).as_deref(), Some(BOUNDARY), "{role}");
+    }
+    s.assert_converged();
+
+    // Without `iam:`: each boundary is removed, one write per role.
+    s.set_yaml(&with_permissions(stack, region, perms));
+    let mut ops = s.deploy_writes();
+    ops.sort();
+    assert_eq!(ops, ["DeleteRolePermissionsBoundary"; 3]);
+    for role in &roles {
+        assert_eq!(boundary(role), None, "{role}");
+    }
+    s.assert_converged();
+
+    // One put by hand is drift: the plan shows it, the deploy removes it.
+    s.block_on(
+        c.iam
+            .put_role_permissions_boundary()
+            .role_name(&roles[0])
+            .permissions_boundary(BOUNDARY)
+            .send(),
+    )
+    .unwrap();
+    let r = s.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("permissions_boundary"), "{}", r.stderr);
+    assert_eq!(s.deploy_writes(), ["DeleteRolePermissionsBoundary"]);
+    assert_eq!(boundary(&roles[0]), None);
+    s.assert_converged();
+    s.destroy();
+}

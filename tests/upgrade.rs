@@ -50,6 +50,15 @@ const INTENDED: &[(&str, &str)] = &[
         "*/aws_iam_role.role.instance inline_policies",
         "as for the execution role: the baseline's instance roles have no inline policy",
     ),
+    (
+        "*/aws_iam_role.role.execution permissions_boundary",
+        "every role's permissions boundary is read back (`iam.permissions_boundary`; none \
+         without it, so one put by hand is drift); the baseline's roles have none: no change",
+    ),
+    (
+        "*/aws_iam_role.role.instance permissions_boundary",
+        "as for the execution role",
+    ),
 ];
 
 fn dir() -> PathBuf {

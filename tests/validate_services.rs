@@ -128,6 +128,13 @@ rejects!(
     "stack.yaml:13:25"
 );
 
+rejects!(
+    a_permissions_boundary_is_a_policy_arn,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\niam:\n  permissions_boundary: arn:aws:iam::123:role/x\n",
+    "`arn:aws:iam::123:role/x` is not the ARN of an IAM managed policy",
+    "stack.yaml:6:25"
+);
+
 // Two routes of one specificity whose services' names hash to one slot (`cart` and `hj`).
 rejects!(
     two_rules_cannot_share_a_priority,

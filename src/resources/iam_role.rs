@@ -53,6 +53,16 @@ fn task_trust(region: &str) -> String {
     .to_string()
 }
 
+/// The permissions boundary of every role of the stack (`iam.permissions_boundary`).
+fn boundary(v: &View<'_>) -> Value {
+    Value::opt_str(v.stack.permissions_boundary.as_deref())
+}
+
+/// A string attribute that may be unset.
+fn opt(attrs: &Attrs, key: &str) -> Option<String> {
+    attrs.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
 /// The partition of a region's ARNs.
 fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -326,7 +336,8 @@ impl Kind<Clients> for IamRole {
                     Value::set(secrets.as_ref().map(|_| SECRETS_POLICY)),
                 )
                 .attr("secrets_policy", secrets)
-                .attr("instance_profile", false),
+                .attr("instance_profile", false)
+                .attr("permissions_boundary", boundary(v)),
         ];
         if let Some(doc) = permissions_policy(v) {
             out.push(
@@ -338,7 +349,8 @@ impl Kind<Clients> for IamRole {
                     .attr("managed_policy_arns", Value::List(Vec::new()))
                     .attr("inline_policies", Value::set([PERMISSIONS_POLICY]))
                     .attr("permissions_policy", canonical_policy(&doc))
-                    .attr("instance_profile", false),
+                    .attr("instance_profile", false)
+                    .attr("permissions_boundary", boundary(v)),
             );
         }
         if v.service().ec2_capacity.is_some() {
@@ -347,7 +359,8 @@ impl Kind<Clients> for IamRole {
                     .attr("assume_role_policy", canonical_policy(INSTANCE_TRUST))
                     .attr("managed_policy_arns", Value::set([INSTANCE_POLICY]))
                     .attr("inline_policies", Value::List(Vec::new()))
-                    .attr("instance_profile", true),
+                    .attr("instance_profile", true)
+                    .attr("permissions_boundary", boundary(v)),
             );
         }
         out
@@ -481,6 +494,13 @@ impl Kind<Clients> for IamRole {
                     ),
                     ("instance_profile".into(), Value::Bool(has_profile)),
                     ("inline_policies".into(), Value::set(inline)),
+                    (
+                        "permissions_boundary".into(),
+                        Value::opt_str(
+                            role.permissions_boundary()
+                                .and_then(|b| b.permissions_boundary_arn()),
+                        ),
+                    ),
                 ]
                 .into_iter()
                 .chain(
@@ -550,6 +570,7 @@ impl Kind<Clients> for IamRole {
             .role_name(&node.name)
             .description(format!("ballast stack {}: {}", stack.name, node.id))
             .assume_role_policy_document(with_account(c, s(attrs, "assume_role_policy")?).await?)
+            .set_permissions_boundary(opt(attrs, "permissions_boundary"))
             .set_tags(Some(tags.clone()))
             .send()
             .await
@@ -590,6 +611,28 @@ impl Kind<Clients> for IamRole {
                 .send()
                 .await
                 .ctx(|| format!("update trust policy of role {}", node.name))?;
+        }
+        if changed.iter().any(|k| k == "permissions_boundary") {
+            // A boundary the spec does not set (one put by hand) is drift: removed.
+            match opt(attrs, "permissions_boundary") {
+                Some(arn) => c
+                    .iam
+                    .put_role_permissions_boundary()
+                    .role_name(&node.name)
+                    .permissions_boundary(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .ctx(|| format!("put permissions boundary of role {}", node.name))?,
+                None => c
+                    .iam
+                    .delete_role_permissions_boundary()
+                    .role_name(&node.name)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .ctx(|| format!("delete permissions boundary of role {}", node.name))?,
+            }
         }
         attach(c, &node.name, attrs, &cur.attrs).await?;
         for (attr, policy) in INLINE {

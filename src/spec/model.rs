@@ -29,6 +29,10 @@ pub struct Model {
     pub alarms: Option<AlarmsModel>,
     pub slo: Option<SloModel>,
     pub dashboard: bool,
+    /// `iam.permissions_boundary`: the boundary of every role the stack has; none without it
+    /// (a boundary set by hand is then drift, and removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
     /// `dns:`: Route 53 health checks and failover records. Always `Some` with two regions.
     pub dns: Option<DnsModel>,
     /// What validation found allowed but unwise: every command shows these.

@@ -45,6 +45,17 @@ pub struct Spec {
     pub slo: Option<S<Slo>>,
     /// A CloudWatch dashboard for the stack; default true.
     pub dashboard: Option<bool>,
+    /// What every IAM role of the stack gets.
+    pub iam: Option<S<Iam>>,
+}
+
+/// `iam:`: settings of every role ballast makes for the stack.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Iam {
+    /// A managed policy ARN set as the permissions boundary of every role (organizations that
+    /// require one on each role they let CI create).
+    pub permissions_boundary: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

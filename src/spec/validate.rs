@@ -337,7 +337,34 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         alarms,
         slo,
         dashboard: spec.dashboard.unwrap_or(true),
+        permissions_boundary: check_iam(spec, issues),
     }
+}
+
+/// `iam.permissions_boundary`: a managed policy's ARN (`arn:<partition>:iam::<account or
+/// aws>:policy/<path and name>`).
+fn check_iam(spec: &Spec, issues: &mut Issues) -> Option<String> {
+    let b = spec.iam.as_ref()?.value.permissions_boundary.as_ref()?;
+    let parts: Vec<&str> = b.value.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && (parts[4] == "aws"
+            || (parts[4].len() == 12 && parts[4].bytes().all(|c| c.is_ascii_digit())))
+        && parts[5]
+            .strip_prefix("policy/")
+            .is_some_and(|n| !n.is_empty());
+    if !ok {
+        issues.push(
+            &b.referenced,
+            format!("`{}` is not the ARN of an IAM managed policy", b.value),
+            "not a policy ARN",
+            Some("e.g. arn:aws:iam::123456789012:policy/ci-boundary".into()),
+        );
+    }
+    Some(b.value.clone())
 }
 
 /// A routed service's own target group health check (`health_check: {path: ...}`), each field
