@@ -143,6 +143,29 @@ fn the_load_balancer_service_role_and_logs_get_their_defaults() {
     let lb = s.load_balancer();
     assert_eq!(lb.scheme().unwrap().as_str(), "internet-facing");
     assert_eq!(lb.availability_zones().len(), 2);
+    // Hardened by default: invalid header fields dropped (ELB.4), desync mitigation defensive.
+    let c = s.clients();
+    let lb_attrs = c
+        .elbv2
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(lb.load_balancer_arn().unwrap());
+    let lb_attrs = s.block_on(lb_attrs.send()).unwrap();
+    let lb_attr = |key: &str| {
+        lb_attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(key))
+            .and_then(|a| a.value())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        lb_attr("routing.http.drop_invalid_header_fields.enabled").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        lb_attr("routing.http.desync_mitigation_mode").as_deref(),
+        Some("defensive")
+    );
     let tg = s.target_group();
     assert_eq!(tg.target_type().unwrap().as_str(), "ip");
     assert_eq!(tg.health_check_path(), Some("/"));

@@ -178,3 +178,11 @@ fn secret_looking_environment_variables_are_a_warning_not_an_error() {
         "the warning does not echo the value: {err}"
     );
 }
+
+rejects!(
+    a_desync_mitigation_mode_is_one_of_three,
+    "name: web\nregion: us-east-1\nload_balancer:\n  desync_mitigation_mode: strict\nservice:\n  image: nginx\n",
+    "`strict` is not a desync mitigation mode",
+    "stack.yaml:4:27",
+    "did you mean `strictest`?"
+);

@@ -58,6 +58,8 @@ impl Kind<Clients> for LoadBalancer {
             )
             .attr("idle_timeout", lb.idle_timeout)
             .attr("deletion_protection", lb.deletion_protection)
+            .attr("drop_invalid_header_fields", lb.drop_invalid_header_fields)
+            .attr("desync_mitigation_mode", lb.desync_mitigation_mode.as_str())
             .force_new(&["scheme"]);
         // An internet-facing ALB needs the VPC's internet gateway attached (AWS refuses it
         // otherwise); the default route is made beside it, long before the ALB is active.
@@ -121,6 +123,20 @@ impl Kind<Clients> for LoadBalancer {
                     "deletion_protection".into(),
                     Value::Bool(attr("deletion_protection.enabled").as_deref() == Some("true")),
                 ),
+                (
+                    "drop_invalid_header_fields".into(),
+                    Value::Bool(
+                        attr("routing.http.drop_invalid_header_fields.enabled").as_deref()
+                            == Some("true"),
+                    ),
+                ),
+                (
+                    "desync_mitigation_mode".into(),
+                    Value::str(
+                        attr("routing.http.desync_mitigation_mode")
+                            .unwrap_or_else(|| DEFAULT_DESYNC.to_string()),
+                    ),
+                ),
             ]);
             out.push(Observed {
                 id: ID.into(),
@@ -165,10 +181,14 @@ impl Kind<Clients> for LoadBalancer {
             .first()
             .ok_or("CreateLoadBalancer returned no load balancer")?;
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-        // A new load balancer has AWS's defaults (60 s idle timeout, no deletion protection):
-        // set the attributes only where the spec differs (one round trip less on the way to
-        // the listener).
-        if i(attrs, "idle_timeout")? != DEFAULT_IDLE_TIMEOUT || b(attrs, "deletion_protection") {
+        // A new load balancer has AWS's defaults (60 s idle timeout, no deletion protection,
+        // invalid header fields kept, defensive desync mitigation): set the attributes only
+        // where the spec differs (one round trip less on the way to the listener).
+        if i(attrs, "idle_timeout")? != DEFAULT_IDLE_TIMEOUT
+            || b(attrs, "deletion_protection")
+            || b(attrs, "drop_invalid_header_fields")
+            || s(attrs, "desync_mitigation_mode")? != DEFAULT_DESYNC
+        {
             set_attributes(c, &arn, attrs).await?;
         }
         Ok(outputs(
@@ -206,10 +226,7 @@ impl Kind<Clients> for LoadBalancer {
                 .await
                 .ctx(|| format!("set security groups of {}", cur.name))?;
         }
-        if changed
-            .iter()
-            .any(|k| k == "idle_timeout" || k == "deletion_protection")
-        {
+        if changed.iter().any(|k| ATTRIBUTES.contains(&k.as_str())) {
             set_attributes(c, arn, attrs).await?;
         }
         Ok(cur.outputs.clone())
@@ -254,6 +271,17 @@ fn outputs(arn: &str, dns: &str, zone_id: Option<&str>) -> Outputs {
 /// AWS's idle timeout of a new load balancer, in seconds.
 const DEFAULT_IDLE_TIMEOUT: i32 = 60;
 
+/// AWS's desync mitigation mode of a new load balancer.
+const DEFAULT_DESYNC: &str = "defensive";
+
+/// The attributes written by ModifyLoadBalancerAttributes (all at once).
+const ATTRIBUTES: [&str; 4] = [
+    "idle_timeout",
+    "deletion_protection",
+    "drop_invalid_header_fields",
+    "desync_mitigation_mode",
+];
+
 async fn set_attributes(c: &Clients, arn: &str, attrs: &Attrs) -> Result<(), BoxError> {
     let kv = |k: &str, v: String| LoadBalancerAttribute::builder().key(k).value(v).build();
     c.elbv2
@@ -266,6 +294,14 @@ async fn set_attributes(c: &Clients, arn: &str, attrs: &Attrs) -> Result<(), Box
         .attributes(kv(
             "deletion_protection.enabled",
             b(attrs, "deletion_protection").to_string(),
+        ))
+        .attributes(kv(
+            "routing.http.drop_invalid_header_fields.enabled",
+            b(attrs, "drop_invalid_header_fields").to_string(),
+        ))
+        .attributes(kv(
+            "routing.http.desync_mitigation_mode",
+            s(attrs, "desync_mitigation_mode")?.to_string(),
         ))
         .send()
         .await

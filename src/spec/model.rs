@@ -116,6 +116,8 @@ pub struct LoadBalancerModel {
     pub certificate_arn: Option<String>,
     pub idle_timeout: u32,
     pub deletion_protection: bool,
+    pub drop_invalid_header_fields: bool,
+    pub desync_mitigation_mode: String,
     pub ingress_cidrs: Vec<String>,
     pub deregistration_delay: u32,
     pub health_check: TargetHealthModel,

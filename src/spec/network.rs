@@ -267,10 +267,32 @@ pub(super) fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerMo
         certificate_arn: lb.certificate_arn.as_ref().map(|a| a.value.clone()),
         idle_timeout,
         deletion_protection: lb.deletion_protection.unwrap_or(false),
+        drop_invalid_header_fields: lb.drop_invalid_header_fields.unwrap_or(true),
+        desync_mitigation_mode: check_desync(lb, issues),
         ingress_cidrs,
         deregistration_delay,
         health_check,
     }
+}
+
+/// `load_balancer.desync_mitigation_mode`: one of the ALB's modes; default `defensive`.
+fn check_desync(lb: &LoadBalancer, issues: &mut Issues) -> String {
+    const MODES: [&str; 3] = ["defensive", "strictest", "monitor"];
+    let Some(m) = &lb.desync_mitigation_mode else {
+        return "defensive".into();
+    };
+    if !MODES.contains(&m.value.as_str()) {
+        issues.push(
+            &m.referenced,
+            format!("`{}` is not a desync mitigation mode", m.value),
+            "unknown mode",
+            Some(match super::error::did_you_mean(&m.value, MODES) {
+                Some(near) => format!("did you mean `{near}`? (defensive, strictest or monitor)"),
+                None => "defensive, strictest or monitor".into(),
+            }),
+        );
+    }
+    m.value.clone()
 }
 
 /// A target group's health check: `load_balancer.health_check`, or a service's own (`base`:

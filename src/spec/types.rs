@@ -136,6 +136,11 @@ pub struct LoadBalancer {
     pub idle_timeout: Option<S<u32>>,
     /// Default false.
     pub deletion_protection: Option<bool>,
+    /// Drop requests' header fields that are not valid HTTP (Security Hub ELB.4); default true.
+    pub drop_invalid_header_fields: Option<bool>,
+    /// How the ALB treats requests that may be HTTP desync attacks: `defensive` (default),
+    /// `strictest` or `monitor` (Security Hub ELB.12 accepts the first two).
+    pub desync_mitigation_mode: Option<S<String>>,
     /// Who may reach the ALB; default 0.0.0.0/0.
     pub ingress_cidrs: Option<Vec<S<String>>>,
     /// Seconds the ALB waits for in-flight requests before deregistering a target; default 30.
