@@ -71,3 +71,143 @@ def security_group_in_use() -> None:
         return delete_response(self)
 
     SecurityGroups.delete_security_group = checked_delete
+
+
+@patch(
+    "G3", "ec2",
+    moto=(
+        "DescribeNatGateways ignores tag filters (`tag:<key>`, `tag-key`): it answers every "
+        "gateway of the region."
+    ),
+    emulator="Tag filters select gateways as on every other EC2 Describe call.",
+)
+def nat_gateway_tag_filters() -> None:
+    """G3: DescribeNatGateways honours tag filters."""
+    from moto.ec2.models.nat_gateways import NatGatewayBackend
+
+    describe = NatGatewayBackend.describe_nat_gateways
+
+    def filtered(self, filters, nat_gateway_ids):
+        found = describe(self, filters, nat_gateway_ids)
+        for name, values in (filters or {}).items():
+            if name.startswith("tag:"):
+                key = name[len("tag:"):]
+                found = [g for g in found if g.get_tags() and any(
+                    t["key"] == key and t["value"] in values for t in g.get_tags())]
+            elif name == "tag-key":
+                found = [g for g in found if any(t["key"] in values for t in g.get_tags())]
+        return found
+
+    NatGatewayBackend.describe_nat_gateways = filtered
+
+
+@patch(
+    "G4", "ec2",
+    moto=(
+        "DeleteNatGateway marks the gateway `deleted` at once and keeps its Elastic IP "
+        "associated and its network interface; ReleaseAddress then releases the address, and "
+        "DeleteSubnet deletes its subnet, while a gateway holds them."
+    ),
+    emulator=(
+        "As on AWS, a deleted gateway is `deleting` first: the first DescribeNatGateways after "
+        "the delete that lists it says `deleting`, the next ones `deleted`, and only then are its "
+        "address and network interface freed. Until then ReleaseAddress of its address answers "
+        "`AuthFailure` (400) \"You do not have permission to access the specified resource.\", "
+        "AWS's answer, and DeleteSubnet of its subnet `DependencyViolation`."
+    ),
+)
+def nat_gateway_deletion() -> None:
+    """G4: a NAT gateway takes a while to delete and holds its address and subnet until then."""
+    from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
+    from moto.ec2.models.nat_gateways import NatGatewayBackend
+    from moto.ec2.responses.elastic_ip_addresses import ElasticIPAddresses
+    from moto.ec2.responses.subnets import Subnets
+
+    delete = NatGatewayBackend.delete_nat_gateway
+    describe = NatGatewayBackend.describe_nat_gateways
+
+    def deleting(self, nat_gateway_id):
+        gw = self.nat_gateways.get(nat_gateway_id)
+        if gw is None or gw.state in ("deleting", "deleted"):
+            return delete(self, nat_gateway_id) if gw is not None else gw
+        gw.state = "deleting"
+        gw._shown_deleting = False
+        return gw
+
+    def finish(self, gw) -> None:
+        gw.state = "deleted"
+        for a in gw.address_set:
+            if a.get("allocationId"):
+                for eip in self.address_by_allocation([a["allocationId"]]):
+                    if eip.association_id:
+                        self.disassociate_address(association_id=eip.association_id)
+        try:
+            self.delete_network_interface(gw._eni.id)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+    def described(self, filters, nat_gateway_ids):
+        found = describe(self, filters, nat_gateway_ids)
+        for gw in found:
+            if gw.state == "deleting":
+                if gw._shown_deleting:
+                    finish(self, gw)
+                else:
+                    gw._shown_deleting = True
+        return found
+
+    def holders(backend, pred):
+        return [g for g in backend.nat_gateways.values()
+                if g.state != "deleted" and pred(g)]
+
+    release = ElasticIPAddresses.release_address
+
+    def checked_release(self):
+        alloc = self._get_param("AllocationId")
+        if alloc and holders(self.ec2_backend, lambda g: any(
+                a.get("allocationId") == alloc for a in g.address_set)):
+            raise EC2ClientError(
+                "AuthFailure", "You do not have permission to access the specified resource.")
+        return release(self)
+
+    delete_subnet = Subnets.delete_subnet
+
+    def checked_delete_subnet(self):
+        sid = self._get_param("SubnetId")
+        if holders(self.ec2_backend, lambda g: g.subnet_id == sid):
+            raise DependencyViolationError(
+                f"The subnet '{sid}' has dependencies and cannot be deleted.")
+        return delete_subnet(self)
+
+    NatGatewayBackend.delete_nat_gateway = deleting
+    NatGatewayBackend.describe_nat_gateways = described
+    ElasticIPAddresses.release_address = checked_release
+    Subnets.delete_subnet = checked_delete_subnet
+
+
+@patch(
+    "G5", "ec2",
+    moto=(
+        "An instance launched with a block device mapping that has neither `VolumeSize` nor "
+        "`SnapshotId` (a launch template that only encrypts the AMI's root volume) fails: "
+        "`MissingParameter` size/snapshot."
+    ),
+    emulator=(
+        "The volume takes the size of the AMI's root snapshot, as on AWS: 30 GiB, the "
+        "ECS-optimized Amazon Linux 2023 AMI's (moto's AMIs have no snapshot sizes)."
+    ),
+)
+def block_device_size_from_the_ami() -> None:
+    """G5: a block device mapping without a size takes the AMI's."""
+    from moto.ec2.models.instances import Instance
+
+    add = Instance.add_block_device
+
+    def sized(self, size, device_path, snapshot_id, encrypted, delete_on_termination,
+              kms_key_id, volume_type):
+        if size is None and snapshot_id is None:
+            size = 30
+        return add(self, size, device_path, snapshot_id, encrypted, delete_on_termination,
+                   kms_key_id, volume_type)
+
+    Instance.add_block_device = sized
