@@ -159,7 +159,16 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
     let msg = message.to_ascii_lowercase();
     let own = match service {
         "ec2" => match code {
-            "DependencyViolation" | "InvalidGroup.InUse" | "ResourceInUse" => Some(InUse),
+            "DependencyViolation"
+            | "InvalidGroup.InUse"
+            | "ResourceInUse"
+            | "InvalidIPAddress.InUse" => Some(InUse),
+            "NatGatewayNotFound" => Some(NotFound),
+            // ReleaseAddress of an Elastic IP a NAT gateway still holds (it is being deleted):
+            // AWS answers this, not InvalidIPAddress.InUse.
+            "AuthFailure" if msg.contains("permission to access the specified resource") => {
+                Some(InUse)
+            }
             "InvalidGroup.Duplicate"
             | "InvalidPermission.Duplicate"
             | "RouteAlreadyExists"
@@ -677,6 +686,14 @@ mod tests {
             ),
             ("ec2", "InvalidVpcID.Malformed", "", Invalid),
             ("ec2", "DependencyViolation", "", InUse),
+            ("ec2", "InvalidIPAddress.InUse", "", InUse),
+            ("ec2", "NatGatewayNotFound", "", NotFound),
+            (
+                "ec2",
+                "AuthFailure",
+                "You do not have permission to access the specified resource.",
+                InUse,
+            ),
             ("ec2", "InvalidPermission.Duplicate", "", AlreadyExists),
             ("ec2", "RequestLimitExceeded", "", Throttled),
             ("ec2", "UnauthorizedOperation", "", AccessDenied),

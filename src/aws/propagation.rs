@@ -179,7 +179,8 @@ pub fn still_propagating(
     }
     if reads(op) {
         // Cloud Map's GetNamespace/GetOperation of the namespace a create just started.
-        return (service == "ec2" && code.contains("ID.NotFound"))
+        return (service == "ec2"
+            && (code.contains("ID.NotFound") || code == "NatGatewayNotFound"))
             || code == "NoSuchBucket"
             || (service == "servicediscovery"
                 && matches!(code, "NamespaceNotFound" | "OperationNotFound"));
