@@ -770,13 +770,20 @@ fn aws_iam_role() {
             let r = c.iam.get_role().role_name(name).send().await.unwrap();
             let role = r.role().unwrap();
             let trust = policy_json(role.assume_role_policy_document().unwrap());
+            let mut statement = serde_json::json!({
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole"
+            });
+            // ECS tasks of this account only (the confused-deputy guard).
+            if id == "role.execution" {
+                let account = role.arn().split(':').nth(4).unwrap();
+                statement["Condition"] =
+                    serde_json::json!({"StringEquals": {"aws:SourceAccount": account}});
+            }
             assert_eq!(
                 trust,
-                serde_json::json!({"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": "sts:AssumeRole"
-                }]}),
+                serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}),
                 "trust policy of {name}"
             );
             assert_eq!(

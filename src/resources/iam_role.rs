@@ -27,7 +27,25 @@ const INSTANCE_POLICY: &str =
 
 const INSTANCE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
+/// ECS tasks' trust without conditions: what the baseline's execution roles have (tests).
+#[cfg(test)]
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// The execution role's trust: ECS tasks of this account only (`aws:SourceAccount`, the
+/// confused-deputy guard; ECS passes it when it assumes the role to pull images and write
+/// logs).
+fn execution_trust() -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": THIS_ACCOUNT}},
+        }],
+    })
+    .to_string()
+}
 
 /// What stands for the role's own account in a trust policy as planned and as read back: the
 /// account is the caller's, known when the role is written (STS), and read back from the
@@ -329,7 +347,7 @@ impl Kind<Clients> for IamRole {
         let secrets = secrets_policy(v).map(|p| canonical_policy(&p));
         let mut out = vec![
             Node::new(KIND, v.id(EXECUTION_ID), v.service_names().execution_role())
-                .attr("assume_role_policy", canonical_policy(TRUST))
+                .attr("assume_role_policy", canonical_policy(&execution_trust()))
                 .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
                 .attr(
                     "inline_policies",
@@ -896,6 +914,22 @@ mod tests {
             super::canonical_policy(&super::task_trust("cn-north-1")).contains("arn:aws-cn:ecs:")
         );
     }
+    /// The execution role trusts ECS tasks of this account only, read back with the role's
+    /// account as the planned placeholder.
+    #[test]
+    fn the_execution_role_trusts_ecs_tasks_of_this_account_only() {
+        let planned = super::canonical_policy(&super::execution_trust());
+        let role = "arn:aws:iam::123456789012:role/web-us-east-1-exec";
+        let written =
+            super::canonical_policy(&planned.replace(super::THIS_ACCOUNT, "123456789012"));
+        assert!(
+            written.contains(r#""StringEquals":{"aws:SourceAccount":"123456789012"}"#),
+            "{written}"
+        );
+        assert_eq!(super::without_account(&written, role), planned);
+        assert_ne!(super::without_account(super::TRUST, role), planned);
+    }
+
     #[test]
     fn key_order_does_not_matter() {
         let a = super::canonical_policy(r#"{"Version":"1","Statement":[{"b":1,"a":2}]}"#);
