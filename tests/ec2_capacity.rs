@@ -107,6 +107,39 @@ fn ec2_capacity_provider_deploys_updates_in_place_and_destroys() {
             .await
             .unwrap();
         assert_eq!(lt.launch_templates().len(), 1);
+        // Hardened: IMDSv2 at one hop, tasks kept from the metadata service, no public IP,
+        // an encrypted root volume.
+        let v = c
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_name("it-ec2-ecs")
+            .versions("$Default")
+            .send()
+            .await
+            .unwrap();
+        let data = v.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap();
+        let md = data.metadata_options().unwrap();
+        assert_eq!(md.http_tokens().unwrap().as_str(), "required");
+        assert_eq!(md.http_put_response_hop_limit(), Some(1));
+        let user_data =
+            String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap())
+                .unwrap();
+        assert!(
+            user_data.contains("ECS_AWSVPC_BLOCK_IMDS=true"),
+            "{user_data}"
+        );
+        assert_eq!(
+            data.network_interfaces()[0].associate_public_ip_address(),
+            Some(false)
+        );
+        let root = data
+            .block_device_mappings()
+            .iter()
+            .find(|m| m.device_name() == Some("/dev/xvda"))
+            .expect("the root volume's mapping");
+        assert_eq!(root.ebs().unwrap().encrypted(), Some(true));
         let profile = c
             .iam
             .get_instance_profile()

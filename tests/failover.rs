@@ -138,10 +138,10 @@ fn two_regions_fail_over_to_each_other_then_to_the_page() {
     );
     assert_eq!(inv["global:aws_route53_record"].len(), 4);
     assert_eq!(inv["global:aws_s3_bucket"], [format!("app.{zname}")]);
-    // Everything the plan made, each once: 24 per region, the two checks, four records and
-    // the fallback bucket.
+    // Everything the plan made, each once: 32 per region (8 of them the private tier), the
+    // two checks, four records and the fallback bucket.
     assert_eq!(total(&inv), d.plan.changes().len());
-    assert_eq!(total(&inv), 2 * 24 + 2 + 4 + 1);
+    assert_eq!(total(&inv), 2 * 32 + 2 + 4 + 1);
 
     // Every health check field.
     let checks = env.rt.block_on(health_checks(s.clients(), stack));
@@ -273,7 +273,7 @@ fn two_regions_fail_over_to_each_other_then_to_the_page() {
             .iter()
             .filter(|a| a.starts_with(&format!("{R2}:")))
             .count(),
-        24,
+        32,
         "{deletes:?}"
     );
     env.reset();
@@ -354,6 +354,97 @@ fn a_removed_region_is_found_again_by_destroy_by_name() {
     // `destroy --stack NAME --region us-east-1` learns of us-west-2 from the health checks.
     let r = s.destroy_by_name();
     r.assert_stderr(&[&format!("{R2}:aws_lb.alb")]);
+}
+
+/// HTTPS in both regions: each region's listener serves its own region's certificate with the
+/// TLS policy, port 80 redirects, the health checks probe over HTTPS, and `url` says https.
+#[test]
+fn two_regions_serve_https_each_with_its_own_certificate() {
+    let env = Env::new();
+    let (stack, zname) = ("it-fo-tls", "fo-tls.example");
+    zone(&env, zname);
+    let cert = |region: &str| {
+        let acm = env.acm(region);
+        env.rt.block_on(async {
+            let r = acm
+                .request_certificate()
+                .domain_name(format!("app.{zname}"))
+                .send()
+                .await
+                .unwrap();
+            r.certificate_arn().unwrap().to_string()
+        })
+    };
+    let (c1, c2) = (cert(R1), cert(R2));
+    let s = TestStack::new(
+        &env,
+        stack,
+        R1,
+        &format!(
+            "{}load_balancer:\n  certificate_arn:\n    {R1}: {c1}\n    {R2}: {c2}\n",
+            spec(stack, zname, "us-east-1, us-west-2", "")
+        ),
+    );
+    let r = s.run("deploy", &["--yes", "--output", "json"]);
+    common::assert_ok(&r, "deploy with a certificate per region");
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for (region, want) in [(R1, &c1), (R2, &c2)] {
+        let url = out[region]["url"].as_str().unwrap();
+        assert!(
+            url.starts_with("https://") && url.ends_with(".amazonaws.com/"),
+            "{url}"
+        );
+        let c = env.clients(region);
+        let lb = alb(&s, region).0;
+        let ls = env.rt.block_on(async {
+            let lbs = c
+                .elbv2
+                .describe_load_balancers()
+                .names(format!("{stack}-alb"))
+                .send()
+                .await
+                .unwrap();
+            let arn = lbs.load_balancers()[0]
+                .load_balancer_arn()
+                .unwrap()
+                .to_string();
+            c.elbv2
+                .describe_listeners()
+                .load_balancer_arn(arn)
+                .send()
+                .await
+                .unwrap()
+                .listeners()
+                .to_vec()
+        });
+        let https = ls.iter().find(|l| l.port() == Some(443)).expect("443");
+        assert_eq!(https.protocol().unwrap().as_str(), "HTTPS", "{region}");
+        assert_eq!(
+            https.certificates()[0].certificate_arn(),
+            Some(want.as_str())
+        );
+        assert_eq!(
+            https.ssl_policy(),
+            Some("ELBSecurityPolicy-TLS13-1-2-Res-2021-06")
+        );
+        let http = ls.iter().find(|l| l.port() == Some(80)).expect("80");
+        assert_eq!(
+            http.default_actions()[0].r#type().unwrap().as_str(),
+            "redirect",
+            "{region}: port 80 redirects"
+        );
+        assert!(url.contains(&lb), "{url} is {region}'s load balancer {lb}");
+    }
+    let checks = env.rt.block_on(health_checks(s.clients(), stack));
+    assert_eq!(checks.len(), 2);
+    for (h, tags) in &checks {
+        let c = h.health_check_config().unwrap();
+        assert_eq!(c.r#type().as_str(), "HTTPS", "{tags:?}");
+        assert_eq!(c.port(), Some(443));
+        assert_eq!(c.enable_sni(), Some(true));
+    }
+    s.assert_converged();
+    s.destroy();
 }
 
 #[test]
@@ -457,7 +548,7 @@ fn a_certificate_serves_the_page_over_https_through_cloudfront() {
     );
     assert_eq!(inv["global:aws_s3_bucket"], [name.as_str()]);
     assert_eq!(inv["global:aws_route53_record"].len(), 2);
-    assert_eq!(total(&inv), 24 + 1 + 2 + 1 + 1);
+    assert_eq!(total(&inv), 32 + 1 + 2 + 1 + 1);
     assert_eq!(d.stats.count("CreateDistributionWithTags"), 1);
 
     // The distribution: the bucket's S3 website as an HTTP-only custom origin, HTTPS for

@@ -34,6 +34,8 @@ const ALL: &[&str] = &[
     "aws_vpc",
     "aws_subnet",
     "aws_internet_gateway",
+    "aws_eip",
+    "aws_nat_gateway",
     "aws_route_table",
     "aws_security_group",
     "aws_iam_role",
@@ -330,20 +332,42 @@ impl Ls {
             let sgs = c
                 .ec2
                 .describe_security_groups()
-                .filters(f)
+                .filters(f.clone())
                 .send()
                 .await
                 .unwrap();
+            let eips = c
+                .ec2
+                .describe_addresses()
+                .filters(f.clone())
+                .send()
+                .await
+                .unwrap();
+            // A deleted NAT gateway stays listed (state deleted) for an hour, as on AWS.
+            let nats = c
+                .ec2
+                .describe_nat_gateways()
+                .filter(f)
+                .send()
+                .await
+                .unwrap();
+            let live_nats = nats
+                .nat_gateways()
+                .iter()
+                .filter(|g| g.state().map(|s| s.as_str()) != Some("deleted"))
+                .count();
             assert_eq!(
                 (
                     vpcs.vpcs().len(),
                     subnets.subnets().len(),
                     igws.internet_gateways().len(),
                     rts.route_tables().len(),
-                    sgs.security_groups().len()
+                    sgs.security_groups().len(),
+                    eips.addresses().len(),
+                    live_nats,
                 ),
-                (0, 0, 0, 0, 0),
-                "VPCs, subnets, IGWs, route tables, SGs left"
+                (0, 0, 0, 0, 0, 0, 0),
+                "VPCs, subnets, IGWs, route tables, SGs, Elastic IPs, NAT gateways left"
             );
             let roles = c.iam.list_roles().send().await.unwrap();
             let left: Vec<_> = roles
@@ -514,23 +538,39 @@ fn aws_subnet() {
             assert_eq!(sn.vpc_id(), Some(vpc.as_str()));
             assert_eq!(
                 sn.map_public_ip_on_launch(),
-                Some(true),
-                "map-public-ip-on-launch of {az}"
+                Some(false),
+                "map-public-ip-on-launch of {az}: nothing launched there needs it"
             );
-            assert_owned(
-                &ec2_tags(sn.tags()),
-                ls.stack,
-                &format!("subnet.{az}"),
-                Some(&format!("{}-{az}", ls.stack)),
-            );
-            got.push((az, sn.cidr_block().unwrap().to_string()));
+            let tags = ec2_tags(sn.tags());
+            let private = tags
+                .get("ballast:resource")
+                .is_some_and(|r| r.starts_with("subnet.private."));
+            let (id, name) = if private {
+                (
+                    format!("subnet.private.{az}"),
+                    format!("{}-private-{az}", ls.stack),
+                )
+            } else {
+                (format!("subnet.{az}"), format!("{}-{az}", ls.stack))
+            };
+            assert_owned(&tags, ls.stack, &id, Some(&name));
+            got.push((id, sn.cidr_block().unwrap().to_string()));
         }
         got.sort();
+        // The private subnets mirror the public ones in the other half of the VPC.
         assert_eq!(
             got,
             [
-                ("us-east-1a".to_string(), "10.42.0.0/24".to_string()),
-                ("us-east-1b".to_string(), "10.42.1.0/24".to_string())
+                (
+                    "subnet.private.us-east-1a".to_string(),
+                    "10.42.128.0/24".to_string()
+                ),
+                (
+                    "subnet.private.us-east-1b".to_string(),
+                    "10.42.129.0/24".to_string()
+                ),
+                ("subnet.us-east-1a".to_string(), "10.42.0.0/24".to_string()),
+                ("subnet.us-east-1b".to_string(), "10.42.1.0/24".to_string()),
             ]
         );
     });
@@ -577,7 +617,14 @@ fn aws_route_table() {
         "aws_route_table",
     ];
     let ls = Ls::start("it-ls-rt", &kinds);
-    let m = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, ""));
+    // Public tasks: no private tier, so the public route table alone (aws_nat_gateway below
+    // has the private ones).
+    let m = ls.model(&spec(
+        ls.stack,
+        "0.0.0.0/0",
+        30,
+        "  assign_public_ip: true\n",
+    ));
     ls.deploy(&m);
     let c = ls.clients();
     let vpc = vpc_id(&c, &ls.env, ls.stack);
@@ -646,6 +693,161 @@ fn aws_route_table() {
         );
     });
     ls.destroy(&m);
+}
+
+#[test]
+#[ignore = "needs LocalStack: scripts/test --localstack"]
+fn aws_nat_gateway() {
+    let kinds = [
+        "aws_vpc",
+        "aws_subnet",
+        "aws_internet_gateway",
+        "aws_eip",
+        "aws_nat_gateway",
+        "aws_route_table",
+    ];
+    let ls = Ls::start("it-ls-nat", &kinds);
+    let m = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, ""));
+    ls.deploy(&m);
+    let c = ls.clients();
+    // (AZ of the NAT gateway's subnet, its allocation id) by NAT id, and what each private
+    // route table routes 0.0.0.0/0 to, by its subnet's AZ.
+    let read = || {
+        ls.env.rt.block_on(async {
+            let subnets = c
+                .ec2
+                .describe_subnets()
+                .filters(tagged(ls.stack))
+                .send()
+                .await
+                .unwrap();
+            let az_of = |id: &str| -> (String, bool) {
+                let sn = subnets
+                    .subnets()
+                    .iter()
+                    .find(|s| s.subnet_id() == Some(id))
+                    .unwrap_or_else(|| panic!("subnet {id} is the stack's"));
+                let private =
+                    ec2_tags(sn.tags())["ballast:resource"].starts_with("subnet.private.");
+                (sn.availability_zone().unwrap().to_string(), private)
+            };
+            let eips = c
+                .ec2
+                .describe_addresses()
+                .filters(tagged(ls.stack))
+                .send()
+                .await
+                .unwrap();
+            let nats = c
+                .ec2
+                .describe_nat_gateways()
+                .filter(tagged(ls.stack))
+                .send()
+                .await
+                .unwrap();
+            let mut by_nat = BTreeMap::new();
+            for g in nats.nat_gateways() {
+                if g.state().map(|s| s.as_str()) != Some("available") {
+                    continue;
+                }
+                let (az, private) = az_of(g.subnet_id().unwrap());
+                assert!(!private, "a NAT gateway is in a public subnet");
+                let alloc = g.nat_gateway_addresses()[0].allocation_id().unwrap();
+                let eip = eips
+                    .addresses()
+                    .iter()
+                    .find(|a| a.allocation_id() == Some(alloc))
+                    .unwrap_or_else(|| panic!("the NAT gateway's address {alloc} is the stack's"));
+                assert_owned(
+                    &ec2_tags(eip.tags()),
+                    ls.stack,
+                    &format!("eip.nat.{az}"),
+                    Some(&format!("{}-nat-{az}", ls.stack)),
+                );
+                assert_owned(
+                    &ec2_tags(g.tags()),
+                    ls.stack,
+                    &format!("nat.{az}"),
+                    Some(&format!("{}-nat-{az}", ls.stack)),
+                );
+                by_nat.insert(g.nat_gateway_id().unwrap().to_string(), az);
+            }
+            let rts = c
+                .ec2
+                .describe_route_tables()
+                .filters(tagged(ls.stack))
+                .send()
+                .await
+                .unwrap();
+            let mut routes = BTreeMap::new();
+            for rt in rts.route_tables() {
+                let tags = ec2_tags(rt.tags());
+                if tags["ballast:resource"] == "rt.public" {
+                    continue;
+                }
+                let assoc: Vec<_> = rt
+                    .associations()
+                    .iter()
+                    .filter_map(|a| a.subnet_id())
+                    .collect();
+                assert_eq!(assoc.len(), 1, "a private table per private subnet");
+                let (az, private) = az_of(assoc[0]);
+                assert!(private, "{az}: associated with the private subnet");
+                assert_owned(
+                    &tags,
+                    ls.stack,
+                    &format!("rt.private.{az}"),
+                    Some(&format!("{}-private-{az}", ls.stack)),
+                );
+                let nat = rt
+                    .routes()
+                    .iter()
+                    .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                    .and_then(|r| r.nat_gateway_id())
+                    .unwrap_or_else(|| panic!("{az}: a default route to a NAT gateway"));
+                routes.insert(az, by_nat[nat].clone());
+            }
+            (by_nat.len(), eips.addresses().len(), routes)
+        })
+    };
+    let azs = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    // `nat`: each private subnet routes to its own AZ's gateway.
+    assert_eq!(
+        read(),
+        (
+            2,
+            2,
+            azs(&[("us-east-1a", "us-east-1a"), ("us-east-1b", "us-east-1b")])
+        )
+    );
+    // `nat_single`: one gateway and address go, the other AZ's table routes to the first's.
+    let single = ls.model(&spec(ls.stack, "0.0.0.0/0", 30, "").replacen(
+        "network:\n",
+        "network:\n  egress: nat_single\n",
+        1,
+    ));
+    ls.change(
+        &single,
+        &[
+            ("aws_eip.eip.nat.us-east-1b", Action::Delete),
+            ("aws_nat_gateway.nat.us-east-1b", Action::Delete),
+            ("aws_route_table.rt.private.us-east-1b", Action::Update),
+        ],
+    );
+    assert_eq!(
+        read(),
+        (
+            1,
+            1,
+            azs(&[("us-east-1a", "us-east-1a"), ("us-east-1b", "us-east-1a")])
+        )
+    );
+    ls.destroy(&single);
 }
 
 /// (protocol, from, to, source) of every ingress rule.

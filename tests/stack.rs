@@ -63,7 +63,7 @@ fn the_network_is_one_vpc_with_a_subnet_per_az_and_only_the_alb_reaches_the_task
     let s = web(&env, "it-net", "us-east-2");
     let stack = s.name.as_str();
     deploy_web(&s);
-    let (subnets, sgs) = (s.subnets(), s.security_groups());
+    let (subnets, sgs, svc) = (s.subnets(), s.security_groups(), s.service());
     let c = s.clients();
     env.rt.block_on(async {
         let vpcs = c
@@ -77,17 +77,47 @@ fn the_network_is_one_vpc_with_a_subnet_per_az_and_only_the_alb_reaches_the_task
         assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
         let vpc_id = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
 
-        let mut azs: Vec<_> = subnets
+        // A public and a private subnet per AZ in two AZs, none mapping public IPs.
+        let mut got: Vec<(String, String, String)> = subnets
             .iter()
-            .map(|s| s.availability_zone().unwrap().to_string())
+            .map(|s| {
+                let name = s
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("Name"))
+                    .and_then(|t| t.value())
+                    .unwrap()
+                    .to_string();
+                (
+                    name,
+                    s.availability_zone().unwrap().to_string(),
+                    s.cidr_block().unwrap().to_string(),
+                )
+            })
             .collect();
-        azs.sort();
+        got.sort();
+        let row = |n: &str, az: &str, cidr: &str| (format!("{stack}-{n}"), az.into(), cidr.into());
         assert_eq!(
-            azs,
-            ["us-east-2a", "us-east-2b"],
-            "one subnet per AZ in two AZs"
+            got,
+            [
+                row("private-us-east-2a", "us-east-2a", "10.0.128.0/20"),
+                row("private-us-east-2b", "us-east-2b", "10.0.144.0/20"),
+                row("us-east-2a", "us-east-2a", "10.0.0.0/20"),
+                row("us-east-2b", "us-east-2b", "10.0.16.0/20"),
+            ]
         );
         assert!(subnets.iter().all(|s| s.vpc_id() == Some(vpc_id.as_str())));
+        assert!(subnets
+            .iter()
+            .all(|s| s.map_public_ip_on_launch() == Some(false)));
+        let subnet_of = |name: String| {
+            subnets
+                .iter()
+                .find(|s| s.tags().iter().any(|t| t.value() == Some(name.as_str())))
+                .and_then(|s| s.subnet_id())
+                .unwrap()
+                .to_string()
+        };
 
         let igws = c
             .ec2
@@ -97,11 +127,36 @@ fn the_network_is_one_vpc_with_a_subnet_per_az_and_only_the_alb_reaches_the_task
             .await
             .unwrap();
         assert_eq!(igws.internet_gateways().len(), 1);
+        let igw = igws.internet_gateways()[0].internet_gateway_id().unwrap();
         assert_eq!(
             igws.internet_gateways()[0].attachments()[0].vpc_id(),
             Some(vpc_id.as_str())
         );
 
+        // A NAT gateway in each AZ's public subnet, each with its Elastic IP.
+        let nats = c
+            .ec2
+            .describe_nat_gateways()
+            .filter(tagged(stack))
+            .send()
+            .await
+            .unwrap();
+        let nat_in = |az: &str| -> String {
+            let public = subnet_of(format!("{stack}-{az}"));
+            let g = nats
+                .nat_gateways()
+                .iter()
+                .find(|g| g.subnet_id() == Some(public.as_str()))
+                .unwrap_or_else(|| panic!("a NAT gateway in {az}'s public subnet"));
+            assert_eq!(g.state().unwrap().as_str(), "available");
+            assert!(g.nat_gateway_addresses()[0].allocation_id().is_some());
+            g.nat_gateway_id().unwrap().to_string()
+        };
+        let (nat_a, nat_b) = (nat_in("us-east-2a"), nat_in("us-east-2b"));
+        assert_eq!(nats.nat_gateways().len(), 2);
+
+        // The public table routes to the internet gateway; each private subnet's to its AZ's
+        // NAT gateway.
         let rts = c
             .ec2
             .describe_route_tables()
@@ -109,8 +164,88 @@ fn the_network_is_one_vpc_with_a_subnet_per_az_and_only_the_alb_reaches_the_task
             .send()
             .await
             .unwrap();
-        assert_eq!(rts.route_tables().len(), 1);
-        assert_eq!(rts.route_tables()[0].associations().len(), 2);
+        let mut routes: Vec<(Vec<String>, String)> = rts
+            .route_tables()
+            .iter()
+            .map(|rt| {
+                let mut assoc: Vec<String> = rt
+                    .associations()
+                    .iter()
+                    .filter_map(|a| a.subnet_id().map(str::to_string))
+                    .collect();
+                assoc.sort();
+                let default = rt
+                    .routes()
+                    .iter()
+                    .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                    .unwrap();
+                let to = default
+                    .nat_gateway_id()
+                    .or(default.gateway_id())
+                    .unwrap()
+                    .to_string();
+                (assoc, to)
+            })
+            .collect();
+        routes.sort();
+        let mut public = vec![
+            subnet_of(format!("{stack}-us-east-2a")),
+            subnet_of(format!("{stack}-us-east-2b")),
+        ];
+        public.sort();
+        let mut want = vec![
+            (public, igw.to_string()),
+            (
+                vec![subnet_of(format!("{stack}-private-us-east-2a"))],
+                nat_a,
+            ),
+            (
+                vec![subnet_of(format!("{stack}-private-us-east-2b"))],
+                nat_b,
+            ),
+        ];
+        want.sort();
+        assert_eq!(routes, want);
+
+        // The tasks run in the private subnets without public IPs.
+        let mut private = vec![
+            subnet_of(format!("{stack}-private-us-east-2a")),
+            subnet_of(format!("{stack}-private-us-east-2b")),
+        ];
+        private.sort();
+        let net = svc
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .unwrap();
+        let mut task_subnets = net.subnets().to_vec();
+        task_subnets.sort();
+        assert_eq!(task_subnets, private);
+        assert_eq!(net.assign_public_ip().unwrap().as_str(), "DISABLED");
+
+        // The VPC's default security group allows nothing (Security Hub EC2.2).
+        let default = c
+            .ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(&vpc_id)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .values("default")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let default = &default.security_groups()[0];
+        assert!(
+            default.ip_permissions().is_empty() && default.ip_permissions_egress().is_empty(),
+            "the default group has rules: {default:?}"
+        );
 
         assert_eq!(sgs.len(), 2);
         let sg = |name: String| {
@@ -383,6 +518,11 @@ fn resources_removed_from_the_spec_are_destroyed() {
         p.actions(),
         actions(&[
             ("aws_subnet.subnet.ap-southeast-1c", "delete"),
+            // The AZ's private tier goes with it; the other AZs' private subnets stay.
+            ("aws_subnet.subnet.private.ap-southeast-1c", "delete"),
+            ("aws_eip.eip.nat.ap-southeast-1c", "delete"),
+            ("aws_nat_gateway.nat.ap-southeast-1c", "delete"),
+            ("aws_route_table.rt.private.ap-southeast-1c", "delete"),
             ("aws_route_table.rt.public", "update"),
             ("aws_lb.alb", "update"),
             ("aws_ecs_service.service", "update"),
@@ -392,7 +532,11 @@ fn resources_removed_from_the_spec_are_destroyed() {
     );
     r.assert_stderr(&[&p.summary.plan_line()]);
     s.deploy();
-    assert_eq!(s.subnets().len(), 2);
+    assert_eq!(
+        s.subnets().len(),
+        4,
+        "a public and a private subnet in each of 2 AZs"
+    );
     assert_eq!(s.load_balancer().availability_zones().len(), 2);
     s.assert_converged();
     s.destroy_by_name();
@@ -539,7 +683,7 @@ fn existing_network_is_used_and_checked() {
     let s = web(&env, "it-existing", "ap-northeast-1");
     let (stack, region) = (s.name.as_str(), s.region.as_str());
     let c = s.clients();
-    let (vpc, a, b, a2) = env.rt.block_on(async {
+    let (vpc, a, b, a2, pa, pb) = env.rt.block_on(async {
         let vpc = c
             .ec2
             .create_vpc()
@@ -567,7 +711,9 @@ fn existing_network_is_used_and_checked() {
         let a = mk("10.9.0.0/24", "ap-northeast-1a").await;
         let b = mk("10.9.1.0/24", "ap-northeast-1c").await;
         let a2 = mk("10.9.2.0/24", "ap-northeast-1a").await;
-        (vpc, a, b, a2)
+        let pa = mk("10.9.3.0/24", "ap-northeast-1a").await;
+        let pb = mk("10.9.4.0/24", "ap-northeast-1c").await;
+        (vpc, a, b, a2, pa, pb)
     });
     let spec_for = |s1: &str, s2: &str| {
         format!(
@@ -586,6 +732,8 @@ fn existing_network_is_used_and_checked() {
         "aws_vpc",
         "aws_subnet",
         "aws_internet_gateway",
+        "aws_eip",
+        "aws_nat_gateway",
         "aws_route_table",
     ] {
         want.remove(own_network);
@@ -594,7 +742,7 @@ fn existing_network_is_used_and_checked() {
     assert_eq!(
         d.plan.inventory_after(),
         want,
-        "no VPC, subnets, IGW or route table of its own"
+        "no VPC, subnets, IGW, NAT gateway or route table of its own"
     );
     assert_eq!(d.plan.summary.add, total(&want));
     assert_eq!(s.inventory(), want);
@@ -609,6 +757,36 @@ fn existing_network_is_used_and_checked() {
     let mut want = vec![a.clone(), b.clone()];
     want.sort();
     assert_eq!(subnets, want);
+    // Without private subnets the tasks run in the public ones with public IPs, as before.
+    let tasks = |s: &TestStack| {
+        let svc = s.service();
+        let vpc = svc
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .unwrap()
+            .clone();
+        let mut subnets = vpc.subnets().to_vec();
+        subnets.sort();
+        (
+            subnets,
+            vpc.assign_public_ip().map(|a| a.as_str().to_string()),
+        )
+    };
+    assert_eq!(tasks(&s), (want.clone(), Some("ENABLED".to_string())));
+    // With them, the tasks move there without public IPs: the service is updated in place.
+    s.set_yaml(&format!(
+        "{}    private_subnet_ids: [{pa}, {pb}]\n",
+        spec_for(&a, &b)
+    ));
+    let d = s.deploy();
+    assert_eq!(
+        d.plan.actions(),
+        [("aws_ecs_service.service".to_string(), "update".to_string())]
+    );
+    let mut private = vec![pa.clone(), pb.clone()];
+    private.sort();
+    assert_eq!(tasks(&s), (private, Some("DISABLED".to_string())));
+    s.assert_converged();
     s.destroy();
     env.rt.block_on(async {
         // The network was not ours: it is still there.
@@ -766,10 +944,19 @@ fn status_shows_tasks_rollout_and_healthy_targets_per_az() {
     r.assert_stderr(&["Service: not deployed"]);
     s.deploy();
 
-    // Register one task IP per AZ, as ECS would.
+    // Register one task IP per AZ, as ECS would: in the tasks' (private) subnets.
     let tg = s.target_group();
     let arn = tg.target_group_arn().unwrap();
-    let subnets = s.subnets();
+    let subnets: Vec<_> = s
+        .subnets()
+        .into_iter()
+        .filter(|sn| {
+            sn.tags()
+                .iter()
+                .any(|t| t.key() == Some("Name") && t.value().unwrap_or("").contains("-private-"))
+        })
+        .collect();
+    assert_eq!(subnets.len(), 2);
     let c = s.clients();
     env.rt.block_on(async {
         for sn in &subnets {
@@ -989,7 +1176,7 @@ fn a_certificate_makes_the_listener_https_with_a_redirect_from_http() {
     );
     assert_eq!(
         https.ssl_policy(),
-        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+        Some("ELBSecurityPolicy-TLS13-1-2-Res-2021-06")
     );
     let http = ls
         .iter()

@@ -69,6 +69,83 @@ const INTENDED: &[(&str, &str)] = &[
         "set explicitly (Security Hub ELB.12); the baseline's read back as AWS's default, \
          defensive: no change",
     ),
+    (
+        "*/aws_iam_role.role.execution* assume_role_policy",
+        "the execution role's trust names this account (aws:SourceAccount, the confused-deputy \
+         guard): UpdateAssumeRolePolicy, in place",
+    ),
+    (
+        "*/aws_lb_listener.* ssl_policy",
+        "TLS policy ELBSecurityPolicy-TLS13-1-2-Res-2021-06 by default (Security Hub ELB.17): \
+         ModifyListener, in place (only HTTPS listeners have one)",
+    ),
+    (
+        "*/aws_vpc.vpc default_security_group_rules",
+        "secure by default (Security Hub EC2.2): the VPC's default group loses its rules, in \
+         place (RevokeSecurityGroupIngress/Egress)",
+    ),
+    (
+        "*/aws_subnet.subnet.* map_public_ip_on_launch",
+        "secure by default (Security Hub EC2.15): no subnet maps public IPs on launch; the \
+         baseline's public subnets change in place (ModifySubnetAttribute)",
+    ),
+    (
+        "*/aws_subnet.subnet.private.*",
+        "the private tier: a private subnet per AZ for the tasks (Security Hub ECS.2)",
+    ),
+    (
+        "*/aws_eip.eip.nat.*",
+        "the Elastic IP of each NAT gateway (`network.egress: nat`)",
+    ),
+    (
+        "*/aws_nat_gateway.nat.*",
+        "the private subnets' way out: a NAT gateway per AZ (`network.egress: nat`)",
+    ),
+    (
+        "*/aws_route_table.rt.private.*",
+        "each private subnet's route table, its default route to a NAT gateway",
+    ),
+    (
+        "*/aws_ecs_service.service* subnets",
+        "tasks run in the private subnets: UpdateService moves them in place (a new deployment)",
+    ),
+    (
+        "*/aws_ecs_service.service* assign_public_ip",
+        "tasks have no public IP by default (Security Hub ECS.2): in place, with the subnets",
+    ),
+    (
+        "*/aws_ecs_service.service* after",
+        "the service waits for the private route tables (its tasks pull images through NAT)",
+    ),
+    (
+        "*/aws_autoscaling_group.asg* subnets",
+        "container instances run in the private subnets: UpdateAutoScalingGroup, in place",
+    ),
+    (
+        "*/aws_autoscaling_group.asg* after",
+        "the group waits for the private route tables, like the service",
+    ),
+    (
+        "*/aws_launch_template.lt* user_data",
+        "ECS_AWSVPC_BLOCK_IMDS=true: tasks cannot reach the instance metadata (the instance \
+         role's credentials); a new template version, in place",
+    ),
+    (
+        "*/aws_launch_template.lt* metadata_http_tokens",
+        "IMDSv2 was always set; now read back: the baseline's reads back as required, no change",
+    ),
+    (
+        "*/aws_launch_template.lt* metadata_hop_limit",
+        "one hop: a container cannot reach the metadata service; a new template version",
+    ),
+    (
+        "*/aws_launch_template.lt* root_volume_encrypted",
+        "an encrypted root volume (Security Hub EC2.3); a new template version, in place",
+    ),
+    (
+        "*/aws_launch_template.lt* associate_public_ip_address",
+        "instances in the private subnets have no public IP: a new template version, in place",
+    ),
 ];
 
 fn dir() -> PathBuf {
@@ -101,10 +178,32 @@ fn lowered(path: &Path) -> BTreeMap<String, Value> {
 }
 
 fn intended(what: &str) -> bool {
-    INTENDED.iter().any(|(w, _)| match w.strip_prefix('*') {
-        Some(rest) => what.find('/').is_some_and(|i| what[i..] == *rest),
-        None => *w == what,
-    })
+    INTENDED.iter().any(|(w, _)| glob(w, what))
+}
+
+/// Whether `text` matches `pattern`, where each `*` stands for any run of characters that has
+/// no space (so `*/aws_subnet.subnet.*` names nodes, not their attributes).
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .take_while(|&i| i == 0 || !tail[..i].contains(' '))
+                .filter(|&i| tail.is_char_boundary(i))
+                .any(|i| glob(rest, &tail[i..]))
+        }
+    }
+}
+
+/// Whether a change of `attr` replaces the node (`force_new` lists it; a reference that is not
+/// known yet compares equal in the plan, so only literal values count here).
+fn replaces(node: &Value, attr: &str) -> bool {
+    node["force_new"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|k| k == attr))
 }
 
 /// What differs between the baseline and this binary's lowering, one line each.
@@ -134,9 +233,16 @@ fn differences(was: &BTreeMap<String, Value>, now: &BTreeMap<String, Value>) -> 
         );
         for attr in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
             let (x, y) = (a.get(attr), b.get(attr));
+            let show = |v: Option<&Value>| v.map_or("(none)".to_string(), Value::to_string);
             if x != y && !intended(&format!("{key} {attr}")) {
-                let show = |v: Option<&Value>| v.map_or("(none)".to_string(), Value::to_string);
                 out.push(format!("{key} {attr}: {} -> {}", show(x), show(y)));
+            } else if x != y && replaces(new, attr) {
+                // An upgrade may change things in place, never replace what runs.
+                out.push(format!(
+                    "{key} {attr}: {} -> {} replaces the resource (force-new)",
+                    show(x),
+                    show(y)
+                ));
             }
         }
     }
@@ -223,4 +329,38 @@ fn a_changed_attribute_name_or_node_is_a_difference() {
             "us-east-1/aws_subnet.a: new",
         ]
     );
+}
+
+/// An intended change is still a difference when it would replace the resource: an upgrade
+/// changes in place. And `*` in INTENDED stands for one id part, never an attribute.
+#[test]
+fn an_intended_change_that_replaces_is_a_difference() {
+    let node = |subnets: &str, force_new: &[&str]| {
+        json!({"name": "web", "attrs": {"subnets": subnets}, "force_new": force_new,
+               "ignore_drift": [], "after": [], "outputs_change_on_update": false})
+    };
+    let key = "us-east-1/aws_ecs_service.service".to_string();
+    let was = BTreeMap::from([(key.clone(), node("public", &[]))]);
+    let in_place = BTreeMap::from([(key.clone(), node("private", &[]))]);
+    assert!(differences(&was, &in_place).is_empty());
+    let replaced = BTreeMap::from([(key.clone(), node("private", &["subnets"]))]);
+    assert_eq!(
+        differences(&was, &replaced),
+        [
+            "us-east-1/aws_ecs_service.service force_new: [] -> [\"subnets\"]",
+            "us-east-1/aws_ecs_service.service subnets: \"public\" -> \"private\" replaces the resource (force-new)",
+        ]
+    );
+    assert!(glob(
+        "*/aws_subnet.subnet.*",
+        "eu-west-1/aws_subnet.subnet.eu-west-1a"
+    ));
+    assert!(!glob(
+        "*/aws_subnet.subnet.*",
+        "eu-west-1/aws_subnet.subnet.a cidr_block"
+    ));
+    assert!(glob(
+        "*/aws_subnet.subnet.* map_public_ip_on_launch",
+        "us-east-1/aws_subnet.subnet.us-east-1a map_public_ip_on_launch"
+    ));
 }

@@ -186,3 +186,58 @@ rejects!(
     "stack.yaml:4:27",
     "did you mean `strictest`?"
 );
+
+rejects!(
+    network_egress_is_nat_or_nat_single,
+    "name: web\nregion: us-east-1\nnetwork:\n  egress: nat_gateway\nservice:\n  image: nginx\n",
+    "`nat_gateway` is not a network egress",
+    "stack.yaml:4:11",
+    "did you mean `nat`?"
+);
+
+rejects!(
+    network_is_created_or_existing_not_both,
+    "name: web\nregion: us-east-1\nnetwork:\n  egress: nat\n  create: {cidr: 10.0.0.0/16}\n  existing:\n    vpc_id: vpc-1\n    subnet_ids: [subnet-a, subnet-b]\n    private_subnet_ids: [subnet-c]\nservice:\n  image: nginx\n",
+    "`network` has both `create` and `existing`",
+    "`network.egress` is for a network ballast creates",
+    "tasks need private subnets in at least two availability zones"
+);
+
+rejects!(
+    a_private_cidr_is_a_subnet_of_the_vpc,
+    "name: web\nregion: us-east-1\nnetwork:\n  create:\n    cidr: 10.0.0.0/16\n    subnets:\n      - {az: us-east-1a, cidr: 10.0.0.0/20, private_cidr: 10.0.0.0/24}\n      - {az: us-east-1b, cidr: 10.0.16.0/20, private_cidr: 10.9.0.0/20}\nservice:\n  image: nginx\n",
+    "subnet 10.0.0.0/24 overlaps 10.0.0.0/20",
+    "subnet 10.9.0.0/20 is outside the VPC 10.0.0.0/16"
+);
+
+rejects!(
+    an_ssl_policy_is_an_elb_security_policy,
+    "name: web\nregion: us-east-1\nload_balancer:\n  certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abc\n  ssl_policy: TLS13\nservice:\n  image: nginx\n",
+    "`TLS13` is not an ELB security policy",
+    "stack.yaml:5:15"
+);
+
+/// Public tasks and a single NAT gateway are allowed, with a warning each at the field.
+#[test]
+fn public_tasks_and_one_nat_gateway_are_warnings() {
+    let (code, err) = common::validate(
+        "name: web\nregion: us-east-1\nnetwork:\n  egress: nat_single\nservice:\n  image: nginx\n  assign_public_ip: true\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("stack.yaml:4:11"), "{err}");
+    assert!(
+        err.contains("egress: nat_single makes one NAT gateway"),
+        "{err}"
+    );
+    assert!(err.contains("stack.yaml:7:21"), "{err}");
+    assert!(
+        err.contains("assign_public_ip: true runs the tasks in the public subnets"),
+        "{err}"
+    );
+    let (code, err) = common::validate(OK);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !err.contains("warning"),
+        "the default warns about nothing: {err}"
+    );
+}

@@ -333,11 +333,29 @@ rejects!(
 );
 
 rejects!(
-    certificate_with_two_regions,
+    one_certificate_with_two_regions,
     dns("load_balancer:\n  certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abc\n"),
-    "a certificate is regional: HTTPS across two regions is not supported yet",
-    "stack.yaml:9:20"
+    "a certificate is regional: a stack of two regions needs one per region",
+    "stack.yaml:9:20",
+    "give a map: certificate_arn: {us-east-1: arn:aws:acm:us-east-1:…"
 );
+
+rejects!(
+    a_certificate_per_region_each_of_its_region,
+    dns("load_balancer:\n  certificate_arn:\n    us-east-1: arn:aws:acm:us-west-2:123456789012:certificate/abc\n    eu-west-1: arn:aws:acm:eu-west-1:123456789012:certificate/def\n"),
+    "the certificate is in us-west-2; the load balancer in us-east-1 needs one of us-east-1",
+    "eu-west-1 is not a region of the stack",
+    "no certificate for us-west-2"
+);
+
+/// A certificate of each region: both listeners serve HTTPS, each with its own region's.
+#[test]
+fn a_certificate_per_region_is_valid() {
+    let (code, out) = validate(&dns(
+        "load_balancer:\n  certificate_arn:\n    us-east-1: arn:aws:acm:us-east-1:123456789012:certificate/abc\n    us-west-2: arn:aws:acm:us-west-2:123456789012:certificate/def\n",
+    ));
+    assert_eq!(code, 0, "{out}");
+}
 
 // `dns:`
 
@@ -555,7 +573,7 @@ fn a_fallback_certificate_in_us_east_1_is_valid_for_two_regions() {
     let f = m.dns.unwrap().fallback.unwrap();
     assert_eq!(f.certificate_arn.as_deref(), Some(arn));
     // The load balancers stay on HTTP: the fallback's certificate is CloudFront's only.
-    assert_eq!(m.load_balancer.certificate_arn, None);
+    assert!(m.load_balancer.certificates.is_empty());
 }
 
 #[test]

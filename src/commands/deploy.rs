@@ -10,7 +10,7 @@ use crate::inspect::rollout::{self, Verdict};
 use crate::render::plan::{render, Purpose};
 use crate::render::progress::Progress;
 use crate::render::Style;
-use crate::spec::OUTPUTS;
+use crate::spec::{LoadBalancerModel, OUTPUTS};
 
 /// Waiting for the service rollout after a change to the service.
 #[derive(Clone, Copy, Debug)]
@@ -42,7 +42,13 @@ pub async fn run(a: &DeployArgs, g: &Global) -> Result<i32, Error> {
         // Nothing to write: no lock either (a converged deploy makes no write call).
         super::eprint(&render(&plan, Purpose::Deploy, s.style));
         let regions: Vec<String> = plan.regions().iter().map(|r| r.to_string()).collect();
-        print_outputs(&plan.known_outputs(), &regions, output, s.style);
+        print_outputs(
+            &plan.known_outputs(),
+            &regions,
+            &model.load_balancer,
+            output,
+            s.style,
+        );
         return Ok(0);
     }
     if let Err(e) = super::refuses_confirmation(yes, "deploy") {
@@ -77,7 +83,13 @@ async fn locked(
     super::eprint(&render(&plan, Purpose::Deploy, s.style));
     if !plan.has_changes() {
         let regions: Vec<String> = plan.regions().iter().map(|r| r.to_string()).collect();
-        print_outputs(&plan.known_outputs(), &regions, output, s.style);
+        print_outputs(
+            &plan.known_outputs(),
+            &regions,
+            &model.load_balancer,
+            output,
+            s.style,
+        );
         return Ok(0);
     }
     super::confirm(yes, "deploy", "\nDo you want to perform these actions?").await?;
@@ -181,7 +193,7 @@ async fn locked(
             v?;
         }
     }
-    print_outputs(&outputs, &regions, output, s.style);
+    print_outputs(&outputs, &regions, &model.load_balancer, output, s.style);
     Ok(0)
 }
 
@@ -285,17 +297,31 @@ async fn follow(
 fn print_outputs(
     outputs: &HashMap<String, Outputs>,
     regions: &[String],
+    lb: &LoadBalancerModel,
     output: Output,
     st: Style,
 ) {
+    let urls: HashMap<&str, String> = regions
+        .iter()
+        .filter_map(|r| {
+            let dns = outputs
+                .get(&engine::qualify(r, crate::spec::LB_NODE))?
+                .get("dns_name")?;
+            Some((r.as_str(), lb.url(dns)))
+        })
+        .collect();
     let of_region = |r: &str| -> BTreeMap<&str, &str> {
-        OUTPUTS
+        let mut v: BTreeMap<&str, &str> = OUTPUTS
             .iter()
             .filter_map(|o| {
                 let v = outputs.get(&engine::qualify(r, o.node))?.get(o.key)?;
                 Some((o.label, v.as_str()))
             })
-            .collect()
+            .collect();
+        if let Some(u) = urls.get(r) {
+            v.insert("url", u.as_str());
+        }
+        v
     };
     // The name users resolve, when the stack has one.
     let dns = outputs

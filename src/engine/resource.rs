@@ -175,6 +175,11 @@ impl Node {
         self
     }
 
+    pub fn after_all(mut self, ids: impl IntoIterator<Item = String>) -> Self {
+        self.after.extend(ids);
+        self
+    }
+
     /// Every node this one depends on: references in attributes plus `after`.
     pub fn deps(&self) -> Vec<String> {
         let mut refs = Vec::new();

@@ -27,7 +27,11 @@ impl Kind<Clients> for AutoScalingGroup {
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
-        &[super::launch_template::KIND, super::subnet::KIND]
+        &[
+            super::launch_template::KIND,
+            super::subnet::KIND,
+            super::route_table::KIND,
+        ]
     }
 
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
@@ -42,9 +46,10 @@ impl Kind<Clients> for AutoScalingGroup {
                 )
                 .attr("min_size", e.min)
                 .attr("max_size", e.max)
-                .attr("subnets", super::load_balancer::subnet_refs(v))
+                .attr("subnets", super::network::task_subnets(v))
                 // ECS managed termination protection needs new instances protected from scale-in.
-                .attr("protect_from_scale_in", e.managed_termination_protection),
+                .attr("protect_from_scale_in", e.managed_termination_protection)
+                .after_all(super::network::task_routes(v)),
         ]
     }
 

@@ -192,4 +192,6 @@ tagged!(
     InternetGateway: internet_gateway_id,
     RouteTable: route_table_id,
     SecurityGroup: group_id,
+    NatGateway: nat_gateway_id,
+    Address: allocation_id,
 );

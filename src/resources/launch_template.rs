@@ -1,30 +1,41 @@
 //! `aws_launch_template`: how the container instances of `ec2_capacity` boot: the ECS-optimized
-//! AMI, the instance type, the instance profile, and user data that joins the stack's cluster.
+//! AMI, the instance type, the instance profile, user data that joins the stack's cluster and
+//! blocks the tasks' way to the instance metadata, IMDSv2 at one hop, an encrypted root volume.
 //! A change creates a new version and makes it the default, which the Auto Scaling group uses.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
+    Filter, LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataOptionsRequest,
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, RequestLaunchTemplateData,
-    ResourceType,
+    ResourceType, VolumeType,
 };
 
-use super::common::{ignore_missing, s, strs};
+use super::common::{b, ignore_missing, s, strs};
 use super::ec2::{observe_ec2, stack_filter, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::View;
+use crate::spec::{NetworkModel, View};
 
 pub struct LaunchTemplate;
 
 pub const KIND: &str = "aws_launch_template";
 pub const ID: &str = "lt.ecs";
 
-/// Registers the instance with the stack's cluster.
+/// Registers the instance with the stack's cluster, and keeps its tasks (awsvpc) from the
+/// instance metadata service, so a container cannot take the instance role's credentials.
 pub fn user_data(cluster: &str) -> String {
-    format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n")
+    format!(
+        "#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n\
+         echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config\n"
+    )
 }
+
+/// The root volume of the ECS-optimized Amazon Linux 2023 AMI, encrypted (with the account's
+/// default EBS key). An AMI of `ec2_capacity.ami` with another root device gets this as a
+/// second, encrypted volume instead.
+const ROOT_DEVICE: &str = "/dev/xvda";
 
 #[async_trait]
 impl Kind<Clients> for LaunchTemplate {
@@ -64,7 +75,21 @@ impl Kind<Clients> for LaunchTemplate {
                         "id",
                     )]),
                 )
+                // In private subnets the instances reach out through the network's egress;
+                // only in an existing network's public subnets do they need public IPs.
+                .attr(
+                    "associate_public_ip_address",
+                    matches!(
+                        &v.network,
+                        NetworkModel::Existing { private_subnet_ids, .. }
+                            if private_subnet_ids.is_empty()
+                    ),
+                )
                 .attr("user_data", user_data(&v.names().cluster()))
+                // IMDSv2 only, one hop: a container (one hop further) cannot reach it.
+                .attr("metadata_http_tokens", "required")
+                .attr("metadata_hop_limit", 1)
+                .attr("root_volume_encrypted", true)
                 .after(super::cluster::ID),
         ]
     }
@@ -132,6 +157,13 @@ impl Kind<Clients> for LaunchTemplate {
                     ),
                 ),
                 (
+                    "associate_public_ip_address".into(),
+                    Value::Bool(
+                        nic.and_then(|n| n.associate_public_ip_address())
+                            .unwrap_or(false),
+                    ),
+                ),
+                (
                     "security_groups".into(),
                     Value::set(
                         nic.map(|n| n.groups())
@@ -141,6 +173,32 @@ impl Kind<Clients> for LaunchTemplate {
                     ),
                 ),
                 ("user_data".into(), Value::from(user_data)),
+                (
+                    "metadata_http_tokens".into(),
+                    Value::opt_str(
+                        data.and_then(|d| d.metadata_options())
+                            .and_then(|m| m.http_tokens())
+                            .map(|t| t.as_str()),
+                    ),
+                ),
+                (
+                    "metadata_hop_limit".into(),
+                    data.and_then(|d| d.metadata_options())
+                        .and_then(|m| m.http_put_response_hop_limit())
+                        .map_or(Value::Null, |h| Value::from(i64::from(h))),
+                ),
+                (
+                    "root_volume_encrypted".into(),
+                    Value::Bool(
+                        data.map(|d| d.block_device_mappings())
+                            .unwrap_or_default()
+                            .iter()
+                            .find(|m| m.device_name() == Some(ROOT_DEVICE))
+                            .and_then(|m| m.ebs())
+                            .and_then(|e| e.encrypted())
+                            .unwrap_or(false),
+                    ),
+                ),
             ]);
             let mut tags = lt.tags().to_vec();
             // Launch templates are named: a same-named one without tags is a look-alike.
@@ -250,17 +308,32 @@ fn data(attrs: &Attrs) -> Result<RequestLaunchTemplateData, BoxError> {
                 .arn(s(attrs, "instance_profile_arn")?)
                 .build(),
         )
-        // Public subnets without NAT: the instance pulls images over its public IP.
         .network_interfaces(
             LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
                 .device_index(0)
-                .associate_public_ip_address(true)
+                .associate_public_ip_address(b(attrs, "associate_public_ip_address"))
                 .set_groups(Some(strs(attrs, "security_groups")))
                 .build(),
         )
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
-                .http_tokens(LaunchTemplateHttpTokensState::Required)
+                .http_tokens(LaunchTemplateHttpTokensState::from(s(
+                    attrs,
+                    "metadata_http_tokens",
+                )?))
+                .http_put_response_hop_limit(super::common::i(attrs, "metadata_hop_limit")?)
+                .build(),
+        )
+        .block_device_mappings(
+            LaunchTemplateBlockDeviceMappingRequest::builder()
+                .device_name(ROOT_DEVICE)
+                .ebs(
+                    LaunchTemplateEbsBlockDeviceRequest::builder()
+                        .encrypted(b(attrs, "root_volume_encrypted"))
+                        .volume_type(VolumeType::Gp3)
+                        .delete_on_termination(true)
+                        .build(),
+                )
                 .build(),
         )
         .user_data(aws_smithy_types::base64::encode(s(attrs, "user_data")?))

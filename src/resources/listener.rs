@@ -26,9 +26,6 @@ pub const KIND: &str = "aws_lb_listener";
 pub const ID: &str = "listener";
 pub const REDIRECT_ID: &str = "listener.redirect";
 
-/// The TLS policy AWS recommends for ALBs (TLS 1.2 and 1.3).
-const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-
 /// The fixed response of a listener in maintenance.
 pub const MAINTENANCE_STATUS: &str = "503";
 pub const MAINTENANCE_CONTENT_TYPE: &str = "text/html";
@@ -346,11 +343,11 @@ impl Kind<Clients> for Listener {
             )
             .attr("port", lb.port)
             .attr("protocol", if https { "HTTPS" } else { "HTTP" })
+            .attr("certificate_arn", Value::opt_str(lb.certificate(v.region)))
             .attr(
-                "certificate_arn",
-                Value::opt_str(lb.certificate_arn.as_deref()),
+                "ssl_policy",
+                Value::opt_str(https.then_some(lb.ssl_policy.as_str())),
             )
-            .attr("ssl_policy", Value::opt_str(https.then_some(SSL_POLICY)))
             .attr("forward_to", default_target(v))
             .attr("maintenance", false)
             .force_new(&["load_balancer_arn"]);

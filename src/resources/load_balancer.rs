@@ -16,19 +16,6 @@ pub struct LoadBalancer;
 pub const KIND: &str = "aws_lb";
 pub const ID: &str = "alb";
 
-pub fn subnet_refs(v: &View<'_>) -> Value {
-    match &v.network {
-        NetworkModel::Create { subnets, .. } => Value::set(
-            subnets
-                .iter()
-                .map(|sn| Value::reference(&super::subnet::id(&sn.az), "id")),
-        ),
-        NetworkModel::Existing { subnet_ids, .. } => {
-            Value::set(subnet_ids.iter().map(String::as_str))
-        }
-    }
-}
-
 #[async_trait]
 impl Kind<Clients> for LoadBalancer {
     fn name(&self) -> &'static str {
@@ -51,7 +38,7 @@ impl Kind<Clients> for LoadBalancer {
         let lb = &v.stack.load_balancer;
         let mut n = Node::new(KIND, ID, v.names().alb())
             .attr("scheme", "internet-facing")
-            .attr("subnets", subnet_refs(v))
+            .attr("subnets", super::network::public_subnets(v))
             .attr(
                 "security_groups",
                 Value::set([Value::reference(super::security_group::ALB_ID, "id")]),
@@ -263,7 +250,6 @@ fn outputs(arn: &str, dns: &str, zone_id: Option<&str>) -> Outputs {
         ("arn".into(), arn.to_string()),
         ("arn_suffix".into(), arn_suffix(arn)),
         ("dns_name".into(), dns.to_string()),
-        ("url".into(), format!("http://{dns}/")),
         ("zone_id".into(), zone_id.unwrap_or_default().to_string()),
     ])
 }

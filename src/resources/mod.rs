@@ -13,6 +13,7 @@ pub mod cloudwatch;
 pub mod ec2;
 pub mod ecs;
 pub mod elb;
+pub mod network;
 pub mod route53;
 pub mod sns;
 
@@ -22,6 +23,7 @@ pub mod cdn;
 pub mod cluster;
 pub mod composite_alarm;
 pub mod dashboard;
+pub mod eip;
 pub mod fallback;
 pub mod health_check;
 pub mod iam_role;
@@ -33,6 +35,7 @@ pub mod load_balancer;
 pub mod log_group;
 pub mod metric_alarm;
 pub mod namespace;
+pub mod nat_gateway;
 pub mod record;
 pub mod route_table;
 pub mod scalable_target;
@@ -94,6 +97,8 @@ fn kinds() -> Vec<DynKind> {
         Box::new(vpc::Vpc),
         Box::new(subnet::Subnet),
         Box::new(internet_gateway::InternetGateway),
+        Box::new(eip::Eip),
+        Box::new(nat_gateway::NatGateway),
         Box::new(route_table::RouteTable),
         Box::new(security_group::SecurityGroup),
         Box::new(load_balancer::LoadBalancer),

@@ -1,5 +1,6 @@
-//! `aws_route_table`: the public route table: a default route to the internet gateway,
-//! associated with every subnet of the stack.
+//! `aws_route_table`: the public route table (a default route to the internet gateway,
+//! associated with every public subnet) and one per private subnet (a default route to a NAT
+//! gateway).
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
@@ -30,6 +31,7 @@ impl Kind<Clients> for RouteTable {
             super::vpc::KIND,
             super::subnet::KIND,
             super::internet_gateway::KIND,
+            super::nat_gateway::KIND,
         ]
     }
 
@@ -37,7 +39,7 @@ impl Kind<Clients> for RouteTable {
         let NetworkModel::Create { subnets, .. } = &v.network else {
             return vec![];
         };
-        vec![Node::new(KIND, ID, v.names().route_table())
+        let public = Node::new(KIND, ID, v.names().route_table())
             .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
             .attr(
                 "default_route_gateway_id",
@@ -51,7 +53,30 @@ impl Kind<Clients> for RouteTable {
                         .map(|sn| Value::reference(&super::subnet::id(&sn.az), "id")),
                 ),
             )
-            .force_new(&["vpc_id"])]
+            .force_new(&["vpc_id"]);
+        // One per private subnet: its default route goes to a NAT gateway of its AZ (`nat`)
+        // or to the one (`nat_single`).
+        let private = v.private_subnets().iter().filter_map(|sn| {
+            let nat = super::network::nat_for(v, &sn.az)?;
+            Some(
+                Node::new(
+                    KIND,
+                    super::network::private_route_table_id(&sn.az),
+                    v.names().private_route_table(&sn.az),
+                )
+                .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
+                .attr("default_route_nat_gateway_id", Value::reference(&nat, "id"))
+                .attr(
+                    "subnet_ids",
+                    Value::set([Value::reference(
+                        &super::network::private_subnet_id(&sn.az),
+                        "id",
+                    )]),
+                )
+                .force_new(&["vpc_id"]),
+            )
+        });
+        std::iter::once(public).chain(private).collect()
     }
 
     async fn discover(
@@ -71,11 +96,12 @@ impl Kind<Clients> for RouteTable {
         };
         let read = |rt: &aws_sdk_ec2::types::RouteTable| {
             let id = rt.route_table_id().unwrap_or_default().to_string();
-            let gw = rt
+            let default = rt
                 .routes()
                 .iter()
-                .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
-                .and_then(|r| r.gateway_id());
+                .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
+            let gw = default.and_then(|r| r.gateway_id());
+            let nat = default.and_then(|r| r.nat_gateway_id());
             let assoc: Vec<&str> = rt
                 .associations()
                 .iter()
@@ -84,6 +110,7 @@ impl Kind<Clients> for RouteTable {
             let attrs = Attrs::from([
                 ("vpc_id".into(), Value::opt_str(rt.vpc_id())),
                 ("default_route_gateway_id".into(), Value::opt_str(gw)),
+                ("default_route_nat_gateway_id".into(), Value::opt_str(nat)),
                 ("subnet_ids".into(), Value::set(assoc)),
             ]);
             // What a delete takes apart first, so that it need not read the table again.
@@ -198,31 +225,41 @@ const ASSOCIATIONS: &str = "association_ids";
 
 /// Make the default route and the subnet associations match `want`, given `have`.
 async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {
-    let gw = s(want, "default_route_gateway_id")?;
+    // The default route: to the internet gateway (public) or a NAT gateway (private).
+    let target = |a: &Attrs| -> Option<(bool, String)> {
+        let get = |k: &str| a.get(k).and_then(Value::as_str).map(str::to_string);
+        get("default_route_nat_gateway_id")
+            .map(|n| (true, n))
+            .or_else(|| get("default_route_gateway_id").map(|g| (false, g)))
+    };
+    let (want_route, have_route) = (target(want), target(have));
     // The default route and every new association at once: none waits for another.
     let route = async {
-        match have.get("default_route_gateway_id").and_then(Value::as_str) {
-            Some(old) if old == gw => Ok(()),
-            Some(_) => c
-                .ec2
+        let Some((nat, to)) = want_route.filter(|w| Some(w) != have_route.as_ref()) else {
+            return Ok(());
+        };
+        if have_route.is_some() {
+            c.ec2
                 .replace_route()
                 .route_table_id(id)
                 .destination_cidr_block("0.0.0.0/0")
-                .gateway_id(gw)
+                .set_gateway_id((!nat).then(|| to.clone()))
+                .set_nat_gateway_id(nat.then(|| to.clone()))
                 .send()
                 .await
                 .map(|_| ())
-                .ctx(|| format!("replace default route of {id}")),
-            None => c
-                .ec2
+                .ctx(|| format!("replace default route of {id}"))
+        } else {
+            c.ec2
                 .create_route()
                 .route_table_id(id)
                 .destination_cidr_block("0.0.0.0/0")
-                .gateway_id(gw)
+                .set_gateway_id((!nat).then(|| to.clone()))
+                .set_nat_gateway_id(nat.then(|| to.clone()))
                 .send()
                 .await
                 .map(|_| ())
-                .ctx(|| format!("create default route in {id}")),
+                .ctx(|| format!("create default route in {id}"))
         }
     };
     let want_subnets = strs(want, "subnet_ids");

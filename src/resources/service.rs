@@ -49,17 +49,20 @@ impl Kind<Clients> for Service {
             super::target_group::KIND,
             super::security_group::KIND,
             super::subnet::KIND,
+            super::route_table::KIND,
             super::metric_alarm::KIND,
         ]
     }
 
     fn made_after(&self) -> &'static [&'static str] {
         // DeleteService (forced) drains the tasks, deregistering them from the target group;
-        // the listener, its rules, the load balancer and the alarms can go meanwhile.
+        // the listener, its rules, the load balancer and the alarms can go meanwhile, and the
+        // private subnets' routes out (their NAT gateways take a minute to delete).
         &[
             super::listener::KIND,
             super::listener_rule::KIND,
             super::metric_alarm::KIND,
+            super::route_table::KIND,
         ]
     }
 
@@ -88,10 +91,11 @@ impl Kind<Clients> for Service {
             .attr("desired_count", svc.desired_count)
             .attr("capacity_provider_strategy", strategy(v))
             .attr("deployment", deployment)
-            .attr("subnets", super::load_balancer::subnet_refs(v))
+            .attr("subnets", super::network::task_subnets(v))
             .attr("security_groups", Value::set(security_groups(v)))
             .attr("assign_public_ip", svc.assign_public_ip)
             .attr("service_connect", service_connect(v))
+            .after_all(super::network::task_routes(v))
             .force_new(&["cluster", "target_group_arn", "container_port"]);
         if v.behind_load_balancer() {
             node = node

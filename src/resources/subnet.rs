@@ -10,14 +10,14 @@ use super::common::{b, ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{NetworkModel, View};
+use crate::spec::{NetworkModel, SubnetModel, View};
 
 pub struct Subnet;
 
 pub const KIND: &str = "aws_subnet";
 
 pub fn id(az: &str) -> String {
-    format!("subnet.{az}")
+    super::network::subnet_id(az)
 }
 
 #[async_trait]
@@ -38,30 +38,51 @@ impl Kind<Clients> for Subnet {
         let NetworkModel::Create { subnets, .. } = &v.network else {
             return vec![];
         };
-        subnets
+        // Nothing launched in them needs a public IP by default: a task that has one asks for
+        // it (`assign_public_ip`), the NAT gateways carry Elastic IPs.
+        let subnet = |id: String, name: String, sn: &SubnetModel| {
+            Node::new(KIND, id, name)
+                .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
+                .attr("cidr_block", sn.cidr.as_str())
+                .attr("availability_zone", sn.az.as_str())
+                .attr("map_public_ip_on_launch", false)
+                .force_new(&["vpc_id", "cidr_block", "availability_zone"])
+        };
+        let names = v.names();
+        let public = subnets
             .iter()
-            .map(|sn| {
-                Node::new(KIND, id(&sn.az), v.names().subnet(&sn.az))
-                    .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
-                    .attr("cidr_block", sn.cidr.as_str())
-                    .attr("availability_zone", sn.az.as_str())
-                    .attr("map_public_ip_on_launch", true)
-                    .force_new(&["vpc_id", "cidr_block", "availability_zone"])
-            })
-            .collect()
+            .map(|sn| subnet(id(&sn.az), names.subnet(&sn.az), sn));
+        let private = v.private_subnets().iter().map(|sn| {
+            subnet(
+                super::network::private_subnet_id(&sn.az),
+                names.private_subnet(&sn.az),
+                sn,
+            )
+        });
+        public.chain(private).collect()
     }
 
     async fn preflight(&self, c: &Clients, v: &View<'_>) -> Result<(), BoxError> {
-        let NetworkModel::Existing { vpc_id, subnet_ids } = &v.network else {
+        let NetworkModel::Existing {
+            vpc_id,
+            subnet_ids,
+            private_subnet_ids,
+        } = &v.network
+        else {
             return Ok(());
         };
+        let all: Vec<String> = subnet_ids
+            .iter()
+            .chain(private_subnet_ids)
+            .cloned()
+            .collect();
         let found = c
             .ec2
             .describe_subnets()
-            .set_subnet_ids(Some(subnet_ids.clone()))
+            .set_subnet_ids(Some(all.clone()))
             .send()
             .await
-            .ctx(|| format!("describe subnets {}", subnet_ids.join(", ")))?;
+            .ctx(|| format!("describe subnets {}", all.join(", ")))?;
         let mut azs = BTreeSet::new();
         for sn in found.subnets() {
             if sn.vpc_id() != Some(vpc_id.as_str()) {
@@ -72,7 +93,12 @@ impl Kind<Clients> for Subnet {
                 )
                 .into());
             }
-            azs.extend(sn.availability_zone().map(str::to_string));
+            if sn
+                .subnet_id()
+                .is_some_and(|id| subnet_ids.iter().any(|s| s == id))
+            {
+                azs.extend(sn.availability_zone().map(str::to_string));
+            }
         }
         if azs.len() < 2 {
             return Err(format!(

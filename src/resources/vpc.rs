@@ -21,6 +21,9 @@ const DNS: [(&str, VpcAttributeName); 2] = [
     ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
     ("enable_dns_hostnames", VpcAttributeName::EnableDnsHostnames),
 ];
+/// How many rules (ingress and egress permissions) the VPC's default security group has.
+const DEFAULT_SG_RULES: &str = "default_security_group_rules";
+
 /// What a new VPC has before ballast sets anything (AWS's defaults).
 const DNS_DEFAULTS: [bool; 2] = [true, false];
 
@@ -40,6 +43,9 @@ impl Kind<Clients> for Vpc {
                 .attr("cidr_block", cidr.as_str())
                 .attr(DNS[0].0, true)
                 .attr(DNS[1].0, true)
+                // Security Hub EC2.2: the VPC's default group allows nothing (nothing of the
+                // stack is in it; whatever is put there by mistake gets no traffic).
+                .attr(DEFAULT_SG_RULES, 0)
                 .force_new(&["cidr_block"])],
             NetworkModel::Existing { .. } => vec![],
         }
@@ -59,16 +65,26 @@ impl Kind<Clients> for Vpc {
             (attrs, outputs)
         };
         let mut found = discover(KIND, stack, desired, describe, read).await?;
-        // The DNS attributes of every VPC found, all at once (one round trip more).
+        // The DNS attributes and the default groups of every VPC found, all at once (one
+        // round trip more).
         let dns = try_join_all(found.iter().flat_map(|o| {
             DNS.iter()
                 .map(move |(_, attr)| dns_attribute(c, &o.physical_id, attr.clone()))
-        }))
-        .await?;
+        }));
+        let ids: Vec<String> = found.iter().map(|o| o.physical_id.clone()).collect();
+        let (dns, groups) = futures::try_join!(dns, default_groups(c, &ids))?;
         for (o, values) in found.iter_mut().zip(dns.chunks(DNS.len())) {
             for ((key, _), v) in DNS.iter().zip(values) {
                 o.attrs.insert(key.to_string(), Value::from(*v));
             }
+            let rules = groups
+                .iter()
+                .find(|g| g.vpc_id() == Some(o.physical_id.as_str()))
+                .map_or(0, |g| {
+                    g.ip_permissions().len() + g.ip_permissions_egress().len()
+                });
+            o.attrs
+                .insert(DEFAULT_SG_RULES.into(), Value::from(rules as i64));
         }
         Ok(found)
     }
@@ -129,7 +145,7 @@ impl Kind<Clients> for Vpc {
                 set_dns_attribute(c, id, attr, b(attrs, key)).await?;
             }
         }
-        Ok(())
+        strip_default_group(c, id).await
     }
 
     async fn update(
@@ -142,6 +158,10 @@ impl Kind<Clients> for Vpc {
         changed: &[String],
     ) -> Result<Outputs, BoxError> {
         for key in changed {
+            if key == DEFAULT_SG_RULES {
+                strip_default_group(c, &cur.physical_id).await?;
+                continue;
+            }
             let Some((_, attr)) = DNS.iter().find(|(k, _)| k == key) else {
                 return Err(format!("{} cannot change {key} in place", node.address()).into());
             };
@@ -210,4 +230,69 @@ async fn describe_vpcs(
         .await
         .ctx(|| "describe VPCs".into())
         .map(|r| r.vpcs.unwrap_or_default())
+}
+
+/// The default security groups of the VPCs `ids` (one DescribeSecurityGroups; none for none).
+async fn default_groups(
+    c: &Clients,
+    ids: &[String],
+) -> Result<Vec<aws_sdk_ec2::types::SecurityGroup>, AwsError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let filter = |name: &str, values: Vec<String>| {
+        aws_sdk_ec2::types::Filter::builder()
+            .name(name)
+            .set_values(Some(values))
+            .build()
+    };
+    c.ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", ids.to_vec()))
+        .filters(filter("group-name", vec!["default".into()]))
+        .send()
+        .await
+        .ctx(|| format!("describe the default security group of {}", ids.join(", ")))
+        .map(|r| r.security_groups.unwrap_or_default())
+}
+
+/// Revoke every rule of the default security group of VPC `id` (AWS gives it one admitting
+/// itself and one sending anywhere). Of a VPC made a moment ago AWS may not list the group
+/// yet (it is made with the VPC): it is waited for, up to two minutes.
+async fn strip_default_group(c: &Clients, id: &str) -> Result<(), BoxError> {
+    let found = std::sync::Mutex::new(Vec::new());
+    super::common::wait_until(
+        std::time::Duration::from_secs(120),
+        format!("the default security group of VPC {id} is still not listed"),
+        || async {
+            let groups = default_groups(c, &[id.to_string()]).await?;
+            let listed = !groups.is_empty();
+            *found.lock().unwrap() = groups;
+            Ok(listed)
+        },
+    )
+    .await?;
+    let groups = std::mem::take(&mut *found.lock().unwrap());
+    for g in groups {
+        let gid = g.group_id().unwrap_or_default();
+        if !g.ip_permissions().is_empty() {
+            c.ec2
+                .revoke_security_group_ingress()
+                .group_id(gid)
+                .set_ip_permissions(Some(g.ip_permissions().to_vec()))
+                .send()
+                .await
+                .ctx(|| format!("revoke the ingress rules of the default security group {gid}"))?;
+        }
+        if !g.ip_permissions_egress().is_empty() {
+            c.ec2
+                .revoke_security_group_egress()
+                .group_id(gid)
+                .set_ip_permissions(Some(g.ip_permissions_egress().to_vec()))
+                .send()
+                .await
+                .ctx(|| format!("revoke the egress rules of the default security group {gid}"))?;
+        }
+    }
+    Ok(())
 }

@@ -96,12 +96,29 @@ pub const MAX_FALLBACK_PAGE: usize = 1024;
 pub enum NetworkModel {
     Create {
         cidr: String,
+        /// The public subnets (load balancer, NAT gateways), one per AZ.
         subnets: Vec<SubnetModel>,
+        /// The private subnets (tasks, container instances), one per AZ of `subnets`, in the
+        /// same order.
+        private_subnets: Vec<SubnetModel>,
+        egress: Egress,
     },
     Existing {
         vpc_id: String,
         subnet_ids: Vec<String>,
+        /// The tasks' subnets; empty: they run in `subnet_ids`.
+        private_subnet_ids: Vec<String>,
     },
+}
+
+/// How the private subnets of a created network reach out (`network.egress`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Egress {
+    /// A NAT gateway in each AZ, each private subnet routed to its own AZ's.
+    Nat,
+    /// One NAT gateway, in the first AZ, for every private subnet.
+    NatSingle,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -113,7 +130,10 @@ pub struct SubnetModel {
 #[derive(Clone, Debug, Serialize)]
 pub struct LoadBalancerModel {
     pub port: u32,
-    pub certificate_arn: Option<String>,
+    /// The listener's ACM certificate in each region (every region of the stack, or none).
+    pub certificates: BTreeMap<String, String>,
+    /// The HTTPS listener's TLS policy (unused without a certificate).
+    pub ssl_policy: String,
     pub idle_timeout: u32,
     pub deletion_protection: bool,
     pub drop_invalid_header_fields: bool,
@@ -125,7 +145,27 @@ pub struct LoadBalancerModel {
 
 impl LoadBalancerModel {
     pub fn https(&self) -> bool {
-        self.certificate_arn.is_some()
+        !self.certificates.is_empty()
+    }
+
+    /// The listener's certificate in `region`.
+    pub fn certificate(&self, region: &str) -> Option<&str> {
+        self.certificates.get(region).map(String::as_str)
+    }
+
+    /// The stack's URL at the load balancer's DNS name: `https://` with a certificate, the
+    /// port when it is not the scheme's.
+    pub fn url(&self, dns: &str) -> String {
+        let (scheme, default) = if self.https() {
+            ("https", 443)
+        } else {
+            ("http", 80)
+        };
+        if self.port == default {
+            format!("{scheme}://{dns}/")
+        } else {
+            format!("{scheme}://{dns}:{}/", self.port)
+        }
     }
 }
 
@@ -409,16 +449,16 @@ pub struct StackOutput {
     pub key: &'static str,
 }
 
+/// The load balancer's node id, whose `dns_name` the `url` output is made from.
+pub const LB_NODE: &str = "alb";
+
+/// The stack's outputs read from its nodes; `url` is made from the load balancer's DNS name
+/// and listener (`LoadBalancerModel::url`).
 pub const OUTPUTS: &[StackOutput] = &[
     StackOutput {
         label: "alb_dns_name",
         node: "alb",
         key: "dns_name",
-    },
-    StackOutput {
-        label: "url",
-        node: "alb",
-        key: "url",
     },
     StackOutput {
         label: "cluster",

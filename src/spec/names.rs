@@ -41,6 +41,18 @@ impl Names {
     pub fn subnet(&self, az: &str) -> String {
         format!("{}-{az}", self.stack)
     }
+    /// The private subnet of `az` (tasks, container instances).
+    pub fn private_subnet(&self, az: &str) -> String {
+        format!("{}-private-{az}", self.stack)
+    }
+    /// The route table of the private subnet of `az`: its default route to a NAT gateway.
+    pub fn private_route_table(&self, az: &str) -> String {
+        format!("{}-private-{az}", self.stack)
+    }
+    /// The NAT gateway in the public subnet of `az`, and its Elastic IP.
+    pub fn nat_gateway(&self, az: &str) -> String {
+        format!("{}-nat-{az}", self.stack)
+    }
     pub fn igw(&self) -> String {
         self.stack.clone()
     }

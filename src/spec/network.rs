@@ -1,7 +1,7 @@
 //! `network:` and `load_balancer:`: the VPC's CIDR and subnets, or an existing VPC; the
 //! listener, its certificate and the health check.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use ipnet::Ipv4Net;
 use serde_saphyr::Location;
@@ -41,53 +41,27 @@ pub(super) fn check_network(
     issues: &mut Issues,
 ) -> NetworkModel {
     let default = CreateNetwork::default();
+    let egress = check_egress(net, issues);
     let create = match net {
-        Some(Network::Existing(e)) => {
-            if !e.vpc_id.value.starts_with("vpc-") {
+        Some(Network {
+            existing: Some(e),
+            create,
+            ..
+        }) => {
+            if create.is_some() {
                 issues.push(
                     &e.vpc_id.referenced,
-                    format!("`{}` is not a VPC id", e.vpc_id.value),
-                    "expected vpc-…",
-                    None,
+                    "`network` has both `create` and `existing`",
+                    "one of them",
+                    Some("keep `existing` to use your VPC, or `create` for ballast's".into()),
                 );
             }
-            let mut seen = HashSet::new();
-            for s in &e.subnet_ids.value {
-                if !s.value.starts_with("subnet-") {
-                    issues.push(
-                        &s.referenced,
-                        format!("`{}` is not a subnet id", s.value),
-                        "expected subnet-…",
-                        None,
-                    );
-                }
-                if !seen.insert(&s.value) {
-                    issues.push(
-                        &s.referenced,
-                        format!("subnet `{}` is listed twice", s.value),
-                        "duplicate",
-                        None,
-                    );
-                }
-            }
-            if e.subnet_ids.value.len() < 2 {
-                issues.push(
-                    &e.subnet_ids.referenced,
-                    "an ALB needs subnets in at least two availability zones",
-                    "fewer than 2 subnets",
-                    None,
-                );
-            }
-            let mut subnet_ids: Vec<String> =
-                e.subnet_ids.value.iter().map(|s| s.value.clone()).collect();
-            subnet_ids.sort();
-            return NetworkModel::Existing {
-                vpc_id: e.vpc_id.value.clone(),
-                subnet_ids,
-            };
+            return check_existing(e, issues);
         }
-        Some(Network::Create(c)) => c,
-        None => &default,
+        Some(Network {
+            create: Some(c), ..
+        }) => c,
+        _ => &default,
     };
 
     let vpc = match &create.cidr {
@@ -108,29 +82,30 @@ pub(super) fn check_network(
         None => Some("10.0.0.0/16".parse().unwrap()),
     };
 
-    let subnets = match &create.subnets {
+    // Public subnets, and the private CIDR each names (None: carve one).
+    let mut public: Vec<(SubnetModel, Option<Ipv4Net>)> = Vec::new();
+    match &create.subnets {
         None => {
             let Some(vpc) = vpc else {
                 return NetworkModel::Create {
                     cidr: String::new(),
                     subnets: vec![],
+                    private_subnets: vec![],
+                    egress,
                 };
             };
             let prefix = (vpc.prefix_len() + 4).min(28);
-            vpc.subnets(prefix)
-                .map(|it| {
-                    it.take(2)
-                        .zip(["a", "b"])
-                        .map(|(net, az)| SubnetModel {
-                            az: format!("{region}{az}"),
-                            cidr: net.to_string(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
+            if let Ok(it) = vpc.subnets(prefix) {
+                for (net, az) in it.take(2).zip(["a", "b"]) {
+                    let sn = SubnetModel {
+                        az: format!("{region}{az}"),
+                        cidr: net.to_string(),
+                    };
+                    public.push((sn, None));
+                }
+            }
         }
         Some(list) => {
-            let mut out = Vec::new();
             let mut nets: Vec<(Ipv4Net, &Location)> = Vec::new();
             let mut azs = HashSet::new();
             for s in &list.value {
@@ -159,42 +134,23 @@ pub(super) fn check_network(
                         None,
                     );
                 }
-                if let Some(net) = cidr(&s.cidr, issues) {
-                    if let Some(v) = vpc {
-                        if !v.contains(&net) {
-                            issues.push(
-                                &s.cidr.referenced,
-                                format!("subnet {net} is outside the VPC {v}"),
-                                "outside the VPC",
-                                None,
-                            );
-                        }
+                let mut private = None;
+                for c in std::iter::once(&s.cidr).chain(s.private_cidr.as_ref()) {
+                    let Some(net) = subnet_cidr(c, vpc, &nets, issues) else {
+                        continue;
+                    };
+                    nets.push((net, &c.referenced));
+                    if !std::ptr::eq(c, &s.cidr) {
+                        private = Some(net);
                     }
-                    if net.prefix_len() > 28 {
-                        issues.push(
-                            &s.cidr.referenced,
-                            format!("subnet prefix /{} is too small", net.prefix_len()),
-                            "subnets must be /16 to /28",
-                            None,
-                        );
-                    }
-                    if let Some((other, _)) = nets
-                        .iter()
-                        .find(|(o, _)| o.contains(&net) || net.contains(o))
-                    {
-                        issues.push(
-                            &s.cidr.referenced,
-                            format!("subnet {net} overlaps {other}"),
-                            "overlapping subnet",
-                            None,
-                        );
-                    }
-                    nets.push((net, &s.cidr.referenced));
                 }
-                out.push(SubnetModel {
-                    az: s.az.value.clone(),
-                    cidr: s.cidr.value.clone(),
-                });
+                public.push((
+                    SubnetModel {
+                        az: s.az.value.clone(),
+                        cidr: s.cidr.value.clone(),
+                    },
+                    private,
+                ));
             }
             if azs.len() < 2 {
                 issues.push(
@@ -204,26 +160,258 @@ pub(super) fn check_network(
                     None,
                 );
             }
-            out
         }
-    };
+    }
+    let private_subnets = carve_private(vpc, &public, create.subnets.as_ref(), issues);
     NetworkModel::Create {
         cidr: vpc.map(|v| v.to_string()).unwrap_or_default(),
-        subnets,
+        subnets: public.into_iter().map(|(sn, _)| sn).collect(),
+        private_subnets,
+        egress,
     }
 }
 
-pub(super) fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerModel {
-    if let Some(arn) = &lb.certificate_arn {
-        if !is_acm_arn(&arn.value) {
+/// A subnet's CIDR, checked: inside the VPC, /28 or larger, overlapping none of `nets`.
+fn subnet_cidr(
+    c: &S<String>,
+    vpc: Option<Ipv4Net>,
+    nets: &[(Ipv4Net, &Location)],
+    issues: &mut Issues,
+) -> Option<Ipv4Net> {
+    let net = cidr(c, issues)?;
+    if let Some(v) = vpc {
+        if !v.contains(&net) {
             issues.push(
-                &arn.referenced,
-                "certificate_arn is not an ACM certificate ARN",
-                "expected arn:aws:acm:…",
+                &c.referenced,
+                format!("subnet {net} is outside the VPC {v}"),
+                "outside the VPC",
                 None,
             );
         }
     }
+    if net.prefix_len() > 28 {
+        issues.push(
+            &c.referenced,
+            format!("subnet prefix /{} is too small", net.prefix_len()),
+            "subnets must be /16 to /28",
+            None,
+        );
+    }
+    if let Some((other, _)) = nets
+        .iter()
+        .find(|(o, _)| o.contains(&net) || net.contains(o))
+    {
+        issues.push(
+            &c.referenced,
+            format!("subnet {net} overlaps {other}"),
+            "overlapping subnet",
+            None,
+        );
+    }
+    Some(net)
+}
+
+/// The private subnet of each public one: its `private_cidr`, or its mirror in the other half
+/// of the VPC (the public subnet with the VPC's first host bit flipped: `10.0.16.0/20` in
+/// `10.0.0.0/16` has `10.0.144.0/20`). Each private subnet depends on its own public one only,
+/// so adding or removing an AZ never moves another's.
+fn carve_private(
+    vpc: Option<Ipv4Net>,
+    public: &[(SubnetModel, Option<Ipv4Net>)],
+    list: Option<&S<Vec<SubnetSpec>>>,
+    issues: &mut Issues,
+) -> Vec<SubnetModel> {
+    let Some(vpc) = vpc else {
+        return vec![];
+    };
+    let mut taken: Vec<Ipv4Net> = public
+        .iter()
+        .flat_map(|(sn, private)| sn.cidr.parse().ok().into_iter().chain(*private))
+        .collect();
+    let half = 1u32 << (31 - u32::from(vpc.prefix_len()).min(31));
+    let mut out = Vec::new();
+    for (sn, private) in public {
+        let net = match private {
+            Some(p) => Some(*p),
+            None => {
+                let mirror = sn
+                    .cidr
+                    .parse::<Ipv4Net>()
+                    .ok()
+                    .filter(|n| n.prefix_len() > vpc.prefix_len() && vpc.contains(n))
+                    .and_then(|n| {
+                        Ipv4Net::new((u32::from(n.network()) ^ half).into(), n.prefix_len()).ok()
+                    })
+                    .filter(|m| !taken.iter().any(|t| t.contains(m) || m.contains(t)));
+                // A public subnet outside the VPC (or as large as it) is an error already.
+                let inside = sn
+                    .cidr
+                    .parse::<Ipv4Net>()
+                    .is_ok_and(|n| n.prefix_len() > vpc.prefix_len() && vpc.contains(&n));
+                if mirror.is_none() && inside {
+                    if let Some(list) = list {
+                        issues.push(
+                            &list.referenced,
+                            format!(
+                                "no room for the private subnet of {}: its mirror in the other \
+                                 half of the VPC {vpc} overlaps another subnet",
+                                sn.az
+                            ),
+                            "no private subnet",
+                            Some("give it a `private_cidr`".into()),
+                        );
+                    }
+                }
+                mirror
+            }
+        };
+        if let Some(n) = net {
+            taken.push(n);
+            out.push(SubnetModel {
+                az: sn.az.clone(),
+                cidr: n.to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// `network.egress`: `nat` (default) or `nat_single`, only for a network ballast creates.
+fn check_egress(net: Option<&Network>, issues: &mut Issues) -> Egress {
+    const MODES: [&str; 2] = ["nat", "nat_single"];
+    let Some(e) = net.and_then(|n| n.egress.as_ref()) else {
+        return Egress::Nat;
+    };
+    if net.is_some_and(|n| n.existing.is_some()) {
+        issues.push(
+            &e.referenced,
+            "`network.egress` is for a network ballast creates",
+            "with `existing`",
+            Some("an existing network's private subnets bring their own way out".into()),
+        );
+    }
+    match e.value.as_str() {
+        "nat" => Egress::Nat,
+        "nat_single" => {
+            issues.warn(
+                &e.referenced,
+                "egress: nat_single makes one NAT gateway, in the first AZ: while that AZ is \
+                 down, tasks in the others cannot reach out (image pulls, logs, secrets)",
+                Some("`nat` (the default) makes one per AZ".into()),
+            );
+            Egress::NatSingle
+        }
+        other => {
+            issues.push(
+                &e.referenced,
+                format!("`{other}` is not a network egress"),
+                "unknown egress",
+                Some(match super::error::did_you_mean(other, MODES) {
+                    Some(near) => format!("did you mean `{near}`? (nat or nat_single)"),
+                    None => "nat (a NAT gateway per AZ) or nat_single (one)".into(),
+                }),
+            );
+            Egress::Nat
+        }
+    }
+}
+
+/// Whether a service's tasks get a public IP (and run in the public subnets): when its spec
+/// says so (validate warns), or in an existing network without private subnets, whose tasks
+/// pull images over their public IPs as before. Never on EC2 capacity (awsvpc tasks there have
+/// none; `check_service` refuses it).
+pub(super) fn check_public_ip(s: &Service, network: &NetworkModel, issues: &mut Issues) -> bool {
+    if s.ec2_capacity.is_some() {
+        return false;
+    }
+    match &s.assign_public_ip {
+        Some(p) => {
+            if p.value {
+                issues.warn(
+                    &p.referenced,
+                    "assign_public_ip: true runs the tasks in the public subnets, each with a \
+                     public IP: for development; production tasks belong in the private subnets",
+                    Some("remove it: the tasks then reach out through the network's egress".into()),
+                );
+            }
+            p.value
+        }
+        None => {
+            matches!(network, NetworkModel::Existing { private_subnet_ids, .. } if private_subnet_ids.is_empty())
+        }
+    }
+}
+
+/// `network.existing`: ids that look like ids, each once, public ones in two AZs or more.
+fn check_existing(e: &ExistingNetwork, issues: &mut Issues) -> NetworkModel {
+    if !e.vpc_id.value.starts_with("vpc-") {
+        issues.push(
+            &e.vpc_id.referenced,
+            format!("`{}` is not a VPC id", e.vpc_id.value),
+            "expected vpc-…",
+            None,
+        );
+    }
+    let mut seen = HashSet::new();
+    let private = e.private_subnet_ids.iter().flat_map(|p| &p.value);
+    for s in e.subnet_ids.value.iter().chain(private) {
+        if !s.value.starts_with("subnet-") {
+            issues.push(
+                &s.referenced,
+                format!("`{}` is not a subnet id", s.value),
+                "expected subnet-…",
+                None,
+            );
+        }
+        if !seen.insert(&s.value) {
+            issues.push(
+                &s.referenced,
+                format!("subnet `{}` is listed twice", s.value),
+                "duplicate",
+                None,
+            );
+        }
+    }
+    if e.subnet_ids.value.len() < 2 {
+        issues.push(
+            &e.subnet_ids.referenced,
+            "an ALB needs subnets in at least two availability zones",
+            "fewer than 2 subnets",
+            None,
+        );
+    }
+    if let Some(p) = &e.private_subnet_ids {
+        if p.value.len() < 2 {
+            issues.push(
+                &p.referenced,
+                "tasks need private subnets in at least two availability zones",
+                "fewer than 2 subnets",
+                None,
+            );
+        }
+    }
+    let ids = |l: &[S<String>]| -> Vec<String> {
+        let mut v: Vec<String> = l.iter().map(|s| s.value.clone()).collect();
+        v.sort();
+        v
+    };
+    NetworkModel::Existing {
+        vpc_id: e.vpc_id.value.clone(),
+        subnet_ids: ids(&e.subnet_ids.value),
+        private_subnet_ids: e
+            .private_subnet_ids
+            .as_ref()
+            .map(|p| ids(&p.value))
+            .unwrap_or_default(),
+    }
+}
+
+pub(super) fn check_lb(
+    lb: &LoadBalancer,
+    regions: &[String],
+    issues: &mut Issues,
+) -> LoadBalancerModel {
+    let certificates = check_certificates(lb, regions, issues);
     let port_default = if lb.certificate_arn.is_some() {
         443
     } else {
@@ -264,7 +452,8 @@ pub(super) fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerMo
     let health_check = check_target_health(&lb.health_check, None, issues);
     LoadBalancerModel {
         port,
-        certificate_arn: lb.certificate_arn.as_ref().map(|a| a.value.clone()),
+        certificates,
+        ssl_policy: check_ssl_policy(lb, issues),
         idle_timeout,
         deletion_protection: lb.deletion_protection.unwrap_or(false),
         drop_invalid_header_fields: lb.drop_invalid_header_fields.unwrap_or(true),
@@ -273,6 +462,127 @@ pub(super) fn check_lb(lb: &LoadBalancer, issues: &mut Issues) -> LoadBalancerMo
         deregistration_delay,
         health_check,
     }
+}
+
+/// `load_balancer.certificate_arn`: an ACM certificate of the load balancer's region for each
+/// region of the stack: one ARN for one region, or a map of region -> ARN naming each region.
+fn check_certificates(
+    lb: &LoadBalancer,
+    regions: &[String],
+    issues: &mut Issues,
+) -> BTreeMap<String, String> {
+    let Some(c) = &lb.certificate_arn else {
+        return BTreeMap::new();
+    };
+    match &c.value {
+        Certificate::One(arn) => {
+            if regions.len() > 1 {
+                issues.push(
+                    &c.referenced,
+                    "a certificate is regional: a stack of two regions needs one per region",
+                    "one certificate",
+                    Some(format!(
+                        "give a map: certificate_arn: {{{}}}",
+                        regions
+                            .iter()
+                            .map(|r| format!("{r}: arn:aws:acm:{r}:…"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+                return BTreeMap::new();
+            }
+            let region = regions.first().map(String::as_str).unwrap_or_default();
+            check_certificate(arn, region, &c.referenced, issues);
+            BTreeMap::from([(region.to_string(), arn.clone())])
+        }
+        Certificate::PerRegion(map) => {
+            for (region, arn) in map {
+                if regions.contains(region) {
+                    check_certificate(&arn.value, region, &arn.referenced, issues);
+                } else {
+                    issues.push(
+                        &arn.referenced,
+                        format!("{region} is not a region of the stack"),
+                        "not one of the stack's regions",
+                        Some(format!("the stack's regions: {}", regions.join(", "))),
+                    );
+                }
+            }
+            let missing: Vec<&str> = regions
+                .iter()
+                .filter(|r| !map.contains_key(*r))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                issues.push(
+                    &c.referenced,
+                    format!("no certificate for {}", missing.join(", ")),
+                    "a certificate per region",
+                    Some("every region's listener serves HTTPS, or none does".into()),
+                );
+            }
+            map.iter()
+                .map(|(r, a)| (r.clone(), a.value.clone()))
+                .collect()
+        }
+        Certificate::Wrong(what) => {
+            issues.push(
+                &c.referenced,
+                format!("certificate_arn is {what}"),
+                "expected an ARN or a map of region to ARN",
+                None,
+            );
+            BTreeMap::new()
+        }
+    }
+}
+
+/// One certificate ARN: an ACM certificate in the region it is for.
+fn check_certificate(arn: &str, region: &str, at: &Location, issues: &mut Issues) {
+    if !is_acm_arn(arn) {
+        issues.push(
+            at,
+            "certificate_arn is not an ACM certificate ARN",
+            "expected arn:aws:acm:…",
+            None,
+        );
+    } else if let Some(r) = acm_arn_region(arn).filter(|r| *r != region) {
+        issues.push(
+            at,
+            format!(
+                "the certificate is in {r}; the load balancer in {region} needs one of {region}"
+            ),
+            "a certificate of another region",
+            Some("ACM certificates are regional: request or import one in each region".into()),
+        );
+    }
+}
+
+/// The TLS policy ballast picks: TLS 1.3 and 1.2, forward-secret ciphers only.
+pub const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06";
+
+/// `load_balancer.ssl_policy`: an ELB security policy's name; only with a certificate.
+fn check_ssl_policy(lb: &LoadBalancer, issues: &mut Issues) -> String {
+    let Some(p) = &lb.ssl_policy else {
+        return SSL_POLICY.into();
+    };
+    if !p.value.starts_with("ELBSecurityPolicy-") {
+        issues.push(
+            &p.referenced,
+            format!("`{}` is not an ELB security policy", p.value),
+            "expected ELBSecurityPolicy-…",
+            Some(format!("the default is {SSL_POLICY}")),
+        );
+    }
+    if lb.certificate_arn.is_none() {
+        issues.warn(
+            &p.referenced,
+            "ssl_policy has no effect without certificate_arn: the listener serves plain HTTP",
+            None,
+        );
+    }
+    p.value.clone()
 }
 
 /// `load_balancer.desync_mitigation_mode`: one of the ALB's modes; default `defensive`.
@@ -393,5 +703,76 @@ pub(super) fn check_target_health(
         healthy_threshold,
         unhealthy_threshold,
         matcher,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::load_str;
+
+    fn model(extra: &str) -> crate::spec::Model {
+        let yaml = format!("name: web\nregion: us-east-1\nservice:\n  image: web:1\n{extra}");
+        load_str("web.yaml", &yaml, None).unwrap()
+    }
+
+    /// The url output says what the listener serves: https with a certificate, and the port
+    /// when it is not the scheme's.
+    #[test]
+    fn the_url_has_the_listeners_scheme_and_port() {
+        let dns = "web-alb-1.us-east-1.elb.amazonaws.com";
+        let url = |extra: &str| model(extra).load_balancer.url(dns);
+        assert_eq!(url(""), format!("http://{dns}/"));
+        assert_eq!(
+            url("load_balancer: {port: 8080}\n"),
+            format!("http://{dns}:8080/")
+        );
+        let cert = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
+        assert_eq!(
+            url(&format!("load_balancer: {{certificate_arn: {cert}}}\n")),
+            format!("https://{dns}/")
+        );
+        assert_eq!(
+            url(&format!(
+                "load_balancer: {{certificate_arn: {cert}, port: 8443}}\n"
+            )),
+            format!("https://{dns}:8443/")
+        );
+    }
+
+    /// Private subnets mirror the public ones in the other half of the VPC, or are taken from
+    /// `private_cidr`; the default egress is a NAT gateway per AZ.
+    #[test]
+    fn private_subnets_take_the_first_free_blocks() {
+        let cidrs = |extra: &str| match model(extra).network {
+            crate::spec::NetworkModel::Create {
+                subnets,
+                private_subnets,
+                egress,
+                ..
+            } => (
+                subnets.into_iter().map(|s| s.cidr).collect::<Vec<_>>(),
+                private_subnets
+                    .into_iter()
+                    .map(|s| format!("{} {}", s.az, s.cidr))
+                    .collect::<Vec<_>>(),
+                egress,
+            ),
+            other => panic!("{other:?}"),
+        };
+        let (public, private, egress) = cidrs("");
+        assert_eq!(public, ["10.0.0.0/20", "10.0.16.0/20"]);
+        assert_eq!(
+            private,
+            ["us-east-1a 10.0.128.0/20", "us-east-1b 10.0.144.0/20"]
+        );
+        assert_eq!(egress, crate::spec::Egress::Nat);
+        let (_, private, egress) = cidrs(
+            "network:\n  egress: nat_single\n  create:\n    cidr: 10.1.0.0/22\n    subnets:\n      - {az: us-east-1a, cidr: 10.1.0.0/26, private_cidr: 10.1.1.0/26}\n      - {az: us-east-1b, cidr: 10.1.0.64/26}\n",
+        );
+        assert_eq!(
+            private,
+            ["us-east-1a 10.1.1.0/26", "us-east-1b 10.1.2.64/26"]
+        );
+        assert_eq!(egress, crate::spec::Egress::NatSingle);
     }
 }

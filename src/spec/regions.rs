@@ -94,12 +94,12 @@ pub(super) fn check_regions(
     (primary, regions)
 }
 
-/// What two regions rule out: an existing network and a certificate, both regional.
+/// What two regions rule out: an existing network (its ids are regional).
 pub(super) fn check_two_regions(spec: &Spec, regions: &[String], issues: &mut Issues) {
     if regions.len() < 2 {
         return;
     }
-    if let Some(Network::Existing(e)) = &spec.network {
+    if let Some(e) = spec.network.as_ref().and_then(|n| n.existing.as_ref()) {
         issues.push(
             &e.vpc_id.referenced,
             "`network: existing` cannot be used with two regions",
@@ -107,14 +107,6 @@ pub(super) fn check_two_regions(spec: &Spec, regions: &[String], issues: &mut Is
             Some(
                 "remove `network: existing`: ballast then creates a network in each region".into(),
             ),
-        );
-    }
-    if let Some(arn) = &spec.load_balancer.certificate_arn {
-        issues.push(
-            &arn.referenced,
-            "a certificate is regional: HTTPS across two regions is not supported yet",
-            "a certificate of one region",
-            Some("remove `certificate_arn` (both load balancers then serve HTTP), or deploy one region".into()),
         );
     }
 }

@@ -33,10 +33,10 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         .ec2_capacity
         .as_ref()
         .map(|e| check_ec2_capacity(e, s, issues));
-    if s.ec2_capacity.is_some() && s.assign_public_ip == Some(true) {
+    if s.ec2_capacity.is_some() && s.assign_public_ip.as_ref().is_some_and(|p| p.value) {
         issues.push_top(
             "assign_public_ip: true does not work for tasks on EC2 capacity (awsvpc)",
-            Some("remove it: the instances have public IPs and pull the images".into()),
+            Some("remove it: the tasks use the instances' way out".into()),
         );
     }
     let capacity = s.capacity.as_ref().map(|c| check_capacity(c, issues));
@@ -70,8 +70,8 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
             "health_check_grace_period",
             issues,
         ),
-        // Tasks on EC2 (awsvpc) cannot get public IPs: the instance pulls images instead.
-        assign_public_ip: s.assign_public_ip.unwrap_or(s.ec2_capacity.is_none()),
+        // Set with the network known (`network::check_public_ip`).
+        assign_public_ip: false,
         log_retention_days,
         route: None,
         internal: false,

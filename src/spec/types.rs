@@ -94,13 +94,19 @@ pub struct Fallback {
     pub certificate_arn: Option<S<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Network {
-    /// ballast creates a VPC with one public subnet per AZ, an internet gateway and a route table.
-    Create(CreateNetwork),
+/// `network:`: `create` (the default) or `existing`, and how private tasks reach out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// ballast creates a VPC with one public and one private subnet per AZ, an internet
+    /// gateway, route tables and the private tier's way out (`egress`).
+    pub create: Option<CreateNetwork>,
     /// Use a VPC and subnets that already exist (they must span at least two AZs).
-    Existing(ExistingNetwork),
+    pub existing: Option<ExistingNetwork>,
+    /// How tasks in the private subnets of a created network reach image registries, logs and
+    /// secrets: `nat` (one NAT gateway per AZ, the default) or `nat_single` (one, cheaper: an
+    /// outage of its AZ cuts the others off).
+    pub egress: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,14 +121,20 @@ pub struct CreateNetwork {
 #[serde(deny_unknown_fields)]
 pub struct SubnetSpec {
     pub az: S<String>,
+    /// The public subnet of this AZ.
     pub cidr: S<String>,
+    /// The private subnet of this AZ; default: `cidr` mirrored in the other half of the VPC.
+    pub private_cidr: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExistingNetwork {
     pub vpc_id: S<String>,
+    /// Public subnets: the load balancer's (and the tasks' without `private_subnet_ids`).
     pub subnet_ids: S<Vec<S<String>>>,
+    /// Private subnets with their own way out (NAT or endpoints): the tasks' and instances'.
+    pub private_subnet_ids: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,8 +142,12 @@ pub struct ExistingNetwork {
 pub struct LoadBalancer {
     /// Listener port; default 443 with a certificate, else 80.
     pub port: Option<S<u32>>,
-    /// ACM certificate ARN: turns the listener into HTTPS and adds an HTTP->HTTPS redirect on 80.
-    pub certificate_arn: Option<S<String>>,
+    /// ACM certificate ARN, or one per region (`{us-east-1: arn, us-west-2: arn}`): turns the
+    /// listener into HTTPS and adds an HTTP->HTTPS redirect on 80.
+    pub certificate_arn: Option<S<Certificate>>,
+    /// The HTTPS listener's TLS policy; default `ELBSecurityPolicy-TLS13-1-2-Res-2021-06`
+    /// (TLS 1.3 and 1.2 with forward secrecy only: Security Hub ELB.17 accepts it).
+    pub ssl_policy: Option<S<String>>,
     /// Seconds; default 60.
     pub idle_timeout: Option<S<u32>>,
     /// Default false.
@@ -190,8 +206,9 @@ pub struct Service {
     pub health_check: Option<S<ServiceHealthCheck>>,
     /// Seconds ECS ignores failing ALB health checks after a task starts; default 60.
     pub health_check_grace_period: Option<S<u32>>,
-    /// Default true (public subnets without NAT need it to pull images).
-    pub assign_public_ip: Option<bool>,
+    /// Default false: tasks run in the private subnets. True puts them in the public subnets
+    /// with a public IP (a development stack without NAT; validate warns).
+    pub assign_public_ip: Option<S<bool>>,
     /// CloudWatch Logs retention in days; default 30.
     pub log_retention_days: Option<S<u32>>,
     /// Application Auto Scaling of the desired count.
@@ -394,6 +411,55 @@ pub struct Ec2Capacity {
     pub target_capacity: Option<S<u32>>,
     /// Keep ECS from terminating instances that run tasks; default true.
     pub managed_termination_protection: Option<bool>,
+}
+
+/// `load_balancer.certificate_arn`: one ARN (a one-region stack), or a map of region -> ARN.
+/// Hand-written for the same reason as `Toggle`: the map keeps its spans.
+#[derive(Debug)]
+pub enum Certificate {
+    One(String),
+    PerRegion(BTreeMap<String, S<String>>),
+    /// Neither a string nor a map: what it was, for the error.
+    Wrong(String),
+}
+
+impl<'de> Deserialize<'de> for Certificate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Certificate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an ACM certificate ARN or a map of region to ARN")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Certificate::One(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                BTreeMap::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Certificate::PerRegion)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Certificate::Wrong("a list".into()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Certificate::Wrong(format!("`{v}`")))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Certificate::Wrong(format!("`{v}`")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Certificate::Wrong(format!("`{v}`")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Certificate::Wrong(format!("`{v}`")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Certificate::Wrong("null".into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `false` (off), `true` (defaults) or a map of settings. A hand-written `Deserialize` rather

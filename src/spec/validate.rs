@@ -292,7 +292,7 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
     }
 
     let network = check_network(spec.network.as_ref(), &region, issues);
-    let load_balancer = check_lb(&spec.load_balancer, issues);
+    let load_balancer = check_lb(&spec.load_balancer, &regions, issues);
     let (mut checked, named_services) = check_services(spec, name, issues);
     // The fewest tasks any service runs: the running-tasks alarm's default threshold.
     let service_min = checked
@@ -306,6 +306,7 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         .min()
         .unwrap_or(0);
     for c in &mut checked {
+        c.model.assign_public_ip = check_public_ip(c.spec, &network, issues);
         c.model.target_health =
             check_own_target_health(c, named_services, &load_balancer.health_check, issues);
     }

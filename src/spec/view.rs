@@ -1,7 +1,7 @@
 //! What one resource kind lowers from: the stack-wide model, one region (its network as in that
 //! region) and, for a per-service kind, one service, each with its names.
 
-use super::model::{Model, NetworkModel, ServiceModel, SloModel};
+use super::model::{Model, NetworkModel, ServiceModel, SloModel, SubnetModel};
 use super::names::{Names, ServiceNames};
 
 #[derive(Clone, Debug)]
@@ -22,8 +22,13 @@ impl<'a> View<'a> {
     /// `Model::services`).
     pub fn new(stack: &'a Model, region: &'a str, service: Option<&str>) -> View<'a> {
         let mut network = stack.network.clone();
-        if let NetworkModel::Create { subnets, .. } = &mut network {
-            for s in subnets {
+        if let NetworkModel::Create {
+            subnets,
+            private_subnets,
+            ..
+        } = &mut network
+        {
+            for s in subnets.iter_mut().chain(private_subnets) {
                 if let Some(suffix) = s.az.strip_prefix(stack.region.as_str()) {
                     s.az = format!("{region}{suffix}");
                 }
@@ -47,6 +52,25 @@ impl<'a> View<'a> {
     /// The names of the stack's resources in this region.
     pub fn names(&self) -> Names {
         Names::new(&self.stack.name, self.region)
+    }
+
+    /// The private subnets of a created network, when a service runs in them (one without
+    /// `assign_public_ip`): a stack whose every service has a public IP has no private tier,
+    /// nor NAT gateways.
+    pub fn private_subnets(&self) -> &[SubnetModel] {
+        match &self.network {
+            NetworkModel::Create {
+                private_subnets, ..
+            } if self
+                .stack
+                .services()
+                .iter()
+                .any(|(_, s)| !s.assign_public_ip) =>
+            {
+                private_subnets
+            }
+            _ => &[],
+        }
     }
 
     /// Whether this is the view of the stack's primary region.

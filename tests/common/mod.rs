@@ -503,10 +503,26 @@ pub fn web_inventory(stack: &str, region: &str, azs: &[&str]) -> Inventory {
         ("aws_vpc", n("")),
         (
             "aws_subnet",
-            azs.iter().map(|az| format!("{stack}-{az}")).collect(),
+            azs.iter()
+                .flat_map(|az| [format!("{stack}-{az}"), format!("{stack}-private-{az}")])
+                .collect(),
         ),
         ("aws_internet_gateway", n("")),
-        ("aws_route_table", n("-public")),
+        // The private tier's way out: a NAT gateway and its Elastic IP per AZ.
+        (
+            "aws_eip",
+            azs.iter().map(|az| format!("{stack}-nat-{az}")).collect(),
+        ),
+        (
+            "aws_nat_gateway",
+            azs.iter().map(|az| format!("{stack}-nat-{az}")).collect(),
+        ),
+        (
+            "aws_route_table",
+            std::iter::once(format!("{stack}-public"))
+                .chain(azs.iter().map(|az| format!("{stack}-private-{az}")))
+                .collect(),
+        ),
         (
             "aws_security_group",
             vec![format!("{stack}-alb"), format!("{stack}-service")],
@@ -1215,6 +1231,17 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
     let r = c.ec2.describe_security_groups().filters(tagged(stack));
     for g in r.send().await.unwrap().security_groups() {
         found.push(("aws_security_group", g.group_name().unwrap().to_string()));
+    }
+    let r = c.ec2.describe_addresses().filters(tagged(stack));
+    for a in r.send().await.unwrap().addresses() {
+        found.push(("aws_eip", ec2_name(a.tags())));
+    }
+    // A deleted NAT gateway stays listed (state `deleted`) for a while, as on AWS.
+    let r = c.ec2.describe_nat_gateways().filter(tagged(stack));
+    for g in r.send().await.unwrap().nat_gateways() {
+        if g.state().map(|s| s.as_str()) != Some("deleted") {
+            found.push(("aws_nat_gateway", ec2_name(g.tags())));
+        }
     }
     let r = c.ec2.describe_launch_templates().filters(tagged(stack));
     for t in r.send().await.unwrap().launch_templates() {
