@@ -12,8 +12,13 @@ pub struct Identity {
     pub arn: String,
 }
 
-/// One GetCallerIdentity call.
+/// Who `c`'s credentials act as: one GetCallerIdentity call, the first time a process asks for
+/// these credentials (an error is not kept: the next caller asks again).
 pub async fn caller(c: &Clients) -> Result<Identity, AwsError> {
+    c.identity.get_or_try_init(|| ask(c)).await.cloned()
+}
+
+async fn ask(c: &Clients) -> Result<Identity, AwsError> {
     let out = c
         .sts
         .get_caller_identity()

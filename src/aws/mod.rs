@@ -55,7 +55,16 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     /// Reads shared between kinds during discovery.
     pub shared: Shared,
+    /// Who the calls are made as, asked once per process and credentials
+    /// (`identity::caller`): the clients of every region share it.
+    pub identity: Arc<tokio::sync::OnceCell<identity::Identity>>,
 }
+
+/// The identity cell of each set of credentials this process connected with (endpoint,
+/// profile, static keys): one GetCallerIdentity per command, whatever the regions.
+static IDENTITIES: std::sync::Mutex<
+    std::collections::BTreeMap<String, Arc<tokio::sync::OnceCell<identity::Identity>>>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 /// Retries tuned for throttling: create/describe storms against ELB and ECS throttle long before
 /// the SDK default of 3 attempts gives them time to recover. 15 attempts: a call throttled
@@ -161,6 +170,13 @@ pub async fn connect_with_keys(s: &Settings, access_key_id: &str, secret: &str) 
 }
 
 async fn connect_as(s: &Settings, keys: Option<aws_sdk_sts::config::Credentials>) -> Clients {
+    let who = format!(
+        "{:?}|{:?}|{:?}",
+        s.endpoint_url,
+        s.profile,
+        keys.as_ref().map(|k| k.access_key_id().to_string())
+    );
+    let identity = IDENTITIES.lock().unwrap().entry(who).or_default().clone();
     error::set_target(error::Target {
         endpoint_url: s.endpoint_url.clone(),
         profile: s.profile.clone(),
@@ -232,5 +248,6 @@ async fn connect_as(s: &Settings, keys: Option<aws_sdk_sts::config::Credentials>
         sts: client!(aws_sdk_sts),
         ssm: client!(aws_sdk_ssm),
         shared: Shared::default(),
+        identity,
     }
 }

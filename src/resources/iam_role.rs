@@ -98,16 +98,12 @@ async fn with_account(c: &Clients, doc: &str) -> Result<String, BoxError> {
     if !doc.contains(THIS_ACCOUNT) {
         return Ok(doc.to_string());
     }
-    let who = c
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .ctx(|| "get caller identity (the account of a task role's trust)".into())?;
-    let account = who
-        .account()
-        .ok_or("GetCallerIdentity returned no account")?;
-    Ok(doc.replace(THIS_ACCOUNT, account))
+    // The command asked already (its account line): the answer is kept.
+    let who = crate::aws::identity::caller(c).await?;
+    if who.account.is_empty() {
+        return Err("GetCallerIdentity returned no account".into());
+    }
+    Ok(doc.replace(THIS_ACCOUNT, &who.account))
 }
 
 /// A trust policy as read back: the role's own account (from its ARN) as `THIS_ACCOUNT`.
