@@ -124,12 +124,22 @@ fn secrets_are_read_by_ecs_and_never_shown_by_ballast() {
             )
         })
         .collect();
+    // The key decrypts only for Secrets Manager and SSM of the stack's region.
+    assert_eq!(
+        statements[2]["Condition"],
+        serde_json::json!({"StringEquals": {"kms:ViaService": [
+            format!("secretsmanager.{region}.amazonaws.com"),
+            format!("ssm.{region}.amazonaws.com"),
+        ]}})
+    );
     assert_eq!(
         allowed,
         [
             (
                 "secretsmanager:GetSecretValue".to_string(),
-                serde_json::json!([SECRET_ARN])
+                // The ARN as given, and with the wildcard for the six characters AWS appends
+                // (in case `-AbCdEf` is part of the name).
+                serde_json::json!([SECRET_ARN, format!("{SECRET_ARN}-??????")])
             ),
             (
                 "ssm:GetParameters".to_string(),

@@ -130,7 +130,16 @@ pub fn secrets_policy(v: &View<'_>) -> Option<String> {
     for from in svc.secrets.values() {
         if from.starts_with("arn:aws") && from.split(':').nth(2) == Some("secretsmanager") {
             // Without a JSON key, version stage or version id: the secret itself.
-            secrets.insert(from.splitn(8, ':').take(7).collect::<Vec<_>>().join(":"));
+            let arn = from.splitn(8, ':').take(7).collect::<Vec<_>>().join(":");
+            // A secret's full ARN ends in `-` and six random characters, which a partial ARN
+            // (the secret's name) lacks: IAM then needs the `-??????` wildcard to match it. A
+            // name that merely looks suffixed (`db-secret`) gets both.
+            if !has_random_suffix(&arn) {
+                secrets.insert(format!("{arn}-??????"));
+            } else {
+                secrets.insert(format!("{arn}-??????"));
+                secrets.insert(arn);
+            }
         } else if from.starts_with("arn:") {
             parameters.insert(from.clone());
         } else {
@@ -157,12 +166,29 @@ pub fn secrets_policy(v: &View<'_>) -> Option<String> {
         }));
     }
     if let Some(key) = &svc.secrets_kms_key {
+        // Only as Secrets Manager or SSM decrypts for the role, in the stack's region.
+        let mut via = Vec::new();
+        if !secrets.is_empty() {
+            via.push(format!("secretsmanager.{}.amazonaws.com", v.region));
+        }
+        if !parameters.is_empty() {
+            via.push(format!("ssm.{}.amazonaws.com", v.region));
+        }
         statements.push(serde_json::json!({
             "Sid": "DecryptSecrets", "Effect": "Allow",
             "Action": "kms:Decrypt", "Resource": [key],
+            "Condition": {"StringEquals": {"kms:ViaService": via}},
         }));
     }
     Some(serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+}
+
+/// Whether a Secrets Manager ARN ends in the six random characters AWS appends to a secret's
+/// name (`…:secret:shop/db-AbCdEf`).
+fn has_random_suffix(arn: &str) -> bool {
+    let name = arn.rsplit(':').next().unwrap_or_default();
+    name.rsplit_once('-')
+        .is_some_and(|(_, s)| s.len() == 6 && s.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// The name of the execution role's inline policy for `secrets:`.
@@ -924,6 +950,18 @@ mod tests {
         );
         assert_eq!(super::without_account(&written, role), planned);
         assert_ne!(super::without_account(super::TRUST, role), planned);
+    }
+
+    /// A partial secret ARN (the name alone) matches the real secret through `-??????`.
+    #[test]
+    fn a_secret_without_its_suffix_gets_the_wildcard() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret";
+        assert!(super::has_random_suffix(&format!("{arn}:shop/db-AbCdEf")));
+        assert!(!super::has_random_suffix(&format!("{arn}:shop/db")));
+        assert!(!super::has_random_suffix(&format!(
+            "{arn}:shop/db-password"
+        )));
+        assert!(super::has_random_suffix(&format!("{arn}:db-secret")));
     }
 
     #[test]
