@@ -7,6 +7,9 @@ mod common;
 
 use common::*;
 
+/// Plain HTTP meant: no warning before the account line.
+const HTTP: &str = "load_balancer:\n  allow_http: true\n";
+
 const ACCOUNT: &str = "123456789012";
 const LINE: &str =
     "Account 123456789012 as arn:aws:sts::123456789012:user/moto, region us-east-1\n";
@@ -29,7 +32,7 @@ fn plan_starts_with_the_account_line_and_json_stays_on_stdout() {
         &env,
         "acct-plan",
         "us-east-1",
-        &web_spec("acct-plan", "us-east-1", ""),
+        &web_spec("acct-plan", "us-east-1", HTTP),
     );
 
     env.reset();
@@ -56,7 +59,7 @@ fn an_allowed_account_deploys_and_destroy_by_name_says_the_account_too() {
     let env = Env::new();
     let yaml = format!(
         "{}accounts: [\"{ACCOUNT}\"]\n",
-        web_spec("acct-ok", "us-east-1", "")
+        web_spec("acct-ok", "us-east-1", HTTP)
     );
     let s = TestStack::new(&env, "acct-ok", "us-east-1", &yaml);
     let d = s.deploy();
@@ -79,7 +82,7 @@ fn another_account_is_refused_with_one_call_and_zero_writes() {
     let env = Env::new();
     let yaml = format!(
         "{}accounts: [\"111111111111\", \"222222222222\"]\n",
-        web_spec("acct-no", "us-east-1", "")
+        web_spec("acct-no", "us-east-1", HTTP)
     );
     let s = TestStack::new(&env, "acct-no", "us-east-1", &yaml);
     for verb in [

@@ -411,6 +411,12 @@ fn destroy_leaves_nothing_and_a_second_destroy_writes_nothing() {
     s.destroy();
 }
 
+/// `text` with the stack's temporary directory (which warnings name) as `[dir]`.
+fn without_dir(s: &TestStack, text: &str) -> String {
+    let dir = std::path::Path::new(s.spec()).parent().unwrap();
+    text.replace(&dir.display().to_string(), "[dir]")
+}
+
 #[test]
 fn one_changed_attribute_is_one_update() {
     let env = Env::new();
@@ -427,7 +433,7 @@ fn one_changed_attribute_is_one_update() {
     ));
     let r = s.run("plan", &["--detailed-exitcode"]);
     assert_eq!(r.code, 2, "changes -> exit 2\n{}", r.stderr);
-    insta::assert_snapshot!("plan_health_check_path", r.stderr);
+    insta::assert_snapshot!("plan_health_check_path", without_dir(&s, &r.stderr));
     let v = s.plan_json();
     let changed: Vec<&serde_json::Value> = v
         .changes()
@@ -672,7 +678,7 @@ fn without_a_tty_and_without_yes_nothing_is_written() {
         &p.summary.plan_line(),
     ]);
     // Every default is visible in the plan of a new stack.
-    insta::assert_snapshot!("plan_create_web", r.stderr);
+    insta::assert_snapshot!("plan_create_web", without_dir(&s, &r.stderr));
     env.stats()
         .assert_no_writes("a deploy without confirmation");
 }

@@ -234,10 +234,20 @@ fn public_tasks_and_one_nat_gateway_are_warnings() {
         err.contains("assign_public_ip: true runs the tasks in the public subnets"),
         "{err}"
     );
+    // Without a certificate: one warning, about plain HTTP, which allow_http silences.
     let (code, err) = common::validate(OK);
     assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("warning").count(), 1, "{err}");
     assert!(
-        !err.contains("warning"),
-        "the default warns about nothing: {err}"
+        err.contains("warning: stack.yaml: the load balancer serves plain HTTP"),
+        "{err}"
     );
+    let (code, err) = common::validate(&format!("{OK}load_balancer:\n  allow_http: true\n"));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let (code, err) = common::validate(&format!(
+        "{OK}load_balancer:\n  certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abc\n"
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
 }

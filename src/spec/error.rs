@@ -154,6 +154,15 @@ impl Issues {
         self.warnings.push(w);
     }
 
+    /// A warning about the spec as a whole (something it lacks): one line with the file.
+    pub fn warn_top(&mut self, message: impl Into<String>, help: Option<String>) {
+        let mut w = format!("warning: {}: {}", self.src.name(), message.into());
+        if let Some(h) = help {
+            w.push_str(&format!("\n  help: {h}"));
+        }
+        self.warnings.push(w);
+    }
+
     /// `span` (in the text) in the shown text, where long lines are cut.
     fn shown_span(&self, span: SourceSpan) -> SourceSpan {
         let start = shown_offset(&self.cuts, span.offset());

@@ -412,6 +412,17 @@ pub(super) fn check_lb(
     issues: &mut Issues,
 ) -> LoadBalancerModel {
     let certificates = check_certificates(lb, regions, issues);
+    if lb.certificate_arn.is_none() && lb.allow_http != Some(true) {
+        issues.warn_top(
+            "the load balancer serves plain HTTP (no load_balancer.certificate_arn): for \
+             development only",
+            Some(
+                "give it an ACM certificate for HTTPS (port 80 then redirects), or set \
+                 load_balancer.allow_http: true to say plain HTTP is meant"
+                    .into(),
+            ),
+        );
+    }
     let port_default = if lb.certificate_arn.is_some() {
         443
     } else {

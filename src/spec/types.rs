@@ -145,6 +145,8 @@ pub struct LoadBalancer {
     /// ACM certificate ARN, or one per region (`{us-east-1: arn, us-west-2: arn}`): turns the
     /// listener into HTTPS and adds an HTTP->HTTPS redirect on 80.
     pub certificate_arn: Option<S<Certificate>>,
+    /// Plain HTTP without a certificate is meant (a development stack): no warning.
+    pub allow_http: Option<bool>,
     /// The HTTPS listener's TLS policy; default `ELBSecurityPolicy-TLS13-1-2-Res-2021-06`
     /// (TLS 1.3 and 1.2 with forward secrecy only: Security Hub ELB.17 accepts it).
     pub ssl_policy: Option<S<String>>,
