@@ -168,7 +168,10 @@ impl Kind<Clients> for Subnet {
             .and_then(|s| s.subnet_id())
             .unwrap_or_default()
             .to_string();
-        set_public_ip(c, &id, b(attrs, "map_public_ip_on_launch")).await?;
+        // A new subnet maps no public IPs (AWS's default): only `true` needs a call.
+        if b(attrs, "map_public_ip_on_launch") {
+            set_public_ip(c, &id, true).await?;
+        }
         Ok(Outputs::from([("id".into(), id)]))
     }
 
