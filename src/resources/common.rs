@@ -150,11 +150,28 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool, crate::aws::AwsError>>,
 {
+    wait_for(limit, what, || {
+        let f = done();
+        async move { f.await.map(|yes| yes.then_some(())) }
+    })
+    .await
+}
+
+/// `wait_until` for a value: poll `found` until it gives one, and return it.
+pub async fn wait_for<T, F, Fut>(
+    limit: std::time::Duration,
+    what: String,
+    mut found: F,
+) -> Result<T, BoxError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, crate::aws::AwsError>>,
+{
     let deadline = std::time::Instant::now() + limit;
     let mut pause = std::time::Duration::from_millis(500);
     loop {
-        if done().await? {
-            return Ok(());
+        if let Some(v) = found().await? {
+            return Ok(v);
         }
         if std::time::Instant::now() > deadline {
             return Err(format!("{what} after {} minutes", limit.as_secs() / 60).into());

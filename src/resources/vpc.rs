@@ -260,19 +260,15 @@ async fn default_groups(
 /// itself and one sending anywhere). Of a VPC made a moment ago AWS may not list the group
 /// yet (it is made with the VPC): it is waited for, up to two minutes.
 async fn strip_default_group(c: &Clients, id: &str) -> Result<(), BoxError> {
-    let found = std::sync::Mutex::new(Vec::new());
-    super::common::wait_until(
+    let groups = super::common::wait_for(
         std::time::Duration::from_secs(120),
         format!("the default security group of VPC {id} is still not listed"),
         || async {
             let groups = default_groups(c, &[id.to_string()]).await?;
-            let listed = !groups.is_empty();
-            *found.lock().unwrap() = groups;
-            Ok(listed)
+            Ok((!groups.is_empty()).then_some(groups))
         },
     )
     .await?;
-    let groups = std::mem::take(&mut *found.lock().unwrap());
     for g in groups {
         let gid = g.group_id().unwrap_or_default();
         if !g.ip_permissions().is_empty() {
