@@ -3,7 +3,12 @@ The table in tests/emulator/README.md is written from these."""
 
 from __future__ import annotations
 
+import threading
+
 from ..registry import patch
+
+# R1: one change batch at a time (moto's server answers on many threads).
+R53_CHANGES = threading.Lock()
 
 # Health the tests force on Route 53 health checks (POST /_shim/route53/health/<id>): what the
 # checkers see at the endpoint, before Inverted is applied. id -> True (healthy) / False.
@@ -195,7 +200,9 @@ def test_dns_answer(backend, zone, name: str, rtype: str, depth: int = 0) -> tup
         "HostedZoneId/DNSName (case- and dot-insensitive)/EvaluateTargetHealth, Failover, "
         "HealthCheckId, Weight, Region, GeoLocation, MultiValueAnswer). Names compare "
         "case-insensitively, with or without the trailing dot; a record keeps the name as written, "
-        "plus a trailing dot."
+        "plus a trailing dot. Batches apply one at a time, as Route 53 serializes a zone's "
+        "changes (moto's server answers on many threads: two batches at once could each change "
+        "its own copy of the zone, and the later one undo the earlier)."
     ),
 )
 def change_batches() -> None:
@@ -210,6 +217,10 @@ def change_batches() -> None:
         name outside the zone, or an alias to a missing record of the zone make the batch fail
         with InvalidChangeBatch listing every problem. UPSERT and DELETE act on one record set
         (name, type, SetIdentifier); names compare case- and trailing-dot-insensitively."""
+        with R53_CHANGES:
+            apply_batch(self, zoneid, change_list)
+
+    def apply_batch(self, zoneid, change_list):
         zone = self.get_hosted_zone(zoneid)
         rrsets, errors = list(zone.rrsets), []
         for change in change_list:
