@@ -128,7 +128,7 @@ fn two_regions_fail_over_to_each_other_then_to_the_page() {
         assert_eq!(inv[&format!("{r}:aws_ecs_service")], [stack], "{r}");
         assert_eq!(
             inv[&format!("{r}:aws_iam_role")],
-            [format!("{stack}-{r}-exec")],
+            [format!("{stack}-{r}-exec"), format!("{stack}-{r}-flow-logs")],
             "{r}"
         );
     }
@@ -138,10 +138,10 @@ fn two_regions_fail_over_to_each_other_then_to_the_page() {
     );
     assert_eq!(inv["global:aws_route53_record"].len(), 4);
     assert_eq!(inv["global:aws_s3_bucket"], [format!("app.{zname}")]);
-    // Everything the plan made, each once: 32 per region (8 of them the private tier), the
-    // two checks, four records and the fallback bucket.
+    // Everything the plan made, each once: 35 per region (8 of them the private tier, 3 the
+    // flow logs), the two checks, four records and the fallback bucket.
     assert_eq!(total(&inv), d.plan.changes().len());
-    assert_eq!(total(&inv), 2 * 32 + 2 + 4 + 1);
+    assert_eq!(total(&inv), 2 * 35 + 2 + 4 + 1);
 
     // Every health check field.
     let checks = env.rt.block_on(health_checks(s.clients(), stack));
@@ -273,7 +273,7 @@ fn two_regions_fail_over_to_each_other_then_to_the_page() {
             .iter()
             .filter(|a| a.starts_with(&format!("{R2}:")))
             .count(),
-        32,
+        35,
         "{deletes:?}"
     );
     env.reset();
@@ -548,7 +548,7 @@ fn a_certificate_serves_the_page_over_https_through_cloudfront() {
     );
     assert_eq!(inv["global:aws_s3_bucket"], [name.as_str()]);
     assert_eq!(inv["global:aws_route53_record"].len(), 2);
-    assert_eq!(total(&inv), 32 + 1 + 2 + 1 + 1);
+    assert_eq!(total(&inv), 35 + 1 + 2 + 1 + 1);
     assert_eq!(d.stats.count("CreateDistributionWithTags"), 1);
 
     // The distribution: the bucket's S3 website as an HTTP-only custom origin, HTTPS for

@@ -40,18 +40,31 @@ const ALL: &[&str] = &[
     "aws_security_group",
     "aws_iam_role",
     "aws_cloudwatch_log_group",
+    "aws_flow_log",
 ];
 
 /// A stack with every part these kinds lower: a created network in two AZs, user tags, ALB
 /// ingress from two CIDRs, a service port, a log retention. `service_extra` is appended to the
-/// service block.
+/// service block. Without flow logs (`aws_flow_log` has its own test, `flow_logs_spec`).
 fn spec(stack: &str, ingress: &str, retention: u32, service_extra: &str) -> String {
+    flow_logs_spec(stack, ingress, retention, service_extra, "false")
+}
+
+/// `spec` with `network.flow_logs: <flow_logs>`.
+fn flow_logs_spec(
+    stack: &str,
+    ingress: &str,
+    retention: u32,
+    service_extra: &str,
+    flow_logs: &str,
+) -> String {
     format!(
         "name: {stack}
 region: {REGION}
 tags:
   team: platform
 network:
+  flow_logs: {flow_logs}
   create:
     cidr: 10.42.0.0/16
     subnets:
@@ -343,6 +356,13 @@ impl Ls {
                 .send()
                 .await
                 .unwrap();
+            let flow_logs = c
+                .ec2
+                .describe_flow_logs()
+                .filter(f.clone())
+                .send()
+                .await
+                .unwrap();
             // A deleted NAT gateway stays listed (state deleted) for an hour, as on AWS.
             let nats = c
                 .ec2
@@ -365,9 +385,10 @@ impl Ls {
                     sgs.security_groups().len(),
                     eips.addresses().len(),
                     live_nats,
+                    flow_logs.flow_logs().len(),
                 ),
-                (0, 0, 0, 0, 0, 0, 0),
-                "VPCs, subnets, IGWs, route tables, SGs, Elastic IPs, NAT gateways left"
+                (0, 0, 0, 0, 0, 0, 0, 0),
+                "VPCs, subnets, IGWs, route tables, SGs, Elastic IPs, NAT gateways, flow logs left"
             );
             let roles = c.iam.list_roles().send().await.unwrap();
             let left: Vec<_> = roles
@@ -1150,4 +1171,125 @@ fn aws_cloudwatch_log_group() {
     assert_eq!(writes, ["PutRetentionPolicy"]);
     assert_eq!(read(), Some(7));
     ls.destroy(&m2);
+}
+
+#[test]
+#[ignore = "needs LocalStack: scripts/test --localstack"]
+fn aws_flow_log() {
+    let kinds = [
+        "aws_vpc",
+        "aws_cloudwatch_log_group",
+        "aws_iam_role",
+        "aws_flow_log",
+    ];
+    let ls = Ls::start("it-ls-flow", &kinds);
+    let spec = |traffic: &str| flow_logs_spec(ls.stack, "0.0.0.0/0", 30, "", traffic);
+    let m = ls.model(&spec("reject"));
+    ls.deploy(&m);
+    let c = ls.clients();
+    let vpc = vpc_id(&c, &ls.env, ls.stack);
+    let role = format!("{}-{REGION}-flow-logs", ls.stack);
+    let group = format!("/ballast/{}/vpc/flow-logs", ls.stack);
+    // (traffic type, id) of the stack's one flow log, every other field checked.
+    let read = || {
+        ls.env.rt.block_on(async {
+            let r = c
+                .ec2
+                .describe_flow_logs()
+                .filter(tagged(ls.stack))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.flow_logs().len(), 1, "{:?}", r.flow_logs());
+            let f = &r.flow_logs()[0];
+            assert_eq!(f.resource_id(), Some(vpc.as_str()));
+            assert_eq!(
+                f.log_destination_type().map(|t| t.as_str()),
+                Some("cloud-watch-logs")
+            );
+            assert_eq!(f.log_group_name(), Some(group.as_str()));
+            let arn = c.iam.get_role().role_name(&role).send().await.unwrap();
+            assert_eq!(
+                f.deliver_logs_permission_arn(),
+                Some(arn.role().unwrap().arn())
+            );
+            assert_eq!(f.max_aggregation_interval(), Some(600));
+            assert_owned(
+                &ec2_tags(f.tags()),
+                ls.stack,
+                "flow_logs",
+                Some(&format!("{}-flow-logs", ls.stack)),
+            );
+            (
+                f.traffic_type().map(|t| t.as_str().to_string()),
+                f.flow_log_id().unwrap().to_string(),
+            )
+        })
+    };
+    let (traffic, first) = read();
+    assert_eq!(traffic.as_deref(), Some("REJECT"));
+    ls.env.rt.block_on(async {
+        // The delivery role: VPC Flow Logs of this account and region only, writing only to
+        // the flow log group.
+        let r = c.iam.get_role().role_name(&role).send().await.unwrap();
+        let r = r.role().unwrap();
+        let account = r.arn().split(':').nth(4).unwrap();
+        assert_eq!(
+            policy_json(r.assume_role_policy_document().unwrap()),
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": format!("arn:aws:ec2:{REGION}:{account}:vpc-flow-log/*")},
+                },
+            }]})
+        );
+        let names = c.iam.list_role_policies().role_name(&role).send().await;
+        assert_eq!(names.unwrap().policy_names(), ["ballast-flow-logs"]);
+        let p = c
+            .iam
+            .get_role_policy()
+            .role_name(&role)
+            .policy_name("ballast-flow-logs");
+        let doc = policy_json(&p.send().await.unwrap().policy_document);
+        assert_eq!(
+            doc["Statement"][0]["Resource"],
+            serde_json::json!(format!(
+                "arn:aws:logs:{REGION}:${{aws:PrincipalAccount}}:log-group:{group}:*"
+            ))
+        );
+        let attached = c.iam.list_attached_role_policies().role_name(&role).send();
+        assert!(attached.await.unwrap().attached_policies().is_empty());
+        let g = c
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(&group)
+            .send()
+            .await
+            .unwrap();
+        let retention: Vec<_> = g.log_groups().iter().map(|g| g.retention_in_days()).collect();
+        assert_eq!(retention, [Some(90)], "the flow log group keeps 90 days");
+    });
+
+    // A flow log cannot change: all traffic replaces it, the old one deleted first.
+    let m2 = ls.model(&spec("all"));
+    let writes = ls.change(&m2, &[("aws_flow_log.flow_logs", Action::Replace)]);
+    assert_eq!(writes, ["DeleteFlowLogs", "CreateFlowLogs"]);
+    let (traffic, second) = read();
+    assert_eq!(traffic.as_deref(), Some("ALL"));
+    assert_ne!(first, second);
+
+    // Off: the flow log, its group and its role go.
+    let m3 = ls.model(&spec("false"));
+    ls.change(
+        &m3,
+        &[
+            ("aws_cloudwatch_log_group.logs.flow", Action::Delete),
+            ("aws_flow_log.flow_logs", Action::Delete),
+            ("aws_iam_role.role.flow_logs", Action::Delete),
+        ],
+    );
+    ls.destroy(&m3);
 }

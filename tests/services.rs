@@ -49,6 +49,13 @@ fn expected(stack: &str, region: &str, services: &[(&str, bool)]) -> Inventory {
         ("aws_nat_gateway", format!("{stack}-nat-{region}a")),
         ("aws_nat_gateway", format!("{stack}-nat-{region}b")),
         ("aws_route_table", format!("{stack}-public")),
+        // The VPC's flow log, its log group and delivery role.
+        ("aws_flow_log", format!("{stack}-flow-logs")),
+        (
+            "aws_cloudwatch_log_group",
+            format!("/ballast/{stack}/vpc/flow-logs"),
+        ),
+        ("aws_iam_role", format!("{stack}-{region}-flow-logs")),
         ("aws_route_table", format!("{stack}-private-{region}a")),
         ("aws_route_table", format!("{stack}-private-{region}b")),
         ("aws_security_group", format!("{stack}-alb")),

@@ -741,9 +741,19 @@ fn existing_network_is_used_and_checked() {
         "aws_eip",
         "aws_nat_gateway",
         "aws_route_table",
+        "aws_flow_log",
     ] {
         want.remove(own_network);
     }
+    // Nor flow logs: an existing VPC's are its owner's.
+    want.insert(
+        "aws_cloudwatch_log_group".into(),
+        vec![format!("/ballast/{stack}")],
+    );
+    want.insert(
+        "aws_iam_role".into(),
+        vec![format!("{stack}-{region}-exec")],
+    );
     let d = s.deploy();
     assert_eq!(
         d.plan.inventory_after(),

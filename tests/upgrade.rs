@@ -126,6 +126,18 @@ const INTENDED: &[(&str, &str)] = &[
         "the group waits for the private route tables, like the service",
     ),
     (
+        "*/aws_flow_log.flow_logs",
+        "VPC flow logs of rejected traffic (Security Hub EC2.6, `network.flow_logs: reject`)",
+    ),
+    (
+        "*/aws_cloudwatch_log_group.logs.flow",
+        "the flow logs' log group",
+    ),
+    (
+        "*/aws_iam_role.role.flow_logs",
+        "the role VPC Flow Logs delivers to that group as",
+    ),
+    (
         "*/aws_launch_template.lt* user_data",
         "ECS_AWSVPC_BLOCK_IMDS=true: tasks cannot reach the instance metadata (the instance \
          role's credentials); a new template version, in place",

@@ -173,7 +173,8 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             | "InvalidPermission.Duplicate"
             | "RouteAlreadyExists"
             | "Resource.AlreadyAssociated"
-            | "InvalidLaunchTemplateName.AlreadyExistsException" => Some(AlreadyExists),
+            | "InvalidLaunchTemplateName.AlreadyExistsException"
+            | "FlowLogAlreadyExists" => Some(AlreadyExists),
             "UnauthorizedOperation" => Some(AccessDenied),
             "InvalidParameterValue"
             | "InvalidParameterCombination"

@@ -166,6 +166,8 @@ pub fn still_propagating(
                 || msg.contains("unable to assume the service linked role")
         }
         ("ecs", "AccessDeniedException") => msg.contains("iam:passrole") && mentions_fresh(message),
+        // CreateFlowLogs naming a role made a moment ago.
+        ("ec2", "InvalidParameter") => msg.contains("unable to assume given iam role"),
         ("applicationautoscaling", "ValidationException") => {
             msg.contains("ecs service doesn't exist") || msg.contains("ecs service does not exist")
         }
@@ -443,6 +445,12 @@ mod tests {
                 "ClientException",
                 "Role is not valid",
             ),
+            (
+                "ec2",
+                "CreateFlowLogs",
+                "InvalidParameter",
+                "Unable to assume given IAM role: 'arn:aws:iam::1:role/web-us-east-1-flow-logs'",
+            ),
             ("ecs", "CreateService", "ClusterNotFoundException", "Cluster not found."),
             (
                 "ecs",
@@ -509,6 +517,14 @@ mod tests {
             // A tag read is not the namespace itself.
             ("servicediscovery", "ListTagsForResource", "ResourceNotFoundException", "", W),
             ("ec2", "RevokeSecurityGroupIngress", "InvalidGroup.NotFound", "", W),
+            // A bad flow log parameter is not a role on its way.
+            (
+                "ec2",
+                "CreateFlowLogs",
+                "InvalidParameter",
+                "Invalid Flow Log Max Aggregation Interval",
+                W,
+            ),
             // An absent setting is an answer, not a missing resource.
             ("s3", "GetBucketTagging", "NoSuchTagSet", "", W),
             ("s3", "GetBucketPolicy", "NoSuchBucketPolicy", "", W),

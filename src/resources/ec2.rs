@@ -194,4 +194,5 @@ tagged!(
     SecurityGroup: group_id,
     NatGateway: nat_gateway_id,
     Address: allocation_id,
+    FlowLog: flow_log_id,
 );

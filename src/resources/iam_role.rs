@@ -1,6 +1,7 @@
 //! `aws_iam_role`: the task execution role ECS uses to pull images and write logs, the task
 //! role the application calls AWS as (`permissions:`), and, with `ec2_capacity`, the container
-//! instances' role with its instance profile. Every inline policy on a role is read back: one
+//! instances' role with its instance profile; and the role VPC Flow Logs delivers to its log
+//! group as (`network.flow_logs`). Every inline policy on a role is read back: one
 //! ballast did not write is drift, and deploy deletes it.
 
 use async_trait::async_trait;
@@ -18,6 +19,7 @@ pub const KIND: &str = "aws_iam_role";
 pub const EXECUTION_ID: &str = "role.execution";
 pub const INSTANCE_ID: &str = "role.instance";
 pub const TASK_ID: &str = "role.task";
+pub const FLOW_LOGS_ID: &str = "role.flow_logs";
 
 const EXECUTION_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
@@ -67,6 +69,50 @@ fn task_trust(region: &str) -> String {
                 "ArnLike": {"aws:SourceArn": format!("arn:{}:ecs:{region}:{THIS_ACCOUNT}:*", partition(region))},
             },
         }],
+    })
+    .to_string()
+}
+
+/// The flow logs role's trust: VPC Flow Logs, for flow logs of this account in the role's
+/// region only (the confused-deputy guard AWS documents for it).
+fn flow_logs_trust(region: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": THIS_ACCOUNT},
+                "ArnLike": {"aws:SourceArn": format!("arn:{}:ec2:{region}:{THIS_ACCOUNT}:vpc-flow-log/*", partition(region))},
+            },
+        }],
+    })
+    .to_string()
+}
+
+/// What VPC Flow Logs may do as the role: write log streams of the flow log group, nothing
+/// else (not even create a group: ballast makes it, with its retention).
+pub fn flow_logs_policy(v: &View<'_>) -> String {
+    let logs = format!(
+        "arn:{}:logs:{}:${{aws:PrincipalAccount}}:log-group",
+        partition(v.region),
+        v.region
+    );
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DeliverFlowLogs", "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": format!("{logs}:{}:*", v.names().flow_log_group()),
+            },
+            {
+                "Sid": "FindLogGroup", "Effect": "Allow",
+                "Action": "logs:DescribeLogGroups",
+                "Resource": format!("{logs}:*"),
+            },
+        ],
     })
     .to_string()
 }
@@ -197,10 +243,14 @@ pub const SECRETS_POLICY: &str = "ballast-secrets";
 /// The name of the task role's inline policy: the service's `permissions:`.
 pub const PERMISSIONS_POLICY: &str = "ballast-permissions";
 
+/// The name of the flow logs role's inline policy.
+pub const FLOW_LOGS_POLICY: &str = "ballast-flow-logs";
+
 /// The inline policies ballast writes, as (attribute, policy name).
-const INLINE: [(&str, &str); 2] = [
+const INLINE: [(&str, &str); 3] = [
     ("secrets_policy", SECRETS_POLICY),
     ("permissions_policy", PERMISSIONS_POLICY),
+    ("flow_logs_policy", FLOW_LOGS_POLICY),
 ];
 
 /// The task role's policy: one Allow statement per `permissions:` entry, in the spec's order.
@@ -313,17 +363,22 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// (logical id, role name) of every role a stack can have.
-fn roles(names: &Names) -> [(&'static str, String); 3] {
+fn roles(names: &Names) -> [(&'static str, String); 4] {
     [
         (EXECUTION_ID, names.execution_role()),
         (INSTANCE_ID, names.instance_role()),
         (TASK_ID, names.task_role()),
+        (FLOW_LOGS_ID, names.flow_logs_role()),
     ]
 }
 
 /// The logical id of the stack's role `name` in the stack's region (`None` for a name of
-/// another shape): `<stack>[-<service>]-<region>-exec`, `-instance` or `-task`.
+/// another shape): `<stack>[-<service>]-<region>-exec`, `-instance` or `-task`, and the
+/// stack's `<stack>-<region>-flow-logs`.
 fn id_of(stack: &StackRef, name: &str) -> Option<String> {
+    if name == Names::new(&stack.name, &stack.region).flow_logs_role() {
+        return Some(FLOW_LOGS_ID.into());
+    }
     [
         ("exec", EXECUTION_ID),
         ("instance", INSTANCE_ID),
@@ -361,6 +416,25 @@ impl Kind<Clients> for IamRole {
 
     fn retag(&self) -> Option<Retag<Clients>> {
         Some(retag)
+    }
+
+    /// The stack's role in the region: VPC Flow Logs' (a created network with flow logs).
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        if super::network::flow_logs(v).is_none() {
+            return Vec::new();
+        }
+        vec![
+            Node::new(KIND, FLOW_LOGS_ID, v.names().flow_logs_role())
+                .attr(
+                    "assume_role_policy",
+                    canonical_policy(&flow_logs_trust(v.region)),
+                )
+                .attr("managed_policy_arns", Value::List(Vec::new()))
+                .attr("inline_policies", Value::set([FLOW_LOGS_POLICY]))
+                .attr("flow_logs_policy", canonical_policy(&flow_logs_policy(v)))
+                .attr("instance_profile", false)
+                .attr("permissions_boundary", boundary(v)),
+        ]
     }
 
     /// Each service's roles: the execution role (its secrets only), the task role when it
@@ -442,7 +516,9 @@ impl Kind<Clients> for IamRole {
             let mine: &[(&str, &str)] = if base(EXECUTION_ID) {
                 &INLINE[..1]
             } else if base(TASK_ID) {
-                &INLINE[1..]
+                &INLINE[1..2]
+            } else if id == FLOW_LOGS_ID {
+                &INLINE[2..]
             } else {
                 &[]
             };

@@ -1,4 +1,5 @@
-//! `aws_cloudwatch_log_group`: where the service's containers log, with a retention.
+//! `aws_cloudwatch_log_group`: where the service's containers log, with a retention, and where
+//! the VPC's flow logs go (`network.flow_logs`).
 
 use async_trait::async_trait;
 
@@ -12,6 +13,11 @@ pub struct LogGroup;
 
 pub const KIND: &str = "aws_cloudwatch_log_group";
 pub const ID: &str = "logs";
+/// The VPC flow logs' group.
+pub const FLOW_LOGS_ID: &str = "logs.flow";
+
+/// How long flow log records are kept: 90 days, long enough to look back on an incident.
+pub const FLOW_LOGS_RETENTION_DAYS: i64 = 90;
 
 #[async_trait]
 impl Kind<Clients> for LogGroup {
@@ -21,6 +27,16 @@ impl Kind<Clients> for LogGroup {
 
     fn retag(&self) -> Option<Retag<Clients>> {
         Some(retag)
+    }
+
+    fn desired(&self, v: &View<'_>) -> Vec<Node> {
+        super::network::flow_logs(v)
+            .map(|_| {
+                Node::new(KIND, FLOW_LOGS_ID, v.names().flow_log_group())
+                    .attr("retention_in_days", FLOW_LOGS_RETENTION_DAYS)
+            })
+            .into_iter()
+            .collect()
     }
 
     fn service_desired(&self, v: &View<'_>) -> Vec<Node> {
@@ -228,7 +244,11 @@ async fn list(c: &Clients, stack: &StackRef) -> Result<Vec<Group>, AwsError> {
 
 /// The logical id of the stack's log group `name` without a `ballast:resource` tag.
 fn id_of(stack: &StackRef, name: &str) -> String {
-    let one = crate::spec::Names::new(&stack.name, &stack.region).log_group();
+    let names = crate::spec::Names::new(&stack.name, &stack.region);
+    if name == names.flow_log_group() {
+        return FLOW_LOGS_ID.into();
+    }
+    let one = names.log_group();
     let svc = name
         .strip_prefix(one.as_str())
         .and_then(|r| r.strip_prefix('/'));

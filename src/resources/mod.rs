@@ -25,6 +25,7 @@ pub mod composite_alarm;
 pub mod dashboard;
 pub mod eip;
 pub mod fallback;
+pub mod flow_log;
 pub mod health_check;
 pub mod iam_role;
 pub mod internet_gateway;
@@ -112,6 +113,7 @@ fn kinds() -> Vec<DynKind> {
         Box::new(capacity_provider::CapacityProvider),
         Box::new(iam_role::IamRole),
         Box::new(log_group::LogGroup),
+        Box::new(flow_log::FlowLog),
         Box::new(task_definition::TaskDefinition),
         Box::new(service::Service),
         Box::new(scalable_target::ScalableTarget),

@@ -30,6 +30,15 @@ pub fn eip_id(az: &str) -> String {
     format!("eip.nat.{az}")
 }
 
+/// The traffic the created VPC's flow log records (`REJECT`, `ALL`), None without one (flow
+/// logs off, or an existing network).
+pub fn flow_logs(v: &View<'_>) -> Option<&'static str> {
+    match &v.network {
+        NetworkModel::Create { flow_logs, .. } => flow_logs.traffic_type(),
+        NetworkModel::Existing { .. } => None,
+    }
+}
+
 /// The load balancer's subnets: the public subnets (created), or an existing network's
 /// `subnet_ids`.
 pub fn public_subnets(v: &View<'_>) -> Value {

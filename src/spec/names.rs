@@ -115,6 +115,19 @@ impl Names {
     pub fn log_group(&self) -> String {
         format!("/ballast/{}", self.stack)
     }
+    /// The VPC flow logs' log group (a service name has no `/`: no service's group is named
+    /// so).
+    pub fn flow_log_group(&self) -> String {
+        format!("/ballast/{}/vpc/flow-logs", self.stack)
+    }
+    /// The role VPC Flow Logs delivers to the log group as.
+    pub fn flow_logs_role(&self) -> String {
+        format!("{}-{}-flow-logs", self.stack, self.region)
+    }
+    /// The VPC's flow log (its `Name` tag).
+    pub fn flow_log(&self) -> String {
+        format!("{}-flow-logs", self.stack)
+    }
     /// The SNS topic every alarm notifies.
     pub fn alarm_topic(&self) -> String {
         format!("{}-alarms", self.stack)

@@ -42,6 +42,7 @@ pub(super) fn check_network(
 ) -> NetworkModel {
     let default = CreateNetwork::default();
     let egress = check_egress(net, issues);
+    let flow_logs = check_flow_logs(net, issues);
     let create = match net {
         Some(Network {
             existing: Some(e),
@@ -92,6 +93,7 @@ pub(super) fn check_network(
                     subnets: vec![],
                     private_subnets: vec![],
                     egress,
+                    flow_logs,
                 };
             };
             let prefix = (vpc.prefix_len() + 4).min(28);
@@ -168,6 +170,7 @@ pub(super) fn check_network(
         subnets: public.into_iter().map(|(sn, _)| sn).collect(),
         private_subnets,
         egress,
+        flow_logs,
     }
 }
 
@@ -274,6 +277,42 @@ fn carve_private(
         }
     }
     out
+}
+
+/// `network.flow_logs`: `reject` (default), `all` or `false`, only for a network ballast
+/// creates.
+fn check_flow_logs(net: Option<&Network>, issues: &mut Issues) -> FlowLogs {
+    const MODES: [&str; 2] = ["reject", "all"];
+    let Some(f) = net.and_then(|n| n.flow_logs.as_ref()) else {
+        return FlowLogs::Reject;
+    };
+    if net.is_some_and(|n| n.existing.is_some()) {
+        issues.push(
+            &f.referenced,
+            "`network.flow_logs` is for a network ballast creates",
+            "with `existing`",
+            Some("an existing VPC's flow logs are its owner's to set".into()),
+        );
+    }
+    let wrong = |what: &str, issues: &mut Issues| {
+        issues.push(
+            &f.referenced,
+            format!("{what} is not a flow log setting"),
+            "unknown flow_logs",
+            Some(match super::error::did_you_mean(what.trim_matches('`'), MODES) {
+                Some(near) => format!("did you mean `{near}`? (reject, all or false)"),
+                None => "reject (rejected traffic, the default), all, or false".into(),
+            }),
+        );
+        FlowLogs::Reject
+    };
+    match &f.value {
+        Word::Off => FlowLogs::Off,
+        Word::Is(w) if w == "reject" => FlowLogs::Reject,
+        Word::Is(w) if w == "all" => FlowLogs::All,
+        Word::Is(w) => wrong(&format!("`{w}`"), issues),
+        Word::Wrong(w) => wrong(w, issues),
+    }
 }
 
 /// `network.egress`: `nat` (default) or `nat_single`, only for a network ballast creates.

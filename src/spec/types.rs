@@ -107,6 +107,9 @@ pub struct Network {
     /// secrets: `nat` (one NAT gateway per AZ, the default) or `nat_single` (one, cheaper: an
     /// outage of its AZ cuts the others off).
     pub egress: Option<S<String>>,
+    /// VPC flow logs of a created network: `reject` (the default: rejected traffic only),
+    /// `all`, or `false`.
+    pub flow_logs: Option<S<Word>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -458,6 +461,62 @@ impl<'de> Deserialize<'de> for Certificate {
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(Certificate::Wrong("null".into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `false` (off) or a word (`flow_logs: reject`). Hand-written for the same reason as `Toggle`:
+/// a value of any other type is kept for the error at the value.
+#[derive(Debug)]
+pub enum Word {
+    Off,
+    Is(String),
+    /// Neither `false` nor a string: what it was.
+    Wrong(String),
+}
+
+impl<'de> Deserialize<'de> for Word {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Word;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("false or a word")
+            }
+            fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+                Ok(if on {
+                    Word::Wrong("`true`".into())
+                } else {
+                    Word::Off
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Word::Is(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Word::Wrong("a map".into()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Word::Wrong("a list".into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Word::Wrong(format!("`{v}`")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Word::Wrong(format!("`{v}`")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Word::Wrong(format!("`{v}`")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Word::Wrong("null".into()))
             }
         }
         d.deserialize_any(V)

@@ -531,11 +531,22 @@ pub fn web_inventory(stack: &str, region: &str, azs: &[&str]) -> Inventory {
         ("aws_lb_target_group", n("-tg")),
         ("aws_lb_listener", n("-alb:80")),
         ("aws_ecs_cluster", n("")),
+        // The VPC's flow log (rejected traffic), its log group and delivery role.
+        ("aws_flow_log", n("-flow-logs")),
         (
             "aws_cloudwatch_log_group",
-            vec![format!("/ballast/{stack}")],
+            vec![
+                format!("/ballast/{stack}"),
+                format!("/ballast/{stack}/vpc/flow-logs"),
+            ],
         ),
-        ("aws_iam_role", n(&format!("-{region}-exec"))),
+        (
+            "aws_iam_role",
+            vec![
+                format!("{stack}-{region}-exec"),
+                format!("{stack}-{region}-flow-logs"),
+            ],
+        ),
         ("aws_ecs_task_definition", n("")),
         ("aws_ecs_service", n("")),
         // Watched by default: the alarm topic, the seven managed alarms, the dashboard.
@@ -1246,6 +1257,10 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
         if g.state().map(|s| s.as_str()) != Some("deleted") {
             found.push(("aws_nat_gateway", ec2_name(g.tags())));
         }
+    }
+    let r = c.ec2.describe_flow_logs().filter(tagged(stack));
+    for f in r.send().await.unwrap().flow_logs() {
+        found.push(("aws_flow_log", ec2_name(f.tags())));
     }
     let r = c.ec2.describe_launch_templates().filters(tagged(stack));
     for t in r.send().await.unwrap().launch_templates() {

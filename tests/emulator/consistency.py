@@ -72,6 +72,13 @@ KINDS: dict[str, dict] = {
                             "DeleteNatGateway"),
     "elastic-ip": ec2_kind("InvalidAllocationID.NotFound", "The allocation ID '{id}' does not exist",
                            "ReleaseAddress"),
+    "flow-log": ec2_kind("InvalidFlowLogId.NotFound", "The flow log ID '{id}' does not exist",
+                         "DeleteFlowLogs"),
+    # VPC Flow Logs cannot yet assume a role made a moment ago (terraform-provider-aws#29323).
+    "flow-log-role": {"service": "ec2", "ops": {"CreateFlowLogs"}, "keys": {"DeliverLogsPermissionArn"},
+                      "code": "InvalidParameter", "status": 400,
+                      "message": "Unable to assume given IAM role: '{id}'",
+                      "deleters": {("iam", "DeleteRole")}},
     "role": {"service": "iam", "ops": None, "keys": {"RoleName"}, "code": "NoSuchEntity",
              "status": 404, "message": "The role with name {id} cannot be found.",
              "deleters": {("iam", "DeleteRole")}},
@@ -204,8 +211,10 @@ CREATORS = {
     ("ec2", "CreateLaunchTemplate"): _ec2("launch-template", "launchTemplateId"),
     ("ec2", "CreateNatGateway"): _ec2("nat-gateway", "natGatewayId"),
     ("ec2", "AllocateAddress"): _ec2("elastic-ip", "allocationId"),
+    ("ec2", "CreateFlowLogs"): _ec2("flow-log", "item"),
     ("iam", "CreateRole"): lambda p, text, doc: [
-        ("role", xml_first(text, "RoleName")), ("role-arn", xml_first(text, "Arn"))],
+        ("role", xml_first(text, "RoleName")), ("role-arn", xml_first(text, "Arn")),
+        ("flow-log-role", xml_first(text, "Arn"))],
     ("iam", "CreateInstanceProfile"): lambda p, text, doc: [
         ("instance-profile", xml_first(text, "InstanceProfileName"))],
     ("elasticloadbalancing", "CreateLoadBalancer"): lambda p, text, doc: [
