@@ -13,7 +13,7 @@ use common::{rejects, validate};
 
 /// A valid spec without warnings (plain HTTP meant), so stderr holds the error alone.
 const SPEC: &str =
-    "name: web\nregion: us-east-1\nservice:\n  image: nginx:1.27\nload_balancer:\n  allow_http: true\n";
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx:1.27\n  user: \"101\"\nload_balancer:\n  allow_http: true\n";
 
 /// A loopback port that nothing listens on.
 fn closed_port() -> u16 {

@@ -297,7 +297,7 @@ fn without_a_service_at_the_root_the_listener_answers_404() {
 /// for the app): every container's settings are written and read back.
 fn sidecars(stack: &str, region: &str, otel_image: &str, with_router: bool) -> String {
     let router = if with_router {
-        "      - name: router\n        image: fluent-bit:3\n        memory: 128\n        memory_reservation: 32\n        command: [/fluent-bit, -q]\n        environment: {LEVEL: warn}\n        depends_on: {app: START}\n"
+        "      - name: router\n        image: fluent-bit:3\n        memory: 128\n        memory_reservation: 32\n        command: [/fluent-bit, -q]\n        environment: {LEVEL: warn}\n        depends_on: {app: START}\n        user: \"1000\"\n        readonly_root_filesystem: false\n        capabilities: {drop: [NET_RAW]}\n"
     } else {
         ""
     };
@@ -307,7 +307,7 @@ fn sidecars(stack: &str, region: &str, otel_image: &str, with_router: bool) -> S
         "{otel: START}"
     };
     format!(
-        "name: {stack}\nregion: {region}\nalarms: false\nservices:\n  api:\n    image: api:1\n    port: 8080\n    cpu: 512\n    memory: 1024\n    route: {{path: /}}\n    depends_on: {wait}\n    containers:\n      - name: otel\n        image: {otel_image}\n        essential: false\n        cpu: 64\n        memory_reservation: 64\n        health_check: {{command: [CMD, /healthcheck], interval: 10}}\n{router}"
+        "name: {stack}\nregion: {region}\nalarms: false\nservices:\n  api:\n    image: api:1\n    port: 8080\n    cpu: 512\n    memory: 1024\n    route: {{path: /}}\n    user: \"101\"\n    writable_paths: [/tmp, /var/cache/nginx]\n    runtime_platform: {{cpu_architecture: ARM64}}\n    depends_on: {wait}\n    containers:\n      - name: otel\n        image: {otel_image}\n        essential: false\n        cpu: 64\n        memory_reservation: 64\n        health_check: {{command: [CMD, /healthcheck], interval: 10}}\n{router}"
     )
 }
 
@@ -375,6 +375,59 @@ fn sidecars_are_written_read_back_and_changed_with_one_revision() {
     let opts = log.options().unwrap();
     assert_eq!(opts["awslogs-group"], format!("/ballast/{stack}/api"));
     assert_eq!(opts["awslogs-stream-prefix"], "router");
+    // Hardening: each container's own, its writable paths as scratch volumes of the task.
+    let mounts = |c: &aws_sdk_ecs::types::ContainerDefinition| -> Vec<(String, String, bool)> {
+        c.mount_points()
+            .iter()
+            .map(|m| {
+                (
+                    m.source_volume().unwrap().to_string(),
+                    m.container_path().unwrap().to_string(),
+                    m.read_only().unwrap_or(false),
+                )
+            })
+            .collect()
+    };
+    let caps = |c: &aws_sdk_ecs::types::ContainerDefinition| {
+        let l = c.linux_parameters().expect("linuxParameters");
+        let k = l.capabilities().expect("capabilities");
+        (k.drop().to_vec(), k.add().to_vec(), l.init_process_enabled())
+    };
+    assert_eq!(app.readonly_root_filesystem(), Some(true));
+    assert_eq!(app.user(), Some("101"));
+    assert_eq!(caps(&app), (vec!["ALL".to_string()], vec![], Some(true)));
+    assert_eq!(
+        mounts(&app),
+        [
+            ("app-tmp".to_string(), "/tmp".to_string(), false),
+            (
+                "app-var-cache-nginx".to_string(),
+                "/var/cache/nginx".to_string(),
+                false
+            ),
+        ]
+    );
+    assert_eq!(otel.readonly_root_filesystem(), Some(true));
+    assert_eq!(otel.user(), None);
+    assert_eq!(mounts(&otel), [("otel-tmp".to_string(), "/tmp".to_string(), false)]);
+    assert_eq!(router.readonly_root_filesystem(), Some(false));
+    assert_eq!(router.user(), Some("1000"));
+    assert_eq!(caps(&router), (vec!["NET_RAW".to_string()], vec![], Some(true)));
+    let mut volumes: Vec<&str> = td.volumes().iter().filter_map(|v| v.name()).collect();
+    volumes.sort();
+    assert_eq!(
+        volumes,
+        ["app-tmp", "app-var-cache-nginx", "otel-tmp", "router-tmp"]
+    );
+    let platform = td.runtime_platform().expect("runtimePlatform");
+    assert_eq!(
+        platform.cpu_architecture().map(|a| a.as_str()),
+        Some("ARM64")
+    );
+    assert_eq!(
+        platform.operating_system_family().map(|o| o.as_str()),
+        Some("LINUX")
+    );
     s.assert_converged();
 
     // One sidecar's image: one revision and one service update.
@@ -658,8 +711,8 @@ fn an_internal_service_is_reached_by_name_and_only_by_the_stack() {
         "the tasks' group admits nothing itself"
     );
     for (name, port, public) in [
-        ("web", 80, true),
-        ("api", 80, true),
+        ("web", 8080, true),
+        ("api", 8080, true),
         ("factory", 9000, false),
     ] {
         let svc = svcs

@@ -22,6 +22,31 @@ use serde_json::{json, Value};
 /// `*/` matches every scope.
 const INTENDED: &[(&str, &str)] = &[
     (
+        "*/aws_ecs_task_definition.taskdef* readonly_root_filesystem",
+        "container hardening (Security Hub ECS.5): a read-only root filesystem; a new revision, \
+         rolled out in place",
+    ),
+    (
+        "*/aws_ecs_task_definition.taskdef* writable_paths",
+        "container hardening: /tmp stays writable (a task volume)",
+    ),
+    (
+        "*/aws_ecs_task_definition.taskdef* capabilities",
+        "container hardening: every Linux capability dropped",
+    ),
+    (
+        "*/aws_ecs_task_definition.taskdef* init_process_enabled",
+        "container hardening: an init process reaps zombies and passes signals on",
+    ),
+    (
+        "*/aws_ecs_task_definition.taskdef* user",
+        "the container's user (Security Hub ECS.20): none set is the image's, as before",
+    ),
+    (
+        "*/aws_ecs_task_definition.taskdef* runtime_platform",
+        "the task's platform written out: Linux on X86_64, what Fargate ran before",
+    ),
+    (
         "*/aws_ecs_task_definition.taskdef containers",
         "sidecars: always set (empty without any), so removing the last one is a change; a \
          task definition of the baseline reads back as no sidecars: no change",

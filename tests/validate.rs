@@ -4,7 +4,7 @@ mod common;
 
 use common::{rejects, total, validate, validate_file, web_inventory};
 
-const OK: &str = "name: web\nregion: us-east-1\nservice:\n  image: nginx:1.27\n";
+const OK: &str = "name: web\nregion: us-east-1\nservice:\n  image: nginx:1.27\n  user: \"101\"\n";
 
 #[test]
 fn the_minimal_spec_and_the_examples_are_valid() {
@@ -194,6 +194,77 @@ rejects!(
     "stack.yaml:4:11",
     "did you mean `nat`?"
 );
+
+rejects!(
+    flow_logs_are_reject_all_or_false,
+    "name: web\nregion: us-east-1\nnetwork:\n  flow_logs: rejected\nservice:\n  image: nginx\n",
+    "`rejected` is not a flow log setting",
+    "stack.yaml:4:14",
+    "did you mean `reject`?"
+);
+
+rejects!(
+    flow_logs_are_not_true,
+    "name: web\nregion: us-east-1\nnetwork:\n  flow_logs: true\nservice:\n  image: nginx\n",
+    "`true` is not a flow log setting",
+    "reject (rejected traffic, the default), all, or false"
+);
+
+rejects!(
+    flow_logs_are_for_a_created_network,
+    "name: web\nregion: us-east-1\nnetwork:\n  flow_logs: all\n  existing:\n    vpc_id: vpc-1\n    subnet_ids: [subnet-a, subnet-b]\nservice:\n  image: nginx\n",
+    "`network.flow_logs` is for a network ballast creates",
+    "an existing VPC's flow logs are its owner's to set"
+);
+
+rejects!(
+    a_capability_is_one_ecs_knows,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  user: \"101\"\n  capabilities: {drop: [CAP_NET_RAW]}\n",
+    "`CAP_NET_RAW` is not a Linux capability ECS knows",
+    "did you mean `NET_RAW`?"
+);
+
+rejects!(
+    fargate_adds_no_capability_but_sys_ptrace,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  user: \"101\"\n  capabilities: {add: [NET_BIND_SERVICE, SYS_PTRACE]}\n",
+    "Fargate cannot add the capability `NET_BIND_SERVICE`",
+    "stack.yaml:6:24"
+);
+
+rejects!(
+    a_writable_path_is_an_absolute_directory,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  user: \"101\"\n  writable_paths: [/tmp, var/cache, /, /a.b, /a-b]\n",
+    "`var/cache` is not a writable path",
+    "`/` is not a writable path",
+    "`/a-b` and `/a.b` make the same volume name `app-a-b`"
+);
+
+rejects!(
+    a_runtime_platform_is_linux_on_x86_64_or_arm64,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  user: \"101\"\n  runtime_platform: {cpu_architecture: arm64, operating_system_family: WINDOWS_SERVER_2022_CORE}\n",
+    "`arm64` is not a CPU architecture ECS runs",
+    "did you mean `ARM64`?",
+    "ballast runs Linux tasks only"
+);
+
+/// A container without `user` runs as the image's (root in most): a warning naming each one.
+#[test]
+fn containers_without_a_user_are_a_warning() {
+    let (code, err) = common::validate(
+        "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  containers:\n    - {name: otel, image: otel, essential: false}\n    - {name: logs, image: fluentbit, essential: false, user: \"1000\"}\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("stack.yaml:4:10: containers `app`, `otel` run as the image's user"),
+        "{err}"
+    );
+    assert!(!err.contains("`logs`"), "{err}");
+    let (code, err) = common::validate(
+        "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  user: \"101\"\nload_balancer:\n  allow_http: true\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+}
 
 rejects!(
     network_is_created_or_existing_not_both,

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     ApplicationProtocol, Compatibility, ContainerCondition, ContainerDefinition,
-    ContainerDependency, HealthCheck, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
-    PortMapping, Secret, TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus,
-    TransportProtocol,
+    ContainerDependency, CpuArchitecture, HealthCheck, KernelCapabilities, KeyValuePair,
+    LinuxParameters, LogConfiguration, LogDriver, MountPoint, NetworkMode, OsFamily, PortMapping,
+    RuntimePlatform, Secret, TaskDefinitionFamilyStatus, TaskDefinitionField,
+    TaskDefinitionStatus, TransportProtocol, Volume,
 };
 
 use super::common::{found_id, i, s, strs};
@@ -16,7 +17,7 @@ use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::service_id;
-use crate::spec::{ContainerHealthModel, ContainerModel, View};
+use crate::spec::{volume_name, ContainerHealthModel, ContainerModel, HardeningModel, View};
 use crate::vmap;
 
 pub struct TaskDefinition;
@@ -88,7 +89,17 @@ impl Kind<Clients> for TaskDefinition {
                 "log_group",
                 Value::reference(&v.id(super::log_group::ID), "name"),
             )
-            .attr("log_region", v.region);
+            .attr("log_region", v.region)
+            .attr(
+                "runtime_platform",
+                vmap! {
+                    "cpu_architecture" => svc.runtime_platform.cpu_architecture.as_str(),
+                    "operating_system_family" => svc.runtime_platform.operating_system_family.as_str(),
+                },
+            );
+        for (k, value) in hardening_value(&svc.hardening) {
+            n = n.attr(k, value);
+        }
         // Named services: Service Connect refers to the app's port mapping by name, and
         // speaks HTTP to it. (Left out in the one-service form, which has no Service Connect.)
         if v.stack.named_services {
@@ -258,10 +269,20 @@ async fn register(
         container = container.health_check(health_check(h)?);
     }
     container = container.set_depends_on(dependencies(attrs.get("depends_on")));
+    let mut volumes = Vec::new();
+    container = harden(container, CONTAINER, |k| attrs.get(k), &mut volumes);
     let mut containers = vec![container.build()];
     for sc in attrs.get("containers").map(Value::as_list).unwrap_or(&[]) {
-        containers.push(sidecar_definition(sc, log)?);
+        containers.push(sidecar_definition(sc, log, &mut volumes)?);
     }
+    let platform = attrs.get("runtime_platform").and_then(Value::as_map);
+    let platform = platform.map(|p| {
+        let get = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default();
+        RuntimePlatform::builder()
+            .cpu_architecture(CpuArchitecture::from(get("cpu_architecture")))
+            .operating_system_family(OsFamily::from(get("operating_system_family")))
+            .build()
+    });
     let r = c
         .ecs
         .register_task_definition()
@@ -278,6 +299,8 @@ async fn register(
                 .map(str::to_string),
         )
         .set_container_definitions(Some(containers))
+        .set_volumes(Some(volumes).filter(|v| !v.is_empty()))
+        .set_runtime_platform(platform)
         .set_tags(Some(ecs_tags(stack, node)))
         .send()
         .await
@@ -333,11 +356,12 @@ async fn read(
     };
     let log = cd.and_then(|c| c.log_configuration());
     let health = cd.and_then(|c| c.health_check()).map(health_of);
+    let scratch = scratch_volumes(td.volumes());
     let sidecars: Vec<Value> = td
         .container_definitions()
         .iter()
         .filter(|c| c.name() != Some(CONTAINER))
-        .map(sidecar_of)
+        .map(|c| sidecar_of(c, &scratch))
         .collect();
     let command = cd
         .map(|c| c.command())
@@ -416,7 +440,26 @@ async fn read(
         ("task_role_arn".into(), Value::opt_str(td.task_role_arn())),
         ("log_group".into(), Value::from(opt(log, "awslogs-group"))),
         ("log_region".into(), Value::from(opt(log, "awslogs-region"))),
+        (
+            "runtime_platform".into(),
+            td.runtime_platform()
+                .map(|p| {
+                    vmap! {
+                        "cpu_architecture" => p.cpu_architecture().map(|a| a.as_str()),
+                        "operating_system_family" => p.operating_system_family().map(|o| o.as_str()),
+                    }
+                })
+                .into(),
+        ),
     ]);
+    let mut attrs = attrs;
+    if let Some(cd) = cd {
+        attrs.extend(
+            hardening_of(cd, &scratch)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v)),
+        );
+    }
     Ok(Some(Observed {
         id,
         kind: KIND,
@@ -584,7 +627,7 @@ fn compact(v: Value) -> Value {
 
 /// A sidecar as an attribute: every setting ballast writes of it.
 fn sidecar_value(c: &ContainerModel) -> Value {
-    compact(vmap! {
+    with(hardening_value(&c.hardening), vmap! {
         "name" => c.name.as_str(),
         "image" => c.image.as_str(),
         "essential" => c.essential,
@@ -598,9 +641,20 @@ fn sidecar_value(c: &ContainerModel) -> Value {
     })
 }
 
+/// `map` with `more` in it, compacted.
+fn with(more: Vec<(&'static str, Value)>, map: Value) -> Value {
+    match map {
+        Value::Map(mut m) => {
+            m.extend(more.into_iter().map(|(k, v)| (k.to_string(), v)));
+            compact(Value::Map(m))
+        }
+        v => v,
+    }
+}
+
 /// A sidecar as ECS describes it, in the shape of [`sidecar_value`].
-fn sidecar_of(c: &ContainerDefinition) -> Value {
-    compact(vmap! {
+fn sidecar_of(c: &ContainerDefinition, scratch: &[&str]) -> Value {
+    with(hardening_of(c, scratch), vmap! {
         "name" => c.name().unwrap_or_default(),
         "image" => c.image().unwrap_or_default(),
         "essential" => c.essential().unwrap_or(true),
@@ -619,6 +673,7 @@ fn sidecar_of(c: &ContainerDefinition) -> Value {
 fn sidecar_definition(
     v: &Value,
     log: impl Fn(&str) -> Result<LogConfiguration, BoxError>,
+    volumes: &mut Vec<Volume>,
 ) -> Result<ContainerDefinition, BoxError> {
     let m = v.as_map().ok_or("a sidecar attribute is not a map")?;
     let get = |k: &str| m.get(k).unwrap_or(&Value::Null);
@@ -646,5 +701,116 @@ fn sidecar_definition(
     if let Some(h) = get("health_check").as_map() {
         d = d.health_check(health_check(h)?);
     }
+    d = harden(d, &name, |k| m.get(k), volumes);
     Ok(d.build())
+}
+
+/// A container's hardening as attributes (the app's own, or inside a sidecar's map).
+fn hardening_value(h: &HardeningModel) -> Vec<(&'static str, Value)> {
+    let list = |l: &[String]| Value::List(l.iter().map(Value::str).collect());
+    vec![
+        ("readonly_root_filesystem", Value::Bool(h.readonly_root_filesystem)),
+        ("writable_paths", list(&h.writable_paths)),
+        ("user", Value::opt_str(h.user.as_deref())),
+        (
+            "capabilities",
+            vmap! { "drop" => list(&h.drop), "add" => list(&h.add) },
+        ),
+        ("init_process_enabled", Value::Bool(true)),
+    ]
+}
+
+/// The names of the task's scratch volumes: no host path, no EFS, Docker or FSx
+/// configuration (what `writable_paths` make; ECS empties them at each start).
+fn scratch_volumes(volumes: &[Volume]) -> Vec<&str> {
+    volumes
+        .iter()
+        .filter(|v| {
+            v.host().and_then(|h| h.source_path()).is_none()
+                && v.efs_volume_configuration().is_none()
+                && v.docker_volume_configuration().is_none()
+                && v.fsx_windows_file_server_volume_configuration().is_none()
+                && v.configured_at_launch() != Some(true)
+        })
+        .filter_map(|v| v.name())
+        .collect()
+}
+
+/// A container's hardening as ECS describes it, in the shape of [`hardening_value`]: its
+/// writable paths are its writable mounts of scratch volumes.
+fn hardening_of(c: &ContainerDefinition, scratch: &[&str]) -> Vec<(&'static str, Value)> {
+    let list = |l: &[String]| Value::List(l.iter().map(Value::str).collect());
+    let linux = c.linux_parameters();
+    let caps = linux.and_then(|l| l.capabilities());
+    let writable: Vec<String> = c
+        .mount_points()
+        .iter()
+        .filter(|m| m.read_only() != Some(true))
+        .filter(|m| m.source_volume().is_some_and(|v| scratch.contains(&v)))
+        .filter_map(|m| m.container_path().map(str::to_string))
+        .collect();
+    vec![
+        (
+            "readonly_root_filesystem",
+            Value::Bool(c.readonly_root_filesystem().unwrap_or(false)),
+        ),
+        ("writable_paths", list(&writable)),
+        ("user", Value::opt_str(c.user())),
+        (
+            "capabilities",
+            vmap! {
+                "drop" => list(caps.map(|k| k.drop()).unwrap_or_default()),
+                "add" => list(caps.map(|k| k.add()).unwrap_or_default()),
+            },
+        ),
+        (
+            "init_process_enabled",
+            Value::Bool(linux.and_then(|l| l.init_process_enabled()).unwrap_or(false)),
+        ),
+    ]
+}
+
+/// Locks `d` (the container `name`) down as its attributes say; its writable paths become
+/// scratch volumes of the task, added to `volumes`.
+fn harden<'a>(
+    d: aws_sdk_ecs::types::builders::ContainerDefinitionBuilder,
+    name: &str,
+    get: impl Fn(&str) -> Option<&'a Value>,
+    volumes: &mut Vec<Volume>,
+) -> aws_sdk_ecs::types::builders::ContainerDefinitionBuilder {
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.map(Value::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    let caps = get("capabilities").and_then(Value::as_map);
+    let cap = |k: &str| strings(caps.and_then(|c| c.get(k)));
+    let mut d = d
+        .readonly_root_filesystem(get("readonly_root_filesystem").and_then(Value::as_bool) == Some(true))
+        .set_user(get("user").and_then(Value::as_str).map(str::to_string))
+        .linux_parameters(
+            LinuxParameters::builder()
+                .capabilities(
+                    KernelCapabilities::builder()
+                        .set_drop(Some(cap("drop")).filter(|c| !c.is_empty()))
+                        .set_add(Some(cap("add")).filter(|c| !c.is_empty()))
+                        .build(),
+                )
+                .init_process_enabled(get("init_process_enabled").and_then(Value::as_bool) == Some(true))
+                .build(),
+        );
+    for path in strings(get("writable_paths")) {
+        let volume = volume_name(name, &path);
+        volumes.push(Volume::builder().name(&volume).build());
+        d = d.mount_points(
+            MountPoint::builder()
+                .source_volume(volume)
+                .container_path(path)
+                .read_only(false)
+                .build(),
+        );
+    }
+    d
 }

@@ -117,6 +117,11 @@ pub(super) fn check_containers(
                 .as_ref()
                 .map(|h| check_container_health(h, issues)),
             depends_on: BTreeMap::new(),
+            hardening: super::hardening::check_hardening(
+                &super::hardening::Fields::of_sidecar(c),
+                s.ec2_capacity.is_none(),
+                issues,
+            ),
         });
     }
     // What the sidecars take of the task leaves the app container something.

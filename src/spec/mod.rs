@@ -2,6 +2,7 @@
 
 pub mod alarms;
 mod containers;
+mod hardening;
 pub mod error;
 mod limits;
 pub mod model;

@@ -246,6 +246,45 @@ pub struct ServiceModel {
     /// Its own SLO (`slo:` of a routed service); none: the stack's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<SloModel>,
+    /// How the `app` container is locked down.
+    pub hardening: HardeningModel,
+    pub runtime_platform: RuntimePlatformModel,
+}
+
+/// How a container is locked down: read-only root filesystem but for `writable_paths` (task
+/// volumes), its user, Linux capabilities, and an init process that reaps zombies and passes
+/// signals on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HardeningModel {
+    pub readonly_root_filesystem: bool,
+    pub writable_paths: Vec<String>,
+    pub user: Option<String>,
+    pub drop: Vec<String>,
+    pub add: Vec<String>,
+}
+
+/// The task volume of a container's writable path: `<container>-<path>`, every character of
+/// the path but letters, digits, `-` and `_` a `-` (`app-var-cache-nginx`).
+pub fn volume_name(container: &str, path: &str) -> String {
+    let path: String = path
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{container}-{path}")
+}
+
+/// The task's `runtimePlatform`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuntimePlatformModel {
+    pub cpu_architecture: String,
+    pub operating_system_family: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -261,6 +300,7 @@ pub struct ContainerModel {
     pub health_check: Option<ContainerHealthModel>,
     /// Container name -> START | HEALTHY | COMPLETE | SUCCESS.
     pub depends_on: BTreeMap<String, String>,
+    pub hardening: HardeningModel,
 }
 
 /// One Allow statement of a task role's inline policy; actions and resources sorted.

@@ -43,6 +43,18 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
     let deployment = check_deployment(&s.deployment, issues);
     let (containers, depends_on) =
         super::containers::check_containers(s, cpu, memory, health_check.is_some(), issues);
+    let fargate = s.ec2_capacity.is_none();
+    let hardening = super::hardening::check_hardening(
+        &super::hardening::Fields::of_service(s),
+        fargate,
+        issues,
+    );
+    let without_user: Vec<&str> = std::iter::once((super::containers::APP, &hardening))
+        .chain(containers.iter().map(|c| (c.name.as_str(), &c.hardening)))
+        .filter(|(_, h)| h.user.is_none())
+        .map(|(n, _)| n)
+        .collect();
+    super::hardening::warn_root(&s.image.referenced, &without_user, issues);
     ServiceModel {
         autoscaling,
         capacity,
@@ -80,6 +92,8 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         permissions: super::containers::check_permissions(s, issues),
         target_health: None,
         slo: None,
+        hardening,
+        runtime_platform: super::hardening::check_runtime_platform(&s.runtime_platform, issues),
     }
 }
 

@@ -245,6 +245,20 @@ pub struct Service {
     /// `services:` only: this routed service's error-budget alerts, instead of the stack's
     /// `slo:`.
     pub slo: Option<S<Slo>>,
+    /// Default true: the container's root filesystem is read-only (Security Hub ECS.5);
+    /// `writable_paths` are not.
+    pub readonly_root_filesystem: Option<S<bool>>,
+    /// Directories the container may write to: each an empty task volume at every start;
+    /// default `[/tmp]`.
+    pub writable_paths: Option<S<Vec<S<String>>>>,
+    /// The user the container runs as: a name, `uid` or `uid:gid`; default the image's, root
+    /// for most images (validate warns; Security Hub ECS.20).
+    pub user: Option<S<String>>,
+    /// Linux capabilities: `drop` (default `[ALL]`) and `add` (default none; Fargate allows
+    /// only `SYS_PTRACE`).
+    pub capabilities: Option<S<Capabilities>>,
+    /// The task's operating system and CPU architecture; default Linux on X86_64.
+    pub runtime_platform: Option<S<RuntimePlatform>>,
 }
 
 /// A sidecar container of a service's task.
@@ -268,6 +282,36 @@ pub struct Container {
     /// Container name -> START | HEALTHY | COMPLETE | SUCCESS (`app` is the service's own).
     #[serde(default)]
     pub depends_on: BTreeMap<String, S<String>>,
+    /// Default true: the container's root filesystem is read-only (Security Hub ECS.5);
+    /// `writable_paths` are not.
+    pub readonly_root_filesystem: Option<S<bool>>,
+    /// Directories the container may write to: each an empty task volume at every start;
+    /// default `[/tmp]`.
+    pub writable_paths: Option<S<Vec<S<String>>>>,
+    /// The user the container runs as: a name, `uid` or `uid:gid`; default the image's, root
+    /// for most images (validate warns; Security Hub ECS.20).
+    pub user: Option<S<String>>,
+    /// Linux capabilities: `drop` (default `[ALL]`) and `add` (default none; Fargate allows
+    /// only `SYS_PTRACE`).
+    pub capabilities: Option<S<Capabilities>>,
+}
+
+/// `capabilities:` of a container.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    pub drop: Option<S<Vec<S<String>>>>,
+    pub add: Option<S<Vec<S<String>>>>,
+}
+
+/// `runtime_platform:` of a service's task.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimePlatform {
+    /// `X86_64` (default) or `ARM64` (Graviton: cheaper per vCPU; the image must be built for it).
+    pub cpu_architecture: Option<S<String>>,
+    /// `LINUX` (the only one ballast runs).
+    pub operating_system_family: Option<S<String>>,
 }
 
 /// One statement of a task role's policy (Allow).

@@ -424,7 +424,7 @@ pub fn assert_ok(r: &Run, what: &str) {
 /// A minimal web stack spec.
 pub fn web_spec(name: &str, region: &str, extra_service: &str) -> String {
     format!(
-        "name: {name}\nregion: {region}\nservice:\n  image: public.ecr.aws/nginx/nginx:1.27\n  desired_count: 2\n{extra_service}"
+        "name: {name}\nregion: {region}\nservice:\n  image: public.ecr.aws/nginx/nginx:1.27\n  user: \"101\"\n  desired_count: 2\n{extra_service}"
     )
 }
 
