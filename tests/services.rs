@@ -911,6 +911,7 @@ fn every_role_has_the_specs_permissions_boundary_and_no_other() {
         format!("{stack}-web-{region}-exec"),
         format!("{stack}-api-{region}-exec"),
         format!("{stack}-api-{region}-task"),
+        format!("{stack}-{region}-flow-logs"),
     ];
     let boundary = |role: &str| -> Option<String> {
         let r = s.block_on(c.iam.get_role().role_name(role).send()).unwrap();

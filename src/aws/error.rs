@@ -689,6 +689,8 @@ mod tests {
             ("ec2", "DependencyViolation", "", InUse),
             ("ec2", "InvalidIPAddress.InUse", "", InUse),
             ("ec2", "NatGatewayNotFound", "", NotFound),
+            ("ec2", "InvalidFlowLogId.NotFound", "", NotFound),
+            ("ec2", "FlowLogAlreadyExists", "", AlreadyExists),
             (
                 "ec2",
                 "AuthFailure",
