@@ -25,7 +25,6 @@ use ballast::spec::Model;
 use common::{tagged, Env};
 
 const REGION: &str = "us-east-1";
-const EXEC_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 const INSTANCE_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
 
@@ -976,18 +975,20 @@ fn aws_iam_role() {
     let exec = format!("{}-{REGION}-exec", ls.stack);
     let instance = format!("{}-{REGION}-instance", ls.stack);
     ls.env.rt.block_on(async {
-        for (name, id, service, policy) in [
+        for (name, id, service, managed, inline) in [
             (
                 &exec,
                 "role.execution",
                 "ecs-tasks.amazonaws.com",
-                EXEC_POLICY,
+                None,
+                Some("ballast-execution"),
             ),
             (
                 &instance,
                 "role.instance",
                 "ec2.amazonaws.com",
-                INSTANCE_POLICY,
+                Some(INSTANCE_POLICY),
+                None,
             ),
         ] {
             let r = c.iam.get_role().role_name(name).send().await.unwrap();
@@ -998,11 +999,13 @@ fn aws_iam_role() {
                 "Principal": {"Service": service},
                 "Action": "sts:AssumeRole"
             });
-            // ECS tasks of this account only (the confused-deputy guard).
+            // ECS tasks of this account and region only (the confused-deputy guard).
             if id == "role.execution" {
                 let account = role.arn().split(':').nth(4).unwrap();
-                statement["Condition"] =
-                    serde_json::json!({"StringEquals": {"aws:SourceAccount": account}});
+                statement["Condition"] = serde_json::json!({
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": format!("arn:aws:ecs:{REGION}:{account}:*")},
+                });
             }
             assert_eq!(
                 trust,
@@ -1029,18 +1032,41 @@ fn aws_iam_role() {
             let arns: Vec<_> = attached
                 .attached_policies()
                 .iter()
-                .map(|p| p.policy_arn())
+                .filter_map(|p| p.policy_arn())
                 .collect();
-            assert_eq!(arns, [Some(policy)], "managed policies of {name}");
-            let inline = c
+            assert_eq!(arns, Vec::from_iter(managed), "managed policies of {name}");
+            let names = c
                 .iam
                 .list_role_policies()
                 .role_name(name)
                 .send()
                 .await
                 .unwrap();
-            assert!(inline.policy_names().is_empty(), "no inline policies");
+            assert_eq!(
+                names.policy_names(),
+                Vec::from_iter(inline.map(str::to_string)),
+                "inline policies of {name}"
+            );
         }
+        // The execution role may write logs to the service's group only, and pull no image
+        // (a public one needs no permission).
+        let p = c
+            .iam
+            .get_role_policy()
+            .role_name(&exec)
+            .policy_name("ballast-execution");
+        let doc = policy_json(&p.send().await.unwrap().policy_document);
+        assert_eq!(
+            doc["Statement"],
+            serde_json::json!([{
+                "Sid": "WriteLogs", "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": format!(
+                    "arn:aws:logs:{REGION}:${{aws:PrincipalAccount}}:log-group:/ballast/{}:*",
+                    ls.stack
+                ),
+            }])
+        );
         // The instance role has an instance profile of the same name holding it; the
         // execution role has none.
         let p = c

@@ -62,9 +62,18 @@ const INTENDED: &[(&str, &str)] = &[
          permissions takes the role off the task; the baseline's has none: no change",
     ),
     (
-        "*/aws_iam_role.role.execution inline_policies",
+        "*/aws_iam_role.role.execution* inline_policies",
         "every inline policy of an owned role is read back, so one added by hand is drift; the \
-         baseline's execution roles have only ballast-secrets (with `secrets:`): no change",
+         execution role gets ballast-execution (PutRolePolicy, in place)",
+    ),
+    (
+        "*/aws_iam_role.role.execution* execution_policy",
+        "the execution role's scoped policy: logs of the service's group, its private ECR \
+         repositories (instead of AmazonECSTaskExecutionRolePolicy)",
+    ),
+    (
+        "*/aws_iam_role.role.execution* managed_policy_arns",
+        "AmazonECSTaskExecutionRolePolicy is detached once the scoped inline policy is in place",
     ),
     (
         "*/aws_ecs_service.service service_connect",
@@ -96,8 +105,8 @@ const INTENDED: &[(&str, &str)] = &[
     ),
     (
         "*/aws_iam_role.role.execution* assume_role_policy",
-        "the execution role's trust names this account (aws:SourceAccount, the confused-deputy \
-         guard): UpdateAssumeRolePolicy, in place",
+        "the execution role's trust names this account and region (aws:SourceAccount, \
+         aws:SourceArn: the confused-deputy guard): UpdateAssumeRolePolicy, in place",
     ),
     (
         "*/aws_lb_listener.* ssl_policy",

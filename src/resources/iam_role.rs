@@ -1,4 +1,5 @@
-//! `aws_iam_role`: the task execution role ECS uses to pull images and write logs, the task
+//! `aws_iam_role`: the task execution role ECS uses to pull images and write logs (an inline
+//! policy scoped to the service's log group and private ECR repositories), the task
 //! role the application calls AWS as (`permissions:`), and, with `ec2_capacity`, the container
 //! instances' role with its instance profile; and the role VPC Flow Logs delivers to its log
 //! group as (`network.flow_logs`). Every inline policy on a role is read back: one
@@ -21,8 +22,6 @@ pub const INSTANCE_ID: &str = "role.instance";
 pub const TASK_ID: &str = "role.task";
 pub const FLOW_LOGS_ID: &str = "role.flow_logs";
 
-const EXECUTION_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 
 const INSTANCE_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
@@ -33,20 +32,11 @@ const INSTANCE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"
 #[cfg(test)]
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-/// The execution role's trust: ECS tasks of this account only (`aws:SourceAccount`, the
-/// confused-deputy guard; ECS passes it when it assumes the role to pull images and write
-/// logs).
-fn execution_trust() -> String {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": THIS_ACCOUNT}},
-        }],
-    })
-    .to_string()
+/// The execution role's trust: the task role's (ECS tasks of this account, started by ECS
+/// in the role's region: `aws:SourceAccount` and `aws:SourceArn`, the confused-deputy guard
+/// AWS documents for the task execution role).
+fn execution_trust(region: &str) -> String {
+    task_trust(region)
 }
 
 /// What stands for the role's own account in a trust policy as planned and as read back: the
@@ -246,12 +236,79 @@ pub const PERMISSIONS_POLICY: &str = "ballast-permissions";
 /// The name of the flow logs role's inline policy.
 pub const FLOW_LOGS_POLICY: &str = "ballast-flow-logs";
 
-/// The inline policies ballast writes, as (attribute, policy name).
-const INLINE: [(&str, &str); 3] = [
+/// The name of the execution role's inline policy: logs of the service's group, its private
+/// ECR images.
+pub const EXECUTION_INLINE: &str = "ballast-execution";
+
+/// The inline policies ballast writes, as (attribute, policy name): the execution role's two,
+/// the task role's, the flow logs role's.
+const INLINE: [(&str, &str); 4] = [
+    ("execution_policy", EXECUTION_INLINE),
     ("secrets_policy", SECRETS_POLICY),
     ("permissions_policy", PERMISSIONS_POLICY),
     ("flow_logs_policy", FLOW_LOGS_POLICY),
 ];
+
+/// What ECS may do as a service's execution role besides reading its secrets: write the
+/// containers' logs to the service's log group, and pull the task's private ECR images (only
+/// when it has some; public images need no permission).
+pub fn execution_policy(v: &View<'_>) -> String {
+    let svc = v.service();
+    let mut statements = vec![serde_json::json!({
+        "Sid": "WriteLogs", "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": format!(
+            "arn:{}:logs:{}:${{aws:PrincipalAccount}}:log-group:{}:*",
+            partition(v.region),
+            v.region,
+            v.service_names().log_group()
+        ),
+    })];
+    let repos: std::collections::BTreeSet<String> = std::iter::once(svc.image.as_str())
+        .chain(svc.containers.iter().map(|c| c.image.as_str()))
+        .filter_map(ecr_repository)
+        .collect();
+    if !repos.is_empty() {
+        statements.push(serde_json::json!({
+            "Sid": "EcrToken", "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken", "Resource": "*",
+        }));
+        statements.push(serde_json::json!({
+            "Sid": "PullImages", "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": repos,
+        }));
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+/// The repository ARN of a private ECR image (`<account>.dkr.ecr.<region>.amazonaws.com/
+/// <repo>[:tag|@digest]`); None for any other registry (ECR Public included).
+fn ecr_repository(image: &str) -> Option<String> {
+    let (host, path) = image.split_once('/')?;
+    let mut parts = host.split('.');
+    let account = parts.next()?;
+    if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    if parts.next()? != "dkr" || !parts.next()?.starts_with("ecr") {
+        return None;
+    }
+    let region = parts.next()?;
+    let rest: Vec<&str> = parts.collect();
+    let partition = match rest.as_slice() {
+        ["amazonaws", "com"] => partition(region),
+        ["amazonaws", "com", "cn"] => "aws-cn",
+        _ => return None,
+    };
+    let repo = path.split('@').next()?;
+    // A tag follows the last `:` of the last path segment.
+    let repo = match repo.rsplit_once(':') {
+        Some((r, tag)) if !tag.contains('/') => r,
+        _ => repo,
+    };
+    (!repo.is_empty()).then(|| format!("arn:{partition}:ecr:{region}:{account}:repository/{repo}"))
+}
 
 /// The task role's policy: one Allow statement per `permissions:` entry, in the spec's order.
 pub fn permissions_policy(v: &View<'_>) -> Option<String> {
@@ -443,12 +500,19 @@ impl Kind<Clients> for IamRole {
         let secrets = secrets_policy(v).map(|p| canonical_policy(&p));
         let mut out = vec![
             Node::new(KIND, v.id(EXECUTION_ID), v.service_names().execution_role())
-                .attr("assume_role_policy", canonical_policy(&execution_trust()))
-                .attr("managed_policy_arns", Value::set([EXECUTION_POLICY]))
+                .attr(
+                    "assume_role_policy",
+                    canonical_policy(&execution_trust(v.region)),
+                )
+                .attr("managed_policy_arns", Value::List(Vec::new()))
                 .attr(
                     "inline_policies",
-                    Value::set(secrets.as_ref().map(|_| SECRETS_POLICY)),
+                    Value::set(
+                        std::iter::once(EXECUTION_INLINE)
+                            .chain(secrets.as_ref().map(|_| SECRETS_POLICY)),
+                    ),
                 )
+                .attr("execution_policy", canonical_policy(&execution_policy(v)))
                 .attr("secrets_policy", secrets)
                 .attr("instance_profile", false)
                 .attr("permissions_boundary", boundary(v)),
@@ -514,11 +578,11 @@ impl Kind<Clients> for IamRole {
             // listing may lag what was just written), and the listing, for those it did not.
             let base = |b: &str| id == b || id.starts_with(&format!("{b}."));
             let mine: &[(&str, &str)] = if base(EXECUTION_ID) {
-                &INLINE[..1]
+                &INLINE[..2]
             } else if base(TASK_ID) {
-                &INLINE[1..2]
+                &INLINE[2..3]
             } else if id == FLOW_LOGS_ID {
-                &INLINE[2..]
+                &INLINE[3..]
             } else {
                 &[]
             };
@@ -750,7 +814,8 @@ impl Kind<Clients> for IamRole {
                     .ctx(|| format!("delete permissions boundary of role {}", node.name))?,
             }
         }
-        attach(c, &node.name, attrs, &cur.attrs).await?;
+        // The inline policies first, then the managed ones: a role that trades a managed
+        // policy for an inline one (the execution role's upgrade) is never without either.
         for (attr, policy) in INLINE {
             if changed.iter().any(|k| k == attr) {
                 let doc = match attrs.get(attr) {
@@ -760,6 +825,7 @@ impl Kind<Clients> for IamRole {
                 set_policy(c, &node.name, policy, doc).await?;
             }
         }
+        attach(c, &node.name, attrs, &cur.attrs).await?;
         // Inline policies ballast did not write (added by hand): drift, deleted.
         let want = strs(attrs, "inline_policies");
         for policy in strs(&cur.attrs, "inline_policies") {
@@ -1016,7 +1082,7 @@ mod tests {
     /// account as the planned placeholder.
     #[test]
     fn the_execution_role_trusts_ecs_tasks_of_this_account_only() {
-        let planned = super::canonical_policy(&super::execution_trust());
+        let planned = super::canonical_policy(&super::execution_trust("us-east-1"));
         let role = "arn:aws:iam::123456789012:role/web-us-east-1-exec";
         let written =
             super::canonical_policy(&planned.replace(super::THIS_ACCOUNT, "123456789012"));
@@ -1024,8 +1090,41 @@ mod tests {
             written.contains(r#""StringEquals":{"aws:SourceAccount":"123456789012"}"#),
             "{written}"
         );
+        assert!(
+            written.contains(r#""aws:SourceArn":"arn:aws:ecs:us-east-1:123456789012:*""#),
+            "{written}"
+        );
         assert_eq!(super::without_account(&written, role), planned);
         assert_ne!(super::without_account(super::TRUST, role), planned);
+    }
+
+    /// Private ECR images name their repository; any other registry none.
+    #[test]
+    fn private_ecr_images_name_their_repository() {
+        for (image, want) in [
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api:1.4",
+                Some("arn:aws:ecr:us-east-1:123456789012:repository/shop/api"),
+            ),
+            (
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:abc",
+                Some("arn:aws:ecr:eu-west-1:123456789012:repository/web"),
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/web",
+                Some("arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/web"),
+            ),
+            (
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/web:2",
+                Some("arn:aws-cn:ecr:cn-north-1:123456789012:repository/web"),
+            ),
+            ("public.ecr.aws/nginx/nginx-unprivileged:1.27", None),
+            ("nginx:1.27", None),
+            ("ghcr.io/acme/api:1", None),
+            ("localhost:5000/api", None),
+        ] {
+            assert_eq!(super::ecr_repository(image).as_deref(), want, "{image}");
+        }
     }
 
     /// A partial secret ARN (the name alone) matches the real secret through `-??????`.
