@@ -128,7 +128,10 @@ fn two_regions_fail_over_to_each_other_then_to_the_page() {
         assert_eq!(inv[&format!("{r}:aws_ecs_service")], [stack], "{r}");
         assert_eq!(
             inv[&format!("{r}:aws_iam_role")],
-            [format!("{stack}-{r}-exec"), format!("{stack}-{r}-flow-logs")],
+            [
+                format!("{stack}-{r}-exec"),
+                format!("{stack}-{r}-flow-logs")
+            ],
             "{r}"
         );
     }

@@ -391,7 +391,11 @@ fn sidecars_are_written_read_back_and_changed_with_one_revision() {
     let caps = |c: &aws_sdk_ecs::types::ContainerDefinition| {
         let l = c.linux_parameters().expect("linuxParameters");
         let k = l.capabilities().expect("capabilities");
-        (k.drop().to_vec(), k.add().to_vec(), l.init_process_enabled())
+        (
+            k.drop().to_vec(),
+            k.add().to_vec(),
+            l.init_process_enabled(),
+        )
     };
     assert_eq!(app.readonly_root_filesystem(), Some(true));
     assert_eq!(app.user(), Some("101"));
@@ -409,10 +413,16 @@ fn sidecars_are_written_read_back_and_changed_with_one_revision() {
     );
     assert_eq!(otel.readonly_root_filesystem(), Some(true));
     assert_eq!(otel.user(), None);
-    assert_eq!(mounts(&otel), [("otel-tmp".to_string(), "/tmp".to_string(), false)]);
+    assert_eq!(
+        mounts(&otel),
+        [("otel-tmp".to_string(), "/tmp".to_string(), false)]
+    );
     assert_eq!(router.readonly_root_filesystem(), Some(false));
     assert_eq!(router.user(), Some("1000"));
-    assert_eq!(caps(&router), (vec!["NET_RAW".to_string()], vec![], Some(true)));
+    assert_eq!(
+        caps(&router),
+        (vec!["NET_RAW".to_string()], vec![], Some(true))
+    );
     let mut volumes: Vec<&str> = td.volumes().iter().filter_map(|v| v.name()).collect();
     volumes.sort();
     assert_eq!(

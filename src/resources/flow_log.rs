@@ -73,12 +73,7 @@ impl Kind<Clients> for FlowLog {
         desired: &[&Node],
     ) -> Result<Vec<Observed>, BoxError> {
         let describe = |f| async move {
-            let mut pages = c
-                .ec2
-                .describe_flow_logs()
-                .filter(f)
-                .into_paginator()
-                .send();
+            let mut pages = c.ec2.describe_flow_logs().filter(f).into_paginator().send();
             let mut out = Vec::new();
             while let Some(page) = pages.next().await {
                 let page = page.ctx(|| "describe flow logs".into())?;

@@ -22,7 +22,6 @@ pub const INSTANCE_ID: &str = "role.instance";
 pub const TASK_ID: &str = "role.task";
 pub const FLOW_LOGS_ID: &str = "role.flow_logs";
 
-
 const INSTANCE_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
 
@@ -480,18 +479,16 @@ impl Kind<Clients> for IamRole {
         if super::network::flow_logs(v).is_none() {
             return Vec::new();
         }
-        vec![
-            Node::new(KIND, FLOW_LOGS_ID, v.names().flow_logs_role())
-                .attr(
-                    "assume_role_policy",
-                    canonical_policy(&flow_logs_trust(v.region)),
-                )
-                .attr("managed_policy_arns", Value::List(Vec::new()))
-                .attr("inline_policies", Value::set([FLOW_LOGS_POLICY]))
-                .attr("flow_logs_policy", canonical_policy(&flow_logs_policy(v)))
-                .attr("instance_profile", false)
-                .attr("permissions_boundary", boundary(v)),
-        ]
+        vec![Node::new(KIND, FLOW_LOGS_ID, v.names().flow_logs_role())
+            .attr(
+                "assume_role_policy",
+                canonical_policy(&flow_logs_trust(v.region)),
+            )
+            .attr("managed_policy_arns", Value::List(Vec::new()))
+            .attr("inline_policies", Value::set([FLOW_LOGS_POLICY]))
+            .attr("flow_logs_policy", canonical_policy(&flow_logs_policy(v)))
+            .attr("instance_profile", false)
+            .attr("permissions_boundary", boundary(v))]
     }
 
     /// Each service's roles: the execution role (its secrets only), the task role when it

@@ -8,8 +8,8 @@ use aws_sdk_ecs::types::{
     ApplicationProtocol, Compatibility, ContainerCondition, ContainerDefinition,
     ContainerDependency, CpuArchitecture, HealthCheck, KernelCapabilities, KeyValuePair,
     LinuxParameters, LogConfiguration, LogDriver, MountPoint, NetworkMode, OsFamily, PortMapping,
-    RuntimePlatform, Secret, TaskDefinitionFamilyStatus, TaskDefinitionField,
-    TaskDefinitionStatus, TransportProtocol, Volume,
+    RuntimePlatform, Secret, TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus,
+    TransportProtocol, Volume,
 };
 
 use super::common::{found_id, i, s, strs};
@@ -627,18 +627,21 @@ fn compact(v: Value) -> Value {
 
 /// A sidecar as an attribute: every setting ballast writes of it.
 fn sidecar_value(c: &ContainerModel) -> Value {
-    with(hardening_value(&c.hardening), vmap! {
-        "name" => c.name.as_str(),
-        "image" => c.image.as_str(),
-        "essential" => c.essential,
-        "cpu" => c.cpu.filter(|n| *n > 0),
-        "memory" => c.memory.filter(|n| *n > 0),
-        "memory_reservation" => c.memory_reservation.filter(|n| *n > 0),
-        "command" => c.command.as_ref().filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect())),
-        "environment" => str_map(&c.environment),
-        "health_check" => c.health_check.as_ref().map(health_value),
-        "depends_on" => str_map(&c.depends_on),
-    })
+    with(
+        hardening_value(&c.hardening),
+        vmap! {
+            "name" => c.name.as_str(),
+            "image" => c.image.as_str(),
+            "essential" => c.essential,
+            "cpu" => c.cpu.filter(|n| *n > 0),
+            "memory" => c.memory.filter(|n| *n > 0),
+            "memory_reservation" => c.memory_reservation.filter(|n| *n > 0),
+            "command" => c.command.as_ref().filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect())),
+            "environment" => str_map(&c.environment),
+            "health_check" => c.health_check.as_ref().map(health_value),
+            "depends_on" => str_map(&c.depends_on),
+        },
+    )
 }
 
 /// `map` with `more` in it, compacted.
@@ -654,18 +657,21 @@ fn with(more: Vec<(&'static str, Value)>, map: Value) -> Value {
 
 /// A sidecar as ECS describes it, in the shape of [`sidecar_value`].
 fn sidecar_of(c: &ContainerDefinition, scratch: &[&str]) -> Value {
-    with(hardening_of(c, scratch), vmap! {
-        "name" => c.name().unwrap_or_default(),
-        "image" => c.image().unwrap_or_default(),
-        "essential" => c.essential().unwrap_or(true),
-        "cpu" => figure(Some(c.cpu())),
-        "memory" => figure(c.memory()),
-        "memory_reservation" => figure(c.memory_reservation()),
-        "command" => Some(c.command()).filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect())),
-        "environment" => environment_of(c.environment()),
-        "health_check" => c.health_check().map(health_of),
-        "depends_on" => conditions_of(c.depends_on()),
-    })
+    with(
+        hardening_of(c, scratch),
+        vmap! {
+            "name" => c.name().unwrap_or_default(),
+            "image" => c.image().unwrap_or_default(),
+            "essential" => c.essential().unwrap_or(true),
+            "cpu" => figure(Some(c.cpu())),
+            "memory" => figure(c.memory()),
+            "memory_reservation" => figure(c.memory_reservation()),
+            "command" => Some(c.command()).filter(|c| !c.is_empty()).map(|c| Value::List(c.iter().map(Value::str).collect())),
+            "environment" => environment_of(c.environment()),
+            "health_check" => c.health_check().map(health_of),
+            "depends_on" => conditions_of(c.depends_on()),
+        },
+    )
 }
 
 /// The container definition of a sidecar attribute; its logs go to the service's log group
@@ -709,7 +715,10 @@ fn sidecar_definition(
 fn hardening_value(h: &HardeningModel) -> Vec<(&'static str, Value)> {
     let list = |l: &[String]| Value::List(l.iter().map(Value::str).collect());
     vec![
-        ("readonly_root_filesystem", Value::Bool(h.readonly_root_filesystem)),
+        (
+            "readonly_root_filesystem",
+            Value::Bool(h.readonly_root_filesystem),
+        ),
         ("writable_paths", list(&h.writable_paths)),
         ("user", Value::opt_str(h.user.as_deref())),
         (
@@ -765,7 +774,11 @@ fn hardening_of(c: &ContainerDefinition, scratch: &[&str]) -> Vec<(&'static str,
         ),
         (
             "init_process_enabled",
-            Value::Bool(linux.and_then(|l| l.init_process_enabled()).unwrap_or(false)),
+            Value::Bool(
+                linux
+                    .and_then(|l| l.init_process_enabled())
+                    .unwrap_or(false),
+            ),
         ),
     ]
 }
@@ -788,7 +801,9 @@ fn harden<'a>(
     let caps = get("capabilities").and_then(Value::as_map);
     let cap = |k: &str| strings(caps.and_then(|c| c.get(k)));
     let mut d = d
-        .readonly_root_filesystem(get("readonly_root_filesystem").and_then(Value::as_bool) == Some(true))
+        .readonly_root_filesystem(
+            get("readonly_root_filesystem").and_then(Value::as_bool) == Some(true),
+        )
         .set_user(get("user").and_then(Value::as_str).map(str::to_string))
         .linux_parameters(
             LinuxParameters::builder()
@@ -798,7 +813,9 @@ fn harden<'a>(
                         .set_add(Some(cap("add")).filter(|c| !c.is_empty()))
                         .build(),
                 )
-                .init_process_enabled(get("init_process_enabled").and_then(Value::as_bool) == Some(true))
+                .init_process_enabled(
+                    get("init_process_enabled").and_then(Value::as_bool) == Some(true),
+                )
                 .build(),
         );
     for path in strings(get("writable_paths")) {

@@ -87,7 +87,11 @@ impl<'a> Fields<'a> {
 
 /// One container's hardening, defaults applied; `fargate`: the task runs on Fargate, which
 /// adds no capability but `SYS_PTRACE`.
-pub(super) fn check_hardening(f: &Fields<'_>, fargate: bool, issues: &mut Issues) -> HardeningModel {
+pub(super) fn check_hardening(
+    f: &Fields<'_>,
+    fargate: bool,
+    issues: &mut Issues,
+) -> HardeningModel {
     let writable_paths = match f.writable_paths {
         None => vec!["/tmp".to_string()],
         Some(list) => check_paths(f.container, list, issues),
@@ -170,12 +174,20 @@ fn check_paths(container: &str, list: &S<Vec<S<String>>>, issues: &mut Issues) -
                 &p.referenced,
                 format!("`{v}` is not a writable path"),
                 "not a directory path",
-                Some("an absolute directory other than `/`, e.g. `/tmp` or `/var/cache/nginx`".into()),
+                Some(
+                    "an absolute directory other than `/`, e.g. `/tmp` or `/var/cache/nginx`"
+                        .into(),
+                ),
             );
             continue;
         }
         if !seen.insert(v.clone()) {
-            issues.push(&p.referenced, format!("`{v}` is listed twice"), "again", None);
+            issues.push(
+                &p.referenced,
+                format!("`{v}` is listed twice"),
+                "again",
+                None,
+            );
             continue;
         }
         let volume = super::model::volume_name(container, v);
@@ -235,9 +247,7 @@ pub(super) fn warn_root(at: &Location, without_user: &[&str], issues: &mut Issue
     };
     issues.warn(
         at,
-        format!(
-            "{who} {verb} as the image's user, root in most images (Security Hub ECS.20)"
-        ),
+        format!("{who} {verb} as the image's user, root in most images (Security Hub ECS.20)"),
         Some(
             "set `user` (e.g. `101` for nginx-unprivileged); an image made to run as root may \
              also need `capabilities: {drop: []}` and `writable_paths` to start"

@@ -2,8 +2,8 @@
 
 pub mod alarms;
 mod containers;
-mod hardening;
 pub mod error;
+mod hardening;
 mod limits;
 pub mod model;
 pub mod names;

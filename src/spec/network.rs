@@ -299,10 +299,12 @@ fn check_flow_logs(net: Option<&Network>, issues: &mut Issues) -> FlowLogs {
             &f.referenced,
             format!("{what} is not a flow log setting"),
             "unknown flow_logs",
-            Some(match super::error::did_you_mean(what.trim_matches('`'), MODES) {
-                Some(near) => format!("did you mean `{near}`? (reject, all or false)"),
-                None => "reject (rejected traffic, the default), all, or false".into(),
-            }),
+            Some(
+                match super::error::did_you_mean(what.trim_matches('`'), MODES) {
+                    Some(near) => format!("did you mean `{near}`? (reject, all or false)"),
+                    None => "reject (rejected traffic, the default), all, or false".into(),
+                },
+            ),
         );
         FlowLogs::Reject
     };

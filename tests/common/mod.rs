@@ -1039,7 +1039,12 @@ pub async fn all_records(c: &Clients) -> Vec<aws_sdk_route53::types::ResourceRec
         let r = c.route53.list_resource_record_sets().hosted_zone_id(z.id());
         // Another test may delete its zone meanwhile.
         let r = match r.max_items(300).send().await {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_hosted_zone()) => continue,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_no_such_hosted_zone()) =>
+            {
+                continue
+            }
             r => r.unwrap(),
         };
         out.extend(
