@@ -137,25 +137,19 @@ impl Kind<Clients> for FlowLog {
                 .send()
                 .await
                 .ctx(action)?;
-            let Some(e) = r.unsuccessful().iter().find_map(|u| u.error()) else {
+            let Some(e) = unsuccessful("ec2", action(), r.unsuccessful()) else {
                 break r.flow_log_ids().first().cloned().ok_or_else(|| {
                     AwsError::new(action(), "EC2 answered without a flow log id or an error")
                 })?;
             };
-            let e = AwsError::from_code(
+            // Not found (the new VPC) or the new role not yet assumable: still propagating.
+            let propagating = propagation::still_propagating(
                 "ec2",
-                action(),
-                e.code().unwrap_or("Unsuccessful"),
-                e.message().unwrap_or_default(),
+                "CreateFlowLogs",
+                e.code(),
+                &e.message,
+                Some(propagation::Phase::Write),
             );
-            let propagating = e.is_not_found()
-                || propagation::still_propagating(
-                    "ec2",
-                    "CreateFlowLogs",
-                    e.code(),
-                    &e.message,
-                    Some(propagation::Phase::Write),
-                );
             if !propagating || Instant::now() > deadline {
                 return Err(e.into());
             }
@@ -192,17 +186,24 @@ impl Kind<Clients> for FlowLog {
             r => r?,
         };
         // EC2 answers a flow log it could not delete as an item, not an error.
-        match r.unsuccessful().iter().find_map(|u| u.error()) {
-            Some(e) => {
-                let e = AwsError::from_code(
-                    "ec2",
-                    action(),
-                    e.code().unwrap_or("Unsuccessful"),
-                    e.message().unwrap_or_default(),
-                );
-                ignore_missing(Err::<(), _>(e))
-            }
+        match unsuccessful("ec2", action(), r.unsuccessful()) {
+            Some(e) => ignore_missing(Err::<(), _>(e)),
             None => Ok(()),
         }
     }
+}
+
+/// The first failed item of a CreateFlowLogs or DeleteFlowLogs answer, as the error it is.
+fn unsuccessful(
+    service: &'static str,
+    action: String,
+    items: &[aws_sdk_ec2::types::UnsuccessfulItem],
+) -> Option<AwsError> {
+    let e = items.iter().find_map(|u| u.error())?;
+    Some(AwsError::from_code(
+        service,
+        action,
+        e.code().unwrap_or("Unsuccessful"),
+        e.message().unwrap_or_default(),
+    ))
 }

@@ -47,33 +47,36 @@ pub const THIS_ACCOUNT: &str = "(this account)";
 /// ECS in the role's region of this account (`aws:SourceArn`): the confused-deputy guard AWS
 /// recommends for task roles.
 fn task_trust(region: &str) -> String {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {
-                "StringEquals": {"aws:SourceAccount": THIS_ACCOUNT},
-                "ArnLike": {"aws:SourceArn": format!("arn:{}:ecs:{region}:{THIS_ACCOUNT}:*", partition(region))},
-            },
-        }],
-    })
-    .to_string()
+    guarded_trust(
+        "ecs-tasks.amazonaws.com",
+        &format!("arn:{}:ecs:{region}:{THIS_ACCOUNT}:*", partition(region)),
+    )
 }
 
 /// The flow logs role's trust: VPC Flow Logs, for flow logs of this account in the role's
 /// region only (the confused-deputy guard AWS documents for it).
 fn flow_logs_trust(region: &str) -> String {
+    guarded_trust(
+        "vpc-flow-logs.amazonaws.com",
+        &format!(
+            "arn:{}:ec2:{region}:{THIS_ACCOUNT}:vpc-flow-log/*",
+            partition(region)
+        ),
+    )
+}
+
+/// A trust policy for AWS `service`, acting for this account (`aws:SourceAccount`) on
+/// resources matching `source_arn` (`aws:SourceArn`).
+fn guarded_trust(service: &str, source_arn: &str) -> String {
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+            "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
             "Condition": {
                 "StringEquals": {"aws:SourceAccount": THIS_ACCOUNT},
-                "ArnLike": {"aws:SourceArn": format!("arn:{}:ec2:{region}:{THIS_ACCOUNT}:vpc-flow-log/*", partition(region))},
+                "ArnLike": {"aws:SourceArn": source_arn},
             },
         }],
     })
