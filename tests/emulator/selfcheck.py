@@ -71,9 +71,9 @@ def rust_cbor(value) -> bytes:
 class CborClient:
     """A CloudWatch rpc-v2-cbor client with the Rust SDK's request shape and SigV4 headers."""
 
-    def __init__(self, endpoint: str):
+    def __init__(self, endpoint: str, key: str = "testing", secret: str = "testing"):
         self.endpoint = endpoint
-        self.creds = Credentials("testing", "testing")
+        self.creds = Credentials(key, secret)
 
     def call(self, op: str, params) -> tuple[int, dict, bytes]:
         body = b"" if params is None else rust_cbor(params)
@@ -734,6 +734,9 @@ def main() -> int:
     for a, client in ((cert, acm), (cert_west, acm_west)):
         client.delete_certificate(CertificateArn=a)
 
+    # --- IAM enforcement (moto's reset-auth; patches I1-I3) ------------------------------------
+    check_enforcement(endpoint, kw, u)
+
     # --- consistency mode (/_shim/consistency) ------------------------------------------------
     try:
         check_consistency(shim, kw, cbor, u, vpc)
@@ -784,6 +787,61 @@ def last_response(client) -> dict:
                     headers={k.lower(): v for k, v in http_response.headers.items()})
     client.meta.events.register("after-call", keep)
     return seen
+
+
+def check_enforcement(endpoint, kw, u) -> None:
+    """With moto's IAM enforcement on, a user whose policy allows CloudWatch DescribeAlarms and
+    EC2 DescribeVpcs on VPC ARNs may call those (over CBOR too) and nothing else."""
+    iam = boto3.client("iam", **kw)
+    user = f"selfcheck-{u}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["ec2:DescribeVpcs"],
+             "Resource": "arn:aws:ec2:*:*:vpc/*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    mine = dict(kw, aws_access_key_id=key["AccessKeyId"],
+                aws_secret_access_key=key["SecretAccessKey"])
+    ec2 = boto3.client("ec2", **mine)
+    cbor = CborClient(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+
+    def auth(count: str) -> None:
+        # text/plain: Flask hands a form-encoded body to moto as empty.
+        req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(),
+                                     method="POST", headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(req, timeout=10).read()
+
+    auth("0")
+    try:
+        status, _, _ = cbor.call("DescribeAlarms", {})
+        check(status == 200, f"I1 a CloudWatch (CBOR) call the policy allows passes (HTTP {status})")
+        cf = boto3.client("cloudfront", **mine)
+        check(error_of(lambda: cf.list_distributions()) == ("AccessDenied", 403),  # I4 too
+              f"I2 a CloudFront call is checked for its action, not refused for its signature: "
+              f"{error_of(lambda: cf.list_distributions())}")
+        check(error_of(lambda: ec2.describe_vpcs()) is None,
+              "I3 an action allowed on ARNs passes where moto checks against *")
+        denied = error_of(lambda: ec2.describe_subnets())
+        check(denied == ("UnauthorizedOperation", 403),
+              f"I4 an action the policy does not name is denied in EC2's shape: {denied}")
+        ecs = boto3.client("ecs", **mine)
+        try:
+            ecs.list_clusters()
+            denied = None
+        except ClientError as e:
+            denied = (e.response["Error"]["Code"], e.response["Error"]["Message"])
+        check(denied is not None and denied[0] == "AccessDeniedException"
+              and "ecs:ListClusters" in denied[1],
+              f"I4 a JSON service denies in its shape, naming the action: {denied}")
+        unknown = boto3.client("ec2", **dict(mine, aws_access_key_id="AKIAUNKNOWN0000000"))
+        check(error_of(lambda: unknown.describe_vpcs()) is not None,
+              "an unknown access key is refused")
+    finally:
+        auth("inf")
+    iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user_policy(UserName=user, PolicyName="p")
+    iam.delete_user(UserName=user)
 
 
 def check_consistency(shim, kw, cbor, u, old_vpc) -> None:
