@@ -111,6 +111,12 @@ pub enum Command {
     /// make them again. Exit 0 when the lock was removed or there was none, 1 when another lock
     /// is there (it is left), 130 on Ctrl-C during the wait (the lock is left).
     Unlock(UnlockArgs),
+    /// Print the least-privilege IAM policy that plans, deploys and destroys the stack
+    ///
+    /// Without calling AWS: every action ballast may call for this spec (reads on every
+    /// resource, writes scoped to the stack's names where IAM allows it), as a JSON policy
+    /// document on stdout, for the role CI deploys with.
+    IamPolicy(IamPolicyArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
 }
@@ -118,6 +124,13 @@ pub enum Command {
 // `ballast validate`: its arguments.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
+    /// Stack spec (YAML)
+    pub file: PathBuf,
+}
+
+// `ballast iam-policy`: its arguments.
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
     /// Stack spec (YAML)
     pub file: PathBuf,
 }

@@ -3,6 +3,7 @@
 pub mod deploy;
 pub mod destroy;
 pub mod drill;
+pub mod iam_policy;
 pub mod lock;
 pub mod maintenance;
 pub mod plan;
@@ -36,6 +37,9 @@ pub fn run(cli: &Cli) -> Result<i32, Error> {
     if let Command::Validate(a) = &cli.command {
         return validate::run(a, g);
     }
+    if let Command::IamPolicy(a) = &cli.command {
+        return iam_policy::run(a, g);
+    }
     if let Command::Completions(a) = &cli.command {
         use clap::CommandFactory;
         clap_complete::generate(
@@ -61,7 +65,9 @@ pub fn run(cli: &Cli) -> Result<i32, Error> {
                 Command::Maintenance(a) => maintenance::run(a, g).await,
                 Command::Drill(a) => drill::run(a, g).await,
                 Command::Unlock(a) => unlock::run(a, g).await,
-                Command::Validate(_) | Command::Completions(_) => unreachable!("run above"),
+                Command::Validate(_) | Command::IamPolicy(_) | Command::Completions(_) => {
+                    unreachable!("run above")
+                }
             }
         };
         handler

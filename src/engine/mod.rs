@@ -6,6 +6,7 @@ mod duplicates;
 pub mod graph;
 pub mod leftovers;
 pub mod plan;
+pub mod policy;
 pub mod resource;
 pub mod settle;
 pub mod value;
@@ -21,7 +22,7 @@ pub use apply::{apply, ApplyResult, Recorder, Reporter, Step};
 pub use leftovers::leftovers;
 pub use plan::{lower, plan, Action, AttrChange, Change, Plan, PlanError, Summary, TAGS};
 pub use resource::{
-    qualify, BoxError, Cloud, Conflict, Kind, Node, Observed, Retag, Scopes, Spec, StackRef,
+    qualify, BoxError, Cloud, Conflict, Iam, Kind, Node, Observed, Retag, Scopes, Spec, StackRef,
     ViewOf, GLOBAL,
 };
 pub use settle::{remaining, unsettled};

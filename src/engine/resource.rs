@@ -229,6 +229,18 @@ impl Observed {
     }
 }
 
+/// What IAM must allow for a kind: `read` on every resource (discovery runs for every kind,
+/// and AWS scopes few reads), `write` on `arns` (templates with `{region}` and `{name}`, the
+/// node's region and name; none: every resource) and `write_any` on every resource (creates
+/// and calls IAM cannot scope to a name).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Iam {
+    pub read: &'static [&'static str],
+    pub write: &'static [&'static str],
+    pub write_any: &'static [&'static str],
+    pub arns: &'static [&'static str],
+}
+
 /// One kind of AWS resource. Implementations live in `src/resources/<kind>.rs`, are listed once
 /// in the registry, and never print: they return values and errors.
 #[async_trait]
@@ -272,6 +284,12 @@ pub trait Kind<C: Cloud>: Send + Sync {
     /// applied by this function, never by `update` or a replacement.
     fn retag(&self) -> Option<Retag<C>> {
         None
+    }
+
+    /// The IAM actions this kind calls (and those AWS checks besides, such as tagging on
+    /// create), for `ballast iam-policy`.
+    fn iam(&self) -> Iam {
+        Iam::default()
     }
 
     /// Lower the stack-wide view (one region, no service) into desired nodes of this kind

@@ -8,7 +8,7 @@ use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 
 use super::common::{b, i, ownership, s, strs, tags_for};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::View;
 
 pub struct AutoScalingGroup;
@@ -20,6 +20,27 @@ pub const ID: &str = "asg.ecs";
 impl Kind<Clients> for AutoScalingGroup {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["autoscaling:DescribeAutoScalingGroups"],
+            write: &[
+                "autoscaling:CreateAutoScalingGroup",
+                "autoscaling:UpdateAutoScalingGroup",
+                "autoscaling:DeleteAutoScalingGroup",
+                "autoscaling:CreateOrUpdateTags",
+                "autoscaling:DeleteTags",
+            ],
+            write_any: &[
+                "iam:CreateServiceLinkedRole",
+                "ec2:RunInstances",
+                "ec2:CreateTags",
+            ],
+            arns: &[
+                "arn:aws:autoscaling:{region}:*:autoScalingGroup:*:autoScalingGroupName/{name}",
+            ],
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
 use super::common::{b, i, ignore_missing, s};
 use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Names, View};
 
 pub struct CapacityProvider;
@@ -22,6 +22,21 @@ pub const ID: &str = "capacity.ec2";
 impl Kind<Clients> for CapacityProvider {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["ecs:DescribeCapacityProviders", "ecs:DescribeClusters"],
+            write: &[
+                "ecs:CreateCapacityProvider",
+                "ecs:UpdateCapacityProvider",
+                "ecs:DeleteCapacityProvider",
+                "ecs:TagResource",
+                "ecs:UntagResource",
+            ],
+            arns: &["arn:aws:ecs:{region}:*:capacity-provider/{name}"],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -24,7 +24,7 @@ use aws_sdk_cloudfront::types::{
 
 use super::common::{b, ignore_missing, ownership, s, strs, tags_for, wait_until};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::View;
 
 pub struct Cdn;
@@ -56,6 +56,25 @@ fn comment_prefix(stack: &str) -> String {
 impl Kind<Clients> for Cdn {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "cloudfront:ListDistributions",
+                "cloudfront:GetDistribution",
+                "cloudfront:GetDistributionConfig",
+                "cloudfront:ListTagsForResource",
+            ],
+            write_any: &[
+                "cloudfront:CreateDistribution",
+                "cloudfront:UpdateDistribution",
+                "cloudfront:DeleteDistribution",
+                "cloudfront:TagResource",
+                "cloudfront:UntagResource",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

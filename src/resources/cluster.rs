@@ -6,7 +6,7 @@ use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
 use super::common::ignore_missing;
 use super::ecs::{ecs_owner, ecs_tags, edit_providers};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::View;
 
 pub struct Cluster;
@@ -18,6 +18,22 @@ pub const ID: &str = "cluster";
 impl Kind<Clients> for Cluster {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["ecs:DescribeClusters"],
+            write: &[
+                "ecs:CreateCluster",
+                "ecs:DeleteCluster",
+                "ecs:UpdateClusterSettings",
+                "ecs:PutClusterCapacityProviders",
+                "ecs:TagResource",
+                "ecs:UntagResource",
+            ],
+            write_any: &["iam:CreateServiceLinkedRole"],
+            arns: &["arn:aws:ecs:{region}:*:cluster/{name}"],
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -14,7 +14,7 @@ use super::cloudwatch::{all_in_alarm, canon, cw_tags, observed_rule, span, Body}
 use super::common::{b, s, strs};
 use super::metric_alarm::{slo_window_id, slos, BurnAlert, Slo, BURN_ALERTS, SLO_DAYS};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::View;
 
 pub struct CompositeAlarm;
@@ -54,6 +54,23 @@ fn description(v: &View<'_>, slo: &Slo, a: &BurnAlert) -> String {
 impl Kind<Clients> for CompositeAlarm {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:ListTagsForResource",
+            ],
+            write: &[
+                "cloudwatch:PutCompositeAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+            ],
+            arns: &["arn:aws:cloudwatch:{region}:*:alarm:{name}"],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

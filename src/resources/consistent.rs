@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 use crate::aws::propagation::{self, Phase};
 use crate::aws::{AwsError, Clients, ErrorKind};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef};
 use crate::spec::View;
 
 use super::DynKind;
@@ -84,6 +84,10 @@ impl Kind<Clients> for Consistent {
 
     fn retag(&self) -> Option<Retag<Clients>> {
         self.0.retag()
+    }
+
+    fn iam(&self) -> Iam {
+        self.0.iam()
     }
 
     fn desired(&self, view: &View<'_>) -> Vec<Node> {

@@ -16,7 +16,7 @@ use serde_json::{json, Value as Json};
 
 use super::common::{ignore_missing, s};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::names::TAG_STACK;
 use crate::spec::{ManagedAlarm, NetworkModel, View};
 
@@ -37,6 +37,15 @@ fn mark(stack: &str) -> String {
 impl Kind<Clients> for Dashboard {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["cloudwatch:GetDashboard"],
+            write: &["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"],
+            arns: &["arn:aws:cloudwatch::*:dashboard/{name}"],
+            ..Iam::default()
+        }
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType};
 use super::common::ignore_missing;
 use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::View;
 
 pub struct Eip;
@@ -18,6 +18,19 @@ pub const KIND: &str = "aws_eip";
 impl Kind<Clients> for Eip {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["ec2:DescribeAddresses"],
+            write_any: &[
+                "ec2:AllocateAddress",
+                "ec2:ReleaseAddress",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

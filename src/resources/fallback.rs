@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::common::{ignore_missing, ownership, s};
 use super::route53::{self, TAG_DNS};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::View;
 
 pub struct Fallback;
@@ -168,6 +168,33 @@ fn client(c: &Clients, region: &str) -> aws_sdk_s3::Client {
 impl Kind<Clients> for Fallback {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "s3:GetBucketLocation",
+                "s3:GetBucketPolicy",
+                "s3:GetBucketTagging",
+                "s3:GetBucketWebsite",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:ListBucket",
+                "s3:GetObject",
+            ],
+            write: &[
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy",
+                "s3:PutBucketTagging",
+                "s3:PutBucketWebsite",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutObject",
+                "s3:DeleteObject",
+            ],
+            arns: &["arn:aws:s3:::{name}", "arn:aws:s3:::{name}/*"],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

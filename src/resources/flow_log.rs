@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType,
 use super::common::{client_token, i, ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{propagation, AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::View;
 
 pub struct FlowLog;
@@ -25,6 +25,19 @@ const AGGREGATION_S: i64 = 600;
 impl Kind<Clients> for FlowLog {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["ec2:DescribeFlowLogs"],
+            write_any: &[
+                "ec2:CreateFlowLogs",
+                "ec2:DeleteFlowLogs",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -12,7 +12,7 @@ use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, Tag, TagResourc
 use super::common::{b, i, ignore_missing, retry_in_use, s};
 use super::route53::{self, FoundCheck, TAG_DNS, TAG_REGION, TAG_ZONE};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::{TAG_RESOURCE, TAG_STACK};
 use crate::spec::View;
 
@@ -31,6 +31,19 @@ const OWN_TAGS: usize = 6;
 impl Kind<Clients> for HealthCheck {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["route53:ListHealthChecks", "route53:ListTagsForResources"],
+            write_any: &[
+                "route53:CreateHealthCheck",
+                "route53:UpdateHealthCheck",
+                "route53:DeleteHealthCheck",
+                "route53:ChangeTagsForResource",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

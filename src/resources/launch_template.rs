@@ -15,7 +15,7 @@ use aws_sdk_ec2::types::{
 use super::common::{b, ignore_missing, s, strs};
 use super::ec2::{observe_ec2, stack_filter, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{NetworkModel, View};
 
 pub struct LaunchTemplate;
@@ -41,6 +41,24 @@ const ROOT_DEVICE: &str = "/dev/xvda";
 impl Kind<Clients> for LaunchTemplate {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "ec2:DescribeLaunchTemplates",
+                "ec2:DescribeLaunchTemplateVersions",
+            ],
+            write_any: &[
+                "ec2:CreateLaunchTemplate",
+                "ec2:CreateLaunchTemplateVersion",
+                "ec2:ModifyLaunchTemplate",
+                "ec2:DeleteLaunchTemplate",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

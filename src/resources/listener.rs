@@ -16,7 +16,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::common::{i, ignore_missing, ownership, s};
 use super::elb::{elb_tags, tags_of};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::{TAG_MAINTENANCE, TAG_STACK};
 use crate::spec::{Names, View};
 
@@ -323,6 +323,24 @@ pub fn maintenance_of<'t>(
 impl Kind<Clients> for Listener {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTags",
+            ],
+            write_any: &[
+                "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

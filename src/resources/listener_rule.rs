@@ -15,7 +15,7 @@ use super::common::{found_id, i, ignore_missing, ownership, strs};
 use super::elb::{elb_tags, tags_of};
 use super::listener::{forward_action, forward_target, maintenance_action, MAINTENANCE_STATUS};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::{TAG_MAINTENANCE, TAG_STACK};
 use crate::spec::View;
 
@@ -31,6 +31,24 @@ const HOST: &str = "host-header";
 impl Kind<Clients> for ListenerRule {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeTags",
+            ],
+            write_any: &[
+                "elasticloadbalancing:CreateRule",
+                "elasticloadbalancing:ModifyRule",
+                "elasticloadbalancing:DeleteRule",
+                "elasticloadbalancing:SetRulePriorities",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::common::{b, i, ignore_missing, ownership, s, strs};
 use super::elb::{arn_suffix, elb_tags, lookup, FoundLb};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{NetworkModel, View};
 
 pub struct LoadBalancer;
@@ -20,6 +20,27 @@ pub const ID: &str = "alb";
 impl Kind<Clients> for LoadBalancer {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeLoadBalancerAttributes",
+                "elasticloadbalancing:DescribeTags",
+            ],
+            write: &[
+                "elasticloadbalancing:CreateLoadBalancer",
+                "elasticloadbalancing:DeleteLoadBalancer",
+                "elasticloadbalancing:ModifyLoadBalancerAttributes",
+                "elasticloadbalancing:SetSecurityGroups",
+                "elasticloadbalancing:SetSubnets",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
+            ],
+            write_any: &["iam:CreateServiceLinkedRole"],
+            arns: &["arn:aws:elasticloadbalancing:{region}:*:loadbalancer/app/{name}/*"],
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

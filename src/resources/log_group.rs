@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::common::{found_id, i, ignore_missing, ownership, tags_for};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::service_id;
 use crate::spec::View;
 
@@ -23,6 +23,24 @@ pub const FLOW_LOGS_RETENTION_DAYS: i64 = 90;
 impl Kind<Clients> for LogGroup {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["logs:DescribeLogGroups", "logs:ListTagsForResource"],
+            write: &[
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+            ],
+            arns: &[
+                "arn:aws:logs:{region}:*:log-group:{name}",
+                "arn:aws:logs:{region}:*:log-group:{name}:*",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

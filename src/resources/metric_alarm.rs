@@ -18,7 +18,7 @@ use aws_sdk_cloudwatch::types::{
 use super::cloudwatch::{canon, cw_tags, duration, number, span, Body};
 use super::common::{b, i, s, strs};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{CustomAlarmModel, Evaluation, ManagedAlarm, ManagedAlarmModel, View};
 use crate::vmap;
 
@@ -598,6 +598,23 @@ fn defs(v: &View<'_>, service: bool) -> Vec<Def> {
 impl Kind<Clients> for MetricAlarm {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:ListTagsForResource",
+            ],
+            write: &[
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+            ],
+            arns: &["arn:aws:cloudwatch:{region}:*:alarm:{name}"],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -324,4 +324,100 @@ mod tests {
             }
         }
     }
+
+    /// Every SDK operation a kind's file calls (`.ec2.describe_vpcs()`, `s3.put_object()`, ...)
+    /// is an action some kind's `Kind::iam` names, so `ballast iam-policy` cannot miss one.
+    #[test]
+    fn every_sdk_call_of_the_kinds_is_in_their_iam_actions() {
+        let clients = [
+            ("ec2", "ec2"),
+            ("elbv2", "elasticloadbalancing"),
+            ("ecs", "ecs"),
+            ("iam", "iam"),
+            ("logs", "logs"),
+            ("servicediscovery", "servicediscovery"),
+            ("appscaling", "application-autoscaling"),
+            ("autoscaling", "autoscaling"),
+            ("cloudwatch", "cloudwatch"),
+            ("sns", "sns"),
+            ("route53", "route53"),
+            ("s3", "s3"),
+            ("cloudfront", "cloudfront"),
+        ];
+        // Where the IAM action is not the operation's name.
+        let renamed = [
+            ("s3:HeadObject", "s3:GetObject"),
+            ("s3:ListObjectsV2", "s3:ListBucket"),
+            ("s3:HeadBucket", "s3:ListBucket"),
+            ("s3:DeleteObjects", "s3:DeleteObject"),
+            ("s3:PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+            ("s3:GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+            (
+                "cloudfront:CreateDistributionWithTags",
+                "cloudfront:CreateDistribution",
+            ),
+        ];
+        let not_calls = ["config", "clone", "as_ref"];
+        let mut allowed = std::collections::BTreeSet::new();
+        for k in super::kinds() {
+            let iam = k.iam();
+            allowed.extend(
+                iam.read
+                    .iter()
+                    .chain(iam.write)
+                    .chain(iam.write_any)
+                    .copied(),
+            );
+        }
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/resources");
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (field, prefix) in clients {
+                let mut from = 0;
+                while let Some(i) = text[from..].find(field) {
+                    let at = from + i;
+                    from = at + field.len();
+                    let before = text[..at].chars().last().unwrap_or(' ');
+                    if before.is_alphanumeric() || before == '_' {
+                        continue; // `my_ec2`: another name
+                    }
+                    let Some(rest) = text[from..].trim_start().strip_prefix('.') else {
+                        continue;
+                    };
+                    let rest = rest.trim_start();
+                    let op: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                        .collect();
+                    if op.is_empty()
+                        || !rest[op.len()..].starts_with("()")
+                        || not_calls.contains(&op.as_str())
+                    {
+                        continue;
+                    }
+                    let pascal: String = op
+                        .split('_')
+                        .map(|w| w[..1].to_uppercase() + &w[1..])
+                        .collect();
+                    let action = format!("{prefix}:{pascal}");
+                    let action = renamed
+                        .iter()
+                        .find(|(from, _)| *from == action)
+                        .map_or(action.clone(), |(_, to)| to.to_string());
+                    seen += 1;
+                    if !allowed.contains(action.as_str()) {
+                        missing.push(format!("{}: {action}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(seen > 150, "the scan found the SDK calls ({seen})");
+        assert!(
+            missing.is_empty(),
+            "no kind's Kind::iam names: {missing:#?}"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use aws_sdk_servicediscovery::types::{
 
 use super::common::{client_token, found_id, ignore_missing, ownership, s, tags_for};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{Names, View};
 
 pub struct Namespace;
@@ -30,6 +30,25 @@ const OPERATION: Duration = Duration::from_secs(300);
 impl Kind<Clients> for Namespace {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "servicediscovery:ListNamespaces",
+                "servicediscovery:GetNamespace",
+                "servicediscovery:GetOperation",
+                "servicediscovery:ListTagsForResource",
+            ],
+            write_any: &[
+                "servicediscovery:CreateHttpNamespace",
+                "servicediscovery:UpdateHttpNamespace",
+                "servicediscovery:DeleteNamespace",
+                "servicediscovery:TagResource",
+                "servicediscovery:UntagResource",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
 use super::common::{client_token, ignore_missing, s, wait_until};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::View;
 
 pub struct NatGateway;
@@ -27,6 +27,19 @@ const DELETE_LIMIT: Duration = Duration::from_secs(1800);
 impl Kind<Clients> for NatGateway {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["ec2:DescribeNatGateways"],
+            write_any: &[
+                "ec2:CreateNatGateway",
+                "ec2:DeleteNatGateway",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -28,7 +28,7 @@ use aws_sdk_route53::types::{
 use super::common::{b, s, wait_until};
 use super::route53::{self, norm_name, TAG_DNS, TAG_ZONE};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::{Names, View};
 
 pub struct Record;
@@ -58,6 +58,18 @@ fn set_identifier(stack: &str, what: &str) -> String {
 impl Kind<Clients> for Record {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "route53:ListHostedZonesByName",
+                "route53:ListResourceRecordSets",
+                "route53:GetChange",
+            ],
+            write_any: &["route53:ChangeResourceRecordSets"],
+            ..Iam::default()
+        }
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::common::{ignore_missing, s, strs};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{NetworkModel, View};
 
 pub struct RouteTable;
@@ -20,6 +20,23 @@ pub const ID: &str = "rt.public";
 impl Kind<Clients> for RouteTable {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["ec2:DescribeRouteTables"],
+            write_any: &[
+                "ec2:CreateRouteTable",
+                "ec2:DeleteRouteTable",
+                "ec2:CreateRoute",
+                "ec2:ReplaceRoute",
+                "ec2:AssociateRouteTable",
+                "ec2:DisassociateRouteTable",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::appscaling::{dimension, find, namespace};
 use super::common::{i, ignore_missing, s, tags_for};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::View;
 
 pub struct ScalableTarget;
@@ -21,6 +21,23 @@ pub const ID: &str = super::appscaling::TARGET_ID;
 impl Kind<Clients> for ScalableTarget {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:ListTagsForResource",
+            ],
+            write_any: &[
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:TagResource",
+                "application-autoscaling:UntagResource",
+                "iam:CreateServiceLinkedRole",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -14,7 +14,7 @@ use super::appscaling::{attached, dimension, namespace};
 use super::common::{b, i, ignore_missing, s};
 use super::scalable_target;
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::names::service_id;
 use crate::spec::View;
 
@@ -38,6 +38,17 @@ const LABEL_SPLIT: &str = "/targetgroup/";
 impl Kind<Clients> for ScalingPolicy {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["application-autoscaling:DescribeScalingPolicies"],
+            write_any: &[
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

@@ -11,7 +11,7 @@ use super::appscaling::{attached, dimension, namespace};
 use super::common::{ignore_missing, s};
 use super::scalable_target;
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::names::service_id;
 use crate::spec::View;
 
@@ -26,6 +26,17 @@ const DEFAULT_TIMEZONE: &str = "UTC";
 impl Kind<Clients> for ScheduledAction {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["application-autoscaling:DescribeScheduledActions"],
+            write_any: &[
+                "application-autoscaling:PutScheduledAction",
+                "application-autoscaling:DeleteScheduledAction",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use super::common::{ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{NetworkModel, View};
 use crate::vmap;
 
@@ -35,6 +35,24 @@ fn rule(port: u32, source: impl Into<Value>) -> Value {
 impl Kind<Clients> for SecurityGroup {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeNetworkInterfaces",
+            ],
+            write_any: &[
+                "ec2:CreateSecurityGroup",
+                "ec2:DeleteSecurityGroup",
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -16,7 +16,7 @@ use super::common::{b, client_token, found_id, i, ignore_missing, s, strs};
 use super::ecs::{ecs_owner, ecs_tags};
 use super::task_definition::CONTAINER;
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::service_id;
 use crate::spec::{ManagedAlarm, View};
 use crate::vmap;
@@ -32,6 +32,21 @@ const NETWORK: &[&str] = &["subnets", "security_groups", "assign_public_ip"];
 impl Kind<Clients> for Service {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["ecs:DescribeServices", "ecs:ListServices"],
+            write: &[
+                "ecs:CreateService",
+                "ecs:UpdateService",
+                "ecs:DeleteService",
+                "ecs:TagResource",
+                "ecs:UntagResource",
+            ],
+            arns: &["arn:aws:ecs:{region}:*:service/*/{name}"],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

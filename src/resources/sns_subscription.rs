@@ -14,7 +14,7 @@ use super::common::{ignore_missing, ownership, s};
 use super::sns::lookup;
 use super::sns_topic;
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, StackRef, Value};
 use crate::spec::View;
 
 pub struct SnsSubscription;
@@ -68,6 +68,14 @@ fn confirmed(arn: &str) -> bool {
 impl Kind<Clients> for SnsSubscription {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["sns:ListSubscriptionsByTopic", "sns:ListTopics"],
+            write_any: &["sns:Subscribe", "sns:Unsubscribe"],
+            ..Iam::default()
+        }
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

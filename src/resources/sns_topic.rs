@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::common::{ignore_missing, ownership};
 use super::sns::{lookup, sns_tags};
 use crate::aws::{Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef};
 use crate::spec::View;
 
 pub struct SnsTopic;
@@ -18,6 +18,24 @@ pub const ID: &str = "alarms.topic";
 impl Kind<Clients> for SnsTopic {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "sns:ListTopics",
+                "sns:ListTagsForResource",
+                "sns:GetTopicAttributes",
+            ],
+            write: &[
+                "sns:CreateTopic",
+                "sns:DeleteTopic",
+                "sns:TagResource",
+                "sns:UntagResource",
+            ],
+            arns: &["arn:aws:sns:{region}:*:{name}"],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use super::common::{b, ignore_missing, s};
 use super::ec2::{discover, tag_spec};
 use crate::aws::{AwsError, Clients, Ctx, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::{NetworkModel, SubnetModel, View};
 
 pub struct Subnet;
@@ -24,6 +24,20 @@ pub fn id(az: &str) -> String {
 impl Kind<Clients> for Subnet {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &["ec2:DescribeSubnets"],
+            write_any: &[
+                "ec2:CreateSubnet",
+                "ec2:DeleteSubnet",
+                "ec2:ModifySubnetAttribute",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::common::{found_id, i, ignore_missing, ownership, s};
 use super::elb::{arn_suffix, elb_tags, tags_of};
 use crate::aws::{AwsError, Clients, Ctx, ErrorKind, InUseRetry, IN_USE};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::{service_id, service_of};
 use crate::spec::{Names, NetworkModel, View};
 
@@ -30,6 +30,28 @@ const HEALTH: &[&str] = &[
 impl Kind<Clients> for TargetGroup {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetGroupAttributes",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeTags",
+            ],
+            write: &[
+                "elasticloadbalancing:CreateTargetGroup",
+                "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroupAttributes",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
+            ],
+            arns: &["arn:aws:elasticloadbalancing:{region}:*:targetgroup/{name}/*"],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {

@@ -15,7 +15,7 @@ use aws_sdk_ecs::types::{
 use super::common::{found_id, i, s, strs};
 use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{AwsError, Clients, Ctx};
-use crate::engine::{Attrs, BoxError, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
+use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::service_id;
 use crate::spec::{volume_name, ContainerHealthModel, ContainerModel, HardeningModel, View};
 use crate::vmap;
@@ -32,6 +32,22 @@ pub const CONTAINER: &str = crate::spec::APP;
 impl Kind<Clients> for TaskDefinition {
     fn name(&self) -> &'static str {
         KIND
+    }
+
+    fn iam(&self) -> Iam {
+        Iam {
+            read: &[
+                "ecs:DescribeTaskDefinition",
+                "ecs:ListTaskDefinitionFamilies",
+                "ecs:ListTaskDefinitions",
+            ],
+            write_any: &[
+                "ecs:RegisterTaskDefinition",
+                "ecs:DeregisterTaskDefinition",
+                "ecs:TagResource",
+            ],
+            ..Iam::default()
+        }
     }
 
     fn retag(&self) -> Option<Retag<Clients>> {
