@@ -247,6 +247,16 @@ rejects!(
     "ballast runs Linux tasks only"
 );
 
+rejects!(
+    an_egress_rule_is_a_port_a_cidr_and_tcp_udp_or_all,
+    "name: web\nregion: us-east-1\nservice:\n  image: nginx\n  user: \"101\"\n  egress:\n    - {port: 5432, to: 10.0.0.1/16}\n    - {port: 0, to: 10.0.0.0/16}\n    - {to: 10.1.0.0/16}\n    - {port: 53, to: 0.0.0.0/0, protocol: icmp}\n    - {port: 80, to: 0.0.0.0/0, protocol: all}\n",
+    "`10.0.0.1/16` has host bits set",
+    "port 0 is not between 1 and 65535",
+    "an egress rule to 10.1.0.0/16 needs a `port` (or `protocol: all`)",
+    "`icmp` is not a protocol an egress rule takes",
+    "`protocol: all` opens every port"
+);
+
 /// A container without `user` runs as the image's (root in most): a warning naming each one.
 #[test]
 fn containers_without_a_user_are_a_warning() {

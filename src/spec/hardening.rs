@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_saphyr::Location;
 
 use super::error::{did_you_mean, Issues};
-use super::model::{HardeningModel, RuntimePlatformModel};
+use super::model::{EgressModel, HardeningModel, RuntimePlatformModel};
 use super::types::*;
 
 /// The Linux capabilities ECS knows (`KernelCapabilities`), and `ALL`.
@@ -291,6 +291,74 @@ pub(super) fn check_runtime_platform(
                 Some("LINUX".into()),
             );
         }
+    }
+    out
+}
+
+/// `egress:`: each rule a CIDR, a port (1-65535) unless `protocol: all`, and tcp, udp or all.
+pub(super) fn check_egress(rules: &[S<EgressRule>], issues: &mut Issues) -> Vec<EgressModel> {
+    const PROTOCOLS: [&str; 3] = ["tcp", "udp", "all"];
+    let mut out = Vec::new();
+    for r in rules {
+        let r = &r.value;
+        super::network::cidr(&r.to, issues);
+        let protocol = r.protocol.as_ref().map_or("tcp", |p| p.value.as_str());
+        if let Some(p) = r
+            .protocol
+            .as_ref()
+            .filter(|p| !PROTOCOLS.contains(&p.value.as_str()))
+        {
+            issues.push(
+                &p.referenced,
+                format!("`{}` is not a protocol an egress rule takes", p.value),
+                "unknown protocol",
+                Some("tcp, udp or all".into()),
+            );
+            continue;
+        }
+        let port = match (&r.port, protocol) {
+            (Some(p), "all") => {
+                issues.push(
+                    &p.referenced,
+                    "`protocol: all` opens every port: a rule with it has no `port`",
+                    "no port with protocol all",
+                    None,
+                );
+                continue;
+            }
+            (None, "all") => None,
+            (Some(p), _) if (1..=65535).contains(&p.value) => Some(p.value),
+            (Some(p), _) => {
+                issues.push(
+                    &p.referenced,
+                    format!("port {} is not between 1 and 65535", p.value),
+                    "not a port",
+                    None,
+                );
+                continue;
+            }
+            (None, _) => {
+                issues.push(
+                    &r.to.referenced,
+                    format!(
+                        "an egress rule to {} needs a `port` (or `protocol: all`)",
+                        r.to.value
+                    ),
+                    "no port",
+                    None,
+                );
+                continue;
+            }
+        };
+        out.push(EgressModel {
+            protocol: if protocol == "all" {
+                "-1".into()
+            } else {
+                protocol.into()
+            },
+            port,
+            to: r.to.value.clone(),
+        });
     }
     out
 }

@@ -249,6 +249,17 @@ pub struct ServiceModel {
     /// How the `app` container is locked down.
     pub hardening: HardeningModel,
     pub runtime_platform: RuntimePlatformModel,
+    /// `egress:`: where the tasks may connect besides the defaults.
+    pub egress: Vec<EgressModel>,
+}
+
+/// One egress rule of a service's security group: `protocol` is `tcp`, `udp` or `-1` (all,
+/// then no `port`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EgressModel {
+    pub protocol: String,
+    pub port: Option<u32>,
+    pub to: String,
 }
 
 /// How a container is locked down: read-only root filesystem but for `writable_paths` (task

@@ -94,6 +94,7 @@ pub(super) fn check_service(s: &Service, issues: &mut Issues) -> ServiceModel {
         slo: None,
         hardening,
         runtime_platform: super::hardening::check_runtime_platform(&s.runtime_platform, issues),
+        egress: super::hardening::check_egress(&s.egress, issues),
     }
 }
 

@@ -259,6 +259,23 @@ pub struct Service {
     pub capabilities: Option<S<Capabilities>>,
     /// The task's operating system and CPU architecture; default Linux on X86_64.
     pub runtime_platform: Option<S<RuntimePlatform>>,
+    /// Where the tasks may connect besides the defaults (HTTPS and DNS anywhere, and the
+    /// stack's other services on their ports): each rule a `port`, a `to` CIDR and a
+    /// `protocol` (tcp, the default; udp; or all, every port, without `port`).
+    #[serde(default)]
+    pub egress: Vec<S<EgressRule>>,
+}
+
+/// One rule of a service's `egress:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressRule {
+    /// The destination port; not with `protocol: all`.
+    pub port: Option<S<u32>>,
+    /// The destination: an IPv4 CIDR (`10.0.0.0/16`, `0.0.0.0/0`).
+    pub to: S<String>,
+    /// `tcp` (default), `udp` or `all`.
+    pub protocol: Option<S<String>>,
 }
 
 /// A sidecar container of a service's task.
