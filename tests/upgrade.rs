@@ -47,6 +47,21 @@ const INTENDED: &[(&str, &str)] = &[
         "the task's platform written out: Linux on X86_64, what Fargate ran before",
     ),
     (
+        "*/aws_security_group.sg.alb egress",
+        "closed egress: the load balancer's group keeps no rule of its own (AWS's allow-all is \
+         revoked in place); its rules to the services' groups are theirs (`alb_egress`)",
+    ),
+    (
+        "*/aws_security_group.sg.service* egress",
+        "closed egress: HTTPS and DNS anywhere, the stack's tasks, `egress:` (in place: \
+         authorize those, revoke the allow-all)",
+    ),
+    (
+        "*/aws_security_group.sg.service* alb_egress",
+        "the load balancer's group may send to the service's group on its port (in place: one \
+         AuthorizeSecurityGroupEgress on the load balancer's group)",
+    ),
+    (
         "*/aws_ecs_task_definition.taskdef containers",
         "sidecars: always set (empty without any), so removing the last one is a change; a \
          task definition of the baseline reads back as no sidecars: no change",

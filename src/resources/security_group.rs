@@ -1,5 +1,12 @@
 //! `aws_security_group`: the ALB's group (listener ports from the allowed CIDRs) and the
 //! service's group (only the ALB's group, only on the container port).
+//!
+//! Egress is closed by default: the ALB's group sends only to the services' groups on their
+//! ports, and a service's group only to HTTPS and DNS anywhere (image pulls, logs, secrets, AWS
+//! APIs), to the stack's other services on their ports, and to what its `egress:` adds. The
+//! ALB's rule to a service's group is that service group's attribute `alb_egress` (the service's
+//! group already refers to the ALB's for its ingress: the ALB's group cannot refer back), so it
+//! is made, changed and revoked with the service's group.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
@@ -31,6 +38,26 @@ fn rule(port: u32, source: impl Into<Value>) -> Value {
     vmap! { "port" => port, "source" => source.into() }
 }
 
+/// An egress rule as discovery reads it back: `protocol` only when not tcp, `port` -1 for all.
+fn egress_rule(protocol: &str, port: Option<u32>, to: impl Into<Value>) -> Value {
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("port".to_string(), Value::Int(port.map_or(-1, i64::from)));
+    m.insert("to".to_string(), to.into());
+    if protocol != "tcp" {
+        m.insert("protocol".to_string(), Value::str(protocol));
+    }
+    Value::Map(m)
+}
+
+/// What AWS gives every new group of a VPC: all traffic out, anywhere.
+fn default_egress() -> Value {
+    Value::set([egress_rule("-1", None, "0.0.0.0/0")])
+}
+
+/// Every task needs HTTPS (ECR, CloudWatch Logs, Secrets Manager, SSM, STS and the app's own
+/// AWS calls) and DNS.
+const DEFAULT_EGRESS: [(&str, u32); 3] = [("tcp", 443), ("udp", 53), ("tcp", 53)];
+
 #[async_trait]
 impl Kind<Clients> for SecurityGroup {
     fn name(&self) -> &'static str {
@@ -48,6 +75,8 @@ impl Kind<Clients> for SecurityGroup {
                 "ec2:DeleteSecurityGroup",
                 "ec2:AuthorizeSecurityGroupIngress",
                 "ec2:RevokeSecurityGroupIngress",
+                "ec2:AuthorizeSecurityGroupEgress",
+                "ec2:RevokeSecurityGroupEgress",
                 "ec2:CreateTags",
                 "ec2:DeleteTags",
             ],
@@ -79,6 +108,8 @@ impl Kind<Clients> for SecurityGroup {
                 format!("ballast {}: load balancer", v.stack.name),
             )
             .attr("ingress", Value::set(alb_rules))
+            // Its rules to the services' groups are theirs (`alb_egress`): nothing else.
+            .attr("egress", Value::set(Vec::<Value>::new()))
             .force_new(&["vpc_id", "description"])];
         if v.stack.named_services {
             nodes.push(
@@ -92,6 +123,8 @@ impl Kind<Clients> for SecurityGroup {
                         ),
                     )
                     .attr("ingress", Value::set(Vec::<Value>::new()))
+                    // A task's egress is the union of its groups': this one adds none.
+                    .attr("egress", Value::set(Vec::<Value>::new()))
                     .force_new(&["vpc_id", "description"]),
             );
         }
@@ -124,11 +157,36 @@ impl Kind<Clients> for SecurityGroup {
                 v.service_name()
             ),
         };
+        let mut egress: Vec<Value> = DEFAULT_EGRESS
+            .iter()
+            .map(|(proto, port)| egress_rule(proto, Some(*port), "0.0.0.0/0"))
+            .collect();
+        egress.extend(
+            v.service()
+                .egress
+                .iter()
+                .map(|r| egress_rule(&r.protocol, r.port, r.to.as_str())),
+        );
+        if v.stack.named_services {
+            // Every TCP port of the stack's tasks: each service's group admits them on its own
+            // port only, and a service added later changes no other service's rules.
+            let mut all_tcp = egress_rule("tcp", Some(0), Value::reference(TASKS_ID, "id"));
+            if let Value::Map(m) = &mut all_tcp {
+                m.insert("to_port".into(), Value::Int(65535));
+            }
+            egress.push(all_tcp);
+        }
+        let mut alb_egress = Vec::new();
+        if v.behind_load_balancer() {
+            alb_egress.push(vmap! { "port" => port, "from" => Value::reference(ALB_ID, "id") });
+        }
         vec![
             Node::new(KIND, v.id(SERVICE_ID), v.service_names().service_sg())
                 .attr("vpc_id", vpc_ref(v))
                 .attr("description", description)
                 .attr("ingress", Value::set(ingress))
+                .attr("egress", Value::set(egress))
+                .attr("alb_egress", Value::set(alb_egress))
                 .force_new(&["vpc_id", "description"]),
         ]
     }
@@ -150,40 +208,24 @@ impl Kind<Clients> for SecurityGroup {
         };
         let read = |g: &aws_sdk_ec2::types::SecurityGroup| {
             let id = g.group_id().unwrap_or_default().to_string();
-            let mut rules = Vec::new();
-            for p in g.ip_permissions() {
-                let from = p.from_port().unwrap_or(-1);
-                let to = p.to_port().unwrap_or(-1);
-                let proto = p.ip_protocol().unwrap_or("-1");
-                let mk = |source: &str| {
-                    let mut m = std::collections::BTreeMap::new();
-                    m.insert("port".to_string(), Value::Int(from.into()));
-                    m.insert("source".to_string(), Value::str(source));
-                    if proto != "tcp" {
-                        m.insert("protocol".to_string(), Value::str(proto));
-                    }
-                    if to != from {
-                        m.insert("to_port".to_string(), Value::Int(to.into()));
-                    }
-                    Value::Map(m)
-                };
-                rules.extend(p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).map(mk));
-                rules.extend(
-                    p.user_id_group_pairs()
-                        .iter()
-                        .filter_map(|r| r.group_id())
-                        .map(mk),
-                );
-            }
             let attrs = Attrs::from([
                 ("vpc_id".into(), Value::opt_str(g.vpc_id())),
                 ("description".into(), Value::opt_str(g.description())),
-                ("ingress".into(), Value::set(rules)),
+                (
+                    "ingress".into(),
+                    Value::set(rules(g.ip_permissions(), "source")),
+                ),
+                (
+                    "egress".into(),
+                    Value::set(rules(g.ip_permissions_egress(), "to")),
+                ),
             ]);
             let outputs = Outputs::from([("id".into(), id.clone())]);
             (attrs, outputs)
         };
-        Ok(discover(KIND, stack, desired, describe, read).await?)
+        let mut found = discover(KIND, stack, desired, describe, read).await?;
+        alb_rules_to_their_services(&mut found);
+        Ok(found)
     }
 
     async fn create(
@@ -204,7 +246,8 @@ impl Kind<Clients> for SecurityGroup {
             .await
             .ctx(|| format!("create security group {}", node.name))?;
         let id = r.group_id().unwrap_or_default().to_string();
-        converge(c, &id, attrs, &Attrs::new()).await?;
+        let new = Attrs::from([("egress".into(), default_egress())]);
+        converge(c, &id, attrs, &new).await?;
         Ok(Outputs::from([("id".into(), id)]))
     }
 
@@ -222,6 +265,9 @@ impl Kind<Clients> for SecurityGroup {
     }
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
+        // The load balancer's rule to this group goes first: it would hold the group.
+        let none = Attrs::new();
+        ignore_missing(converge_alb(c, &cur.physical_id, &none, &cur.attrs).await)?;
         // Fails while the ALB's or tasks' network interfaces, or another group's rule, still use it.
         let r = super::common::retry_in_use(IN_USE, || async {
             c.ec2
@@ -249,7 +295,7 @@ impl Kind<Clients> for SecurityGroup {
     }
 }
 
-fn permission(rule: &Value) -> IpPermission {
+fn permission(rule: &Value, key: &str) -> IpPermission {
     let m = rule.as_map().cloned().unwrap_or_default();
     let from = m.get("port").and_then(Value::as_int).unwrap_or(-1) as i32;
     let to = m
@@ -258,7 +304,7 @@ fn permission(rule: &Value) -> IpPermission {
         .map(|t| t as i32)
         .unwrap_or(from);
     let proto = m.get("protocol").and_then(Value::as_str).unwrap_or("tcp");
-    let source = m.get("source").and_then(Value::as_str).unwrap_or_default();
+    let source = m.get(key).and_then(Value::as_str).unwrap_or_default();
     let p = IpPermission::builder()
         .ip_protocol(proto)
         .from_port(from)
@@ -272,20 +318,32 @@ fn permission(rule: &Value) -> IpPermission {
     }
 }
 
-/// Authorize the rules `want` has and `have` lacks; revoke the reverse.
-async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {
-    let want = want.get("ingress").map(Value::as_list).unwrap_or(&[]);
-    let have = have.get("ingress").map(Value::as_list).unwrap_or(&[]);
-    let add: Vec<IpPermission> = want
+/// The rules of `key` (`ingress`, `egress`) that `want` has and `have` lacks, and the reverse.
+fn delta(
+    want: &Attrs,
+    have: &Attrs,
+    key: &str,
+    side: &str,
+) -> (Vec<IpPermission>, Vec<IpPermission>) {
+    let want = want.get(key).map(Value::as_list).unwrap_or(&[]);
+    let have = have.get(key).map(Value::as_list).unwrap_or(&[]);
+    let add = want
         .iter()
         .filter(|r| !have.contains(r))
-        .map(permission)
+        .map(|r| permission(r, side))
         .collect();
-    let remove: Vec<IpPermission> = have
+    let remove = have
         .iter()
         .filter(|r| !want.contains(r))
-        .map(permission)
+        .map(|r| permission(r, side))
         .collect();
+    (add, remove)
+}
+
+/// Authorize the rules `want` has and `have` lacks; revoke the reverse (ingress, egress, and
+/// the load balancer's egress to this group).
+async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(), BoxError> {
+    let (add, remove) = delta(want, have, "ingress", "source");
     if !add.is_empty() {
         c.ec2
             .authorize_security_group_ingress()
@@ -304,7 +362,139 @@ async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(
             .await
             .ctx(|| format!("revoke ingress on security group {id}"))?;
     }
+    if want.contains_key("egress") {
+        let (add, remove) = delta(want, have, "egress", "to");
+        if !add.is_empty() {
+            c.ec2
+                .authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(add))
+                .send()
+                .await
+                .ctx(|| format!("authorize egress on security group {id}"))?;
+        }
+        if !remove.is_empty() {
+            c.ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(remove))
+                .send()
+                .await
+                .ctx(|| format!("revoke egress on security group {id}"))?;
+        }
+    }
+    converge_alb(c, id, want, have).await?;
     Ok(())
+}
+
+/// `alb_egress` of the service group `id`: the load balancer's group (`from`) may send to `id`
+/// on `port`. Authorized and revoked on the load balancer's group.
+async fn converge_alb(
+    c: &Clients,
+    id: &str,
+    want: &Attrs,
+    have: &Attrs,
+) -> Result<(), crate::aws::AwsError> {
+    let rules = |a: &Attrs| -> Vec<(String, i32)> {
+        a.get("alb_egress")
+            .map(Value::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|r| {
+                let m = r.as_map()?;
+                let from = m.get("from")?.as_str()?.to_string();
+                Some((from, m.get("port")?.as_int()? as i32))
+            })
+            .collect()
+    };
+    let (want, have) = (rules(want), rules(have));
+    let to_us = |port: i32| {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+            .build()
+    };
+    for (alb, port) in want.iter().filter(|r| !have.contains(r)) {
+        c.ec2
+            .authorize_security_group_egress()
+            .group_id(alb)
+            .ip_permissions(to_us(*port))
+            .send()
+            .await
+            .ctx(|| format!("authorize egress from security group {alb} to {id}"))?;
+    }
+    for (alb, port) in have.iter().filter(|r| !want.contains(r)) {
+        c.ec2
+            .revoke_security_group_egress()
+            .group_id(alb)
+            .ip_permissions(to_us(*port))
+            .send()
+            .await
+            .ctx(|| format!("revoke egress from security group {alb} to {id}"))?;
+    }
+    Ok(())
+}
+
+/// Rules of `perms` as attribute values: `port`, `key` (`source` or `to`: a CIDR or a group
+/// id), `protocol` when not tcp and `to_port` when a range.
+fn rules(perms: &[IpPermission], key: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for p in perms {
+        let from = p.from_port().unwrap_or(-1);
+        let to = p.to_port().unwrap_or(-1);
+        let proto = p.ip_protocol().unwrap_or("-1");
+        let mk = |peer: &str| {
+            let mut m = std::collections::BTreeMap::new();
+            m.insert("port".to_string(), Value::Int(from.into()));
+            m.insert(key.to_string(), Value::str(peer));
+            if proto != "tcp" {
+                m.insert("protocol".to_string(), Value::str(proto));
+            }
+            if to != from {
+                m.insert("to_port".to_string(), Value::Int(to.into()));
+            }
+            Value::Map(m)
+        };
+        out.extend(p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).map(mk));
+        out.extend(
+            p.user_id_group_pairs()
+                .iter()
+                .filter_map(|r| r.group_id())
+                .map(mk),
+        );
+    }
+    out
+}
+
+/// The load balancer group's egress rules to other groups are those groups' `alb_egress`: moved
+/// there from its own `egress`, so each service's group shows (and owns) the rule to it.
+fn alb_rules_to_their_services(found: &mut [Observed]) {
+    let mut to: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for o in found.iter_mut().filter(|o| o.id == ALB_ID) {
+        let alb = o.physical_id.clone();
+        let Some(Value::List(rules)) = o.attrs.get_mut("egress") else {
+            continue;
+        };
+        rules.retain(|r| {
+            let m = r.as_map();
+            let peer = m.and_then(|m| m.get("to")).and_then(Value::as_str);
+            match (peer, m.and_then(|m| m.get("port")).and_then(Value::as_int)) {
+                (Some(g), Some(port)) if g.starts_with("sg-") => {
+                    to.entry(g.to_string())
+                        .or_default()
+                        .push(vmap! { "port" => port, "from" => alb.as_str() });
+                    false
+                }
+                _ => true,
+            }
+        });
+    }
+    for o in found.iter_mut().filter(|o| o.id != ALB_ID) {
+        let rules = to.remove(&o.physical_id).unwrap_or_default();
+        o.attrs.insert("alb_egress".into(), Value::set(rules));
+    }
 }
 
 /// What keeps the security group `id` in use: network interfaces in it, and other groups whose
