@@ -872,8 +872,16 @@ fn aws_nat_gateway() {
 
 /// (protocol, from, to, source) of every ingress rule.
 fn ingress(g: &aws_sdk_ec2::types::SecurityGroup) -> Vec<(String, i32, i32, String)> {
+    permissions(g.ip_permissions())
+}
+
+fn egress(g: &aws_sdk_ec2::types::SecurityGroup) -> Vec<(String, i32, i32, String)> {
+    permissions(g.ip_permissions_egress())
+}
+
+fn permissions(perms: &[aws_sdk_ec2::types::IpPermission]) -> Vec<(String, i32, i32, String)> {
     let mut out = Vec::new();
-    for p in g.ip_permissions() {
+    for p in perms {
         let proto = p.ip_protocol().unwrap_or_default().to_string();
         let (from, to) = (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1));
         for r in p.ip_ranges() {
@@ -953,6 +961,21 @@ fn aws_security_group() {
         [rule(8080, &alb_id)],
         "service: the container port from the ALB's group only"
     );
+    let svc_id = svc.group_id().unwrap().to_string();
+    assert_eq!(
+        egress(&alb),
+        [rule(8080, &svc_id)],
+        "ALB: sends only to the service's group, on its port (AWS's allow-all revoked)"
+    );
+    assert_eq!(
+        egress(&svc),
+        [
+            rule(53, "0.0.0.0/0"),
+            rule(443, "0.0.0.0/0"),
+            ("udp".into(), 53, 53, "0.0.0.0/0".into())
+        ],
+        "service: HTTPS and DNS only"
+    );
 
     // One CIDR fewer: the ALB group is updated in place by revoking that rule.
     let m2 = ls.model(&spec(ls.stack, "10.1.0.0/16", 30, ""));
@@ -962,6 +985,7 @@ fn aws_security_group() {
     assert_eq!(alb.group_id(), Some(alb_id.as_str()), "same group");
     assert_eq!(ingress(&alb), [rule(80, "10.1.0.0/16")]);
     assert_eq!(ingress(&svc), [rule(8080, &alb_id)]);
+    assert_eq!(egress(&alb), [rule(8080, &svc_id)]);
     ls.destroy(&m2);
 }
 
