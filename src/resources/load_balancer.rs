@@ -248,7 +248,7 @@ impl Kind<Clients> for LoadBalancer {
             == Some(true)
         {
             return Err(format!(
-                "load balancer {} has deletion protection on; set load_balancer.deletion_protection: false and deploy first",
+                "load balancer {} has deletion protection on; deploy with `protect: false` (and no load_balancer.deletion_protection: true) first",
                 cur.name
             )
             .into());

@@ -447,9 +447,11 @@ fn check_existing(e: &ExistingNetwork, issues: &mut Issues) -> NetworkModel {
     }
 }
 
+/// `protect`: the spec's top-level `protect:` (the default of `deletion_protection`).
 pub(super) fn check_lb(
     lb: &LoadBalancer,
     regions: &[String],
+    protect: bool,
     issues: &mut Issues,
 ) -> LoadBalancerModel {
     let certificates = check_certificates(lb, regions, issues);
@@ -507,7 +509,7 @@ pub(super) fn check_lb(
         certificates,
         ssl_policy: check_ssl_policy(lb, issues),
         idle_timeout,
-        deletion_protection: lb.deletion_protection.unwrap_or(false),
+        deletion_protection: lb.deletion_protection.unwrap_or(protect),
         drop_invalid_header_fields: lb.drop_invalid_header_fields.unwrap_or(true),
         desync_mitigation_mode: check_desync(lb, issues),
         ingress_cidrs,

@@ -47,6 +47,11 @@ pub struct Spec {
     pub dashboard: Option<bool>,
     /// What every IAM role of the stack gets.
     pub iam: Option<S<Iam>>,
+    /// Default false. True protects what losing would hurt from deletion, by hand or by
+    /// `destroy`: the load balancer's deletion protection (unless
+    /// `load_balancer.deletion_protection` says otherwise). To remove the stack, deploy with
+    /// `protect: false` first.
+    pub protect: Option<bool>,
 }
 
 /// `iam:`: settings of every role ballast makes for the stack.

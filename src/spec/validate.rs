@@ -292,7 +292,12 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
     }
 
     let network = check_network(spec.network.as_ref(), &region, issues);
-    let load_balancer = check_lb(&spec.load_balancer, &regions, issues);
+    let load_balancer = check_lb(
+        &spec.load_balancer,
+        &regions,
+        spec.protect.unwrap_or(false),
+        issues,
+    );
     let (mut checked, named_services) = check_services(spec, name, issues);
     // The fewest tasks any service runs: the running-tasks alarm's default threshold.
     let service_min = checked
