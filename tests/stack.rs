@@ -153,7 +153,13 @@ fn the_network_is_one_vpc_with_a_subnet_per_az_and_only_the_alb_reaches_the_task
             g.nat_gateway_id().unwrap().to_string()
         };
         let (nat_a, nat_b) = (nat_in("us-east-2a"), nat_in("us-east-2b"));
-        assert_eq!(nats.nat_gateways().len(), 2);
+        // (A run before this one on the same emulator leaves its NAT gateways `deleted`.)
+        let live = nats
+            .nat_gateways()
+            .iter()
+            .filter(|g| g.state().map(|s| s.as_str()) != Some("deleted"))
+            .count();
+        assert_eq!(live, 2);
 
         // The public table routes to the internet gateway; each private subnet's to its AZ's
         // NAT gateway.
@@ -266,6 +272,41 @@ fn the_network_is_one_vpc_with_a_subnet_per_az_and_only_the_alb_reaches_the_task
             alb_sg.group_id(),
             "only the ALB's SG"
         );
+        // Egress is closed: the ALB's group sends only to the service's, on its port; the
+        // service's only to HTTPS and DNS.
+        let out = |g: &aws_sdk_ec2::types::SecurityGroup| {
+            let mut rules: Vec<(String, i32, String)> = g
+                .ip_permissions_egress()
+                .iter()
+                .flat_map(|p| {
+                    let head = (p.ip_protocol().unwrap().to_string(), p.from_port().unwrap());
+                    p.ip_ranges()
+                        .iter()
+                        .map(|r| r.cidr_ip().unwrap().to_string())
+                        .chain(
+                            p.user_id_group_pairs()
+                                .iter()
+                                .map(|r| r.group_id().unwrap().to_string()),
+                        )
+                        .map(move |to| (head.0.clone(), head.1, to))
+                })
+                .collect();
+            rules.sort();
+            rules
+        };
+        let any = "0.0.0.0/0".to_string();
+        assert_eq!(
+            out(alb_sg),
+            [("tcp".into(), 80, svc_sg.group_id().unwrap().to_string())]
+        );
+        assert_eq!(
+            out(svc_sg),
+            [
+                ("tcp".into(), 53, any.clone()),
+                ("tcp".into(), 443, any.clone()),
+                ("udp".into(), 53, any)
+            ]
+        );
     });
 }
 
@@ -300,6 +341,11 @@ fn the_load_balancer_service_role_and_logs_get_their_defaults() {
     assert_eq!(
         lb_attr("routing.http.desync_mitigation_mode").as_deref(),
         Some("defensive")
+    );
+    assert_eq!(
+        lb_attr("deletion_protection.enabled").as_deref(),
+        Some("false"),
+        "no `protect:`"
     );
     let tg = s.target_group();
     assert_eq!(tg.target_type().unwrap().as_str(), "ip");
@@ -1084,6 +1130,43 @@ fn every_example_stack_deploys_idempotently_and_destroys() {
         s.assert_converged();
         s.destroy();
     }
+}
+
+/// `protect: true` turns the load balancer's deletion protection on: destroy then stops at it
+/// and says how to go on; a deploy with `protect: false` turns it off, and destroy goes through.
+#[test]
+fn a_protected_stack_is_not_destroyed_until_it_is_unprotected() {
+    let env = Env::new();
+    let (stack, region) = ("it-protect", "eu-north-1");
+    let yaml = format!("protect: true\n{}", web_spec(stack, region, ""));
+    let s = TestStack::new(&env, stack, region, &yaml);
+    s.deploy();
+    let protection = || {
+        let c = s.clients();
+        let arn = s.load_balancer().load_balancer_arn().unwrap().to_string();
+        let attrs = s
+            .block_on(
+                c.elbv2
+                    .describe_load_balancer_attributes()
+                    .load_balancer_arn(arn)
+                    .send(),
+            )
+            .unwrap();
+        attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("deletion_protection.enabled"))
+            .and_then(|a| a.value())
+            .map(str::to_string)
+    };
+    assert_eq!(protection().as_deref(), Some("true"));
+    let r = s.run("destroy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&["has deletion protection on; deploy with `protect: false`"]);
+    s.set_yaml(&yaml.replace("protect: true", "protect: false"));
+    s.deploy();
+    assert_eq!(protection().as_deref(), Some("false"));
+    s.destroy();
 }
 
 #[test]
