@@ -266,8 +266,7 @@ impl Kind<Clients> for SecurityGroup {
 
     async fn delete(&self, c: &Clients, cur: &Observed) -> Result<(), BoxError> {
         // The load balancer's rule to this group goes first: it would hold the group.
-        let none = Attrs::new();
-        ignore_missing(converge_alb(c, &cur.physical_id, &none, &cur.attrs).await)?;
+        converge_alb(c, &cur.physical_id, &Attrs::new(), &cur.attrs).await?;
         // Fails while the ALB's or tasks' network interfaces, or another group's rule, still use it.
         let r = super::common::retry_in_use(IN_USE, || async {
             c.ec2
@@ -426,13 +425,19 @@ async fn converge_alb(
             .ctx(|| format!("authorize egress from security group {alb} to {id}"))?;
     }
     for (alb, port) in have.iter().filter(|r| !want.contains(r)) {
-        c.ec2
+        let r = c
+            .ec2
             .revoke_security_group_egress()
             .group_id(alb)
             .ip_permissions(to_us(*port))
             .send()
             .await
-            .ctx(|| format!("revoke egress from security group {alb} to {id}"))?;
+            .ctx(|| format!("revoke egress from security group {alb} to {id}"));
+        // A load balancer group replaced or deleted took its rules with it.
+        match r {
+            Err(e) if !e.is_not_found() => return Err(e),
+            _ => {}
+        }
     }
     Ok(())
 }
