@@ -170,7 +170,10 @@ fn every_example_runs_with_exactly_its_printed_policy() {
             let _on = Enforcement::on(&env);
             let r = user.ballast(&env, &["plan", s.spec()]);
             assert_ok(&r, &format!("plan {} with its policy", f.display()));
-            let r = user.ballast(&env, &["deploy", s.spec(), "--yes"]);
+            let r = user.ballast(
+                &env,
+                &["deploy", s.spec(), "--yes", "--poll-interval", "200ms"],
+            );
             assert_ok(&r, &format!("deploy {} with its policy", f.display()));
             let r = user.ballast(&env, &["deploy", s.spec(), "--yes"]);
             assert_ok(&r, &format!("redeploy {} with its policy", f.display()));

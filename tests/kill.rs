@@ -141,7 +141,9 @@ fn matrix(env: &Env, s: &TestStack, want: &common::Inventory, stride: u64) -> u6
         }
 
         env.reset();
-        let r = s.run("deploy", &["--yes"]);
+        // The emulator's rollouts finish at once: polling them every 5 s (the default) would be
+        // most of the matrix's time.
+        let r = s.run("deploy", &["--yes", "--poll-interval", "200ms"]);
         assert_ok(&r, &format!("the deploy after a kill at write {k}"));
         let rest = env.stats();
         eprintln!("k={k}: the next deploy wrote {} times", rest.writes);

@@ -31,7 +31,7 @@ fn deploys_and_destroys_converge_with_thirty_percent_of_calls_throttled() {
         .unwrap_or(CYCLES);
     env.throttle(RATE, 20261201);
     for i in 1..=cycles {
-        let r = s.run("deploy", &["--yes"]);
+        let r = s.run("deploy", &["--yes", "--poll-interval", "200ms"]);
         assert_ok(&r, &format!("deploy {i} of {cycles} at {RATE} throttling"));
         let r = env.ballast(&["destroy", s.spec(), "--yes"]);
         assert_ok(&r, &format!("destroy {i} of {cycles} at {RATE} throttling"));

@@ -794,7 +794,8 @@ impl<'e> TestStack<'e> {
     pub fn deploy(&self) -> Applied {
         let plan = self.plan_json();
         self.env.reset();
-        let run = self.run("deploy", &["--yes"]);
+        // The emulator's rollouts finish at once: no need to poll them every 5 s (the default).
+        let run = self.run("deploy", &["--yes", "--poll-interval", "200ms"]);
         assert_ok(&run, &format!("deploy {}", self.name));
         let stats = self.env.stats();
         if plan.has_changes() {
