@@ -143,23 +143,11 @@ fn without(policy: &Value, action: &str) -> Value {
     p
 }
 
-fn examples() -> Vec<std::path::PathBuf> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 5);
-    files
-}
-
 #[test]
 fn every_example_runs_with_exactly_its_printed_policy() {
     let _turn = ENFORCED.lock().unwrap_or_else(|e| e.into_inner());
     let env = Env::new();
-    for f in examples() {
+    for f in common::examples() {
         let s = TestStack::from_file(&env, &f);
         if s.global {
             zone(&env, "example.com");

@@ -1,9 +1,9 @@
 //! Integration-test harness: runs the `ballast` binary against the emulator named by
 //! `AWS_ENDPOINT_URL` (scripts/test starts one) and reads AWS back with the SDK.
 //!
-//! Tests share one emulator, so they take a global lock: call counts stay per test. The call
-//! counts come from the emulator shim (`/_shim/stats`, tests/emulator/README.md). The shim is
-//! expected: without it `Env::new` fails, unless `BALLAST_TEST_SHIM=0` says another endpoint
+//! Tests share one emulator; each signs with an access key of its own, so call counts, faults
+//! and freezes stay per test (`Env`). The call counts come from the emulator shim
+//! (`/_shim/stats`, tests/emulator/README.md). The shim is expected: without it `Env::new` fails, unless `BALLAST_TEST_SHIM=0` says another endpoint
 //! (e.g. LocalStack) is meant. Even then a check that needs the shim (call counts, fault
 //! injection, latency, rollout outcomes) fails loudly: no test passes by skipping.
 
@@ -23,6 +23,26 @@ use aws_sdk_applicationautoscaling::types::{
 };
 use aws_sdk_ec2::types::Filter;
 use ballast::aws::Clients;
+
+/// The example stacks, `stacks/*.yaml`, sorted.
+pub fn examples() -> Vec<PathBuf> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    files
+}
+
+/// The example stacks keep their names, so the tests that deploy all of them on one emulator
+/// take turns: each holds this while it does.
+pub fn examples_turn() -> std::sync::MutexGuard<'static, ()> {
+    static EXAMPLES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    EXAMPLES.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// How many environments this test binary has made (each gets an access key of its own).
 static ENVS: AtomicUsize = AtomicUsize::new(0);
@@ -49,7 +69,7 @@ const SECRET: &str = "test";
 ///
 /// `writes` and `write_ops` are the writes to the stack's resources: the stack lock's SSM
 /// writes (PutParameter, DeleteParameter of `/ballast/locks/<stack>`, two per command that
-/// writes) are in `lock_ops` instead, which tests/lock.rs checks. `total` and `calls` count
+/// writes) are in `lock_ops` instead, which tests/suite/lock.rs checks. `total` and `calls` count
 /// everything.
 #[derive(Debug, Default)]
 pub struct Stats {

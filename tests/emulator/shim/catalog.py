@@ -7,7 +7,7 @@ The table lies between the lines <!-- patches:begin --> and <!-- patches:end -->
 "Fidelity patches"; one row per patch registered with @patch (shim/registry.py) in
 shim/patches/*.py, in the registry's order. Without arguments the README is rewritten;
 --check rewrites nothing and exits 1, printing a diff, when the README differs from the
-registry (tests/docs.rs runs it). Imports the patch modules only: no moto, nothing started.
+registry (tests/suite/docs.rs runs it). Imports the patch modules only: no moto, nothing started.
 """
 
 from __future__ import annotations
