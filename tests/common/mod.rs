@@ -832,9 +832,8 @@ impl<'e> TestStack<'e> {
         self.deploy().stats.write_ops
     }
 
-    /// Converged: `plan --detailed-exitcode` exits 0 with "No changes.", and a deploy changes
-    /// nothing and makes not a single write call. Returns that deploy.
-    pub fn assert_converged(&self) -> Run {
+    /// `plan --detailed-exitcode` exits 0 with "No changes.".
+    pub fn assert_no_changes(&self) {
         let r = self.run("plan", &["--detailed-exitcode"]);
         assert_eq!(
             r.code, 0,
@@ -842,6 +841,12 @@ impl<'e> TestStack<'e> {
             r.stderr
         );
         r.assert_stderr(&["No changes."]);
+    }
+
+    /// Converged: `plan --detailed-exitcode` exits 0 with "No changes.", and a deploy changes
+    /// nothing and makes not a single write call. Returns that deploy.
+    pub fn assert_converged(&self) -> Run {
+        self.assert_no_changes();
         self.env.reset();
         let r = self.run("deploy", &["--yes"]);
         assert_ok(&r, "converged deploy");
