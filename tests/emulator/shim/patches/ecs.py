@@ -1,4 +1,4 @@
-"""ECS patches (E1-E8). The table in tests/emulator/README.md is written from these."""
+"""ECS patches (E1-E11). The table in tests/emulator/README.md is written from these."""
 
 from __future__ import annotations
 
@@ -475,3 +475,41 @@ def capacity_providers_listing() -> None:
         return original(self, names)
 
     B.describe_capacity_providers = describe_capacity_providers
+
+
+@patch(
+    "E11", "ecs",
+    moto=(
+        "DescribeServices, DescribeClusters, DescribeTasks and DescribeTaskSets keep whether "
+        "`include: [TAGS]` was asked in a dictionary of the response class, shared by every "
+        "request: a call without it, answered at the same time, drops the tags from another's "
+        "answer (a stack's own services then look untagged)."
+    ),
+    emulator=(
+        "Each request keeps its own copy of that dictionary: a call's answer has the tags "
+        "exactly when it asked for them, whatever runs beside it."
+    ),
+)
+def include_tags_per_request() -> None:
+    from moto.core.responses import BaseResponse
+
+    def own(self) -> dict:
+        if "RESPONSE_KEY_PATH_TO_TRANSFORMER" not in self.__dict__:
+            self.RESPONSE_KEY_PATH_TO_TRANSFORMER = dict(type(self).RESPONSE_KEY_PATH_TO_TRANSFORMER)
+        return self.RESPONSE_KEY_PATH_TO_TRANSFORMER
+
+    orig_include = BaseResponse._include_in_response
+    orig_exclude = BaseResponse._exclude_from_response
+
+    def _include_in_response(self, response_key_path):
+        """E11: on this request's own copy (moto mutates a dictionary of the class)."""
+        own(self)
+        return orig_include(self, response_key_path)
+
+    def _exclude_from_response(self, response_key_path):
+        """E11: on this request's own copy (moto mutates a dictionary of the class)."""
+        own(self)
+        return orig_exclude(self, response_key_path)
+
+    BaseResponse._include_in_response = _include_in_response
+    BaseResponse._exclude_from_response = _exclude_from_response
