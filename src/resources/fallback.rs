@@ -183,6 +183,7 @@ impl Kind<Clients> for Fallback {
             ],
             write: &[
                 "s3:CreateBucket",
+                "s3:TagResource",
                 "s3:DeleteBucket",
                 "s3:PutBucketPolicy",
                 "s3:DeleteBucketPolicy",
@@ -262,28 +263,22 @@ impl Kind<Clients> for Fallback {
         let region = s(attrs, "region")?;
         let s3 = client(c, region);
         let bucket = node.name.as_str();
-        let mut create = s3.create_bucket().bucket(bucket);
-        if region != "us-east-1" {
-            create = create.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region))
-                    .build(),
-            );
-        }
-        create
-            .send()
-            .await
-            .ctx(|| format!("create bucket {bucket}"))?;
         let tags: Vec<Tag> = super::common::tags_for(stack, node, false)
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<_, _>>()?;
-        s3.put_bucket_tagging()
+        // Tagged as it is made (CreateBucket's `Tags`): a run killed right after the create
+        // leaves a bucket the next run knows for the stack's, not a stranger of the same name.
+        let mut config = CreateBucketConfiguration::builder().set_tags(Some(tags));
+        if region != "us-east-1" {
+            config = config.location_constraint(BucketLocationConstraint::from(region));
+        }
+        s3.create_bucket()
             .bucket(bucket)
-            .tagging(Tagging::builder().set_tag_set(Some(tags)).build()?)
+            .create_bucket_configuration(config.build())
             .send()
             .await
-            .ctx(|| format!("tag bucket {bucket}"))?;
+            .ctx(|| format!("create bucket {bucket}"))?;
         configure(&s3, bucket, attrs, node).await?;
         outputs(bucket, region)
     }
@@ -564,7 +559,7 @@ fn ok_or_missing<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
 
 /// S3 replaces a bucket's whole tag set: read it, change the user's keys, write it back.
 /// `Kind::retag`: see there.
-fn retag<'a>(
+pub(super) fn retag<'a>(
     c: &'a Clients,
     cur: &'a Observed,
     set: &'a std::collections::BTreeMap<String, String>,

@@ -1,4 +1,4 @@
-"""S3 patches (B1, B2). The table in tests/emulator/README.md is written from these."""
+"""S3 patches (B1, B2, B3). The table in tests/emulator/README.md is written from these."""
 
 from __future__ import annotations
 
@@ -88,3 +88,40 @@ def new_buckets_block_public_access() -> None:
         return bucket
 
     Backend.create_bucket = create_bucket
+
+
+@patch(
+    "B3", "s3",
+    moto=(
+        "S3 CreateBucket ignores `CreateBucketConfiguration/Tags`: the new bucket has no tags."
+    ),
+    emulator=(
+        "The bucket is made with those tags, as on AWS since 2025 (`TagResource` on create), so "
+        "a bucket is never seen without its owner's tags."
+    ),
+)
+def create_bucket_with_tags() -> None:
+    import xmltodict
+    from moto.s3.responses import S3Response
+
+    orig_put = S3Response._bucket_response_put
+
+    def _bucket_response_put(self, request, bucket_name, querystring):
+        """B3: CreateBucket with CreateBucketConfiguration/Tags tags the new bucket (moto drops
+        the tags)."""
+        result = orig_put(self, request, bucket_name, querystring)
+        if querystring or not self.body:
+            return result
+        try:
+            config = xmltodict.parse(self.body).get("CreateBucketConfiguration") or {}
+        except Exception:  # not XML: moto answered it already
+            return result
+        tags = (config.get("Tags") or {}).get("Tag") or []
+        if isinstance(tags, dict):
+            tags = [tags]
+        if tags and bucket_name in self.backend.buckets:
+            self.backend.put_bucket_tagging(
+                bucket_name, {t["Key"]: t.get("Value") or "" for t in tags})
+        return result
+
+    S3Response._bucket_response_put = _bucket_response_put
