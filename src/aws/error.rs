@@ -294,7 +294,10 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             | "NoSuchTagSetError"
             | "NoSuchWebsiteConfiguration"
             | "NoSuchBucketPolicy"
-            | "NoSuchPublicAccessBlockConfiguration" => Some(NotFound),
+            | "NoSuchPublicAccessBlockConfiguration"
+            | "ServerSideEncryptionConfigurationNotFoundError"
+            | "OwnershipControlsNotFoundError"
+            | "NoSuchLifecycleConfiguration" => Some(NotFound),
             "BucketNotEmpty" => Some(InUse),
             "BucketAlreadyOwnedByYou" => Some(AlreadyExists),
             // Another account has the name: nothing ballast can fix by planning again.

@@ -166,6 +166,11 @@ pub fn still_propagating(
                 || msg.contains("unable to assume the service linked role")
         }
         ("ecs", "AccessDeniedException") => msg.contains("iam:passrole") && mentions_fresh(message),
+        // ELB checks that it may write to an access-log bucket; a bucket (and its policy) made
+        // a moment ago may not let it yet.
+        ("elasticloadbalancingv2", "InvalidConfigurationRequest") => {
+            msg.contains("access denied for bucket") && mentions_fresh(message)
+        }
         // CreateFlowLogs naming a role made a moment ago.
         ("ec2", "InvalidParameter") => msg.contains("unable to assume given iam role"),
         ("applicationautoscaling", "ValidationException") => {

@@ -34,7 +34,9 @@ pub fn iam_policy<C: Cloud>(kinds: &[Box<dyn Kind<C>>], nodes: &[Node], extra: &
         for n in mine {
             let region = if n.scope == GLOBAL { "*" } else { &n.scope };
             for arn in iam.arns {
-                resources.insert(arn.replace("{region}", region).replace("{name}", &n.name));
+                // A name that carries the account (`ACCOUNT`) matches any account's.
+                let name = n.name.replace(ACCOUNT, "*");
+                resources.insert(arn.replace("{region}", region).replace("{name}", &name));
             }
         }
     }
@@ -55,6 +57,10 @@ pub fn iam_policy<C: Cloud>(kinds: &[Box<dyn Kind<C>>], nodes: &[Node], extra: &
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
+
+/// Where a node's name carries the account id, which only AWS calls know: the same text as
+/// `spec::names::ACCOUNT` (a unit test of the resources checks).
+pub const ACCOUNT: &str = "<account>";
 
 fn statement(sid: &str, actions: &BTreeSet<&str>, resources: Vec<String>) -> Json {
     let resource = match resources.as_slice() {

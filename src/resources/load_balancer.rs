@@ -52,6 +52,7 @@ impl Kind<Clients> for LoadBalancer {
             super::subnet::KIND,
             super::security_group::KIND,
             super::internet_gateway::KIND,
+            super::log_bucket::KIND,
         ]
     }
 
@@ -67,7 +68,21 @@ impl Kind<Clients> for LoadBalancer {
             .attr("idle_timeout", lb.idle_timeout)
             .attr("deletion_protection", lb.deletion_protection)
             .attr("drop_invalid_header_fields", lb.drop_invalid_header_fields)
-            .attr("desync_mitigation_mode", lb.desync_mitigation_mode.as_str())
+            .attr("desync_mitigation_mode", lb.desync_mitigation_mode.as_str());
+        // Access logs: to the stack's own bucket in this region, or to the user's.
+        let (bucket, prefix) = match &lb.access_logs {
+            None => (Value::str(""), String::new()),
+            Some(l) => (
+                l.bucket.as_deref().map_or_else(
+                    || Value::reference(super::log_bucket::ID, "bucket"),
+                    Value::str,
+                ),
+                super::log_bucket::prefix(&v.stack.name),
+            ),
+        };
+        n = n
+            .attr("access_logs_bucket", bucket)
+            .attr("access_logs_prefix", prefix)
             .force_new(&["scheme"]);
         // An internet-facing ALB needs the VPC's internet gateway attached (AWS refuses it
         // otherwise); the default route is made beside it, long before the ALB is active.
@@ -105,6 +120,15 @@ impl Kind<Clients> for LoadBalancer {
                     .map(|(_, v)| v.clone())
             };
             let dns = lb.dns_name().unwrap_or_default().to_string();
+            // (bucket, prefix) while access logs are on; empty while off.
+            let logs = if attr("access_logs.s3.enabled").as_deref() == Some("true") {
+                (
+                    attr("access_logs.s3.bucket").unwrap_or_default(),
+                    attr("access_logs.s3.prefix").unwrap_or_default(),
+                )
+            } else {
+                (String::new(), String::new())
+            };
             let attrs = Attrs::from([
                 ("tags".into(), own.tags.clone()),
                 (
@@ -145,6 +169,8 @@ impl Kind<Clients> for LoadBalancer {
                             .unwrap_or_else(|| DEFAULT_DESYNC.to_string()),
                     ),
                 ),
+                ("access_logs_bucket".into(), Value::str(logs.0)),
+                ("access_logs_prefix".into(), Value::str(logs.1)),
             ]);
             out.push(Observed {
                 id: ID.into(),
@@ -190,12 +216,14 @@ impl Kind<Clients> for LoadBalancer {
             .ok_or("CreateLoadBalancer returned no load balancer")?;
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         // A new load balancer has AWS's defaults (60 s idle timeout, no deletion protection,
-        // invalid header fields kept, defensive desync mitigation): set the attributes only
-        // where the spec differs (one round trip less on the way to the listener).
+        // invalid header fields kept, defensive desync mitigation, no access logs): set the
+        // attributes only where the spec differs (one round trip less on the way to the
+        // listener).
         if i(attrs, "idle_timeout")? != DEFAULT_IDLE_TIMEOUT
             || b(attrs, "deletion_protection")
             || b(attrs, "drop_invalid_header_fields")
             || s(attrs, "desync_mitigation_mode")? != DEFAULT_DESYNC
+            || !s(attrs, "access_logs_bucket")?.is_empty()
         {
             set_attributes(c, &arn, attrs).await?;
         }
@@ -282,14 +310,17 @@ const DEFAULT_IDLE_TIMEOUT: i32 = 60;
 const DEFAULT_DESYNC: &str = "defensive";
 
 /// The attributes written by ModifyLoadBalancerAttributes (all at once).
-const ATTRIBUTES: [&str; 4] = [
+const ATTRIBUTES: [&str; 6] = [
     "idle_timeout",
     "deletion_protection",
     "drop_invalid_header_fields",
     "desync_mitigation_mode",
+    "access_logs_bucket",
+    "access_logs_prefix",
 ];
 
 async fn set_attributes(c: &Clients, arn: &str, attrs: &Attrs) -> Result<(), BoxError> {
+    let bucket = s(attrs, "access_logs_bucket")?;
     let kv = |k: &str, v: String| LoadBalancerAttribute::builder().key(k).value(v).build();
     c.elbv2
         .modify_load_balancer_attributes()
@@ -309,6 +340,15 @@ async fn set_attributes(c: &Clients, arn: &str, attrs: &Attrs) -> Result<(), Box
         .attributes(kv(
             "routing.http.desync_mitigation_mode",
             s(attrs, "desync_mitigation_mode")?.to_string(),
+        ))
+        .attributes(kv(
+            "access_logs.s3.enabled",
+            (!bucket.is_empty()).to_string(),
+        ))
+        .attributes(kv("access_logs.s3.bucket", bucket.to_string()))
+        .attributes(kv(
+            "access_logs.s3.prefix",
+            s(attrs, "access_logs_prefix")?.to_string(),
         ))
         .send()
         .await

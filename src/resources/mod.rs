@@ -33,6 +33,7 @@ pub mod launch_template;
 pub mod listener;
 pub mod listener_rule;
 pub mod load_balancer;
+pub mod log_bucket;
 pub mod log_group;
 pub mod metric_alarm;
 pub mod namespace;
@@ -102,6 +103,7 @@ fn kinds() -> Vec<DynKind> {
         Box::new(nat_gateway::NatGateway),
         Box::new(route_table::RouteTable),
         Box::new(security_group::SecurityGroup),
+        Box::new(log_bucket::LogBucket),
         Box::new(load_balancer::LoadBalancer),
         Box::new(target_group::TargetGroup),
         Box::new(listener::Listener),
@@ -352,6 +354,16 @@ mod tests {
             ("s3:DeleteObjects", "s3:DeleteObject"),
             ("s3:PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
             ("s3:GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+            ("s3:GetBucketEncryption", "s3:GetEncryptionConfiguration"),
+            ("s3:PutBucketEncryption", "s3:PutEncryptionConfiguration"),
+            (
+                "s3:GetBucketLifecycleConfiguration",
+                "s3:GetLifecycleConfiguration",
+            ),
+            (
+                "s3:PutBucketLifecycleConfiguration",
+                "s3:PutLifecycleConfiguration",
+            ),
             (
                 "cloudfront:CreateDistributionWithTags",
                 "cloudfront:CreateDistribution",

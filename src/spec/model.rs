@@ -164,6 +164,20 @@ pub struct LoadBalancerModel {
     pub ingress_cidrs: Vec<String>,
     pub deregistration_delay: u32,
     pub health_check: TargetHealthModel,
+    /// `access_logs`: where the load balancer writes its access logs; `None`: nowhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_logs: Option<AccessLogsModel>,
+}
+
+/// `load_balancer.access_logs`, defaults filled in.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccessLogsModel {
+    /// A bucket of the user's; `None`: the stack's own, one per region.
+    pub bucket: Option<String>,
+    /// Days the stack's own bucket keeps a log.
+    pub retention_days: u32,
+    /// `protect:`: the stack's own bucket refuses deletion (a bucket policy denies it).
+    pub protect: bool,
 }
 
 impl LoadBalancerModel {

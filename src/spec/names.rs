@@ -22,6 +22,9 @@ pub fn is_user_tag(key: &str) -> bool {
 /// Longest stack name that keeps `<name>-alb` within the 32 characters ALB and TG names allow.
 pub const MAX_STACK_NAME: usize = 28;
 
+/// Where a name carries the account id, which only AWS calls know (`Names::access_log_bucket`).
+pub const ACCOUNT: &str = "<account>";
+
 #[derive(Clone, Debug)]
 pub struct Names {
     pub stack: String,
@@ -168,6 +171,14 @@ impl Names {
     /// (validation checks that it is a valid bucket name).
     pub fn fallback_bucket(&self, dns_name: &str) -> String {
         dns_name.to_string()
+    }
+    /// The load balancer's access-log bucket in this region, in the account's own bucket
+    /// namespace (S3's account regional namespace: `<prefix>-<account>-<region>-an`, a name no
+    /// other account can take). The account is only known to AWS calls: the name carries
+    /// [`ACCOUNT`] in its place (`web-alb-<account>-us-east-1-an`), which the bucket's kind
+    /// replaces. At most 63 characters with a stack name of at most `MAX_STACK_NAME`.
+    pub fn access_log_bucket(&self) -> String {
+        format!("{}-alb-{ACCOUNT}-{}-an", self.stack, self.region)
     }
     /// The `Name` tag of the CloudFront distribution that serves the fallback page over HTTPS
     /// (distributions have no names; discovery finds them by comment or alias, and tags).

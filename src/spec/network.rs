@@ -515,6 +515,75 @@ pub(super) fn check_lb(
         ingress_cidrs,
         deregistration_delay,
         health_check,
+        access_logs: check_access_logs(lb, protect, issues),
+    }
+}
+
+/// `load_balancer.access_logs`: off, the stack's own bucket (`true`, or a map without
+/// `bucket`), or a bucket of the user's.
+fn check_access_logs(
+    lb: &LoadBalancer,
+    protect: bool,
+    issues: &mut Issues,
+) -> Option<AccessLogsModel> {
+    let at = lb.access_logs.as_ref()?;
+    let (bucket, days) = match &at.value {
+        AccessLogs::Off => return None,
+        AccessLogs::Wrong(what) => {
+            issues.push(
+                &at.referenced,
+                format!("access_logs is {what}"),
+                "expected true, false, a bucket name or a map",
+                Some("`true` makes a bucket for the logs; a bucket name sends them to a bucket of yours; or `{bucket: NAME}` / `{retention_days: 90}`".into()),
+            );
+            return None;
+        }
+        AccessLogs::Bucket(name) => (Some((name.clone(), at.referenced)), None),
+        AccessLogs::Set(set) => (
+            set.bucket.as_ref().map(|b| (b.value.clone(), b.referenced)),
+            set.retention_days.as_ref(),
+        ),
+    };
+    if let Some((name, loc)) = &bucket {
+        if let Some(why) = bucket_name_problem(name) {
+            issues.push(
+                loc,
+                format!("`{name}` is not an S3 bucket name: {why}"),
+                "not a bucket name",
+                Some("3 to 63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit".into()),
+            );
+        }
+        if let Some(d) = days {
+            issues.push(
+                &d.referenced,
+                "retention_days is for the stack's own bucket",
+                "the bucket is yours",
+                Some("your bucket's lifecycle rules decide how long its logs stay: remove retention_days, or remove bucket to let the stack make its own".into()),
+            );
+        }
+    }
+    let retention_days = range(&days.cloned(), 90, 1, 3650, "retention_days", issues);
+    Some(AccessLogsModel {
+        bucket: bucket.map(|(b, _)| b),
+        retention_days,
+        protect,
+    })
+}
+
+/// Why `name` is not a general purpose S3 bucket name, if it is not.
+pub(super) fn bucket_name_problem(name: &str) -> Option<String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if name.len() < 3 || name.len() > 63 {
+        Some(format!("{} characters, 3 to 63", name.len()))
+    } else if let Some(c) = name.chars().find(|c| !ok_char(*c)) {
+        Some(format!("`{c}` is not allowed"))
+    } else if !edge(name.chars().next()) || !edge(name.chars().last()) {
+        Some("it must begin and end with a letter or digit".into())
+    } else if name.contains("..") {
+        Some("two dots in a row".into())
+    } else {
+        None
     }
 }
 

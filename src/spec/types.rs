@@ -49,7 +49,8 @@ pub struct Spec {
     pub iam: Option<S<Iam>>,
     /// Default false. True protects what losing would hurt from deletion, by hand or by
     /// `destroy`: the load balancer's deletion protection (unless
-    /// `load_balancer.deletion_protection` says otherwise). To remove the stack, deploy with
+    /// `load_balancer.deletion_protection` says otherwise), and the access-log bucket (its
+    /// policy denies `s3:DeleteBucket`). To remove the stack, deploy with
     /// `protect: false` first.
     pub protect: Option<bool>,
 }
@@ -171,8 +172,78 @@ pub struct LoadBalancer {
     pub ingress_cidrs: Option<Vec<S<String>>>,
     /// Seconds the ALB waits for in-flight requests before deregistering a target; default 30.
     pub deregistration_delay: Option<S<u32>>,
+    /// Access logs (Security Hub ELB.5): `true` makes a bucket per region for them, a bucket
+    /// name sends them to that bucket of yours, a map sets `bucket` and `retention_days`;
+    /// default false.
+    pub access_logs: Option<S<AccessLogs>>,
     #[serde(default)]
     pub health_check: TargetHealthCheck,
+}
+
+/// `load_balancer.access_logs` as a map.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogsSettings {
+    /// A bucket of yours (in the load balancer's region, with a policy that lets ELB write);
+    /// without it the stack makes its own.
+    pub bucket: Option<S<String>>,
+    /// Days the stack's own bucket keeps a log; default 90.
+    pub retention_days: Option<S<u32>>,
+}
+
+/// `load_balancer.access_logs`: `false`, `true`, a bucket name or a map of settings. Hand-written
+/// for the same reason as `Toggle` (a map keeps its spans; a wrong value is kept for the error).
+#[derive(Debug)]
+pub enum AccessLogs {
+    Off,
+    /// A bucket name (its span is the value's).
+    Bucket(String),
+    Set(AccessLogsSettings),
+    /// Neither a boolean, a string nor a map: what it was.
+    Wrong(String),
+}
+
+impl<'de> Deserialize<'de> for AccessLogs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AccessLogs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false, a bucket name or a map of settings")
+            }
+            fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+                Ok(if on {
+                    AccessLogs::Set(AccessLogsSettings::default())
+                } else {
+                    AccessLogs::Off
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(AccessLogs::Bucket(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                AccessLogsSettings::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(AccessLogs::Set)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(AccessLogs::Wrong("a list".into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(AccessLogs::Wrong(format!("`{v}`")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(AccessLogs::Wrong(format!("`{v}`")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(AccessLogs::Wrong(format!("`{v}`")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(AccessLogs::Wrong("null".into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

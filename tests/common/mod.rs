@@ -1298,6 +1298,22 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
         let name = t.launch_template_name().unwrap().to_string();
         found.push(("aws_launch_template", name));
     }
+    // The load balancer's access-log bucket in this region (`<stack>-alb-<account>-<region>-an`),
+    // by its tags.
+    let buckets = c.s3.list_buckets().send().await.unwrap();
+    let (head, tail) = (format!("{stack}-alb-"), format!("-{region}-an"));
+    for b in buckets.buckets() {
+        let name = b.name().unwrap();
+        if !name.starts_with(&head) || !name.ends_with(&tail) {
+            continue;
+        }
+        let Ok(t) = c.s3.get_bucket_tagging().bucket(name).send().await else {
+            continue;
+        };
+        if owned(stack, t.tag_set().iter().map(|t| (t.key(), t.value()))) {
+            found.push(("aws_s3_log_bucket", name.to_string()));
+        }
+    }
 
     // ELBv2: every load balancer and target group, and the listeners of every load balancer.
     let lbs = c.elbv2.describe_load_balancers().send().await.unwrap();

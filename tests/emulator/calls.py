@@ -125,6 +125,9 @@ S3_SUBRESOURCES = {
     "website": "BucketWebsite",
     "policy": "BucketPolicy",
     "publicAccessBlock": "PublicAccessBlock",
+    "encryption": "BucketEncryption",
+    "ownershipControls": "BucketOwnershipControls",
+    "lifecycle": "BucketLifecycleConfiguration",
 }
 
 

@@ -132,6 +132,11 @@ KINDS: dict[str, dict] = {
     "bucket": {"service": "s3", "ops": None, "keys": {"Bucket"}, "code": "NoSuchBucket",
                "status": 404, "message": "The specified bucket does not exist",
                "deleters": {("s3", "DeleteBucket")}},
+    # ELB checks that it may write to a new access-log bucket; its policy is not seen at once.
+    "bucket-for-elb": {"service": "elasticloadbalancing", "ops": {"ModifyLoadBalancerAttributes"},
+                       "keys": None, "code": "InvalidConfigurationRequest", "status": 400,
+                       "message": "Access Denied for bucket: {id}. Please check S3bucket permission",
+                       "deleters": {("s3", "DeleteBucket")}},
     # Tracked for the listing lag only.
     "task-definition": {"deleters": {("ecs", "DeregisterTaskDefinition")}},
     "load-balancer": {"deleters": {("elasticloadbalancing", "DeleteLoadBalancer")}},
@@ -236,7 +241,8 @@ CREATORS = {
     ("application-autoscaling", "RegisterScalableTarget"): lambda p, text, doc: [
         ("scalable-target", p.get("ResourceId"))],
     ("route53", "CreateHealthCheck"): lambda p, text, doc: [("health-check", xml_first(text, "Id"))],
-    ("s3", "CreateBucket"): lambda p, text, doc: [("bucket", p.get("Bucket"))],
+    ("s3", "CreateBucket"): lambda p, text, doc: [("bucket", p.get("Bucket")),
+                                                  ("bucket-for-elb", p.get("Bucket"))],
     ("servicediscovery", "CreateHttpNamespace"): lambda p, text, doc: cloudmap_namespace(
         p.get(REGION), json_path(doc, "OperationId")),
     ("sns", "CreateTopic"): lambda p, text, doc: [("topic", xml_first(text, "TopicArn"))],

@@ -21,11 +21,27 @@ fn a_deploy_killed_after_any_write_converges_with_one_more_deploy() {
     let env = Env::new();
     let region = "eu-north-1";
     let name = "kill-k";
-    let s = TestStack::new(&env, name, region, &web_spec(name, region, ""));
-    let want = web_inventory(
+    // With access logs: their bucket's writes (made, configured, named by the load balancer)
+    // are killed after too.
+    let yaml = format!(
+        "{}load_balancer:\n  access_logs: true\n",
+        web_spec(name, region, "")
+    );
+    let s = TestStack::new(&env, name, region, &yaml);
+    let account = s
+        .block_on(s.clients().sts.get_caller_identity().send())
+        .unwrap()
+        .account()
+        .unwrap()
+        .to_string();
+    let mut want = web_inventory(
         name,
         region,
         &[&format!("{region}a"), &format!("{region}b")],
+    );
+    want.insert(
+        "aws_s3_log_bucket".into(),
+        vec![format!("{name}-alb-{account}-{region}-an")],
     );
     let writes = matrix(&env, &s, &want, 20);
     assert!(writes > 20, "a cold deploy of the web stack: {writes}");

@@ -40,6 +40,7 @@ const ALL: &[&str] = &[
     "aws_iam_role",
     "aws_cloudwatch_log_group",
     "aws_flow_log",
+    "aws_s3_log_bucket",
 ];
 
 /// A stack with every part these kinds lower: a created network in two AZs, user tags, ALB
@@ -413,6 +414,14 @@ impl Ls {
                 .await
                 .unwrap();
             assert!(groups.log_groups().is_empty(), "log groups left");
+            let buckets = c.s3.list_buckets().send().await.unwrap();
+            let left: Vec<_> = buckets
+                .buckets()
+                .iter()
+                .filter_map(|b| b.name())
+                .filter(|n| n.starts_with(&format!("{stack}-")))
+                .collect();
+            assert!(left.is_empty(), "buckets left: {left:?}");
         });
     }
 }
@@ -1342,4 +1351,112 @@ fn aws_flow_log() {
         ],
     );
     ls.destroy(&m3);
+}
+
+#[test]
+#[ignore = "needs LocalStack: scripts/test --localstack"]
+fn aws_s3_log_bucket() {
+    let kinds = ["aws_s3_log_bucket"];
+    let ls = Ls::start("it-ls-alblogs", &kinds);
+    let spec = |logs: &str| {
+        format!(
+            "{}load_balancer:\n  access_logs: {logs}\n",
+            spec(ls.stack, "0.0.0.0/0", 30, "")
+                .replace("load_balancer:\n  ingress_cidrs: [0.0.0.0/0]\n", "")
+        )
+    };
+    let m = ls.model(&spec("{retention_days: 30}"));
+    ls.deploy(&m);
+    let c = ls.clients();
+    let read = || {
+        ls.env.rt.block_on(async {
+            let account = c.sts.get_caller_identity().send().await.unwrap();
+            let bucket = format!(
+                "{}-alb-{}-{REGION}-an",
+                ls.stack,
+                account.account().unwrap()
+            );
+            let tags =
+                c.s3.get_bucket_tagging()
+                    .bucket(&bucket)
+                    .send()
+                    .await
+                    .unwrap();
+            let tags: BTreeMap<String, String> = tags
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            assert_owned(&tags, ls.stack, "access_logs", None);
+            let sse =
+                c.s3.get_bucket_encryption()
+                    .bucket(&bucket)
+                    .send()
+                    .await
+                    .unwrap();
+            let rule = &sse.server_side_encryption_configuration().unwrap().rules()[0];
+            let algo = rule.apply_server_side_encryption_by_default().unwrap();
+            assert_eq!(algo.sse_algorithm().as_str(), "AES256");
+            let owner = c.s3.get_bucket_ownership_controls().bucket(&bucket).send();
+            let owner = owner.await.unwrap();
+            let rules = owner.ownership_controls().unwrap().rules();
+            assert_eq!(rules[0].object_ownership().as_str(), "BucketOwnerEnforced");
+            let pab =
+                c.s3.get_public_access_block()
+                    .bucket(&bucket)
+                    .send()
+                    .await
+                    .unwrap();
+            let pab = pab.public_access_block_configuration().unwrap();
+            assert_eq!(
+                (pab.block_public_acls(), pab.ignore_public_acls()),
+                (Some(true), Some(true))
+            );
+            assert_eq!(
+                (pab.block_public_policy(), pab.restrict_public_buckets()),
+                (Some(true), Some(true))
+            );
+            let life = c.s3.get_bucket_lifecycle_configuration().bucket(&bucket);
+            let days = life.send().await.unwrap().rules()[0]
+                .expiration()
+                .unwrap()
+                .days();
+            let p =
+                c.s3.get_bucket_policy()
+                    .bucket(&bucket)
+                    .send()
+                    .await
+                    .unwrap();
+            let p = policy_json(p.policy().unwrap());
+            assert_eq!(
+                p["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::127311923021:root",
+                "us-east-1: ELB's account writes the logs"
+            );
+            (days, p["Statement"].as_array().unwrap().len())
+        })
+    };
+    assert_eq!(read(), (Some(30), 2));
+
+    let m2 = ls.model(&spec("{retention_days: 7}"));
+    let writes = ls.change(&m2, &[("aws_s3_log_bucket.access_logs", Action::Update)]);
+    assert_eq!(writes, ["PutBucketLifecycleConfiguration"]);
+    assert_eq!(read(), (Some(7), 2));
+
+    // Protected: a third statement denies s3:DeleteBucket, and destroy refuses the bucket.
+    let m3 = ls.model(&format!("protect: true\n{}", spec("{retention_days: 7}")));
+    let writes = ls.change(&m3, &[("aws_s3_log_bucket.access_logs", Action::Update)]);
+    assert_eq!(writes, ["PutBucketPolicy"]);
+    assert_eq!(read(), (Some(7), 3));
+    let plan = ls.plan(None);
+    let res = ls.env.rt.block_on(engine::apply(
+        &ls.kinds,
+        &engine::Scopes::one(REGION, &c),
+        &plan,
+        &Quiet,
+    ));
+    assert!(!res.ok(), "a protected bucket is not deleted");
+    assert_eq!(read(), (Some(7), 3));
+    let writes = ls.change(&m2, &[("aws_s3_log_bucket.access_logs", Action::Update)]);
+    assert_eq!(writes, ["PutBucketPolicy"]);
+    ls.destroy(&m2);
 }

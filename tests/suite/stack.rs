@@ -1158,6 +1158,155 @@ fn a_protected_stack_is_not_destroyed_until_it_is_unprotected() {
     s.destroy();
 }
 
+/// `load_balancer.access_logs`: a bucket of the stack's own in the region, every setting read
+/// back (a policy statement added by hand is drift, and goes), `protect: true` keeps the bucket
+/// from `destroy`, and without access logs the load balancer stops writing and the bucket goes,
+/// with the logs in it.
+#[test]
+fn access_logs_go_to_a_bucket_of_the_stacks_own() {
+    let env = Env::new();
+    let (stack, region) = ("it-logs", "eu-west-1");
+    let base = web_spec(stack, region, "");
+    let on = format!("{base}load_balancer:\n  access_logs: {{retention_days: 30}}\n");
+    let s = TestStack::new(&env, stack, region, &on);
+    s.deploy();
+    let c = s.clients();
+    let account = s
+        .block_on(c.sts.get_caller_identity().send())
+        .unwrap()
+        .account()
+        .unwrap()
+        .to_string();
+    let bucket = format!("{stack}-alb-{account}-{region}-an");
+    let lb_logs = || {
+        let arn = s.load_balancer().load_balancer_arn().unwrap().to_string();
+        let attrs = s
+            .block_on(
+                c.elbv2
+                    .describe_load_balancer_attributes()
+                    .load_balancer_arn(arn)
+                    .send(),
+            )
+            .unwrap();
+        let get = |k: &str| {
+            attrs
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some(k))
+                .and_then(|a| a.value())
+                .unwrap_or_default()
+                .to_string()
+        };
+        (
+            get("access_logs.s3.enabled"),
+            get("access_logs.s3.bucket"),
+            get("access_logs.s3.prefix"),
+        )
+    };
+    assert_eq!(lb_logs(), ("true".into(), bucket.clone(), stack.into()));
+    assert_eq!(s.inventory()["aws_s3_log_bucket"], vec![bucket.clone()]);
+    let sse = s
+        .block_on(c.s3.get_bucket_encryption().bucket(&bucket).send())
+        .unwrap();
+    let rule = &sse.server_side_encryption_configuration().unwrap().rules()[0];
+    let algo = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!(algo.sse_algorithm().as_str(), "AES256");
+    let owner = s
+        .block_on(c.s3.get_bucket_ownership_controls().bucket(&bucket).send())
+        .unwrap();
+    let rules = owner.ownership_controls().unwrap().rules();
+    assert_eq!(rules[0].object_ownership().as_str(), "BucketOwnerEnforced");
+    let life = s
+        .block_on(
+            c.s3.get_bucket_lifecycle_configuration()
+                .bucket(&bucket)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(life.rules()[0].expiration().unwrap().days(), Some(30));
+    let policy = || {
+        let p = s
+            .block_on(c.s3.get_bucket_policy().bucket(&bucket).send())
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(p.policy().unwrap()).unwrap()
+    };
+    let p = policy();
+    // eu-west-1 opened before August 2022: ELB's account there writes the logs.
+    assert_eq!(
+        p["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::156460612806:root"
+    );
+    assert_eq!(
+        p["Statement"][0]["Resource"],
+        format!("arn:aws:s3:::{bucket}/{stack}/AWSLogs/{account}/*")
+    );
+    // Nothing without TLS (Security Hub S3.5).
+    assert_eq!(
+        p["Statement"][1]["Condition"]["Bool"]["aws:SecureTransport"],
+        "false"
+    );
+    assert_eq!(p["Statement"].as_array().unwrap().len(), 2, "{p}");
+    s.assert_converged();
+
+    // A statement added by hand is drift: the plan shows it, the deploy writes ours again.
+    let mut open = p.clone();
+    open["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")
+        }));
+    s.block_on(
+        c.s3.put_bucket_policy()
+            .bucket(&bucket)
+            .policy(open.to_string())
+            .send(),
+    )
+    .unwrap();
+    let r = s.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    r.assert_stderr(&["log_delivery"]);
+    s.deploy();
+    assert_eq!(policy(), p);
+    s.assert_converged();
+
+    // Protected, the bucket refuses to go (its policy denies s3:DeleteBucket to everyone) until
+    // a deploy with `protect: false` lifts that.
+    s.set_yaml(&format!("protect: true\n{on}"));
+    s.deploy();
+    assert_eq!(policy()["Statement"][2]["Action"], "s3:DeleteBucket");
+    s.set_yaml(&format!("protect: true\n{base}"));
+    let r = s.run("deploy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&[
+        "is protected (its policy denies s3:DeleteBucket); deploy with `protect: false` first",
+    ]);
+    assert_eq!(s.inventory()["aws_s3_log_bucket"], vec![bucket.clone()]);
+    s.set_yaml(&on);
+    s.deploy();
+    assert_eq!(policy(), p);
+    // ELB's test file: the bucket is not empty when it goes. (Written over plain HTTP, which
+    // the bucket's policy denies, as on AWS: the policy goes first.)
+    s.block_on(c.s3.delete_bucket_policy().bucket(&bucket).send())
+        .unwrap();
+    s.block_on(
+        c.s3.put_object()
+            .bucket(&bucket)
+            .key(format!("{stack}/AWSLogs/{account}/ELBAccessLogTestFile"))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"test"))
+            .send(),
+    )
+    .unwrap();
+    // Without access logs: the load balancer stops writing, the bucket goes with its logs.
+    s.set_yaml(&base);
+    s.deploy();
+    assert_eq!(lb_logs(), ("false".into(), String::new(), String::new()));
+    assert!(!s.inventory().contains_key("aws_s3_log_bucket"));
+    s.assert_converged();
+    s.destroy();
+}
+
 #[test]
 fn deploys_never_fight_the_autoscaler() {
     let env = Env::new();

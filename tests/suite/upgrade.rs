@@ -119,6 +119,15 @@ const INTENDED: &[(&str, &str)] = &[
          defensive: no change",
     ),
     (
+        "*/aws_lb.alb access_logs_bucket",
+        "access logs (Security Hub ELB.5), off by default: the baseline's load balancers read \
+         back without them: no change",
+    ),
+    (
+        "*/aws_lb.alb access_logs_prefix",
+        "as for access_logs_bucket",
+    ),
+    (
         "*/aws_iam_role.role.execution* assume_role_policy",
         "the execution role's trust names this account and region (aws:SourceAccount, \
          aws:SourceArn: the confused-deputy guard): UpdateAssumeRolePolicy, in place",

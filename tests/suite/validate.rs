@@ -188,6 +188,35 @@ rejects!(
 );
 
 rejects!(
+    access_logs_are_a_switch_a_bucket_name_or_settings,
+    "name: web\nregion: us-east-1\nload_balancer:\n  access_logs: 7\nservice:\n  image: nginx\n",
+    "access_logs is `7`",
+    "stack.yaml:4:16",
+    "`true` makes a bucket for the logs"
+);
+
+rejects!(
+    an_access_log_bucket_is_an_s3_bucket_name,
+    "name: web\nregion: us-east-1\nload_balancer:\n  access_logs: My_Logs\nservice:\n  image: nginx\n",
+    "`My_Logs` is not an S3 bucket name: `M` is not allowed",
+    "stack.yaml:4:16"
+);
+
+rejects!(
+    retention_days_are_for_the_stacks_own_log_bucket,
+    "name: web\nregion: us-east-1\nload_balancer:\n  access_logs: {bucket: my-logs, retention_days: 30}\nservice:\n  image: nginx\n",
+    "retention_days is for the stack's own bucket",
+    "your bucket's lifecycle rules decide"
+);
+
+rejects!(
+    access_log_retention_is_one_day_to_ten_years,
+    "name: web\nregion: us-east-1\nload_balancer:\n  access_logs: {retention_days: 0}\nservice:\n  image: nginx\n",
+    "retention_days 0 is out of range",
+    "must be 1 to 3650"
+);
+
+rejects!(
     network_egress_is_nat_or_nat_single,
     "name: web\nregion: us-east-1\nnetwork:\n  egress: nat_gateway\nservice:\n  image: nginx\n",
     "`nat_gateway` is not a network egress",
