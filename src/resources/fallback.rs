@@ -549,7 +549,8 @@ async fn observe(
     }))
 }
 
-fn ok_or_missing<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+/// A read whose "not found" means "not set" (no website, no policy, no such configuration).
+pub(super) fn ok_or_missing<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_not_found() => Ok(None),

@@ -25,7 +25,8 @@ use aws_sdk_s3::types::{
 use serde_json::{json, Value as Json};
 
 use super::common::{b, i, ignore_missing, ownership, tags_for};
-use crate::aws::{identity, AwsError, Clients, Ctx, ErrorKind};
+use super::fallback::ok_or_missing;
+use crate::aws::{identity, Clients, Ctx, ErrorKind};
 use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::ACCOUNT;
 use crate::spec::{Names, View};
@@ -268,11 +269,11 @@ impl Kind<Clients> for LogBucket {
             },
         );
         let (sse, owner, access, life, pol) = (
-            missing_ok(sse)?,
-            missing_ok(owner)?,
-            missing_ok(access)?,
-            missing_ok(life)?,
-            missing_ok(pol)?,
+            ok_or_missing(sse)?,
+            ok_or_missing(owner)?,
+            ok_or_missing(access)?,
+            ok_or_missing(life)?,
+            ok_or_missing(pol)?,
         );
         let encryption = sse
             .as_ref()
@@ -440,14 +441,6 @@ fn outputs(bucket: &str, region: &str) -> Outputs {
         // For `fallback::retag`, which serves both buckets.
         ("region".into(), region.to_string()),
     ])
-}
-
-fn missing_ok<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// Write the settings `changed` names (all of them on create, `changed: None`): encryption,
