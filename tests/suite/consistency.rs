@@ -55,6 +55,24 @@ fn first_try_and_at_once(env: &Env, s: &TestStack, what: &str) -> serde_json::Va
     seen
 }
 
+/// Access logs: ELB refuses a new bucket ("Access Denied for bucket") until its policy is seen;
+/// the deploy waits that out at the first try, and destroy leaves nothing.
+#[test]
+fn access_logs_deploy_at_the_first_try_while_aws_propagates() {
+    let env = Env::new();
+    let (stack, region) = ("cons-logs", "us-east-2");
+    let yaml = format!(
+        "{}load_balancer:\n  access_logs: true\n",
+        web_spec(stack, region, "")
+    );
+    let s = TestStack::new(&env, stack, region, &yaml);
+    let seen = first_try_and_at_once(&env, &s, "access logs");
+    let met = seen["log"].as_array().unwrap().iter().any(|l| {
+        l["code"] == "InvalidConfigurationRequest" && l["op"] == "ModifyLoadBalancerAttributes"
+    });
+    assert!(met, "ELB's access-denied answer was met: {seen}");
+}
+
 #[test]
 fn the_web_stack_deploys_at_the_first_try_while_aws_propagates() {
     let env = Env::new();
