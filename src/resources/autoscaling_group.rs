@@ -52,6 +52,7 @@ impl Kind<Clients> for AutoScalingGroup {
             super::launch_template::KIND,
             super::subnet::KIND,
             super::route_table::KIND,
+            super::vpc_endpoint::KIND,
         ]
     }
 

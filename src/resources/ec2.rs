@@ -195,4 +195,5 @@ tagged!(
     NatGateway: nat_gateway_id,
     Address: allocation_id,
     FlowLog: flow_log_id,
+    VpcEndpoint: vpc_endpoint_id,
 );

@@ -51,6 +51,7 @@ pub mod subnet;
 pub mod target_group;
 pub mod task_definition;
 pub mod vpc;
+pub mod vpc_endpoint;
 
 use std::collections::BTreeMap;
 
@@ -103,6 +104,7 @@ fn kinds() -> Vec<DynKind> {
         Box::new(nat_gateway::NatGateway),
         Box::new(route_table::RouteTable),
         Box::new(security_group::SecurityGroup),
+        Box::new(vpc_endpoint::VpcEndpoint),
         Box::new(log_bucket::LogBucket),
         Box::new(load_balancer::LoadBalancer),
         Box::new(target_group::TargetGroup),

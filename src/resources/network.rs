@@ -77,7 +77,7 @@ pub fn task_subnets(v: &View<'_>) -> Value {
 }
 
 /// What must exist before a per-service view's tasks start: the private subnets' route tables
-/// (their way out to pull images); none for tasks with public IPs.
+/// and VPC endpoints (their way out to pull images); none for tasks with public IPs.
 pub fn task_routes(v: &View<'_>) -> Vec<String> {
     if v.service().assign_public_ip {
         return vec![];
@@ -85,6 +85,11 @@ pub fn task_routes(v: &View<'_>) -> Vec<String> {
     v.private_subnets()
         .iter()
         .map(|sn| private_route_table_id(&sn.az))
+        .chain(
+            endpoint_services(v)
+                .into_iter()
+                .map(|(s, _)| endpoint_id(s)),
+        )
         .collect()
 }
 
@@ -98,7 +103,65 @@ pub fn nat_azs(v: &View<'_>) -> Vec<String> {
     match egress {
         Egress::Nat => azs.collect(),
         Egress::NatSingle => azs.take(1).collect(),
+        Egress::Endpoints => vec![],
     }
+}
+
+/// The security group of the interface endpoints (`network.egress: endpoints`).
+pub const ENDPOINTS_SG_ID: &str = "sg.endpoints";
+
+/// The VPC endpoint of `service` (`s3`, `ecr.api`, ...).
+pub fn endpoint_id(service: &str) -> String {
+    format!("vpce.{service}")
+}
+
+/// The AWS services the private tier reaches through VPC endpoints (`network.egress:
+/// endpoints`), each with whether it is the S3 gateway endpoint (the rest are interface
+/// endpoints): none without a private tier or with NAT. ECR (its API, its registry, and S3
+/// where it keeps image layers) and CloudWatch Logs always; Secrets Manager and SSM for the
+/// secrets the services name; STS for a task role; ECS for container instances.
+pub fn endpoint_services(v: &View<'_>) -> Vec<(&'static str, bool)> {
+    let NetworkModel::Create {
+        egress: Egress::Endpoints,
+        ..
+    } = &v.network
+    else {
+        return vec![];
+    };
+    if v.private_subnets().is_empty() {
+        return vec![];
+    }
+    let private: Vec<_> = v
+        .stack
+        .services()
+        .into_iter()
+        .map(|(_, s)| s)
+        .filter(|s| !s.assign_public_ip)
+        .collect();
+    let secrets = || private.iter().flat_map(|s| s.secrets.values());
+    let mut out = vec![
+        ("s3", true),
+        ("ecr.api", false),
+        ("ecr.dkr", false),
+        ("logs", false),
+    ];
+    if secrets().any(|from| from.contains(":secretsmanager:")) {
+        out.push(("secretsmanager", false));
+    }
+    if secrets().any(|from| !from.contains(":secretsmanager:")) {
+        out.push(("ssm", false));
+    }
+    if private.iter().any(|s| !s.permissions.is_empty()) {
+        out.push(("sts", false));
+    }
+    if private.iter().any(|s| s.ec2_capacity.is_some()) {
+        out.extend([
+            ("ecs", false),
+            ("ecs-agent", false),
+            ("ecs-telemetry", false),
+        ]);
+    }
+    out
 }
 
 /// The NAT gateway the private subnet of `az` routes to: its own AZ's, or the one.

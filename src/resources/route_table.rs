@@ -30,6 +30,7 @@ impl Kind<Clients> for RouteTable {
                 "ec2:DeleteRouteTable",
                 "ec2:CreateRoute",
                 "ec2:ReplaceRoute",
+                "ec2:DeleteRoute",
                 "ec2:AssociateRouteTable",
                 "ec2:DisassociateRouteTable",
                 "ec2:CreateTags",
@@ -72,26 +73,26 @@ impl Kind<Clients> for RouteTable {
             )
             .force_new(&["vpc_id"]);
         // One per private subnet: its default route goes to a NAT gateway of its AZ (`nat`)
-        // or to the one (`nat_single`).
-        let private = v.private_subnets().iter().filter_map(|sn| {
-            let nat = super::network::nat_for(v, &sn.az)?;
-            Some(
-                Node::new(
-                    KIND,
-                    super::network::private_route_table_id(&sn.az),
-                    v.names().private_route_table(&sn.az),
-                )
-                .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
-                .attr("default_route_nat_gateway_id", Value::reference(&nat, "id"))
-                .attr(
-                    "subnet_ids",
-                    Value::set([Value::reference(
-                        &super::network::private_subnet_id(&sn.az),
-                        "id",
-                    )]),
-                )
-                .force_new(&["vpc_id"]),
+        // or to the one (`nat_single`); with `endpoints` it has none (the S3 gateway endpoint
+        // adds its own route).
+        let private = v.private_subnets().iter().map(|sn| {
+            let nat = super::network::nat_for(v, &sn.az)
+                .map_or(Value::Null, |nat| Value::reference(&nat, "id"));
+            Node::new(
+                KIND,
+                super::network::private_route_table_id(&sn.az),
+                v.names().private_route_table(&sn.az),
             )
+            .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
+            .attr("default_route_nat_gateway_id", nat)
+            .attr(
+                "subnet_ids",
+                Value::set([Value::reference(
+                    &super::network::private_subnet_id(&sn.az),
+                    "id",
+                )]),
+            )
+            .force_new(&["vpc_id"])
         });
         std::iter::once(public).chain(private).collect()
     }
@@ -252,6 +253,18 @@ async fn converge(c: &Clients, id: &str, want: &Attrs, have: &Attrs) -> Result<(
     let (want_route, have_route) = (target(want), target(have));
     // The default route and every new association at once: none waits for another.
     let route = async {
+        if want_route.is_none() && have_route.is_some() {
+            // A private table whose network no longer goes out through NAT (`endpoints`).
+            return c
+                .ec2
+                .delete_route()
+                .route_table_id(id)
+                .destination_cidr_block("0.0.0.0/0")
+                .send()
+                .await
+                .map(|_| ())
+                .ctx(|| format!("delete default route of {id}"));
+        }
         let Some((nat, to)) = want_route.filter(|w| Some(w) != have_route.as_ref()) else {
             return Ok(());
         };

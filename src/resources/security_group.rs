@@ -111,6 +111,30 @@ impl Kind<Clients> for SecurityGroup {
             // Its rules to the services' groups are theirs (`alb_egress`): nothing else.
             .attr("egress", Value::set(Vec::<Value>::new()))
             .force_new(&["vpc_id", "description"])];
+        // The interface endpoints (`network.egress: endpoints`): HTTPS from the VPC (tasks,
+        // container instances), nothing out.
+        if let (false, NetworkModel::Create { cidr, .. }) =
+            (super::network::endpoint_services(v).is_empty(), &v.network)
+        {
+            nodes.push(
+                Node::new(
+                    KIND,
+                    super::network::ENDPOINTS_SG_ID,
+                    v.names().endpoints_sg(),
+                )
+                .attr("vpc_id", vpc_ref(v))
+                .attr(
+                    "description",
+                    format!(
+                        "ballast {}: VPC endpoints, HTTPS from the VPC",
+                        v.stack.name
+                    ),
+                )
+                .attr("ingress", Value::set([rule(443, cidr.as_str())]))
+                .attr("egress", Value::set(Vec::<Value>::new()))
+                .force_new(&["vpc_id", "description"]),
+            );
+        }
         if v.stack.named_services {
             nodes.push(
                 Node::new(KIND, TASKS_ID, v.names().tasks_sg())

@@ -65,6 +65,7 @@ impl Kind<Clients> for Service {
             super::security_group::KIND,
             super::subnet::KIND,
             super::route_table::KIND,
+            super::vpc_endpoint::KIND,
             super::metric_alarm::KIND,
         ]
     }

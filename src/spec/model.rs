@@ -120,6 +120,9 @@ pub enum Egress {
     Nat,
     /// One NAT gateway, in the first AZ, for every private subnet.
     NatSingle,
+    /// No way to the internet: VPC endpoints for what the tasks need (ECR, CloudWatch Logs,
+    /// Secrets Manager, SSM, STS, ECS for container instances) and the S3 gateway endpoint.
+    Endpoints,
 }
 
 /// What the VPC flow logs of a created network record (`network.flow_logs`).

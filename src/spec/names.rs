@@ -56,6 +56,14 @@ impl Names {
     pub fn nat_gateway(&self, az: &str) -> String {
         format!("{}-nat-{az}", self.stack)
     }
+    /// The VPC endpoint of `service` (`s3`, `ecr.api`, ...): `network.egress: endpoints`.
+    pub fn vpc_endpoint(&self, service: &str) -> String {
+        format!("{}-{service}", self.stack)
+    }
+    /// The security group of the interface endpoints.
+    pub fn endpoints_sg(&self) -> String {
+        format!("{}-endpoints", self.stack)
+    }
     pub fn igw(&self) -> String {
         self.stack.clone()
     }

@@ -317,9 +317,10 @@ fn check_flow_logs(net: Option<&Network>, issues: &mut Issues) -> FlowLogs {
     }
 }
 
-/// `network.egress`: `nat` (default) or `nat_single`, only for a network ballast creates.
+/// `network.egress`: `nat` (default), `nat_single` or `endpoints`, only for a network ballast
+/// creates.
 fn check_egress(net: Option<&Network>, issues: &mut Issues) -> Egress {
-    const MODES: [&str; 2] = ["nat", "nat_single"];
+    const MODES: [&str; 3] = ["nat", "nat_single", "endpoints"];
     let Some(e) = net.and_then(|n| n.egress.as_ref()) else {
         return Egress::Nat;
     };
@@ -342,14 +343,19 @@ fn check_egress(net: Option<&Network>, issues: &mut Issues) -> Egress {
             );
             Egress::NatSingle
         }
+        "endpoints" => Egress::Endpoints,
         other => {
             issues.push(
                 &e.referenced,
                 format!("`{other}` is not a network egress"),
                 "unknown egress",
                 Some(match super::error::did_you_mean(other, MODES) {
-                    Some(near) => format!("did you mean `{near}`? (nat or nat_single)"),
-                    None => "nat (a NAT gateway per AZ) or nat_single (one)".into(),
+                    Some(near) => {
+                        format!("did you mean `{near}`? (nat, nat_single or endpoints)")
+                    }
+                    None => "nat (a NAT gateway per AZ), nat_single (one) or endpoints (VPC \
+                             endpoints, no internet)"
+                        .into(),
                 }),
             );
             Egress::Nat
@@ -379,6 +385,82 @@ pub(super) fn check_public_ip(s: &Service, network: &NetworkModel, issues: &mut 
         }
         None => {
             matches!(network, NetworkModel::Existing { private_subnet_ids, .. } if private_subnet_ids.is_empty())
+        }
+    }
+}
+
+/// The region of an image in a private ECR registry (`<account>.dkr.ecr.<region>.amazonaws.com/…`),
+/// None for any other registry.
+pub fn ecr_region(image: &str) -> Option<&str> {
+    let host = image.split_once('/')?.0;
+    let (account, rest) = host.split_once(".dkr.ecr")?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = rest.strip_prefix("-fips").unwrap_or(rest);
+    let region = rest.strip_prefix('.')?;
+    let region = region
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| region.strip_suffix(".amazonaws.com.cn"))?;
+    (!region.is_empty() && !region.contains('.')).then_some(region)
+}
+
+/// `network.egress: endpoints` leaves private tasks no way to the internet: each image of a
+/// service in the private subnets must be in a private ECR registry of every region the stack
+/// runs in (an ECR endpoint serves its own region's registry only).
+pub(super) fn check_endpoint_images(
+    s: &Service,
+    model: &ServiceModel,
+    network: &NetworkModel,
+    regions: &[String],
+    issues: &mut Issues,
+) {
+    if model.assign_public_ip
+        || !matches!(
+            network,
+            NetworkModel::Create {
+                egress: Egress::Endpoints,
+                ..
+            }
+        )
+    {
+        return;
+    }
+    let images = std::iter::once(&s.image).chain(s.containers.iter().map(|c| &c.value.image));
+    for image in images {
+        match ecr_region(&image.value) {
+            None => issues.push(
+                &image.referenced,
+                format!(
+                    "with `network.egress: endpoints` the tasks have no way to the internet: \
+                     `{}` is not in a private ECR registry",
+                    image.value
+                ),
+                "not in ECR",
+                Some(format!(
+                    "push it to ECR in {} (a pull through cache rule serves Docker Hub and ECR \
+                     Public images from there), or use `egress: nat`",
+                    regions.join(" and ")
+                )),
+            ),
+            Some(at) => {
+                if let Some(other) = regions.iter().find(|r| r.as_str() != at) {
+                    issues.push(
+                        &image.referenced,
+                        format!(
+                            "with `network.egress: endpoints` the tasks in {other} cannot pull \
+                             `{}`: an ECR endpoint serves its own region's registry, this \
+                             image is in {at}'s",
+                            image.value
+                        ),
+                        format!("in {at}"),
+                        Some(format!(
+                            "replicate it to ECR in {other} (ECR replication) and name that \
+                             image, or use `egress: nat`"
+                        )),
+                    );
+                }
+            }
         }
     }
 }
@@ -834,7 +916,9 @@ mod tests {
     use crate::spec::load_str;
 
     fn model(extra: &str) -> crate::spec::Model {
-        let yaml = format!("name: web\nregion: us-east-1\nservice:\n  image: web:1\n{extra}");
+        let yaml = format!(
+            "name: web\nregion: us-east-1\nservice:\n  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1\n{extra}"
+        );
         load_str("web.yaml", &yaml, None).unwrap()
     }
 
@@ -897,5 +981,29 @@ mod tests {
             ["us-east-1a 10.1.1.0/26", "us-east-1b 10.1.2.64/26"]
         );
         assert_eq!(egress, crate::spec::Egress::NatSingle);
+        let (_, _, egress) = cidrs("network:\n  egress: endpoints\n");
+        assert_eq!(egress, crate::spec::Egress::Endpoints);
+    }
+
+    #[test]
+    fn ecr_images_have_a_region() {
+        let at = |i| super::ecr_region(i);
+        assert_eq!(
+            at("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1"),
+            Some("us-east-1")
+        );
+        assert_eq!(
+            at("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/web@sha256:ab"),
+            Some("us-gov-west-1")
+        );
+        assert_eq!(
+            at("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/web"),
+            Some("cn-north-1")
+        );
+        assert_eq!(at("public.ecr.aws/nginx/nginx:1.27"), None);
+        assert_eq!(at("nginxinc/nginx-unprivileged:1.27"), None);
+        assert_eq!(at("nginx"), None);
+        assert_eq!(at("12345.dkr.ecr.us-east-1.amazonaws.com/web"), None);
+        assert_eq!(at("123456789012.dkr.ecr.us-east-1.example.com/web"), None);
     }
 }

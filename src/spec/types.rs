@@ -110,8 +110,9 @@ pub struct Network {
     /// Use a VPC and subnets that already exist (they must span at least two AZs).
     pub existing: Option<ExistingNetwork>,
     /// How tasks in the private subnets of a created network reach image registries, logs and
-    /// secrets: `nat` (one NAT gateway per AZ, the default) or `nat_single` (one, cheaper: an
-    /// outage of its AZ cuts the others off).
+    /// secrets: `nat` (one NAT gateway per AZ, the default), `nat_single` (one, cheaper: an
+    /// outage of its AZ cuts the others off) or `endpoints` (no internet: VPC endpoints for
+    /// the AWS services the tasks need; images must then be in the region's ECR).
     pub egress: Option<S<String>>,
     /// VPC flow logs of a created network: `reject` (the default: rejected traffic only),
     /// `all`, or `false`.

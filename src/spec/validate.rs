@@ -312,6 +312,7 @@ fn check(spec: &Spec, file: &str, region_override: Option<&str>, issues: &mut Is
         .unwrap_or(0);
     for c in &mut checked {
         c.model.assign_public_ip = check_public_ip(c.spec, &network, issues);
+        check_endpoint_images(c.spec, &c.model, &network, &regions, issues);
         c.model.target_health =
             check_own_target_health(c, named_services, &load_balancer.health_check, issues);
     }

@@ -1289,6 +1289,13 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
             found.push(("aws_nat_gateway", ec2_name(g.tags())));
         }
     }
+    // So does a deleted VPC endpoint.
+    let r = c.ec2.describe_vpc_endpoints().filters(tagged(stack));
+    for e in r.send().await.unwrap().vpc_endpoints() {
+        if e.state().map(|s| s.as_str()) != Some("deleted") {
+            found.push(("aws_vpc_endpoint", ec2_name(e.tags())));
+        }
+    }
     let r = c.ec2.describe_flow_logs().filter(tagged(stack));
     for f in r.send().await.unwrap().flow_logs() {
         found.push(("aws_flow_log", ec2_name(f.tags())));

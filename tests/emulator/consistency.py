@@ -72,6 +72,8 @@ KINDS: dict[str, dict] = {
                             "DeleteNatGateway"),
     "elastic-ip": ec2_kind("InvalidAllocationID.NotFound", "The allocation ID '{id}' does not exist",
                            "ReleaseAddress"),
+    "vpc-endpoint": ec2_kind("InvalidVpcEndpointId.NotFound",
+                             "The Vpc Endpoint Id '{id}' does not exist", "DeleteVpcEndpoints"),
     "flow-log": ec2_kind("InvalidFlowLogId.NotFound", "The flow log ID '{id}' does not exist",
                          "DeleteFlowLogs"),
     # VPC Flow Logs cannot yet assume a role made a moment ago (terraform-provider-aws#29323).
@@ -217,6 +219,7 @@ CREATORS = {
     ("ec2", "CreateNatGateway"): _ec2("nat-gateway", "natGatewayId"),
     ("ec2", "AllocateAddress"): _ec2("elastic-ip", "allocationId"),
     ("ec2", "CreateFlowLogs"): _ec2("flow-log", "item"),
+    ("ec2", "CreateVpcEndpoint"): _ec2("vpc-endpoint", "vpcEndpointId"),
     ("iam", "CreateRole"): lambda p, text, doc: [
         ("role", xml_first(text, "RoleName")), ("role-arn", xml_first(text, "Arn")),
         ("flow-log-role", xml_first(text, "Arn"))],

@@ -73,6 +73,25 @@ fn access_logs_deploy_at_the_first_try_while_aws_propagates() {
     assert!(met, "ELB's access-denied answer was met: {seen}");
 }
 
+/// VPC endpoints instead of NAT: each new endpoint is "not found" at its first read, and the
+/// deploy waits it out; destroy leaves nothing.
+#[test]
+fn vpc_endpoints_deploy_at_the_first_try_while_aws_propagates() {
+    let env = Env::new();
+    let (stack, region) = ("cons-vpce", "us-east-2");
+    let yaml = format!(
+        "name: {stack}\nregion: {region}\nservice:\n  image: 123456789012.dkr.ecr.{region}.amazonaws.com/web:1\n  user: \"101\"\nnetwork:\n  egress: endpoints\n"
+    );
+    let s = TestStack::new(&env, stack, region, &yaml);
+    let seen = first_try_and_at_once(&env, &s, "VPC endpoints");
+    let met = seen["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["code"] == "InvalidVpcEndpointId.NotFound");
+    assert!(met, "a new endpoint was not found at first: {seen}");
+}
+
 #[test]
 fn the_web_stack_deploys_at_the_first_try_while_aws_propagates() {
     let env = Env::new();

@@ -37,6 +37,7 @@ const ALL: &[&str] = &[
     "aws_nat_gateway",
     "aws_route_table",
     "aws_security_group",
+    "aws_vpc_endpoint",
     "aws_iam_role",
     "aws_cloudwatch_log_group",
     "aws_flow_log",
@@ -376,6 +377,26 @@ impl Ls {
                 .iter()
                 .filter(|g| g.state().map(|s| s.as_str()) != Some("deleted"))
                 .count();
+            // So may a deleted VPC endpoint.
+            let endpoints = c
+                .ec2
+                .describe_vpc_endpoints()
+                .filters(tagged(stack))
+                .send()
+                .await
+                .unwrap();
+            let live_endpoints = endpoints
+                .vpc_endpoints()
+                .iter()
+                .filter(|e| {
+                    !matches!(
+                        e.state()
+                            .map(|s| s.as_str().to_ascii_lowercase())
+                            .as_deref(),
+                        Some("deleted" | "deleting")
+                    )
+                })
+                .count();
             assert_eq!(
                 (
                     vpcs.vpcs().len(),
@@ -386,9 +407,11 @@ impl Ls {
                     eips.addresses().len(),
                     live_nats,
                     flow_logs.flow_logs().len(),
+                    live_endpoints,
                 ),
-                (0, 0, 0, 0, 0, 0, 0, 0),
-                "VPCs, subnets, IGWs, route tables, SGs, Elastic IPs, NAT gateways, flow logs left"
+                (0, 0, 0, 0, 0, 0, 0, 0, 0),
+                "VPCs, subnets, IGWs, route tables, SGs, Elastic IPs, NAT gateways, flow logs, \
+                 VPC endpoints left"
             );
             let roles = c.iam.list_roles().send().await.unwrap();
             let left: Vec<_> = roles
@@ -877,6 +900,115 @@ fn aws_nat_gateway() {
         )
     );
     ls.destroy(&single);
+}
+
+/// `network.egress: endpoints`: the S3 gateway endpoint on the private route tables (which have
+/// no default route), interface endpoints for ECR and Logs in the private subnets behind their
+/// own security group, each owned; converged; destroyed.
+#[test]
+#[ignore = "needs LocalStack: scripts/test --localstack"]
+fn aws_vpc_endpoint() {
+    let kinds = [
+        "aws_vpc",
+        "aws_subnet",
+        "aws_internet_gateway",
+        "aws_route_table",
+        "aws_security_group",
+        "aws_vpc_endpoint",
+    ];
+    let ls = Ls::start("it-ls-vpce", &kinds);
+    let yaml = spec(ls.stack, "0.0.0.0/0", 30, "")
+        .replacen("network:\n", "network:\n  egress: endpoints\n", 1)
+        .replacen(
+            "public.ecr.aws/nginx/nginx:1.27",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1",
+            1,
+        );
+    let m = ls.model(&yaml);
+    ls.deploy(&m);
+    let c = ls.clients();
+    ls.env.rt.block_on(async {
+        let f = tagged(ls.stack);
+        let subnets = c.ec2.describe_subnets().filters(f.clone()).send().await;
+        let private: std::collections::BTreeSet<String> = subnets
+            .unwrap()
+            .subnets()
+            .iter()
+            .filter(|s| ec2_tags(s.tags())["ballast:resource"].starts_with("subnet.private."))
+            .map(|s| s.subnet_id().unwrap().to_string())
+            .collect();
+        assert_eq!(private.len(), 2);
+        let rts = c
+            .ec2
+            .describe_route_tables()
+            .filters(f.clone())
+            .send()
+            .await;
+        let rts = rts.unwrap();
+        let tables: std::collections::BTreeSet<String> = rts
+            .route_tables()
+            .iter()
+            .filter(|t| ec2_tags(t.tags())["ballast:resource"].starts_with("rt.private."))
+            .map(|t| {
+                let default = t
+                    .routes()
+                    .iter()
+                    .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
+                assert!(default.is_none(), "no way to the internet: {t:?}");
+                t.route_table_id().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(tables.len(), 2);
+        let sgs = c
+            .ec2
+            .describe_security_groups()
+            .filters(f.clone())
+            .send()
+            .await;
+        let sgs = sgs.unwrap();
+        let sg = sgs
+            .security_groups()
+            .iter()
+            .find(|g| ec2_tags(g.tags())["ballast:resource"] == "sg.endpoints")
+            .expect("the endpoints' group");
+        assert_eq!(
+            ingress(sg),
+            vec![("tcp".to_string(), 443, 443, "10.42.0.0/16".to_string())]
+        );
+        assert_eq!(egress(sg), vec![]);
+        let eps = c.ec2.describe_vpc_endpoints().filters(f).send().await;
+        let eps = eps.unwrap();
+        let mut seen = Vec::new();
+        for e in eps.vpc_endpoints() {
+            let service = e
+                .service_name()
+                .unwrap()
+                .trim_start_matches("com.amazonaws.us-east-1.");
+            assert_owned(
+                &ec2_tags(e.tags()),
+                ls.stack,
+                &format!("vpce.{service}"),
+                Some(&format!("{}-{service}", ls.stack)),
+            );
+            let kind = e.vpc_endpoint_type().unwrap().as_str().to_ascii_lowercase();
+            if service == "s3" {
+                assert_eq!(kind, "gateway");
+                let on: std::collections::BTreeSet<String> =
+                    e.route_table_ids().iter().cloned().collect();
+                assert_eq!(on, tables);
+            } else {
+                assert_eq!(kind, "interface", "{service}");
+                let on: std::collections::BTreeSet<String> =
+                    e.subnet_ids().iter().cloned().collect();
+                assert_eq!(on, private, "{service}");
+                assert_eq!(e.groups()[0].group_id(), sg.group_id(), "{service}");
+            }
+            seen.push(service.to_string());
+        }
+        seen.sort();
+        assert_eq!(seen, ["ecr.api", "ecr.dkr", "logs", "s3"]);
+    });
+    ls.destroy(&m);
 }
 
 /// (protocol, from, to, source) of every ingress rule.

@@ -1880,3 +1880,174 @@ fn destroy_stops_soon_naming_what_still_uses_its_target_group() {
     }
     s.destroy();
 }
+
+/// `network.egress: endpoints`: no NAT gateway and no Elastic IP; the private subnets reach
+/// ECR, Logs, SSM and Secrets Manager through interface endpoints (their group admits HTTPS
+/// from the VPC only) and S3 through the gateway endpoint on their route tables, which have no
+/// default route. A hand-made change is drift; switching to NAT and back changes the route
+/// tables in place; a destroy leaves nothing.
+#[test]
+fn private_tasks_reach_aws_through_vpc_endpoints_without_nat() {
+    let env = Env::new();
+    let (stack, region) = ("it-vpce", "ap-southeast-2");
+    let service = format!(
+        "name: {stack}\nregion: {region}\nservice:\n  image: 123456789012.dkr.ecr.{region}.amazonaws.com/web:1\n  user: \"101\"\n  desired_count: 2\n  secrets:\n    API_KEY: ssm:/shop/api-key\n    DB: arn:aws:secretsmanager:{region}:123456789012:secret:shop/db-AbCdEf\n"
+    );
+    let spec = |egress: &str| format!("{service}network:\n  egress: {egress}\n");
+    let s = TestStack::new(&env, stack, region, &spec("endpoints"));
+    let d = s.deploy();
+    let inv = s.inventory();
+    assert!(!inv.contains_key("aws_nat_gateway"), "{inv:?}");
+    assert!(!inv.contains_key("aws_eip"), "{inv:?}");
+    let services = ["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager", "ssm"];
+    let mut names: Vec<String> = services.iter().map(|x| format!("{stack}-{x}")).collect();
+    names.sort();
+    assert_eq!(inv["aws_vpc_endpoint"], names);
+    assert_eq!(d.plan.inventory_after(), inv, "the plan is what AWS has");
+
+    let c = s.clients();
+    let private_subnets: std::collections::BTreeSet<String> = s
+        .subnets()
+        .iter()
+        .filter(|sn| {
+            sn.tags()
+                .iter()
+                .any(|t| t.key() == Some("Name") && t.value().unwrap().contains("-private-"))
+        })
+        .map(|sn| sn.subnet_id().unwrap().to_string())
+        .collect();
+    assert_eq!(private_subnets.len(), 2);
+    let tables = || {
+        s.block_on(c.ec2.describe_route_tables().filters(tagged(stack)).send())
+            .unwrap()
+            .route_tables()
+            .iter()
+            .filter(|t| {
+                t.tags()
+                    .iter()
+                    .any(|g| g.key() == Some("Name") && g.value().unwrap().contains("-private-"))
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let endpoints = || {
+        s.block_on(c.ec2.describe_vpc_endpoints().filters(tagged(stack)).send())
+            .unwrap()
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| e.state().map(|s| s.as_str()) != Some("deleted"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let private_tables: std::collections::BTreeSet<String> = tables()
+        .iter()
+        .map(|t| t.route_table_id().unwrap().to_string())
+        .collect();
+    assert_eq!(private_tables.len(), 2);
+    let sg = s
+        .security_groups()
+        .into_iter()
+        .find(|g| g.group_name() == Some(&format!("{stack}-endpoints")))
+        .expect("the endpoints' security group");
+    let ingress = sg.ip_permissions();
+    assert_eq!(ingress.len(), 1, "{ingress:?}");
+    assert_eq!(ingress[0].from_port(), Some(443));
+    assert_eq!(ingress[0].ip_ranges()[0].cidr_ip(), Some("10.0.0.0/16"));
+    assert!(sg.ip_permissions_egress().is_empty(), "{sg:?}");
+    for e in endpoints() {
+        let service = e.service_name().unwrap();
+        if service == format!("com.amazonaws.{region}.s3") {
+            assert_eq!(e.vpc_endpoint_type().unwrap().as_str(), "Gateway");
+            let rts: std::collections::BTreeSet<String> =
+                e.route_table_ids().iter().cloned().collect();
+            assert_eq!(rts, private_tables);
+        } else {
+            assert_eq!(e.vpc_endpoint_type().unwrap().as_str(), "Interface");
+            let sns: std::collections::BTreeSet<String> = e.subnet_ids().iter().cloned().collect();
+            assert_eq!(sns, private_subnets, "{service}");
+            assert_eq!(e.groups()[0].group_id(), sg.group_id(), "{service}");
+            assert_eq!(e.private_dns_enabled(), Some(true), "{service}");
+        }
+    }
+    // No way to the internet: no default route, S3 through its gateway endpoint.
+    for t in tables() {
+        let routes = t.routes();
+        assert!(
+            !routes
+                .iter()
+                .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")),
+            "{routes:?}"
+        );
+        assert!(
+            routes
+                .iter()
+                .any(|r| r.gateway_id().is_some_and(|g| g.starts_with("vpce-"))),
+            "{routes:?}"
+        );
+    }
+    s.assert_converged();
+
+    // An interface endpoint taken out of a subnet by hand is drift, and the deploy puts it back.
+    let logs = endpoints()
+        .into_iter()
+        .find(|e| e.service_name() == Some(&format!("com.amazonaws.{region}.logs")))
+        .unwrap();
+    let one = private_subnets.iter().next().unwrap();
+    s.block_on(
+        c.ec2
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(logs.vpc_endpoint_id().unwrap())
+            .remove_subnet_ids(one)
+            .send(),
+    )
+    .unwrap();
+    let plan = s.plan_json();
+    assert_eq!(
+        plan.actions(),
+        actions(&[("aws_vpc_endpoint.vpce.logs", "update")])
+    );
+    s.deploy();
+    s.assert_converged();
+
+    // To NAT: the endpoints go, NAT gateways come, the route tables get their default routes
+    // in place; and back.
+    s.set_yaml(&spec("nat"));
+    let d = s.deploy();
+    for (what, action) in d.plan.actions() {
+        let in_place = action == "update" && what.starts_with("aws_route_table.");
+        assert!(
+            in_place || action == "create" || action == "delete",
+            "{what}: {action}"
+        );
+    }
+    let inv = s.inventory();
+    assert!(!inv.contains_key("aws_vpc_endpoint"), "{inv:?}");
+    assert_eq!(inv["aws_nat_gateway"].len(), 2);
+    for t in tables() {
+        let nat = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .and_then(|r| r.nat_gateway_id());
+        assert!(nat.is_some(), "{t:?}");
+    }
+    s.assert_converged();
+    s.set_yaml(&spec("endpoints"));
+    let d = s.deploy();
+    for (what, action) in d.plan.actions() {
+        let in_place = action == "update" && what.starts_with("aws_route_table.");
+        assert!(
+            in_place || action == "create" || action == "delete",
+            "{what}: {action}"
+        );
+    }
+    assert_eq!(s.inventory()["aws_vpc_endpoint"], names);
+    for t in tables() {
+        assert!(!t
+            .routes()
+            .iter()
+            .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")));
+    }
+    s.assert_converged();
+    s.destroy();
+}

@@ -217,11 +217,22 @@ rejects!(
 );
 
 rejects!(
-    network_egress_is_nat_or_nat_single,
+    network_egress_is_nat_nat_single_or_endpoints,
     "name: web\nregion: us-east-1\nnetwork:\n  egress: nat_gateway\nservice:\n  image: nginx\n",
     "`nat_gateway` is not a network egress",
     "stack.yaml:4:11",
     "did you mean `nat`?"
+);
+
+rejects!(
+    endpoints_egress_needs_images_in_the_regions_ecr,
+    "name: web\nregion: us-east-1\nnetwork:\n  egress: endpoints\nservice:\n  image: nginx:1.27\n  user: \"101\"\n  containers:\n    - name: proxy\n      image: 123456789012.dkr.ecr.us-west-2.amazonaws.com/proxy:1\n      user: \"101\"\n",
+    "with `network.egress: endpoints` the tasks have no way to the internet",
+    "stack.yaml:6:10",
+    "push it to ECR in us-east-1",
+    "the tasks in us-east-1 cannot pull",
+    "stack.yaml:10:14",
+    "in us-west-2"
 );
 
 rejects!(
