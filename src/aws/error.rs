@@ -339,6 +339,17 @@ pub fn classify(service: &str, code: &str, message: &str) -> ErrorKind {
             "RequestLimitExceeded" => Some(Throttled),
             _ => None,
         },
+        "wafv2" => match code {
+            "WAFNonexistentItemException" => Some(NotFound),
+            // DeleteWebACL of an ACL still associated with a resource; an update or delete
+            // with a lock token another change has made stale.
+            "WAFAssociatedItemException" | "WAFOptimisticLockException" => Some(InUse),
+            "WAFDuplicateItemException" => Some(AlreadyExists),
+            "WAFInvalidParameterException"
+            | "WAFInvalidOperationException"
+            | "WAFLimitsExceededException" => Some(Invalid),
+            _ => None,
+        },
         "ssm" => match code {
             "ParameterNotFound" | "ParameterVersionNotFound" => Some(NotFound),
             "ParameterAlreadyExists" => Some(AlreadyExists),
@@ -419,6 +430,7 @@ pub fn service_name(service: &str) -> &str {
         "sts" => "STS",
         "ssm" => "SSM",
         "servicediscovery" => "Cloud Map",
+        "wafv2" => "WAF",
         "" => "AWS",
         other => other,
     }

@@ -40,6 +40,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// Cloud Map: the stack's HTTP namespace (ECS Service Connect).
     pub servicediscovery: aws_sdk_servicediscovery::Client,
+    /// WAF: the load balancer's web ACL.
+    pub wafv2: aws_sdk_wafv2::Client,
     pub appscaling: aws_sdk_applicationautoscaling::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
@@ -236,6 +238,7 @@ async fn connect_as(s: &Settings, keys: Option<aws_sdk_sts::config::Credentials>
         iam: client!(aws_sdk_iam),
         logs: client!(aws_sdk_cloudwatchlogs),
         servicediscovery: client!(aws_sdk_servicediscovery),
+        wafv2: client!(aws_sdk_wafv2),
         appscaling: client!(aws_sdk_applicationautoscaling),
         autoscaling: client!(aws_sdk_autoscaling),
         cloudwatch: client!(aws_sdk_cloudwatch),

@@ -70,7 +70,9 @@ pub fn phase() -> Option<Phase> {
 /// and target group, IAM, Application Auto Scaling, S3 and Route 53 2 min).
 pub fn window(service: &str) -> Duration {
     let mins = match service {
-        "ec2" => 5,
+        // WAF: terraform-provider-aws retries an association for 5 min while AWS WAF cannot
+        // yet see a new web ACL or load balancer.
+        "ec2" | "wafv2" => 5,
         "ecs" => 4,
         "iam"
         | "applicationautoscaling"
@@ -171,6 +173,9 @@ pub fn still_propagating(
         ("elasticloadbalancingv2", "InvalidConfigurationRequest") => {
             msg.contains("access denied for bucket") && mentions_fresh(message)
         }
+        // AssociateWebACL of a web ACL or load balancer made a moment ago: "AWS WAF couldn't
+        // retrieve the resource that you requested. Retry your request."
+        ("wafv2", "WAFUnavailableEntityException") => true,
         // CreateFlowLogs naming a role made a moment ago.
         ("ec2", "InvalidParameter") => msg.contains("unable to assume given iam role"),
         ("applicationautoscaling", "ValidationException") => {

@@ -9,7 +9,7 @@ use super::common::{b, i, ignore_missing, ownership, s, strs};
 use super::elb::{arn_suffix, elb_tags, lookup, FoundLb};
 use crate::aws::{Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
-use crate::spec::{NetworkModel, View};
+use crate::spec::{NetworkModel, View, WafModel};
 
 pub struct LoadBalancer;
 
@@ -28,6 +28,7 @@ impl Kind<Clients> for LoadBalancer {
                 "elasticloadbalancing:DescribeLoadBalancers",
                 "elasticloadbalancing:DescribeLoadBalancerAttributes",
                 "elasticloadbalancing:DescribeTags",
+                "wafv2:GetWebACLForResource",
             ],
             write: &[
                 "elasticloadbalancing:CreateLoadBalancer",
@@ -37,8 +38,13 @@ impl Kind<Clients> for LoadBalancer {
                 "elasticloadbalancing:SetSubnets",
                 "elasticloadbalancing:AddTags",
                 "elasticloadbalancing:RemoveTags",
+                "elasticloadbalancing:SetWebAcl",
             ],
-            write_any: &["iam:CreateServiceLinkedRole"],
+            write_any: &[
+                "iam:CreateServiceLinkedRole",
+                "wafv2:AssociateWebACL",
+                "wafv2:DisassociateWebACL",
+            ],
             arns: &["arn:aws:elasticloadbalancing:{region}:*:loadbalancer/app/{name}/*"],
         }
     }
@@ -53,6 +59,7 @@ impl Kind<Clients> for LoadBalancer {
             super::security_group::KIND,
             super::internet_gateway::KIND,
             super::log_bucket::KIND,
+            super::web_acl::KIND,
         ]
     }
 
@@ -84,6 +91,17 @@ impl Kind<Clients> for LoadBalancer {
             .attr("access_logs_bucket", bucket)
             .attr("access_logs_prefix", prefix)
             .force_new(&["scheme"]);
+        // Its web ACL, only when the spec names one: an association made outside the spec
+        // (Firewall Manager's, for one) is not the spec's to remove.
+        match &lb.waf {
+            None => {}
+            Some(WafModel::Baseline { .. }) => {
+                n = n.attr(WAF, Value::reference(super::web_acl::ID, "arn"));
+            }
+            Some(WafModel::Existing(acls)) => {
+                n = n.attr(WAF, Value::opt_str(acls.get(v.region).map(String::as_str)));
+            }
+        }
         // An internet-facing ALB needs the VPC's internet gateway attached (AWS refuses it
         // otherwise); the default route is made beside it, long before the ALB is active.
         if matches!(v.network, NetworkModel::Create { .. }) {
@@ -113,6 +131,12 @@ impl Kind<Clients> for LoadBalancer {
             if !own.owned && desired.is_empty() {
                 return Ok(out);
             }
+            // The web ACL, read only when the spec names one.
+            let waf = if desired.iter().any(|n| n.attrs.contains_key(WAF)) {
+                Some(super::web_acl::associated(c, &arn).await?)
+            } else {
+                None
+            };
             let attr = |k: &str| {
                 attributes
                     .iter()
@@ -172,6 +196,10 @@ impl Kind<Clients> for LoadBalancer {
                 ("access_logs_bucket".into(), Value::str(logs.0)),
                 ("access_logs_prefix".into(), Value::str(logs.1)),
             ]);
+            let mut attrs = attrs;
+            if let Some(acl) = waf {
+                attrs.insert(WAF.into(), Value::opt_str(acl));
+            }
             out.push(Observed {
                 id: ID.into(),
                 kind: KIND,
@@ -227,6 +255,9 @@ impl Kind<Clients> for LoadBalancer {
         {
             set_attributes(c, &arn, attrs).await?;
         }
+        if let Some(acl) = attrs.get(WAF).and_then(Value::as_str) {
+            super::web_acl::associate(c, &arn, Some(acl)).await?;
+        }
         Ok(outputs(
             &arn,
             lb.dns_name().unwrap_or_default(),
@@ -265,6 +296,10 @@ impl Kind<Clients> for LoadBalancer {
         if changed.iter().any(|k| ATTRIBUTES.contains(&k.as_str())) {
             set_attributes(c, arn, attrs).await?;
         }
+        if changed.iter().any(|k| k == WAF) {
+            let acl = attrs.get(WAF).and_then(Value::as_str);
+            super::web_acl::associate(c, arn, acl).await?;
+        }
         Ok(cur.outputs.clone())
     }
 
@@ -291,6 +326,9 @@ impl Kind<Clients> for LoadBalancer {
         ignore_missing(r)
     }
 }
+
+/// The attribute naming the web ACL the load balancer is associated with.
+const WAF: &str = "waf_acl_arn";
 
 /// `zone_id`: the load balancer's canonical hosted zone, which Route 53 alias records need
 /// (read from AWS, never from a table of regions).

@@ -52,6 +52,7 @@ pub mod target_group;
 pub mod task_definition;
 pub mod vpc;
 pub mod vpc_endpoint;
+pub mod web_acl;
 
 use std::collections::BTreeMap;
 
@@ -106,6 +107,7 @@ fn kinds() -> Vec<DynKind> {
         Box::new(security_group::SecurityGroup),
         Box::new(vpc_endpoint::VpcEndpoint),
         Box::new(log_bucket::LogBucket),
+        Box::new(web_acl::WebAcl),
         Box::new(load_balancer::LoadBalancer),
         Box::new(target_group::TargetGroup),
         Box::new(listener::Listener),
@@ -340,6 +342,7 @@ mod tests {
             ("iam", "iam"),
             ("logs", "logs"),
             ("servicediscovery", "servicediscovery"),
+            ("wafv2", "wafv2"),
             ("appscaling", "application-autoscaling"),
             ("autoscaling", "autoscaling"),
             ("cloudwatch", "cloudwatch"),
@@ -380,7 +383,7 @@ mod tests {
                     .iter()
                     .chain(iam.write)
                     .chain(iam.write_any)
-                    .copied(),
+                    .map(|a| a.to_ascii_lowercase()),
             );
         }
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/resources");
@@ -422,7 +425,9 @@ mod tests {
                         .find(|(from, _)| *from == action)
                         .map_or(action.clone(), |(_, to)| to.to_string());
                     seen += 1;
-                    if !allowed.contains(action.as_str()) {
+                    // IAM action names are case-insensitive (`wafv2:GetWebAcl` is
+                    // `wafv2:GetWebACL`).
+                    if !allowed.contains(action.to_ascii_lowercase().as_str()) {
                         missing.push(format!("{}: {action}", path.display()));
                     }
                 }

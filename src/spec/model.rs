@@ -170,6 +170,20 @@ pub struct LoadBalancerModel {
     /// `access_logs`: where the load balancer writes its access logs; `None`: nowhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_logs: Option<AccessLogsModel>,
+    /// The web ACL the load balancer is associated with; `None`: none (an association made
+    /// outside the spec, by Firewall Manager for one, is left alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waf: Option<WafModel>,
+}
+
+/// `load_balancer.waf_acl_arn` or `load_balancer.waf`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WafModel {
+    /// Existing web ACLs: region -> ARN, for every region of the stack.
+    Existing(BTreeMap<String, String>),
+    /// The stack's own web ACL per region: AWS managed rule groups and a rate limit per IP.
+    Baseline { rate_limit: u32 },
 }
 
 /// `load_balancer.access_logs`, defaults filled in.

@@ -60,6 +60,10 @@ impl Names {
     pub fn vpc_endpoint(&self, service: &str) -> String {
         format!("{}-{service}", self.stack)
     }
+    /// The stack's own web ACL (`load_balancer.waf: baseline`).
+    pub fn web_acl(&self) -> String {
+        format!("{}-baseline", self.stack)
+    }
     /// The security group of the interface endpoints.
     pub fn endpoints_sg(&self) -> String {
         format!("{}-endpoints", self.stack)

@@ -598,6 +598,7 @@ pub(super) fn check_lb(
         deregistration_delay,
         health_check,
         access_logs: check_access_logs(lb, protect, issues),
+        waf: check_waf(lb, regions, issues),
     }
 }
 
@@ -679,18 +680,50 @@ fn check_certificates(
     let Some(c) = &lb.certificate_arn else {
         return BTreeMap::new();
     };
+    let what = PerRegion {
+        field: "certificate_arn",
+        noun: "certificate",
+        example: "arn:aws:acm",
+        missing_help: "every region's listener serves HTTPS, or none does",
+    };
+    check_per_region(c, regions, &what, check_certificate, issues)
+}
+
+/// A regional ARN field: its name, what it names, an ARN's start, and why every region needs one.
+struct PerRegion {
+    field: &'static str,
+    noun: &'static str,
+    example: &'static str,
+    missing_help: &'static str,
+}
+
+/// One ARN for one region, or a map of region -> ARN naming each region of the stack; each
+/// checked by `check_one(arn, region, at, issues)`.
+fn check_per_region(
+    c: &S<Certificate>,
+    regions: &[String],
+    what: &PerRegion,
+    check_one: fn(&str, &str, &Location, &mut Issues),
+    issues: &mut Issues,
+) -> BTreeMap<String, String> {
+    let PerRegion {
+        field,
+        noun,
+        example,
+        missing_help,
+    } = what;
     match &c.value {
         Certificate::One(arn) => {
             if regions.len() > 1 {
                 issues.push(
                     &c.referenced,
-                    "a certificate is regional: a stack of two regions needs one per region",
-                    "one certificate",
+                    format!("a {noun} is regional: a stack of two regions needs one per region"),
+                    format!("one {noun}"),
                     Some(format!(
-                        "give a map: certificate_arn: {{{}}}",
+                        "give a map: {field}: {{{}}}",
                         regions
                             .iter()
-                            .map(|r| format!("{r}: arn:aws:acm:{r}:…"))
+                            .map(|r| format!("{r}: {example}:{r}:…"))
                             .collect::<Vec<_>>()
                             .join(", ")
                     )),
@@ -698,13 +731,13 @@ fn check_certificates(
                 return BTreeMap::new();
             }
             let region = regions.first().map(String::as_str).unwrap_or_default();
-            check_certificate(arn, region, &c.referenced, issues);
+            check_one(arn, region, &c.referenced, issues);
             BTreeMap::from([(region.to_string(), arn.clone())])
         }
         Certificate::PerRegion(map) => {
             for (region, arn) in map {
                 if regions.contains(region) {
-                    check_certificate(&arn.value, region, &arn.referenced, issues);
+                    check_one(&arn.value, region, &arn.referenced, issues);
                 } else {
                     issues.push(
                         &arn.referenced,
@@ -722,9 +755,9 @@ fn check_certificates(
             if !missing.is_empty() {
                 issues.push(
                     &c.referenced,
-                    format!("no certificate for {}", missing.join(", ")),
-                    "a certificate per region",
-                    Some("every region's listener serves HTTPS, or none does".into()),
+                    format!("no {noun} for {}", missing.join(", ")),
+                    format!("a {noun} per region"),
+                    Some(missing_help.to_string()),
                 );
             }
             map.iter()
@@ -734,12 +767,108 @@ fn check_certificates(
         Certificate::Wrong(what) => {
             issues.push(
                 &c.referenced,
-                format!("certificate_arn is {what}"),
+                format!("{field} is {what}"),
                 "expected an ARN or a map of region to ARN",
                 None,
             );
             BTreeMap::new()
         }
+    }
+}
+
+/// `load_balancer.waf_acl_arn` (an existing web ACL per region) or `load_balancer.waf`
+/// (`baseline`, or a map of its settings); not both.
+fn check_waf(lb: &LoadBalancer, regions: &[String], issues: &mut Issues) -> Option<WafModel> {
+    if let (Some(arn), Some(_)) = (&lb.waf_acl_arn, &lb.waf) {
+        issues.push(
+            &arn.referenced,
+            "waf_acl_arn and waf are two ways to protect the load balancer: give one",
+            "and `waf` too",
+            Some("waf_acl_arn associates a web ACL of yours; waf: baseline makes one".into()),
+        );
+        return None;
+    }
+    if let Some(arn) = &lb.waf_acl_arn {
+        let what = PerRegion {
+            field: "waf_acl_arn",
+            noun: "web ACL",
+            example: "arn:aws:wafv2",
+            missing_help: "every region's load balancer is protected, or none is",
+        };
+        let acls = check_per_region(arn, regions, &what, check_web_acl_arn, issues);
+        return Some(WafModel::Existing(acls));
+    }
+    let w = lb.waf.as_ref()?;
+    let limit = match &w.value {
+        Waf::Off => return None,
+        Waf::Is(word) if word == "baseline" => None,
+        Waf::Set(settings) => settings.rate_limit.as_ref(),
+        Waf::Is(word) => {
+            issues.push(
+                &w.referenced,
+                format!("`{word}` is not a WAF setting"),
+                "unknown waf",
+                Some(
+                    "baseline (AWS managed rules and a rate limit per IP), {rate_limit: N}, or \
+                     false; waf_acl_arn associates a web ACL of yours"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        Waf::Wrong(what) => {
+            issues.push(
+                &w.referenced,
+                format!("waf is {what}"),
+                "expected baseline, false or a map",
+                Some("baseline, or {rate_limit: 1000}".into()),
+            );
+            return None;
+        }
+    };
+    // AWS WAF's range for a rate-based rule over 5 minutes.
+    let rate_limit = range(
+        &limit.cloned(),
+        2000,
+        10,
+        2_000_000_000,
+        "rate_limit",
+        issues,
+    );
+    Some(WafModel::Baseline { rate_limit })
+}
+
+/// One web ACL ARN: a regional AWS WAF web ACL in the region it is for.
+fn check_web_acl_arn(arn: &str, region: &str, at: &Location, issues: &mut Issues) {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "wafv2"
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5].starts_with("regional/webacl/")
+        && parts[5].split('/').count() == 4;
+    if !ok {
+        let global = parts.get(5).is_some_and(|r| r.starts_with("global/"));
+        issues.push(
+            at,
+            "waf_acl_arn is not a regional AWS WAF web ACL ARN",
+            "expected arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>",
+            global.then(|| {
+                "a CLOUDFRONT-scoped (global) web ACL cannot protect a load balancer".to_string()
+            }),
+        );
+    } else if parts[3] != region {
+        issues.push(
+            at,
+            format!(
+                "the web ACL is in {}; the load balancer in {region} needs one of {region}",
+                parts[3]
+            ),
+            "a web ACL of another region",
+            Some("web ACLs are regional: make one in each region, or use waf: baseline".into()),
+        );
     }
 }
 

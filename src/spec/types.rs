@@ -177,8 +177,77 @@ pub struct LoadBalancer {
     /// name sends them to that bucket of yours, a map sets `bucket` and `retention_days`;
     /// default false.
     pub access_logs: Option<S<AccessLogs>>,
+    /// An existing AWS WAF web ACL to associate (Security Hub ELB.16): one ARN, or one per
+    /// region (`{us-east-1: arn, us-west-2: arn}`). Not with `waf`.
+    pub waf_acl_arn: Option<S<Certificate>>,
+    /// `baseline`: a web ACL of the stack's own in each region, with AWS managed rule groups
+    /// (IP reputation, common rule set, known bad inputs) and a rate limit per client IP;
+    /// `{rate_limit: N}` sets the limit (requests per IP per 5 minutes, default 2000).
+    pub waf: Option<S<Waf>>,
     #[serde(default)]
     pub health_check: TargetHealthCheck,
+}
+
+/// `load_balancer.waf` as a map: the baseline with its settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafSettings {
+    /// Requests one client IP may make in 5 minutes before it is blocked; default 2000.
+    pub rate_limit: Option<S<u32>>,
+}
+
+/// `load_balancer.waf`: `baseline`, `false`, or a map of settings. Hand-written for the same
+/// reason as `AccessLogs`.
+#[derive(Debug)]
+pub enum Waf {
+    Off,
+    /// A word (`baseline`, or a wrong one).
+    Is(String),
+    Set(WafSettings),
+    /// Neither a word, `false` nor a map: what it was.
+    Wrong(String),
+}
+
+impl<'de> Deserialize<'de> for Waf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Waf;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("baseline, false or a map of settings")
+            }
+            fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+                Ok(if on {
+                    Waf::Wrong("`true`".into())
+                } else {
+                    Waf::Off
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Waf::Is(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                WafSettings::deserialize(de::value::MapAccessDeserializer::new(map)).map(Waf::Set)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Waf::Wrong("a list".into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Waf::Wrong(format!("`{v}`")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Waf::Wrong(format!("`{v}`")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Waf::Wrong(format!("`{v}`")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Waf::Wrong("null".into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `load_balancer.access_logs` as a map.

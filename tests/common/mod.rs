@@ -1289,6 +1289,37 @@ async fn read_inventory(c: &Clients, stack: &str, region: &str) -> Inventory {
             found.push(("aws_nat_gateway", ec2_name(g.tags())));
         }
     }
+    // WAF web ACLs: by name, then their ownership tag.
+    let acls = c
+        .wafv2
+        .list_web_acls()
+        .scope(aws_sdk_wafv2::types::Scope::Regional)
+        .limit(100)
+        .send()
+        .await
+        .unwrap();
+    for a in acls.web_acls() {
+        let name = a.name().unwrap_or_default();
+        if !ours(name) {
+            continue;
+        }
+        let tags = c
+            .wafv2
+            .list_tags_for_resource()
+            .resource_arn(a.arn().unwrap_or_default())
+            .send()
+            .await;
+        let Ok(tags) = tags else { continue };
+        let owned = tags
+            .tag_info_for_resource()
+            .map(|t| t.tag_list())
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t.key() == "ballast:stack" && t.value() == stack);
+        if owned {
+            found.push(("aws_wafv2_web_acl", name.to_string()));
+        }
+    }
     // So does a deleted VPC endpoint.
     let r = c.ec2.describe_vpc_endpoints().filters(tagged(stack));
     for e in r.send().await.unwrap().vpc_endpoints() {

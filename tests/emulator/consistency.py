@@ -139,6 +139,17 @@ KINDS: dict[str, dict] = {
                        "keys": None, "code": "InvalidConfigurationRequest", "status": 400,
                        "message": "Access Denied for bucket: {id}. Please check S3bucket permission",
                        "deleters": {("s3", "DeleteBucket")}},
+    # AWS WAF cannot yet see a web ACL or load balancer made a moment ago (AssociateWebACL;
+    # terraform-provider-aws retries WAFUnavailableEntityException for 5 minutes).
+    "web-acl": {"service": "wafv2", "ops": {"AssociateWebACL"}, "keys": {"WebACLArn"},
+                "code": "WAFUnavailableEntityException", "status": 400,
+                "message": "AWS WAF couldn’t retrieve the resource that you requested. Retry your request.",
+                "deleters": {("wafv2", "DeleteWebACL")}},
+    "load-balancer-for-waf": {"service": "wafv2", "ops": {"AssociateWebACL"}, "keys": {"ResourceArn"},
+                              "code": "WAFUnavailableEntityException", "status": 400,
+                              "message": "AWS WAF couldn’t retrieve the resource that you requested. "
+                                         "Retry your request.",
+                              "deleters": {("elasticloadbalancing", "DeleteLoadBalancer")}},
     # Tracked for the listing lag only.
     "task-definition": {"deleters": {("ecs", "DeregisterTaskDefinition")}},
     "load-balancer": {"deleters": {("elasticloadbalancing", "DeleteLoadBalancer")}},
@@ -226,7 +237,9 @@ CREATORS = {
     ("iam", "CreateInstanceProfile"): lambda p, text, doc: [
         ("instance-profile", xml_first(text, "InstanceProfileName"))],
     ("elasticloadbalancing", "CreateLoadBalancer"): lambda p, text, doc: [
-        ("load-balancer", xml_first(text, "LoadBalancerArn"))],
+        ("load-balancer", xml_first(text, "LoadBalancerArn")),
+        ("load-balancer-for-waf", xml_first(text, "LoadBalancerArn"))],
+    ("wafv2", "CreateWebACL"): lambda p, text, doc: [("web-acl", json_path(doc, "Summary", "ARN"))],
     ("elasticloadbalancing", "CreateTargetGroup"): lambda p, text, doc: [
         ("target-group", xml_first(text, "TargetGroupArn"))],
     ("elasticloadbalancing", "CreateListener"): lambda p, text, doc: [

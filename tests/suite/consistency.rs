@@ -73,6 +73,27 @@ fn access_logs_deploy_at_the_first_try_while_aws_propagates() {
     assert!(met, "ELB's access-denied answer was met: {seen}");
 }
 
+/// WAF: AWS WAF cannot yet see a new web ACL or load balancer when the deploy associates them
+/// (WAFUnavailableEntityException); the deploy waits that out at the first try, and destroy
+/// leaves nothing (the ACL lets go of the load balancer first).
+#[test]
+fn a_web_acl_is_associated_at_the_first_try_while_aws_propagates() {
+    let env = Env::new();
+    let (stack, region) = ("cons-waf", "us-east-2");
+    let yaml = format!(
+        "{}load_balancer:\n  allow_http: true\n  waf: baseline\n",
+        web_spec(stack, region, "")
+    );
+    let s = TestStack::new(&env, stack, region, &yaml);
+    let seen = first_try_and_at_once(&env, &s, "WAF");
+    let met = seen["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["code"] == "WAFUnavailableEntityException" && l["op"] == "AssociateWebACL");
+    assert!(met, "WAF's unavailable-entity answer was met: {seen}");
+}
+
 /// VPC endpoints instead of NAT: each new endpoint is "not found" at its first read, and the
 /// deploy waits it out; destroy leaves nothing.
 #[test]

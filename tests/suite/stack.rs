@@ -2051,3 +2051,199 @@ fn private_tasks_reach_aws_through_vpc_endpoints_without_nat() {
     s.assert_converged();
     s.destroy();
 }
+
+/// `load_balancer.waf: baseline`: a web ACL of the stack's own (AWS managed rule groups and a
+/// rate limit per client IP, metrics on every rule) protects the load balancer. A rule added
+/// and the default action changed by hand are drift; a new rate limit is an update in place; a
+/// web ACL of the user's (`waf_acl_arn`) takes over and the stack's goes; destroy leaves
+/// nothing of the stack's (the user's ACL stays).
+#[test]
+fn waf_baseline_protects_the_load_balancer() {
+    use aws_sdk_wafv2::types::{DefaultAction, Scope, VisibilityConfig};
+    let env = Env::new();
+    let (stack, region) = ("it-waf", "sa-east-1");
+    let base = web_spec(stack, region, "");
+    let spec = |waf: &str| format!("{base}load_balancer:\n  allow_http: true\n  {waf}\n");
+    let s = TestStack::new(&env, stack, region, &spec("waf: baseline"));
+    s.deploy();
+    let name = format!("{stack}-baseline");
+    assert_eq!(s.inventory()["aws_wafv2_web_acl"], vec![name.clone()]);
+    let c = s.clients();
+    let lb = s.load_balancer().load_balancer_arn().unwrap().to_string();
+    let protecting = || {
+        let r = s.block_on(c.wafv2.get_web_acl_for_resource().resource_arn(&lb).send());
+        r.unwrap().web_acl().map(|a| a.arn().to_string())
+    };
+    let find = |n: &str| {
+        let r = s.block_on(c.wafv2.list_web_acls().scope(Scope::Regional).send());
+        let r = r.unwrap();
+        let a = r.web_acls().iter().find(|a| a.name() == Some(n)).cloned();
+        a.map(|a| (a.arn().unwrap().to_string(), a.id().unwrap().to_string()))
+    };
+    let get = |id: &str| {
+        let r = c
+            .wafv2
+            .get_web_acl()
+            .name(&name)
+            .scope(Scope::Regional)
+            .id(id);
+        s.block_on(r.send()).unwrap()
+    };
+    let (arn, id) = find(&name).expect("the stack's web ACL");
+    assert_eq!(protecting(), Some(arn.clone()));
+    let got = get(&id);
+    let acl = got.web_acl().unwrap();
+    assert!(acl.default_action().unwrap().allow().is_some());
+    let rules: Vec<(i32, &str)> = acl
+        .rules()
+        .iter()
+        .map(|r| (r.priority(), r.name()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (0, "aws-ip-reputation"),
+            (1, "rate-limit-per-ip"),
+            (2, "aws-common"),
+            (3, "aws-known-bad-inputs")
+        ]
+    );
+    let groups: Vec<&str> = acl
+        .rules()
+        .iter()
+        .filter_map(|r| r.statement()?.managed_rule_group_statement())
+        .map(|m| m.name())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "AWSManagedRulesAmazonIpReputationList",
+            "AWSManagedRulesCommonRuleSet",
+            "AWSManagedRulesKnownBadInputsRuleSet"
+        ]
+    );
+    let rate = acl.rules()[1]
+        .statement()
+        .unwrap()
+        .rate_based_statement()
+        .unwrap();
+    assert_eq!(
+        (rate.limit(), rate.aggregate_key_type().as_str()),
+        (2000, "IP")
+    );
+    assert!(acl.rules()[1].action().unwrap().block().is_some());
+    for r in acl.rules() {
+        let v = r.visibility_config().unwrap();
+        assert!(v.cloud_watch_metrics_enabled() && v.sampled_requests_enabled());
+    }
+    s.assert_converged();
+
+    // By hand: a rule more and the default action to block. Drift, and the deploy undoes it.
+    let mut more = acl.rules().to_vec();
+    let mut extra = acl.rules()[0].clone();
+    extra.name = "by-hand".into();
+    extra.priority = 9;
+    more.push(extra);
+    s.block_on(
+        c.wafv2
+            .update_web_acl()
+            .name(&name)
+            .scope(Scope::Regional)
+            .id(&id)
+            .lock_token(got.lock_token().unwrap())
+            .default_action(
+                DefaultAction::builder()
+                    .block(aws_sdk_wafv2::types::BlockAction::builder().build())
+                    .build(),
+            )
+            .visibility_config(acl.visibility_config().unwrap().clone())
+            .set_rules(Some(more))
+            .send(),
+    )
+    .unwrap();
+    let r = s.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    r.assert_stderr(&["default_action", "by-hand"]);
+    s.deploy();
+    let got = get(&id);
+    assert_eq!(got.web_acl().unwrap().rules().len(), 4);
+    assert!(got
+        .web_acl()
+        .unwrap()
+        .default_action()
+        .unwrap()
+        .allow()
+        .is_some());
+    s.assert_converged();
+
+    // A new rate limit: the same ACL, updated in place.
+    s.set_yaml(&spec("waf: {rate_limit: 500}"));
+    let d = s.deploy();
+    assert_eq!(
+        d.plan.actions(),
+        actions(&[("aws_wafv2_web_acl.waf", "update")])
+    );
+    let got = get(&id);
+    let rate = got.web_acl().unwrap().rules()[1].statement().unwrap();
+    assert_eq!(rate.rate_based_statement().unwrap().limit(), 500);
+    s.assert_converged();
+
+    // A web ACL of the user's takes over; the stack's lets go of the load balancer and goes.
+    let mine = s
+        .block_on(
+            c.wafv2
+                .create_web_acl()
+                .name("users-acl-for-it-waf")
+                .scope(Scope::Regional)
+                .default_action(
+                    DefaultAction::builder()
+                        .allow(aws_sdk_wafv2::types::AllowAction::builder().build())
+                        .build(),
+                )
+                .visibility_config(
+                    VisibilityConfig::builder()
+                        .sampled_requests_enabled(false)
+                        .cloud_watch_metrics_enabled(false)
+                        .metric_name("users")
+                        .build()
+                        .unwrap(),
+                )
+                .send(),
+        )
+        .unwrap();
+    let mine = mine.summary().unwrap();
+    let mine_arn = mine.arn().unwrap().to_string();
+    s.set_yaml(&spec(&format!("waf_acl_arn: {mine_arn}")));
+    let d = s.deploy();
+    assert_eq!(
+        d.plan.actions(),
+        actions(&[
+            ("aws_lb.alb", "update"),
+            ("aws_wafv2_web_acl.waf", "delete")
+        ])
+    );
+    assert_eq!(protecting(), Some(mine_arn.clone()));
+    assert!(find(&name).is_none(), "the stack's web ACL is gone");
+    assert!(!s.inventory().contains_key("aws_wafv2_web_acl"));
+    s.assert_converged();
+
+    // Back to the baseline: a new ACL of the stack's protects the load balancer again.
+    s.set_yaml(&spec("waf: baseline"));
+    s.deploy();
+    let (arn, _) = find(&name).expect("the stack's web ACL, made again");
+    assert_eq!(protecting(), Some(arn));
+    s.assert_converged();
+    s.destroy();
+    // The user's ACL is the user's: still there, protecting nothing.
+    assert!(find("users-acl-for-it-waf").is_some());
+    s.block_on(
+        c.wafv2
+            .delete_web_acl()
+            .name("users-acl-for-it-waf")
+            .scope(Scope::Regional)
+            .id(mine.id().unwrap())
+            .lock_token(mine.lock_token().unwrap())
+            .send(),
+    )
+    .unwrap();
+}

@@ -236,6 +236,39 @@ rejects!(
 );
 
 rejects!(
+    waf_is_a_web_acl_of_yours_or_the_baseline_not_both,
+    "name: web\nregion: us-east-1\nload_balancer:\n  allow_http: true\n  waf_acl_arn: arn:aws:wafv2:us-east-1:123456789012:regional/webacl/mine/a1b2\n  waf: baseline\nservice:\n  image: nginx\n  user: \"101\"\n",
+    "waf_acl_arn and waf are two ways to protect the load balancer: give one",
+    "stack.yaml:5:16"
+);
+
+rejects!(
+    waf_acl_arn_is_a_regional_web_acl_of_the_region,
+    "name: web\nregion: us-east-1\nload_balancer:\n  allow_http: true\n  waf_acl_arn: arn:aws:wafv2:us-west-2:123456789012:regional/webacl/mine/a1b2\nservice:\n  image: nginx\n  user: \"101\"\n",
+    "the web ACL is in us-west-2; the load balancer in us-east-1 needs one of us-east-1"
+);
+
+rejects!(
+    waf_acl_arn_is_not_a_global_web_acl,
+    "name: web\nregion: us-east-1\nload_balancer:\n  allow_http: true\n  waf_acl_arn: arn:aws:wafv2:us-east-1:123456789012:global/webacl/mine/a1b2\nservice:\n  image: nginx\n  user: \"101\"\n",
+    "waf_acl_arn is not a regional AWS WAF web ACL ARN",
+    "a CLOUDFRONT-scoped (global) web ACL cannot protect a load balancer"
+);
+
+rejects!(
+    waf_is_baseline_or_a_rate_limit,
+    "name: web\nregion: us-east-1\nload_balancer:\n  allow_http: true\n  waf: strict\nservice:\n  image: nginx\n  user: \"101\"\n",
+    "`strict` is not a WAF setting",
+    "stack.yaml:5:8"
+);
+
+rejects!(
+    waf_rate_limit_is_ten_or_more,
+    "name: web\nregion: us-east-1\nload_balancer:\n  allow_http: true\n  waf: {rate_limit: 5}\nservice:\n  image: nginx\n  user: \"101\"\n",
+    "rate_limit 5 is out of range"
+);
+
+rejects!(
     flow_logs_are_reject_all_or_false,
     "name: web\nregion: us-east-1\nnetwork:\n  flow_logs: rejected\nservice:\n  image: nginx\n",
     "`rejected` is not a flow log setting",

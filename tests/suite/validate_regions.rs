@@ -341,6 +341,20 @@ rejects!(
 );
 
 rejects!(
+    a_web_acl_per_region_with_two_regions,
+    dns("load_balancer:\n  allow_http: true\n  waf_acl_arn:\n    us-east-1: arn:aws:wafv2:us-east-1:123456789012:regional/webacl/mine/a1\n"),
+    "no web ACL for us-west-2",
+    "every region's load balancer is protected, or none is"
+);
+
+rejects!(
+    one_web_acl_with_two_regions,
+    dns("load_balancer:\n  allow_http: true\n  waf_acl_arn: arn:aws:wafv2:us-east-1:123456789012:regional/webacl/mine/a1\n"),
+    "a web ACL is regional: a stack of two regions needs one per region",
+    "give a map: waf_acl_arn: {us-east-1: arn:aws:wafv2:us-east-1:…"
+);
+
+rejects!(
     a_certificate_per_region_each_of_its_region,
     dns("load_balancer:\n  certificate_arn:\n    us-east-1: arn:aws:acm:us-west-2:123456789012:certificate/abc\n    eu-west-1: arn:aws:acm:eu-west-1:123456789012:certificate/def\n"),
     "the certificate is in us-west-2; the load balancer in us-east-1 needs one of us-east-1",
