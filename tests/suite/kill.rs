@@ -21,11 +21,16 @@ fn a_deploy_killed_after_any_write_converges_with_one_more_deploy() {
     let env = Env::new();
     let region = "eu-north-1";
     let name = "kill-k";
-    // With access logs: their bucket's writes (made, configured, named by the load balancer)
-    // are killed after too.
+    // With access logs, a web ACL and VPC endpoints instead of NAT (the two-region stack
+    // keeps NAT in the matrix): the log bucket's writes (made, configured, named by the load
+    // balancer), the web ACL's and its association, the endpoints' and their group's are
+    // killed after too.
     let yaml = format!(
-        "{}load_balancer:\n  access_logs: true\n",
-        web_spec(name, region, "")
+        "{}load_balancer:\n  access_logs: true\n  waf: baseline\nnetwork:\n  egress: endpoints\n",
+        web_spec(name, region, "").replace(
+            "public.ecr.aws/nginx/nginx:1.27",
+            &format!("123456789012.dkr.ecr.{region}.amazonaws.com/nginx:1.27"),
+        )
     );
     let s = TestStack::new(&env, name, region, &yaml);
     let account = s
@@ -43,6 +48,18 @@ fn a_deploy_killed_after_any_write_converges_with_one_more_deploy() {
         "aws_s3_log_bucket".into(),
         vec![format!("{name}-alb-{account}-{region}-an")],
     );
+    want.insert("aws_wafv2_web_acl".into(), vec![format!("{name}-baseline")]);
+    want.remove("aws_eip");
+    want.remove("aws_nat_gateway");
+    let mut endpoints: Vec<String> = ["ecr.api", "ecr.dkr", "logs", "s3"]
+        .iter()
+        .map(|e| format!("{name}-{e}"))
+        .collect();
+    endpoints.sort();
+    want.insert("aws_vpc_endpoint".into(), endpoints);
+    let groups = want.get_mut("aws_security_group").unwrap();
+    groups.push(format!("{name}-endpoints"));
+    groups.sort();
     let writes = matrix(&env, &s, &want, 20);
     assert!(writes > 20, "a cold deploy of the web stack: {writes}");
 }
