@@ -139,19 +139,45 @@ pub fn sha256_hex(body: &str) -> String {
         .collect()
 }
 
-/// A policy that lets anyone read the page (an S3 website serves public objects only).
-fn public_read(bucket: &str) -> String {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "BallastFallbackPage",
-            "Effect": "Allow",
+/// A policy that lets anyone read the page (an S3 website serves public objects only); with
+/// `protect`, nobody may delete the bucket.
+fn policy(bucket: &str, protect: bool) -> serde_json::Value {
+    let mut statements = vec![serde_json::json!({
+        "Sid": "BallastFallbackPage",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{bucket}/*"),
+    })];
+    if protect {
+        statements.push(serde_json::json!({
+            "Sid": "BallastProtect",
+            "Effect": "Deny",
             "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": format!("arn:aws:s3:::{bucket}/*"),
-        }]
-    })
-    .to_string()
+            "Action": "s3:DeleteBucket",
+            "Resource": format!("arn:aws:s3:::{bucket}"),
+        }));
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// What a bucket policy says, as (public_read, protect): the page readable by anyone, and the
+/// bucket not deletable. A statement ballast does not write is drift: both read as false, so
+/// the next deploy writes the policy whole again.
+fn read_policy(text: Option<&str>, bucket: &str) -> (bool, bool) {
+    let doc = text.and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok());
+    let statements = doc
+        .as_ref()
+        .and_then(|d| d["Statement"].as_array().cloned())
+        .unwrap_or_default();
+    let ours = policy(bucket, true)["Statement"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if statements.iter().any(|s| !ours.contains(s)) {
+        return (false, false);
+    }
+    (statements.contains(&ours[0]), statements.contains(&ours[1]))
 }
 
 /// A client for the bucket's region.
@@ -218,6 +244,7 @@ impl Kind<Clients> for Fallback {
             .attr("region", region)
             .attr("website_index", PAGE)
             .attr("public_read", true)
+            .attr("protect", page.protect)
             .attr("page_sha256", sha256_hex(&page.body))
             .attr("page", page.file.as_str())
             .force_new(&["region"]);
@@ -305,6 +332,12 @@ impl Kind<Clients> for Fallback {
             .unwrap_or("us-east-1");
         let s3 = client(c, region);
         let bucket = cur.physical_id.as_str();
+        if cur.attrs.get("protect").and_then(Value::as_bool) == Some(true) {
+            return Err(format!(
+                "bucket {bucket} is protected (its policy denies s3:DeleteBucket); deploy with `protect: false` first"
+            )
+            .into());
+        }
         // Bounded: the bucket holds the page (and whatever a person put there, which goes too:
         // the bucket is the stack's).
         for _ in 0..100 {
@@ -381,9 +414,13 @@ async fn configure(
         .send()
         .await
         .ctx(|| format!("set public access of bucket {bucket}"))?;
+    let protect = attrs
+        .get("protect")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     s3.put_bucket_policy()
         .bucket(bucket)
-        .policy(public_read(bucket))
+        .policy(policy(bucket, protect).to_string())
         .send()
         .await
         .ctx(|| format!("set policy of bucket {bucket}"))?;
@@ -512,15 +549,8 @@ async fn observe(
         .is_some_and(|c| {
             c.block_public_policy().unwrap_or(false) || c.restrict_public_buckets().unwrap_or(false)
         });
-    let public = !blocked
-        && policy
-            .as_ref()
-            .and_then(|p| p.policy())
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-            .is_some_and(|p| {
-                p == serde_json::from_str::<serde_json::Value>(&public_read(bucket))
-                    .unwrap_or_default()
-            });
+    let (readable, protect) = read_policy(policy.as_ref().and_then(|p| p.policy()), bucket);
+    let public = !blocked && readable;
     let sha = head
         .as_ref()
         .and_then(|h| h.metadata())
@@ -534,6 +564,7 @@ async fn observe(
         ("region".into(), Value::str(region.as_str())),
         ("website_index".into(), Value::opt_str(index)),
         ("public_read".into(), Value::Bool(public)),
+        ("protect".into(), Value::Bool(protect)),
         ("page_sha256".into(), Value::opt_str(sha)),
         // The file name is not kept in AWS: the hash stands for the content.
         ("page".into(), page),

@@ -85,6 +85,8 @@ pub struct FallbackModel {
     /// With it a CloudFront distribution serves the page over HTTPS at `dns.name`, and the
     /// fallback record aliases the distribution instead of the S3 website.
     pub certificate_arn: Option<String>,
+    /// `protect:`: the bucket refuses deletion (its policy denies s3:DeleteBucket).
+    pub protect: bool,
 }
 
 /// The most bytes a fallback page may have: `ballast maintenance on` serves the same page as the

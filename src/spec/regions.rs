@@ -143,6 +143,7 @@ pub(super) fn check_dns(
             .map(|a| check_cloudfront_certificate(a, &name, issues));
         check_page(&f.page, file, issues).map(|p| FallbackModel {
             certificate_arn,
+            protect: spec.protect.unwrap_or(false),
             ..p
         })
     });
@@ -418,6 +419,7 @@ fn check_page(page: &S<String>, file: &str, issues: &mut Issues) -> Option<Fallb
             file: page.value.clone(),
             body,
             certificate_arn: None,
+            protect: false,
         }),
         Err((message, label, help)) => {
             issues.push(&page.referenced, message, label, help);

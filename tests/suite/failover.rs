@@ -780,3 +780,63 @@ fn named_services_run_in_both_regions() {
     let r = s.destroy_by_name();
     r.assert_stderr(&[&format!("{R2}:aws_ecs_service.service.worker")]);
 }
+
+/// `protect: true` keeps the fallback page's bucket too: its policy denies s3:DeleteBucket, and
+/// destroy refuses it (and the load balancers) until a deploy with `protect: false`; a statement
+/// added by hand is drift.
+#[test]
+fn a_protected_fallback_bucket_is_not_destroyed_until_it_is_unprotected() {
+    let env = Env::new();
+    let (stack, zname) = ("it-fo-prot", "fo-prot.example");
+    zone(&env, zname);
+    let base = spec(
+        stack,
+        zname,
+        "us-east-1, us-west-2",
+        "  fallback:\n    page: page.html\n",
+    );
+    let s = TestStack::new(&env, stack, R1, &format!("protect: true\n{base}"));
+    with_page(&s);
+    s.deploy();
+    let c = s.clients();
+    let bucket = format!("app.{zname}");
+    let policy = || {
+        let p = s.block_on(c.s3.get_bucket_policy().bucket(&bucket).send());
+        serde_json::from_str::<serde_json::Value>(p.unwrap().policy().unwrap()).unwrap()
+    };
+    let p = policy();
+    assert_eq!(p["Statement"][1]["Effect"], "Deny", "{p}");
+    assert_eq!(p["Statement"][1]["Action"], "s3:DeleteBucket", "{p}");
+    s.assert_converged();
+
+    // A statement added by hand is drift: the deploy writes the policy whole again.
+    let mut more = p.clone();
+    more["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "s3:PutObject", "Resource": format!("arn:aws:s3:::{bucket}/*")
+        }));
+    s.block_on(
+        c.s3.put_bucket_policy()
+            .bucket(&bucket)
+            .policy(more.to_string())
+            .send(),
+    )
+    .unwrap();
+    let r = s.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    s.deploy();
+    assert_eq!(policy(), p);
+
+    let r = s.run("destroy", &["--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr(&[&format!(
+        "bucket {bucket} is protected (its policy denies s3:DeleteBucket); deploy with `protect: false` first"
+    )]);
+    s.set_yaml(&base);
+    s.deploy();
+    assert_eq!(policy()["Statement"].as_array().unwrap().len(), 1);
+    s.destroy();
+}
