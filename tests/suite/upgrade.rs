@@ -22,6 +22,11 @@ use serde_json::{json, Value};
 /// `*/` matches every scope.
 const INTENDED: &[(&str, &str)] = &[
     (
+        "global/aws_s3_bucket.fallback protect",
+        "`protect:` covers the fallback page's bucket: false (as deployed) unless the spec \
+         says protect: true",
+    ),
+    (
         "*/aws_ecs_task_definition.taskdef* readonly_root_filesystem",
         "container hardening (Security Hub ECS.5): a read-only root filesystem; a new revision, \
          rolled out in place",
