@@ -360,7 +360,8 @@ fn a_removed_region_is_found_again_by_destroy_by_name() {
 }
 
 /// HTTPS in both regions: each region's listener serves its own region's certificate with the
-/// TLS policy, port 80 redirects, the health checks probe over HTTPS, and `url` says https.
+/// TLS policy, port 80 redirects, the health checks probe over HTTPS, and `url` says https;
+/// each region's load balancer is behind its own region's web ACL (`waf: baseline`).
 #[test]
 fn two_regions_serve_https_each_with_its_own_certificate() {
     let env = Env::new();
@@ -384,7 +385,7 @@ fn two_regions_serve_https_each_with_its_own_certificate() {
         stack,
         R1,
         &format!(
-            "{}load_balancer:\n  certificate_arn:\n    {R1}: {c1}\n    {R2}: {c2}\n",
+            "{}load_balancer:\n  waf: baseline\n  certificate_arn:\n    {R1}: {c1}\n    {R2}: {c2}\n",
             spec(stack, zname, "us-east-1, us-west-2", "")
         ),
     );
@@ -437,6 +438,25 @@ fn two_regions_serve_https_each_with_its_own_certificate() {
             "{region}: port 80 redirects"
         );
         assert!(url.contains(&lb), "{url} is {region}'s load balancer {lb}");
+        // Each region's load balancer behind its own region's web ACL.
+        let protected = env.rt.block_on(async {
+            let lbs = c
+                .elbv2
+                .describe_load_balancers()
+                .names(format!("{stack}-alb"))
+                .send()
+                .await
+                .unwrap();
+            let arn = lbs.load_balancers()[0].load_balancer_arn().unwrap();
+            let r = c.wafv2.get_web_acl_for_resource().resource_arn(arn).send();
+            r.await.unwrap().web_acl().map(|a| a.arn().to_string())
+        });
+        let acl = protected.unwrap_or_else(|| panic!("{region}: no web ACL"));
+        assert!(
+            acl.starts_with(&format!("arn:aws:wafv2:{region}:"))
+                && acl.contains(&format!("/webacl/{stack}-baseline/")),
+            "{region}: {acl}"
+        );
     }
     let checks = env.rt.block_on(health_checks(s.clients(), stack));
     assert_eq!(checks.len(), 2);
