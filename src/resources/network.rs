@@ -88,7 +88,7 @@ pub fn task_routes(v: &View<'_>) -> Vec<String> {
         .chain(
             endpoint_services(v)
                 .into_iter()
-                .map(|(s, _)| endpoint_id(s)),
+                .map(|(s, _)| endpoint_id(&s)),
         )
         .collect()
 }
@@ -116,20 +116,25 @@ pub fn endpoint_id(service: &str) -> String {
 }
 
 /// The AWS services the private tier reaches through VPC endpoints (`network.egress:
-/// endpoints`), each with whether it is the S3 gateway endpoint (the rest are interface
-/// endpoints): none without a private tier or with NAT. ECR (its API, its registry, and S3
-/// where it keeps image layers) and CloudWatch Logs always; Secrets Manager and SSM for the
-/// secrets the services name; STS for a task role; ECS for container instances.
-pub fn endpoint_services(v: &View<'_>) -> Vec<(&'static str, bool)> {
+/// endpoints`, and `network.endpoints`), each with whether it is a gateway endpoint (S3,
+/// DynamoDB; the rest are interface endpoints): none without a private tier. With `endpoints`
+/// egress: ECR (its API, its registry, and S3 where it keeps image layers) and CloudWatch Logs
+/// always; Secrets Manager and SSM for the secrets the services name; STS for a task role; ECS
+/// for container instances. Then, with any egress, those the spec asks for.
+pub fn endpoint_services(v: &View<'_>) -> Vec<(String, bool)> {
     let NetworkModel::Create {
-        egress: Egress::Endpoints,
-        ..
+        egress, endpoints, ..
     } = &v.network
     else {
         return vec![];
     };
     if v.private_subnets().is_empty() {
         return vec![];
+    }
+    let gateway = |name: &str| matches!(name, "s3" | "dynamodb");
+    let extra = endpoints.iter().map(|e| (e.clone(), gateway(e)));
+    if *egress != Egress::Endpoints {
+        return extra.collect();
     }
     let private: Vec<_> = v
         .stack
@@ -160,6 +165,12 @@ pub fn endpoint_services(v: &View<'_>) -> Vec<(&'static str, bool)> {
             ("ecs-agent", false),
             ("ecs-telemetry", false),
         ]);
+    }
+    let mut out: Vec<(String, bool)> = out.into_iter().map(|(n, g)| (n.to_string(), g)).collect();
+    for (name, g) in extra {
+        if !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, g));
+        }
     }
     out
 }

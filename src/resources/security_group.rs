@@ -113,9 +113,10 @@ impl Kind<Clients> for SecurityGroup {
             .force_new(&["vpc_id", "description"])];
         // The interface endpoints (`network.egress: endpoints`): HTTPS from the VPC (tasks,
         // container instances), nothing out.
-        if let (false, NetworkModel::Create { cidr, .. }) =
-            (super::network::endpoint_services(v).is_empty(), &v.network)
-        {
+        let interface = super::network::endpoint_services(v)
+            .iter()
+            .any(|(_, gateway)| !gateway);
+        if let (true, NetworkModel::Create { cidr, .. }) = (interface, &v.network) {
             nodes.push(
                 Node::new(
                     KIND,

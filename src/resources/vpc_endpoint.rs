@@ -66,8 +66,8 @@ impl Kind<Clients> for VpcEndpoint {
             .map(|(service, gateway)| {
                 let node = Node::new(
                     KIND,
-                    super::network::endpoint_id(service),
-                    v.names().vpc_endpoint(service),
+                    super::network::endpoint_id(&service),
+                    v.names().vpc_endpoint(&service),
                 )
                 .attr("vpc_id", Value::reference(super::vpc::ID, "id"))
                 .attr(

@@ -104,6 +104,9 @@ pub enum NetworkModel {
         /// same order.
         private_subnets: Vec<SubnetModel>,
         egress: Egress,
+        /// `network.endpoints`: VPC endpoints for the AWS services the application calls
+        /// (`sqs`, `dynamodb`, ...), beside those its egress makes.
+        endpoints: Vec<String>,
         flow_logs: FlowLogs,
     },
     Existing {

@@ -42,6 +42,7 @@ pub(super) fn check_network(
 ) -> NetworkModel {
     let default = CreateNetwork::default();
     let egress = check_egress(net, issues);
+    let endpoints = check_endpoints(net, issues);
     let flow_logs = check_flow_logs(net, issues);
     let create = match net {
         Some(Network {
@@ -93,6 +94,7 @@ pub(super) fn check_network(
                     subnets: vec![],
                     private_subnets: vec![],
                     egress,
+                    endpoints,
                     flow_logs,
                 };
             };
@@ -170,6 +172,7 @@ pub(super) fn check_network(
         subnets: public.into_iter().map(|(sn, _)| sn).collect(),
         private_subnets,
         egress,
+        endpoints,
         flow_logs,
     }
 }
@@ -315,6 +318,55 @@ fn check_flow_logs(net: Option<&Network>, issues: &mut Issues) -> FlowLogs {
         Word::Is(w) => wrong(&format!("`{w}`"), issues),
         Word::Wrong(w) => wrong(w, issues),
     }
+}
+
+/// `network.endpoints`: AWS service names as VPC endpoints take them (`sqs`, `ecr.api`,
+/// `dynamodb`), each once, only for a network ballast creates.
+fn check_endpoints(net: Option<&Network>, issues: &mut Issues) -> Vec<String> {
+    let Some(list) = net.and_then(|n| n.endpoints.as_ref()) else {
+        return vec![];
+    };
+    let mut out: Vec<String> = Vec::new();
+    for e in list {
+        let name = e.value.as_str();
+        if net.is_some_and(|n| n.existing.is_some()) {
+            issues.push(
+                &e.referenced,
+                "`network.endpoints` is for a network ballast creates",
+                "with `existing`",
+                Some("an existing network's endpoints are its own".into()),
+            );
+            return vec![];
+        }
+        let ok = !name.is_empty()
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+            && !name.starts_with("com.amazonaws.");
+        if !ok {
+            issues.push(
+                &e.referenced,
+                format!("`{name}` is not an AWS service's endpoint name"),
+                "not a service name",
+                Some(
+                    "the service's short name, as in com.amazonaws.<region>.<name>: sqs, \
+                     dynamodb, kms, ecr.api"
+                        .into(),
+                ),
+            );
+        } else if out.iter().any(|o| o == name) {
+            issues.push(
+                &e.referenced,
+                format!("`{name}` is listed twice"),
+                "duplicate",
+                None,
+            );
+        } else {
+            out.push(name.to_string());
+        }
+    }
+    out
 }
 
 /// `network.egress`: `nat` (default), `nat_single` or `endpoints`, only for a network ballast

@@ -114,6 +114,10 @@ pub struct Network {
     /// outage of its AZ cuts the others off) or `endpoints` (no internet: VPC endpoints for
     /// the AWS services the tasks need; images must then be in the region's ECR).
     pub egress: Option<S<String>>,
+    /// More VPC endpoints for the AWS services the application calls (`[sqs, dynamodb, kms]`),
+    /// with any egress: `endpoints` leaves the tasks no other way to them, and through NAT
+    /// they save its data charge. `s3` and `dynamodb` are gateway endpoints (free).
+    pub endpoints: Option<Vec<S<String>>>,
     /// VPC flow logs of a created network: `reject` (the default: rejected traffic only),
     /// `all`, or `false`.
     pub flow_logs: Option<S<Word>>,

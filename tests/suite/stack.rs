@@ -1893,13 +1893,25 @@ fn private_tasks_reach_aws_through_vpc_endpoints_without_nat() {
     let service = format!(
         "name: {stack}\nregion: {region}\nservice:\n  image: 123456789012.dkr.ecr.{region}.amazonaws.com/web:1\n  user: \"101\"\n  desired_count: 2\n  secrets:\n    API_KEY: ssm:/shop/api-key\n    DB: arn:aws:secretsmanager:{region}:123456789012:secret:shop/db-AbCdEf\n"
     );
-    let spec = |egress: &str| format!("{service}network:\n  egress: {egress}\n");
+    let spec = |egress: &str| {
+        format!("{service}network:\n  egress: {egress}\n  endpoints: [sqs, dynamodb]\n")
+    };
     let s = TestStack::new(&env, stack, region, &spec("endpoints"));
     let d = s.deploy();
     let inv = s.inventory();
     assert!(!inv.contains_key("aws_nat_gateway"), "{inv:?}");
     assert!(!inv.contains_key("aws_eip"), "{inv:?}");
-    let services = ["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager", "ssm"];
+    // What the tasks need, and what the application asked for (`network.endpoints`).
+    let services = [
+        "dynamodb",
+        "ecr.api",
+        "ecr.dkr",
+        "logs",
+        "s3",
+        "secretsmanager",
+        "sqs",
+        "ssm",
+    ];
     let mut names: Vec<String> = services.iter().map(|x| format!("{stack}-{x}")).collect();
     names.sort();
     assert_eq!(inv["aws_vpc_endpoint"], names);
@@ -1956,7 +1968,8 @@ fn private_tasks_reach_aws_through_vpc_endpoints_without_nat() {
     assert!(sg.ip_permissions_egress().is_empty(), "{sg:?}");
     for e in endpoints() {
         let service = e.service_name().unwrap();
-        if service == format!("com.amazonaws.{region}.s3") {
+        let gateway = ["s3", "dynamodb"].map(|g| format!("com.amazonaws.{region}.{g}"));
+        if gateway.iter().any(|g| g == service) {
             assert_eq!(e.vpc_endpoint_type().unwrap().as_str(), "Gateway");
             let rts: std::collections::BTreeSet<String> =
                 e.route_table_ids().iter().cloned().collect();
@@ -2020,8 +2033,13 @@ fn private_tasks_reach_aws_through_vpc_endpoints_without_nat() {
             "{what}: {action}"
         );
     }
+    // With NAT, the endpoints the application asked for stay (their traffic skips NAT).
     let inv = s.inventory();
-    assert!(!inv.contains_key("aws_vpc_endpoint"), "{inv:?}");
+    let asked: Vec<String> = ["dynamodb", "sqs"]
+        .iter()
+        .map(|x| format!("{stack}-{x}"))
+        .collect();
+    assert_eq!(inv["aws_vpc_endpoint"], asked, "{inv:?}");
     assert_eq!(inv["aws_nat_gateway"].len(), 2);
     for t in tables() {
         let nat = t

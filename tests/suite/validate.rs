@@ -269,6 +269,13 @@ rejects!(
 );
 
 rejects!(
+    network_endpoints_are_service_names_each_once,
+    "name: web\nregion: us-east-1\nnetwork:\n  endpoints: [sqs, com.amazonaws.us-east-1.kms, sqs]\nservice:\n  image: nginx\n  user: \"101\"\n",
+    "`com.amazonaws.us-east-1.kms` is not an AWS service's endpoint name",
+    "`sqs` is listed twice"
+);
+
+rejects!(
     flow_logs_are_reject_all_or_false,
     "name: web\nregion: us-east-1\nnetwork:\n  flow_logs: rejected\nservice:\n  image: nginx\n",
     "`rejected` is not a flow log setting",
