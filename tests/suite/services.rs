@@ -683,6 +683,8 @@ fn an_internal_service_is_reached_by_name_and_only_by_the_stack() {
         ("aws_ecs_service", "factory".to_string()),
         ("aws_appautoscaling_target", format!("service/{stack}/web")),
         ("aws_appautoscaling_policy", format!("{stack}-web-requests")),
+        // `waf: baseline`: the load balancer's web ACL.
+        ("aws_wafv2_web_acl", format!("{stack}-baseline")),
     ] {
         want.entry(kind.to_string()).or_default().push(name);
     }
