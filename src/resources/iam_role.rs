@@ -268,7 +268,8 @@ pub fn execution_policy(v: &View<'_>) -> String {
     })];
     let repos: std::collections::BTreeSet<String> = std::iter::once(svc.image.as_str())
         .chain(svc.containers.iter().map(|c| c.image.as_str()))
-        .filter_map(ecr_repository)
+        .map(|i| crate::spec::image_in(i, v.region))
+        .filter_map(|i| ecr_repository(&i))
         .collect();
     if !repos.is_empty() {
         statements.push(serde_json::json!({

@@ -17,7 +17,9 @@ use super::ecs::{ecs_owner, ecs_tags};
 use crate::aws::{AwsError, Clients, Ctx};
 use crate::engine::{Attrs, BoxError, Iam, Kind, Node, Observed, Outputs, Retag, StackRef, Value};
 use crate::spec::names::service_id;
-use crate::spec::{volume_name, ContainerHealthModel, ContainerModel, HardeningModel, View};
+use crate::spec::{
+    image_in, volume_name, ContainerHealthModel, ContainerModel, HardeningModel, View,
+};
 use crate::vmap;
 
 pub struct TaskDefinition;
@@ -72,7 +74,7 @@ impl Kind<Clients> for TaskDefinition {
             )
             .attr("cpu", svc.cpu)
             .attr("memory", svc.memory)
-            .attr("image", svc.image.as_str())
+            .attr("image", image_in(&svc.image, v.region))
             .attr("container_port", svc.port)
             .attr("environment", str_map(&svc.environment))
             // Names and where ECS reads the values from: the values never pass through here.
@@ -88,7 +90,12 @@ impl Kind<Clients> for TaskDefinition {
             // always set (empty without any), so removing the last sidecar is a change too.
             .attr(
                 "containers",
-                Value::List(svc.containers.iter().map(sidecar_value).collect()),
+                Value::List(
+                    svc.containers
+                        .iter()
+                        .map(|c| sidecar_value(c, v.region))
+                        .collect(),
+                ),
             )
             .attr("depends_on", str_map(&svc.depends_on))
             .attr(
@@ -642,12 +649,12 @@ fn compact(v: Value) -> Value {
 }
 
 /// A sidecar as an attribute: every setting ballast writes of it.
-fn sidecar_value(c: &ContainerModel) -> Value {
+fn sidecar_value(c: &ContainerModel, region: &str) -> Value {
     with(
         hardening_value(&c.hardening),
         vmap! {
             "name" => c.name.as_str(),
-            "image" => c.image.as_str(),
+            "image" => image_in(&c.image, region),
             "essential" => c.essential,
             "cpu" => c.cpu.filter(|n| *n > 0),
             "memory" => c.memory.filter(|n| *n > 0),

@@ -310,6 +310,15 @@ pub struct HardeningModel {
     pub add: Vec<String>,
 }
 
+/// An image as the tasks of `region` pull it: `{region}` in it is the region (one ECR
+/// repository name for each region of a stack, kept in step by ECR replication).
+pub fn image_in(image: &str, region: &str) -> String {
+    image.replace(REGION_PLACEHOLDER, region)
+}
+
+/// What `image_in` replaces.
+pub const REGION_PLACEHOLDER: &str = "{region}";
+
 /// The task volume of a container's writable path: `<container>-<path>`, every character of
 /// the path but letters, digits, `-` and `_` a `-` (`app-var-cache-nginx`).
 pub fn volume_name(container: &str, path: &str) -> String {

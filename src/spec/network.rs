@@ -480,7 +480,12 @@ pub(super) fn check_endpoint_images(
     }
     let images = std::iter::once(&s.image).chain(s.containers.iter().map(|c| &c.value.image));
     for image in images {
-        match ecr_region(&image.value) {
+        // `{region}` names each region's own registry: checked as the first region's.
+        let first = regions.first().map(String::as_str).unwrap_or_default();
+        let per_region = image.value.contains(REGION_PLACEHOLDER);
+        let pulled = image_in(&image.value, first);
+        match ecr_region(&pulled) {
+            Some(_) if per_region => {}
             None => issues.push(
                 &image.referenced,
                 format!(
@@ -507,8 +512,9 @@ pub(super) fn check_endpoint_images(
                         ),
                         format!("in {at}"),
                         Some(format!(
-                            "replicate it to ECR in {other} (ECR replication) and name that \
-                             image, or use `egress: nat`"
+                            "replicate it to ECR in {other} (ECR replication) and write the \
+                             image with {{region}} for the region (`….dkr.ecr.{{region}}.\
+                             amazonaws.com/…`), or use `egress: nat`"
                         )),
                     );
                 }

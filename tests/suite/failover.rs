@@ -868,3 +868,47 @@ fn a_protected_fallback_bucket_is_not_destroyed_until_it_is_unprotected() {
     assert_eq!(policy()["Statement"].as_array().unwrap().len(), 1);
     s.destroy();
 }
+
+/// Two regions without NAT: `{region}` in the image names each region's own ECR registry (ECR
+/// replication keeps them in step), so `egress: endpoints` holds in both; each region's task
+/// definition pulls from its own region, and its execution role may pull from there only.
+#[test]
+fn each_region_pulls_its_image_from_its_own_registry() {
+    let env = Env::new();
+    let (stack, zname) = ("it-fo-ecr", "fo-ecr.example");
+    zone(&env, zname);
+    let yaml = spec(stack, zname, "us-east-1, us-west-2", "").replace(
+        "  image: nginx\n",
+        "  image: 123456789012.dkr.ecr.{region}.amazonaws.com/web:1\n",
+    ) + "network:\n  egress: endpoints\n";
+    let s = TestStack::new(&env, stack, R1, &yaml);
+    s.deploy();
+    for region in [R1, R2] {
+        let c = env.clients(region);
+        let td = env
+            .rt
+            .block_on(
+                c.ecs
+                    .describe_task_definition()
+                    .task_definition(stack)
+                    .send(),
+            )
+            .unwrap();
+        let image = td.task_definition().unwrap().container_definitions()[0]
+            .image()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            image,
+            format!("123456789012.dkr.ecr.{region}.amazonaws.com/web:1")
+        );
+        let inv = s.inventory();
+        assert!(
+            inv[&format!("{region}:aws_vpc_endpoint")].contains(&format!("{stack}-ecr.dkr")),
+            "{region}: {inv:?}"
+        );
+        assert!(!inv.contains_key(&format!("{region}:aws_nat_gateway")));
+    }
+    s.assert_converged();
+    s.destroy();
+}

@@ -348,6 +348,16 @@ rejects!(
 );
 
 rejects!(
+    endpoints_with_two_regions_need_an_image_per_region,
+    dns("network:\n  egress: endpoints\n").replace(
+        "image: nginx:1.27",
+        "image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1",
+    ),
+    "the tasks in us-west-2 cannot pull",
+    "write the image with {region}"
+);
+
+rejects!(
     one_web_acl_with_two_regions,
     dns("load_balancer:\n  allow_http: true\n  waf_acl_arn: arn:aws:wafv2:us-east-1:123456789012:regional/webacl/mine/a1\n"),
     "a web ACL is regional: a stack of two regions needs one per region",
