@@ -119,7 +119,7 @@ impl Kind<Clients> for VpcEndpoint {
                     r.vpc_endpoints
                         .unwrap_or_default()
                         .into_iter()
-                        .filter(|e| live(e.state()))
+                        .filter(|e| live(e.state().map(State::as_str)))
                         .collect()
                 })
         };
@@ -282,7 +282,7 @@ impl Kind<Clients> for VpcEndpoint {
         let what = format!("VPC endpoint {} is still being deleted", cur.physical_id);
         wait_until(LIMIT, what, || async {
             let s = state(c, &cur.physical_id).await?;
-            Ok(s.is_none_or(|s| !live(Some(&State::from(s.as_str())))))
+            Ok(!live(s.as_deref()))
         })
         .await
     }
@@ -290,10 +290,10 @@ impl Kind<Clients> for VpcEndpoint {
 
 /// Whether an endpoint in `state` is (or is becoming) one the stack may use. AWS answers in
 /// lower camel case (`available`, `pendingAcceptance`), which the SDK's enum does not name.
-fn live(state: Option<&State>) -> bool {
+fn live(state: Option<&str>) -> bool {
     state.is_some_and(|s| {
         matches!(
-            s.as_str().to_ascii_lowercase().as_str(),
+            s.to_ascii_lowercase().as_str(),
             "available" | "pending" | "pendingacceptance"
         )
     })
